@@ -1,0 +1,329 @@
+//! The client API (`/api/v1`, JSON, `Authorization: Bearer <token>`): DESIGN.md, "Client API".
+
+use serde::{Deserialize, Serialize};
+use utoipa::{IntoParams, ToSchema};
+
+use crate::event::Event;
+
+/// Paths of the client API. `{name}` is a channel name without `#` (the `%23` form is accepted),
+/// `{handle}` a user handle.
+pub mod paths {
+    /// `POST`: create an account.
+    pub const REGISTER: &str = "/api/v1/register";
+    /// `POST`: log in; each login is a device.
+    pub const LOGIN: &str = "/api/v1/login";
+    /// `POST`: end this device's session.
+    pub const LOGOUT: &str = "/api/v1/logout";
+    /// `GET`: sync (long-poll); `POST`: send.
+    pub const MESSAGES: &str = "/api/v1/messages";
+    /// `GET`: stored history of a channel or DM.
+    pub const HISTORY: &str = "/api/v1/history";
+    /// `GET`: channels this user is in.
+    pub const CHANNELS: &str = "/api/v1/channels";
+    /// `GET`: public (not `+s`) channels of this server with member counts.
+    pub const CHANNELS_PUBLIC: &str = "/api/v1/channels/public";
+    /// `POST`: join (creating the channel when it does not exist).
+    pub const JOIN: &str = "/api/v1/channels/join";
+    /// `POST`: part.
+    pub const PART: &str = "/api/v1/channels/part";
+    /// `GET`: a channel's topic, modes and members.
+    pub const CHANNEL: &str = "/api/v1/channels/{name}";
+    /// `POST`: set the topic.
+    pub const TOPIC: &str = "/api/v1/channels/{name}/topic";
+    /// `POST`: change channel or member modes.
+    pub const MODE: &str = "/api/v1/channels/{name}/mode";
+    /// `POST`: invite a user past `+i`.
+    pub const INVITE: &str = "/api/v1/channels/{name}/invite";
+    /// `POST`: remove a member.
+    pub const KICK: &str = "/api/v1/channels/{name}/kick";
+    /// `GET`: own profile.
+    pub const ME: &str = "/api/v1/users/me";
+    /// `POST`: change nick.
+    pub const NICK: &str = "/api/v1/users/nick";
+    /// `GET`: anyone's profile.
+    pub const USER: &str = "/api/v1/users/{handle}";
+    /// `GET`: server information.
+    pub const SERVER: &str = "/api/v1/server";
+    /// `GET`: health, no auth.
+    pub const HEALTH: &str = "/.well-known/healthcheck.json";
+}
+
+/// Sync long-poll default, in seconds.
+pub const SYNC_DEFAULT_TIMEOUT_S: u64 = 30;
+/// Sync long-poll maximum, in seconds.
+pub const SYNC_MAX_TIMEOUT_S: u64 = 120;
+/// History page size maximum.
+pub const HISTORY_MAX_LIMIT: u32 = 200;
+/// A body is at most this many characters (and at most `MAX_MESSAGE_SIZE` bytes).
+pub const BODY_MAX_CHARS: usize = 10_000;
+
+/// `POST /api/v1/register`
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RegisterRequest {
+    /// 3–20 characters of `[a-z0-9_]`.
+    pub nick: String,
+    /// 8–1024 bytes.
+    pub password: String,
+    /// Optional name of the first device.
+    #[serde(default)]
+    pub device: Option<String>,
+}
+
+/// Answer to register: a token for the first device and the new profile.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct RegisterResponse {
+    /// Bearer token of the first device.
+    pub token: String,
+    /// The first device's id.
+    pub device_id: String,
+    /// The new user.
+    pub user: UserProfile,
+}
+
+/// `POST /api/v1/login`
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct LoginRequest {
+    /// The nick (case-insensitive).
+    pub nick: String,
+    /// The password.
+    pub password: String,
+    /// A name for this device ("phone", "laptop", …).
+    #[serde(default)]
+    pub device: Option<String>,
+}
+
+/// Answer to login.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct LoginResponse {
+    /// Bearer token of the new device.
+    pub token: String,
+    /// The new device's id.
+    pub device_id: String,
+}
+
+/// A user as others see them.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+pub struct UserProfile {
+    /// Stable UUID that survives nick changes.
+    pub id: String,
+    /// Current nick.
+    pub nick: String,
+    /// `nick@server`.
+    pub handle: String,
+    /// Whether any device of the user is connected or active in the last minutes.
+    pub online: bool,
+    /// Seconds since the user's last action.
+    pub idle_seconds: i64,
+    /// When the account was created (RFC 3339).
+    pub created: String,
+}
+
+/// `POST /api/v1/users/nick`
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct NickRequest {
+    /// The new nick.
+    pub nick: String,
+}
+
+/// Query of `GET /api/v1/messages` (sync).
+#[derive(Debug, Clone, Default, Serialize, Deserialize, IntoParams, ToSchema)]
+#[into_params(parameter_in = Query)]
+pub struct SyncQuery {
+    /// Return events after this `seq`, acknowledging everything up to it. Without it the
+    /// server resumes from this device's stored cursor.
+    pub after: Option<i64>,
+    /// Seconds to wait when there is nothing new (default 30, max 120, 0 answers at once).
+    pub timeout: Option<u64>,
+    /// At most this many events (default and max 500).
+    pub limit: Option<u32>,
+}
+
+/// Answer to sync.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct SyncResponse {
+    /// Events for this device, in `seq` order.
+    pub events: Vec<Event>,
+    /// The cursor to pass as `after` next time.
+    pub next: i64,
+}
+
+/// `POST /api/v1/messages`
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct SendRequest {
+    /// `#channel[@host]` or `nick[@server]`.
+    pub to: String,
+    /// `message` (default), `action` or `notice`.
+    #[serde(default, rename = "type")]
+    pub kind: Option<String>,
+    /// The text.
+    pub body: String,
+    /// A JSON object for clients and extensions.
+    #[serde(default)]
+    #[schema(value_type = Option<Object>)]
+    pub meta: Option<serde_json::Value>,
+    /// Id of the message this one answers.
+    #[serde(default)]
+    pub reply_to: Option<String>,
+    /// Client transaction id: a repeat from the same device returns the first result.
+    #[serde(default)]
+    pub txn_id: Option<String>,
+}
+
+/// Query of `GET /api/v1/history`.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, IntoParams, ToSchema)]
+#[into_params(parameter_in = Query)]
+pub struct HistoryQuery {
+    /// `#channel[@host]` or a user handle for a DM.
+    pub target: String,
+    /// Only events with `seq` below this.
+    pub before: Option<i64>,
+    /// Only events with `seq` above this.
+    pub after: Option<i64>,
+    /// At most this many (default 50, max 200).
+    pub limit: Option<u32>,
+}
+
+/// Answer to history: newest first.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct HistoryResponse {
+    /// Events, newest first.
+    pub events: Vec<Event>,
+}
+
+/// `POST /api/v1/channels/join` and `/part`.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct JoinRequest {
+    /// `#name[@host]`.
+    pub channel: String,
+    /// The channel key when `+k` is set.
+    #[serde(default)]
+    pub key: Option<String>,
+    /// Reserved for invite tokens; invites are recorded by the server.
+    #[serde(default)]
+    pub invite: Option<String>,
+    /// Part message.
+    #[serde(default)]
+    pub reason: Option<String>,
+}
+
+/// One channel in a list.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct ChannelSummary {
+    /// `#name@host`.
+    pub name: String,
+    /// Current topic.
+    pub topic: String,
+    /// Number of members.
+    pub members: i64,
+    /// Channel modes, e.g. `+nt`.
+    pub modes: String,
+}
+
+/// Answer to `GET /api/v1/channels` and `/channels/public`.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct ChannelList {
+    /// The channels.
+    pub channels: Vec<ChannelSummary>,
+}
+
+/// A channel member and their modes.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct ChannelMember {
+    /// `nick@server`.
+    pub handle: String,
+    /// Current nick.
+    pub nick: String,
+    /// Member modes: `o` (operator), `v` (voice); empty for none.
+    pub modes: String,
+    /// Whether this member owns the channel.
+    pub owner: bool,
+}
+
+/// Answer to `GET /api/v1/channels/{name}`.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct ChannelInfo {
+    /// `#name@host`.
+    pub name: String,
+    /// Current topic.
+    pub topic: String,
+    /// Who set the topic.
+    #[serde(default)]
+    pub topic_set_by: Option<String>,
+    /// Channel modes, e.g. `+ntl 50` (the key is only shown to members).
+    pub modes: String,
+    /// The owner's handle.
+    pub owner: String,
+    /// When it was created (RFC 3339).
+    pub created: String,
+    /// Members with their modes.
+    pub members: Vec<ChannelMember>,
+}
+
+/// `POST /api/v1/channels/{name}/topic`
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct TopicRequest {
+    /// The new topic (at most 1000 characters; empty clears it).
+    pub topic: String,
+}
+
+/// `POST /api/v1/channels/{name}/mode`: `{"modes": "+mt"}`, `{"modes": "+k", "arg": "secret"}`,
+/// `{"modes": "+l", "arg": "50"}` or `{"modes": "+o", "nick": "bob"}`.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ModeRequest {
+    /// A mode string such as `+mt`, `-i`, `+k`, `+l`, `+o`, `+v`, `+q` (owner transfer).
+    pub modes: String,
+    /// For member modes: whose.
+    #[serde(default)]
+    pub nick: Option<String>,
+    /// For `+k`/`+l`: the key or the limit. (`"+k secret"` and `"+l 50"` in `modes` work too.)
+    #[serde(default)]
+    pub arg: Option<String>,
+}
+
+/// `POST /api/v1/channels/{name}/invite` and `/kick`.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct MemberActionRequest {
+    /// Whom.
+    pub nick: String,
+    /// Why (shown to the channel).
+    #[serde(default)]
+    pub reason: Option<String>,
+}
+
+/// Answer to `GET /api/v1/server`.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct ServerInfo {
+    /// The server's name.
+    pub name: String,
+    /// Software version.
+    pub version: String,
+    /// Message of the day.
+    pub motd: String,
+    /// Number of local accounts.
+    pub user_count: i64,
+    /// The server's current ed25519 public key (unpadded base64), when it has one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub public_key: Option<String>,
+    /// Id of that key (`ed25519:…`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub key_id: Option<String>,
+}
+
+/// Answer to the health check.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct Health {
+    /// `"ok"` when the server and its database answer.
+    pub status: String,
+}
+
+/// An empty success body: `{}`.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, ToSchema)]
+pub struct Empty {}

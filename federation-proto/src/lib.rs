@@ -1,0 +1,20 @@
+//! Hearth's shared language: identifiers, the event type, canonical JSON, hashing and ed25519
+//! signing of events and server-to-server requests, and the request/response types of the client,
+//! federation and directory APIs.
+//!
+//! This crate does no I/O: no sockets, no files, no database, no clock (callers pass `now`).
+//!
+//! # Layout
+//! - [`ids`]: validated identifiers (`ServerName`, `Nick`, `UserHandle`, `ChannelName`, `Target`).
+//! - [`event`]: the event as clients see it ([`event::Event`]) and its kinds.
+//! - [`api`]: request and response bodies of the HTTP APIs, with their paths.
+//! - [`time`]: RFC 3339 timestamps with milliseconds, to and from unix milliseconds.
+#![warn(missing_docs)]
+
+pub mod api;
+pub mod event;
+pub mod ids;
+pub mod time;
+pub mod canonical;
+pub mod keydoc;
+pub mod signing;

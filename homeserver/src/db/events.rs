@@ -1,0 +1,149 @@
+//! The event log, rooms and delivery windows (spans).
+//!
+//! One stored copy of each event; who receives it is derived from `spans`: a user receives the
+//! events of a room whose `seq` lies in one of their windows for that room. Joining opens a
+//! window at the join event, leaving closes it at the part/kick event.
+
+use diesel::prelude::*;
+
+use super::models::{EventRow, NewEvent};
+use super::schema::{events, rooms, spans};
+use super::Conn;
+
+/// `to_seq` of an open window.
+pub const OPEN: i64 = i64::MAX;
+
+/// The id of the room with this key, created when missing.
+pub fn ensure_room(conn: &mut Conn, key: &str, kind: &str) -> QueryResult<i64> {
+    if let Some(id) = room_id(conn, key)? {
+        return Ok(id);
+    }
+    diesel::insert_into(rooms::table)
+        .values((rooms::room_key.eq(key), rooms::kind.eq(kind), rooms::event_count.eq(0)))
+        .returning(rooms::id)
+        .get_result(conn)
+}
+
+/// The id of the room with this key.
+pub fn room_id(conn: &mut Conn, key: &str) -> QueryResult<Option<i64>> {
+    rooms::table.filter(rooms::room_key.eq(key)).select(rooms::id).first(conn).optional()
+}
+
+/// Appends an event, giving it the next `seq`, and drops the room's oldest events beyond
+/// `max_history`. Runs inside the caller's transaction.
+pub fn append(conn: &mut Conn, new: &NewEvent, max_history: i64) -> QueryResult<EventRow> {
+    let row: EventRow = diesel::insert_into(events::table)
+        .values(new)
+        .returning(EventRow::as_returning())
+        .get_result(conn)?;
+    let count: i64 = diesel::update(rooms::table.find(new.room_id))
+        .set(rooms::event_count.eq(rooms::event_count + 1))
+        .returning(rooms::event_count)
+        .get_result(conn)?;
+    if count > max_history {
+        let excess = count - max_history;
+        // The seq of the newest event to drop: everything up to it in this room goes.
+        let cutoff: i64 = events::table
+            .filter(events::room_id.eq(new.room_id))
+            .order(events::seq.asc())
+            .offset(excess - 1)
+            .select(events::seq)
+            .first(conn)?;
+        let removed = diesel::delete(
+            events::table.filter(events::room_id.eq(new.room_id)).filter(events::seq.le(cutoff)),
+        )
+        .execute(conn)?;
+        diesel::update(rooms::table.find(new.room_id))
+            .set(rooms::event_count.eq(rooms::event_count - removed as i64))
+            .execute(conn)?;
+    }
+    Ok(row)
+}
+
+/// Opens a delivery window for `user_id` in a room from `from_seq` on (no-op when one is open).
+pub fn open_span(conn: &mut Conn, user_id: &str, room_id: i64, from_seq: i64) -> QueryResult<()> {
+    if has_open_span(conn, user_id, room_id)? {
+        return Ok(());
+    }
+    diesel::insert_into(spans::table)
+        .values((
+            spans::user_id.eq(user_id),
+            spans::room_id.eq(room_id),
+            spans::from_seq.eq(from_seq),
+            spans::to_seq.eq(OPEN),
+        ))
+        .execute(conn)
+        .map(drop)
+}
+
+/// Closes the user's open window in a room at `to_seq` (inclusive).
+pub fn close_span(conn: &mut Conn, user_id: &str, room_id: i64, to_seq: i64) -> QueryResult<()> {
+    diesel::update(
+        spans::table
+            .filter(spans::user_id.eq(user_id))
+            .filter(spans::room_id.eq(room_id))
+            .filter(spans::to_seq.eq(OPEN)),
+    )
+    .set(spans::to_seq.eq(to_seq))
+    .execute(conn)
+    .map(drop)
+}
+
+/// Whether the user currently receives the room's events.
+pub fn has_open_span(conn: &mut Conn, user_id: &str, room_id: i64) -> QueryResult<bool> {
+    diesel::select(diesel::dsl::exists(
+        spans::table
+            .filter(spans::user_id.eq(user_id))
+            .filter(spans::room_id.eq(room_id))
+            .filter(spans::to_seq.eq(OPEN)),
+    ))
+    .get_result(conn)
+}
+
+/// Users whose open window covers new events of the room.
+pub fn recipients(conn: &mut Conn, room_id: i64) -> QueryResult<Vec<String>> {
+    spans::table
+        .filter(spans::room_id.eq(room_id))
+        .filter(spans::to_seq.eq(OPEN))
+        .select(spans::user_id)
+        .load(conn)
+}
+
+/// The user's events after `after`, in `seq` order, at most `limit`.
+pub fn for_user_after(conn: &mut Conn, user_id: &str, after: i64, limit: i64) -> QueryResult<Vec<EventRow>> {
+    events::table
+        .inner_join(spans::table.on(spans::room_id.eq(events::room_id)))
+        .filter(spans::user_id.eq(user_id))
+        .filter(spans::to_seq.gt(after))
+        .filter(events::seq.gt(after))
+        .filter(events::seq.ge(spans::from_seq))
+        .filter(events::seq.le(spans::to_seq))
+        .order(events::seq.asc())
+        .limit(limit)
+        .select(EventRow::as_select())
+        .load(conn)
+}
+
+/// A room's stored events, newest first, within the optional `(after, before)` bounds.
+pub fn history(
+    conn: &mut Conn,
+    room_id: i64,
+    before: Option<i64>,
+    after: Option<i64>,
+    limit: i64,
+) -> QueryResult<Vec<EventRow>> {
+    let mut query = events::table.filter(events::room_id.eq(room_id)).into_boxed();
+    if let Some(before) = before {
+        query = query.filter(events::seq.lt(before));
+    }
+    if let Some(after) = after {
+        query = query.filter(events::seq.gt(after));
+    }
+    query.order(events::seq.desc()).limit(limit).select(EventRow::as_select()).load(conn)
+}
+
+/// The highest `seq` in the log (0 when empty).
+pub fn max_seq(conn: &mut Conn) -> QueryResult<i64> {
+    let max: Option<i64> = events::table.select(diesel::dsl::max(events::seq)).first(conn)?;
+    Ok(max.unwrap_or(0))
+}

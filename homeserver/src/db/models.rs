@@ -1,0 +1,95 @@
+//! Row structs: storage shapes, converted to `federation-proto` types by the services.
+
+use diesel::prelude::*;
+
+use super::schema::{channels, devices, events, members, users};
+
+/// A local account.
+#[derive(Debug, Clone, Queryable, Selectable, Insertable)]
+#[diesel(table_name = users)]
+pub struct UserRow {
+    pub id: String,
+    pub nick: String,
+    pub password_hash: String,
+    pub created_ms: i64,
+    pub last_active_ms: i64,
+}
+
+/// A logged-in device of a user.
+#[derive(Debug, Clone, Queryable, Selectable, Insertable)]
+#[diesel(table_name = devices)]
+pub struct DeviceRow {
+    pub id: String,
+    pub user_id: String,
+    pub token_hash: String,
+    pub name: String,
+    pub created_ms: i64,
+    pub last_seen_ms: i64,
+    pub cursor: i64,
+}
+
+/// A channel hosted here.
+#[derive(Debug, Clone, Queryable, Selectable, Insertable, AsChangeset)]
+#[diesel(table_name = channels, treat_none_as_null = true)]
+pub struct ChannelRow {
+    pub room_id: i64,
+    pub name: String,
+    pub topic: String,
+    pub topic_set_by: Option<String>,
+    pub topic_set_ms: Option<i64>,
+    pub owner_id: String,
+    pub created_ms: i64,
+    pub mode_invite_only: bool,
+    pub mode_moderated: bool,
+    pub mode_secret: bool,
+    pub mode_topic_ops: bool,
+    pub mode_no_external: bool,
+    pub chan_key: Option<String>,
+    pub user_limit: Option<i64>,
+}
+
+/// A channel member.
+#[derive(Debug, Clone, Queryable, Selectable, Insertable)]
+#[diesel(table_name = members)]
+pub struct MemberRow {
+    pub room_id: i64,
+    pub user_id: String,
+    pub is_op: bool,
+    pub is_voice: bool,
+    pub joined_ms: i64,
+}
+
+/// A stored event.
+#[derive(Debug, Clone, Queryable, Selectable)]
+#[diesel(table_name = events)]
+pub struct EventRow {
+    pub seq: i64,
+    pub id: String,
+    pub room_id: i64,
+    pub ts_ms: i64,
+    pub sender: String,
+    pub sender_id: Option<String>,
+    pub recipient: String,
+    pub kind: String,
+    pub body: String,
+    pub meta: String,
+    pub reply_to: Option<String>,
+    pub target: Option<String>,
+}
+
+/// An event to append.
+#[derive(Debug, Clone, Insertable)]
+#[diesel(table_name = events)]
+pub struct NewEvent {
+    pub id: String,
+    pub room_id: i64,
+    pub ts_ms: i64,
+    pub sender: String,
+    pub sender_id: Option<String>,
+    pub recipient: String,
+    pub kind: String,
+    pub body: String,
+    pub meta: String,
+    pub reply_to: Option<String>,
+    pub target: Option<String>,
+}

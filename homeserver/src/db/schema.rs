@@ -1,0 +1,115 @@
+//! Diesel table definitions, written by hand to match `migrations/sqlite` (and, later,
+//! `migrations/postgres`). Integer columns are all BIGINT (`i64`).
+
+diesel::table! {
+    users (id) {
+        id -> Text,
+        nick -> Text,
+        password_hash -> Text,
+        created_ms -> BigInt,
+        last_active_ms -> BigInt,
+    }
+}
+
+diesel::table! {
+    devices (id) {
+        id -> Text,
+        user_id -> Text,
+        token_hash -> Text,
+        name -> Text,
+        created_ms -> BigInt,
+        last_seen_ms -> BigInt,
+        cursor -> BigInt,
+    }
+}
+
+diesel::table! {
+    rooms (id) {
+        id -> BigInt,
+        room_key -> Text,
+        kind -> Text,
+        event_count -> BigInt,
+    }
+}
+
+diesel::table! {
+    channels (room_id) {
+        room_id -> BigInt,
+        name -> Text,
+        topic -> Text,
+        topic_set_by -> Nullable<Text>,
+        topic_set_ms -> Nullable<BigInt>,
+        owner_id -> Text,
+        created_ms -> BigInt,
+        mode_invite_only -> Bool,
+        mode_moderated -> Bool,
+        mode_secret -> Bool,
+        mode_topic_ops -> Bool,
+        mode_no_external -> Bool,
+        chan_key -> Nullable<Text>,
+        user_limit -> Nullable<BigInt>,
+    }
+}
+
+diesel::table! {
+    members (room_id, user_id) {
+        room_id -> BigInt,
+        user_id -> Text,
+        is_op -> Bool,
+        is_voice -> Bool,
+        joined_ms -> BigInt,
+    }
+}
+
+diesel::table! {
+    spans (id) {
+        id -> BigInt,
+        user_id -> Text,
+        room_id -> BigInt,
+        from_seq -> BigInt,
+        to_seq -> BigInt,
+    }
+}
+
+diesel::table! {
+    events (seq) {
+        seq -> BigInt,
+        id -> Text,
+        room_id -> BigInt,
+        ts_ms -> BigInt,
+        sender -> Text,
+        sender_id -> Nullable<Text>,
+        recipient -> Text,
+        kind -> Text,
+        body -> Text,
+        meta -> Text,
+        reply_to -> Nullable<Text>,
+        target -> Nullable<Text>,
+    }
+}
+
+diesel::table! {
+    txns (device_id, txn_id) {
+        device_id -> Text,
+        txn_id -> Text,
+        response -> Text,
+        created_ms -> BigInt,
+    }
+}
+
+diesel::table! {
+    invites (room_id, user_id) {
+        room_id -> BigInt,
+        user_id -> Text,
+        invited_by -> Text,
+        created_ms -> BigInt,
+    }
+}
+
+diesel::joinable!(devices -> users (user_id));
+diesel::joinable!(channels -> rooms (room_id));
+diesel::joinable!(members -> users (user_id));
+diesel::joinable!(members -> rooms (room_id));
+diesel::joinable!(events -> rooms (room_id));
+
+diesel::allow_tables_to_appear_in_same_query!(users, devices, rooms, channels, members, spans, events, txns, invites);

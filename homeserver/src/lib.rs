@@ -1,0 +1,110 @@
+//! The Hearth homeserver: client API, durable long-poll sync, channels with IRC semantics,
+//! direct messages; federation comes on top of the same event log.
+//!
+//! # Layout
+//! - [`config`]: settings from flags, environment and `.env`.
+//! - [`routes`] → [`services`] → [`db`]: handlers parse and authenticate, services hold the
+//!   rules, `db` is the only module that names diesel.
+//! - [`notifier`]: in-memory wake-ups of waiting long-polls.
+//! - [`keystore`]: the server's ed25519 signing keys in the data directory.
+//! - [`workers`]: background tasks with an explicit lifecycle (idle-session reaper).
+//! - [`error`]: `ApiError`, the one mapping of failures to HTTP.
+//!
+//! [`run`] serves on a listener the caller bound, so tests and embedders choose the port.
+
+pub mod config;
+pub mod db;
+pub mod error;
+pub mod keystore;
+pub mod metrics;
+pub mod notifier;
+pub mod routes;
+pub mod services;
+pub mod state;
+pub mod workers;
+
+use std::io::Write as _;
+use std::net::TcpListener;
+use std::sync::Arc;
+
+use actix_web::{middleware, web, App, HttpServer};
+use anyhow::Context as _;
+
+use crate::config::Config;
+use crate::db::Db;
+use crate::keystore::KeyStore;
+use crate::state::AppState;
+
+/// Extra room a request body gets beyond the message itself (JSON escaping, meta, fields).
+const BODY_OVERHEAD: usize = 64 * 1024;
+
+/// Opens the data directory, the database and the signing key, and builds the state.
+pub fn build_state(config: Config) -> anyhow::Result<AppState> {
+    let server_name = config
+        .server_name_or_hostname()
+        .parse()
+        .context("SERVER_NAME is not a valid server name (a DNS name, optionally with :port)")?;
+    std::fs::create_dir_all(&config.data_dir)
+        .with_context(|| format!("cannot create the data directory {}", config.data_dir.display()))?;
+    let db = Db::open(&config.dburl, &config.data_dir).context("cannot open the database")?;
+    let keys = KeyStore::load_or_create(&config.data_dir).context("cannot load the signing key")?;
+    Ok(AppState {
+        config,
+        server_name,
+        db,
+        notifier: Arc::default(),
+        metrics: Arc::default(),
+        keys: Arc::new(keys),
+    })
+}
+
+/// Serves until the process is told to stop (SIGINT/SIGTERM). Prints `listening on
+/// http://ADDR:PORT` on standard output once the socket accepts connections.
+pub async fn run(state: AppState, listener: TcpListener) -> anyhow::Result<()> {
+    let addr = listener.local_addr()?;
+    let state = web::Data::new(state);
+    // A body may be escaped JSON: up to 6 bytes per byte of message (\u00xx).
+    let json_limit = usize::try_from(state.config.max_message_size).unwrap_or(usize::MAX).saturating_mul(6) + BODY_OVERHEAD;
+    let reaper = actix_web::rt::spawn(workers::reap_idle_devices(state.clone().into_inner()));
+    let app_state = state.clone();
+    let server = HttpServer::new(move || {
+        let metrics = Arc::clone(&app_state.metrics);
+        App::new()
+            .app_data(app_state.clone())
+            .wrap(middleware::from_fn(move |req, next: middleware::Next<_>| {
+                let metrics = Arc::clone(&metrics);
+                async move {
+                    let res = next.call(req).await?;
+                    metrics.count_request(res.status().as_u16());
+                    Ok::<_, actix_web::Error>(res)
+                }
+            }))
+            .wrap(tracing_actix_web::TracingLogger::default())
+            .configure(|cfg| routes::configure(cfg, json_limit))
+            .service(routes::openapi::docs_service())
+            .default_service(web::to(routes::errors::not_found))
+    })
+    .listen(listener)?
+    .shutdown_timeout(5)
+    .run();
+    {
+        let mut out = std::io::stdout().lock();
+        writeln!(out, "listening on http://{addr}")?;
+        out.flush()?;
+    }
+    tracing::info!(%addr, server_name = %state.server_name, "homeserver started");
+    let result = server.await;
+    reaper.abort();
+    result.context("server failed")
+}
+
+/// Binds `BIND:PORT` from the config.
+pub fn bind(config: &Config) -> anyhow::Result<TcpListener> {
+    let addr = format!("{}:{}", config.bind, config.port);
+    let addr = if config.bind.contains(':') && !config.bind.starts_with('[') {
+        format!("[{}]:{}", config.bind, config.port)
+    } else {
+        addr
+    };
+    TcpListener::bind(&addr).with_context(|| format!("cannot listen on {addr}"))
+}

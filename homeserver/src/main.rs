@@ -1,0 +1,42 @@
+//! `homeserver`: parse the configuration, set up tracing, then serve or run a subcommand.
+
+use clap::Parser;
+use homeserver::config::{Cli, Command, KeysCommand};
+use homeserver::keystore::KeyStore;
+use tracing_subscriber::EnvFilter;
+
+fn main() -> anyhow::Result<()> {
+    // A .env file never overrides variables that are already set.
+    let _ = dotenvy::dotenv();
+    let cli = Cli::parse();
+    let default_level = if cli.config.debug { "debug" } else { "info" };
+    let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new(default_level));
+    tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr).init();
+
+    match cli.command {
+        None | Some(Command::Serve) => serve(cli.config),
+        Some(Command::Keys { action }) => keys(&cli.config, action),
+    }
+}
+
+fn serve(config: homeserver::config::Config) -> anyhow::Result<()> {
+    tracing::debug!(?config, "configuration");
+    let listener = homeserver::bind(&config)?;
+    let state = homeserver::build_state(config)?;
+    actix_web::rt::System::new().block_on(homeserver::run(state, listener))
+}
+
+fn keys(config: &homeserver::config::Config, action: KeysCommand) -> anyhow::Result<()> {
+    std::fs::create_dir_all(&config.data_dir)?;
+    let store = match action {
+        KeysCommand::Show => KeyStore::load_or_create(&config.data_dir)?,
+        KeysCommand::Rotate => {
+            let store = KeyStore::rotate(&config.data_dir, homeserver::services::now_ms_u64())?;
+            println!("rotated; restart the server to sign with the new key");
+            store
+        }
+    };
+    let key = store.current();
+    println!("{} {}", key.key_id(), key.public_key_b64());
+    Ok(())
+}

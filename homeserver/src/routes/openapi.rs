@@ -1,0 +1,44 @@
+//! The OpenAPI document of the client API, generated from the handlers' annotations, served at
+//! `GET /api/v1/openapi.json`, with a Swagger UI page at `/api/docs/` whose assets are compiled
+//! into the binary (works offline).
+
+use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
+use utoipa::{Modify, OpenApi};
+use utoipa_swagger_ui::SwaggerUi;
+
+use super::{accounts, channels, messages, server};
+
+/// Where the document is served.
+pub const OPENAPI_PATH: &str = "/api/v1/openapi.json";
+
+/// The client API.
+#[derive(OpenApi)]
+#[openapi(
+    info(title = "Hearth client API", description = "Federated IRC-style chat. Errors are `{\"error\": {\"code\", \"message\"}}`."),
+    paths(
+        accounts::register, accounts::login, accounts::logout, accounts::me, accounts::change_nick, accounts::profile,
+        messages::sync, messages::send, messages::history,
+        channels::list_mine, channels::list_public, channels::join, channels::part, channels::info,
+        channels::topic, channels::mode, channels::invite, channels::kick,
+        server::server_info, server::health,
+    ),
+    modifiers(&BearerAuth),
+)]
+pub struct ApiDoc;
+
+struct BearerAuth;
+
+impl Modify for BearerAuth {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        let components = openapi.components.get_or_insert_with(Default::default);
+        components.add_security_scheme(
+            "bearer",
+            SecurityScheme::Http(HttpBuilder::new().scheme(HttpAuthScheme::Bearer).build()),
+        );
+    }
+}
+
+/// The docs page and the document, as one actix service.
+pub fn docs_service() -> SwaggerUi {
+    SwaggerUi::new("/api/docs/{_:.*}").url(OPENAPI_PATH, ApiDoc::openapi())
+}

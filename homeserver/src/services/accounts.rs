@@ -1,0 +1,326 @@
+//! Accounts and sessions: register, login (each login is a device), logout, bearer tokens,
+//! nick changes and profiles.
+//!
+//! Passwords are hashed with argon2id (PHC string with its own salt). Tokens are 256 random
+//! bits, base64url; only their sha256 is stored.
+
+use argon2::password_hash::{PasswordHasher, PasswordVerifier};
+use argon2::{Argon2, PasswordHash};
+use base64::Engine as _;
+use federation_proto::api::client::{LoginResponse, RegisterResponse, UserProfile};
+use federation_proto::event::EventKind;
+use federation_proto::ids::{Nick, UserHandle};
+use federation_proto::time::format_rfc3339_ms;
+use sha2::{Digest, Sha256};
+
+use super::events::{append_and_collect, Draft};
+use super::now_ms;
+use crate::db::models::{DeviceRow, UserRow};
+use crate::db::{self, is_unique_violation, Conn};
+use crate::error::ApiError;
+use crate::state::AppState;
+
+/// Shortest accepted password, in bytes.
+pub const PASSWORD_MIN: usize = 8;
+/// Longest accepted password, in bytes.
+pub const PASSWORD_MAX: usize = 1024;
+/// Longest device name, in characters.
+const DEVICE_NAME_MAX: usize = 64;
+/// A user counts as online while any device was seen this recently.
+const ONLINE_WINDOW_MS: i64 = 5 * 60 * 1000;
+
+/// The authenticated caller of a request.
+#[derive(Debug, Clone)]
+pub struct Session {
+    /// The device (one login).
+    pub device_id: String,
+    /// The user's stable id.
+    pub user_id: String,
+    /// The user's current nick.
+    pub nick: String,
+}
+
+/// Key of the user's personal room (invites and notices addressed to them).
+pub fn user_room_key(user_id: &str) -> String {
+    format!("user:{user_id}")
+}
+
+fn validate_password(password: &str) -> Result<(), ApiError> {
+    if password.len() < PASSWORD_MIN || password.len() > PASSWORD_MAX {
+        return Err(ApiError::bad_request(
+            "invalid_password",
+            format!("a password is {PASSWORD_MIN} to {PASSWORD_MAX} bytes long"),
+        ));
+    }
+    Ok(())
+}
+
+fn device_name(name: Option<String>) -> Result<String, ApiError> {
+    let name = name.unwrap_or_else(|| "device".to_string());
+    if name.chars().count() > DEVICE_NAME_MAX || name.chars().any(char::is_control) {
+        return Err(ApiError::bad_request("invalid_device", "a device name is at most 64 printable characters"));
+    }
+    Ok(name)
+}
+
+fn random_token() -> Result<String, ApiError> {
+    let mut bytes = [0u8; 32];
+    getrandom::fill(&mut bytes).map_err(ApiError::internal)?;
+    Ok(base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(bytes))
+}
+
+/// The stored form of a token.
+pub fn hash_token(token: &str) -> String {
+    let digest = Sha256::digest(token.as_bytes());
+    digest.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+async fn hash_password(password: String) -> Result<String, ApiError> {
+    actix_web::web::block(move || {
+        Argon2::default().hash_password(password.as_bytes()).map(|h| h.to_string())
+    })
+    .await
+    .map_err(ApiError::internal)?
+    .map_err(ApiError::internal)
+}
+
+async fn password_matches(password: String, stored: String) -> Result<bool, ApiError> {
+    actix_web::web::block(move || {
+        let parsed = PasswordHash::new(&stored).map_err(|e| e.to_string())?;
+        Ok::<bool, String>(Argon2::default().verify_password(password.as_bytes(), &parsed).is_ok())
+    })
+    .await
+    .map_err(ApiError::internal)?
+    .map_err(ApiError::internal)
+}
+
+fn new_device(conn: &mut Conn, user_id: &str, name: String, now: i64) -> Result<(String, String), ApiError> {
+    let token = random_token()?;
+    let device_id = uuid::Uuid::now_v7().to_string();
+    // A new device starts at the present: history is for the past.
+    let cursor = db::events::max_seq(conn)?;
+    db::devices::insert(
+        conn,
+        &DeviceRow {
+            id: device_id.clone(),
+            user_id: user_id.to_string(),
+            token_hash: hash_token(&token),
+            name,
+            created_ms: now,
+            last_seen_ms: now,
+            cursor,
+        },
+    )?;
+    Ok((token, device_id))
+}
+
+/// `POST /api/v1/register`: creates the account and its first device.
+pub async fn register(
+    state: &AppState,
+    nick: &str,
+    password: String,
+    device: Option<String>,
+) -> Result<RegisterResponse, ApiError> {
+    let nick: Nick = nick.parse()?;
+    validate_password(&password)?;
+    let device = device_name(device)?;
+    let password_hash = hash_password(password).await?;
+    let now = now_ms();
+    let user = UserRow {
+        id: uuid::Uuid::now_v7().to_string(),
+        nick: nick.as_str().to_string(),
+        password_hash,
+        created_ms: now,
+        last_active_ms: now,
+    };
+    let row = user.clone();
+    let (token, device_id) = state
+        .db
+        .write(move |conn| {
+            db::users::insert(conn, &row).map_err(|e| {
+                if is_unique_violation(&e) {
+                    ApiError::conflict("nick_taken", format!("the nick {} is taken", row.nick))
+                } else {
+                    e.into()
+                }
+            })?;
+            let room = db::events::ensure_room(conn, &user_room_key(&row.id), "user")?;
+            db::events::open_span(conn, &row.id, room, 0)?;
+            new_device(conn, &row.id, device, now)
+        })
+        .await?;
+    tracing::info!(nick = %user.nick, "account registered");
+    let user = profile_of(state, &user, Some(now));
+    Ok(RegisterResponse { token, device_id, user })
+}
+
+/// `POST /api/v1/login`: checks the password and adds a device.
+pub async fn login(
+    state: &AppState,
+    nick: &str,
+    password: String,
+    device: Option<String>,
+) -> Result<LoginResponse, ApiError> {
+    let invalid = || ApiError::unauthorized("invalid_credentials", "unknown nick or wrong password");
+    let nick: Nick = nick.parse().map_err(|_| invalid())?;
+    let device = device_name(device)?;
+    let lookup = nick.as_str().to_string();
+    let user = state.db.run(move |conn| db::users::by_nick(conn, &lookup).map_err(ApiError::from)).await?;
+    let Some(user) = user else {
+        // Spend the same time as a real check so nicks cannot be probed by timing.
+        let _ = hash_password(password).await;
+        return Err(invalid());
+    };
+    if !password_matches(password, user.password_hash.clone()).await? {
+        return Err(invalid());
+    }
+    let now = now_ms();
+    let (token, device_id) = state.db.write(move |conn| new_device(conn, &user.id, device, now)).await?;
+    Ok(LoginResponse { token, device_id })
+}
+
+/// `POST /api/v1/logout`: ends this device's token.
+pub async fn logout(state: &AppState, session: &Session) -> Result<(), ApiError> {
+    let device_id = session.device_id.clone();
+    state.db.write(move |conn| db::devices::delete(conn, &device_id).map_err(ApiError::from)).await
+}
+
+/// Resolves a bearer token to its session. A token idle longer than `SESSION_TIMEOUT` is
+/// deleted and refused.
+pub async fn authenticate(state: &AppState, token: &str) -> Result<Session, ApiError> {
+    if token.is_empty() || token.len() > 256 {
+        return Err(ApiError::unauthorized("invalid_token", "unknown or malformed token"));
+    }
+    let token_hash = hash_token(token);
+    let timeout_ms = state.session_timeout_ms();
+    // Refresh last-seen at most every quarter of the timeout (and at most every 30 s).
+    let touch_every_ms = (timeout_ms / 4).min(30_000);
+    state
+        .db
+        .run(move |conn| {
+            let now = now_ms();
+            let Some((device, user)) = db::devices::by_token_hash(conn, &token_hash)? else {
+                return Err(ApiError::unauthorized("invalid_token", "unknown or malformed token"));
+            };
+            if now - device.last_seen_ms > timeout_ms {
+                db::devices::delete(conn, &device.id)?;
+                return Err(ApiError::unauthorized("token_expired", "this session has expired; log in again"));
+            }
+            if now - device.last_seen_ms >= touch_every_ms {
+                db::devices::touch(conn, &device.id, now)?;
+            }
+            Ok(Session { device_id: device.id, user_id: user.id, nick: user.nick })
+        })
+        .await
+}
+
+/// Marks the device as seen now (long-polls call it when they end).
+pub async fn touch_device(state: &AppState, device_id: &str) -> Result<(), ApiError> {
+    let device_id = device_id.to_string();
+    state.db.run(move |conn| db::devices::touch(conn, &device_id, now_ms()).map_err(ApiError::from)).await
+}
+
+/// `POST /api/v1/users/nick`: renames the user and tells every channel they are in.
+pub async fn change_nick(state: &AppState, session: &Session, new_nick: &str) -> Result<UserProfile, ApiError> {
+    let new_nick: Nick = new_nick.parse()?;
+    let server = state.server_name.clone();
+    let session = session.clone();
+    let max_history = state.config.max_history;
+    let (user, recipients, seq) = state
+        .db
+        .write(move |conn| {
+            let user = db::users::by_id(conn, &session.user_id)?
+                .ok_or_else(|| ApiError::not_found("unknown_user", "no such user"))?;
+            if user.nick == new_nick.as_str() {
+                return Ok((user, Vec::new(), 0));
+            }
+            if db::users::by_nick(conn, new_nick.as_str())?.is_some() {
+                return Err(ApiError::conflict("nick_taken", format!("the nick {new_nick} is taken")));
+            }
+            db::users::set_nick(conn, &user.id, new_nick.as_str())?;
+            let old_handle = format!("{}@{}", user.nick, server);
+            let new_handle = format!("{}@{}", new_nick, server);
+            let meta = serde_json::json!({"old": old_handle, "new": new_handle});
+            let mut rooms: Vec<(i64, String)> = db::channels::of_user(conn, &user.id)?
+                .into_iter()
+                .map(|c| (c.room_id, format!("#{}@{}", c.name, server)))
+                .collect();
+            let own = db::events::ensure_room(conn, &user_room_key(&user.id), "user")?;
+            rooms.push((own, new_handle.clone()));
+            let mut recipients = Vec::new();
+            let mut seq = 0;
+            for (room_id, to) in rooms {
+                let draft = Draft::new(room_id, &old_handle, Some(&user.id), &to, EventKind::Nick, new_handle.clone())
+                    .with_meta(meta.clone());
+                let (row, mut who) = append_and_collect(conn, draft, max_history)?;
+                seq = row.seq;
+                recipients.append(&mut who);
+            }
+            let renamed = UserRow { nick: new_nick.as_str().to_string(), ..user };
+            Ok((renamed, recipients, seq))
+        })
+        .await?;
+    state.notifier.notify(recipients.iter().map(String::as_str), seq);
+    Ok(profile_of(state, &user, None))
+}
+
+/// A user's public profile.
+pub fn profile_of(state: &AppState, user: &UserRow, last_seen_ms: Option<i64>) -> UserProfile {
+    let now = now_ms();
+    let online =
+        state.notifier.is_waiting(&user.id) || last_seen_ms.is_some_and(|seen| now - seen <= ONLINE_WINDOW_MS);
+    UserProfile {
+        id: user.id.clone(),
+        nick: user.nick.clone(),
+        handle: format!("{}@{}", user.nick, state.server_name),
+        online,
+        idle_seconds: ((now - user.last_active_ms) / 1000).max(0),
+        created: format_rfc3339_ms(user.created_ms),
+    }
+}
+
+/// `GET /api/v1/users/{handle}` and `/users/me`.
+pub async fn profile(state: &AppState, handle: &str) -> Result<UserProfile, ApiError> {
+    let handle: UserHandle = handle.parse()?;
+    if !handle.is_local_to(&state.server_name) {
+        return Err(ApiError::not_found("unknown_server", format!("no federation link to {handle}")));
+    }
+    let nick = handle.nick.as_str().to_string();
+    let found = state
+        .db
+        .run(move |conn| {
+            let Some(user) = db::users::by_nick(conn, &nick)? else { return Ok::<_, ApiError>(None) };
+            let seen = db::devices::user_last_seen(conn, &user.id)?;
+            Ok(Some((user, seen)))
+        })
+        .await?;
+    let (user, seen) = found.ok_or_else(|| ApiError::not_found("unknown_user", format!("no user {handle}")))?;
+    Ok(profile_of(state, &user, seen))
+}
+
+/// Records that the user did something (for idle time).
+pub fn mark_active(conn: &mut Conn, user_id: &str) -> Result<(), ApiError> {
+    db::users::touch_active(conn, user_id, now_ms()).map_err(ApiError::from)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn tokens_are_random_and_hashed() {
+        let a = random_token().unwrap();
+        let b = random_token().unwrap();
+        assert_ne!(a, b);
+        assert_eq!(a.len(), 43);
+        assert_eq!(hash_token(&a).len(), 64);
+        assert_ne!(hash_token(&a), hash_token(&b));
+    }
+
+    #[test]
+    fn password_limits() {
+        assert!(validate_password("short").is_err());
+        assert!(validate_password("long enough").is_ok());
+        assert!(validate_password(&"x".repeat(PASSWORD_MAX + 1)).is_err());
+    }
+}

@@ -1,0 +1,109 @@
+//! Appending events and turning stored rows into the client's view.
+//!
+//! Every state change and every message goes through [`append_and_collect`] inside the write
+//! transaction that makes the change, so the change and its event commit together. The caller
+//! notifies the returned recipients after the commit.
+
+use federation_proto::event::{Event, EventKind};
+use federation_proto::time::format_rfc3339_ms;
+
+use super::now_ms;
+use crate::db::models::{EventRow, NewEvent};
+use crate::db::{self, Conn};
+use crate::error::ApiError;
+
+/// An event about to be appended.
+#[derive(Debug, Clone)]
+pub struct Draft {
+    room_id: i64,
+    sender: String,
+    sender_id: Option<String>,
+    recipient: String,
+    kind: EventKind,
+    body: String,
+    meta: serde_json::Value,
+    reply_to: Option<String>,
+}
+
+impl Draft {
+    /// A new event in `room_id` from `sender` (a `nick@server` handle) to `to`.
+    pub fn new(
+        room_id: i64,
+        sender: &str,
+        sender_id: Option<&str>,
+        to: &str,
+        kind: EventKind,
+        body: impl Into<String>,
+    ) -> Draft {
+        Draft {
+            room_id,
+            sender: sender.to_string(),
+            sender_id: sender_id.map(str::to_string),
+            recipient: to.to_string(),
+            kind,
+            body: body.into(),
+            meta: serde_json::Value::Object(Default::default()),
+            reply_to: None,
+        }
+    }
+
+    /// Sets `meta` (must be a JSON object).
+    pub fn with_meta(mut self, meta: serde_json::Value) -> Draft {
+        self.meta = meta;
+        self
+    }
+
+    /// Sets `reply_to`.
+    pub fn replying_to(mut self, reply_to: Option<String>) -> Draft {
+        self.reply_to = reply_to;
+        self
+    }
+}
+
+/// Appends the event and returns it with the users it must be delivered to.
+pub fn append_and_collect(conn: &mut Conn, draft: Draft, max_history: i64) -> Result<(EventRow, Vec<String>), ApiError> {
+    let new = NewEvent {
+        id: uuid::Uuid::now_v7().to_string(),
+        room_id: draft.room_id,
+        ts_ms: now_ms(),
+        sender: draft.sender,
+        sender_id: draft.sender_id,
+        recipient: draft.recipient,
+        kind: draft.kind.as_str().to_string(),
+        body: draft.body,
+        meta: draft.meta.to_string(),
+        reply_to: draft.reply_to,
+        target: None,
+    };
+    let row = db::events::append(conn, &new, max_history)?;
+    let recipients = db::events::recipients(conn, draft.room_id)?;
+    Ok((row, recipients))
+}
+
+/// The client's view of a stored event.
+pub fn view(row: EventRow) -> Result<Event, ApiError> {
+    let parse_uuid = |s: &str| uuid::Uuid::parse_str(s).map_err(ApiError::internal);
+    let meta = match serde_json::from_str(&row.meta) {
+        Ok(serde_json::Value::Object(map)) => map,
+        Ok(_) | Err(_) => return Err(ApiError::internal(format!("stored meta of event {} is not an object", row.id))),
+    };
+    Ok(Event {
+        id: parse_uuid(&row.id)?,
+        seq: row.seq,
+        ts: format_rfc3339_ms(row.ts_ms),
+        from: row.sender,
+        to: row.recipient,
+        kind: EventKind::parse(&row.kind)
+            .ok_or_else(|| ApiError::internal(format!("stored event {} has unknown type", row.id)))?,
+        body: row.body,
+        meta,
+        reply_to: row.reply_to.as_deref().map(parse_uuid).transpose()?,
+        target: row.target.as_deref().map(parse_uuid).transpose()?,
+        attachments: Vec::new(),
+    })
+}
+
+/// Views of many rows.
+pub fn views(rows: Vec<EventRow>) -> Result<Vec<Event>, ApiError> {
+    rows.into_iter().map(view).collect()
+}

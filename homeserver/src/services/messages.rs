@@ -1,0 +1,183 @@
+//! Sending messages to channels and users, and reading stored history.
+
+use std::sync::atomic::Ordering;
+
+use federation_proto::api::client::{SendRequest, BODY_MAX_CHARS, HISTORY_MAX_LIMIT};
+use federation_proto::event::{Event, EventKind};
+use federation_proto::ids::{Target, UserHandle};
+
+use super::accounts::{mark_active, Session};
+use super::channels::{for_history, for_send, local_channel};
+use super::events::{append_and_collect, view, views, Draft};
+use super::now_ms;
+use crate::db::models::UserRow;
+use crate::db::{self, Conn};
+use crate::error::ApiError;
+use crate::state::AppState;
+
+/// Largest `meta` object, in bytes of JSON.
+pub const META_MAX_BYTES: usize = 16 * 1024;
+/// Longest `txn_id`.
+pub const TXN_ID_MAX: usize = 128;
+/// Default history page.
+const HISTORY_DEFAULT_LIMIT: u32 = 50;
+
+/// Key of the DM conversation between two users (order-independent).
+fn dm_room_key(a: &str, b: &str) -> String {
+    let (lo, hi) = if a <= b { (a, b) } else { (b, a) };
+    format!("dm:{lo}:{hi}")
+}
+
+/// A validated send request.
+struct Outgoing {
+    target: Target,
+    kind: EventKind,
+    body: String,
+    meta: serde_json::Value,
+    reply_to: Option<String>,
+    txn_id: Option<String>,
+}
+
+fn validate(state: &AppState, req: SendRequest) -> Result<Outgoing, ApiError> {
+    let target: Target = req.to.parse()?;
+    let kind = match req.kind.as_deref() {
+        None => EventKind::Message,
+        Some(name) => EventKind::parse(name).filter(|k| k.is_user_sendable()).ok_or_else(|| {
+            ApiError::bad_request("invalid_type", format!("type {name:?} cannot be sent; use message, action or notice"))
+        })?,
+    };
+    if req.body.is_empty() {
+        return Err(ApiError::bad_request("empty_body", "a message needs a body"));
+    }
+    let max_bytes = usize::try_from(state.config.max_message_size).unwrap_or(usize::MAX);
+    if req.body.len() > max_bytes || req.body.chars().count() > BODY_MAX_CHARS {
+        return Err(ApiError::too_large(
+            "message_too_large",
+            format!("a body is at most {BODY_MAX_CHARS} characters and {max_bytes} bytes"),
+        ));
+    }
+    let meta = match req.meta {
+        None | Some(serde_json::Value::Null) => serde_json::Value::Object(Default::default()),
+        Some(meta @ serde_json::Value::Object(_)) => meta,
+        Some(_) => return Err(ApiError::bad_request("invalid_meta", "meta must be a JSON object")),
+    };
+    if meta.to_string().len() > META_MAX_BYTES {
+        return Err(ApiError::too_large("meta_too_large", format!("meta is at most {META_MAX_BYTES} bytes of JSON")));
+    }
+    let reply_to = match req.reply_to {
+        Some(id) => Some(
+            uuid::Uuid::parse_str(&id)
+                .map_err(|_| ApiError::bad_request("invalid_reply_to", "reply_to must be an event id"))?
+                .to_string(),
+        ),
+        None => None,
+    };
+    if let Some(txn) = &req.txn_id {
+        if txn.is_empty() || txn.len() > TXN_ID_MAX {
+            return Err(ApiError::bad_request("invalid_txn_id", format!("txn_id is 1-{TXN_ID_MAX} bytes")));
+        }
+    }
+    Ok(Outgoing { target, kind, body: req.body, meta, reply_to, txn_id: req.txn_id })
+}
+
+fn local_user_by_handle(conn: &mut Conn, handle: &UserHandle) -> Result<UserRow, ApiError> {
+    db::users::by_nick(conn, handle.nick.as_str())?
+        .ok_or_else(|| ApiError::not_found("unknown_user", format!("no user {handle}")))
+}
+
+/// `POST /api/v1/messages`: stores the event and wakes its recipients. A repeated `txn_id`
+/// from the same device answers with the first result and stores nothing.
+pub async fn send(state: &AppState, session: &Session, req: SendRequest) -> Result<Event, ApiError> {
+    let out = validate(state, req)?;
+    let channel = match &out.target {
+        Target::Channel(raw) => Some(local_channel(state, &raw.to_string())?),
+        Target::User(handle) if !handle.is_local_to(&state.server_name) => {
+            return Err(ApiError::not_found("unknown_server", format!("no federation link to {handle}")));
+        }
+        Target::User(_) => None,
+    };
+    let server = state.server_name.clone();
+    let max_history = state.config.max_history;
+    let session = session.clone();
+    let (event, recipients) = state
+        .db
+        .write(move |conn| {
+            if let Some(txn_id) = &out.txn_id {
+                if let Some(stored) = db::devices::txn_response(conn, &session.device_id, txn_id)? {
+                    let event: Event = serde_json::from_str(&stored).map_err(ApiError::internal)?;
+                    return Ok((event, Vec::new()));
+                }
+            }
+            let sender = format!("{}@{}", session.nick, server);
+            let (room_id, to) = match (&out.target, &channel) {
+                (_, Some(channel)) => {
+                    let (row, _member) = for_send(conn, &channel.name, &session.user_id)?;
+                    (row.room_id, format!("#{}@{}", row.name, server))
+                }
+                (Target::User(handle), None) => {
+                    let peer = local_user_by_handle(conn, handle)?;
+                    let room_id = db::events::ensure_room(conn, &dm_room_key(&session.user_id, &peer.id), "dm")?;
+                    db::events::open_span(conn, &session.user_id, room_id, 0)?;
+                    db::events::open_span(conn, &peer.id, room_id, 0)?;
+                    (room_id, format!("{}@{}", peer.nick, server))
+                }
+                (Target::Channel(_), None) => return Err(ApiError::internal("channel target without channel")),
+            };
+            let draft = Draft::new(room_id, &sender, Some(&session.user_id), &to, out.kind, out.body)
+                .with_meta(out.meta)
+                .replying_to(out.reply_to);
+            let (row, recipients) = append_and_collect(conn, draft, max_history)?;
+            let event = view(row)?;
+            if let Some(txn_id) = &out.txn_id {
+                let stored = serde_json::to_string(&event).map_err(ApiError::internal)?;
+                db::devices::save_txn(conn, &session.device_id, txn_id, &stored, now_ms())?;
+            }
+            mark_active(conn, &session.user_id)?;
+            Ok((event, recipients))
+        })
+        .await?;
+    if !recipients.is_empty() {
+        state.metrics.sends.fetch_add(1, Ordering::Relaxed);
+        state.notifier.notify(recipients.iter().map(String::as_str), event.seq);
+    }
+    Ok(event)
+}
+
+/// `GET /api/v1/history`: a channel's or DM's stored events, newest first.
+pub async fn history(
+    state: &AppState,
+    session: &Session,
+    target: &str,
+    before: Option<i64>,
+    after: Option<i64>,
+    limit: Option<u32>,
+) -> Result<Vec<Event>, ApiError> {
+    let target: Target = target.parse()?;
+    let limit = i64::from(limit.unwrap_or(HISTORY_DEFAULT_LIMIT).clamp(1, HISTORY_MAX_LIMIT));
+    let channel = match &target {
+        Target::Channel(raw) => Some(local_channel(state, &raw.to_string())?),
+        Target::User(handle) if !handle.is_local_to(&state.server_name) => {
+            return Err(ApiError::not_found("unknown_server", format!("no federation link to {handle}")));
+        }
+        Target::User(_) => None,
+    };
+    let user_id = session.user_id.clone();
+    let rows = state
+        .db
+        .run(move |conn| {
+            let room_id = match (&target, &channel) {
+                (_, Some(channel)) => Some(for_history(conn, &channel.name, &user_id)?.room_id),
+                (Target::User(handle), None) => {
+                    let peer = local_user_by_handle(conn, handle)?;
+                    db::events::room_id(conn, &dm_room_key(&user_id, &peer.id))?
+                }
+                (Target::Channel(_), None) => None,
+            };
+            match room_id {
+                Some(room_id) => Ok::<_, ApiError>(db::events::history(conn, room_id, before, after, limit)?),
+                None => Ok(Vec::new()),
+            }
+        })
+        .await?;
+    views(rows)
+}

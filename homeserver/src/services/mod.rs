@@ -1,0 +1,30 @@
+//! Services: the rules. Handlers parse and authenticate, then call one service function, which
+//! checks permissions and runs its reads and writes through `crate::db`.
+//!
+//! # Layout
+//! - [`accounts`]: register, login, logout, tokens, nick changes, profiles.
+//! - [`channels`]: join, part, topic, modes, invite, kick, info, lists.
+//! - [`modes`]: parsing and applying mode strings (pure).
+//! - [`messages`]: sending (channels and DMs) and history.
+//! - [`sync`]: the per-device event stream and its long-poll.
+//! - [`events`]: appending an event and notifying its recipients; event views.
+
+pub mod accounts;
+pub mod channels;
+pub mod events;
+pub mod messages;
+pub mod modes;
+pub mod sync;
+
+/// Milliseconds since the unix epoch.
+pub fn now_ms() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX))
+        .unwrap_or(0)
+}
+
+/// Milliseconds since the unix epoch, unsigned (for signing and key documents).
+pub fn now_ms_u64() -> u64 {
+    u64::try_from(now_ms()).unwrap_or(0)
+}

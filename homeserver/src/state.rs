@@ -1,0 +1,35 @@
+//! `AppState`: everything a request needs, built once in `run()` and shared through
+//! `web::Data`. No globals: two servers can run in one process.
+
+use std::sync::Arc;
+
+use federation_proto::ids::ServerName;
+
+use crate::config::Config;
+use crate::db::Db;
+use crate::keystore::KeyStore;
+use crate::metrics::Metrics;
+use crate::notifier::Notifier;
+
+/// Shared server state.
+pub struct AppState {
+    /// Validated settings.
+    pub config: Config,
+    /// This server's name.
+    pub server_name: ServerName,
+    /// The database.
+    pub db: Db,
+    /// Wake-ups for waiting long-polls.
+    pub notifier: Arc<Notifier>,
+    /// Counters for `/metrics`.
+    pub metrics: Arc<Metrics>,
+    /// The server's signing keys.
+    pub keys: Arc<KeyStore>,
+}
+
+impl AppState {
+    /// Session timeout in milliseconds.
+    pub fn session_timeout_ms(&self) -> i64 {
+        i64::try_from(self.config.session_timeout.saturating_mul(1000)).unwrap_or(i64::MAX)
+    }
+}

@@ -1,0 +1,26 @@
+//! Background workers. Each is a future spawned by [`crate::run`] and aborted when the server
+//! stops.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use crate::db;
+use crate::error::ApiError;
+use crate::services::now_ms;
+use crate::state::AppState;
+
+/// Deletes devices idle longer than `SESSION_TIMEOUT`, once a minute (or sooner for short
+/// timeouts). Tokens are also refused on use once idle, so this is housekeeping.
+pub async fn reap_idle_devices(state: Arc<AppState>) {
+    let period = Duration::from_secs(state.config.session_timeout.clamp(1, 60));
+    let mut ticks = tokio::time::interval(period);
+    loop {
+        ticks.tick().await;
+        let cutoff = now_ms() - state.session_timeout_ms();
+        match state.db.write(move |conn| db::devices::delete_idle(conn, cutoff).map_err(ApiError::from)).await {
+            Ok(0) => {}
+            Ok(n) => tracing::info!(devices = n, "expired idle sessions"),
+            Err(e) => tracing::warn!(error = %e, "session reaper failed"),
+        }
+    }
+}
