@@ -1,0 +1,229 @@
+//! A small JSON client for the client API, on awc, plus typed helpers for the common steps.
+
+use std::time::Duration;
+
+use serde_json::{json, Value};
+
+/// Status and JSON body of an answer (`Value::Null` when the body is not JSON).
+#[derive(Debug, Clone)]
+pub struct Reply {
+    /// HTTP status.
+    pub status: u16,
+    /// Parsed body.
+    pub body: Value,
+}
+
+impl Reply {
+    /// The error code of an error answer.
+    pub fn code(&self) -> &str {
+        self.body["error"]["code"].as_str().unwrap_or("")
+    }
+
+    /// Panics unless the status is `status`.
+    #[track_caller]
+    pub fn expect(self, status: u16) -> Value {
+        assert_eq!(self.status, status, "unexpected answer: {}", self.body);
+        self.body
+    }
+
+    /// Panics unless this is an error with this status and code.
+    #[track_caller]
+    pub fn expect_error(&self, status: u16, code: &str) {
+        assert_eq!(
+            (self.status, self.code()),
+            (status, code),
+            "unexpected answer: {}",
+            self.body
+        );
+        assert!(
+            self.body["error"]["message"].is_string(),
+            "error without message: {}",
+            self.body
+        );
+    }
+}
+
+/// A client bound to one server URL, optionally with a bearer token.
+#[derive(Clone)]
+pub struct Api {
+    client: awc::Client,
+    base: String,
+    token: Option<String>,
+}
+
+impl Api {
+    /// A client for `base` without a token.
+    pub fn new(base: &str) -> Api {
+        let client = awc::Client::builder()
+            .timeout(Duration::from_secs(150))
+            .disable_redirects()
+            .finish();
+        Api {
+            client,
+            base: base.to_string(),
+            token: None,
+        }
+    }
+
+    /// The same client with a token.
+    pub fn with_token(&self, token: &str) -> Api {
+        Api {
+            token: Some(token.to_string()),
+            ..self.clone()
+        }
+    }
+
+    fn request(&self, method: awc::http::Method, path: &str) -> awc::ClientRequest {
+        let mut req = self
+            .client
+            .request(method, format!("{}{}", self.base, path));
+        if let Some(token) = &self.token {
+            req = req.insert_header(("Authorization", format!("Bearer {token}")));
+        }
+        req
+    }
+
+    /// Sends raw bytes as the body.
+    pub async fn raw(&self, method: &str, path: &str, body: Vec<u8>) -> Reply {
+        let method = awc::http::Method::from_bytes(method.as_bytes()).expect("method");
+        let mut res = self
+            .request(method, path)
+            .insert_header(("Content-Type", "application/json"))
+            .send_body(body)
+            .await
+            .unwrap_or_else(|e| panic!("{path}: {e}"));
+        let bytes = res
+            .body()
+            .limit(64 * 1024 * 1024)
+            .await
+            .unwrap_or_else(|e| panic!("{path}: body: {e}"));
+        Reply {
+            status: res.status().as_u16(),
+            body: serde_json::from_slice(&bytes).unwrap_or(Value::Null),
+        }
+    }
+
+    /// `POST` a JSON body.
+    pub async fn post(&self, path: &str, body: Value) -> Reply {
+        self.raw("POST", path, serde_json::to_vec(&body).expect("json"))
+            .await
+    }
+
+    /// `GET`.
+    pub async fn get(&self, path: &str) -> Reply {
+        let mut res = self
+            .request(awc::http::Method::GET, path)
+            .send()
+            .await
+            .unwrap_or_else(|e| panic!("{path}: {e}"));
+        let bytes = res
+            .body()
+            .limit(64 * 1024 * 1024)
+            .await
+            .unwrap_or_else(|e| panic!("{path}: body: {e}"));
+        Reply {
+            status: res.status().as_u16(),
+            body: serde_json::from_slice(&bytes).unwrap_or(Value::Null),
+        }
+    }
+
+    /// `GET` returning the raw text.
+    pub async fn get_text(&self, path: &str) -> (u16, String) {
+        let mut res = self
+            .request(awc::http::Method::GET, path)
+            .send()
+            .await
+            .unwrap_or_else(|e| panic!("{path}: {e}"));
+        let bytes = res
+            .body()
+            .limit(64 * 1024 * 1024)
+            .await
+            .unwrap_or_else(|e| panic!("{path}: body: {e}"));
+        (
+            res.status().as_u16(),
+            String::from_utf8_lossy(&bytes).into_owned(),
+        )
+    }
+}
+
+/// A logged-in user (one device).
+#[derive(Clone)]
+pub struct User {
+    /// The nick.
+    pub nick: String,
+    /// The device's id.
+    pub device_id: String,
+    /// An authenticated client.
+    pub api: Api,
+}
+
+/// The password every test user gets.
+pub const PASSWORD: &str = "correct horse battery";
+
+impl User {
+    /// Registers `nick` on the server at `base`.
+    pub async fn register(base: &str, nick: &str) -> User {
+        let body = Api::new(base)
+            .post(
+                "/api/v1/register",
+                json!({"nick": nick, "password": PASSWORD}),
+            )
+            .await
+            .expect(201);
+        User::from_login(base, nick, &body)
+    }
+
+    /// Logs in again: a new device of the same user.
+    pub async fn login(base: &str, nick: &str) -> User {
+        let body = Api::new(base)
+            .post("/api/v1/login", json!({"nick": nick, "password": PASSWORD}))
+            .await
+            .expect(200);
+        User::from_login(base, nick, &body)
+    }
+
+    fn from_login(base: &str, nick: &str, body: &Value) -> User {
+        let token = body["token"].as_str().expect("token");
+        User {
+            nick: nick.to_string(),
+            device_id: body["device_id"].as_str().expect("device_id").to_string(),
+            api: Api::new(base).with_token(token),
+        }
+    }
+
+    /// Joins a channel (200 expected).
+    pub async fn join(&self, channel: &str) -> Value {
+        self.api
+            .post("/api/v1/channels/join", json!({"channel": channel}))
+            .await
+            .expect(200)
+    }
+
+    /// Sends a message (201 expected) and returns the stored event.
+    pub async fn say(&self, to: &str, body: &str) -> Value {
+        self.api
+            .post("/api/v1/messages", json!({"to": to, "body": body}))
+            .await
+            .expect(201)
+    }
+
+    /// One sync call.
+    pub async fn sync(&self, after: Option<i64>, timeout: u64) -> Value {
+        let path = match after {
+            Some(after) => format!("/api/v1/messages?after={after}&timeout={timeout}"),
+            None => format!("/api/v1/messages?timeout={timeout}"),
+        };
+        self.api.get(&path).await.expect(200)
+    }
+
+    /// Bodies of the `message` events in a sync answer.
+    pub fn bodies(sync: &Value) -> Vec<String> {
+        sync["events"]
+            .as_array()
+            .expect("events")
+            .iter()
+            .filter(|e| e["type"] == "message")
+            .map(|e| e["body"].as_str().unwrap_or_default().to_string())
+            .collect()
+    }
+}

@@ -1,0 +1,149 @@
+//! Spawning and stopping real server processes.
+
+use std::io::{BufRead, BufReader};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::sync::mpsc;
+use std::time::Duration;
+
+/// How long a server may take to print its ready line.
+const READY_TIMEOUT: Duration = Duration::from_secs(30);
+
+/// Path of a workspace binary in the target directory of this build.
+pub fn binary(name: &str) -> PathBuf {
+    if let Ok(path) = std::env::var(format!("HEARTH_{}_BIN", name.to_uppercase())) {
+        return PathBuf::from(path);
+    }
+    // The test executable lives in target/<profile>/deps/.
+    let exe = std::env::current_exe().expect("current_exe");
+    let profile_dir = exe
+        .parent()
+        .and_then(Path::parent)
+        .expect("target/<profile>");
+    let path = profile_dir.join(name);
+    assert!(
+        path.exists(),
+        "{} does not exist: build the binaries first (cargo build --workspace --bins)",
+        path.display()
+    );
+    path
+}
+
+/// A running homeserver process with its own data directory.
+pub struct Homeserver {
+    /// Base URL, e.g. `http://127.0.0.1:41234`.
+    pub url: String,
+    /// The server's name.
+    pub name: String,
+    data: tempfile::TempDir,
+    env: Vec<(String, String)>,
+    child: Option<Child>,
+}
+
+impl Homeserver {
+    /// Starts a homeserver named `name` with default settings.
+    pub fn start(name: &str) -> Homeserver {
+        Self::start_with(name, &[])
+    }
+
+    /// Starts a homeserver with extra environment variables.
+    pub fn start_with(name: &str, env: &[(&str, &str)]) -> Homeserver {
+        let data = tempfile::tempdir().expect("tempdir");
+        let mut server = Homeserver {
+            url: String::new(),
+            name: name.to_string(),
+            data,
+            env: env
+                .iter()
+                .map(|(k, v)| (k.to_string(), v.to_string()))
+                .collect(),
+            child: None,
+        };
+        server.spawn();
+        server
+    }
+
+    /// The data directory.
+    pub fn data_dir(&self) -> &Path {
+        self.data.path()
+    }
+
+    fn spawn(&mut self) {
+        // A restart keeps the port it had, so clients can reconnect to the same URL.
+        let port = self
+            .url
+            .rsplit(':')
+            .next()
+            .filter(|p| !p.is_empty())
+            .unwrap_or("0")
+            .to_string();
+        let log = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(self.data.path().join("server.log"))
+            .expect("log file");
+        let mut cmd = Command::new(binary("homeserver"));
+        cmd.env_clear()
+            .env("PATH", std::env::var("PATH").unwrap_or_default())
+            .env("PORT", &port)
+            .env("BIND", "127.0.0.1")
+            .env("DATA_DIR", self.data.path())
+            .env("SERVER_NAME", &self.name)
+            .env("RUST_LOG", "info")
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::from(log));
+        for (k, v) in &self.env {
+            cmd.env(k, v);
+        }
+        let mut child = cmd.spawn().expect("spawn homeserver");
+        let stdout = child.stdout.take().expect("stdout");
+        let (tx, rx) = mpsc::channel();
+        std::thread::spawn(move || {
+            for line in BufReader::new(stdout).lines() {
+                let Ok(line) = line else { break };
+                if let Some(url) = line.strip_prefix("listening on ") {
+                    let _ = tx.send(url.trim().trim_end_matches('/').to_string());
+                }
+            }
+        });
+        match rx.recv_timeout(READY_TIMEOUT) {
+            Ok(url) => self.url = url,
+            Err(_) => {
+                let _ = child.kill();
+                let log = std::fs::read_to_string(self.data.path().join("server.log"))
+                    .unwrap_or_default();
+                panic!(
+                    "homeserver {} printed no ready line within {READY_TIMEOUT:?}; its log:\n{log}",
+                    self.name
+                );
+            }
+        }
+        self.child = Some(child);
+    }
+
+    /// Kills the process (like a crash: no graceful shutdown) and waits for it.
+    pub fn kill(&mut self) {
+        if let Some(mut child) = self.child.take() {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+    }
+
+    /// Kills and starts again on the same data directory and port.
+    pub fn restart(&mut self) {
+        self.kill();
+        self.spawn();
+    }
+
+    /// The server's log so far.
+    pub fn log(&self) -> String {
+        std::fs::read_to_string(self.data.path().join("server.log")).unwrap_or_default()
+    }
+}
+
+impl Drop for Homeserver {
+    fn drop(&mut self) {
+        self.kill();
+    }
+}
