@@ -45,7 +45,10 @@ fn main() {
         .map(|e| to_canonical_bytes(e).unwrap_or_default())
         .collect();
     let avg_len = texts.iter().map(Vec::len).sum::<usize>() / EVENTS;
-    if verify_events_batch(&signed, &lookup, NOW).iter().any(Result::is_err) {
+    if verify_events_batch(&signed, &lookup, NOW)
+        .iter()
+        .any(Result::is_err)
+    {
         eprintln!("verification failed");
         return;
     }
@@ -71,14 +74,22 @@ fn main() {
             let _ = black_box(hash_and_sign_event(&mut e, "hs1.example", &pair));
         }
     });
-    row("verify event (checks + hash + verify_strict)", EVENTS, || {
-        for e in &signed {
-            let _ = black_box(verify_event(black_box(e), &lookup, NOW));
-        }
-    });
-    row("batch verify 1,000 events (verify_events_batch)", EVENTS, || {
-        let _ = black_box(verify_events_batch(black_box(&signed), &lookup, NOW));
-    });
+    row(
+        "verify event (checks + hash + verify_strict)",
+        EVENTS,
+        || {
+            for e in &signed {
+                let _ = black_box(verify_event(black_box(e), &lookup, NOW));
+            }
+        },
+    );
+    row(
+        "batch verify 1,000 events (verify_events_batch)",
+        EVENTS,
+        || {
+            let _ = black_box(verify_events_batch(black_box(&signed), &lookup, NOW));
+        },
+    );
     row("parse_strict + verify event", EVENTS, || {
         for t in &texts {
             if let Ok(v) = parse_strict(black_box(t)) {
@@ -90,7 +101,15 @@ fn main() {
     let uri = "/api/v1/federation/relay";
     row("sign request", EVENTS, || {
         for i in 0..EVENTS as u64 {
-            let _ = black_box(sign_request("POST", uri, "hs1.example", "hs2.example", NOW + i, body, &pair));
+            let _ = black_box(sign_request(
+                "POST",
+                uri,
+                "hs1.example",
+                "hs2.example",
+                NOW + i,
+                body,
+                &pair,
+            ));
         }
     });
     let Ok(auth) = sign_request("POST", uri, "hs1.example", "hs2.example", NOW, body, &pair) else {
@@ -99,7 +118,16 @@ fn main() {
     };
     row("verify request", EVENTS, || {
         for _ in 0..EVENTS {
-            let _ = black_box(verify_request(&auth, "POST", uri, body, "hs2.example", NOW, DEFAULT_MAX_SKEW_MS, &public));
+            let _ = black_box(verify_request(
+                &auth,
+                "POST",
+                uri,
+                body,
+                "hs2.example",
+                NOW,
+                DEFAULT_MAX_SKEW_MS,
+                &public,
+            ));
         }
     });
 }

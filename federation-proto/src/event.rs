@@ -102,12 +102,18 @@ impl EventKind {
 
     /// Kinds a client may send with `POST /api/v1/messages` in the first wave.
     pub fn is_user_sendable(self) -> bool {
-        matches!(self, EventKind::Message | EventKind::Action | EventKind::Notice)
+        matches!(
+            self,
+            EventKind::Message | EventKind::Action | EventKind::Notice
+        )
     }
 
     /// Ephemeral kinds are delivered but never stored.
     pub fn is_ephemeral(self) -> bool {
-        matches!(self, EventKind::Typing | EventKind::Presence | EventKind::Receipt)
+        matches!(
+            self,
+            EventKind::Typing | EventKind::Presence | EventKind::Receipt
+        )
     }
 }
 

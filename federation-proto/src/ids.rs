@@ -67,7 +67,11 @@ impl FromStr for ServerName {
             // IPv6 literal: [addr] or [addr]:port
             let end = rest.find(']').ok_or_else(bad)?;
             let addr = &rest[..end];
-            if addr.is_empty() || !addr.chars().all(|c| c.is_ascii_hexdigit() || c == ':' || c == '.') {
+            if addr.is_empty()
+                || !addr
+                    .chars()
+                    .all(|c| c.is_ascii_hexdigit() || c == ':' || c == '.')
+            {
                 return Err(bad());
             }
             let after = &rest[end + 1..];
@@ -96,7 +100,9 @@ impl FromStr for ServerName {
                 && host.split('.').all(|label| {
                     !label.is_empty()
                         && label.len() <= 63
-                        && label.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-')
+                        && label
+                            .bytes()
+                            .all(|b| b.is_ascii_alphanumeric() || b == b'-')
                         && !label.starts_with('-')
                         && !label.ends_with('-')
                 });
@@ -132,7 +138,9 @@ impl FromStr for Nick {
     fn from_str(s: &str) -> Result<Self, Self::Err> {
         let lower = s.to_ascii_lowercase();
         let ok = (3..=20).contains(&lower.len())
-            && lower.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_');
+            && lower
+                .bytes()
+                .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_');
         if ok {
             Ok(Nick(lower))
         } else {
@@ -173,8 +181,14 @@ impl FromStr for UserHandle {
     type Err = IdError;
     fn from_str(s: &str) -> Result<Self, Self::Err> {
         match s.split_once('@') {
-            Some((nick, server)) => Ok(UserHandle { nick: nick.parse()?, server: Some(server.parse()?) }),
-            None => Ok(UserHandle { nick: s.parse()?, server: None }),
+            Some((nick, server)) => Ok(UserHandle {
+                nick: nick.parse()?,
+                server: Some(server.parse()?),
+            }),
+            None => Ok(UserHandle {
+                nick: s.parse()?,
+                server: None,
+            }),
         }
     }
 }
@@ -218,9 +232,9 @@ impl ChannelName {
     fn validate_name(raw: &str, whole: &str) -> Result<String, IdError> {
         let lower = raw.to_ascii_lowercase();
         let ok = (1..=64).contains(&lower.len())
-            && lower
-                .bytes()
-                .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || matches!(b, b'_' | b'.' | b'-'));
+            && lower.bytes().all(|b| {
+                b.is_ascii_lowercase() || b.is_ascii_digit() || matches!(b, b'_' | b'.' | b'-')
+            });
         if ok {
             Ok(lower)
         } else {
@@ -234,12 +248,20 @@ impl FromStr for ChannelName {
     fn from_str(s: &str) -> Result<Self, Self::Err> {
         let body = s.strip_prefix('#').unwrap_or(s);
         let (name, server) = match body.split_once('@') {
-            Some((name, server)) => {
-                (name, Some(server.parse().map_err(|_| IdError::Channel(s.to_string()))?))
-            }
+            Some((name, server)) => (
+                name,
+                Some(
+                    server
+                        .parse()
+                        .map_err(|_| IdError::Channel(s.to_string()))?,
+                ),
+            ),
             None => (body, None),
         };
-        Ok(ChannelName { name: Self::validate_name(name, s)?, server })
+        Ok(ChannelName {
+            name: Self::validate_name(name, s)?,
+            server,
+        })
     }
 }
 
@@ -292,7 +314,14 @@ mod tests {
     #[test]
     fn nicks() {
         assert_eq!("Alice_1".parse::<Nick>().map(|n| n.0), Ok("alice_1".into()));
-        for bad in ["ab", "a".repeat(21).as_str(), "al ice", "élan", "al-ice", ""] {
+        for bad in [
+            "ab",
+            "a".repeat(21).as_str(),
+            "al ice",
+            "élan",
+            "al-ice",
+            "",
+        ] {
             assert!(bad.parse::<Nick>().is_err(), "{bad}");
         }
         assert!("a".repeat(20).parse::<Nick>().is_ok());
@@ -303,16 +332,27 @@ mod tests {
         let c: ChannelName = "#General@HS1.example".parse().unwrap();
         assert_eq!(c.name, "general");
         assert_eq!(c.to_string(), "#general@hs1.example");
-        assert_eq!("general".parse::<ChannelName>().unwrap().short(), "#general");
+        assert_eq!(
+            "general".parse::<ChannelName>().unwrap().short(),
+            "#general"
+        );
         assert!("#".parse::<ChannelName>().is_err());
-        assert!(format!("#{}", "a".repeat(65)).parse::<ChannelName>().is_err());
+        assert!(format!("#{}", "a".repeat(65))
+            .parse::<ChannelName>()
+            .is_err());
         assert!("#a b".parse::<ChannelName>().is_err());
         assert!("#a.b-c_d".parse::<ChannelName>().is_ok());
     }
 
     #[test]
     fn servers() {
-        for ok in ["hs1.example", "127.0.0.1:8081", "localhost", "[::1]:8080", "a-b.c"] {
+        for ok in [
+            "hs1.example",
+            "127.0.0.1:8081",
+            "localhost",
+            "[::1]:8080",
+            "a-b.c",
+        ] {
             assert!(ok.parse::<ServerName>().is_ok(), "{ok}");
         }
         for bad in ["", "a..b", "-a.b", "a:99999", "a:", "a b", "[::1", "a/b"] {
@@ -323,7 +363,10 @@ mod tests {
     #[test]
     fn targets() {
         assert!(matches!("#x".parse::<Target>(), Ok(Target::Channel(_))));
-        assert!(matches!("bob@hs2.example".parse::<Target>(), Ok(Target::User(_))));
+        assert!(matches!(
+            "bob@hs2.example".parse::<Target>(),
+            Ok(Target::User(_))
+        ));
         assert!("".parse::<Target>().is_err());
         let local: ServerName = "hs1".parse().unwrap();
         let h: UserHandle = "bob".parse().unwrap();

@@ -128,7 +128,10 @@ impl KeyDocument {
     /// the signature of at least one of its own `verify_keys` — every signature by
     /// `server_name` with a listed current key must verify. Use
     /// [`trusted_until`](Self::trusted_until) for how long to cache it.
-    pub fn verify_self_signed_value(value: &Value, now_ms: u64) -> Result<KeyDocument, VerifyError> {
+    pub fn verify_self_signed_value(
+        value: &Value,
+        now_ms: u64,
+    ) -> Result<KeyDocument, VerifyError> {
         let doc: KeyDocument = serde_json::from_value(value.clone())
             .map_err(|e| VerifyError::malformed(format!("key document: {e}")))?;
         doc.check_keys_and_expiry(now_ms)?;
@@ -179,7 +182,9 @@ impl KeyDocument {
 
     fn check_keys_and_expiry(&self, now_ms: u64) -> Result<(), VerifyError> {
         if self.server_name.is_empty() {
-            return Err(VerifyError::malformed("key document has an empty server_name"));
+            return Err(VerifyError::malformed(
+                "key document has an empty server_name",
+            ));
         }
         if self.verify_keys.is_empty() {
             return Err(VerifyError::malformed("key document has no verify_keys"));
@@ -272,12 +277,24 @@ mod tests {
     #[test]
     fn has_the_documented_shape() {
         let v = value();
-        let keys: Vec<&String> = v.as_object().map(|m| m.keys().collect()).unwrap_or_default();
+        let keys: Vec<&String> = v
+            .as_object()
+            .map(|m| m.keys().collect())
+            .unwrap_or_default();
         assert_eq!(
             keys,
-            ["old_verify_keys", "server_name", "signatures", "valid_until_ts", "verify_keys"]
+            [
+                "old_verify_keys",
+                "server_name",
+                "signatures",
+                "valid_until_ts",
+                "verify_keys"
+            ]
         );
-        assert_eq!(v["verify_keys"]["ed25519:a1"]["key"], key("a1", 2).public_key_b64());
+        assert_eq!(
+            v["verify_keys"]["ed25519:a1"]["key"],
+            key("a1", 2).public_key_b64()
+        );
         assert_eq!(v["old_verify_keys"]["ed25519:a0"]["expired_ts"], NOW - DAY);
         assert_eq!(v["valid_until_ts"], NOW + DAY);
         assert!(v["signatures"]["hs1.example"]["ed25519:a1"].is_string());
@@ -328,7 +345,10 @@ mod tests {
         ));
         let mut v = value();
         v["server_name"] = json!("hs2.example");
-        assert!(matches!(check(&v), Err(VerifyError::MissingSignature { .. })));
+        assert!(matches!(
+            check(&v),
+            Err(VerifyError::MissingSignature { .. })
+        ));
         let mut v = value();
         v["signatures"] = json!({"hs1.example": {"ed25519:zz": "AAAA"}});
         assert!(matches!(check(&v), Err(VerifyError::UnknownKey { .. })));

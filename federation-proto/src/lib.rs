@@ -12,9 +12,9 @@
 #![warn(missing_docs)]
 
 pub mod api;
+pub mod canonical;
 pub mod event;
 pub mod ids;
-pub mod time;
-pub mod canonical;
 pub mod keydoc;
 pub mod signing;
+pub mod time;

@@ -62,7 +62,7 @@ fn scramble(value: &Value, order: &mut impl Iterator<Item = usize>, out: &mut St
                     out.push(',');
                 }
                 ws(order, out);
-                write_string_escaped(k, order.next().unwrap_or(0) % 2 == 0, out);
+                write_string_escaped(k, order.next().unwrap_or(0).is_multiple_of(2), out);
                 ws(order, out);
                 out.push(':');
                 scramble(v, order, out);
@@ -81,7 +81,9 @@ fn scramble(value: &Value, order: &mut impl Iterator<Item = usize>, out: &mut St
             ws(order, out);
             out.push(']');
         }
-        Value::String(s) => write_string_escaped(s, order.next().unwrap_or(0) % 2 == 0, out),
+        Value::String(s) => {
+            write_string_escaped(s, order.next().unwrap_or(0).is_multiple_of(2), out)
+        }
         other => {
             ws(order, out);
             out.push_str(&other.to_string());
@@ -132,7 +134,7 @@ fn signed_event(body: String, meta: Value) -> Value {
 /// Replaces the value at a random path inside `value` (a top-level member or deeper) with
 /// `replacement`, unless equal; returns whether anything changed.
 fn mutate(value: &mut Value, pick: &mut impl Iterator<Item = usize>, replacement: &Value) -> bool {
-    let descend = pick.next().unwrap_or(0) % 3 != 0;
+    let descend = !pick.next().unwrap_or(0).is_multiple_of(3);
     match value {
         Value::Object(map) if !map.is_empty() => {
             let keys: Vec<String> = map.keys().cloned().collect();

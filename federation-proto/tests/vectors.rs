@@ -92,12 +92,22 @@ fn generate() -> Result<Vec<Value>, Box<dyn std::error::Error>> {
         "meta": {}
     });
     hash_and_sign_event(&mut event, "hs1.example", &origin)?;
-    let envelope = sign_envelope("#general@hs1.example", 4182, NOW + 5, event.clone(), &origin)?;
+    let envelope = sign_envelope(
+        "#general@hs1.example",
+        4182,
+        NOW + 5,
+        event.clone(),
+        &origin,
+    )?;
     let old = key("v0", seed2)?;
     let keydoc = KeyDocument::build_signed(
         "hs1.example",
         &origin,
-        &[(old.key_id().clone(), old.public_key_b64(), 1_767_225_600_000)],
+        &[(
+            old.key_id().clone(),
+            old.public_key_b64(),
+            1_767_225_600_000,
+        )],
         NOW,
         7 * 24 * 60 * 60 * 1000,
     )?
@@ -122,7 +132,11 @@ fn generate() -> Result<Vec<Value>, Box<dyn std::error::Error>> {
 
     Ok(vec![
         accepted("empty_object", seed, json!({}))?,
-        accepted("empty_array_and_scalars", seed2, json!([[], "", 0, true, false, null]))?,
+        accepted(
+            "empty_array_and_scalars",
+            seed2,
+            json!([[], "", 0, true, false, null]),
+        )?,
         accepted("rfc8785_key_sorting", seed, rfc8785_sorting)?,
         accepted(
             "nested_objects",
@@ -145,12 +159,28 @@ fn generate() -> Result<Vec<Value>, Box<dyn std::error::Error>> {
             json!({"max": 9_007_199_254_740_991_i64, "min": -9_007_199_254_740_991_i64, "zero": 0, "minus_one": -1, "ms": NOW}),
         )?,
         accepted("request_signing_input", seed, request)?,
-        accepted("event_hash_input", seed, without(&event, &["hashes", "signatures"]))?,
-        accepted("event_signing_input", seed, without(&event, &["signatures"]))?,
+        accepted(
+            "event_hash_input",
+            seed,
+            without(&event, &["hashes", "signatures"]),
+        )?,
+        accepted(
+            "event_signing_input",
+            seed,
+            without(&event, &["signatures"]),
+        )?,
         accepted("signed_event", seed, event)?,
-        accepted("envelope_signing_input", seed, without(&envelope, &["signatures"]))?,
+        accepted(
+            "envelope_signing_input",
+            seed,
+            without(&envelope, &["signatures"]),
+        )?,
         accepted("signed_envelope", seed, envelope)?,
-        accepted("key_document_signing_input", seed, without(&keydoc, &["signatures"]))?,
+        accepted(
+            "key_document_signing_input",
+            seed,
+            without(&keydoc, &["signatures"]),
+        )?,
         accepted("key_document", seed, keydoc)?,
         rejected("float_fraction", "1.5"),
         rejected("float_integral", "[1.0]"),
@@ -158,7 +188,10 @@ fn generate() -> Result<Vec<Value>, Box<dyn std::error::Error>> {
         rejected("float_in_object", r#"{"a": {"b": 2.5E-3}}"#),
         rejected("negative_zero", "-0"),
         rejected("duplicate_key", r#"{"a": 1, "a": 1}"#),
-        rejected("duplicate_key_nested", r#"{"x": [{"k": 1, "j": 2, "k": 3}]}"#),
+        rejected(
+            "duplicate_key_nested",
+            r#"{"x": [{"k": 1, "j": 2, "k": 3}]}"#,
+        ),
         rejected("duplicate_key_by_escape", r#"{"a": 1, "\u0061": 2}"#),
         rejected("integer_above_2_53", "9007199254740992"),
         rejected("integer_below_minus_2_53", "-9007199254740992"),
@@ -196,7 +229,10 @@ fn render(vectors: &[Value]) -> Result<String, serde_json::Error> {
         let mut lines = Vec::new();
         for field in ORDER {
             if let Some(value) = vector.get(field) {
-                lines.push(format!("    \"{field}\": {}", serde_json::to_string(value)?));
+                lines.push(format!(
+                    "    \"{field}\": {}",
+                    serde_json::to_string(value)?
+                ));
             }
         }
         blocks.push(format!("  {{\n{}\n  }}", lines.join(",\n")));
@@ -210,7 +246,10 @@ fn load() -> Result<Vec<Value>, Box<dyn std::error::Error>> {
 
 #[test]
 fn vectors_file_is_current() -> TestResult {
-    assert!(load()? == generate()?, "tests/vectors.json is stale: regenerate it");
+    assert!(
+        load()? == generate()?,
+        "tests/vectors.json is stale: regenerate it"
+    );
     Ok(())
 }
 
@@ -240,10 +279,22 @@ fn every_vector_checks_out() -> TestResult {
         let input = v.get("input").ok_or("no input")?;
         let canonical = str_field(v, "canonical")?;
         assert_eq!(to_canonical_string(input)?, canonical, "{name}: canonical");
-        assert_eq!(&parse_strict(canonical.as_bytes())?, input, "{name}: re-parse");
-        assert_eq!(content_hash_b64(canonical), str_field(v, "sha256")?, "{name}: sha256");
+        assert_eq!(
+            &parse_strict(canonical.as_bytes())?,
+            input,
+            "{name}: re-parse"
+        );
+        assert_eq!(
+            content_hash_b64(canonical),
+            str_field(v, "sha256")?,
+            "{name}: sha256"
+        );
         let signature = str_field(v, "signature")?;
-        assert_eq!(pair.sign(canonical.as_bytes()), signature, "{name}: signature");
+        assert_eq!(
+            pair.sign(canonical.as_bytes()),
+            signature,
+            "{name}: signature"
+        );
         let key = verifying_key_from_b64(public_key)?;
         key.verify_strict(canonical.as_bytes(), &signature_from_b64(signature)?)?;
     }
@@ -269,19 +320,40 @@ fn embedded_signatures_verify() -> TestResult {
 
     // The parts line up: the hash input hashes to hashes.sha256, the signing input's signature
     // is the embedded one.
-    let hash_vector = vectors.iter().find(|v| v["name"] == "event_hash_input").ok_or("missing")?;
+    let hash_vector = vectors
+        .iter()
+        .find(|v| v["name"] == "event_hash_input")
+        .ok_or("missing")?;
     assert_eq!(hash_vector["sha256"], event["hashes"]["sha256"]);
-    let signing_vector = vectors.iter().find(|v| v["name"] == "event_signing_input").ok_or("missing")?;
-    assert_eq!(signing_vector["signature"], event["signatures"]["hs1.example"]["ed25519:v1"]);
-    let doc_signing = vectors.iter().find(|v| v["name"] == "key_document_signing_input").ok_or("missing")?;
+    let signing_vector = vectors
+        .iter()
+        .find(|v| v["name"] == "event_signing_input")
+        .ok_or("missing")?;
+    assert_eq!(
+        signing_vector["signature"],
+        event["signatures"]["hs1.example"]["ed25519:v1"]
+    );
+    let doc_signing = vectors
+        .iter()
+        .find(|v| v["name"] == "key_document_signing_input")
+        .ok_or("missing")?;
     let doc = input("key_document")?;
-    assert_eq!(doc_signing["signature"], doc["signatures"]["hs1.example"]["ed25519:v1"]);
+    assert_eq!(
+        doc_signing["signature"],
+        doc["signatures"]["hs1.example"]["ed25519:v1"]
+    );
 
     // RFC 8032 TEST 1 public key.
-    let rfc = vectors.iter().find(|v| v["name"] == "empty_object").ok_or("missing")?;
+    let rfc = vectors
+        .iter()
+        .find(|v| v["name"] == "empty_object")
+        .ok_or("missing")?;
     let public = b64_decode(str_field(rfc, "public_key")?)?;
     let hex: String = public.iter().map(|b| format!("{b:02x}")).collect();
-    assert_eq!(hex, "d75a980182b10ab7d54bfed3c964073a0ee172f3daa62325af021a68f707511a");
+    assert_eq!(
+        hex,
+        "d75a980182b10ab7d54bfed3c964073a0ee172f3daa62325af021a68f707511a"
+    );
 
     let none = |_: &str, _: &KeyId| -> Option<KnownKey> { None };
     assert!(verify_event(&event, &none, NOW).is_err());

@@ -9,7 +9,11 @@ use clap::{Args, Parser, Subcommand};
 
 /// Command line of the `homeserver` binary.
 #[derive(Debug, Parser)]
-#[command(name = "homeserver", version, about = "Hearth homeserver: federated IRC-style chat")]
+#[command(
+    name = "homeserver",
+    version,
+    about = "Hearth homeserver: federated IRC-style chat"
+)]
 pub struct Cli {
     /// Settings (flags or environment variables).
     #[command(flatten)]
@@ -96,7 +100,14 @@ impl fmt::Debug for Config {
         f.debug_struct("Config")
             .field("port", &self.port)
             .field("bind", &self.bind)
-            .field("dburl", &if self.dburl.contains('@') { "<redacted>" } else { self.dburl.as_str() })
+            .field(
+                "dburl",
+                &if self.dburl.contains('@') {
+                    "<redacted>"
+                } else {
+                    self.dburl.as_str()
+                },
+            )
             .field("debug", &self.debug)
             .field("max_history", &self.max_history)
             .field("session_timeout", &self.session_timeout)

@@ -24,7 +24,11 @@ pub struct ApiError {
 impl ApiError {
     /// Any status.
     pub fn new(status: StatusCode, code: &'static str, message: impl Into<String>) -> Self {
-        ApiError { status, code, message: message.into() }
+        ApiError {
+            status,
+            code,
+            message: message.into(),
+        }
     }
     /// 400: the request is malformed or a field is invalid.
     pub fn bad_request(code: &'static str, message: impl Into<String>) -> Self {
@@ -53,7 +57,11 @@ impl ApiError {
     /// 500: our fault; the cause is logged, not sent.
     pub fn internal(cause: impl std::fmt::Display) -> Self {
         tracing::error!(%cause, "internal error");
-        Self::new(StatusCode::INTERNAL_SERVER_ERROR, "internal", "internal server error")
+        Self::new(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "internal",
+            "internal server error",
+        )
     }
 }
 
@@ -64,7 +72,10 @@ impl ResponseError for ApiError {
 
     fn error_response(&self) -> HttpResponse {
         HttpResponse::build(self.status).json(ErrorBody {
-            error: ErrorDetail { code: self.code.to_string(), message: self.message.clone() },
+            error: ErrorDetail {
+                code: self.code.to_string(),
+                message: self.message.clone(),
+            },
         })
     }
 }

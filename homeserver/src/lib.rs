@@ -44,8 +44,12 @@ pub fn build_state(config: Config) -> anyhow::Result<AppState> {
         .server_name_or_hostname()
         .parse()
         .context("SERVER_NAME is not a valid server name (a DNS name, optionally with :port)")?;
-    std::fs::create_dir_all(&config.data_dir)
-        .with_context(|| format!("cannot create the data directory {}", config.data_dir.display()))?;
+    std::fs::create_dir_all(&config.data_dir).with_context(|| {
+        format!(
+            "cannot create the data directory {}",
+            config.data_dir.display()
+        )
+    })?;
     let db = Db::open(&config.dburl, &config.data_dir).context("cannot open the database")?;
     let keys = KeyStore::load_or_create(&config.data_dir).context("cannot load the signing key")?;
     Ok(AppState {
@@ -64,21 +68,26 @@ pub async fn run(state: AppState, listener: TcpListener) -> anyhow::Result<()> {
     let addr = listener.local_addr()?;
     let state = web::Data::new(state);
     // A body may be escaped JSON: up to 6 bytes per byte of message (\u00xx).
-    let json_limit = usize::try_from(state.config.max_message_size).unwrap_or(usize::MAX).saturating_mul(6) + BODY_OVERHEAD;
+    let json_limit = usize::try_from(state.config.max_message_size)
+        .unwrap_or(usize::MAX)
+        .saturating_mul(6)
+        + BODY_OVERHEAD;
     let reaper = actix_web::rt::spawn(workers::reap_idle_devices(state.clone().into_inner()));
     let app_state = state.clone();
     let server = HttpServer::new(move || {
         let metrics = Arc::clone(&app_state.metrics);
         App::new()
             .app_data(app_state.clone())
-            .wrap(middleware::from_fn(move |req, next: middleware::Next<_>| {
-                let metrics = Arc::clone(&metrics);
-                async move {
-                    let res = next.call(req).await?;
-                    metrics.count_request(res.status().as_u16());
-                    Ok::<_, actix_web::Error>(res)
-                }
-            }))
+            .wrap(middleware::from_fn(
+                move |req, next: middleware::Next<_>| {
+                    let metrics = Arc::clone(&metrics);
+                    async move {
+                        let res = next.call(req).await?;
+                        metrics.count_request(res.status().as_u16());
+                        Ok::<_, actix_web::Error>(res)
+                    }
+                },
+            ))
             .wrap(tracing_actix_web::TracingLogger::default())
             .configure(|cfg| routes::configure(cfg, json_limit))
             .service(routes::openapi::docs_service())

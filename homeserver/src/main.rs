@@ -10,8 +10,12 @@ fn main() -> anyhow::Result<()> {
     let _ = dotenvy::dotenv();
     let cli = Cli::parse();
     let default_level = if cli.config.debug { "debug" } else { "info" };
-    let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new(default_level));
-    tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr).init();
+    let filter =
+        EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new(default_level));
+    tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .init();
 
     match cli.command {
         None | Some(Command::Serve) => serve(cli.config),
@@ -31,6 +35,7 @@ fn keys(config: &homeserver::config::Config, action: KeysCommand) -> anyhow::Res
     let store = match action {
         KeysCommand::Show => KeyStore::load_or_create(&config.data_dir)?,
         KeysCommand::Rotate => {
+            KeyStore::load_or_create(&config.data_dir)?;
             let store = KeyStore::rotate(&config.data_dir, homeserver::services::now_ms_u64())?;
             println!("rotated; restart the server to sign with the new key");
             store

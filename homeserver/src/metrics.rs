@@ -6,7 +6,9 @@ use std::sync::atomic::{AtomicI64, AtomicU64, Ordering};
 use std::sync::Arc;
 
 /// Upper bounds (seconds) of the latency histogram buckets.
-const BUCKETS: [f64; 12] = [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 5.0];
+const BUCKETS: [f64; 12] = [
+    0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 5.0,
+];
 
 /// A fixed-bucket histogram of durations.
 #[derive(Debug, Default)]
@@ -26,17 +28,26 @@ impl Histogram {
             }
         }
         self.count.fetch_add(1, Ordering::Relaxed);
-        self.sum_micros.fetch_add((seconds * 1e6) as u64, Ordering::Relaxed);
+        self.sum_micros
+            .fetch_add((seconds * 1e6) as u64, Ordering::Relaxed);
     }
 
     fn render(&self, out: &mut String, name: &str, help: &str) {
         let _ = writeln!(out, "# HELP {name} {help}\n# TYPE {name} histogram");
         for (bound, slot) in BUCKETS.iter().zip(&self.counts) {
-            let _ = writeln!(out, "{name}_bucket{{le=\"{bound}\"}} {}", slot.load(Ordering::Relaxed));
+            let _ = writeln!(
+                out,
+                "{name}_bucket{{le=\"{bound}\"}} {}",
+                slot.load(Ordering::Relaxed)
+            );
         }
         let count = self.count.load(Ordering::Relaxed);
         let _ = writeln!(out, "{name}_bucket{{le=\"+Inf\"}} {count}");
-        let _ = writeln!(out, "{name}_sum {}", self.sum_micros.load(Ordering::Relaxed) as f64 / 1e6);
+        let _ = writeln!(
+            out,
+            "{name}_sum {}",
+            self.sum_micros.load(Ordering::Relaxed) as f64 / 1e6
+        );
         let _ = writeln!(out, "{name}_count {count}");
     }
 }
@@ -66,7 +77,9 @@ impl Metrics {
     /// The Prometheus text format.
     pub fn render(&self) -> String {
         let mut out = String::with_capacity(2048);
-        out.push_str("# HELP hearth_http_requests_total HTTP requests answered, by status class.\n");
+        out.push_str(
+            "# HELP hearth_http_requests_total HTTP requests answered, by status class.\n",
+        );
         out.push_str("# TYPE hearth_http_requests_total counter\n");
         for (class, counter) in self.requests.iter().enumerate().skip(1) {
             let _ = writeln!(
@@ -90,7 +103,11 @@ impl Metrics {
             "hearth_sync_delivery_seconds",
             "Time from an event's commit to its delivery in a sync answer.",
         );
-        self.sync_duration.render(&mut out, "hearth_sync_duration_seconds", "Duration of sync requests that returned events.");
+        self.sync_duration.render(
+            &mut out,
+            "hearth_sync_duration_seconds",
+            "Duration of sync requests that returned events.",
+        );
         out
     }
 }

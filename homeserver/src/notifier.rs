@@ -20,7 +20,9 @@ impl Notifier {
     fn lock(&self) -> MutexGuard<'_, HashMap<String, watch::Sender<i64>>> {
         // A panic while holding this lock cannot leave the map inconsistent (single inserts
         // and removals), so a poisoned lock is still usable.
-        self.waiters.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+        self.waiters
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
     }
 
     /// Starts listening for events of `user_id`. Changes committed after this call wake it.
@@ -34,7 +36,11 @@ impl Notifier {
                 rx
             }
         };
-        Subscription { rx, user_id: user_id.to_string(), notifier: Arc::clone(self) }
+        Subscription {
+            rx,
+            user_id: user_id.to_string(),
+            notifier: Arc::clone(self),
+        }
     }
 
     /// Wakes the waiting polls of these users: an event up to `seq` concerns them.
@@ -83,7 +89,10 @@ impl Drop for Subscription {
     fn drop(&mut self) {
         let mut waiters = self.notifier.lock();
         // Our own receiver still counts until this function returns.
-        if waiters.get(&self.user_id).is_some_and(|tx| tx.receiver_count() <= 1) {
+        if waiters
+            .get(&self.user_id)
+            .is_some_and(|tx| tx.receiver_count() <= 1)
+        {
             waiters.remove(&self.user_id);
         }
     }
@@ -100,8 +109,14 @@ mod tests {
         let mut alice = n.subscribe("alice");
         let mut bob = n.subscribe("bob");
         n.notify(["alice"], 5);
-        tokio::time::timeout(Duration::from_millis(100), alice.changed()).await.unwrap();
-        assert!(tokio::time::timeout(Duration::from_millis(20), bob.changed()).await.is_err());
+        tokio::time::timeout(Duration::from_millis(100), alice.changed())
+            .await
+            .unwrap();
+        assert!(
+            tokio::time::timeout(Duration::from_millis(20), bob.changed())
+                .await
+                .is_err()
+        );
     }
 
     #[tokio::test]
@@ -109,7 +124,9 @@ mod tests {
         let n = Arc::new(Notifier::default());
         let mut sub = n.subscribe("alice");
         n.notify(["alice"], 1); // committed between the DB read and the wait
-        tokio::time::timeout(Duration::from_millis(100), sub.changed()).await.unwrap();
+        tokio::time::timeout(Duration::from_millis(100), sub.changed())
+            .await
+            .unwrap();
     }
 
     #[test]

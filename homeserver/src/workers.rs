@@ -17,7 +17,11 @@ pub async fn reap_idle_devices(state: Arc<AppState>) {
     loop {
         ticks.tick().await;
         let cutoff = now_ms() - state.session_timeout_ms();
-        match state.db.write(move |conn| db::devices::delete_idle(conn, cutoff).map_err(ApiError::from)).await {
+        match state
+            .db
+            .write(move |conn| db::devices::delete_idle(conn, cutoff).map_err(ApiError::from))
+            .await
+        {
             Ok(0) => {}
             Ok(n) => tracing::info!(devices = n, "expired idle sessions"),
             Err(e) => tracing::warn!(error = %e, "session reaper failed"),

@@ -250,14 +250,19 @@ mod tests {
             r#"{"literals":[null,true,false],"string":"€$\u000f\nA'B\"\\\\\"/"}"#
         );
         assert_eq!(
-            canon(&json!("\u{0}\u{8}\u{9}\u{a}\u{b}\u{c}\u{d}\u{1f}\u{7f}\u{2028}")),
+            canon(&json!(
+                "\u{0}\u{8}\u{9}\u{a}\u{b}\u{c}\u{d}\u{1f}\u{7f}\u{2028}"
+            )),
             "\"\\u0000\\b\\t\\n\\u000b\\f\\r\\u001f\u{7f}\u{2028}\""
         );
     }
 
     #[test]
     fn numbers() {
-        assert_eq!(canon(&json!([0, -1, 9007199254740991i64, -9007199254740991i64])), "[0,-1,9007199254740991,-9007199254740991]");
+        assert_eq!(
+            canon(&json!([0, -1, 9007199254740991i64, -9007199254740991i64])),
+            "[0,-1,9007199254740991,-9007199254740991]"
+        );
         let e = to_canonical_string(&json!({"a": {"b~/": [1, 9007199254740992i64]}}));
         assert_eq!(
             e,

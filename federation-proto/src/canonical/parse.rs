@@ -87,7 +87,11 @@ impl Parser<'_> {
 
     /// The error for the character at the current position (or the end of input).
     fn unexpected(&self) -> CanonicalError {
-        match self.text.get(self.pos..).and_then(|rest| rest.chars().next()) {
+        match self
+            .text
+            .get(self.pos..)
+            .and_then(|rest| rest.chars().next())
+        {
             Some(found) => CanonicalError::UnexpectedChar {
                 found,
                 offset: self.pos,
@@ -329,9 +333,11 @@ impl Parser<'_> {
         for _ in 0..4 {
             let digit = match self.peek() {
                 None => return Err(CanonicalError::UnexpectedEnd),
-                Some(b) => (b as char).to_digit(16).ok_or(CanonicalError::InvalidEscape {
-                    offset: escape_start,
-                })?,
+                Some(b) => (b as char)
+                    .to_digit(16)
+                    .ok_or(CanonicalError::InvalidEscape {
+                        offset: escape_start,
+                    })?,
             };
             unit = unit * 16 + digit;
             self.pos += 1;
@@ -355,7 +361,9 @@ mod tests {
 
     #[test]
     fn parses_ordinary_json() {
-        let v = parse_strict(br#" { "a" : [1, -2, true, false, null, "x\u00e9\ud83d\ude00\n"], "b": {} } "#);
+        let v = parse_strict(
+            br#" { "a" : [1, -2, true, false, null, "x\u00e9\ud83d\ude00\n"], "b": {} } "#,
+        );
         assert_eq!(
             v,
             Ok(json!({"a": [1, -2, true, false, null, "xé😀\n"], "b": {}}))
@@ -364,10 +372,22 @@ mod tests {
 
     #[test]
     fn integer_range_is_inclusive() {
-        assert_eq!(parse_strict(b"9007199254740991"), Ok(json!(9007199254740991i64)));
-        assert_eq!(parse_strict(b"-9007199254740991"), Ok(json!(-9007199254740991i64)));
-        assert!(matches!(err("9007199254740992"), CanonicalError::IntegerOutOfRange { .. }));
-        assert!(matches!(err("-9007199254740992"), CanonicalError::IntegerOutOfRange { .. }));
+        assert_eq!(
+            parse_strict(b"9007199254740991"),
+            Ok(json!(9007199254740991i64))
+        );
+        assert_eq!(
+            parse_strict(b"-9007199254740991"),
+            Ok(json!(-9007199254740991i64))
+        );
+        assert!(matches!(
+            err("9007199254740992"),
+            CanonicalError::IntegerOutOfRange { .. }
+        ));
+        assert!(matches!(
+            err("-9007199254740992"),
+            CanonicalError::IntegerOutOfRange { .. }
+        ));
         assert!(matches!(
             err("123456789012345678901234567890"),
             CanonicalError::IntegerOutOfRange { .. }
@@ -380,7 +400,10 @@ mod tests {
             assert!(matches!(err(text), CanonicalError::Float { .. }), "{text}");
         }
         assert!(matches!(err("-0"), CanonicalError::NegativeZero { .. }));
-        assert!(matches!(err("01"), CanonicalError::LeadingZero { offset: 0 }));
+        assert!(matches!(
+            err("01"),
+            CanonicalError::LeadingZero { offset: 0 }
+        ));
     }
 
     #[test]
@@ -425,18 +448,45 @@ mod tests {
             Err(CanonicalError::InvalidUtf8 { offset: 1 })
         );
         assert_eq!(err(""), CanonicalError::UnexpectedEnd);
-        assert_eq!(err("[1,]"), CanonicalError::UnexpectedChar { found: ']', offset: 3 });
+        assert_eq!(
+            err("[1,]"),
+            CanonicalError::UnexpectedChar {
+                found: ']',
+                offset: 3
+            }
+        );
         assert_eq!(err("{} x"), CanonicalError::TrailingData { offset: 3 });
-        assert_eq!(err("\"a\u{1}\""), CanonicalError::ControlCharacter { offset: 2 });
+        assert_eq!(
+            err("\"a\u{1}\""),
+            CanonicalError::ControlCharacter { offset: 2 }
+        );
         assert_eq!(err(r#""\x""#), CanonicalError::InvalidEscape { offset: 1 });
-        assert_eq!(err(r#""\ud800""#), CanonicalError::LoneSurrogate { offset: 1 });
-        assert_eq!(err(r#""\udc00""#), CanonicalError::LoneSurrogate { offset: 1 });
-        assert_eq!(err(r#""\ud800\u0041""#), CanonicalError::LoneSurrogate { offset: 1 });
-        assert_eq!(err(r#""\u12""#), CanonicalError::InvalidEscape { offset: 1 });
+        assert_eq!(
+            err(r#""\ud800""#),
+            CanonicalError::LoneSurrogate { offset: 1 }
+        );
+        assert_eq!(
+            err(r#""\udc00""#),
+            CanonicalError::LoneSurrogate { offset: 1 }
+        );
+        assert_eq!(
+            err(r#""\ud800\u0041""#),
+            CanonicalError::LoneSurrogate { offset: 1 }
+        );
+        assert_eq!(
+            err(r#""\u12""#),
+            CanonicalError::InvalidEscape { offset: 1 }
+        );
         assert_eq!(err("tru"), CanonicalError::UnexpectedEnd);
         assert!(matches!(err("NaN"), CanonicalError::UnexpectedChar { .. }));
-        assert!(matches!(err("\u{feff}{}"), CanonicalError::UnexpectedChar { .. }));
+        assert!(matches!(
+            err("\u{feff}{}"),
+            CanonicalError::UnexpectedChar { .. }
+        ));
         assert!(matches!(err("-"), CanonicalError::UnexpectedEnd));
-        assert!(matches!(err("{\"a\" 1}"), CanonicalError::UnexpectedChar { .. }));
+        assert!(matches!(
+            err("{\"a\" 1}"),
+            CanonicalError::UnexpectedChar { .. }
+        ));
     }
 }

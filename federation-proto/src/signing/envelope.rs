@@ -20,7 +20,7 @@
 //!   signature, so that envelopes signed with a host key that was later rotated stay
 //!   verifiable exactly as long as events do (old key, `ts` before its `expired_ts`).
 //! - `event`: the wire event as its origin signed it; its `to` must be `channel`.
-//! - `signatures`: the host's signature, made with [`sign_json`](super::sign_json) over the
+//! - `signatures`: the host's signature, made with [`sign_json`] over the
 //!   canonical JSON of the envelope without `signatures` and `unsigned`. It covers the whole
 //!   inner event, including the origin's signature.
 //!
@@ -121,12 +121,13 @@ pub fn verify_envelope(
     for check in &checks {
         check.verify(&message, host)?;
     }
-    let host_key_id = checks
-        .first()
-        .map(|c| c.key_id.clone())
-        .ok_or_else(|| VerifyError::MissingSignature {
-            server: host.to_owned(),
-        })?;
+    let host_key_id =
+        checks
+            .first()
+            .map(|c| c.key_id.clone())
+            .ok_or_else(|| VerifyError::MissingSignature {
+                server: host.to_owned(),
+            })?;
     let event = verify_event(event, keys, now_ms)?;
     Ok(VerifiedEnvelope {
         channel: channel.to_owned(),
@@ -196,31 +197,52 @@ mod tests {
     fn envelope_verifies_both_signatures() {
         let v = verify_envelope(&envelope(), &keys, NOW);
         let Ok(v) = v else { panic!("{v:?}") };
-        assert_eq!((v.host.as_str(), v.seq, v.event.origin.as_str()), ("hs1.example", 7, "hs22.example"));
+        assert_eq!(
+            (v.host.as_str(), v.seq, v.event.origin.as_str()),
+            ("hs1.example", 7, "hs22.example")
+        );
     }
 
     #[test]
     fn tampering_is_detected() {
         let mut env = envelope();
         env["seq"] = json!(8);
-        assert!(matches!(verify_envelope(&env, &keys, NOW), Err(VerifyError::BadSignature { .. })));
+        assert!(matches!(
+            verify_envelope(&env, &keys, NOW),
+            Err(VerifyError::BadSignature { .. })
+        ));
 
         let mut env = envelope();
         env["event"]["to"] = json!("#other@hs1.example");
-        assert!(matches!(verify_envelope(&env, &keys, NOW), Err(VerifyError::ChannelMismatch { .. })));
+        assert!(matches!(
+            verify_envelope(&env, &keys, NOW),
+            Err(VerifyError::ChannelMismatch { .. })
+        ));
 
         let mut env = envelope();
         env["channel"] = json!("#general@hs22.example");
-        assert!(matches!(verify_envelope(&env, &keys, NOW), Err(VerifyError::ChannelMismatch { .. })));
+        assert!(matches!(
+            verify_envelope(&env, &keys, NOW),
+            Err(VerifyError::ChannelMismatch { .. })
+        ));
 
         let mut env = envelope();
         env["event"]["body"] = json!("bye");
-        assert!(matches!(verify_envelope(&env, &keys, NOW), Err(VerifyError::BadSignature { .. })));
+        assert!(matches!(
+            verify_envelope(&env, &keys, NOW),
+            Err(VerifyError::BadSignature { .. })
+        ));
 
         let old = |server: &str, id: &KeyId| {
-            keys(server, id).map(|k| KnownKey { expired_ts: Some(NOW), ..k })
+            keys(server, id).map(|k| KnownKey {
+                expired_ts: Some(NOW),
+                ..k
+            })
         };
-        assert!(matches!(verify_envelope(&envelope(), &old, NOW), Err(VerifyError::ExpiredKey { .. })));
+        assert!(matches!(
+            verify_envelope(&envelope(), &old, NOW),
+            Err(VerifyError::ExpiredKey { .. })
+        ));
     }
 
     #[test]

@@ -16,7 +16,7 @@ use super::b64::content_hash_b64;
 use super::error::{SigningError, VerifyError};
 use super::json::{insert_signature, server_part, signature_checks, SignatureCheck};
 use super::keys::{KeyId, KeyLookup, ServerKeyPair};
-use super::time::parse_rfc3339_ms;
+use crate::time::parse_rfc3339_ms;
 
 /// Members left out of `hashes.sha256`.
 const NOT_HASHED: &[&str] = &["hashes", "signatures", "unsigned", "seq"];
@@ -167,8 +167,8 @@ fn prepare(event: &Value, keys: &dyn KeyLookup, now_ms: u64) -> Result<Prepared,
     let map = as_event(event)?;
     let origin = string_field(map, "origin")?;
     let from = string_field(map, "from")?;
-    let sender_server = server_part(from)
-        .ok_or_else(|| VerifyError::malformed("`from` has no server part"))?;
+    let sender_server =
+        server_part(from).ok_or_else(|| VerifyError::malformed("`from` has no server part"))?;
     if sender_server != origin {
         return Err(VerifyError::OriginMismatch {
             origin: origin.to_owned(),
@@ -198,12 +198,13 @@ fn prepare(event: &Value, keys: &dyn KeyLookup, now_ms: u64) -> Result<Prepared,
         });
     }
     let message = canonical_object_without(map, NOT_SIGNED)?;
-    let key_id = checks
-        .first()
-        .map(|c| c.key_id.clone())
-        .ok_or_else(|| VerifyError::MissingSignature {
-            server: origin.to_owned(),
-        })?;
+    let key_id =
+        checks
+            .first()
+            .map(|c| c.key_id.clone())
+            .ok_or_else(|| VerifyError::MissingSignature {
+                server: origin.to_owned(),
+            })?;
     Ok(Prepared {
         verified: VerifiedEvent {
             origin: origin.to_owned(),
@@ -282,31 +283,52 @@ mod tests {
         let keys = lookup(None);
         let mut e = signed();
         e["body"] = json!("Goodbye");
-        assert!(matches!(verify_event(&e, &keys, NOW), Err(VerifyError::HashMismatch { .. })));
+        assert!(matches!(
+            verify_event(&e, &keys, NOW),
+            Err(VerifyError::HashMismatch { .. })
+        ));
 
         let mut e = signed();
         e["hashes"]["sha256"] = json!(event_content_hash(&e).unwrap_or_default());
         e["signatures"]["hs1.example"]["ed25519:a1"] = json!(pair().sign(b"other"));
-        assert!(matches!(verify_event(&e, &keys, NOW), Err(VerifyError::BadSignature { .. })));
+        assert!(matches!(
+            verify_event(&e, &keys, NOW),
+            Err(VerifyError::BadSignature { .. })
+        ));
 
         let mut e = signed();
         e["from"] = json!("mallory@hs2.example");
-        assert!(matches!(verify_event(&e, &keys, NOW), Err(VerifyError::OriginMismatch { .. })));
+        assert!(matches!(
+            verify_event(&e, &keys, NOW),
+            Err(VerifyError::OriginMismatch { .. })
+        ));
 
         let none = |_: &str, _: &KeyId| None;
-        assert!(matches!(verify_event(&signed(), &none, NOW), Err(VerifyError::UnknownKey { .. })));
+        assert!(matches!(
+            verify_event(&signed(), &none, NOW),
+            Err(VerifyError::UnknownKey { .. })
+        ));
 
         let mut e = signed();
         e.as_object_mut().map(|m| m.remove("origin"));
-        assert!(matches!(verify_event(&e, &keys, NOW), Err(VerifyError::Malformed(_))));
+        assert!(matches!(
+            verify_event(&e, &keys, NOW),
+            Err(VerifyError::Malformed(_))
+        ));
 
         let mut e = signed();
         e.as_object_mut().map(|m| m.remove("signatures"));
-        assert!(matches!(verify_event(&e, &keys, NOW), Err(VerifyError::MissingSignature { .. })));
+        assert!(matches!(
+            verify_event(&e, &keys, NOW),
+            Err(VerifyError::MissingSignature { .. })
+        ));
 
         let mut e = signed();
         e["meta"] = json!({"x": 1.5});
-        assert!(matches!(verify_event(&e, &keys, NOW), Err(VerifyError::Canonical(_))));
+        assert!(matches!(
+            verify_event(&e, &keys, NOW),
+            Err(VerifyError::Canonical(_))
+        ));
 
         assert!(matches!(
             verify_event(&signed(), &keys, NOW - MAX_EVENT_FUTURE_MS - 1),
@@ -350,7 +372,9 @@ mod tests {
                 e
             })
             .collect();
-        assert!(verify_events_batch(&events, &keys, NOW).iter().all(Result::is_ok));
+        assert!(verify_events_batch(&events, &keys, NOW)
+            .iter()
+            .all(Result::is_ok));
         events[2]["hashes"]["sha256"] = json!(event_content_hash(&json!({})).unwrap_or_default());
         events[3]["signatures"]["hs1.example"]["ed25519:a1"] = json!(pair().sign(b"x"));
         let results = verify_events_batch(&events, &keys, NOW);

@@ -239,7 +239,10 @@ mod tests {
     #[test]
     fn rejects_unsignable_values() {
         let a = pair("a", 1);
-        assert_eq!(sign_json(&mut json!([1]), "s", &a), Err(SigningError::NotAnObject));
+        assert_eq!(
+            sign_json(&mut json!([1]), "s", &a),
+            Err(SigningError::NotAnObject)
+        );
         assert!(matches!(
             sign_json(&mut json!({"f": 0.5}), "s", &a),
             Err(SigningError::Canonical(_))

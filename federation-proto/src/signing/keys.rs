@@ -168,7 +168,9 @@ pub enum KeyDecodeError {
 fn decode_fixed<const N: usize>(text: &str) -> Result<[u8; N], KeyDecodeError> {
     let bytes = b64_decode(text).map_err(|_| KeyDecodeError::Base64)?;
     let got = bytes.len();
-    bytes.try_into().map_err(|_| KeyDecodeError::Length { expected: N, got })
+    bytes
+        .try_into()
+        .map_err(|_| KeyDecodeError::Length { expected: N, got })
 }
 
 /// Decodes an unpadded base64 ed25519 public key, rejecting weak (small-order) keys.
@@ -221,14 +223,24 @@ mod tests {
 
     #[test]
     fn key_id_validation() {
-        assert_eq!("ed25519:a_1".parse::<KeyId>().map(|k| k.version().to_owned()), Ok("a_1".into()));
+        assert_eq!(
+            "ed25519:a_1"
+                .parse::<KeyId>()
+                .map(|k| k.version().to_owned()),
+            Ok("a_1".into())
+        );
         assert_eq!("ed25519:".parse::<KeyId>(), Err(KeyIdError::BadLength));
         assert_eq!(
             format!("ed25519:{}", "a".repeat(33)).parse::<KeyId>(),
             Err(KeyIdError::BadLength)
         );
-        assert!(format!("ed25519:{}", "a".repeat(32)).parse::<KeyId>().is_ok());
-        assert_eq!("ed25519:a-1".parse::<KeyId>(), Err(KeyIdError::BadCharacter));
+        assert!(format!("ed25519:{}", "a".repeat(32))
+            .parse::<KeyId>()
+            .is_ok());
+        assert_eq!(
+            "ed25519:a-1".parse::<KeyId>(),
+            Err(KeyIdError::BadCharacter)
+        );
         assert_eq!("ed25519:é".parse::<KeyId>(), Err(KeyIdError::BadCharacter));
         assert_eq!("rsa:a1".parse::<KeyId>(), Err(KeyIdError::UnknownAlgorithm));
         assert!(serde_json::from_str::<KeyId>("\"ed25519:x y\"").is_err());
@@ -236,11 +248,17 @@ mod tests {
 
     #[test]
     fn key_pair_signs_verifiably() {
-        let Ok(id) = KeyId::ed25519("1") else { panic!() };
+        let Ok(id) = KeyId::ed25519("1") else {
+            panic!()
+        };
         let pair = ServerKeyPair::from_seed(id, [7; 32]);
         let sig = pair.sign(b"msg");
-        let Ok(key) = verifying_key_from_b64(&pair.public_key_b64()) else { panic!() };
-        let Ok(sig) = signature_from_b64(&sig) else { panic!() };
+        let Ok(key) = verifying_key_from_b64(&pair.public_key_b64()) else {
+            panic!()
+        };
+        let Ok(sig) = signature_from_b64(&sig) else {
+            panic!()
+        };
         assert!(key.verify_strict(b"msg", &sig).is_ok());
         assert!(!format!("{pair:?}").contains("signing_key"));
     }
@@ -250,7 +268,10 @@ mod tests {
         assert_eq!(verifying_key_from_b64("!!"), Err(KeyDecodeError::Base64));
         assert_eq!(
             verifying_key_from_b64("AAAA"),
-            Err(KeyDecodeError::Length { expected: 32, got: 3 })
+            Err(KeyDecodeError::Length {
+                expected: 32,
+                got: 3
+            })
         );
         // The identity point is a weak key.
         let mut identity = [0u8; 32];

@@ -10,8 +10,8 @@
 //! |---|---|---|---|
 //! | any object | [`sign_json`] | [`verify_json_signature`] | all but `signatures`, `unsigned` |
 //! | event | [`hash_and_sign_event`] | [`verify_event`], [`verify_events_batch`] | hash: all but `hashes`, `signatures`, `unsigned`, `seq`; signature: all but `signatures`, `unsigned`, `seq` |
-//! | sequenced envelope | [`sign_envelope`] | [`verify_envelope`] | see [`envelope`](self::envelope) |
-//! | request | [`sign_request`] | [`verify_request`] | see [`request`](self::request) |
+//! | sequenced envelope | [`sign_envelope`] | [`verify_envelope`] | see [`envelope`] |
+//! | request | [`sign_request`] | [`verify_request`] | see [`request`] |
 //!
 //! This module does no I/O and draws no randomness: key pairs come from 32-byte seeds
 //! ([`ServerKeyPair::from_seed`]) and the current time is always a parameter (`now_ms`,
@@ -36,7 +36,6 @@ mod event;
 mod json;
 mod keys;
 pub mod request;
-mod time;
 
 pub use b64::{b64_decode, b64_encode, content_hash_b64, sha256};
 pub use envelope::{sign_envelope, verify_envelope, VerifiedEnvelope};

@@ -142,7 +142,10 @@ pub fn request_signing_json(
     map.insert("origin".into(), Value::String(origin.to_owned()));
     map.insert("destination".into(), Value::String(destination.to_owned()));
     map.insert("ts".into(), Value::from(ts_ms));
-    map.insert("content_sha256".into(), Value::String(content_hash_b64(body)));
+    map.insert(
+        "content_sha256".into(),
+        Value::String(content_hash_b64(body)),
+    );
     Value::Object(map)
 }
 
@@ -154,7 +157,14 @@ fn signing_input(
     ts_ms: u64,
     body: &[u8],
 ) -> Result<Vec<u8>, crate::canonical::CanonicalError> {
-    to_canonical_bytes(&request_signing_json(method, uri, origin, destination, ts_ms, body))
+    to_canonical_bytes(&request_signing_json(
+        method,
+        uri,
+        origin,
+        destination,
+        ts_ms,
+        body,
+    ))
 }
 
 impl RequestAuth {
@@ -243,12 +253,17 @@ fn parse_params(text: &str, base: usize) -> Result<Vec<(String, String)>, AuthHe
     let mut chars = text.char_indices().peekable();
     let syntax = |at: usize| AuthHeaderError::Syntax { offset: base + at };
     loop {
-        while chars.next_if(|(_, c)| c.is_ascii_whitespace() || *c == ',').is_some() {}
+        while chars
+            .next_if(|(_, c)| c.is_ascii_whitespace() || *c == ',')
+            .is_some()
+        {}
         let Some(&(start, _)) = chars.peek() else {
             return Ok(params);
         };
         let mut name = String::new();
-        while let Some((_, c)) = chars.next_if(|(_, c)| c.is_ascii_alphanumeric() || *c == '_' || *c == '-') {
+        while let Some((_, c)) =
+            chars.next_if(|(_, c)| c.is_ascii_alphanumeric() || *c == '_' || *c == '-')
+        {
             name.push(c);
         }
         while chars.next_if(|(_, c)| c.is_ascii_whitespace()).is_some() {}
@@ -270,7 +285,9 @@ fn parse_params(text: &str, base: usize) -> Result<Vec<(String, String)>, AuthHe
                 }
             }
         } else {
-            while let Some((_, c)) = chars.next_if(|(_, c)| !c.is_ascii_whitespace() && *c != ',' && *c != '"') {
+            while let Some((_, c)) =
+                chars.next_if(|(_, c)| !c.is_ascii_whitespace() && *c != ',' && *c != '"')
+            {
                 value.push(c);
             }
         }
@@ -313,8 +330,24 @@ mod tests {
         }
     }
 
-    fn verify(a: &RequestAuth, method: &str, uri: &str, body: &[u8], dest: &str, now: u64) -> Result<(), VerifyError> {
-        verify_request(a, method, uri, body, dest, now, DEFAULT_MAX_SKEW_MS, &pair().verifying_key())
+    fn verify(
+        a: &RequestAuth,
+        method: &str,
+        uri: &str,
+        body: &[u8],
+        dest: &str,
+        now: u64,
+    ) -> Result<(), VerifyError> {
+        verify_request(
+            a,
+            method,
+            uri,
+            body,
+            dest,
+            now,
+            DEFAULT_MAX_SKEW_MS,
+            &pair().verifying_key(),
+        )
     }
 
     #[test]
@@ -323,27 +356,73 @@ mod tests {
         let uri = "/api/v1/federation/relay?x=1";
         let body = b"{\"txn_id\":\"t1\"}";
         assert_eq!(verify(&a, "POST", uri, body, "hs2.example", NOW), Ok(()));
-        assert_eq!(verify(&a, "POST", uri, body, "hs2.example", NOW + DEFAULT_MAX_SKEW_MS), Ok(()));
-        let bad_sig = |r: Result<(), VerifyError>| matches!(r, Err(VerifyError::BadSignature { .. }));
+        assert_eq!(
+            verify(
+                &a,
+                "POST",
+                uri,
+                body,
+                "hs2.example",
+                NOW + DEFAULT_MAX_SKEW_MS
+            ),
+            Ok(())
+        );
+        let bad_sig =
+            |r: Result<(), VerifyError>| matches!(r, Err(VerifyError::BadSignature { .. }));
         assert!(bad_sig(verify(&a, "PUT", uri, body, "hs2.example", NOW)));
-        assert!(bad_sig(verify(&a, "POST", "/api/v1/federation/relay?x=2", body, "hs2.example", NOW)));
+        assert!(bad_sig(verify(
+            &a,
+            "POST",
+            "/api/v1/federation/relay?x=2",
+            body,
+            "hs2.example",
+            NOW
+        )));
         assert!(bad_sig(verify(&a, "POST", uri, b"{}", "hs2.example", NOW)));
         let mut other = a.clone();
         other.origin = "hs3.example".into();
-        assert!(bad_sig(verify(&other, "POST", uri, body, "hs2.example", NOW)));
+        assert!(bad_sig(verify(
+            &other,
+            "POST",
+            uri,
+            body,
+            "hs2.example",
+            NOW
+        )));
         let mut other = a.clone();
         other.ts += 1;
-        assert!(bad_sig(verify(&other, "POST", uri, body, "hs2.example", NOW)));
+        assert!(bad_sig(verify(
+            &other,
+            "POST",
+            uri,
+            body,
+            "hs2.example",
+            NOW
+        )));
         assert!(matches!(
             verify(&a, "POST", uri, body, "hs3.example", NOW),
             Err(VerifyError::WrongDestination { .. })
         ));
         assert!(matches!(
-            verify(&a, "POST", uri, body, "hs2.example", NOW + DEFAULT_MAX_SKEW_MS + 1),
+            verify(
+                &a,
+                "POST",
+                uri,
+                body,
+                "hs2.example",
+                NOW + DEFAULT_MAX_SKEW_MS + 1
+            ),
             Err(VerifyError::SkewTooLarge { .. })
         ));
         assert!(matches!(
-            verify(&a, "POST", uri, body, "hs2.example", NOW - DEFAULT_MAX_SKEW_MS - 1),
+            verify(
+                &a,
+                "POST",
+                uri,
+                body,
+                "hs2.example",
+                NOW - DEFAULT_MAX_SKEW_MS - 1
+            ),
             Err(VerifyError::SkewTooLarge { .. })
         ));
     }
@@ -361,7 +440,9 @@ mod tests {
         let parsed = RequestAuth::parse_header(
             "  x-hearth  Origin = hs1.example , destination=\"hs\\2.example\",\tkey=\"ed25519:a1\", extra=\"1, 2\",ts=5,sig=\"QUJD\"",
         );
-        let Ok(parsed) = parsed else { panic!("{parsed:?}") };
+        let Ok(parsed) = parsed else {
+            panic!("{parsed:?}")
+        };
         assert_eq!(parsed.origin, "hs1.example");
         assert_eq!(parsed.destination, "hs2.example");
         assert_eq!(parsed.ts, 5);
@@ -372,21 +453,55 @@ mod tests {
     fn header_parsing_rejects_junk() {
         let ok = auth().to_header();
         let cases: Vec<(String, AuthHeaderError)> = vec![
-            (ok.replace("X-Hearth", "X-Matrix"), AuthHeaderError::WrongScheme),
+            (
+                ok.replace("X-Hearth", "X-Matrix"),
+                AuthHeaderError::WrongScheme,
+            ),
             (String::new(), AuthHeaderError::WrongScheme),
-            (ok.replace(",sig=", ",origin=\"x\",sig="), AuthHeaderError::DuplicateParam("origin".into())),
-            (ok.replace("ts=\"1770667200000\",", ""), AuthHeaderError::MissingParam("ts")),
-            (ok.replace("1770667200000", "-5"), AuthHeaderError::BadTimestamp),
-            (ok.replace("1770667200000", "99999999999999999999"), AuthHeaderError::BadTimestamp),
-            (ok.replace("ed25519:a1", "rsa:a1"), AuthHeaderError::BadKeyId(crate::signing::KeyIdError::UnknownAlgorithm)),
-            ("X-Hearth origin=\"unterminated".into(), AuthHeaderError::Syntax { offset: 16 }),
+            (
+                ok.replace(",sig=", ",origin=\"x\",sig="),
+                AuthHeaderError::DuplicateParam("origin".into()),
+            ),
+            (
+                ok.replace("ts=\"1770667200000\",", ""),
+                AuthHeaderError::MissingParam("ts"),
+            ),
+            (
+                ok.replace("1770667200000", "-5"),
+                AuthHeaderError::BadTimestamp,
+            ),
+            (
+                ok.replace("1770667200000", "99999999999999999999"),
+                AuthHeaderError::BadTimestamp,
+            ),
+            (
+                ok.replace("ed25519:a1", "rsa:a1"),
+                AuthHeaderError::BadKeyId(crate::signing::KeyIdError::UnknownAlgorithm),
+            ),
+            (
+                "X-Hearth origin=\"unterminated".into(),
+                AuthHeaderError::Syntax { offset: 16 },
+            ),
             ("X-Hearth =x".into(), AuthHeaderError::Syntax { offset: 9 }),
-            ("X-Hearth origin=a b".into(), AuthHeaderError::Syntax { offset: 18 }),
-            ("X-Hearth origin=\"a\\".into(), AuthHeaderError::Syntax { offset: 18 }),
-            ("X-Hearth ".to_owned() + &"a".repeat(MAX_AUTH_HEADER_LEN), AuthHeaderError::TooLong),
+            (
+                "X-Hearth origin=a b".into(),
+                AuthHeaderError::Syntax { offset: 18 },
+            ),
+            (
+                "X-Hearth origin=\"a\\".into(),
+                AuthHeaderError::Syntax { offset: 18 },
+            ),
+            (
+                "X-Hearth ".to_owned() + &"a".repeat(MAX_AUTH_HEADER_LEN),
+                AuthHeaderError::TooLong,
+            ),
         ];
         for (header, expected) in cases {
-            assert_eq!(RequestAuth::parse_header(&header), Err(expected), "{header:?}");
+            assert_eq!(
+                RequestAuth::parse_header(&header),
+                Err(expected),
+                "{header:?}"
+            );
         }
     }
 

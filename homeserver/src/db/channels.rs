@@ -8,36 +8,61 @@ use super::Conn;
 
 /// The channel with this (lower-case, no `#`) name.
 pub fn by_name(conn: &mut Conn, name: &str) -> QueryResult<Option<ChannelRow>> {
-    channels::table.filter(channels::name.eq(name)).select(ChannelRow::as_select()).first(conn).optional()
+    channels::table
+        .filter(channels::name.eq(name))
+        .select(ChannelRow::as_select())
+        .first(conn)
+        .optional()
 }
 
 /// Creates a channel.
 pub fn insert(conn: &mut Conn, row: &ChannelRow) -> QueryResult<()> {
-    diesel::insert_into(channels::table).values(row).execute(conn).map(drop)
+    diesel::insert_into(channels::table)
+        .values(row)
+        .execute(conn)
+        .map(drop)
 }
 
 /// Saves a channel's topic, owner and modes.
 pub fn update(conn: &mut Conn, row: &ChannelRow) -> QueryResult<()> {
-    diesel::update(channels::table.find(row.room_id)).set(row).execute(conn).map(drop)
+    diesel::update(channels::table.find(row.room_id))
+        .set(row)
+        .execute(conn)
+        .map(drop)
 }
 
 /// A member's row, when the user is in the channel.
 pub fn member(conn: &mut Conn, room_id: i64, user_id: &str) -> QueryResult<Option<MemberRow>> {
-    members::table.find((room_id, user_id)).select(MemberRow::as_select()).first(conn).optional()
+    members::table
+        .find((room_id, user_id))
+        .select(MemberRow::as_select())
+        .first(conn)
+        .optional()
 }
 
 /// Adds a member.
 pub fn add_member(conn: &mut Conn, row: &MemberRow) -> QueryResult<()> {
-    diesel::insert_into(members::table).values(row).execute(conn).map(drop)
+    diesel::insert_into(members::table)
+        .values(row)
+        .execute(conn)
+        .map(drop)
 }
 
 /// Removes a member.
 pub fn remove_member(conn: &mut Conn, room_id: i64, user_id: &str) -> QueryResult<()> {
-    diesel::delete(members::table.find((room_id, user_id))).execute(conn).map(drop)
+    diesel::delete(members::table.find((room_id, user_id)))
+        .execute(conn)
+        .map(drop)
 }
 
 /// Sets a member's operator and voice flags.
-pub fn set_member_modes(conn: &mut Conn, room_id: i64, user_id: &str, is_op: bool, is_voice: bool) -> QueryResult<()> {
+pub fn set_member_modes(
+    conn: &mut Conn,
+    room_id: i64,
+    user_id: &str,
+    is_op: bool,
+    is_voice: bool,
+) -> QueryResult<()> {
     diesel::update(members::table.find((room_id, user_id)))
         .set((members::is_op.eq(is_op), members::is_voice.eq(is_voice)))
         .execute(conn)
@@ -46,7 +71,10 @@ pub fn set_member_modes(conn: &mut Conn, room_id: i64, user_id: &str, is_op: boo
 
 /// Number of members.
 pub fn member_count(conn: &mut Conn, room_id: i64) -> QueryResult<i64> {
-    members::table.filter(members::room_id.eq(room_id)).count().get_result(conn)
+    members::table
+        .filter(members::room_id.eq(room_id))
+        .count()
+        .get_result(conn)
 }
 
 /// Members with their current nicks, ordered by nick.
@@ -80,7 +108,13 @@ pub fn public(conn: &mut Conn, limit: i64) -> QueryResult<Vec<ChannelRow>> {
 }
 
 /// Records an invitation past `+i`.
-pub fn add_invite(conn: &mut Conn, room_id: i64, user_id: &str, by: &str, now_ms: i64) -> QueryResult<()> {
+pub fn add_invite(
+    conn: &mut Conn,
+    room_id: i64,
+    user_id: &str,
+    by: &str,
+    now_ms: i64,
+) -> QueryResult<()> {
     diesel::insert_into(invites::table)
         .values((
             invites::room_id.eq(room_id),
@@ -102,5 +136,7 @@ pub fn has_invite(conn: &mut Conn, room_id: i64, user_id: &str) -> QueryResult<b
 
 /// Removes an invitation (it is used up by joining).
 pub fn remove_invite(conn: &mut Conn, room_id: i64, user_id: &str) -> QueryResult<()> {
-    diesel::delete(invites::table.find((room_id, user_id))).execute(conn).map(drop)
+    diesel::delete(invites::table.find((room_id, user_id)))
+        .execute(conn)
+        .map(drop)
 }

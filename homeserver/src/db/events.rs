@@ -19,14 +19,22 @@ pub fn ensure_room(conn: &mut Conn, key: &str, kind: &str) -> QueryResult<i64> {
         return Ok(id);
     }
     diesel::insert_into(rooms::table)
-        .values((rooms::room_key.eq(key), rooms::kind.eq(kind), rooms::event_count.eq(0)))
+        .values((
+            rooms::room_key.eq(key),
+            rooms::kind.eq(kind),
+            rooms::event_count.eq(0),
+        ))
         .returning(rooms::id)
         .get_result(conn)
 }
 
 /// The id of the room with this key.
 pub fn room_id(conn: &mut Conn, key: &str) -> QueryResult<Option<i64>> {
-    rooms::table.filter(rooms::room_key.eq(key)).select(rooms::id).first(conn).optional()
+    rooms::table
+        .filter(rooms::room_key.eq(key))
+        .select(rooms::id)
+        .first(conn)
+        .optional()
 }
 
 /// Appends an event, giving it the next `seq`, and drops the room's oldest events beyond
@@ -50,7 +58,9 @@ pub fn append(conn: &mut Conn, new: &NewEvent, max_history: i64) -> QueryResult<
             .select(events::seq)
             .first(conn)?;
         let removed = diesel::delete(
-            events::table.filter(events::room_id.eq(new.room_id)).filter(events::seq.le(cutoff)),
+            events::table
+                .filter(events::room_id.eq(new.room_id))
+                .filter(events::seq.le(cutoff)),
         )
         .execute(conn)?;
         diesel::update(rooms::table.find(new.room_id))
@@ -110,7 +120,12 @@ pub fn recipients(conn: &mut Conn, room_id: i64) -> QueryResult<Vec<String>> {
 }
 
 /// The user's events after `after`, in `seq` order, at most `limit`.
-pub fn for_user_after(conn: &mut Conn, user_id: &str, after: i64, limit: i64) -> QueryResult<Vec<EventRow>> {
+pub fn for_user_after(
+    conn: &mut Conn,
+    user_id: &str,
+    after: i64,
+    limit: i64,
+) -> QueryResult<Vec<EventRow>> {
     events::table
         .inner_join(spans::table.on(spans::room_id.eq(events::room_id)))
         .filter(spans::user_id.eq(user_id))
@@ -132,18 +147,26 @@ pub fn history(
     after: Option<i64>,
     limit: i64,
 ) -> QueryResult<Vec<EventRow>> {
-    let mut query = events::table.filter(events::room_id.eq(room_id)).into_boxed();
+    let mut query = events::table
+        .filter(events::room_id.eq(room_id))
+        .into_boxed();
     if let Some(before) = before {
         query = query.filter(events::seq.lt(before));
     }
     if let Some(after) = after {
         query = query.filter(events::seq.gt(after));
     }
-    query.order(events::seq.desc()).limit(limit).select(EventRow::as_select()).load(conn)
+    query
+        .order(events::seq.desc())
+        .limit(limit)
+        .select(EventRow::as_select())
+        .load(conn)
 }
 
 /// The highest `seq` in the log (0 when empty).
 pub fn max_seq(conn: &mut Conn) -> QueryResult<i64> {
-    let max: Option<i64> = events::table.select(diesel::dsl::max(events::seq)).first(conn)?;
+    let max: Option<i64> = events::table
+        .select(diesel::dsl::max(events::seq))
+        .first(conn)?;
     Ok(max.unwrap_or(0))
 }

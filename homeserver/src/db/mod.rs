@@ -75,7 +75,10 @@ impl Db {
             data_dir.join("hearth.db").to_string_lossy().into_owned()
         } else if let Some(path) = dburl.strip_prefix("sqlite://") {
             path.to_string()
-        } else if dburl.starts_with("postgres://") || dburl.starts_with("postgresql://") || dburl.contains("://") {
+        } else if dburl.starts_with("postgres://")
+            || dburl.starts_with("postgresql://")
+            || dburl.contains("://")
+        {
             return Err(DbError::Url(redact_url(dburl)));
         } else {
             dburl.to_string()
@@ -89,7 +92,8 @@ impl Db {
             .build(manager)?;
         let db = Db { pool };
         let mut conn = db.pool.get()?;
-        conn.run_pending_migrations(MIGRATIONS).map_err(|e| DbError::Migration(e.to_string()))?;
+        conn.run_pending_migrations(MIGRATIONS)
+            .map_err(|e| DbError::Migration(e.to_string()))?;
         Ok(db)
     }
 
@@ -128,7 +132,9 @@ impl Db {
 
 fn redact_url(url: &str) -> String {
     match (url.find("://"), url.rfind('@')) {
-        (Some(scheme), Some(at)) if at > scheme => format!("{}://***{}", &url[..scheme], &url[at..]),
+        (Some(scheme), Some(at)) if at > scheme => {
+            format!("{}://***{}", &url[..scheme], &url[at..])
+        }
         _ => url.to_string(),
     }
 }

@@ -112,4 +112,6 @@ diesel::joinable!(members -> users (user_id));
 diesel::joinable!(members -> rooms (room_id));
 diesel::joinable!(events -> rooms (room_id));
 
-diesel::allow_tables_to_appear_in_same_query!(users, devices, rooms, channels, members, spans, events, txns, invites);
+diesel::allow_tables_to_appear_in_same_query!(
+    users, devices, rooms, channels, members, spans, events, txns, invites
+);

@@ -8,27 +8,44 @@ use super::Conn;
 
 /// Inserts a new account (fails with a unique violation when the nick is taken).
 pub fn insert(conn: &mut Conn, row: &UserRow) -> QueryResult<()> {
-    diesel::insert_into(users::table).values(row).execute(conn).map(drop)
+    diesel::insert_into(users::table)
+        .values(row)
+        .execute(conn)
+        .map(drop)
 }
 
 /// The account with this (lower-case) nick.
 pub fn by_nick(conn: &mut Conn, nick: &str) -> QueryResult<Option<UserRow>> {
-    users::table.filter(users::nick.eq(nick)).select(UserRow::as_select()).first(conn).optional()
+    users::table
+        .filter(users::nick.eq(nick))
+        .select(UserRow::as_select())
+        .first(conn)
+        .optional()
 }
 
 /// The account with this id.
 pub fn by_id(conn: &mut Conn, id: &str) -> QueryResult<Option<UserRow>> {
-    users::table.find(id).select(UserRow::as_select()).first(conn).optional()
+    users::table
+        .find(id)
+        .select(UserRow::as_select())
+        .first(conn)
+        .optional()
 }
 
 /// Renames an account.
 pub fn set_nick(conn: &mut Conn, id: &str, nick: &str) -> QueryResult<()> {
-    diesel::update(users::table.find(id)).set(users::nick.eq(nick)).execute(conn).map(drop)
+    diesel::update(users::table.find(id))
+        .set(users::nick.eq(nick))
+        .execute(conn)
+        .map(drop)
 }
 
 /// Records activity (sending, joining, …) for idle time.
 pub fn touch_active(conn: &mut Conn, id: &str, now_ms: i64) -> QueryResult<()> {
-    diesel::update(users::table.find(id)).set(users::last_active_ms.eq(now_ms)).execute(conn).map(drop)
+    diesel::update(users::table.find(id))
+        .set(users::last_active_ms.eq(now_ms))
+        .execute(conn)
+        .map(drop)
 }
 
 /// Number of local accounts.

@@ -13,7 +13,10 @@ use crate::state::AppState;
 /// `POST /api/v1/register`
 #[utoipa::path(post, path = "/api/v1/register", tag = "accounts", request_body = RegisterRequest,
     responses((status = 201, body = RegisterResponse), (status = 400, body = ErrorBody), (status = 409, description = "nick_taken", body = ErrorBody)))]
-pub async fn register(state: web::Data<AppState>, body: web::Json<RegisterRequest>) -> Result<HttpResponse, ApiError> {
+pub async fn register(
+    state: web::Data<AppState>,
+    body: web::Json<RegisterRequest>,
+) -> Result<HttpResponse, ApiError> {
     let req = body.into_inner();
     let created = accounts::register(&state, &req.nick, req.password, req.device).await?;
     Ok(HttpResponse::Created().json(created))
@@ -22,15 +25,23 @@ pub async fn register(state: web::Data<AppState>, body: web::Json<RegisterReques
 /// `POST /api/v1/login`
 #[utoipa::path(post, path = "/api/v1/login", tag = "accounts", request_body = LoginRequest,
     responses((status = 200, body = LoginResponse), (status = 401, description = "invalid_credentials", body = ErrorBody)))]
-pub async fn login(state: web::Data<AppState>, body: web::Json<LoginRequest>) -> Result<web::Json<LoginResponse>, ApiError> {
+pub async fn login(
+    state: web::Data<AppState>,
+    body: web::Json<LoginRequest>,
+) -> Result<web::Json<LoginResponse>, ApiError> {
     let req = body.into_inner();
-    Ok(web::Json(accounts::login(&state, &req.nick, req.password, req.device).await?))
+    Ok(web::Json(
+        accounts::login(&state, &req.nick, req.password, req.device).await?,
+    ))
 }
 
 /// `POST /api/v1/logout`
 #[utoipa::path(post, path = "/api/v1/logout", tag = "accounts", security(("bearer" = [])),
     responses((status = 200, body = Empty), (status = 401, body = ErrorBody)))]
-pub async fn logout(state: web::Data<AppState>, session: Session) -> Result<web::Json<Empty>, ApiError> {
+pub async fn logout(
+    state: web::Data<AppState>,
+    session: Session,
+) -> Result<web::Json<Empty>, ApiError> {
     accounts::logout(&state, &session).await?;
     Ok(web::Json(Empty {}))
 }
@@ -38,7 +49,10 @@ pub async fn logout(state: web::Data<AppState>, session: Session) -> Result<web:
 /// `GET /api/v1/users/me`
 #[utoipa::path(get, path = "/api/v1/users/me", tag = "users", security(("bearer" = [])),
     responses((status = 200, body = UserProfile), (status = 401, body = ErrorBody)))]
-pub async fn me(state: web::Data<AppState>, session: Session) -> Result<web::Json<UserProfile>, ApiError> {
+pub async fn me(
+    state: web::Data<AppState>,
+    session: Session,
+) -> Result<web::Json<UserProfile>, ApiError> {
     Ok(web::Json(accounts::profile(&state, &session.nick).await?))
 }
 
@@ -50,7 +64,9 @@ pub async fn change_nick(
     session: Session,
     body: web::Json<NickRequest>,
 ) -> Result<web::Json<UserProfile>, ApiError> {
-    Ok(web::Json(accounts::change_nick(&state, &session, &body.nick).await?))
+    Ok(web::Json(
+        accounts::change_nick(&state, &session, &body.nick).await?,
+    ))
 }
 
 /// `GET /api/v1/users/{handle}`

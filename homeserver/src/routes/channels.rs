@@ -14,15 +14,25 @@ use crate::state::AppState;
 /// `GET /api/v1/channels`
 #[utoipa::path(get, path = "/api/v1/channels", tag = "channels", security(("bearer" = [])),
     responses((status = 200, body = ChannelList), (status = 401, body = ErrorBody)))]
-pub async fn list_mine(state: web::Data<AppState>, session: Session) -> Result<web::Json<ChannelList>, ApiError> {
-    Ok(web::Json(ChannelList { channels: channels::mine(&state, &session).await? }))
+pub async fn list_mine(
+    state: web::Data<AppState>,
+    session: Session,
+) -> Result<web::Json<ChannelList>, ApiError> {
+    Ok(web::Json(ChannelList {
+        channels: channels::mine(&state, &session).await?,
+    }))
 }
 
 /// `GET /api/v1/channels/public`
 #[utoipa::path(get, path = "/api/v1/channels/public", tag = "channels", security(("bearer" = [])),
     responses((status = 200, body = ChannelList), (status = 401, body = ErrorBody)))]
-pub async fn list_public(state: web::Data<AppState>, session: Session) -> Result<web::Json<ChannelList>, ApiError> {
-    Ok(web::Json(ChannelList { channels: channels::public(&state, &session).await? }))
+pub async fn list_public(
+    state: web::Data<AppState>,
+    session: Session,
+) -> Result<web::Json<ChannelList>, ApiError> {
+    Ok(web::Json(ChannelList {
+        channels: channels::public(&state, &session).await?,
+    }))
 }
 
 /// `POST /api/v1/channels/join`
@@ -35,7 +45,9 @@ pub async fn join(
     body: web::Json<JoinRequest>,
 ) -> Result<web::Json<ChannelInfo>, ApiError> {
     let req = body.into_inner();
-    Ok(web::Json(channels::join(&state, &session, &req.channel, req.key).await?))
+    Ok(web::Json(
+        channels::join(&state, &session, &req.channel, req.key).await?,
+    ))
 }
 
 /// `POST /api/v1/channels/part`
@@ -74,7 +86,9 @@ pub async fn topic(
     name: web::Path<String>,
     body: web::Json<TopicRequest>,
 ) -> Result<web::Json<ChannelInfo>, ApiError> {
-    Ok(web::Json(channels::set_topic(&state, &session, &name, body.into_inner().topic).await?))
+    Ok(web::Json(
+        channels::set_topic(&state, &session, &name, body.into_inner().topic).await?,
+    ))
 }
 
 /// `POST /api/v1/channels/{name}/mode`
@@ -89,7 +103,9 @@ pub async fn mode(
     body: web::Json<ModeRequest>,
 ) -> Result<web::Json<ChannelInfo>, ApiError> {
     let req = body.into_inner();
-    Ok(web::Json(channels::set_modes(&state, &session, &name, &req.modes, req.nick, req.arg).await?))
+    Ok(web::Json(
+        channels::set_modes(&state, &session, &name, &req.modes, req.nick, req.arg).await?,
+    ))
 }
 
 /// `POST /api/v1/channels/{name}/invite`

@@ -16,12 +16,18 @@ pub fn json_config(limit: usize) -> web::JsonConfig {
 
 fn json_error(err: JsonPayloadError) -> ApiError {
     match err {
-        JsonPayloadError::Overflow { limit } | JsonPayloadError::OverflowKnownLength { limit, .. } => {
-            ApiError::too_large("body_too_large", format!("request bodies are at most {limit} bytes"))
+        JsonPayloadError::Overflow { limit }
+        | JsonPayloadError::OverflowKnownLength { limit, .. } => ApiError::too_large(
+            "body_too_large",
+            format!("request bodies are at most {limit} bytes"),
+        ),
+        JsonPayloadError::Deserialize(e) if e.is_data() => {
+            ApiError::bad_request("invalid_request", e.to_string())
         }
-        JsonPayloadError::Deserialize(e) if e.is_data() => ApiError::bad_request("invalid_request", e.to_string()),
         JsonPayloadError::Deserialize(e) => ApiError::bad_request("invalid_json", e.to_string()),
-        JsonPayloadError::ContentType => ApiError::bad_request("invalid_json", "the body must be JSON"),
+        JsonPayloadError::ContentType => {
+            ApiError::bad_request("invalid_json", "the body must be JSON")
+        }
         other => ApiError::bad_request("invalid_json", other.to_string()),
     }
 }
@@ -39,13 +45,19 @@ pub fn query_config() -> web::QueryConfig {
 
 /// Path extractor settings.
 pub fn path_config() -> web::PathConfig {
-    web::PathConfig::default().error_handler(|err: PathError, _req| ApiError::bad_request("invalid_path", err.to_string()).into())
+    web::PathConfig::default().error_handler(|err: PathError, _req| {
+        ApiError::bad_request("invalid_path", err.to_string()).into()
+    })
 }
 
 /// 404 for unknown paths.
 pub async fn not_found(req: HttpRequest) -> HttpResponse {
     use actix_web::ResponseError;
-    ApiError::not_found("not_found", format!("no route {} {}", req.method(), req.path())).error_response()
+    ApiError::not_found(
+        "not_found",
+        format!("no route {} {}", req.method(), req.path()),
+    )
+    .error_response()
 }
 
 /// 405 for a known path with the wrong method.

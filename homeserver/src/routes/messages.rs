@@ -11,7 +11,9 @@ use std::time::Duration;
 
 use actix_web::web::Bytes;
 use actix_web::{web, HttpResponse};
-use federation_proto::api::client::{HistoryQuery, HistoryResponse, SendRequest, SyncQuery, SyncResponse};
+use federation_proto::api::client::{
+    HistoryQuery, HistoryResponse, SendRequest, SyncQuery, SyncResponse,
+};
 use federation_proto::api::{ErrorBody, ErrorDetail};
 use federation_proto::event::Event;
 use futures_util::Stream;
@@ -65,10 +67,17 @@ fn final_chunk(result: Result<SyncResponse, ApiError>) -> Bytes {
         Err(e) => {
             // The status line is already sent; the body still says what went wrong.
             tracing::warn!(code = e.code, message = %e.message, "long-poll failed after its status was sent");
-            serde_json::to_vec(&ErrorBody { error: ErrorDetail { code: e.code.to_string(), message: e.message } })
+            serde_json::to_vec(&ErrorBody {
+                error: ErrorDetail {
+                    code: e.code.to_string(),
+                    message: e.message,
+                },
+            })
         }
     };
-    Bytes::from(json.unwrap_or_else(|_| br#"{"error":{"code":"internal","message":"internal server error"}}"#.to_vec()))
+    Bytes::from(json.unwrap_or_else(|_| {
+        br#"{"error":{"code":"internal","message":"internal server error"}}"#.to_vec()
+    }))
 }
 
 /// `POST /api/v1/messages`: send.

@@ -3,7 +3,7 @@
 //!
 //! # Layout
 //! - [`auth`]: the `Session` extractor (bearer token).
-//! - [`accounts`], [`channels`], [`messages`], [`server`]: handlers by resource.
+//! - [`accounts`], [`channels`], [`messages`], [`server`], [`federation`]: handlers by resource.
 //! - [`errors`]: JSON errors for bad bodies, queries and paths, 404 and 405.
 //! - [`openapi`]: the generated OpenAPI document and the offline docs page.
 
@@ -11,6 +11,7 @@ pub mod accounts;
 pub mod auth;
 pub mod channels;
 pub mod errors;
+pub mod federation;
 pub mod messages;
 pub mod openapi;
 pub mod server;
@@ -18,34 +19,39 @@ pub mod server;
 use actix_web::web;
 use federation_proto::api::client::paths;
 
+/// A resource that answers 405 for methods it does not route.
+fn resource(path: &str) -> actix_web::Resource {
+    web::resource(path).default_service(web::to(errors::method_not_allowed))
+}
+
 /// Registers every route. `json_limit` caps request bodies in bytes.
 pub fn configure(cfg: &mut web::ServiceConfig, json_limit: usize) {
     cfg.app_data(errors::json_config(json_limit))
         .app_data(errors::query_config())
         .app_data(errors::path_config())
-        .service(web::resource(paths::HEALTH).get(server::health).to(errors::method_not_allowed))
-        .service(web::resource("/metrics").get(server::metrics).to(errors::method_not_allowed))
-        .service(web::resource(paths::SERVER).get(server::server_info).to(errors::method_not_allowed))
-        .service(web::resource(paths::REGISTER).post(accounts::register).to(errors::method_not_allowed))
-        .service(web::resource(paths::LOGIN).post(accounts::login).to(errors::method_not_allowed))
-        .service(web::resource(paths::LOGOUT).post(accounts::logout).to(errors::method_not_allowed))
-        .service(web::resource(paths::ME).get(accounts::me).to(errors::method_not_allowed))
-        .service(web::resource(paths::NICK).post(accounts::change_nick).to(errors::method_not_allowed))
-        .service(web::resource(paths::USER).get(accounts::profile).to(errors::method_not_allowed))
+        .service(resource(paths::HEALTH).get(server::health))
+        .service(resource("/metrics").get(server::metrics))
+        .service(resource(paths::SERVER).get(server::server_info))
+        .service(resource(federation::KEY).get(federation::key))
+        .service(resource(paths::REGISTER).post(accounts::register))
+        .service(resource(paths::LOGIN).post(accounts::login))
+        .service(resource(paths::LOGOUT).post(accounts::logout))
+        .service(resource(paths::ME).get(accounts::me))
+        .service(resource(paths::NICK).post(accounts::change_nick))
+        .service(resource(paths::USER).get(accounts::profile))
         .service(
-            web::resource(paths::MESSAGES)
+            resource(paths::MESSAGES)
                 .get(messages::sync)
-                .post(messages::send)
-                .to(errors::method_not_allowed),
+                .post(messages::send),
         )
-        .service(web::resource(paths::HISTORY).get(messages::history).to(errors::method_not_allowed))
-        .service(web::resource(paths::CHANNELS).get(channels::list_mine).to(errors::method_not_allowed))
-        .service(web::resource(paths::CHANNELS_PUBLIC).get(channels::list_public).to(errors::method_not_allowed))
-        .service(web::resource(paths::JOIN).post(channels::join).to(errors::method_not_allowed))
-        .service(web::resource(paths::PART).post(channels::part).to(errors::method_not_allowed))
-        .service(web::resource(paths::TOPIC).post(channels::topic).to(errors::method_not_allowed))
-        .service(web::resource(paths::MODE).post(channels::mode).to(errors::method_not_allowed))
-        .service(web::resource(paths::INVITE).post(channels::invite).to(errors::method_not_allowed))
-        .service(web::resource(paths::KICK).post(channels::kick).to(errors::method_not_allowed))
-        .service(web::resource(paths::CHANNEL).get(channels::info).to(errors::method_not_allowed));
+        .service(resource(paths::HISTORY).get(messages::history))
+        .service(resource(paths::CHANNELS).get(channels::list_mine))
+        .service(resource(paths::CHANNELS_PUBLIC).get(channels::list_public))
+        .service(resource(paths::JOIN).post(channels::join))
+        .service(resource(paths::PART).post(channels::part))
+        .service(resource(paths::TOPIC).post(channels::topic))
+        .service(resource(paths::MODE).post(channels::mode))
+        .service(resource(paths::INVITE).post(channels::invite))
+        .service(resource(paths::KICK).post(channels::kick))
+        .service(resource(paths::CHANNEL).get(channels::info));
 }

@@ -10,7 +10,10 @@ use crate::state::AppState;
 /// `GET /api/v1/server`
 #[utoipa::path(get, path = "/api/v1/server", tag = "server", responses((status = 200, body = ServerInfo)))]
 pub async fn server_info(state: web::Data<AppState>) -> Result<web::Json<ServerInfo>, ApiError> {
-    let user_count = state.db.run(|conn| db::users::count(conn).map_err(ApiError::from)).await?;
+    let user_count = state
+        .db
+        .run(|conn| db::users::count(conn).map_err(ApiError::from))
+        .await?;
     let key = state.keys.current();
     Ok(web::Json(ServerInfo {
         name: state.server_name.to_string(),
@@ -26,11 +29,18 @@ pub async fn server_info(state: web::Data<AppState>) -> Result<web::Json<ServerI
 #[utoipa::path(get, path = "/.well-known/healthcheck.json", tag = "server",
     responses((status = 200, body = Health), (status = 500, body = federation_proto::api::ErrorBody)))]
 pub async fn health(state: web::Data<AppState>) -> Result<web::Json<Health>, ApiError> {
-    state.db.run(|conn| db::events::max_seq(conn).map_err(ApiError::from)).await?;
-    Ok(web::Json(Health { status: "ok".to_string() }))
+    state
+        .db
+        .run(|conn| db::events::max_seq(conn).map_err(ApiError::from))
+        .await?;
+    Ok(web::Json(Health {
+        status: "ok".to_string(),
+    }))
 }
 
 /// `GET /metrics`: Prometheus text format.
 pub async fn metrics(state: web::Data<AppState>) -> HttpResponse {
-    HttpResponse::Ok().content_type("text/plain; version=0.0.4").body(state.metrics.render())
+    HttpResponse::Ok()
+        .content_type("text/plain; version=0.0.4")
+        .body(state.metrics.render())
 }

@@ -58,7 +58,10 @@ fn validate_password(password: &str) -> Result<(), ApiError> {
 fn device_name(name: Option<String>) -> Result<String, ApiError> {
     let name = name.unwrap_or_else(|| "device".to_string());
     if name.chars().count() > DEVICE_NAME_MAX || name.chars().any(char::is_control) {
-        return Err(ApiError::bad_request("invalid_device", "a device name is at most 64 printable characters"));
+        return Err(ApiError::bad_request(
+            "invalid_device",
+            "a device name is at most 64 printable characters",
+        ));
     }
     Ok(name)
 }
@@ -77,7 +80,9 @@ pub fn hash_token(token: &str) -> String {
 
 async fn hash_password(password: String) -> Result<String, ApiError> {
     actix_web::web::block(move || {
-        Argon2::default().hash_password(password.as_bytes()).map(|h| h.to_string())
+        Argon2::default()
+            .hash_password(password.as_bytes())
+            .map(|h| h.to_string())
     })
     .await
     .map_err(ApiError::internal)?
@@ -87,14 +92,23 @@ async fn hash_password(password: String) -> Result<String, ApiError> {
 async fn password_matches(password: String, stored: String) -> Result<bool, ApiError> {
     actix_web::web::block(move || {
         let parsed = PasswordHash::new(&stored).map_err(|e| e.to_string())?;
-        Ok::<bool, String>(Argon2::default().verify_password(password.as_bytes(), &parsed).is_ok())
+        Ok::<bool, String>(
+            Argon2::default()
+                .verify_password(password.as_bytes(), &parsed)
+                .is_ok(),
+        )
     })
     .await
     .map_err(ApiError::internal)?
     .map_err(ApiError::internal)
 }
 
-fn new_device(conn: &mut Conn, user_id: &str, name: String, now: i64) -> Result<(String, String), ApiError> {
+fn new_device(
+    conn: &mut Conn,
+    user_id: &str,
+    name: String,
+    now: i64,
+) -> Result<(String, String), ApiError> {
     let token = random_token()?;
     let device_id = uuid::Uuid::now_v7().to_string();
     // A new device starts at the present: history is for the past.
@@ -151,7 +165,11 @@ pub async fn register(
         .await?;
     tracing::info!(nick = %user.nick, "account registered");
     let user = profile_of(state, &user, Some(now));
-    Ok(RegisterResponse { token, device_id, user })
+    Ok(RegisterResponse {
+        token,
+        device_id,
+        user,
+    })
 }
 
 /// `POST /api/v1/login`: checks the password and adds a device.
@@ -161,11 +179,15 @@ pub async fn login(
     password: String,
     device: Option<String>,
 ) -> Result<LoginResponse, ApiError> {
-    let invalid = || ApiError::unauthorized("invalid_credentials", "unknown nick or wrong password");
+    let invalid =
+        || ApiError::unauthorized("invalid_credentials", "unknown nick or wrong password");
     let nick: Nick = nick.parse().map_err(|_| invalid())?;
     let device = device_name(device)?;
     let lookup = nick.as_str().to_string();
-    let user = state.db.run(move |conn| db::users::by_nick(conn, &lookup).map_err(ApiError::from)).await?;
+    let user = state
+        .db
+        .run(move |conn| db::users::by_nick(conn, &lookup).map_err(ApiError::from))
+        .await?;
     let Some(user) = user else {
         // Spend the same time as a real check so nicks cannot be probed by timing.
         let _ = hash_password(password).await;
@@ -175,21 +197,30 @@ pub async fn login(
         return Err(invalid());
     }
     let now = now_ms();
-    let (token, device_id) = state.db.write(move |conn| new_device(conn, &user.id, device, now)).await?;
+    let (token, device_id) = state
+        .db
+        .write(move |conn| new_device(conn, &user.id, device, now))
+        .await?;
     Ok(LoginResponse { token, device_id })
 }
 
 /// `POST /api/v1/logout`: ends this device's token.
 pub async fn logout(state: &AppState, session: &Session) -> Result<(), ApiError> {
     let device_id = session.device_id.clone();
-    state.db.write(move |conn| db::devices::delete(conn, &device_id).map_err(ApiError::from)).await
+    state
+        .db
+        .write(move |conn| db::devices::delete(conn, &device_id).map_err(ApiError::from))
+        .await
 }
 
 /// Resolves a bearer token to its session. A token idle longer than `SESSION_TIMEOUT` is
 /// deleted and refused.
 pub async fn authenticate(state: &AppState, token: &str) -> Result<Session, ApiError> {
     if token.is_empty() || token.len() > 256 {
-        return Err(ApiError::unauthorized("invalid_token", "unknown or malformed token"));
+        return Err(ApiError::unauthorized(
+            "invalid_token",
+            "unknown or malformed token",
+        ));
     }
     let token_hash = hash_token(token);
     let timeout_ms = state.session_timeout_ms();
@@ -200,16 +231,26 @@ pub async fn authenticate(state: &AppState, token: &str) -> Result<Session, ApiE
         .run(move |conn| {
             let now = now_ms();
             let Some((device, user)) = db::devices::by_token_hash(conn, &token_hash)? else {
-                return Err(ApiError::unauthorized("invalid_token", "unknown or malformed token"));
+                return Err(ApiError::unauthorized(
+                    "invalid_token",
+                    "unknown or malformed token",
+                ));
             };
             if now - device.last_seen_ms > timeout_ms {
                 db::devices::delete(conn, &device.id)?;
-                return Err(ApiError::unauthorized("token_expired", "this session has expired; log in again"));
+                return Err(ApiError::unauthorized(
+                    "token_expired",
+                    "this session has expired; log in again",
+                ));
             }
             if now - device.last_seen_ms >= touch_every_ms {
                 db::devices::touch(conn, &device.id, now)?;
             }
-            Ok(Session { device_id: device.id, user_id: user.id, nick: user.nick })
+            Ok(Session {
+                device_id: device.id,
+                user_id: user.id,
+                nick: user.nick,
+            })
         })
         .await
 }
@@ -217,11 +258,18 @@ pub async fn authenticate(state: &AppState, token: &str) -> Result<Session, ApiE
 /// Marks the device as seen now (long-polls call it when they end).
 pub async fn touch_device(state: &AppState, device_id: &str) -> Result<(), ApiError> {
     let device_id = device_id.to_string();
-    state.db.run(move |conn| db::devices::touch(conn, &device_id, now_ms()).map_err(ApiError::from)).await
+    state
+        .db
+        .run(move |conn| db::devices::touch(conn, &device_id, now_ms()).map_err(ApiError::from))
+        .await
 }
 
 /// `POST /api/v1/users/nick`: renames the user and tells every channel they are in.
-pub async fn change_nick(state: &AppState, session: &Session, new_nick: &str) -> Result<UserProfile, ApiError> {
+pub async fn change_nick(
+    state: &AppState,
+    session: &Session,
+    new_nick: &str,
+) -> Result<UserProfile, ApiError> {
     let new_nick: Nick = new_nick.parse()?;
     let server = state.server_name.clone();
     let session = session.clone();
@@ -235,7 +283,10 @@ pub async fn change_nick(state: &AppState, session: &Session, new_nick: &str) ->
                 return Ok((user, Vec::new(), 0));
             }
             if db::users::by_nick(conn, new_nick.as_str())?.is_some() {
-                return Err(ApiError::conflict("nick_taken", format!("the nick {new_nick} is taken")));
+                return Err(ApiError::conflict(
+                    "nick_taken",
+                    format!("the nick {new_nick} is taken"),
+                ));
             }
             db::users::set_nick(conn, &user.id, new_nick.as_str())?;
             let old_handle = format!("{}@{}", user.nick, server);
@@ -250,25 +301,37 @@ pub async fn change_nick(state: &AppState, session: &Session, new_nick: &str) ->
             let mut recipients = Vec::new();
             let mut seq = 0;
             for (room_id, to) in rooms {
-                let draft = Draft::new(room_id, &old_handle, Some(&user.id), &to, EventKind::Nick, new_handle.clone())
-                    .with_meta(meta.clone());
+                let draft = Draft::new(
+                    room_id,
+                    &old_handle,
+                    Some(&user.id),
+                    &to,
+                    EventKind::Nick,
+                    new_handle.clone(),
+                )
+                .with_meta(meta.clone());
                 let (row, mut who) = append_and_collect(conn, draft, max_history)?;
                 seq = row.seq;
                 recipients.append(&mut who);
             }
-            let renamed = UserRow { nick: new_nick.as_str().to_string(), ..user };
+            let renamed = UserRow {
+                nick: new_nick.as_str().to_string(),
+                ..user
+            };
             Ok((renamed, recipients, seq))
         })
         .await?;
-    state.notifier.notify(recipients.iter().map(String::as_str), seq);
+    state
+        .notifier
+        .notify(recipients.iter().map(String::as_str), seq);
     Ok(profile_of(state, &user, None))
 }
 
 /// A user's public profile.
 pub fn profile_of(state: &AppState, user: &UserRow, last_seen_ms: Option<i64>) -> UserProfile {
     let now = now_ms();
-    let online =
-        state.notifier.is_waiting(&user.id) || last_seen_ms.is_some_and(|seen| now - seen <= ONLINE_WINDOW_MS);
+    let online = state.notifier.is_waiting(&user.id)
+        || last_seen_ms.is_some_and(|seen| now - seen <= ONLINE_WINDOW_MS);
     UserProfile {
         id: user.id.clone(),
         nick: user.nick.clone(),
@@ -283,18 +346,24 @@ pub fn profile_of(state: &AppState, user: &UserRow, last_seen_ms: Option<i64>) -
 pub async fn profile(state: &AppState, handle: &str) -> Result<UserProfile, ApiError> {
     let handle: UserHandle = handle.parse()?;
     if !handle.is_local_to(&state.server_name) {
-        return Err(ApiError::not_found("unknown_server", format!("no federation link to {handle}")));
+        return Err(ApiError::not_found(
+            "unknown_server",
+            format!("no federation link to {handle}"),
+        ));
     }
     let nick = handle.nick.as_str().to_string();
     let found = state
         .db
         .run(move |conn| {
-            let Some(user) = db::users::by_nick(conn, &nick)? else { return Ok::<_, ApiError>(None) };
+            let Some(user) = db::users::by_nick(conn, &nick)? else {
+                return Ok::<_, ApiError>(None);
+            };
             let seen = db::devices::user_last_seen(conn, &user.id)?;
             Ok(Some((user, seen)))
         })
         .await?;
-    let (user, seen) = found.ok_or_else(|| ApiError::not_found("unknown_user", format!("no user {handle}")))?;
+    let (user, seen) =
+        found.ok_or_else(|| ApiError::not_found("unknown_user", format!("no user {handle}")))?;
     Ok(profile_of(state, &user, seen))
 }
 

@@ -48,7 +48,10 @@ fn no_such_channel(channel: &str) -> ApiError {
 fn check_reason(reason: Option<String>) -> Result<String, ApiError> {
     let reason = reason.unwrap_or_default();
     if reason.chars().count() > REASON_MAX {
-        return Err(ApiError::bad_request("reason_too_long", format!("a reason is at most {REASON_MAX} characters")));
+        return Err(ApiError::bad_request(
+            "reason_too_long",
+            format!("a reason is at most {REASON_MAX} characters"),
+        ));
     }
     Ok(reason)
 }
@@ -59,16 +62,24 @@ fn load(conn: &mut Conn, name: &str) -> Result<ChannelRow, ApiError> {
 }
 
 /// The caller's membership or 403.
-fn require_member(conn: &mut Conn, channel: &ChannelRow, user_id: &str) -> Result<MemberRow, ApiError> {
-    db::channels::member(conn, channel.room_id, user_id)?
-        .ok_or_else(|| ApiError::forbidden("not_member", format!("you are not in #{}", channel.name)))
+fn require_member(
+    conn: &mut Conn,
+    channel: &ChannelRow,
+    user_id: &str,
+) -> Result<MemberRow, ApiError> {
+    db::channels::member(conn, channel.room_id, user_id)?.ok_or_else(|| {
+        ApiError::forbidden("not_member", format!("you are not in #{}", channel.name))
+    })
 }
 
 /// The caller's membership as an operator, or 403.
 fn require_op(conn: &mut Conn, channel: &ChannelRow, user_id: &str) -> Result<MemberRow, ApiError> {
     let member = require_member(conn, channel, user_id)?;
     if !member.is_op {
-        return Err(ApiError::forbidden("chanop_required", format!("you are not an operator of #{}", channel.name)));
+        return Err(ApiError::forbidden(
+            "chanop_required",
+            format!("you are not an operator of #{}", channel.name),
+        ));
     }
     Ok(member)
 }
@@ -76,7 +87,10 @@ fn require_op(conn: &mut Conn, channel: &ChannelRow, user_id: &str) -> Result<Me
 fn local_user(conn: &mut Conn, state_server: &ServerName, nick: &str) -> Result<UserRow, ApiError> {
     let handle: federation_proto::ids::UserHandle = nick.parse()?;
     if !handle.is_local_to(state_server) {
-        return Err(ApiError::not_found("unknown_user", format!("{handle} is not a user of this server")));
+        return Err(ApiError::not_found(
+            "unknown_user",
+            format!("{handle} is not a user of this server"),
+        ));
     }
     db::users::by_nick(conn, handle.nick.as_str())?
         .ok_or_else(|| ApiError::not_found("unknown_user", format!("no user {nick}")))
@@ -92,7 +106,11 @@ struct Ctx {
 
 impl Ctx {
     fn new(state: &AppState, session: &Session) -> Ctx {
-        Ctx { server: state.server_name.clone(), max_history: state.config.max_history, session: session.clone() }
+        Ctx {
+            server: state.server_name.clone(),
+            max_history: state.config.max_history,
+            session: session.clone(),
+        }
     }
     fn handle(&self) -> String {
         format!("{}@{}", self.session.nick, self.server)
@@ -110,8 +128,15 @@ impl Ctx {
         meta: serde_json::Value,
         out: &mut Outcome,
     ) -> Result<i64, ApiError> {
-        let draft = Draft::new(channel.room_id, &self.handle(), Some(&self.session.user_id), &self.global(channel), kind, body)
-            .with_meta(meta);
+        let draft = Draft::new(
+            channel.room_id,
+            &self.handle(),
+            Some(&self.session.user_id),
+            &self.global(channel),
+            kind,
+            body,
+        )
+        .with_meta(meta);
         let (row, recipients) = append_and_collect(conn, draft, self.max_history)?;
         out.seq = out.seq.max(row.seq);
         out.recipients.extend(recipients);
@@ -129,13 +154,20 @@ struct Outcome {
 impl Outcome {
     fn notify(self, state: &AppState) {
         if !self.recipients.is_empty() {
-            state.notifier.notify(self.recipients.iter().map(String::as_str), self.seq);
+            state
+                .notifier
+                .notify(self.recipients.iter().map(String::as_str), self.seq);
         }
     }
 }
 
 /// `POST /api/v1/channels/join`
-pub async fn join(state: &AppState, session: &Session, raw: &str, key: Option<String>) -> Result<ChannelInfo, ApiError> {
+pub async fn join(
+    state: &AppState,
+    session: &Session,
+    raw: &str,
+    key: Option<String>,
+) -> Result<ChannelInfo, ApiError> {
     let channel = local_channel(state, raw)?;
     let ctx = Ctx::new(state, session);
     let (info, outcome) = state
@@ -153,16 +185,25 @@ pub async fn join(state: &AppState, session: &Session, raw: &str, key: Option<St
                     }
                     let invited = db::channels::has_invite(conn, row.room_id, &user_id)?;
                     if row.mode_invite_only && !invited {
-                        return Err(ApiError::forbidden("invite_only", format!("#{} is invite-only (+i)", row.name)));
+                        return Err(ApiError::forbidden(
+                            "invite_only",
+                            format!("#{} is invite-only (+i)", row.name),
+                        ));
                     }
                     if let Some(chan_key) = &row.chan_key {
                         if key.as_deref() != Some(chan_key.as_str()) {
-                            return Err(ApiError::forbidden("bad_channel_key", format!("#{} needs the right key (+k)", row.name)));
+                            return Err(ApiError::forbidden(
+                                "bad_channel_key",
+                                format!("#{} needs the right key (+k)", row.name),
+                            ));
                         }
                     }
                     if let Some(limit) = row.user_limit {
                         if db::channels::member_count(conn, row.room_id)? >= limit {
-                            return Err(ApiError::forbidden("channel_full", format!("#{} is full (+l {limit})", row.name)));
+                            return Err(ApiError::forbidden(
+                                "channel_full",
+                                format!("#{} is full (+l {limit})", row.name),
+                            ));
                         }
                     }
                     if invited {
@@ -171,7 +212,8 @@ pub async fn join(state: &AppState, session: &Session, raw: &str, key: Option<St
                     (row, false)
                 }
                 None => {
-                    let room_id = db::events::ensure_room(conn, &channel_room_key(&channel.name), "channel")?;
+                    let room_id =
+                        db::events::ensure_room(conn, &channel_room_key(&channel.name), "channel")?;
                     let row = ChannelRow {
                         room_id,
                         name: channel.name.clone(),
@@ -194,12 +236,25 @@ pub async fn join(state: &AppState, session: &Session, raw: &str, key: Option<St
             };
             db::channels::add_member(
                 conn,
-                &MemberRow { room_id: row.room_id, user_id: user_id.clone(), is_op, is_voice: false, joined_ms: now },
+                &MemberRow {
+                    room_id: row.room_id,
+                    user_id: user_id.clone(),
+                    is_op,
+                    is_voice: false,
+                    joined_ms: now,
+                },
             )?;
             // The window opens before the join event so the joiner receives it too.
             let next_seq = db::events::max_seq(conn)? + 1;
             db::events::open_span(conn, &user_id, row.room_id, next_seq)?;
-            ctx.emit(conn, &row, EventKind::Join, "", serde_json::json!({}), &mut out)?;
+            ctx.emit(
+                conn,
+                &row,
+                EventKind::Join,
+                "",
+                serde_json::json!({}),
+                &mut out,
+            )?;
             mark_active(conn, &user_id)?;
             let info = info_of(conn, &ctx.server, &row, true)?;
             Ok((info, out))
@@ -210,7 +265,12 @@ pub async fn join(state: &AppState, session: &Session, raw: &str, key: Option<St
 }
 
 /// `POST /api/v1/channels/part`
-pub async fn part(state: &AppState, session: &Session, raw: &str, reason: Option<String>) -> Result<(), ApiError> {
+pub async fn part(
+    state: &AppState,
+    session: &Session,
+    raw: &str,
+    reason: Option<String>,
+) -> Result<(), ApiError> {
     let channel = local_channel(state, raw)?;
     let reason = check_reason(reason)?;
     let ctx = Ctx::new(state, session);
@@ -220,7 +280,14 @@ pub async fn part(state: &AppState, session: &Session, raw: &str, reason: Option
             let mut out = Outcome::default();
             let row = load(conn, &channel.name)?;
             require_member(conn, &row, &ctx.session.user_id)?;
-            let seq = ctx.emit(conn, &row, EventKind::Part, reason, serde_json::json!({}), &mut out)?;
+            let seq = ctx.emit(
+                conn,
+                &row,
+                EventKind::Part,
+                reason,
+                serde_json::json!({}),
+                &mut out,
+            )?;
             db::channels::remove_member(conn, row.room_id, &ctx.session.user_id)?;
             db::events::close_span(conn, &ctx.session.user_id, row.room_id, seq)?;
             mark_active(conn, &ctx.session.user_id)?;
@@ -232,7 +299,12 @@ pub async fn part(state: &AppState, session: &Session, raw: &str, reason: Option
 }
 
 /// `POST /api/v1/channels/{name}/topic`
-pub async fn set_topic(state: &AppState, session: &Session, raw: &str, topic: String) -> Result<ChannelInfo, ApiError> {
+pub async fn set_topic(
+    state: &AppState,
+    session: &Session,
+    raw: &str,
+    topic: String,
+) -> Result<ChannelInfo, ApiError> {
     let channel = local_channel(state, raw)?;
     if topic.chars().count() > TOPIC_MAX || topic.chars().any(|c| c.is_control()) {
         return Err(ApiError::bad_request(
@@ -248,13 +320,23 @@ pub async fn set_topic(state: &AppState, session: &Session, raw: &str, topic: St
             let mut row = load(conn, &channel.name)?;
             let member = require_member(conn, &row, &ctx.session.user_id)?;
             if row.mode_topic_ops && !member.is_op {
-                return Err(ApiError::forbidden("chanop_required", format!("only operators set the topic of #{} (+t)", row.name)));
+                return Err(ApiError::forbidden(
+                    "chanop_required",
+                    format!("only operators set the topic of #{} (+t)", row.name),
+                ));
             }
             row.topic = topic.clone();
             row.topic_set_by = Some(ctx.handle());
             row.topic_set_ms = Some(now_ms());
             db::channels::update(conn, &row)?;
-            ctx.emit(conn, &row, EventKind::Topic, topic, serde_json::json!({}), &mut out)?;
+            ctx.emit(
+                conn,
+                &row,
+                EventKind::Topic,
+                topic,
+                serde_json::json!({}),
+                &mut out,
+            )?;
             mark_active(conn, &ctx.session.user_id)?;
             Ok((info_of(conn, &ctx.server, &row, true)?, out))
         })
@@ -287,20 +369,31 @@ pub async fn set_modes(
             for change in &changes {
                 if let ModeChange::Member(mode, on, who) = change {
                     let target = local_user(conn, &ctx.server, who)?;
-                    let member = db::channels::member(conn, row.room_id, &target.id)?
-                        .ok_or_else(|| ApiError::not_found("not_in_channel", format!("{who} is not in #{}", row.name)))?;
+                    let member =
+                        db::channels::member(conn, row.room_id, &target.id)?.ok_or_else(|| {
+                            ApiError::not_found(
+                                "not_in_channel",
+                                format!("{who} is not in #{}", row.name),
+                            )
+                        })?;
                     let is_owner = target.id == row.owner_id;
                     let caller_is_owner = ctx.session.user_id == row.owner_id;
                     let (mut is_op, mut is_voice) = (member.is_op, member.is_voice);
                     match mode {
                         MemberMode::Op if !on && is_owner && !caller_is_owner => {
-                            return Err(ApiError::forbidden("cannot_deop_owner", format!("the owner of #{} cannot be de-opped", row.name)));
+                            return Err(ApiError::forbidden(
+                                "cannot_deop_owner",
+                                format!("the owner of #{} cannot be de-opped", row.name),
+                            ));
                         }
                         MemberMode::Op => is_op = *on,
                         MemberMode::Voice => is_voice = *on,
                         MemberMode::Owner => {
                             if !caller_is_owner {
-                                return Err(ApiError::forbidden("owner_required", format!("only the owner of #{} can transfer it", row.name)));
+                                return Err(ApiError::forbidden(
+                                    "owner_required",
+                                    format!("only the owner of #{} can transfer it", row.name),
+                                ));
                             }
                             row.owner_id = target.id.clone();
                             is_op = true;
@@ -308,7 +401,11 @@ pub async fn set_modes(
                         }
                     }
                     db::channels::set_member_modes(conn, row.room_id, &target.id, is_op, is_voice)?;
-                    announced.push(modes::describe(&ModeChange::Member(*mode, *on, target.nick.clone())));
+                    announced.push(modes::describe(&ModeChange::Member(
+                        *mode,
+                        *on,
+                        target.nick.clone(),
+                    )));
                 } else {
                     modes::apply(&mut row, change);
                     channel_changed = true;
@@ -330,7 +427,12 @@ pub async fn set_modes(
 }
 
 /// `POST /api/v1/channels/{name}/invite`: lets a user past `+i` and tells them.
-pub async fn invite(state: &AppState, session: &Session, raw: &str, nick: &str) -> Result<(), ApiError> {
+pub async fn invite(
+    state: &AppState,
+    session: &Session,
+    raw: &str,
+    nick: &str,
+) -> Result<(), ApiError> {
     let channel = local_channel(state, raw)?;
     let nick = nick.to_string();
     let ctx = Ctx::new(state, session);
@@ -341,17 +443,36 @@ pub async fn invite(state: &AppState, session: &Session, raw: &str, nick: &str) 
             let row = load(conn, &channel.name)?;
             let member = require_member(conn, &row, &ctx.session.user_id)?;
             if row.mode_invite_only && !member.is_op {
-                return Err(ApiError::forbidden("chanop_required", format!("only operators invite to #{} (+i)", row.name)));
+                return Err(ApiError::forbidden(
+                    "chanop_required",
+                    format!("only operators invite to #{} (+i)", row.name),
+                ));
             }
             let target = local_user(conn, &ctx.server, &nick)?;
             if db::channels::member(conn, row.room_id, &target.id)?.is_some() {
-                return Err(ApiError::conflict("already_member", format!("{} is already in #{}", target.nick, row.name)));
+                return Err(ApiError::conflict(
+                    "already_member",
+                    format!("{} is already in #{}", target.nick, row.name),
+                ));
             }
-            db::channels::add_invite(conn, row.room_id, &target.id, &ctx.session.user_id, now_ms())?;
+            db::channels::add_invite(
+                conn,
+                row.room_id,
+                &target.id,
+                &ctx.session.user_id,
+                now_ms(),
+            )?;
             let target_handle = format!("{}@{}", target.nick, ctx.server);
             let own_room = db::events::ensure_room(conn, &user_room_key(&target.id), "user")?;
-            let draft = Draft::new(own_room, &ctx.handle(), Some(&ctx.session.user_id), &target_handle, EventKind::Invite, ctx.global(&row))
-                .with_meta(serde_json::json!({"channel": ctx.global(&row)}));
+            let draft = Draft::new(
+                own_room,
+                &ctx.handle(),
+                Some(&ctx.session.user_id),
+                &target_handle,
+                EventKind::Invite,
+                ctx.global(&row),
+            )
+            .with_meta(serde_json::json!({"channel": ctx.global(&row)}));
             let (ev, recipients) = append_and_collect(conn, draft, ctx.max_history)?;
             out.seq = ev.seq;
             out.recipients = recipients;
@@ -363,7 +484,13 @@ pub async fn invite(state: &AppState, session: &Session, raw: &str, nick: &str) 
 }
 
 /// `POST /api/v1/channels/{name}/kick`
-pub async fn kick(state: &AppState, session: &Session, raw: &str, nick: &str, reason: Option<String>) -> Result<(), ApiError> {
+pub async fn kick(
+    state: &AppState,
+    session: &Session,
+    raw: &str,
+    nick: &str,
+    reason: Option<String>,
+) -> Result<(), ApiError> {
     let channel = local_channel(state, raw)?;
     let reason = check_reason(reason)?;
     let nick = nick.to_string();
@@ -376,10 +503,16 @@ pub async fn kick(state: &AppState, session: &Session, raw: &str, nick: &str, re
             require_op(conn, &row, &ctx.session.user_id)?;
             let target = local_user(conn, &ctx.server, &nick)?;
             if db::channels::member(conn, row.room_id, &target.id)?.is_none() {
-                return Err(ApiError::not_found("not_in_channel", format!("{} is not in #{}", target.nick, row.name)));
+                return Err(ApiError::not_found(
+                    "not_in_channel",
+                    format!("{} is not in #{}", target.nick, row.name),
+                ));
             }
             if target.id == row.owner_id && ctx.session.user_id != row.owner_id {
-                return Err(ApiError::forbidden("cannot_kick_owner", format!("the owner of #{} cannot be kicked", row.name)));
+                return Err(ApiError::forbidden(
+                    "cannot_kick_owner",
+                    format!("the owner of #{} cannot be kicked", row.name),
+                ));
             }
             let target_handle = format!("{}@{}", target.nick, ctx.server);
             let meta = serde_json::json!({"nick": target_handle});
@@ -411,7 +544,12 @@ pub async fn info(state: &AppState, session: &Session, raw: &str) -> Result<Chan
         .await
 }
 
-fn info_of(conn: &mut Conn, server: &ServerName, row: &ChannelRow, is_member: bool) -> Result<ChannelInfo, ApiError> {
+fn info_of(
+    conn: &mut Conn,
+    server: &ServerName,
+    row: &ChannelRow,
+    is_member: bool,
+) -> Result<ChannelInfo, ApiError> {
     let members = db::channels::members_with_nicks(conn, row.room_id)?;
     let mut owner = String::new();
     let members = members
@@ -422,8 +560,17 @@ fn info_of(conn: &mut Conn, server: &ServerName, row: &ChannelRow, is_member: bo
             if is_owner {
                 owner = handle.clone();
             }
-            let modes = [(m.is_op, 'o'), (m.is_voice, 'v')].iter().filter(|(on, _)| *on).map(|(_, c)| *c).collect();
-            ChannelMember { handle, nick, modes, owner: is_owner }
+            let modes = [(m.is_op, 'o'), (m.is_voice, 'v')]
+                .iter()
+                .filter(|(on, _)| *on)
+                .map(|(_, c)| *c)
+                .collect();
+            ChannelMember {
+                handle,
+                nick,
+                modes,
+                owner: is_owner,
+            }
         })
         .collect();
     if owner.is_empty() {
@@ -442,7 +589,12 @@ fn info_of(conn: &mut Conn, server: &ServerName, row: &ChannelRow, is_member: bo
     })
 }
 
-fn summary(conn: &mut Conn, server: &ServerName, row: &ChannelRow, is_member: bool) -> Result<ChannelSummary, ApiError> {
+fn summary(
+    conn: &mut Conn,
+    server: &ServerName,
+    row: &ChannelRow,
+    is_member: bool,
+) -> Result<ChannelSummary, ApiError> {
     Ok(ChannelSummary {
         name: format!("#{}@{server}", row.name),
         topic: row.topic.clone(),
@@ -459,7 +611,9 @@ pub async fn mine(state: &AppState, session: &Session) -> Result<Vec<ChannelSumm
         .db
         .run(move |conn| {
             let rows = db::channels::of_user(conn, &user_id)?;
-            rows.iter().map(|row| summary(conn, &server, row, true)).collect()
+            rows.iter()
+                .map(|row| summary(conn, &server, row, true))
+                .collect()
         })
         .await
 }
@@ -483,14 +637,24 @@ pub async fn public(state: &AppState, session: &Session) -> Result<Vec<ChannelSu
 }
 
 /// Resolves a channel for sending: the row and the sender's membership (if any).
-pub fn for_send(conn: &mut Conn, name: &str, user_id: &str) -> Result<(ChannelRow, Option<MemberRow>), ApiError> {
+pub fn for_send(
+    conn: &mut Conn,
+    name: &str,
+    user_id: &str,
+) -> Result<(ChannelRow, Option<MemberRow>), ApiError> {
     let row = load(conn, name)?;
     let member = db::channels::member(conn, row.room_id, user_id)?;
     if member.is_none() && (row.mode_no_external || row.mode_secret) {
-        return Err(ApiError::forbidden("not_member", format!("#{} takes no messages from outside (+n)", row.name)));
+        return Err(ApiError::forbidden(
+            "not_member",
+            format!("#{} takes no messages from outside (+n)", row.name),
+        ));
     }
     if row.mode_moderated && !member.as_ref().is_some_and(|m| m.is_op || m.is_voice) {
-        return Err(ApiError::forbidden("moderated", format!("#{} is moderated (+m): you need voice", row.name)));
+        return Err(ApiError::forbidden(
+            "moderated",
+            format!("#{} is moderated (+m): you need voice", row.name),
+        ));
     }
     Ok((row, member))
 }
@@ -502,8 +666,10 @@ pub fn for_history(conn: &mut Conn, name: &str, user_id: &str) -> Result<Channel
         if row.mode_secret {
             return Err(no_such_channel(&format!("#{name}")));
         }
-        return Err(ApiError::forbidden("not_member", format!("join #{} to read its history", row.name)));
+        return Err(ApiError::forbidden(
+            "not_member",
+            format!("join #{} to read its history", row.name),
+        ));
     }
     Ok(row)
 }
-

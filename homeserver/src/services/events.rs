@@ -61,7 +61,11 @@ impl Draft {
 }
 
 /// Appends the event and returns it with the users it must be delivered to.
-pub fn append_and_collect(conn: &mut Conn, draft: Draft, max_history: i64) -> Result<(EventRow, Vec<String>), ApiError> {
+pub fn append_and_collect(
+    conn: &mut Conn,
+    draft: Draft,
+    max_history: i64,
+) -> Result<(EventRow, Vec<String>), ApiError> {
     let new = NewEvent {
         id: uuid::Uuid::now_v7().to_string(),
         room_id: draft.room_id,
@@ -85,7 +89,12 @@ pub fn view(row: EventRow) -> Result<Event, ApiError> {
     let parse_uuid = |s: &str| uuid::Uuid::parse_str(s).map_err(ApiError::internal);
     let meta = match serde_json::from_str(&row.meta) {
         Ok(serde_json::Value::Object(map)) => map,
-        Ok(_) | Err(_) => return Err(ApiError::internal(format!("stored meta of event {} is not an object", row.id))),
+        Ok(_) | Err(_) => {
+            return Err(ApiError::internal(format!(
+                "stored meta of event {} is not an object",
+                row.id
+            )))
+        }
     };
     Ok(Event {
         id: parse_uuid(&row.id)?,
@@ -93,8 +102,9 @@ pub fn view(row: EventRow) -> Result<Event, ApiError> {
         ts: format_rfc3339_ms(row.ts_ms),
         from: row.sender,
         to: row.recipient,
-        kind: EventKind::parse(&row.kind)
-            .ok_or_else(|| ApiError::internal(format!("stored event {} has unknown type", row.id)))?,
+        kind: EventKind::parse(&row.kind).ok_or_else(|| {
+            ApiError::internal(format!("stored event {} has unknown type", row.id))
+        })?,
         body: row.body,
         meta,
         reply_to: row.reply_to.as_deref().map(parse_uuid).transpose()?,

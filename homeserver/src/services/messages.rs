@@ -42,12 +42,20 @@ fn validate(state: &AppState, req: SendRequest) -> Result<Outgoing, ApiError> {
     let target: Target = req.to.parse()?;
     let kind = match req.kind.as_deref() {
         None => EventKind::Message,
-        Some(name) => EventKind::parse(name).filter(|k| k.is_user_sendable()).ok_or_else(|| {
-            ApiError::bad_request("invalid_type", format!("type {name:?} cannot be sent; use message, action or notice"))
-        })?,
+        Some(name) => EventKind::parse(name)
+            .filter(|k| k.is_user_sendable())
+            .ok_or_else(|| {
+                ApiError::bad_request(
+                    "invalid_type",
+                    format!("type {name:?} cannot be sent; use message, action or notice"),
+                )
+            })?,
     };
     if req.body.is_empty() {
-        return Err(ApiError::bad_request("empty_body", "a message needs a body"));
+        return Err(ApiError::bad_request(
+            "empty_body",
+            "a message needs a body",
+        ));
     }
     let max_bytes = usize::try_from(state.config.max_message_size).unwrap_or(usize::MAX);
     if req.body.len() > max_bytes || req.body.chars().count() > BODY_MAX_CHARS {
@@ -59,25 +67,45 @@ fn validate(state: &AppState, req: SendRequest) -> Result<Outgoing, ApiError> {
     let meta = match req.meta {
         None | Some(serde_json::Value::Null) => serde_json::Value::Object(Default::default()),
         Some(meta @ serde_json::Value::Object(_)) => meta,
-        Some(_) => return Err(ApiError::bad_request("invalid_meta", "meta must be a JSON object")),
+        Some(_) => {
+            return Err(ApiError::bad_request(
+                "invalid_meta",
+                "meta must be a JSON object",
+            ))
+        }
     };
     if meta.to_string().len() > META_MAX_BYTES {
-        return Err(ApiError::too_large("meta_too_large", format!("meta is at most {META_MAX_BYTES} bytes of JSON")));
+        return Err(ApiError::too_large(
+            "meta_too_large",
+            format!("meta is at most {META_MAX_BYTES} bytes of JSON"),
+        ));
     }
     let reply_to = match req.reply_to {
         Some(id) => Some(
             uuid::Uuid::parse_str(&id)
-                .map_err(|_| ApiError::bad_request("invalid_reply_to", "reply_to must be an event id"))?
+                .map_err(|_| {
+                    ApiError::bad_request("invalid_reply_to", "reply_to must be an event id")
+                })?
                 .to_string(),
         ),
         None => None,
     };
     if let Some(txn) = &req.txn_id {
         if txn.is_empty() || txn.len() > TXN_ID_MAX {
-            return Err(ApiError::bad_request("invalid_txn_id", format!("txn_id is 1-{TXN_ID_MAX} bytes")));
+            return Err(ApiError::bad_request(
+                "invalid_txn_id",
+                format!("txn_id is 1-{TXN_ID_MAX} bytes"),
+            ));
         }
     }
-    Ok(Outgoing { target, kind, body: req.body, meta, reply_to, txn_id: req.txn_id })
+    Ok(Outgoing {
+        target,
+        kind,
+        body: req.body,
+        meta,
+        reply_to,
+        txn_id: req.txn_id,
+    })
 }
 
 fn local_user_by_handle(conn: &mut Conn, handle: &UserHandle) -> Result<UserRow, ApiError> {
@@ -87,12 +115,19 @@ fn local_user_by_handle(conn: &mut Conn, handle: &UserHandle) -> Result<UserRow,
 
 /// `POST /api/v1/messages`: stores the event and wakes its recipients. A repeated `txn_id`
 /// from the same device answers with the first result and stores nothing.
-pub async fn send(state: &AppState, session: &Session, req: SendRequest) -> Result<Event, ApiError> {
+pub async fn send(
+    state: &AppState,
+    session: &Session,
+    req: SendRequest,
+) -> Result<Event, ApiError> {
     let out = validate(state, req)?;
     let channel = match &out.target {
         Target::Channel(raw) => Some(local_channel(state, &raw.to_string())?),
         Target::User(handle) if !handle.is_local_to(&state.server_name) => {
-            return Err(ApiError::not_found("unknown_server", format!("no federation link to {handle}")));
+            return Err(ApiError::not_found(
+                "unknown_server",
+                format!("no federation link to {handle}"),
+            ));
         }
         Target::User(_) => None,
     };
@@ -116,16 +151,29 @@ pub async fn send(state: &AppState, session: &Session, req: SendRequest) -> Resu
                 }
                 (Target::User(handle), None) => {
                     let peer = local_user_by_handle(conn, handle)?;
-                    let room_id = db::events::ensure_room(conn, &dm_room_key(&session.user_id, &peer.id), "dm")?;
+                    let room_id = db::events::ensure_room(
+                        conn,
+                        &dm_room_key(&session.user_id, &peer.id),
+                        "dm",
+                    )?;
                     db::events::open_span(conn, &session.user_id, room_id, 0)?;
                     db::events::open_span(conn, &peer.id, room_id, 0)?;
                     (room_id, format!("{}@{}", peer.nick, server))
                 }
-                (Target::Channel(_), None) => return Err(ApiError::internal("channel target without channel")),
+                (Target::Channel(_), None) => {
+                    return Err(ApiError::internal("channel target without channel"))
+                }
             };
-            let draft = Draft::new(room_id, &sender, Some(&session.user_id), &to, out.kind, out.body)
-                .with_meta(out.meta)
-                .replying_to(out.reply_to);
+            let draft = Draft::new(
+                room_id,
+                &sender,
+                Some(&session.user_id),
+                &to,
+                out.kind,
+                out.body,
+            )
+            .with_meta(out.meta)
+            .replying_to(out.reply_to);
             let (row, recipients) = append_and_collect(conn, draft, max_history)?;
             let event = view(row)?;
             if let Some(txn_id) = &out.txn_id {
@@ -138,7 +186,9 @@ pub async fn send(state: &AppState, session: &Session, req: SendRequest) -> Resu
         .await?;
     if !recipients.is_empty() {
         state.metrics.sends.fetch_add(1, Ordering::Relaxed);
-        state.notifier.notify(recipients.iter().map(String::as_str), event.seq);
+        state
+            .notifier
+            .notify(recipients.iter().map(String::as_str), event.seq);
     }
     Ok(event)
 }
@@ -153,11 +203,18 @@ pub async fn history(
     limit: Option<u32>,
 ) -> Result<Vec<Event>, ApiError> {
     let target: Target = target.parse()?;
-    let limit = i64::from(limit.unwrap_or(HISTORY_DEFAULT_LIMIT).clamp(1, HISTORY_MAX_LIMIT));
+    let limit = i64::from(
+        limit
+            .unwrap_or(HISTORY_DEFAULT_LIMIT)
+            .clamp(1, HISTORY_MAX_LIMIT),
+    );
     let channel = match &target {
         Target::Channel(raw) => Some(local_channel(state, &raw.to_string())?),
         Target::User(handle) if !handle.is_local_to(&state.server_name) => {
-            return Err(ApiError::not_found("unknown_server", format!("no federation link to {handle}")));
+            return Err(ApiError::not_found(
+                "unknown_server",
+                format!("no federation link to {handle}"),
+            ));
         }
         Target::User(_) => None,
     };
@@ -174,7 +231,9 @@ pub async fn history(
                 (Target::Channel(_), None) => None,
             };
             match room_id {
-                Some(room_id) => Ok::<_, ApiError>(db::events::history(conn, room_id, before, after, limit)?),
+                Some(room_id) => {
+                    Ok::<_, ApiError>(db::events::history(conn, room_id, before, after, limit)?)
+                }
                 None => Ok(Vec::new()),
             }
         })

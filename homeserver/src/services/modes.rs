@@ -79,7 +79,11 @@ pub enum ModeError {
 
 /// Parses `modes` (with optional trailing arguments), taking member-mode targets from `nick`
 /// and `k`/`l` arguments from `arg` when they are not inline.
-pub fn parse(modes: &str, nick: Option<&str>, arg: Option<&str>) -> Result<Vec<ModeChange>, ModeError> {
+pub fn parse(
+    modes: &str,
+    nick: Option<&str>,
+    arg: Option<&str>,
+) -> Result<Vec<ModeChange>, ModeError> {
     let mut words = modes.split_whitespace();
     let letters = words.next().ok_or(ModeError::Syntax)?;
     let mut args: VecDeque<String> = words.map(str::to_string).collect();
@@ -101,9 +105,13 @@ pub fn parse(modes: &str, nick: Option<&str>, arg: Option<&str>) -> Result<Vec<M
                     's' => ModeChange::Flag(Flag::Secret, on),
                     't' => ModeChange::Flag(Flag::TopicOps, on),
                     'n' => ModeChange::Flag(Flag::NoExternal, on),
-                    'k' if on => ModeChange::Key(Some(valid_key(args.pop_front().ok_or(ModeError::MissingArg('k'))?)?)),
+                    'k' if on => ModeChange::Key(Some(valid_key(
+                        args.pop_front().ok_or(ModeError::MissingArg('k'))?,
+                    )?)),
                     'k' => ModeChange::Key(None),
-                    'l' if on => ModeChange::Limit(Some(valid_limit(&args.pop_front().ok_or(ModeError::MissingArg('l'))?)?)),
+                    'l' if on => ModeChange::Limit(Some(valid_limit(
+                        &args.pop_front().ok_or(ModeError::MissingArg('l'))?,
+                    )?)),
                     'l' => ModeChange::Limit(None),
                     'o' | 'v' | 'q' => {
                         let mode = match c {
@@ -114,7 +122,10 @@ pub fn parse(modes: &str, nick: Option<&str>, arg: Option<&str>) -> Result<Vec<M
                         if mode == MemberMode::Owner && !on {
                             return Err(ModeError::OwnerRemoval);
                         }
-                        let who = nick.take().or_else(|| args.pop_front()).ok_or(ModeError::MissingArg(c))?;
+                        let who = nick
+                            .take()
+                            .or_else(|| args.pop_front())
+                            .ok_or(ModeError::MissingArg(c))?;
                         ModeChange::Member(mode, on, who)
                     }
                     other => return Err(ModeError::Unknown(other)),
@@ -133,8 +144,14 @@ pub fn parse(modes: &str, nick: Option<&str>, arg: Option<&str>) -> Result<Vec<M
 }
 
 fn valid_key(key: String) -> Result<String, ModeError> {
-    if key.is_empty() || key.chars().count() > KEY_MAX || key.chars().any(|c| c.is_control() || c == ',') {
-        return Err(ModeError::BadArg('k', format!("a key is 1-{KEY_MAX} printable characters without commas")));
+    if key.is_empty()
+        || key.chars().count() > KEY_MAX
+        || key.chars().any(|c| c.is_control() || c == ',')
+    {
+        return Err(ModeError::BadArg(
+            'k',
+            format!("a key is 1-{KEY_MAX} printable characters without commas"),
+        ));
     }
     Ok(key)
 }
@@ -142,7 +159,10 @@ fn valid_key(key: String) -> Result<String, ModeError> {
 fn valid_limit(text: &str) -> Result<i64, ModeError> {
     match text.parse::<i64>() {
         Ok(n) if (1..=LIMIT_MAX).contains(&n) => Ok(n),
-        _ => Err(ModeError::BadArg('l', format!("a limit is a whole number from 1 to {LIMIT_MAX}"))),
+        _ => Err(ModeError::BadArg(
+            'l',
+            format!("a limit is a whole number from 1 to {LIMIT_MAX}"),
+        )),
     }
 }
 
@@ -182,13 +202,20 @@ pub fn render(row: &ChannelRow, show_key: bool) -> String {
     }
     if let Some(key) = &row.chan_key {
         letters.push('k');
-        args.push(if show_key { key.clone() } else { "*".to_string() });
+        args.push(if show_key {
+            key.clone()
+        } else {
+            "*".to_string()
+        });
     }
     if let Some(limit) = row.user_limit {
         letters.push('l');
         args.push(limit.to_string());
     }
-    std::iter::once(letters).chain(args).collect::<Vec<_>>().join(" ")
+    std::iter::once(letters)
+        .chain(args)
+        .collect::<Vec<_>>()
+        .join(" ")
 }
 
 /// Renders one change the way it is announced in a `mode` event.
@@ -236,14 +263,23 @@ mod tests {
         );
         assert_eq!(
             parse("+kl secret 50", None, None).unwrap(),
-            vec![ModeChange::Key(Some("secret".into())), ModeChange::Limit(Some(50))]
+            vec![
+                ModeChange::Key(Some("secret".into())),
+                ModeChange::Limit(Some(50))
+            ]
         );
-        assert_eq!(parse("+k", None, Some("pw")).unwrap(), vec![ModeChange::Key(Some("pw".into()))]);
+        assert_eq!(
+            parse("+k", None, Some("pw")).unwrap(),
+            vec![ModeChange::Key(Some("pw".into()))]
+        );
         assert_eq!(
             parse("+o", Some("bob"), None).unwrap(),
             vec![ModeChange::Member(MemberMode::Op, true, "bob".into())]
         );
-        assert_eq!(parse("-k", None, None).unwrap(), vec![ModeChange::Key(None)]);
+        assert_eq!(
+            parse("-k", None, None).unwrap(),
+            vec![ModeChange::Key(None)]
+        );
     }
 
     #[test]
@@ -254,10 +290,19 @@ mod tests {
         assert_eq!(parse("+x", None, None), Err(ModeError::Unknown('x')));
         assert_eq!(parse("+k", None, None), Err(ModeError::MissingArg('k')));
         assert_eq!(parse("+o", None, None), Err(ModeError::MissingArg('o')));
-        assert!(matches!(parse("+l zero", None, None), Err(ModeError::BadArg('l', _))));
-        assert!(matches!(parse("+l 0", None, None), Err(ModeError::BadArg('l', _))));
+        assert!(matches!(
+            parse("+l zero", None, None),
+            Err(ModeError::BadArg('l', _))
+        ));
+        assert!(matches!(
+            parse("+l 0", None, None),
+            Err(ModeError::BadArg('l', _))
+        ));
         assert_eq!(parse("-q", Some("bob"), None), Err(ModeError::OwnerRemoval));
-        assert_eq!(parse("+m extra", None, None), Err(ModeError::ExtraArg("extra".into())));
+        assert_eq!(
+            parse("+m extra", None, None),
+            Err(ModeError::ExtraArg("extra".into()))
+        );
     }
 
     #[test]

@@ -37,13 +37,22 @@ pub struct SyncParams {
 
 impl SyncParams {
     /// Validates raw query values (`timeout` is capped at 120 s, `limit` at 500).
-    pub fn new(after: Option<i64>, timeout: Option<u64>, limit: Option<u32>) -> Result<SyncParams, ApiError> {
+    pub fn new(
+        after: Option<i64>,
+        timeout: Option<u64>,
+        limit: Option<u32>,
+    ) -> Result<SyncParams, ApiError> {
         if after.is_some_and(|a| a < 0) {
-            return Err(ApiError::bad_request("invalid_cursor", "after must be 0 or more"));
+            return Err(ApiError::bad_request(
+                "invalid_cursor",
+                "after must be 0 or more",
+            ));
         }
         Ok(SyncParams {
             after,
-            timeout_s: timeout.unwrap_or(SYNC_DEFAULT_TIMEOUT_S).min(SYNC_MAX_TIMEOUT_S),
+            timeout_s: timeout
+                .unwrap_or(SYNC_DEFAULT_TIMEOUT_S)
+                .min(SYNC_MAX_TIMEOUT_S),
             limit: limit.unwrap_or(SYNC_MAX_LIMIT).clamp(1, SYNC_MAX_LIMIT),
         })
     }
@@ -69,7 +78,11 @@ pub struct PendingPoll {
 }
 
 /// Starts a sync: acknowledges, subscribes, reads. Answers at once when there are events.
-pub async fn start(state: Arc<AppState>, session: Session, params: SyncParams) -> Result<SyncOutcome, ApiError> {
+pub async fn start(
+    state: Arc<AppState>,
+    session: Session,
+    params: SyncParams,
+) -> Result<SyncOutcome, ApiError> {
     let started = Instant::now();
     let device_id = session.device_id.clone();
     let ack = params.after;
@@ -92,7 +105,10 @@ pub async fn start(state: Arc<AppState>, session: Session, params: SyncParams) -
     let response = fetch(&state, &session.user_id, from, params.limit).await?;
     if !response.events.is_empty() || params.timeout_s == 0 {
         if !response.events.is_empty() {
-            state.metrics.sync_duration.observe(started.elapsed().as_secs_f64());
+            state
+                .metrics
+                .sync_duration
+                .observe(started.elapsed().as_secs_f64());
         }
         return Ok(SyncOutcome::Ready(response));
     }
@@ -121,7 +137,10 @@ impl PendingPoll {
             let response = fetch(&self.state, &self.session.user_id, self.from, self.limit).await?;
             if !response.events.is_empty() || !woke {
                 if !response.events.is_empty() {
-                    self.state.metrics.sync_duration.observe(started.elapsed().as_secs_f64());
+                    self.state
+                        .metrics
+                        .sync_duration
+                        .observe(started.elapsed().as_secs_f64());
                 }
                 // A device that long-polls is in use: keep its session alive.
                 touch_device(&self.state, &self.session.device_id).await?;
@@ -132,15 +151,29 @@ impl PendingPoll {
     }
 }
 
-async fn fetch(state: &AppState, user_id: &str, from: i64, limit: u32) -> Result<SyncResponse, ApiError> {
+async fn fetch(
+    state: &AppState,
+    user_id: &str,
+    from: i64,
+    limit: u32,
+) -> Result<SyncResponse, ApiError> {
     let user_id = user_id.to_string();
     let rows = state
         .db
-        .run(move |conn| db::events::for_user_after(conn, &user_id, from, i64::from(limit)).map_err(ApiError::from))
+        .run(move |conn| {
+            db::events::for_user_after(conn, &user_id, from, i64::from(limit))
+                .map_err(ApiError::from)
+        })
         .await?;
     if let Some(newest) = rows.last() {
-        state.metrics.sync_delivery.observe((now_ms() - newest.ts_ms).max(0) as f64 / 1000.0);
+        state
+            .metrics
+            .sync_delivery
+            .observe((now_ms() - newest.ts_ms).max(0) as f64 / 1000.0);
     }
     let next = rows.last().map_or(from, |r| r.seq);
-    Ok(SyncResponse { events: views(rows)?, next })
+    Ok(SyncResponse {
+        events: views(rows)?,
+        next,
+    })
 }
