@@ -86,19 +86,15 @@ impl Api {
     /// Sends raw bytes as the body.
     pub async fn raw(&self, method: &str, path: &str, body: Vec<u8>) -> Reply {
         let method = awc::http::Method::from_bytes(method.as_bytes()).expect("method");
-        let mut res = self
+        let res = self
             .request(method, path)
             .insert_header(("Content-Type", "application/json"))
             .send_body(body)
             .await
             .unwrap_or_else(|e| panic!("{path}: {e}"));
-        let bytes = res
-            .body()
-            .limit(64 * 1024 * 1024)
-            .await
-            .unwrap_or_else(|e| panic!("{path}: body: {e}"));
+        let (status, bytes) = read(path, res).await;
         Reply {
-            status: res.status().as_u16(),
+            status,
             body: serde_json::from_slice(&bytes).unwrap_or(Value::Null),
         }
     }
@@ -111,39 +107,41 @@ impl Api {
 
     /// `GET`.
     pub async fn get(&self, path: &str) -> Reply {
-        let mut res = self
+        let res = self
             .request(awc::http::Method::GET, path)
             .send()
             .await
             .unwrap_or_else(|e| panic!("{path}: {e}"));
-        let bytes = res
-            .body()
-            .limit(64 * 1024 * 1024)
-            .await
-            .unwrap_or_else(|e| panic!("{path}: body: {e}"));
+        let (status, bytes) = read(path, res).await;
         Reply {
-            status: res.status().as_u16(),
+            status,
             body: serde_json::from_slice(&bytes).unwrap_or(Value::Null),
         }
     }
 
     /// `GET` returning the raw text.
     pub async fn get_text(&self, path: &str) -> (u16, String) {
-        let mut res = self
+        let res = self
             .request(awc::http::Method::GET, path)
             .send()
             .await
             .unwrap_or_else(|e| panic!("{path}: {e}"));
-        let bytes = res
-            .body()
-            .limit(64 * 1024 * 1024)
-            .await
-            .unwrap_or_else(|e| panic!("{path}: body: {e}"));
-        (
-            res.status().as_u16(),
-            String::from_utf8_lossy(&bytes).into_owned(),
-        )
+        let (status, bytes) = read(path, res).await;
+        (status, String::from_utf8_lossy(&bytes).into_owned())
     }
+}
+
+/// Status and whole body of an answer.
+async fn read<S>(path: &str, mut res: awc::ClientResponse<S>) -> (u16, Vec<u8>)
+where
+    S: futures_util::Stream<Item = Result<actix_web::web::Bytes, awc::error::PayloadError>>,
+{
+    let bytes = res
+        .body()
+        .limit(64 * 1024 * 1024)
+        .await
+        .unwrap_or_else(|e| panic!("{path}: body: {e}"));
+    (res.status().as_u16(), bytes.to_vec())
 }
 
 /// A logged-in user (one device).

@@ -4,7 +4,7 @@ use std::sync::atomic::Ordering;
 
 use federation_proto::api::client::{SendRequest, BODY_MAX_CHARS, HISTORY_MAX_LIMIT};
 use federation_proto::event::{Event, EventKind};
-use federation_proto::ids::{Target, UserHandle};
+use federation_proto::ids::{ChannelName, Target, UserHandle};
 
 use super::accounts::{mark_active, Session};
 use super::channels::{for_history, for_send, local_channel};
@@ -108,6 +108,18 @@ fn validate(state: &AppState, req: SendRequest) -> Result<Outgoing, ApiError> {
     })
 }
 
+/// The channel of a channel target (hosted here), `None` for a local user; remote users and
+/// channels are refused until federation exists.
+fn local_channel_of(state: &AppState, target: &Target) -> Result<Option<ChannelName>, ApiError> {
+    match target {
+        Target::Channel(raw) => Ok(Some(local_channel(state, &raw.to_string())?)),
+        Target::User(handle) if !handle.is_local_to(&state.server_name) => Err(
+            ApiError::not_found("unknown_server", format!("no federation link to {handle}")),
+        ),
+        Target::User(_) => Ok(None),
+    }
+}
+
 fn local_user_by_handle(conn: &mut Conn, handle: &UserHandle) -> Result<UserRow, ApiError> {
     db::users::by_nick(conn, handle.nick.as_str())?
         .ok_or_else(|| ApiError::not_found("unknown_user", format!("no user {handle}")))
@@ -121,16 +133,7 @@ pub async fn send(
     req: SendRequest,
 ) -> Result<Event, ApiError> {
     let out = validate(state, req)?;
-    let channel = match &out.target {
-        Target::Channel(raw) => Some(local_channel(state, &raw.to_string())?),
-        Target::User(handle) if !handle.is_local_to(&state.server_name) => {
-            return Err(ApiError::not_found(
-                "unknown_server",
-                format!("no federation link to {handle}"),
-            ));
-        }
-        Target::User(_) => None,
-    };
+    let channel = local_channel_of(state, &out.target)?;
     let server = state.server_name.clone();
     let max_history = state.config.max_history;
     let session = session.clone();
@@ -208,16 +211,7 @@ pub async fn history(
             .unwrap_or(HISTORY_DEFAULT_LIMIT)
             .clamp(1, HISTORY_MAX_LIMIT),
     );
-    let channel = match &target {
-        Target::Channel(raw) => Some(local_channel(state, &raw.to_string())?),
-        Target::User(handle) if !handle.is_local_to(&state.server_name) => {
-            return Err(ApiError::not_found(
-                "unknown_server",
-                format!("no federation link to {handle}"),
-            ));
-        }
-        Target::User(_) => None,
-    };
+    let channel = local_channel_of(state, &target)?;
     let user_id = session.user_id.clone();
     let rows = state
         .db
