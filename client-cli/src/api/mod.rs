@@ -1,0 +1,13 @@
+//! Typed calls for every client API endpoint, as methods on [`crate::Client`].
+//!
+//! Each module covers one area; each method's doc names its `METHOD /path`.
+//!
+//! - [`account`]: register, login, logout, profiles, nick changes.
+//! - [`channels`]: join, part, lists, info, topic, modes, invite, kick.
+//! - [`messages`]: send (with safe retries), history, one sync poll.
+//! - [`server`]: server information and health.
+
+pub mod account;
+pub mod channels;
+pub mod messages;
+pub mod server;

@@ -1,0 +1,231 @@
+//! The command line, declared with clap.
+
+use clap::{Args, Parser, Subcommand};
+
+/// `hearth`: the Hearth chat client. Without a subcommand it opens the chat UI.
+#[derive(Debug, Parser)]
+#[command(
+    name = "hearth",
+    version,
+    about = "Hearth chat client: scriptable commands, and a chat UI when run without one",
+    after_help = "Exit codes: 0 ok, 1 other, 2 usage, 3 local config, 4 not logged in / bad password, \
+                  5 forbidden, 6 not found, 7 conflict, 8 invalid, 9 rate limited, 10 server error, \
+                  11 unreachable. See docs/client.md."
+)]
+pub struct Cli {
+    /// Profile (server + account) to use; profiles live in $XDG_CONFIG_HOME/hearth/profiles.
+    #[arg(
+        long,
+        short = 'p',
+        global = true,
+        env = "HEARTH_PROFILE",
+        default_value = "default"
+    )]
+    pub profile: String,
+    /// Homeserver base URL (e.g. http://127.0.0.1:8080); overrides the profile's (register and login save it).
+    #[arg(long, short = 's', global = true, env = "HEARTH_SERVER")]
+    pub server: Option<String>,
+    /// Print JSON for scripts (one object, or one per line for `tail`).
+    #[arg(long, global = true)]
+    pub json: bool,
+    /// What to do; the chat UI when left out.
+    #[command(subcommand)]
+    pub command: Option<Command>,
+}
+
+/// The subcommands.
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Create an account and log this profile in as its first device.
+    Register(Credentials),
+    /// Log this profile in (a new device of the account).
+    Login(Credentials),
+    /// End this profile's device session and forget its token.
+    Logout,
+    /// Join a channel (it is created when it does not exist).
+    Join {
+        /// `#name` or `#name@server`.
+        channel: String,
+        /// The channel key, for `+k` channels.
+        #[arg(long)]
+        key: Option<String>,
+    },
+    /// Leave a channel.
+    Part {
+        /// `#name` or `#name@server`.
+        channel: String,
+        /// A part message.
+        reason: Vec<String>,
+    },
+    /// List the channels you are in (or with --public, the server's public channels).
+    Channels {
+        /// List the server's public channels instead.
+        #[arg(long)]
+        public: bool,
+    },
+    /// Show a channel's topic, modes and members.
+    Info {
+        /// `#name` or `#name@server`.
+        channel: String,
+    },
+    /// Show or set a channel's topic.
+    Topic {
+        /// `#name` or `#name@server`.
+        channel: String,
+        /// The new topic; shows the topic when left out. `--clear` empties it.
+        topic: Vec<String>,
+        /// Clear the topic.
+        #[arg(long, conflicts_with = "topic")]
+        clear: bool,
+    },
+    /// Show or change channel modes (`+mt`, `+k key`, `+l 50`) or member modes (`+o nick`).
+    Mode {
+        /// `#name` or `#name@server`.
+        channel: String,
+        /// Mode string such as `+mt`, `-i`, `+o`; shows the modes when left out.
+        #[arg(allow_hyphen_values = true)]
+        modes: Option<String>,
+        /// The nick for `+o/+v/+q`, the key for `+k`, the limit for `+l`.
+        arg: Option<String>,
+    },
+    /// Let a user into an invite-only (+i) channel.
+    Invite {
+        /// `#name` or `#name@server`.
+        channel: String,
+        /// Who.
+        nick: String,
+    },
+    /// Remove a member from a channel.
+    Kick {
+        /// `#name` or `#name@server`.
+        channel: String,
+        /// Who.
+        nick: String,
+        /// Why.
+        reason: Vec<String>,
+    },
+    /// Send a message to a channel or user; the body comes from the arguments or stdin.
+    Send(SendArgs),
+    /// Send a direct message; the body comes from the arguments or stdin.
+    Dm {
+        /// `nick` or `nick@server`.
+        nick: String,
+        /// The message; read from stdin when left out or `-`.
+        body: Vec<String>,
+    },
+    /// Show a channel's or a DM's history, oldest first.
+    History {
+        /// `#channel[@server]` or `nick[@server]`.
+        target: String,
+        /// How many events (1-200).
+        #[arg(long, short = 'n', default_value_t = 50, value_parser = clap::value_parser!(u32).range(1..=200))]
+        limit: u32,
+        /// Only events with a seq below this (page backwards).
+        #[arg(long)]
+        before: Option<i64>,
+        /// Only events with a seq above this.
+        #[arg(long)]
+        after: Option<i64>,
+    },
+    /// Follow events live; resumes where the last `tail` of this profile stopped.
+    Tail(TailArgs),
+    /// Show a user's profile (your own without an argument).
+    Whois {
+        /// `nick` or `nick@server`.
+        handle: Option<String>,
+    },
+    /// Change your nick.
+    Nick {
+        /// The new nick.
+        nick: String,
+    },
+    /// Show the server's name, version, MOTD and user count.
+    Server,
+    /// List saved profiles.
+    Profiles,
+    /// Open the interactive chat UI.
+    Chat,
+}
+
+/// Nick and password options of `register` and `login`.
+#[derive(Debug, Args)]
+pub struct Credentials {
+    /// The account's nick.
+    pub nick: String,
+    /// Read the password from the first line of stdin.
+    #[arg(long)]
+    pub password_stdin: bool,
+    /// A name for this device (shown in your device list).
+    #[arg(long, default_value = "hearth-cli")]
+    pub device: String,
+}
+
+/// Options of `send`.
+#[derive(Debug, Args)]
+pub struct SendArgs {
+    /// `#channel[@server]` or `nick[@server]`.
+    pub target: String,
+    /// The message; read from stdin when left out or `-`.
+    pub body: Vec<String>,
+    /// Send as an action (`/me`).
+    #[arg(long, conflicts_with = "notice")]
+    pub action: bool,
+    /// Send as a notice (for bots and scripts: clients never auto-reply to notices).
+    #[arg(long)]
+    pub notice: bool,
+    /// Id of the message this one answers.
+    #[arg(long)]
+    pub reply_to: Option<String>,
+}
+
+/// Options of `tail`.
+#[derive(Debug, Args)]
+pub struct TailArgs {
+    /// Only events of this channel or DM partner.
+    pub target: Option<String>,
+    /// Only events of these types (repeatable: `--type message --type action`).
+    #[arg(long = "type", short = 't')]
+    pub types: Vec<String>,
+    /// Exit after printing this many events.
+    #[arg(long, short = 'n')]
+    pub count: Option<u64>,
+    /// Do not resume from (nor save) this profile's cursor: start from the server's.
+    #[arg(long)]
+    pub no_resume: bool,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::CommandFactory;
+
+    #[test]
+    fn definition_is_valid() {
+        Cli::command().debug_assert();
+    }
+
+    #[test]
+    fn globals_anywhere() {
+        let cli =
+            Cli::try_parse_from(["hearth", "channels", "--json", "--profile", "work"]).unwrap();
+        assert!(cli.json);
+        assert_eq!(cli.profile, "work");
+        let cli = Cli::try_parse_from(["hearth"]).unwrap();
+        assert!(cli.command.is_none());
+    }
+
+    #[test]
+    fn mode_accepts_minus() {
+        let cli = Cli::try_parse_from(["hearth", "mode", "#x", "-i"]).unwrap();
+        assert!(matches!(cli.command, Some(Command::Mode { modes: Some(m), .. }) if m == "-i"));
+    }
+
+    #[test]
+    fn send_collects_words() {
+        let cli = Cli::try_parse_from(["hearth", "send", "#x", "hello", "world"]).unwrap();
+        let Some(Command::Send(s)) = cli.command else {
+            panic!("not send")
+        };
+        assert_eq!(s.body, ["hello", "world"]);
+    }
+}

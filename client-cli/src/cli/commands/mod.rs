@@ -1,0 +1,6 @@
+//! One module per area of subcommands; each function runs one subcommand.
+
+pub mod account;
+pub mod channels;
+pub mod messages;
+pub mod tail;

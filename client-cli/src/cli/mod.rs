@@ -1,0 +1,70 @@
+//! The scriptable `hearth` subcommands.
+//!
+//! # Layout
+//! - [`args`]: the clap definition.
+//! - [`context`]: profile, server URL, SDK client and output mode of one run.
+//! - [`profile`]: named profiles on disk (owner-only files).
+//! - [`password`]: password from stdin, the environment or a prompt.
+//! - [`commands`]: one function per subcommand.
+//! - [`error`]: [`error::CliError`] and the exit codes.
+
+pub mod args;
+pub mod commands;
+pub mod context;
+pub mod error;
+pub mod password;
+pub mod profile;
+
+use args::{Cli, Command};
+use commands::{account, channels, messages, tail};
+use context::Context;
+use error::CliError;
+use profile::ProfileStore;
+
+/// Runs the parsed command line.
+pub async fn run(cli: Cli) -> Result<(), CliError> {
+    let store = ProfileStore::locate()?;
+    let mut ctx = Context::load(store, cli.profile, cli.server, cli.json)?;
+    let Some(command) = cli.command else {
+        return crate::tui::run(&mut ctx).await;
+    };
+    match &command {
+        Command::Register(c) => account::register(&mut ctx, c).await,
+        Command::Login(c) => account::login(&mut ctx, c).await,
+        Command::Logout => account::logout(&mut ctx).await,
+        Command::Join { channel, key } => channels::join(&ctx, channel, key.as_deref()).await,
+        Command::Part { channel, reason } => channels::part(&ctx, channel, reason).await,
+        Command::Channels { public } => channels::channels(&ctx, *public).await,
+        Command::Info { channel } => channels::info(&ctx, channel).await,
+        Command::Topic {
+            channel,
+            topic,
+            clear,
+        } => channels::topic(&ctx, channel, topic, *clear).await,
+        Command::Mode {
+            channel,
+            modes,
+            arg,
+        } => channels::mode(&ctx, channel, modes.as_deref(), arg.as_deref()).await,
+        Command::Invite { channel, nick } => channels::invite(&ctx, channel, nick).await,
+        Command::Kick {
+            channel,
+            nick,
+            reason,
+        } => channels::kick(&ctx, channel, nick, reason).await,
+        Command::Send(args) => messages::send(&ctx, args).await,
+        Command::Dm { nick, body } => messages::dm(&ctx, nick, body).await,
+        Command::History {
+            target,
+            limit,
+            before,
+            after,
+        } => messages::history(&ctx, target, *limit, *before, *after).await,
+        Command::Tail(args) => tail::tail(&mut ctx, args).await,
+        Command::Whois { handle } => account::whois(&ctx, handle.as_deref()).await,
+        Command::Nick { nick } => account::nick(&mut ctx, nick).await,
+        Command::Server => account::server(&ctx).await,
+        Command::Profiles => account::profiles(&ctx),
+        Command::Chat => crate::tui::run(&mut ctx).await,
+    }
+}

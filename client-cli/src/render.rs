@@ -1,0 +1,216 @@
+//! Turning events into text for people, shared by the CLI's readable output and the chat UI.
+
+use hearth_client::{Event, EventKind};
+
+/// How a rendered line should look.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Tone {
+    /// Someone said something.
+    Speech,
+    /// `/me` actions.
+    Action,
+    /// Notices (bots, services).
+    Notice,
+    /// Joins, parts, topic and mode changes, server messages.
+    Status,
+}
+
+/// An event split into its parts for display.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Rendered {
+    /// `HH:MM:SS` (UTC) of the event.
+    pub time: String,
+    /// Who, decorated by kind: `<alice>`, `* alice`, `-alice-`, `-!-`.
+    pub who: String,
+    /// The text.
+    pub text: String,
+    /// The kind of line.
+    pub tone: Tone,
+}
+
+/// `alice` for `alice@<local>`, the full handle otherwise.
+pub fn short_handle<'a>(handle: &'a str, local: Option<&str>) -> &'a str {
+    match (handle.split_once('@'), local) {
+        (Some((nick, server)), Some(local)) if server.eq_ignore_ascii_case(local) => nick,
+        _ => handle,
+    }
+}
+
+/// `HH:MM:SS` from an RFC 3339 timestamp, or the timestamp as it is when it has another shape.
+pub fn clock(ts: &str) -> &str {
+    ts.get(11..19)
+        .filter(|t| t.as_bytes().get(2) == Some(&b':'))
+        .unwrap_or(ts)
+}
+
+/// Splits an event into time, sender and text.
+pub fn render(event: &Event, local: Option<&str>) -> Rendered {
+    let nick = short_handle(&event.from, local);
+    let place = short_handle(&event.to, local);
+    let body = event.body.as_str();
+    let with_reason = |what: String| {
+        if body.is_empty() {
+            what
+        } else {
+            format!("{what} ({body})")
+        }
+    };
+    let (who, text, tone) = match event.kind {
+        EventKind::Message => (format!("<{nick}>"), body.to_string(), Tone::Speech),
+        EventKind::Action => (format!("* {nick}"), body.to_string(), Tone::Action),
+        EventKind::Notice => (format!("-{nick}-"), body.to_string(), Tone::Notice),
+        EventKind::Join => ("-->".into(), format!("{nick} joined {place}"), Tone::Status),
+        EventKind::Part => (
+            "<--".into(),
+            with_reason(format!("{nick} left {place}")),
+            Tone::Status,
+        ),
+        EventKind::Quit => (
+            "<--".into(),
+            with_reason(format!("{nick} quit")),
+            Tone::Status,
+        ),
+        EventKind::Kick => (
+            "<--".into(),
+            with_reason(format!(
+                "{nick} kicked {} from {place}",
+                meta_handle(event, "nick", local)
+            )),
+            Tone::Status,
+        ),
+        EventKind::Topic => (
+            "-!-".into(),
+            format!("{nick} set the topic: {body}"),
+            Tone::Status,
+        ),
+        EventKind::Mode => (
+            "-!-".into(),
+            format!("{nick} set mode {body}"),
+            Tone::Status,
+        ),
+        EventKind::Nick => (
+            "-!-".into(),
+            format!("{nick} is now known as {}", short_handle(body, local)),
+            Tone::Status,
+        ),
+        EventKind::Invite => (
+            "-!-".into(),
+            format!("{nick} invites {place} to {}", short_handle(body, local)),
+            Tone::Status,
+        ),
+        EventKind::System => ("-!-".into(), body.to_string(), Tone::Status),
+        EventKind::Edit => (
+            "-!-".into(),
+            format!("{nick} edited a message: {body}"),
+            Tone::Status,
+        ),
+        EventKind::Delete => (
+            "-!-".into(),
+            format!("{nick} deleted a message"),
+            Tone::Status,
+        ),
+        EventKind::Reaction => ("-!-".into(), format!("{nick} reacted {body}"), Tone::Status),
+        EventKind::Typing => ("-!-".into(), format!("{nick} is typing"), Tone::Status),
+        EventKind::Presence => ("-!-".into(), format!("{nick} is {body}"), Tone::Status),
+        EventKind::Receipt => (
+            "-!-".into(),
+            format!("{nick} read up to here"),
+            Tone::Status,
+        ),
+    };
+    Rendered {
+        time: clock(&event.ts).to_string(),
+        who,
+        text,
+        tone,
+    }
+}
+
+/// A handle carried in `meta[key]` (the kicked user, …), shortened; `someone` when absent.
+fn meta_handle<'a>(event: &'a Event, key: &str, local: Option<&str>) -> &'a str {
+    event
+        .meta
+        .get(key)
+        .and_then(|v| v.as_str())
+        .map_or("someone", |h| short_handle(h, local))
+}
+
+/// One line for `hearth history` / `hearth tail`: `HH:MM:SS [target] who text`.
+pub fn line(event: &Event, local: Option<&str>, with_target: bool) -> String {
+    let r = render(event, local);
+    if with_target {
+        format!(
+            "{} {} {} {}",
+            r.time,
+            short_handle(&event.to, local),
+            r.who,
+            r.text
+        )
+    } else {
+        format!("{} {} {}", r.time, r.who, r.text)
+    }
+}
+
+/// The server part of a handle (`hs1` for `alice@hs1`).
+pub fn server_of(handle: &str) -> Option<&str> {
+    handle.split_once('@').map(|(_, s)| s)
+}
+
+#[cfg(test)]
+pub(crate) mod tests {
+    use super::*;
+
+    pub(crate) fn event(seq: i64, kind: &str, from: &str, to: &str, body: &str) -> Event {
+        serde_json::from_value(serde_json::json!({
+            "id": uuid::Uuid::new_v4(), "seq": seq, "ts": "2026-02-09T20:01:02.000Z",
+            "from": from, "to": to, "type": kind, "body": body, "meta": {}
+        }))
+        .unwrap()
+    }
+
+    #[test]
+    fn messages_and_actions() {
+        let e = event(1, "message", "alice@hs1", "#general@hs1", "hi");
+        assert_eq!(line(&e, Some("hs1"), false), "20:01:02 <alice> hi");
+        assert_eq!(line(&e, Some("hs1"), true), "20:01:02 #general <alice> hi");
+        assert_eq!(line(&e, None, true), "20:01:02 #general@hs1 <alice@hs1> hi");
+        let a = event(2, "action", "bob@hs2", "#general@hs1", "waves");
+        assert_eq!(line(&a, Some("hs1"), false), "20:01:02 * bob@hs2 waves");
+        let n = event(3, "notice", "bot@hs1", "#general@hs1", "beep");
+        assert_eq!(render(&n, Some("hs1")).who, "-bot-");
+    }
+
+    #[test]
+    fn status_lines() {
+        let j = event(1, "join", "alice@hs1", "#general@hs1", "");
+        assert_eq!(render(&j, Some("hs1")).text, "alice joined #general");
+        let p = event(2, "part", "alice@hs1", "#general@hs1", "bye");
+        assert_eq!(render(&p, Some("hs1")).text, "alice left #general (bye)");
+        assert_eq!(render(&p, Some("hs1")).tone, Tone::Status);
+        let mut k = event(3, "kick", "alice@hs1", "#general@hs1", "spam");
+        k.meta.insert("nick".into(), "bob@hs1".into());
+        assert_eq!(
+            render(&k, Some("hs1")).text,
+            "alice kicked bob from #general (spam)"
+        );
+        let n = event(4, "nick", "bob@hs1", "#general@hs1", "robert@hs1");
+        assert_eq!(render(&n, Some("hs1")).text, "bob is now known as robert");
+        let i = event(5, "invite", "alice@hs1", "bob@hs1", "#secret@hs1");
+        assert_eq!(render(&i, Some("hs1")).text, "alice invites bob to #secret");
+    }
+
+    #[test]
+    fn clocks() {
+        assert_eq!(clock("2026-02-09T20:00:00.000Z"), "20:00:00");
+        assert_eq!(clock("weird"), "weird");
+        assert_eq!(clock("2026-02-09Tx"), "2026-02-09Tx");
+    }
+
+    #[test]
+    fn handles() {
+        assert_eq!(short_handle("a@hs1", Some("HS1")), "a");
+        assert_eq!(short_handle("a@hs2", Some("hs1")), "a@hs2");
+        assert_eq!(short_handle("a", Some("hs1")), "a");
+        assert_eq!(server_of("a@hs1"), Some("hs1"));
+    }
+}

@@ -1,0 +1,205 @@
+//! One window of the chat UI: a channel, a DM conversation, or the status window. Pure.
+
+use std::collections::BTreeMap;
+
+use hearth_client::{Event, EventKind};
+
+/// What a buffer shows.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum BufferKind {
+    /// Server notices, errors and help.
+    Status,
+    /// A channel.
+    Channel,
+    /// Direct messages with one user.
+    Direct,
+}
+
+/// One line of a buffer.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Entry {
+    /// An event from the server.
+    Event(Event),
+    /// A local note (errors, help, "joined").
+    Note(String),
+}
+
+/// A window's contents and its view state.
+#[derive(Debug, Clone)]
+pub struct Buffer {
+    /// `#name@host`, `nick@server`, or [`super::state::STATUS`]; lower-cased.
+    pub key: String,
+    /// What it shows.
+    pub kind: BufferKind,
+    /// Messages that arrived while another buffer was active.
+    pub unread: usize,
+    /// How many entries the view is scrolled up from the newest.
+    pub scroll: usize,
+    /// No older history exists on the server.
+    pub history_complete: bool,
+    /// An older-history request is under way.
+    pub loading: bool,
+    /// The channel topic, when known.
+    pub topic: String,
+    /// Entries ordered by (seq, note counter): events by their `seq`, notes after the newest
+    /// event seen anywhere when they were written.
+    entries: BTreeMap<(i64, u64), Entry>,
+    notes: u64,
+}
+
+impl Buffer {
+    /// An empty buffer.
+    pub fn new(key: String, kind: BufferKind) -> Buffer {
+        Buffer {
+            key,
+            kind,
+            unread: 0,
+            scroll: 0,
+            history_complete: kind == BufferKind::Status,
+            loading: false,
+            topic: String::new(),
+            entries: BTreeMap::new(),
+            notes: 0,
+        }
+    }
+
+    /// Adds an event unless one with the same `seq` is there; tells whether it was new.
+    pub fn insert_event(&mut self, event: Event) -> bool {
+        let key = (event.seq, 0);
+        if self.entries.contains_key(&key) {
+            return false;
+        }
+        if event.kind == EventKind::Topic {
+            self.topic = event.body.clone();
+        }
+        let older_than_view = self.oldest_seq().is_some_and(|oldest| event.seq < oldest);
+        self.entries.insert(key, Entry::Event(event));
+        // Keep the lines on screen where they are when something arrives below them.
+        if self.scroll > 0 && !older_than_view {
+            self.scroll += 1;
+        }
+        true
+    }
+
+    /// Adds a local note after the event with `seq` `after_seq`.
+    pub fn note(&mut self, after_seq: i64, text: impl Into<String>) {
+        self.notes += 1;
+        self.entries
+            .insert((after_seq, self.notes), Entry::Note(text.into()));
+    }
+
+    /// Entries, oldest first.
+    pub fn entries(&self) -> impl DoubleEndedIterator<Item = &Entry> {
+        self.entries.values()
+    }
+
+    /// Number of entries.
+    pub fn len(&self) -> usize {
+        self.entries.len()
+    }
+
+    /// Whether the buffer has no entry.
+    pub fn is_empty(&self) -> bool {
+        self.entries.is_empty()
+    }
+
+    /// The lowest event `seq` held: older history is fetched `before` it.
+    pub fn oldest_seq(&self) -> Option<i64> {
+        self.entries.values().find_map(|e| match e {
+            Entry::Event(ev) => Some(ev.seq),
+            Entry::Note(_) => None,
+        })
+    }
+
+    /// Scrolls towards older entries, at most until the oldest entry is at the top of a view of
+    /// `page` lines.
+    pub fn scroll_up(&mut self, by: usize, page: usize) {
+        self.scroll = (self.scroll + by).min(self.len().saturating_sub(page));
+    }
+
+    /// Scrolls towards newer entries.
+    pub fn scroll_down(&mut self, by: usize) {
+        self.scroll = self.scroll.saturating_sub(by);
+    }
+
+    /// Whether the view shows the oldest held entry, so older history should be fetched.
+    pub fn at_top(&self, page: usize) -> bool {
+        self.scroll + page >= self.len()
+    }
+
+    /// Whether older history should be requested now.
+    pub fn wants_older(&self, page: usize) -> bool {
+        self.kind != BufferKind::Status
+            && !self.history_complete
+            && !self.loading
+            && self.at_top(page)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::render::tests::event;
+
+    fn seqs(b: &Buffer) -> Vec<Option<i64>> {
+        b.entries()
+            .map(|e| match e {
+                Entry::Event(ev) => Some(ev.seq),
+                Entry::Note(_) => None,
+            })
+            .collect()
+    }
+
+    #[test]
+    fn ordered_and_deduplicated() {
+        let mut b = Buffer::new("#a@hs".into(), BufferKind::Channel);
+        assert!(b.insert_event(event(5, "message", "x@hs", "#a@hs", "5")));
+        assert!(b.insert_event(event(3, "message", "x@hs", "#a@hs", "3")));
+        assert!(!b.insert_event(event(5, "message", "x@hs", "#a@hs", "5")));
+        b.note(5, "a note");
+        assert!(b.insert_event(event(7, "message", "x@hs", "#a@hs", "7")));
+        assert_eq!(seqs(&b), [Some(3), Some(5), None, Some(7)]);
+        assert_eq!(b.oldest_seq(), Some(3));
+    }
+
+    #[test]
+    fn topic_events_set_topic() {
+        let mut b = Buffer::new("#a@hs".into(), BufferKind::Channel);
+        b.insert_event(event(1, "topic", "x@hs", "#a@hs", "new topic"));
+        assert_eq!(b.topic, "new topic");
+    }
+
+    #[test]
+    fn scrolling_is_bounded_and_stable() {
+        let mut b = Buffer::new("#a@hs".into(), BufferKind::Channel);
+        for seq in 10..20 {
+            b.insert_event(event(seq, "message", "x@hs", "#a@hs", ""));
+        }
+        b.scroll_up(100, 3);
+        assert_eq!(b.scroll, 7, "the oldest entry stops at the top of the view");
+        b.scroll_down(4);
+        assert_eq!(b.scroll, 3);
+        // A new message below keeps the view in place; older history above does not move it.
+        b.insert_event(event(20, "message", "x@hs", "#a@hs", ""));
+        assert_eq!(b.scroll, 4);
+        b.insert_event(event(1, "message", "x@hs", "#a@hs", ""));
+        assert_eq!(b.scroll, 4);
+        b.scroll_down(100);
+        assert_eq!(b.scroll, 0);
+    }
+
+    #[test]
+    fn wants_older_at_top_only() {
+        let mut b = Buffer::new("#a@hs".into(), BufferKind::Channel);
+        for seq in 1..=30 {
+            b.insert_event(event(seq, "message", "x@hs", "#a@hs", ""));
+        }
+        assert!(!b.wants_older(10));
+        b.scroll_up(25, 10);
+        assert_eq!(b.scroll, 20);
+        assert!(b.wants_older(10));
+        b.loading = true;
+        assert!(!b.wants_older(10));
+        assert!(!Buffer::new("*status*".into(), BufferKind::Status).wants_older(10));
+    }
+}

@@ -1,0 +1,474 @@
+//! The chat UI's state and its rules, without any I/O: keys and server outcomes go in, actions
+//! for the runner come out. Everything here is unit-tested.
+
+use federation_proto::ids::{ChannelName, ServerName, UserHandle};
+use hearth_client::{ConnectionState, Event, EventKind};
+
+pub use crate::tui::action::{Action, Key, Outcome};
+use crate::tui::buffer::{Buffer, BufferKind};
+use crate::tui::command::{self, Input, HELP};
+use crate::tui::editor::LineEditor;
+
+/// The status window's key.
+pub const STATUS: &str = "*status*";
+/// How many events one history request asks for.
+pub const HISTORY_PAGE: u32 = 50;
+
+/// The whole UI state.
+#[derive(Debug)]
+pub struct State {
+    me: String,
+    local: Option<ServerName>,
+    buffers: Vec<Buffer>,
+    active: usize,
+    latest_seq: i64,
+    page: usize,
+    /// The input line.
+    pub editor: LineEditor,
+    /// The sync connection's state, for the status indicator.
+    pub connection: ConnectionState,
+}
+
+impl State {
+    /// A fresh state for the user `me_handle` (`nick@server`).
+    pub fn new(me_handle: &str) -> State {
+        let local = me_handle.split_once('@').and_then(|(_, s)| s.parse().ok());
+        State {
+            me: me_handle.to_ascii_lowercase(),
+            local,
+            buffers: vec![Buffer::new(STATUS.into(), BufferKind::Status)],
+            active: 0,
+            latest_seq: 0,
+            page: 10,
+            editor: LineEditor::default(),
+            connection: ConnectionState::Connecting,
+        }
+    }
+
+    /// Own handle.
+    pub fn me(&self) -> &str {
+        &self.me
+    }
+
+    /// The local server's name, for shortening handles.
+    pub fn local_server(&self) -> Option<&str> {
+        self.local.as_ref().map(ServerName::as_str)
+    }
+
+    /// All buffers, in display order.
+    pub fn buffers(&self) -> &[Buffer] {
+        &self.buffers
+    }
+
+    /// Index of the active buffer.
+    pub fn active_index(&self) -> usize {
+        self.active
+    }
+
+    /// The active buffer.
+    pub fn active(&self) -> &Buffer {
+        &self.buffers[self.active]
+    }
+
+    /// Sets how many lines the message pane shows (the view calls it when drawing).
+    pub fn set_page(&mut self, lines: usize) {
+        self.page = lines.max(1);
+    }
+
+    /// Feeds a key press; returns the work it causes.
+    pub fn key(&mut self, key: Key) -> Vec<Action> {
+        match key {
+            Key::Char(c) => self.editor.insert(c),
+            Key::Enter => return self.submit(),
+            Key::Backspace => self.editor.backspace(),
+            Key::Delete => self.editor.delete(),
+            Key::Left => self.editor.left(),
+            Key::Right => self.editor.right(),
+            Key::Home => self.editor.home(),
+            Key::End => self.editor.end(),
+            Key::Up => self.editor.previous(),
+            Key::Down => self.editor.next(),
+            Key::KillLine => self.editor.kill_to_start(),
+            Key::DeleteWord => self.editor.delete_word(),
+            Key::PageUp => {
+                let page = self.page;
+                let buffer = &mut self.buffers[self.active];
+                buffer.scroll_up(page.saturating_sub(1).max(1), page);
+                return self.older_history_if_needed();
+            }
+            Key::PageDown => {
+                let page = self.page;
+                self.buffers[self.active].scroll_down(page.saturating_sub(1).max(1));
+            }
+            Key::NextBuffer => return self.switch_to((self.active + 1) % self.buffers.len()),
+            Key::PrevBuffer => {
+                return self.switch_to((self.active + self.buffers.len() - 1) % self.buffers.len())
+            }
+            Key::Jump(i) if i < self.buffers.len() => return self.switch_to(i),
+            Key::Jump(_) | Key::Resize => {}
+            Key::Quit => return vec![Action::Quit],
+        }
+        Vec::new()
+    }
+
+    /// Feeds a result from the runner; returns follow-up work.
+    pub fn apply(&mut self, outcome: Outcome) -> Vec<Action> {
+        match outcome {
+            Outcome::Channels(list) => {
+                let mut actions = Vec::new();
+                for c in list {
+                    let key = c.name.to_ascii_lowercase();
+                    let i = self.ensure_buffer(&key, BufferKind::Channel);
+                    self.buffers[i].topic = c.topic;
+                    actions.extend(self.load_newest(i));
+                }
+                if self.active == 0 && self.buffers.len() > 1 {
+                    self.active = 1;
+                }
+                actions
+            }
+            Outcome::Events(events) => events.into_iter().flat_map(|e| self.route(e)).collect(),
+            Outcome::Sent(event) => self.route(event),
+            Outcome::Connection(state) => {
+                self.connection = state;
+                Vec::new()
+            }
+            Outcome::Joined { channel, topic } => {
+                let i = self.ensure_buffer(&channel.to_ascii_lowercase(), BufferKind::Channel);
+                self.buffers[i].topic = topic;
+                let mut actions = self.switch_to(i);
+                actions.extend(self.load_newest(i));
+                actions
+            }
+            Outcome::Parted { channel } => {
+                self.remove_buffer(&channel.to_ascii_lowercase());
+                Vec::new()
+            }
+            Outcome::History { target, events } => {
+                let Some(i) = self.find(&target) else {
+                    return Vec::new();
+                };
+                let full_page = events.len() >= HISTORY_PAGE as usize;
+                let buffer = &mut self.buffers[i];
+                buffer.loading = false;
+                buffer.history_complete = !full_page;
+                for e in events {
+                    self.latest_seq = self.latest_seq.max(e.seq);
+                    self.buffers[i].insert_event(e);
+                }
+                if i == self.active {
+                    return self.older_history_if_needed();
+                }
+                Vec::new()
+            }
+            Outcome::Topic { channel, topic } => {
+                let key = channel.to_ascii_lowercase();
+                let text = if topic.is_empty() {
+                    format!("{channel} has no topic")
+                } else {
+                    format!("topic of {channel}: {topic}")
+                };
+                if let Some(i) = self.find(&key) {
+                    self.buffers[i].topic = topic;
+                }
+                self.note_active(text);
+                Vec::new()
+            }
+            Outcome::Me(profile) => {
+                self.me = profile.handle.to_ascii_lowercase();
+                self.note_active(format!("you are now known as {}", profile.nick));
+                Vec::new()
+            }
+            Outcome::HistoryFailed { target, error } => {
+                if let Some(i) = self.find(&target) {
+                    self.buffers[i].loading = false;
+                    self.buffers[i]
+                        .note(self.latest_seq, format!("could not load history: {error}"));
+                }
+                Vec::new()
+            }
+            Outcome::Failed { what, error } => {
+                self.note_active(format!("{what} failed: {error}"));
+                Vec::new()
+            }
+            Outcome::SyncStopped(error) => {
+                self.connection = ConnectionState::Offline {
+                    failures: 0,
+                    retry_in: Default::default(),
+                    error: error.clone(),
+                };
+                self.note_active(format!(
+                    "live updates stopped: {error} (log in again with `hearth login`)"
+                ));
+                Vec::new()
+            }
+        }
+    }
+
+    /// Enter: runs the input line.
+    fn submit(&mut self) -> Vec<Action> {
+        let line = self.editor.take();
+        match command::parse(&line) {
+            Ok(None) => Vec::new(),
+            Ok(Some(input)) => {
+                self.buffers[self.active].scroll = 0;
+                self.run(input)
+            }
+            Err(message) => {
+                self.note_active(message);
+                Vec::new()
+            }
+        }
+    }
+
+    /// Turns a parsed input line into actions.
+    fn run(&mut self, input: Input) -> Vec<Action> {
+        let result = match input {
+            Input::Say(body) => self
+                .active_target("say something")
+                .map(|to| vec![send(to, EventKind::Message, body)]),
+            Input::Me(body) => self
+                .active_target("send an action")
+                .map(|to| vec![send(to, EventKind::Action, body)]),
+            Input::Msg { target, body } => self.canonical_target(&target).map(|to| {
+                let kind = if to.starts_with('#') {
+                    BufferKind::Channel
+                } else {
+                    BufferKind::Direct
+                };
+                if kind == BufferKind::Direct {
+                    self.ensure_buffer(&to, kind);
+                }
+                vec![send(to, EventKind::Message, body)]
+            }),
+            Input::Query { target } => self.canonical_user(&target).map(|to| {
+                let i = self.ensure_buffer(&to, BufferKind::Direct);
+                self.switch_to(i)
+            }),
+            Input::Join { channel, key } => self
+                .canonical_channel(&channel)
+                .map(|channel| vec![Action::Join { channel, key }]),
+            Input::Part { channel, reason } => self.channel_or_active(channel).map(|channel| {
+                if self
+                    .find(&channel)
+                    .is_some_and(|i| self.buffers[i].kind == BufferKind::Direct)
+                {
+                    self.remove_buffer(&channel);
+                    Vec::new()
+                } else {
+                    vec![Action::Part { channel, reason }]
+                }
+            }),
+            Input::Topic { channel, topic } => {
+                self.channel_or_active(channel).map(|channel| match topic {
+                    Some(topic) => vec![Action::SetTopic { channel, topic }],
+                    None => vec![Action::ShowTopic { channel }],
+                })
+            }
+            Input::Nick(nick) => Ok(vec![Action::Nick(nick)]),
+            Input::Mode {
+                channel,
+                modes,
+                arg,
+            } => self.channel_or_active(channel).map(|channel| {
+                vec![Action::Mode {
+                    channel,
+                    modes,
+                    arg,
+                }]
+            }),
+            Input::Help => {
+                for line in HELP {
+                    self.note_active(*line);
+                }
+                Ok(Vec::new())
+            }
+            Input::Quit => Ok(vec![Action::Quit]),
+        };
+        result.unwrap_or_else(|message| {
+            self.note_active(message);
+            Vec::new()
+        })
+    }
+
+    /// Puts an event in its buffer (creating a DM buffer when needed) and counts it as unread.
+    fn route(&mut self, event: Event) -> Vec<Action> {
+        if event.kind.is_ephemeral() {
+            return Vec::new();
+        }
+        self.latest_seq = self.latest_seq.max(event.seq);
+        let from_me = event.from.eq_ignore_ascii_case(&self.me);
+        let (key, kind) = if event.to.starts_with('#') {
+            (event.to.to_ascii_lowercase(), BufferKind::Channel)
+        } else if matches!(
+            event.kind,
+            EventKind::Message | EventKind::Action | EventKind::Notice
+        ) {
+            let other = if from_me { &event.to } else { &event.from };
+            (other.to_ascii_lowercase(), BufferKind::Direct)
+        } else {
+            (STATUS.to_string(), BufferKind::Status)
+        };
+        let mut actions = Vec::new();
+        if event.kind == EventKind::Nick && from_me {
+            // A nick change from this or another device: own messages carry the new handle.
+            self.me = event.body.to_ascii_lowercase();
+        }
+        if kind == BufferKind::Channel && from_me && event.kind == EventKind::Part {
+            self.remove_buffer(&key);
+            return actions;
+        }
+        let kicked = event.meta.get("nick").and_then(|v| v.as_str());
+        if kind == BufferKind::Channel
+            && event.kind == EventKind::Kick
+            && kicked.is_some_and(|k| k.eq_ignore_ascii_case(&self.me))
+        {
+            self.remove_buffer(&key);
+            let text = crate::render::render(&event, self.local_server()).text;
+            self.buffers[0].note(self.latest_seq, text);
+            return actions;
+        }
+        let existed = self.find(&key).is_some();
+        let i = self.ensure_buffer(&key, kind);
+        if !existed && kind == BufferKind::Channel {
+            actions.extend(self.load_newest(i));
+        }
+        let speech = matches!(
+            event.kind,
+            EventKind::Message | EventKind::Action | EventKind::Notice
+        );
+        let is_new = self.buffers[i].insert_event(event);
+        if is_new && speech && !from_me && i != self.active {
+            self.buffers[i].unread += 1;
+        }
+        actions
+    }
+
+    /// Makes buffer `i` active, clearing its unread count.
+    fn switch_to(&mut self, i: usize) -> Vec<Action> {
+        self.active = i;
+        self.buffers[i].unread = 0;
+        if self.buffers[i].is_empty()
+            && !self.buffers[i].history_complete
+            && !self.buffers[i].loading
+        {
+            return self.load_newest(i);
+        }
+        self.older_history_if_needed()
+    }
+
+    /// Requests the newest page of history for buffer `i`.
+    fn load_newest(&mut self, i: usize) -> Vec<Action> {
+        let buffer = &mut self.buffers[i];
+        if buffer.kind == BufferKind::Status || buffer.loading {
+            return Vec::new();
+        }
+        buffer.loading = true;
+        vec![Action::LoadHistory {
+            target: buffer.key.clone(),
+            before: None,
+        }]
+    }
+
+    /// Requests older history when the active buffer is scrolled to its top.
+    fn older_history_if_needed(&mut self) -> Vec<Action> {
+        let page = self.page;
+        let buffer = &mut self.buffers[self.active];
+        if !buffer.wants_older(page) {
+            return Vec::new();
+        }
+        let Some(before) = buffer.oldest_seq() else {
+            return Vec::new();
+        };
+        buffer.loading = true;
+        vec![Action::LoadHistory {
+            target: buffer.key.clone(),
+            before: Some(before),
+        }]
+    }
+
+    fn find(&self, key: &str) -> Option<usize> {
+        self.buffers.iter().position(|b| b.key == key)
+    }
+
+    fn ensure_buffer(&mut self, key: &str, kind: BufferKind) -> usize {
+        if let Some(i) = self.find(key) {
+            return i;
+        }
+        self.buffers.push(Buffer::new(key.to_string(), kind));
+        self.buffers.len() - 1
+    }
+
+    fn remove_buffer(&mut self, key: &str) {
+        let Some(i) = self.find(key) else { return };
+        if i == 0 {
+            return;
+        }
+        self.buffers.remove(i);
+        if self.active >= i {
+            self.active -= 1;
+        }
+        self.buffers[self.active].unread = 0;
+    }
+
+    /// Adds a note to the active buffer.
+    fn note_active(&mut self, text: impl Into<String>) {
+        let seq = self.latest_seq;
+        self.buffers[self.active].note(seq, text);
+    }
+
+    /// Where text typed in the active buffer goes.
+    fn active_target(&self, what: &str) -> Result<String, String> {
+        let b = self.active();
+        match b.kind {
+            BufferKind::Status => Err(format!(
+                "cannot {what} in the status window: /join a channel or /query a user"
+            )),
+            _ => Ok(b.key.clone()),
+        }
+    }
+
+    fn channel_or_active(&self, channel: Option<String>) -> Result<String, String> {
+        match channel {
+            Some(c) => self.canonical_channel(&c),
+            None if self.active().kind != BufferKind::Status => Ok(self.active().key.clone()),
+            None => Err("name a channel: this is the status window".into()),
+        }
+    }
+
+    fn canonical_target(&self, target: &str) -> Result<String, String> {
+        if target.starts_with('#') {
+            self.canonical_channel(target)
+        } else {
+            self.canonical_user(target)
+        }
+    }
+
+    /// `#Name` → `#name@local`.
+    fn canonical_channel(&self, raw: &str) -> Result<String, String> {
+        let c: ChannelName = raw
+            .parse()
+            .map_err(|_| format!("not a channel name: {raw}"))?;
+        Ok(match (&c.server, &self.local) {
+            (Some(_), _) | (None, None) => c.to_string(),
+            (None, Some(local)) => c.qualified(local),
+        })
+    }
+
+    /// `Bob` → `bob@local`.
+    fn canonical_user(&self, raw: &str) -> Result<String, String> {
+        let u: UserHandle = raw.parse().map_err(|_| format!("not a user: {raw}"))?;
+        Ok(match (&u.server, &self.local) {
+            (Some(_), _) | (None, None) => u.to_string(),
+            (None, Some(local)) => u.qualified(local),
+        })
+    }
+}
+
+fn send(to: String, kind: EventKind, body: String) -> Action {
+    Action::Send { to, kind, body }
+}
+
+#[cfg(test)]
+#[path = "state_tests.rs"]
+mod tests;

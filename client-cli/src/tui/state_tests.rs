@@ -1,0 +1,424 @@
+//! Unit tests of the chat UI's state rules.
+
+use super::*;
+use crate::render::tests::event;
+use crate::tui::buffer::Entry;
+use federation_proto::api::client::{ChannelSummary, UserProfile};
+
+const ME: &str = "alice@hs1";
+
+fn entry_text(entry: &Entry, local: Option<&str>) -> String {
+    match entry {
+        Entry::Event(e) => crate::render::line(e, local, false),
+        Entry::Note(n) => format!("-*- {n}"),
+    }
+}
+
+fn typed(state: &mut State, text: &str) -> Vec<Action> {
+    text.chars().for_each(|c| {
+        state.key(Key::Char(c));
+    });
+    state.key(Key::Enter)
+}
+
+fn summary(name: &str, topic: &str) -> ChannelSummary {
+    ChannelSummary {
+        name: name.into(),
+        topic: topic.into(),
+        members: 2,
+        modes: "+nt".into(),
+    }
+}
+
+fn texts(state: &State) -> Vec<String> {
+    state
+        .active()
+        .entries()
+        .map(|e| entry_text(e, state.local_server()))
+        .collect()
+}
+
+fn keys(state: &State) -> Vec<&str> {
+    state.buffers().iter().map(|b| b.key.as_str()).collect()
+}
+
+/// A state in #general with its (empty) history loaded.
+fn in_general() -> State {
+    let mut s = State::new(ME);
+    s.apply(Outcome::Channels(vec![summary("#general@hs1", "welcome")]));
+    s.apply(Outcome::History {
+        target: "#general@hs1".into(),
+        events: vec![],
+    });
+    s
+}
+
+#[test]
+fn channel_list_creates_buffers_and_loads_history() {
+    let mut s = State::new(ME);
+    let actions = s.apply(Outcome::Channels(vec![
+        summary("#General@hs1", "welcome"),
+        summary("#dev@hs1", ""),
+    ]));
+    assert_eq!(keys(&s), [STATUS, "#general@hs1", "#dev@hs1"]);
+    assert_eq!(s.active().key, "#general@hs1");
+    assert_eq!(s.active().topic, "welcome");
+    assert_eq!(
+        actions,
+        [
+            Action::LoadHistory {
+                target: "#general@hs1".into(),
+                before: None
+            },
+            Action::LoadHistory {
+                target: "#dev@hs1".into(),
+                before: None
+            },
+        ]
+    );
+}
+
+#[test]
+fn typing_sends_to_active_buffer() {
+    let mut s = in_general();
+    let actions = typed(&mut s, "hello world");
+    assert_eq!(
+        actions,
+        [Action::Send {
+            to: "#general@hs1".into(),
+            kind: EventKind::Message,
+            body: "hello world".into()
+        }]
+    );
+    assert_eq!(s.editor.text(), "");
+    let actions = typed(&mut s, "/me waves");
+    assert_eq!(
+        actions,
+        [Action::Send {
+            to: "#general@hs1".into(),
+            kind: EventKind::Action,
+            body: "waves".into()
+        }]
+    );
+}
+
+#[test]
+fn sent_message_is_echoed_once() {
+    let mut s = in_general();
+    let e = event(10, "message", ME, "#general@hs1", "hello");
+    s.apply(Outcome::Sent(e.clone()));
+    s.apply(Outcome::Events(vec![e]));
+    assert_eq!(texts(&s), ["20:01:02 <alice> hello"]);
+    assert_eq!(s.active().unread, 0);
+}
+
+#[test]
+fn live_messages_count_as_unread_elsewhere() {
+    let mut s = State::new(ME);
+    s.apply(Outcome::Channels(vec![
+        summary("#a@hs1", ""),
+        summary("#b@hs1", ""),
+    ]));
+    s.apply(Outcome::Events(vec![
+        event(1, "message", "bob@hs1", "#b@hs1", "one"),
+        event(2, "message", "bob@hs1", "#b@hs1", "two"),
+        event(3, "join", "bob@hs1", "#b@hs1", ""),
+        event(4, "message", "bob@hs1", "#a@hs1", "in active"),
+        event(5, "message", ME, "#b@hs1", "mine"),
+    ]));
+    let unread: Vec<_> = s.buffers().iter().map(|b| b.unread).collect();
+    assert_eq!(unread, [0, 0, 2]);
+    s.key(Key::NextBuffer);
+    assert_eq!(s.active().key, "#b@hs1");
+    assert_eq!(s.active().unread, 0);
+}
+
+#[test]
+fn direct_messages_open_a_buffer_for_the_other_party() {
+    let mut s = in_general();
+    s.apply(Outcome::Events(vec![event(
+        7, "message", "bob@hs1", ME, "psst",
+    )]));
+    assert_eq!(keys(&s), [STATUS, "#general@hs1", "bob@hs1"]);
+    assert_eq!(s.buffers()[2].unread, 1);
+    s.apply(Outcome::Sent(event(8, "message", ME, "bob@hs1", "yes?")));
+    assert_eq!(s.buffers()[2].len(), 2);
+}
+
+#[test]
+fn msg_and_query_commands() {
+    let mut s = in_general();
+    let actions = typed(&mut s, "/msg Bob hi there");
+    assert_eq!(
+        actions,
+        [Action::Send {
+            to: "bob@hs1".into(),
+            kind: EventKind::Message,
+            body: "hi there".into()
+        }]
+    );
+    assert_eq!(s.active().key, "#general@hs1", "/msg does not switch");
+    let actions = typed(&mut s, "/query carol@hs2");
+    assert_eq!(s.active().key, "carol@hs2");
+    assert_eq!(
+        actions,
+        [Action::LoadHistory {
+            target: "carol@hs2".into(),
+            before: None
+        }]
+    );
+    assert!(
+        typed(&mut s, "/part").is_empty(),
+        "parting a DM closes it locally"
+    );
+    assert!(!keys(&s).contains(&"carol@hs2"));
+}
+
+#[test]
+fn join_part_flow() {
+    let mut s = in_general();
+    assert_eq!(
+        typed(&mut s, "/join Rust"),
+        [Action::Join {
+            channel: "#rust@hs1".into(),
+            key: None
+        }]
+    );
+    let actions = s.apply(Outcome::Joined {
+        channel: "#rust@hs1".into(),
+        topic: "crabs".into(),
+    });
+    assert_eq!(s.active().key, "#rust@hs1");
+    assert_eq!(
+        actions,
+        [Action::LoadHistory {
+            target: "#rust@hs1".into(),
+            before: None
+        }]
+    );
+    assert_eq!(
+        typed(&mut s, "/part bye"),
+        [Action::Part {
+            channel: "#rust@hs1".into(),
+            reason: Some("bye".into())
+        }]
+    );
+    s.apply(Outcome::Parted {
+        channel: "#rust@hs1".into(),
+    });
+    assert_eq!(keys(&s), [STATUS, "#general@hs1"]);
+    assert_eq!(s.active().key, "#general@hs1");
+}
+
+#[test]
+fn own_part_event_from_another_device_closes_the_buffer() {
+    let mut s = in_general();
+    s.apply(Outcome::Events(vec![event(
+        3,
+        "part",
+        ME,
+        "#general@hs1",
+        "",
+    )]));
+    assert_eq!(keys(&s), [STATUS]);
+    assert_eq!(s.active_index(), 0);
+}
+
+#[test]
+fn join_event_for_unknown_channel_creates_it() {
+    let mut s = in_general();
+    let actions = s.apply(Outcome::Events(vec![event(3, "join", ME, "#new@hs1", "")]));
+    assert!(keys(&s).contains(&"#new@hs1"));
+    assert_eq!(
+        actions,
+        [Action::LoadHistory {
+            target: "#new@hs1".into(),
+            before: None
+        }]
+    );
+}
+
+#[test]
+fn topic_nick_mode_commands() {
+    let mut s = in_general();
+    assert_eq!(
+        typed(&mut s, "/topic"),
+        [Action::ShowTopic {
+            channel: "#general@hs1".into()
+        }]
+    );
+    assert_eq!(
+        typed(&mut s, "/topic new one"),
+        [Action::SetTopic {
+            channel: "#general@hs1".into(),
+            topic: "new one".into()
+        }]
+    );
+    assert_eq!(typed(&mut s, "/nick zed"), [Action::Nick("zed".into())]);
+    assert_eq!(
+        typed(&mut s, "/mode +o bob"),
+        [Action::Mode {
+            channel: "#general@hs1".into(),
+            modes: "+o".into(),
+            arg: Some("bob".into())
+        }]
+    );
+    s.apply(Outcome::Topic {
+        channel: "#general@hs1".into(),
+        topic: "t".into(),
+    });
+    assert_eq!(s.active().topic, "t");
+}
+
+#[test]
+fn status_window_refuses_plain_text() {
+    let mut s = State::new(ME);
+    assert!(typed(&mut s, "hello").is_empty());
+    assert!(texts(&s)[0].contains("status window"), "{:?}", texts(&s));
+    assert!(typed(&mut s, "/bogus").is_empty());
+    assert!(texts(&s)[1].contains("unknown command"));
+}
+
+#[test]
+fn scrolling_up_fetches_older_history() {
+    let mut s = State::new(ME);
+    s.set_page(10);
+    s.apply(Outcome::Channels(vec![summary("#general@hs1", "")]));
+    let page: Vec<Event> = (51..=100)
+        .rev()
+        .map(|seq| event(seq, "message", "bob@hs1", "#general@hs1", "x"))
+        .collect();
+    let actions = s.apply(Outcome::History {
+        target: "#general@hs1".into(),
+        events: page,
+    });
+    assert!(actions.is_empty());
+    assert!(!s.active().history_complete);
+    let mut requested = None;
+    for _ in 0..10 {
+        let actions = s.key(Key::PageUp);
+        if let Some(Action::LoadHistory { before, .. }) = actions.first() {
+            requested = *before;
+            break;
+        }
+    }
+    assert_eq!(requested, Some(51));
+    assert!(s.key(Key::PageUp).is_empty(), "one request at a time");
+    let older: Vec<Event> = (40..=50)
+        .rev()
+        .map(|seq| event(seq, "message", "bob@hs1", "#general@hs1", "o"))
+        .collect();
+    s.apply(Outcome::History {
+        target: "#general@hs1".into(),
+        events: older,
+    });
+    assert!(s.active().history_complete, "a short page is the last");
+    assert_eq!(s.active().len(), 61);
+    assert!(s.key(Key::PageUp).is_empty());
+}
+
+#[test]
+fn history_failure_is_shown_and_retryable() {
+    let mut s = in_general();
+    let actions = s.apply(Outcome::HistoryFailed {
+        target: "#general@hs1".into(),
+        error: "boom".into(),
+    });
+    assert!(actions.is_empty());
+    assert!(!s.active().loading);
+    assert!(texts(&s).iter().any(|t| t.contains("boom")));
+}
+
+#[test]
+fn connection_and_sync_stop() {
+    let mut s = in_general();
+    s.apply(Outcome::Connection(ConnectionState::Connected));
+    assert_eq!(s.connection, ConnectionState::Connected);
+    s.apply(Outcome::SyncStopped("token expired".into()));
+    assert!(matches!(s.connection, ConnectionState::Offline { .. }));
+}
+
+#[test]
+fn nick_change_updates_me() {
+    let mut s = in_general();
+    let profile = UserProfile {
+        id: "u".into(),
+        nick: "zed".into(),
+        handle: "zed@hs1".into(),
+        online: true,
+        idle_seconds: 0,
+        created: String::new(),
+    };
+    s.apply(Outcome::Me(profile));
+    assert_eq!(s.me(), "zed@hs1");
+    s.apply(Outcome::Events(vec![event(
+        9, "message", "zed@hs1", "bob@hs1", "hi",
+    )]));
+    assert!(keys(&s).contains(&"bob@hs1"));
+}
+
+#[test]
+fn buffer_switching_keys() {
+    let mut s = State::new(ME);
+    s.apply(Outcome::Channels(vec![
+        summary("#a@hs1", ""),
+        summary("#b@hs1", ""),
+    ]));
+    s.key(Key::Jump(0));
+    assert_eq!(s.active_index(), 0);
+    s.key(Key::PrevBuffer);
+    assert_eq!(s.active_index(), 2);
+    s.key(Key::Jump(9));
+    assert_eq!(s.active_index(), 2);
+    assert_eq!(s.key(Key::Quit), [Action::Quit]);
+    assert_eq!(typed(&mut s, "/quit"), [Action::Quit]);
+}
+
+#[test]
+fn remote_names_are_kept() {
+    let mut s = in_general();
+    assert_eq!(
+        typed(&mut s, "/join #dev@hs2"),
+        [Action::Join {
+            channel: "#dev@hs2".into(),
+            key: None
+        }]
+    );
+    assert_eq!(
+        typed(&mut s, "/msg bob@hs2 hi"),
+        [Action::Send {
+            to: "bob@hs2".into(),
+            kind: EventKind::Message,
+            body: "hi".into()
+        }]
+    );
+}
+
+#[test]
+fn being_kicked_closes_the_buffer_with_a_note() {
+    let mut s = in_general();
+    let mut kick = event(4, "kick", "bob@hs1", "#general@hs1", "bye");
+    kick.meta.insert("nick".into(), ME.into());
+    s.apply(Outcome::Events(vec![kick]));
+    assert_eq!(keys(&s), [STATUS]);
+    assert!(
+        texts(&s)
+            .iter()
+            .any(|t| t.contains("bob kicked alice from #general (bye)")),
+        "{:?}",
+        texts(&s)
+    );
+}
+
+#[test]
+fn own_nick_event_from_another_device_updates_me() {
+    let mut s = in_general();
+    s.apply(Outcome::Events(vec![event(
+        4,
+        "nick",
+        ME,
+        "#general@hs1",
+        "zed@hs1",
+    )]));
+    assert_eq!(s.me(), "zed@hs1");
+}

@@ -1,0 +1,171 @@
+//! The chat UI in a real pseudo-terminal (tmux): type a message, see it echoed in the message
+//! pane, see another user's message arrive live, quit with `/quit`.
+//!
+//! Needs `tmux` (`apt-get install tmux`). The screen is read with `capture-pane`; a UI has no
+//! ready line, so the test polls the screen with a deadline.
+
+mod common;
+
+use std::path::PathBuf;
+use std::process::{Command, Output};
+use std::time::{Duration, Instant};
+
+use common::{unique, Hearth, Server};
+
+/// A tmux server on a private socket, killed on drop.
+struct Tmux {
+    socket: PathBuf,
+    _dir: tempfile::TempDir,
+}
+
+impl Tmux {
+    fn start(width: u16, height: u16, command: &str) -> Tmux {
+        let version = Command::new("tmux").arg("-V").output();
+        assert!(
+            version.is_ok_and(|o| o.status.success()),
+            "this test needs tmux to drive the UI in a pseudo-terminal: apt-get install tmux"
+        );
+        let dir = tempfile::tempdir().expect("temp dir");
+        let tmux = Tmux {
+            socket: dir.path().join("tmux.sock"),
+            _dir: dir,
+        };
+        let out = tmux.run(&[
+            "-f",
+            "/dev/null",
+            "new-session",
+            "-d",
+            "-x",
+            &width.to_string(),
+            "-y",
+            &height.to_string(),
+            command,
+        ]);
+        assert!(
+            out.status.success(),
+            "tmux new-session: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        tmux
+    }
+
+    fn run(&self, args: &[&str]) -> Output {
+        let mut cmd = Command::new("tmux");
+        cmd.arg("-S")
+            .arg(&self.socket)
+            .args(args)
+            .env("TERM", "xterm-256color");
+        common::wait_bounded(
+            cmd.stdout(std::process::Stdio::piped())
+                .stderr(std::process::Stdio::piped())
+                .spawn()
+                .expect("tmux"),
+            Duration::from_secs(10),
+        )
+    }
+
+    fn screen(&self) -> String {
+        String::from_utf8_lossy(&self.run(&["capture-pane", "-p"]).stdout).into_owned()
+    }
+
+    fn type_text(&self, text: &str) {
+        assert!(self.run(&["send-keys", "-l", text]).status.success());
+    }
+
+    fn enter(&self) {
+        assert!(self.run(&["send-keys", "Enter"]).status.success());
+    }
+
+    fn alive(&self) -> bool {
+        self.run(&["has-session"]).status.success()
+    }
+
+    /// Polls the screen until `pred` holds (bounded).
+    fn wait_screen(&self, what: &str, pred: impl Fn(&str) -> bool) -> String {
+        let deadline = Instant::now() + Duration::from_secs(20);
+        loop {
+            let screen = self.screen();
+            if pred(&screen) {
+                return screen;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "screen never showed {what}:\n{screen}"
+            );
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+}
+
+impl Drop for Tmux {
+    fn drop(&mut self) {
+        let _ = self.run(&["kill-server"]);
+    }
+}
+
+/// A line of the message pane (right of the window list) that contains `needle`.
+fn pane_has(screen: &str, needle: &str) -> bool {
+    screen
+        .lines()
+        .any(|l| l.contains('│') && l.contains(needle))
+}
+
+#[test]
+fn chat_ui_echoes_a_sent_message_and_shows_live_ones() {
+    let server = Server::start("hs1");
+    let h = Hearth::new(&server.url);
+    h.register("alice");
+    h.register("bob");
+    h.ok("alice", &["join", "#pty"]);
+    h.ok("bob", &["join", "#pty"]);
+
+    let command = format!(
+        "env XDG_CONFIG_HOME='{}' '{}' --profile alice --server '{}' chat",
+        h.config.path().display(),
+        env!("CARGO_BIN_EXE_hearth"),
+        server.url
+    );
+    let tmux = Tmux::start(100, 24, &command);
+    tmux.wait_screen("the channel and a connected indicator", |s| {
+        s.contains("#pty") && s.contains("● connected")
+    });
+
+    let mine = unique("typed-");
+    tmux.type_text(&mine);
+    tmux.wait_screen("the typed text in the input line", |s| {
+        s.lines().any(|l| l.starts_with("> ") && l.contains(&mine))
+    });
+    tmux.enter();
+    let screen = tmux.wait_screen("the sent message echoed", |s| {
+        pane_has(s, &format!("<alice> {mine}"))
+    });
+    assert!(
+        !screen
+            .lines()
+            .any(|l| l.starts_with("> ") && l.contains(&mine)),
+        "input line cleared:\n{screen}"
+    );
+
+    let theirs = unique("live-");
+    h.ok("bob", &["send", "#pty", &theirs]);
+    tmux.wait_screen("bob's message, live", |s| {
+        pane_has(s, &format!("<bob> {theirs}"))
+    });
+
+    tmux.type_text("/quit");
+    tmux.enter();
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while tmux.alive() {
+        assert!(Instant::now() < deadline, "/quit did not end the UI");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+
+    let history = h.json("bob", &["history", "#pty"]);
+    let stored = history["events"]
+        .as_array()
+        .expect("events")
+        .iter()
+        .filter(|e| e["body"] == mine.as_str())
+        .count();
+    assert_eq!(stored, 1, "the typed message is stored once");
+}
