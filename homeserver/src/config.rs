@@ -89,6 +89,16 @@ pub struct Config {
     /// The directory's ed25519 public key (unpadded base64), pinned.
     #[arg(long, env = "DIRECTORY_KEY")]
     pub directory_key: Option<String>,
+    /// Seconds between heartbeats to the directory.
+    #[arg(long, env = "DIRECTORY_HEARTBEAT_SECS", default_value_t = 60, value_parser = clap::value_parser!(u64).range(1..))]
+    pub directory_heartbeat_secs: u64,
+    /// Seconds between pulls of the directory's list (a missed push is caught up by then).
+    #[arg(long, env = "DIRECTORY_PULL_SECS", default_value_t = 300, value_parser = clap::value_parser!(u64).range(1..))]
+    pub directory_pull_secs: u64,
+    /// Peers listed by hand, for federation without a directory: `name=url` pairs separated
+    /// by commas (`hs2.example=https://hs2.example`). Their keys are fetched from the URL.
+    #[arg(long, env = "PEERS", default_value = "")]
+    pub peers: String,
     /// Where the database and the signing key live.
     #[arg(long, env = "DATA_DIR", default_value = "./data")]
     pub data_dir: PathBuf,
@@ -118,6 +128,9 @@ impl fmt::Debug for Config {
             .field("public_url", &self.public_url)
             .field("directory_url", &self.directory_url)
             .field("directory_key", &self.directory_key)
+            .field("directory_heartbeat_secs", &self.directory_heartbeat_secs)
+            .field("directory_pull_secs", &self.directory_pull_secs)
+            .field("peers", &self.peers)
             .field("data_dir", &self.data_dir)
             .finish()
     }
@@ -135,5 +148,26 @@ impl Config {
             .map(|s| s.trim().to_string())
             .filter(|s| !s.is_empty())
             .unwrap_or_else(|| "localhost".to_string())
+    }
+
+    /// The peers listed in `PEERS`, parsed.
+    pub fn manual_peers(&self) -> Result<Vec<(String, String)>, String> {
+        self.peers
+            .split(',')
+            .map(str::trim)
+            .filter(|s| !s.is_empty())
+            .map(|pair| {
+                let (name, url) = pair
+                    .split_once('=')
+                    .ok_or_else(|| format!("PEERS entry {pair:?} is not name=url"))?;
+                let name: federation_proto::ids::ServerName =
+                    name.trim().parse().map_err(|e| format!("PEERS: {e}"))?;
+                let url = url.trim().trim_end_matches('/');
+                if !(url.starts_with("http://") || url.starts_with("https://")) {
+                    return Err(format!("PEERS: {url:?} is not an http(s) URL"));
+                }
+                Ok((name.to_string(), url.to_string()))
+            })
+            .collect()
     }
 }

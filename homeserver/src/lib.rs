@@ -15,6 +15,7 @@
 pub mod config;
 pub mod db;
 pub mod error;
+pub mod federation;
 pub mod keystore;
 pub mod metrics;
 pub mod notifier;
@@ -52,6 +53,17 @@ pub fn build_state(config: Config) -> anyhow::Result<AppState> {
     })?;
     let db = Db::open(&config.dburl, &config.data_dir).context("cannot open the database")?;
     let keys = KeyStore::load_or_create(&config.data_dir).context("cannot load the signing key")?;
+    let directory_key = match (&config.directory_url, &config.directory_key) {
+        (_, Some(key)) if !key.is_empty() => Some(
+            federation_proto::signing::verifying_key_from_b64(key)
+                .map_err(|e| anyhow::anyhow!("DIRECTORY_KEY is not an ed25519 public key: {e}"))?,
+        ),
+        (Some(url), _) if !url.is_empty() => {
+            anyhow::bail!("DIRECTORY_URL needs DIRECTORY_KEY, the directory's public key")
+        }
+        _ => None,
+    };
+    config.manual_peers().map_err(anyhow::Error::msg)?;
     Ok(AppState {
         config,
         server_name,
@@ -59,6 +71,10 @@ pub fn build_state(config: Config) -> anyhow::Result<AppState> {
         notifier: Arc::default(),
         metrics: Arc::default(),
         keys: Arc::new(keys),
+        federation: federation::Federation {
+            directory_key,
+            ..Default::default()
+        },
     })
 }
 
@@ -73,6 +89,10 @@ pub async fn run(state: AppState, listener: TcpListener) -> anyhow::Result<()> {
         .saturating_mul(6)
         + BODY_OVERHEAD;
     let reaper = actix_web::rt::spawn(workers::reap_idle_devices(state.clone().into_inner()));
+    let link = actix_web::rt::spawn(federation::directory::run_link(
+        state.clone().into_inner(),
+        public_url(&state.config, &state.server_name, addr),
+    ));
     let app_state = state.clone();
     let server = HttpServer::new(move || {
         let metrics = Arc::clone(&app_state.metrics);
@@ -104,7 +124,22 @@ pub async fn run(state: AppState, listener: TcpListener) -> anyhow::Result<()> {
     tracing::info!(%addr, server_name = %state.server_name, "homeserver started");
     let result = server.await;
     reaper.abort();
+    link.abort();
     result.context("server failed")
+}
+
+/// `PUBLIC_URL`, or where we listen when bound to a specific address (tests, single hosts), or
+/// `http://SERVER_NAME`.
+fn public_url(
+    config: &Config,
+    server_name: &federation_proto::ids::ServerName,
+    addr: std::net::SocketAddr,
+) -> String {
+    match &config.public_url {
+        Some(url) if !url.is_empty() => url.trim_end_matches('/').to_string(),
+        _ if !addr.ip().is_unspecified() => format!("http://{addr}"),
+        _ => format!("http://{server_name}"),
+    }
 }
 
 /// Binds `BIND:PORT` from the config.

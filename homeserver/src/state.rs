@@ -7,6 +7,7 @@ use federation_proto::ids::ServerName;
 
 use crate::config::Config;
 use crate::db::Db;
+use crate::federation::Federation;
 use crate::keystore::KeyStore;
 use crate::metrics::Metrics;
 use crate::notifier::Notifier;
@@ -25,6 +26,8 @@ pub struct AppState {
     pub metrics: Arc<Metrics>,
     /// The server's signing keys.
     pub keys: Arc<KeyStore>,
+    /// Directory link and peers.
+    pub federation: Federation,
 }
 
 impl AppState {

@@ -85,10 +85,25 @@ impl Api {
 
     /// Sends raw bytes as the body.
     pub async fn raw(&self, method: &str, path: &str, body: Vec<u8>) -> Reply {
+        self.send_with_headers(method, path, &[], body).await
+    }
+
+    /// Sends raw bytes with extra headers (e.g. a signed `Authorization`).
+    pub async fn send_with_headers(
+        &self,
+        method: &str,
+        path: &str,
+        headers: &[(&str, String)],
+        body: Vec<u8>,
+    ) -> Reply {
         let method = awc::http::Method::from_bytes(method.as_bytes()).expect("method");
-        let res = self
+        let mut req = self
             .request(method, path)
-            .insert_header(("Content-Type", "application/json"))
+            .insert_header(("Content-Type", "application/json"));
+        for (name, value) in headers {
+            req = req.insert_header((*name, value.as_str()));
+        }
+        let res = req
             .send_body(body)
             .await
             .unwrap_or_else(|e| panic!("{path}: {e}"));

@@ -29,8 +29,13 @@ pub fn binary(name: &str) -> PathBuf {
     path
 }
 
-/// A running homeserver process with its own data directory.
-pub struct Homeserver {
+/// A `homeserver` process.
+pub type Homeserver = ServerProcess;
+
+/// A running server process (`homeserver` or `directory`) with its own data directory.
+pub struct ServerProcess {
+    /// Which binary.
+    bin: &'static str,
     /// Base URL, e.g. `http://127.0.0.1:41234`.
     pub url: String,
     /// The server's name.
@@ -40,16 +45,26 @@ pub struct Homeserver {
     child: Option<Child>,
 }
 
-impl Homeserver {
+impl ServerProcess {
     /// Starts a homeserver named `name` with default settings.
-    pub fn start(name: &str) -> Homeserver {
+    pub fn start(name: &str) -> ServerProcess {
         Self::start_with(name, &[])
     }
 
     /// Starts a homeserver with extra environment variables.
-    pub fn start_with(name: &str, env: &[(&str, &str)]) -> Homeserver {
+    pub fn start_with(name: &str, env: &[(&str, &str)]) -> ServerProcess {
+        Self::launch("homeserver", name, env)
+    }
+
+    /// Starts a directory with extra environment variables.
+    pub fn directory(name: &str, env: &[(&str, &str)]) -> ServerProcess {
+        Self::launch("directory", name, env)
+    }
+
+    fn launch(bin: &'static str, name: &str, env: &[(&str, &str)]) -> ServerProcess {
         let data = tempfile::tempdir().expect("tempdir");
-        let mut server = Homeserver {
+        let mut server = ServerProcess {
+            bin,
             url: String::new(),
             name: name.to_string(),
             data,
@@ -82,7 +97,7 @@ impl Homeserver {
             .append(true)
             .open(self.data.path().join("server.log"))
             .expect("log file");
-        let mut cmd = Command::new(binary("homeserver"));
+        let mut cmd = Command::new(binary(self.bin));
         cmd.env_clear()
             .env("PATH", std::env::var("PATH").unwrap_or_default())
             .env("PORT", &port)
@@ -96,7 +111,9 @@ impl Homeserver {
         for (k, v) in &self.env {
             cmd.env(k, v);
         }
-        let mut child = cmd.spawn().expect("spawn homeserver");
+        let mut child = cmd
+            .spawn()
+            .unwrap_or_else(|e| panic!("spawn {}: {e}", self.bin));
         let stdout = child.stdout.take().expect("stdout");
         let (tx, rx) = mpsc::channel();
         std::thread::spawn(move || {
@@ -114,8 +131,8 @@ impl Homeserver {
                 let log = std::fs::read_to_string(self.data.path().join("server.log"))
                     .unwrap_or_default();
                 panic!(
-                    "homeserver {} printed no ready line within {READY_TIMEOUT:?}; its log:\n{log}",
-                    self.name
+                    "{} {} printed no ready line within {READY_TIMEOUT:?}; its log:\n{log}",
+                    self.bin, self.name
                 );
             }
         }
@@ -142,7 +159,7 @@ impl Homeserver {
     }
 }
 
-impl Drop for Homeserver {
+impl Drop for ServerProcess {
     fn drop(&mut self) {
         self.kill();
     }

@@ -4,6 +4,8 @@
 //! so each path is written once.
 
 pub mod client;
+pub mod directory;
 pub mod error;
+pub mod federation;
 
 pub use error::{ErrorBody, ErrorDetail};

@@ -6,12 +6,13 @@
 //!
 //! # Layout
 //! - [`schema`]: the tables; [`models`]: row structs.
-//! - [`users`], [`devices`], [`channels`], [`events`]: queries grouped by aggregate.
+//! - [`users`], [`devices`], [`channels`], [`events`], [`peers`]: queries grouped by aggregate.
 
 pub mod channels;
 pub mod devices;
 pub mod events;
 pub mod models;
+pub mod peers;
 pub mod schema;
 pub mod users;
 

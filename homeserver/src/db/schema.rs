@@ -112,6 +112,37 @@ diesel::joinable!(members -> users (user_id));
 diesel::joinable!(members -> rooms (room_id));
 diesel::joinable!(events -> rooms (room_id));
 
+diesel::table! {
+    peers (server_name) {
+        server_name -> Text,
+        url -> Text,
+        verify_keys -> Text,
+        status -> Text,
+        source -> Text,
+        directory_seq -> BigInt,
+        updated_ms -> BigInt,
+    }
+}
+
+diesel::table! {
+    directory_state (id) {
+        id -> BigInt,
+        pull_cursor -> BigInt,
+        last_pull_ms -> Nullable<BigInt>,
+        last_error -> Nullable<Text>,
+    }
+}
+
 diesel::allow_tables_to_appear_in_same_query!(
-    users, devices, rooms, channels, members, spans, events, txns, invites
+    users,
+    devices,
+    rooms,
+    channels,
+    members,
+    spans,
+    events,
+    txns,
+    invites,
+    peers,
+    directory_state,
 );

@@ -18,6 +18,7 @@ pub mod server;
 
 use actix_web::web;
 use federation_proto::api::client::paths;
+use federation_proto::api::federation::paths as fed_paths;
 
 /// A resource that answers 405 for methods it does not route.
 fn resource(path: &str) -> actix_web::Resource {
@@ -32,7 +33,9 @@ pub fn configure(cfg: &mut web::ServiceConfig, json_limit: usize) {
         .service(resource(paths::HEALTH).get(server::health))
         .service(resource("/metrics").get(server::metrics))
         .service(resource(paths::SERVER).get(server::server_info))
-        .service(resource(federation::KEY).get(federation::key))
+        .service(resource(fed_paths::KEY).get(federation::key))
+        .service(resource(fed_paths::DIRECTORY).post(federation::directory_push))
+        .service(resource(fed_paths::STATUS).get(federation::status))
         .service(resource(paths::REGISTER).post(accounts::register))
         .service(resource(paths::LOGIN).post(accounts::login))
         .service(resource(paths::LOGOUT).post(accounts::logout))
