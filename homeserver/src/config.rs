@@ -99,6 +99,12 @@ pub struct Config {
     /// by commas (`hs2.example=https://hs2.example`). Their keys are fetched from the URL.
     #[arg(long, env = "PEERS", default_value = "")]
     pub peers: String,
+    /// First retry delay (ms) after a failed delivery to a peer; doubles per failure, with jitter.
+    #[arg(long, env = "FEDERATION_RETRY_MIN_MS", default_value_t = 5_000, value_parser = clap::value_parser!(u64).range(1..))]
+    pub federation_retry_min_ms: u64,
+    /// Longest retry delay (ms) for a peer that keeps failing.
+    #[arg(long, env = "FEDERATION_RETRY_MAX_MS", default_value_t = 900_000, value_parser = clap::value_parser!(u64).range(1..))]
+    pub federation_retry_max_ms: u64,
     /// Where the database and the signing key live.
     #[arg(long, env = "DATA_DIR", default_value = "./data")]
     pub data_dir: PathBuf,
@@ -131,6 +137,8 @@ impl fmt::Debug for Config {
             .field("directory_heartbeat_secs", &self.directory_heartbeat_secs)
             .field("directory_pull_secs", &self.directory_pull_secs)
             .field("peers", &self.peers)
+            .field("federation_retry_min_ms", &self.federation_retry_min_ms)
+            .field("federation_retry_max_ms", &self.federation_retry_max_ms)
             .field("data_dir", &self.data_dir)
             .finish()
     }

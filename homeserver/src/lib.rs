@@ -89,6 +89,7 @@ pub async fn run(state: AppState, listener: TcpListener) -> anyhow::Result<()> {
         .saturating_mul(6)
         + BODY_OVERHEAD;
     let reaper = actix_web::rt::spawn(workers::reap_idle_devices(state.clone().into_inner()));
+    let sender = actix_web::rt::spawn(federation::sender::run(state.clone().into_inner()));
     let link = actix_web::rt::spawn(federation::directory::run_link(
         state.clone().into_inner(),
         public_url(&state.config, &state.server_name, addr),
@@ -124,6 +125,7 @@ pub async fn run(state: AppState, listener: TcpListener) -> anyhow::Result<()> {
     tracing::info!(%addr, server_name = %state.server_name, "homeserver started");
     let result = server.await;
     reaper.abort();
+    sender.abort();
     link.abort();
     result.context("server failed")
 }

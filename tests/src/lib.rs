@@ -5,12 +5,14 @@
 //! # Layout
 //! - [`process`]: [`process::Homeserver`]: spawn, ready line, stop, restart on the same data.
 //! - [`api`]: a small JSON-over-HTTP client and typed helpers for the client API.
+//! - [`network`]: a directory and registered homeservers with short timers; test keys.
 //! - [`eventually`]: wait for a condition with a deadline instead of sleeping.
 //!
 //! The binaries must be built first (`cargo build --workspace --bins`); the README's test
 //! command does that.
 
 pub mod api;
+pub mod network;
 pub mod process;
 
 use std::future::Future;

@@ -17,6 +17,10 @@ pub mod paths {
     pub const DIRECTORY: &str = "/api/v1/federation/directory";
     /// `GET`: each peer's state.
     pub const STATUS: &str = "/api/v1/federation/status";
+    /// `POST`: a signed transaction of events.
+    pub const RELAY: &str = "/api/v1/federation/relay";
+    /// `GET`: a local user's profile (signed request).
+    pub const USER: &str = "/api/v1/federation/users/{nick}";
 }
 
 /// Answer of `GET /api/v1/federation/status`.
@@ -64,4 +68,16 @@ pub struct PeerStatus {
     pub verify_keys: BTreeMap<String, VerifyKey>,
     /// When this record last changed (unix ms).
     pub updated_ts: i64,
+    /// Whether the last delivery to it succeeded (or none failed yet).
+    pub reachable: bool,
+    /// Events queued for it.
+    pub queue_depth: i64,
+    /// Failed deliveries in a row.
+    pub failures: i64,
+    /// When a delivery last succeeded (unix ms).
+    pub last_success_ts: Option<i64>,
+    /// The last delivery error.
+    pub last_error: Option<String>,
+    /// When the next retry is due (unix ms), while backing off.
+    pub next_retry_ts: Option<i64>,
 }

@@ -163,6 +163,11 @@ pub fn history(
         .load(conn)
 }
 
+/// Whether an event with this id is stored.
+pub fn exists(conn: &mut Conn, id: &str) -> QueryResult<bool> {
+    diesel::select(diesel::dsl::exists(events::table.filter(events::id.eq(id)))).get_result(conn)
+}
+
 /// The highest `seq` in the log (0 when empty).
 pub fn max_seq(conn: &mut Conn) -> QueryResult<i64> {
     let max: Option<i64> = events::table

@@ -12,6 +12,7 @@ pub mod channels;
 pub mod devices;
 pub mod events;
 pub mod models;
+pub mod outbox;
 pub mod peers;
 pub mod schema;
 pub mod users;

@@ -81,15 +81,20 @@ pub fn record_pull(
         .map(drop)
 }
 
-/// `(pull_cursor, last_pull_ms, last_error)` of the directory link.
-pub fn directory_state(conn: &mut Conn) -> QueryResult<Option<(i64, Option<i64>, Option<String>)>> {
+/// The directory link's stored state.
+#[derive(Debug, Clone, Queryable, Selectable)]
+#[diesel(table_name = directory_state)]
+pub struct DirectoryStateRow {
+    pub pull_cursor: i64,
+    pub last_pull_ms: Option<i64>,
+    pub last_error: Option<String>,
+}
+
+/// The directory link's stored state, once it has pulled.
+pub fn directory_state(conn: &mut Conn) -> QueryResult<Option<DirectoryStateRow>> {
     directory_state::table
         .find(1)
-        .select((
-            directory_state::pull_cursor,
-            directory_state::last_pull_ms,
-            directory_state::last_error,
-        ))
+        .select(DirectoryStateRow::as_select())
         .first(conn)
         .optional()
 }

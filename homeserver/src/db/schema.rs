@@ -133,6 +133,36 @@ diesel::table! {
     }
 }
 
+diesel::table! {
+    outbox (id) {
+        id -> BigInt,
+        destination -> Text,
+        event_id -> Text,
+        payload -> Text,
+        created_ms -> BigInt,
+    }
+}
+
+diesel::table! {
+    destinations (server_name) {
+        server_name -> Text,
+        failures -> BigInt,
+        next_retry_ms -> BigInt,
+        last_attempt_ms -> Nullable<BigInt>,
+        last_success_ms -> Nullable<BigInt>,
+        last_error -> Nullable<Text>,
+    }
+}
+
+diesel::table! {
+    received_txns (origin, txn_id) {
+        origin -> Text,
+        txn_id -> Text,
+        response -> Text,
+        created_ms -> BigInt,
+    }
+}
+
 diesel::allow_tables_to_appear_in_same_query!(
     users,
     devices,
@@ -145,4 +175,7 @@ diesel::allow_tables_to_appear_in_same_query!(
     invites,
     peers,
     directory_state,
+    outbox,
+    destinations,
+    received_txns,
 );

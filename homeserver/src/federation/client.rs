@@ -69,6 +69,7 @@ pub struct FedClient {
     http: awc::Client,
     origin: String,
     keys: Arc<KeyStore>,
+    federation_key: Option<String>,
 }
 
 impl FedClient {
@@ -82,17 +83,24 @@ impl FedClient {
             http,
             origin: origin.to_string(),
             keys,
+            federation_key: None,
         }
+    }
+
+    /// Adds the `FEDERATION_KEY` proof to signed requests.
+    pub fn with_federation_key(mut self, key: Option<String>) -> FedClient {
+        self.federation_key = key.filter(|k| !k.is_empty());
+        self
     }
 
     /// `GET url` without a signature; the answer parsed as strict JSON.
     pub async fn get_json(&self, url: &str) -> Result<Value, FedError> {
-        self.send(Method::GET, url, None, None).await
+        self.send(Method::GET, url, None, None, None).await
     }
 
     /// `POST url` with a JSON body, without a request signature (the body may be signed).
     pub async fn post_json(&self, url: &str, body: &Value) -> Result<Value, FedError> {
-        self.send(Method::POST, url, Some(body), None).await
+        self.send(Method::POST, url, Some(body), None, None).await
     }
 
     /// A request signed for `destination`: `base_url` + `path_and_query`.
@@ -119,7 +127,12 @@ impl FedClient {
         )
         .map_err(|e| FedError::Signing(e.to_string()))?;
         let url = format!("{}{}", base_url.trim_end_matches('/'), path_and_query);
-        self.send(method, &url, body, Some(auth.to_header())).await
+        let proof = self
+            .federation_key
+            .as_deref()
+            .map(|key| super::inbound::federation_proof(key, &auth.sig));
+        self.send(method, &url, body, Some(auth.to_header()), proof)
+            .await
     }
 
     async fn send(
@@ -128,6 +141,7 @@ impl FedClient {
         url: &str,
         body: Option<&Value>,
         authorization: Option<String>,
+        proof: Option<String>,
     ) -> Result<Value, FedError> {
         let unreachable = |e: &dyn std::fmt::Display| FedError::Unreachable {
             url: url.to_string(),
@@ -136,6 +150,9 @@ impl FedClient {
         let mut req = self.http.request(method, url);
         if let Some(auth) = authorization {
             req = req.insert_header(("Authorization", auth));
+        }
+        if let Some(proof) = proof {
+            req = req.insert_header((super::inbound::PROOF_HEADER, proof));
         }
         let mut res = match body {
             Some(body) => {

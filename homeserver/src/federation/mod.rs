@@ -4,12 +4,21 @@
 //! - [`client`]: outbound HTTP, plain or signed with the `X-Hearth` request signature.
 //! - [`directory`]: the directory link: registration, heartbeats, pulling and verifying signed
 //!   entries, manual peers from `PEERS`; the worker that keeps it all up.
-//! - [`peers`]: applying verified entries to the `peers` table; the status report.
+//! - [`peers`]: applying verified entries to the `peers` table.
+//! - [`sender`]: the durable outbox's delivery worker (one transaction in flight per
+//!   destination, persisted backoff, retries on a timer).
+//! - [`inbound`]: verifying signed requests from peers (signature, destination, clock skew,
+//!   replays, `FEDERATION_KEY`).
+//! - [`receive`]: applying the events of a received transaction, each verified first.
 
 pub mod client;
 pub mod directory;
+pub mod inbound;
 pub mod peers;
+pub mod receive;
+pub mod sender;
 
+use std::collections::HashMap;
 use std::sync::Mutex;
 
 /// What the directory link last did, for `GET /api/v1/federation/status`.
@@ -32,6 +41,10 @@ pub struct Federation {
     pub directory_key: Option<ed25519_dalek::VerifyingKey>,
     /// The directory link's status.
     pub link: Mutex<LinkStatus>,
+    /// Wakes the outbox worker: new payloads, a finished delivery, a peer that came back.
+    pub outbox_wake: tokio::sync::Notify,
+    /// Signatures of requests already accepted, with when they stop mattering (unix ms).
+    pub seen_requests: Mutex<HashMap<String, u64>>,
 }
 
 impl Federation {

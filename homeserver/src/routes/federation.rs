@@ -1,6 +1,6 @@
 //! Federation endpoints: the key document, the directory's pushes and the status report.
 
-use actix_web::web;
+use actix_web::{web, HttpRequest};
 use federation_proto::api::client::Empty;
 use federation_proto::api::directory::EntriesPush;
 use federation_proto::api::federation::{DirectoryLinkStatus, FederationStatus, PeerStatus};
@@ -10,6 +10,8 @@ use crate::db;
 use crate::error::ApiError;
 use crate::federation::directory::accept_entries;
 use crate::federation::peers::stored_keys;
+use crate::federation::{inbound, receive};
+use crate::services::accounts;
 use crate::services::now_ms_u64;
 use crate::state::AppState;
 
@@ -42,15 +44,55 @@ pub async fn directory_push(
     Ok(web::Json(Empty {}))
 }
 
+/// Largest transaction body.
+pub const RELAY_MAX_BYTES: usize = 16 * 1024 * 1024;
+
+/// `POST /api/v1/federation/relay`: a transaction from a peer, signed with `X-Hearth`.
+/// Answers `{"results": {event_id: {} | {"error": {…}}}}`; a repeated transaction gets the
+/// same answer and changes nothing.
+pub async fn relay(
+    state: web::Data<AppState>,
+    req: HttpRequest,
+    body: web::Bytes,
+) -> Result<web::Json<serde_json::Value>, ApiError> {
+    let origin = inbound::verify(&state, &req, &body).await?;
+    Ok(web::Json(receive::relay(&state, &origin, &body).await?))
+}
+
+/// `GET /api/v1/federation/users/{nick}`: a local user's profile, for other servers.
+pub async fn user(
+    state: web::Data<AppState>,
+    req: HttpRequest,
+    nick: web::Path<String>,
+) -> Result<web::Json<federation_proto::api::client::UserProfile>, ApiError> {
+    inbound::verify(&state, &req, &[]).await?;
+    Ok(web::Json(accounts::local_profile(&state, &nick).await?))
+}
+
 /// `GET /api/v1/federation/status`: the directory link and every known peer.
 pub async fn status(state: web::Data<AppState>) -> Result<web::Json<FederationStatus>, ApiError> {
-    let (peers, dir_state) = state
+    let (peers, dir_state, depths, destinations) = state
         .db
-        .run(|conn| Ok::<_, ApiError>((db::peers::all(conn)?, db::peers::directory_state(conn)?)))
+        .run(|conn| {
+            let peers = db::peers::all(conn)?;
+            let destinations = peers
+                .iter()
+                .map(|p| db::outbox::destination(conn, &p.server_name))
+                .collect::<Result<Vec<_>, _>>()?;
+            Ok::<_, ApiError>((
+                peers,
+                db::peers::directory_state(conn)?,
+                db::outbox::queue_depths(conn)?,
+                destinations,
+            ))
+        })
         .await?;
+    let depths: std::collections::HashMap<String, i64> = depths.into_iter().collect();
     let link = state.federation.link_status();
     let directory = state.config.directory_url.as_ref().map(|url| {
-        let (cursor, last_pull, pull_error) = dir_state.clone().unwrap_or((0, None, None));
+        let (cursor, last_pull, pull_error) = dir_state
+            .clone()
+            .map_or((0, None, None), |d| (d.pull_cursor, d.last_pull_ms, d.last_error));
         DirectoryLinkStatus {
             url: url.clone(),
             name: link.directory_name.clone(),
@@ -63,13 +105,24 @@ pub async fn status(state: web::Data<AppState>) -> Result<web::Json<FederationSt
     });
     let peers = peers
         .into_iter()
-        .map(|p| PeerStatus {
-            verify_keys: stored_keys(&p),
-            server_name: p.server_name,
-            url: p.url,
-            status: p.status,
-            source: p.source,
-            updated_ts: p.updated_ms,
+        .zip(destinations)
+        .map(|(p, d)| {
+            let queue_depth = depths.get(&p.server_name).copied().unwrap_or(0);
+            let failures = d.as_ref().map_or(0, |d| d.failures);
+            PeerStatus {
+                verify_keys: stored_keys(&p),
+                reachable: p.status == "up" && failures == 0,
+                queue_depth,
+                failures,
+                last_success_ts: d.as_ref().and_then(|d| d.last_success_ms),
+                last_error: d.as_ref().and_then(|d| d.last_error.clone()),
+                next_retry_ts: d.as_ref().map(|d| d.next_retry_ms).filter(|t| *t > 0),
+                server_name: p.server_name,
+                url: p.url,
+                status: p.status,
+                source: p.source,
+                updated_ts: p.updated_ms,
+            }
         })
         .collect();
     Ok(web::Json(FederationStatus {

@@ -36,6 +36,12 @@ pub fn configure(cfg: &mut web::ServiceConfig, json_limit: usize) {
         .service(resource(fed_paths::KEY).get(federation::key))
         .service(resource(fed_paths::DIRECTORY).post(federation::directory_push))
         .service(resource(fed_paths::STATUS).get(federation::status))
+        .service(
+            resource(fed_paths::RELAY)
+                .app_data(web::PayloadConfig::new(federation::RELAY_MAX_BYTES))
+                .post(federation::relay),
+        )
+        .service(resource(fed_paths::USER).get(federation::user))
         .service(resource(paths::REGISTER).post(accounts::register))
         .service(resource(paths::LOGIN).post(accounts::login))
         .service(resource(paths::LOGOUT).post(accounts::logout))

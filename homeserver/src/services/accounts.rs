@@ -18,7 +18,9 @@ use super::now_ms;
 use crate::db::models::{DeviceRow, UserRow};
 use crate::db::{self, is_unique_violation, Conn};
 use crate::error::ApiError;
+use crate::federation::client::FedClient;
 use crate::state::AppState;
+use awc::http::Method;
 
 /// Shortest accepted password, in bytes.
 pub const PASSWORD_MIN: usize = 8;
@@ -345,26 +347,78 @@ pub fn profile_of(state: &AppState, user: &UserRow, last_seen_ms: Option<i64>) -
 /// `GET /api/v1/users/{handle}` and `/users/me`.
 pub async fn profile(state: &AppState, handle: &str) -> Result<UserProfile, ApiError> {
     let handle: UserHandle = handle.parse()?;
-    if !handle.is_local_to(&state.server_name) {
-        return Err(ApiError::not_found(
-            "unknown_server",
-            format!("no federation link to {handle}"),
-        ));
+    match &handle.server {
+        Some(server) if !handle.is_local_to(&state.server_name) => {
+            remote_profile(state, server.as_str(), handle.nick.as_str()).await
+        }
+        _ => local_profile(state, handle.nick.as_str()).await,
     }
-    let nick = handle.nick.as_str().to_string();
+}
+
+/// The profile of a user of this server.
+pub async fn local_profile(state: &AppState, nick: &str) -> Result<UserProfile, ApiError> {
+    let nick: Nick = nick.parse()?;
+    let lookup = nick.as_str().to_string();
     let found = state
         .db
         .run(move |conn| {
-            let Some(user) = db::users::by_nick(conn, &nick)? else {
+            let Some(user) = db::users::by_nick(conn, &lookup)? else {
                 return Ok::<_, ApiError>(None);
             };
             let seen = db::devices::user_last_seen(conn, &user.id)?;
             Ok(Some((user, seen)))
         })
         .await?;
-    let (user, seen) =
-        found.ok_or_else(|| ApiError::not_found("unknown_user", format!("no user {handle}")))?;
+    let (user, seen) = found.ok_or_else(|| {
+        ApiError::not_found(
+            "unknown_user",
+            format!("no user {nick}@{}", state.server_name),
+        )
+    })?;
     Ok(profile_of(state, &user, seen))
+}
+
+/// Asks the user's server for the profile (a signed request).
+async fn remote_profile(
+    state: &AppState,
+    server: &str,
+    nick: &str,
+) -> Result<UserProfile, ApiError> {
+    let name = server.to_string();
+    let peer = state
+        .db
+        .run(move |conn| db::peers::get(conn, &name).map_err(ApiError::from))
+        .await?
+        .filter(|p| p.status == "up")
+        .ok_or_else(|| {
+            ApiError::not_found(
+                "unknown_server",
+                format!("{server} is not a known peer of this server"),
+            )
+        })?;
+    let client = FedClient::new(state.server_name.as_str(), state.keys.clone())
+        .with_federation_key(state.config.federation_key.clone());
+    let path = format!("/api/v1/federation/users/{nick}");
+    let answer = client
+        .signed(Method::GET, &peer.url, &path, server, None)
+        .await
+        .map_err(|e| match e.code() {
+            Some(code) if code == "unknown_user" => {
+                ApiError::not_found("unknown_user", format!("no user {nick}@{server}"))
+            }
+            _ => ApiError::new(
+                actix_web::http::StatusCode::BAD_GATEWAY,
+                "peer_unreachable",
+                format!("{server} did not answer: {e}"),
+            ),
+        })?;
+    serde_json::from_value(answer).map_err(|e| {
+        ApiError::new(
+            actix_web::http::StatusCode::BAD_GATEWAY,
+            "peer_unreachable",
+            format!("{server} answered nonsense: {e}"),
+        )
+    })
 }
 
 /// Records that the user did something (for idle time).

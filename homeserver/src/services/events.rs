@@ -23,6 +23,7 @@ pub struct Draft {
     body: String,
     meta: serde_json::Value,
     reply_to: Option<String>,
+    received: Option<(String, i64)>,
 }
 
 impl Draft {
@@ -44,7 +45,14 @@ impl Draft {
             body: body.into(),
             meta: serde_json::Value::Object(Default::default()),
             reply_to: None,
+            received: None,
         }
+    }
+
+    /// An event received from another server keeps its origin's id and timestamp.
+    pub fn received(mut self, id: String, ts_ms: i64) -> Draft {
+        self.received = Some((id, ts_ms));
+        self
     }
 
     /// Sets `meta` (must be a JSON object).
@@ -66,10 +74,13 @@ pub fn append_and_collect(
     draft: Draft,
     max_history: i64,
 ) -> Result<(EventRow, Vec<String>), ApiError> {
+    let (id, ts_ms) = draft
+        .received
+        .unwrap_or_else(|| (uuid::Uuid::now_v7().to_string(), now_ms()));
     let new = NewEvent {
-        id: uuid::Uuid::now_v7().to_string(),
+        id,
         room_id: draft.room_id,
-        ts_ms: now_ms(),
+        ts_ms,
         sender: draft.sender,
         sender_id: draft.sender_id,
         recipient: draft.recipient,

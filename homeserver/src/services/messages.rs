@@ -1,10 +1,11 @@
-//! Sending messages to channels and users, and reading stored history.
+//! Sending messages to channels and users (local or on other servers), and reading history.
 
 use std::sync::atomic::Ordering;
 
 use federation_proto::api::client::{SendRequest, BODY_MAX_CHARS, HISTORY_MAX_LIMIT};
 use federation_proto::event::{Event, EventKind};
 use federation_proto::ids::{ChannelName, Target, UserHandle};
+use federation_proto::signing::hash_and_sign_event;
 
 use super::accounts::{mark_active, Session};
 use super::channels::{for_history, for_send, local_channel};
@@ -22,10 +23,91 @@ pub const TXN_ID_MAX: usize = 128;
 /// Default history page.
 const HISTORY_DEFAULT_LIMIT: u32 = 50;
 
-/// Key of the DM conversation between two users (order-independent).
+/// Key of the DM conversation between two local users (order-independent).
 fn dm_room_key(a: &str, b: &str) -> String {
     let (lo, hi) = if a <= b { (a, b) } else { (b, a) };
     format!("dm:{lo}:{hi}")
+}
+
+/// Key of the DM conversation between a local user and a user of another server.
+pub fn dm_room_key_remote(local_user_id: &str, remote_handle: &str) -> String {
+    format!("dm:{local_user_id}:{remote_handle}")
+}
+
+/// Checks a body against the size limits (`MAX_MESSAGE_SIZE` bytes, 10,000 characters).
+pub fn check_body(state: &AppState, body: &str) -> Result<(), ApiError> {
+    if body.is_empty() {
+        return Err(ApiError::bad_request(
+            "empty_body",
+            "a message needs a body",
+        ));
+    }
+    let max_bytes = usize::try_from(state.config.max_message_size).unwrap_or(usize::MAX);
+    if body.len() > max_bytes || body.chars().count() > BODY_MAX_CHARS {
+        return Err(ApiError::too_large(
+            "message_too_large",
+            format!("a body is at most {BODY_MAX_CHARS} characters and {max_bytes} bytes"),
+        ));
+    }
+    Ok(())
+}
+
+/// Checks that `meta` is an object within the size limit.
+pub fn check_meta(meta: &serde_json::Value) -> Result<(), ApiError> {
+    if !meta.is_object() {
+        return Err(ApiError::bad_request(
+            "invalid_meta",
+            "meta must be a JSON object",
+        ));
+    }
+    if meta.to_string().len() > META_MAX_BYTES {
+        return Err(ApiError::too_large(
+            "meta_too_large",
+            format!("meta is at most {META_MAX_BYTES} bytes of JSON"),
+        ));
+    }
+    Ok(())
+}
+
+/// Where a message goes, resolved.
+enum Destination {
+    /// A channel hosted here.
+    Channel(ChannelName),
+    /// A user of this server.
+    LocalUser(UserHandle),
+    /// A user of another server: `(qualified handle, server)`.
+    RemoteUser(String, String),
+}
+
+fn resolve(state: &AppState, target: &Target) -> Result<Destination, ApiError> {
+    match target {
+        Target::Channel(raw) => Ok(Destination::Channel(local_channel(
+            state,
+            &raw.to_string(),
+        )?)),
+        Target::User(handle) if handle.is_local_to(&state.server_name) => {
+            Ok(Destination::LocalUser(handle.clone()))
+        }
+        Target::User(handle) => {
+            let server = handle
+                .server
+                .as_ref()
+                .map(ToString::to_string)
+                .unwrap_or_default();
+            Ok(Destination::RemoteUser(handle.to_string(), server))
+        }
+    }
+}
+
+/// A live peer, or 404 `unknown_server`.
+fn require_peer(conn: &mut Conn, server: &str) -> Result<(), ApiError> {
+    match db::peers::get(conn, server)? {
+        Some(peer) if peer.status == "up" => Ok(()),
+        _ => Err(ApiError::not_found(
+            "unknown_server",
+            format!("{server} is not a known peer of this server"),
+        )),
+    }
 }
 
 /// A validated send request.
@@ -51,35 +133,12 @@ fn validate(state: &AppState, req: SendRequest) -> Result<Outgoing, ApiError> {
                 )
             })?,
     };
-    if req.body.is_empty() {
-        return Err(ApiError::bad_request(
-            "empty_body",
-            "a message needs a body",
-        ));
-    }
-    let max_bytes = usize::try_from(state.config.max_message_size).unwrap_or(usize::MAX);
-    if req.body.len() > max_bytes || req.body.chars().count() > BODY_MAX_CHARS {
-        return Err(ApiError::too_large(
-            "message_too_large",
-            format!("a body is at most {BODY_MAX_CHARS} characters and {max_bytes} bytes"),
-        ));
-    }
+    check_body(state, &req.body)?;
     let meta = match req.meta {
         None | Some(serde_json::Value::Null) => serde_json::Value::Object(Default::default()),
-        Some(meta @ serde_json::Value::Object(_)) => meta,
-        Some(_) => {
-            return Err(ApiError::bad_request(
-                "invalid_meta",
-                "meta must be a JSON object",
-            ))
-        }
+        Some(meta) => meta,
     };
-    if meta.to_string().len() > META_MAX_BYTES {
-        return Err(ApiError::too_large(
-            "meta_too_large",
-            format!("meta is at most {META_MAX_BYTES} bytes of JSON"),
-        ));
-    }
+    check_meta(&meta)?;
     let reply_to = match req.reply_to {
         Some(id) => Some(
             uuid::Uuid::parse_str(&id)
@@ -108,18 +167,6 @@ fn validate(state: &AppState, req: SendRequest) -> Result<Outgoing, ApiError> {
     })
 }
 
-/// The channel of a channel target (hosted here), `None` for a local user; remote users and
-/// channels are refused until federation exists.
-fn local_channel_of(state: &AppState, target: &Target) -> Result<Option<ChannelName>, ApiError> {
-    match target {
-        Target::Channel(raw) => Ok(Some(local_channel(state, &raw.to_string())?)),
-        Target::User(handle) if !handle.is_local_to(&state.server_name) => Err(
-            ApiError::not_found("unknown_server", format!("no federation link to {handle}")),
-        ),
-        Target::User(_) => Ok(None),
-    }
-}
-
 fn local_user_by_handle(conn: &mut Conn, handle: &UserHandle) -> Result<UserRow, ApiError> {
     db::users::by_nick(conn, handle.nick.as_str())?
         .ok_or_else(|| ApiError::not_found("unknown_user", format!("no user {handle}")))
@@ -133,26 +180,27 @@ pub async fn send(
     req: SendRequest,
 ) -> Result<Event, ApiError> {
     let out = validate(state, req)?;
-    let channel = local_channel_of(state, &out.target)?;
+    let destination = resolve(state, &out.target)?;
     let server = state.server_name.clone();
     let max_history = state.config.max_history;
+    let keys = state.keys.clone();
     let session = session.clone();
-    let (event, recipients) = state
+    let (event, recipients, queued) = state
         .db
         .write(move |conn| {
             if let Some(txn_id) = &out.txn_id {
                 if let Some(stored) = db::devices::txn_response(conn, &session.device_id, txn_id)? {
                     let event: Event = serde_json::from_str(&stored).map_err(ApiError::internal)?;
-                    return Ok((event, Vec::new()));
+                    return Ok::<_, ApiError>((event, Vec::new(), false));
                 }
             }
             let sender = format!("{}@{}", session.nick, server);
-            let (room_id, to) = match (&out.target, &channel) {
-                (_, Some(channel)) => {
+            let (room_id, to) = match &destination {
+                Destination::Channel(channel) => {
                     let (row, _member) = for_send(conn, &channel.name, &session.user_id)?;
                     (row.room_id, format!("#{}@{}", row.name, server))
                 }
-                (Target::User(handle), None) => {
+                Destination::LocalUser(handle) => {
                     let peer = local_user_by_handle(conn, handle)?;
                     let room_id = db::events::ensure_room(
                         conn,
@@ -163,8 +211,15 @@ pub async fn send(
                     db::events::open_span(conn, &peer.id, room_id, 0)?;
                     (room_id, format!("{}@{}", peer.nick, server))
                 }
-                (Target::Channel(_), None) => {
-                    return Err(ApiError::internal("channel target without channel"))
+                Destination::RemoteUser(handle, peer_server) => {
+                    require_peer(conn, peer_server)?;
+                    let room_id = db::events::ensure_room(
+                        conn,
+                        &dm_room_key_remote(&session.user_id, handle),
+                        "dm",
+                    )?;
+                    db::events::open_span(conn, &session.user_id, room_id, 0)?;
+                    (room_id, handle.clone())
                 }
             };
             let draft = Draft::new(
@@ -179,14 +234,32 @@ pub async fn send(
             .replying_to(out.reply_to);
             let (row, recipients) = append_and_collect(conn, draft, max_history)?;
             let event = view(row)?;
+            let mut queued = false;
+            if let Destination::RemoteUser(_, peer_server) = &destination {
+                // Signed now and queued in the same transaction: the send is durable.
+                let mut wire = serde_json::to_value(&event).map_err(ApiError::internal)?;
+                hash_and_sign_event(&mut wire, server.as_str(), keys.current())
+                    .map_err(ApiError::internal)?;
+                db::outbox::enqueue(
+                    conn,
+                    peer_server,
+                    &event.id.to_string(),
+                    &wire.to_string(),
+                    now_ms(),
+                )?;
+                queued = true;
+            }
             if let Some(txn_id) = &out.txn_id {
                 let stored = serde_json::to_string(&event).map_err(ApiError::internal)?;
                 db::devices::save_txn(conn, &session.device_id, txn_id, &stored, now_ms())?;
             }
             mark_active(conn, &session.user_id)?;
-            Ok((event, recipients))
+            Ok((event, recipients, queued))
         })
         .await?;
+    if queued {
+        state.federation.outbox_wake.notify_one();
+    }
     if !recipients.is_empty() {
         state.metrics.sends.fetch_add(1, Ordering::Relaxed);
         state
@@ -211,18 +284,22 @@ pub async fn history(
             .unwrap_or(HISTORY_DEFAULT_LIMIT)
             .clamp(1, HISTORY_MAX_LIMIT),
     );
-    let channel = local_channel_of(state, &target)?;
+    let destination = resolve(state, &target)?;
     let user_id = session.user_id.clone();
     let rows = state
         .db
         .run(move |conn| {
-            let room_id = match (&target, &channel) {
-                (_, Some(channel)) => Some(for_history(conn, &channel.name, &user_id)?.room_id),
-                (Target::User(handle), None) => {
+            let room_id = match &destination {
+                Destination::Channel(channel) => {
+                    Some(for_history(conn, &channel.name, &user_id)?.room_id)
+                }
+                Destination::LocalUser(handle) => {
                     let peer = local_user_by_handle(conn, handle)?;
                     db::events::room_id(conn, &dm_room_key(&user_id, &peer.id))?
                 }
-                (Target::Channel(_), None) => None,
+                Destination::RemoteUser(handle, _) => {
+                    db::events::room_id(conn, &dm_room_key_remote(&user_id, handle))?
+                }
             };
             match room_id {
                 Some(room_id) => {

@@ -1,0 +1,207 @@
+//! Applying a received transaction (`POST /api/v1/federation/relay`): parse, dedupe by
+//! transaction id, verify each event, then store it — in that order, as named steps. A repeated
+//! transaction is answered with the stored answer; a repeated event is acknowledged and not
+//! stored twice (event ids are unique).
+//!
+//! So far transactions carry direct messages: events from a user of the origin server to a user
+//! of this one.
+
+use std::collections::BTreeMap;
+
+use federation_proto::canonical::parse_strict;
+use federation_proto::event::EventKind;
+use federation_proto::ids::UserHandle;
+use federation_proto::signing::{verify_event, verifying_key_from_b64, KeyId, KnownKey};
+use federation_proto::time::parse_rfc3339_ms;
+use serde_json::{json, Value};
+
+use super::peers::stored_keys;
+use super::sender::TXN_MAX_EVENTS;
+use crate::db;
+use crate::error::ApiError;
+use crate::services::events::{append_and_collect, Draft};
+use crate::services::messages::{check_body, check_meta, dm_room_key_remote};
+use crate::services::{now_ms, now_ms_u64};
+use crate::state::AppState;
+
+/// Longest transaction id.
+const TXN_ID_MAX: usize = 128;
+
+/// Handles one transaction from the verified `origin`; returns the `{"results": …}` answer.
+pub async fn relay(state: &AppState, origin: &str, body: &[u8]) -> Result<Value, ApiError> {
+    let txn =
+        parse_strict(body).map_err(|e| ApiError::bad_request("invalid_json", e.to_string()))?;
+    let txn_id = txn
+        .get("txn_id")
+        .and_then(Value::as_str)
+        .filter(|t| !t.is_empty() && t.len() <= TXN_ID_MAX)
+        .ok_or_else(|| {
+            ApiError::bad_request(
+                "invalid_transaction",
+                "txn_id must be a string of 1-128 bytes",
+            )
+        })?
+        .to_string();
+    if txn.get("origin").and_then(Value::as_str) != Some(origin) {
+        return Err(ApiError::bad_request(
+            "origin_mismatch",
+            "the transaction's origin is not the signer of the request",
+        ));
+    }
+    let events = txn
+        .get("events")
+        .and_then(Value::as_array)
+        .ok_or_else(|| ApiError::bad_request("invalid_transaction", "events must be an array"))?;
+    if events.len() > TXN_MAX_EVENTS as usize {
+        return Err(ApiError::too_large(
+            "too_many_events",
+            format!("at most {TXN_MAX_EVENTS} events per transaction"),
+        ));
+    }
+    let (o, t) = (origin.to_string(), txn_id.clone());
+    if let Some(stored) = state
+        .db
+        .run(move |conn| db::outbox::received(conn, &o, &t).map_err(ApiError::from))
+        .await?
+    {
+        return serde_json::from_str(&stored).map_err(ApiError::internal);
+    }
+    let keys = origin_keys(state, origin).await?;
+    let mut results = serde_json::Map::new();
+    for event in events {
+        let id = event
+            .get("id")
+            .and_then(Value::as_str)
+            .unwrap_or("?")
+            .to_string();
+        let result = match receive_event(state, origin, &keys, event).await {
+            Ok(()) => json!({}),
+            Err(e) => {
+                tracing::info!(origin, event = %id, code = e.code, "refused a federated event");
+                json!({"error": {"code": e.code, "message": e.message}})
+            }
+        };
+        results.insert(id, result);
+    }
+    let answer = json!({ "results": results });
+    let (o, stored) = (origin.to_string(), answer.to_string());
+    state
+        .db
+        .write(move |conn| {
+            db::outbox::remember_received(conn, &o, &txn_id, &stored, now_ms())
+                .map_err(ApiError::from)
+        })
+        .await?;
+    Ok(answer)
+}
+
+async fn origin_keys(
+    state: &AppState,
+    origin: &str,
+) -> Result<BTreeMap<String, KnownKey>, ApiError> {
+    let o = origin.to_string();
+    let peer = state
+        .db
+        .run(move |conn| db::peers::get(conn, &o).map_err(ApiError::from))
+        .await?;
+    let keys = peer.map(|p| stored_keys(&p)).unwrap_or_default();
+    Ok(keys
+        .into_iter()
+        .filter_map(|(id, k)| {
+            verifying_key_from_b64(&k.key).ok().map(|key| {
+                (
+                    id,
+                    KnownKey {
+                        key,
+                        expired_ts: None,
+                    },
+                )
+            })
+        })
+        .collect())
+}
+
+/// Verifies one event and stores it for its local recipient.
+async fn receive_event(
+    state: &AppState,
+    origin: &str,
+    keys: &BTreeMap<String, KnownKey>,
+    event: &Value,
+) -> Result<(), ApiError> {
+    let lookup = |server: &str, key_id: &KeyId| -> Option<KnownKey> {
+        (server == origin)
+            .then(|| keys.get(key_id.as_str()).cloned())
+            .flatten()
+    };
+    let verified = verify_event(event, &lookup, now_ms_u64())
+        .map_err(|e| ApiError::forbidden("invalid_event", e.to_string()))?;
+    if verified.origin != origin {
+        return Err(ApiError::forbidden(
+            "origin_mismatch",
+            "the event's origin is not the sending server",
+        ));
+    }
+    let field = |name: &str| event.get(name).and_then(Value::as_str);
+    let id = field("id")
+        .and_then(|s| uuid::Uuid::parse_str(s).ok())
+        .ok_or_else(|| ApiError::bad_request("invalid_event", "id must be a UUID"))?
+        .to_string();
+    let kind = field("type")
+        .and_then(EventKind::parse)
+        .filter(|k| k.is_user_sendable())
+        .ok_or_else(|| {
+            ApiError::bad_request(
+                "unsupported_type",
+                "only message, action and notice travel between servers so far",
+            )
+        })?;
+    let from = field("from").unwrap_or_default().to_string();
+    let to: UserHandle = field("to")
+        .unwrap_or_default()
+        .parse()
+        .map_err(|_| ApiError::bad_request("invalid_event", "to must be a user handle"))?;
+    if !to.is_local_to(&state.server_name) {
+        return Err(ApiError::not_found(
+            "unknown_user",
+            format!("{to} is not a user of this server"),
+        ));
+    }
+    let body = field("body").unwrap_or_default().to_string();
+    check_body(state, &body)?;
+    let meta = event.get("meta").cloned().unwrap_or_else(|| json!({}));
+    check_meta(&meta)?;
+    let reply_to = field("reply_to")
+        .and_then(|s| uuid::Uuid::parse_str(s).ok())
+        .map(|u| u.to_string());
+    let ts_ms = field("ts")
+        .and_then(|ts| parse_rfc3339_ms(ts).ok())
+        .and_then(|ms| i64::try_from(ms).ok())
+        .unwrap_or_else(now_ms);
+    let max_history = state.config.max_history;
+    let server = state.server_name.clone();
+    let stored = state
+        .db
+        .write(move |conn| {
+            if db::events::exists(conn, &id)? {
+                return Ok::<_, ApiError>(None); // a repeat: acknowledged, applied once
+            }
+            let user = db::users::by_nick(conn, to.nick.as_str())?
+                .ok_or_else(|| ApiError::not_found("unknown_user", format!("no user {to}")))?;
+            let room = db::events::ensure_room(conn, &dm_room_key_remote(&user.id, &from), "dm")?;
+            db::events::open_span(conn, &user.id, room, 0)?;
+            let recipient = to.qualified(&server);
+            let draft = Draft::new(room, &from, None, &recipient, kind, body)
+                .with_meta(meta)
+                .replying_to(reply_to)
+                .received(id, ts_ms);
+            let (row, recipients) = append_and_collect(conn, draft, max_history)?;
+            Ok(Some((row.seq, recipients)))
+        })
+        .await?;
+    if let Some((seq, recipients)) = stored {
+        state
+            .notifier
+            .notify(recipients.iter().map(String::as_str), seq);
+    }
+    Ok(())
+}

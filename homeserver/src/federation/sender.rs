@@ -1,0 +1,221 @@
+//! Delivery of the durable outbox (DESIGN.md, "Federation"): per destination, the oldest queued
+//! payloads (at most 50) go in one signed transaction, one in flight per destination. Success
+//! deletes them; failure doubles the destination's retry delay (with ±20% jitter, capped) and
+//! records the error. The state lives in the database, so a restart loses neither the queue
+//! nor the backoff. The worker runs on a timer as well as on wake-ups, so a quiet peer is
+//! retried without new traffic; any request from a peer resets its backoff.
+
+use std::cell::RefCell;
+use std::collections::HashSet;
+use std::rc::Rc;
+use std::sync::Arc;
+use std::time::Duration;
+
+use awc::http::Method;
+use base64::Engine as _;
+use federation_proto::signing::sha256;
+use serde_json::{json, Value};
+
+use super::client::FedClient;
+use crate::db;
+use crate::error::ApiError;
+use crate::services::now_ms;
+use crate::state::AppState;
+
+/// Most events in one transaction.
+pub const TXN_MAX_EVENTS: i64 = 50;
+/// Path of the relay endpoint.
+pub const RELAY_PATH: &str = "/api/v1/federation/relay";
+/// The worker looks at the queue at least this often.
+const IDLE_TICK: Duration = Duration::from_secs(5);
+
+/// Runs for the life of the server.
+pub async fn run(state: Arc<AppState>) {
+    let client = FedClient::new(state.server_name.as_str(), Arc::clone(&state.keys))
+        .with_federation_key(state.config.federation_key.clone());
+    let in_flight: Rc<RefCell<HashSet<String>>> = Rc::default();
+    loop {
+        let now = now_ms();
+        let due = state
+            .db
+            .run(move |conn| db::outbox::due(conn, now).map_err(ApiError::from))
+            .await;
+        match due {
+            Ok(due) => {
+                for destination in due {
+                    if in_flight.borrow_mut().insert(destination.clone()) {
+                        let (state, client, in_flight) =
+                            (Arc::clone(&state), client.clone(), Rc::clone(&in_flight));
+                        actix_web::rt::spawn(async move {
+                            deliver(&state, &client, &destination).await;
+                            in_flight.borrow_mut().remove(&destination);
+                            state.federation.outbox_wake.notify_one();
+                        });
+                    }
+                }
+            }
+            Err(e) => tracing::warn!(error = %e, "cannot read the federation outbox"),
+        }
+        let next = state
+            .db
+            .run(|conn| db::outbox::next_due_ms(conn).map_err(ApiError::from))
+            .await
+            .ok()
+            .flatten();
+        let wait = match next {
+            Some(at) if at > now => {
+                Duration::from_millis(u64::try_from(at - now).unwrap_or(0)).min(IDLE_TICK)
+            }
+            _ => IDLE_TICK,
+        };
+        tokio::select! {
+            _ = state.federation.outbox_wake.notified() => {}
+            _ = tokio::time::sleep(wait) => {}
+        }
+    }
+}
+
+/// A stable id for a batch: the same events always make the same transaction id, so a retried
+/// transaction is recognised by the receiver.
+fn txn_id(event_ids: &[String]) -> String {
+    let digest = sha256(event_ids.join(",").as_bytes());
+    base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(&digest[..18])
+}
+
+/// Delay before retry number `failures` (1-based): `min · 2^(failures-1)`, ±20%, capped.
+pub fn backoff_ms(min_ms: u64, max_ms: u64, failures: u32, jitter: f64) -> u64 {
+    let base = min_ms
+        .saturating_mul(1u64 << failures.saturating_sub(1).min(30))
+        .min(max_ms);
+    let jittered = base as f64 * (0.8 + 0.4 * jitter.clamp(0.0, 1.0));
+    (jittered as u64).min(max_ms).max(1)
+}
+
+fn random_unit() -> f64 {
+    let mut bytes = [0u8; 4];
+    if getrandom::fill(&mut bytes).is_err() {
+        return 0.5;
+    }
+    f64::from(u32::from_le_bytes(bytes)) / f64::from(u32::MAX)
+}
+
+#[tracing::instrument(skip_all, fields(dest = %destination))]
+async fn deliver(state: &AppState, client: &FedClient, destination: &str) {
+    let dest = destination.to_string();
+    let loaded = state
+        .db
+        .run(move |conn| {
+            let peer = db::peers::get(conn, &dest)?;
+            let rows = db::outbox::pending(conn, &dest, TXN_MAX_EVENTS)?;
+            let failures = db::outbox::destination(conn, &dest)?.map_or(0, |d| d.failures);
+            Ok::<_, ApiError>((peer, rows, failures))
+        })
+        .await;
+    let (peer, rows, failures) = match loaded {
+        Ok(loaded) => loaded,
+        Err(e) => return tracing::warn!(error = %e, "cannot load the outbox"),
+    };
+    let Some(last) = rows.last().map(|r| r.id) else {
+        return;
+    };
+    let attempt = failures + 1;
+    let result = match peer.filter(|p| p.status == "up") {
+        None => Err(format!("{destination} is not a known live peer")),
+        Some(peer) => {
+            let ids: Vec<String> = rows.iter().map(|r| r.event_id.clone()).collect();
+            let events: Vec<Value> = rows
+                .iter()
+                .filter_map(|r| serde_json::from_str(&r.payload).ok())
+                .collect();
+            let txn = txn_id(&ids);
+            tracing::info!(txn = %txn, attempt, events = events.len(), "sending transaction");
+            let body =
+                json!({"txn_id": txn, "origin": state.server_name.as_str(), "events": events});
+            match client
+                .signed(
+                    Method::POST,
+                    &peer.url,
+                    RELAY_PATH,
+                    destination,
+                    Some(&body),
+                )
+                .await
+            {
+                Ok(answer) => {
+                    log_rejections(&answer);
+                    Ok(())
+                }
+                Err(e) => Err(e.to_string()),
+            }
+        }
+    };
+    let dest = destination.to_string();
+    let now = now_ms();
+    let saved = match result {
+        Ok(()) => {
+            state
+                .db
+                .write(move |conn| {
+                    db::outbox::acknowledge(conn, &dest, last, now).map_err(ApiError::from)
+                })
+                .await
+        }
+        Err(error) => {
+            let (min, max) = (
+                state.config.federation_retry_min_ms,
+                state.config.federation_retry_max_ms,
+            );
+            let delay = backoff_ms(
+                min,
+                max,
+                u32::try_from(attempt).unwrap_or(u32::MAX),
+                random_unit(),
+            );
+            tracing::warn!(attempt, retry_in_ms = delay, %error, "delivery failed");
+            let next = now + i64::try_from(delay).unwrap_or(i64::MAX / 2);
+            state
+                .db
+                .write(move |conn| {
+                    db::outbox::record_failure(conn, &dest, &error, next, now)
+                        .map_err(ApiError::from)
+                })
+                .await
+        }
+    };
+    if let Err(e) = saved {
+        tracing::warn!(error = %e, "cannot record the delivery");
+    }
+}
+
+/// Events the receiver refused for good are not retried (a retry would be refused again);
+/// they are logged.
+fn log_rejections(answer: &Value) {
+    if let Some(results) = answer.get("results").and_then(Value::as_object) {
+        for (id, result) in results {
+            if let Some(error) = result.get("error") {
+                tracing::warn!(event = %id, %error, "peer refused an event");
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn backoff_doubles_with_jitter_and_a_cap() {
+        assert_eq!(backoff_ms(5000, 900_000, 1, 0.5), 5000);
+        assert_eq!(backoff_ms(5000, 900_000, 2, 0.5), 10_000);
+        assert_eq!(backoff_ms(5000, 900_000, 3, 0.0), 16_000);
+        assert_eq!(backoff_ms(5000, 900_000, 3, 1.0), 24_000);
+        assert_eq!(backoff_ms(5000, 900_000, 40, 1.0), 900_000);
+    }
+
+    #[test]
+    fn txn_ids_are_stable_and_distinct() {
+        let a = vec!["e1".to_string(), "e2".to_string()];
+        assert_eq!(txn_id(&a), txn_id(&a.clone()));
+        assert_ne!(txn_id(&a), txn_id(&["e1".to_string()]));
+    }
+}
