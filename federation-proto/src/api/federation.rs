@@ -21,6 +21,12 @@ pub mod paths {
     pub const RELAY: &str = "/api/v1/federation/relay";
     /// `GET`: a local user's profile (signed request).
     pub const USER: &str = "/api/v1/federation/users/{nick}";
+    /// `POST` `{event, key?}`: submit an event to a channel hosted by the receiver.
+    pub const CHANNEL_SUBMIT: &str = "/api/v1/federation/channels/{name}/submit";
+    /// `GET ?after=N&limit=L`: a hosted channel's envelopes after `N` (`{"envelopes": […]}`).
+    pub const CHANNEL_EVENTS: &str = "/api/v1/federation/channels/{name}/events";
+    /// `GET`: a hosted channel's info.
+    pub const CHANNEL: &str = "/api/v1/federation/channels/{name}";
 }
 
 /// Answer of `GET /api/v1/federation/status`.

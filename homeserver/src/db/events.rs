@@ -40,13 +40,21 @@ pub fn room_id(conn: &mut Conn, key: &str) -> QueryResult<Option<i64>> {
 /// Appends an event, giving it the next `seq`, and drops the room's oldest events beyond
 /// `max_history`. Runs inside the caller's transaction.
 pub fn append(conn: &mut Conn, new: &NewEvent, max_history: i64) -> QueryResult<EventRow> {
+    let (count, room_seq): (i64, i64) = match new.room_seq {
+        // Mirroring another server's channel: its number, not ours.
+        Some(given) => diesel::update(rooms::table.find(new.room_id))
+            .set((rooms::event_count.eq(rooms::event_count + 1), rooms::last_room_seq.eq(given)))
+            .returning((rooms::event_count, rooms::last_room_seq))
+            .get_result(conn)?,
+        None => diesel::update(rooms::table.find(new.room_id))
+            .set((rooms::event_count.eq(rooms::event_count + 1), rooms::last_room_seq.eq(rooms::last_room_seq + 1)))
+            .returning((rooms::event_count, rooms::last_room_seq))
+            .get_result(conn)?,
+    };
+    let new = NewEvent { room_seq: Some(room_seq), ..new.clone() };
     let row: EventRow = diesel::insert_into(events::table)
-        .values(new)
+        .values(&new)
         .returning(EventRow::as_returning())
-        .get_result(conn)?;
-    let count: i64 = diesel::update(rooms::table.find(new.room_id))
-        .set(rooms::event_count.eq(rooms::event_count + 1))
-        .returning(rooms::event_count)
         .get_result(conn)?;
     if count > max_history {
         let excess = count - max_history;
@@ -161,6 +169,11 @@ pub fn history(
         .limit(limit)
         .select(EventRow::as_select())
         .load(conn)
+}
+
+/// The stored event with this id.
+pub fn by_id(conn: &mut Conn, id: &str) -> QueryResult<Option<EventRow>> {
+    events::table.filter(events::id.eq(id)).select(EventRow::as_select()).first(conn).optional()
 }
 
 /// Whether an event with this id is stored.

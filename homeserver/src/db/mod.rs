@@ -15,6 +15,7 @@ pub mod models;
 pub mod outbox;
 pub mod peers;
 pub mod schema;
+pub mod shared;
 pub mod users;
 
 use std::path::Path;

@@ -75,6 +75,8 @@ pub struct EventRow {
     pub meta: String,
     pub reply_to: Option<String>,
     pub target: Option<String>,
+    pub room_seq: Option<i64>,
+    pub wire: Option<String>,
 }
 
 /// An event to append.
@@ -92,4 +94,7 @@ pub struct NewEvent {
     pub meta: String,
     pub reply_to: Option<String>,
     pub target: Option<String>,
+    /// The host's position when mirroring a channel; `None` takes the room's next position.
+    pub room_seq: Option<i64>,
+    pub wire: Option<String>,
 }

@@ -29,6 +29,7 @@ diesel::table! {
         room_key -> Text,
         kind -> Text,
         event_count -> BigInt,
+        last_room_seq -> BigInt,
     }
 }
 
@@ -85,6 +86,8 @@ diesel::table! {
         meta -> Text,
         reply_to -> Nullable<Text>,
         target -> Nullable<Text>,
+        room_seq -> Nullable<BigInt>,
+        wire -> Nullable<Text>,
     }
 }
 
@@ -163,6 +166,26 @@ diesel::table! {
     }
 }
 
+diesel::table! {
+    remote_members (room_id, handle) {
+        room_id -> BigInt,
+        handle -> Text,
+        server -> Text,
+        is_op -> Bool,
+        is_voice -> Bool,
+        joined_ms -> BigInt,
+    }
+}
+
+diesel::table! {
+    mirrors (room_id) {
+        room_id -> BigInt,
+        channel -> Text,
+        host -> Text,
+        host_seq -> BigInt,
+    }
+}
+
 diesel::allow_tables_to_appear_in_same_query!(
     users,
     devices,
@@ -178,4 +201,6 @@ diesel::allow_tables_to_appear_in_same_query!(
     outbox,
     destinations,
     received_txns,
+    remote_members,
+    mirrors,
 );

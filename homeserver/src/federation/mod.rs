@@ -10,10 +10,16 @@
 //! - [`inbound`]: verifying signed requests from peers (signature, destination, clock skew,
 //!   replays, `FEDERATION_KEY`).
 //! - [`receive`]: applying the events of a received transaction, each verified first.
+//! - [`hosting`]: shared channels on their host: submissions, sequencing, envelopes, fan-out,
+//!   pulls.
+//! - [`mirror`]: shared channels on a member server: joining, sending and parting through the
+//!   host, applying envelopes in order, pulling gaps.
 
 pub mod client;
 pub mod directory;
+pub mod hosting;
 pub mod inbound;
+pub mod mirror;
 pub mod peers;
 pub mod receive;
 pub mod sender;

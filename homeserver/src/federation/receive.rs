@@ -3,8 +3,8 @@
 //! transaction is answered with the stored answer; a repeated event is acknowledged and not
 //! stored twice (event ids are unique).
 //!
-//! So far transactions carry direct messages: events from a user of the origin server to a user
-//! of this one.
+//! A transaction carries direct messages (events from a user of the origin to a user here) and
+//! envelopes of channels the origin hosts (see [`super::mirror`]).
 
 use std::collections::BTreeMap;
 
@@ -15,6 +15,7 @@ use federation_proto::signing::{verify_event, verifying_key_from_b64, KeyId, Kno
 use federation_proto::time::parse_rfc3339_ms;
 use serde_json::{json, Value};
 
+use super::mirror;
 use super::peers::stored_keys;
 use super::sender::TXN_MAX_EVENTS;
 use crate::db;
@@ -69,12 +70,15 @@ pub async fn relay(state: &AppState, origin: &str, body: &[u8]) -> Result<Value,
     let keys = origin_keys(state, origin).await?;
     let mut results = serde_json::Map::new();
     for event in events {
-        let id = event
-            .get("id")
-            .and_then(Value::as_str)
-            .unwrap_or("?")
-            .to_string();
-        let result = match receive_event(state, origin, &keys, event).await {
+        let is_envelope = event.get("channel").is_some() && event.get("event").is_some();
+        let inner = if is_envelope { &event["event"] } else { event };
+        let id = inner.get("id").and_then(Value::as_str).unwrap_or("?").to_string();
+        let outcome = if is_envelope {
+            receive_envelope(state, origin, event).await
+        } else {
+            receive_event(state, origin, &keys, event).await
+        };
+        let result = match outcome {
             Ok(()) => json!({}),
             Err(e) => {
                 tracing::info!(origin, event = %id, code = e.code, "refused a federated event");
@@ -93,6 +97,15 @@ pub async fn relay(state: &AppState, origin: &str, body: &[u8]) -> Result<Value,
         })
         .await?;
     Ok(answer)
+}
+
+/// A sequenced channel event relayed by the channel's host.
+async fn receive_envelope(state: &AppState, origin: &str, envelope: &Value) -> Result<(), ApiError> {
+    let channel = envelope["channel"].as_str().unwrap_or_default();
+    if channel.rsplit('@').next() != Some(origin) {
+        return Err(ApiError::forbidden("not_host", format!("{origin} does not host {channel}")));
+    }
+    mirror::apply(state, envelope, false).await
 }
 
 async fn origin_keys(
@@ -119,6 +132,20 @@ async fn origin_keys(
             })
         })
         .collect())
+}
+
+/// Verifies an event submitted by `origin` (its signature, and that its sender is `origin`'s).
+pub async fn verify_from(state: &AppState, origin: &str, event: &Value) -> Result<(), ApiError> {
+    let keys = origin_keys(state, origin).await?;
+    let lookup = |server: &str, key_id: &KeyId| -> Option<KnownKey> {
+        (server == origin).then(|| keys.get(key_id.as_str()).cloned()).flatten()
+    };
+    let verified = verify_event(event, &lookup, now_ms_u64())
+        .map_err(|e| ApiError::forbidden("invalid_event", e.to_string()))?;
+    if verified.origin != origin {
+        return Err(ApiError::forbidden("origin_mismatch", "the event's origin is not the sending server"));
+    }
+    Ok(())
 }
 
 /// Verifies one event and stores it for its local recipient.

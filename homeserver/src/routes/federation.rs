@@ -10,7 +10,7 @@ use crate::db;
 use crate::error::ApiError;
 use crate::federation::directory::accept_entries;
 use crate::federation::peers::stored_keys;
-use crate::federation::{inbound, receive};
+use crate::federation::{hosting, inbound, receive};
 use crate::services::accounts;
 use crate::services::now_ms_u64;
 use crate::state::AppState;
@@ -67,6 +67,58 @@ pub async fn user(
 ) -> Result<web::Json<federation_proto::api::client::UserProfile>, ApiError> {
     inbound::verify(&state, &req, &[]).await?;
     Ok(web::Json(accounts::local_profile(&state, &nick).await?))
+}
+
+/// `POST /api/v1/federation/channels/{name}/submit` `{event, key?}`: a member server submits
+/// an event its user signed (join, part, message, action, notice) to a channel hosted here.
+/// Answers `{envelope, backfill, info}` (the last two for joins).
+pub async fn submit(
+    state: web::Data<AppState>,
+    req: HttpRequest,
+    name: web::Path<String>,
+    body: web::Bytes,
+) -> Result<web::Json<serde_json::Value>, ApiError> {
+    let origin = inbound::verify(&state, &req, &body).await?;
+    let parsed = federation_proto::canonical::parse_strict(&body)
+        .map_err(|e| ApiError::bad_request("invalid_json", e.to_string()))?;
+    let event = parsed.get("event").cloned().ok_or_else(|| ApiError::bad_request("invalid_request", "missing event"))?;
+    let key = parsed.get("key").and_then(serde_json::Value::as_str).map(str::to_string);
+    receive::verify_from(&state, &origin, &event).await?;
+    let name = crate::services::channels::local_channel(&state, &name)?.name;
+    let done = hosting::submit(&state, &origin, &name, event, key).await?;
+    Ok(web::Json(serde_json::json!({"envelope": done.envelope, "backfill": done.backfill, "info": done.info})))
+}
+
+/// `GET /api/v1/federation/channels/{name}/events?after=N&limit=L`: envelopes after `N`.
+pub async fn channel_events(
+    state: web::Data<AppState>,
+    req: HttpRequest,
+    name: web::Path<String>,
+    query: web::Query<PullQuery>,
+) -> Result<web::Json<serde_json::Value>, ApiError> {
+    let origin = inbound::verify(&state, &req, &[]).await?;
+    let name = crate::services::channels::local_channel(&state, &name)?.name;
+    let limit = query.limit.unwrap_or(hosting::PULL_MAX);
+    let envelopes = hosting::events_after(&state, &origin, &name, query.after.unwrap_or(0), limit).await?;
+    Ok(web::Json(serde_json::json!({ "envelopes": envelopes })))
+}
+
+/// Query of a pull.
+#[derive(Debug, serde::Deserialize)]
+pub struct PullQuery {
+    after: Option<i64>,
+    limit: Option<i64>,
+}
+
+/// `GET /api/v1/federation/channels/{name}`: a hosted channel's info for a peer.
+pub async fn channel_info(
+    state: web::Data<AppState>,
+    req: HttpRequest,
+    name: web::Path<String>,
+) -> Result<web::Json<federation_proto::api::client::ChannelInfo>, ApiError> {
+    let origin = inbound::verify(&state, &req, &[]).await?;
+    let name = crate::services::channels::local_channel(&state, &name)?.name;
+    Ok(web::Json(hosting::channel_info(&state, &origin, &name).await?))
 }
 
 /// `GET /api/v1/federation/status`: the directory link and every known peer.

@@ -42,6 +42,9 @@ pub fn configure(cfg: &mut web::ServiceConfig, json_limit: usize) {
                 .post(federation::relay),
         )
         .service(resource(fed_paths::USER).get(federation::user))
+        .service(resource(fed_paths::CHANNEL_SUBMIT).post(federation::submit))
+        .service(resource(fed_paths::CHANNEL_EVENTS).get(federation::channel_events))
+        .service(resource(fed_paths::CHANNEL).get(federation::channel_info))
         .service(resource(paths::REGISTER).post(accounts::register))
         .service(resource(paths::LOGIN).post(accounts::login))
         .service(resource(paths::LOGOUT).post(accounts::logout))

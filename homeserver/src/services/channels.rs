@@ -14,7 +14,11 @@ use super::now_ms;
 use crate::db::models::{ChannelRow, MemberRow, UserRow};
 use crate::db::{self, Conn};
 use crate::error::ApiError;
+use crate::federation::hosting::fan_out;
+use crate::federation::mirror;
+use crate::keystore::KeyStore;
 use crate::state::AppState;
+use std::sync::Arc;
 
 /// Longest topic, in characters.
 pub const TOPIC_MAX: usize = 1000;
@@ -28,10 +32,21 @@ fn channel_room_key(name: &str) -> String {
     format!("chan:{name}")
 }
 
+/// Parses a channel name as written in a body or a path (`#name`, `name`, `%23name`, with an
+/// optional `@host`).
+pub fn parse_channel(raw: &str) -> Result<ChannelName, ApiError> {
+    Ok(raw.replace("%23", "#").parse()?)
+}
+
+/// The channel if it is hosted elsewhere (`None` when it is hosted here).
+pub fn remote_channel(state: &AppState, raw: &str) -> Result<Option<ChannelName>, ApiError> {
+    let channel = parse_channel(raw)?;
+    Ok((!channel.is_local_to(&state.server_name)).then_some(channel))
+}
+
 /// Parses a channel name and checks that it is hosted here.
 pub fn local_channel(state: &AppState, raw: &str) -> Result<ChannelName, ApiError> {
-    let decoded = raw.replace("%23", "#");
-    let channel: ChannelName = decoded.parse()?;
+    let channel = parse_channel(raw)?;
     if !channel.is_local_to(&state.server_name) {
         return Err(ApiError::not_found(
             "unknown_server",
@@ -57,7 +72,7 @@ fn check_reason(reason: Option<String>) -> Result<String, ApiError> {
 }
 
 /// Loads a channel or 404.
-fn load(conn: &mut Conn, name: &str) -> Result<ChannelRow, ApiError> {
+pub fn load_channel(conn: &mut Conn, name: &str) -> Result<ChannelRow, ApiError> {
     db::channels::by_name(conn, name)?.ok_or_else(|| no_such_channel(&format!("#{name}")))
 }
 
@@ -102,6 +117,7 @@ struct Ctx {
     server: ServerName,
     max_history: i64,
     session: Session,
+    keys: Arc<KeyStore>,
 }
 
 impl Ctx {
@@ -110,6 +126,7 @@ impl Ctx {
             server: state.server_name.clone(),
             max_history: state.config.max_history,
             session: session.clone(),
+            keys: state.keys.clone(),
         }
     }
     fn handle(&self) -> String {
@@ -138,6 +155,10 @@ impl Ctx {
         )
         .with_meta(meta);
         let (row, recipients) = append_and_collect(conn, draft, self.max_history)?;
+        // Member servers of this channel get the sequenced envelope (and a server whose user
+        // was just removed, so it hears it).
+        let also = out.also_relay_to.take();
+        out.queued |= fan_out(conn, &self.keys, self.server.as_str(), channel, &row, also.as_deref())?;
         out.seq = out.seq.max(row.seq);
         out.recipients.extend(recipients);
         Ok(row.seq)
@@ -149,10 +170,15 @@ impl Ctx {
 struct Outcome {
     seq: i64,
     recipients: Vec<String>,
+    queued: bool,
+    also_relay_to: Option<String>,
 }
 
 impl Outcome {
     fn notify(self, state: &AppState) {
+        if self.queued {
+            state.federation.outbox_wake.notify_one();
+        }
         if !self.recipients.is_empty() {
             state
                 .notifier
@@ -168,6 +194,9 @@ pub async fn join(
     raw: &str,
     key: Option<String>,
 ) -> Result<ChannelInfo, ApiError> {
+    if let Some(remote) = remote_channel(state, raw)? {
+        return mirror::join(state, session, &remote, key).await;
+    }
     let channel = local_channel(state, raw)?;
     let ctx = Ctx::new(state, session);
     let (info, outcome) = state
@@ -271,14 +300,17 @@ pub async fn part(
     raw: &str,
     reason: Option<String>,
 ) -> Result<(), ApiError> {
-    let channel = local_channel(state, raw)?;
     let reason = check_reason(reason)?;
+    if let Some(remote) = remote_channel(state, raw)? {
+        return mirror::part(state, session, &remote, reason).await;
+    }
+    let channel = local_channel(state, raw)?;
     let ctx = Ctx::new(state, session);
     let outcome = state
         .db
         .write(move |conn| {
             let mut out = Outcome::default();
-            let row = load(conn, &channel.name)?;
+            let row = load_channel(conn, &channel.name)?;
             require_member(conn, &row, &ctx.session.user_id)?;
             let seq = ctx.emit(
                 conn,
@@ -317,7 +349,7 @@ pub async fn set_topic(
         .db
         .write(move |conn| {
             let mut out = Outcome::default();
-            let mut row = load(conn, &channel.name)?;
+            let mut row = load_channel(conn, &channel.name)?;
             let member = require_member(conn, &row, &ctx.session.user_id)?;
             if row.mode_topic_ops && !member.is_op {
                 return Err(ApiError::forbidden(
@@ -362,7 +394,7 @@ pub async fn set_modes(
         .db
         .write(move |conn| {
             let mut out = Outcome::default();
-            let mut row = load(conn, &channel.name)?;
+            let mut row = load_channel(conn, &channel.name)?;
             require_op(conn, &row, &ctx.session.user_id)?;
             let mut announced = Vec::new();
             let mut channel_changed = false;
@@ -440,7 +472,7 @@ pub async fn invite(
         .db
         .write(move |conn| {
             let mut out = Outcome::default();
-            let row = load(conn, &channel.name)?;
+            let row = load_channel(conn, &channel.name)?;
             let member = require_member(conn, &row, &ctx.session.user_id)?;
             if row.mode_invite_only && !member.is_op {
                 return Err(ApiError::forbidden(
@@ -499,7 +531,7 @@ pub async fn kick(
         .db
         .write(move |conn| {
             let mut out = Outcome::default();
-            let row = load(conn, &channel.name)?;
+            let row = load_channel(conn, &channel.name)?;
             require_op(conn, &row, &ctx.session.user_id)?;
             let target = local_user(conn, &ctx.server, &nick)?;
             if db::channels::member(conn, row.room_id, &target.id)?.is_none() {
@@ -528,13 +560,16 @@ pub async fn kick(
 
 /// `GET /api/v1/channels/{name}`: a secret channel is invisible to non-members.
 pub async fn info(state: &AppState, session: &Session, raw: &str) -> Result<ChannelInfo, ApiError> {
+    if let Some(remote) = remote_channel(state, raw)? {
+        return mirror::info(state, &remote).await;
+    }
     let channel = local_channel(state, raw)?;
     let server = state.server_name.clone();
     let user_id = session.user_id.clone();
     state
         .db
         .run(move |conn| {
-            let row = load(conn, &channel.name)?;
+            let row = load_channel(conn, &channel.name)?;
             let is_member = db::channels::member(conn, row.room_id, &user_id)?.is_some();
             if row.mode_secret && !is_member {
                 return Err(no_such_channel(&channel.short()));
@@ -544,7 +579,7 @@ pub async fn info(state: &AppState, session: &Session, raw: &str) -> Result<Chan
         .await
 }
 
-fn info_of(
+pub fn info_of(
     conn: &mut Conn,
     server: &ServerName,
     row: &ChannelRow,
@@ -572,7 +607,17 @@ fn info_of(
                 owner: is_owner,
             }
         })
-        .collect();
+        .collect::<Vec<_>>();
+    let mut members = members;
+    for remote in db::shared::remote_members(conn, row.room_id)? {
+        let modes = [(remote.is_op, 'o'), (remote.is_voice, 'v')]
+            .iter()
+            .filter(|(on, _)| *on)
+            .map(|(_, c)| *c)
+            .collect();
+        let nick = remote.handle.split('@').next().unwrap_or_default().to_string();
+        members.push(ChannelMember { handle: remote.handle, nick, modes, owner: false });
+    }
     if owner.is_empty() {
         if let Some(user) = db::users::by_id(conn, &row.owner_id)? {
             owner = format!("{}@{server}", user.nick);
@@ -598,7 +643,8 @@ fn summary(
     Ok(ChannelSummary {
         name: format!("#{}@{server}", row.name),
         topic: row.topic.clone(),
-        members: db::channels::member_count(conn, row.room_id)?,
+        members: db::channels::member_count(conn, row.room_id)?
+            + db::shared::remote_members(conn, row.room_id)?.len() as i64,
         modes: modes::render(row, is_member),
     })
 }
@@ -642,7 +688,7 @@ pub fn for_send(
     name: &str,
     user_id: &str,
 ) -> Result<(ChannelRow, Option<MemberRow>), ApiError> {
-    let row = load(conn, name)?;
+    let row = load_channel(conn, name)?;
     let member = db::channels::member(conn, row.room_id, user_id)?;
     if member.is_none() && (row.mode_no_external || row.mode_secret) {
         return Err(ApiError::forbidden(
@@ -661,7 +707,7 @@ pub fn for_send(
 
 /// Resolves a channel for reading history: members only.
 pub fn for_history(conn: &mut Conn, name: &str, user_id: &str) -> Result<ChannelRow, ApiError> {
-    let row = load(conn, name)?;
+    let row = load_channel(conn, name)?;
     if db::channels::member(conn, row.room_id, user_id)?.is_none() {
         if row.mode_secret {
             return Err(no_such_channel(&format!("#{name}")));

@@ -24,6 +24,8 @@ pub struct Draft {
     meta: serde_json::Value,
     reply_to: Option<String>,
     received: Option<(String, i64)>,
+    room_seq: Option<i64>,
+    wire: Option<String>,
 }
 
 impl Draft {
@@ -46,7 +48,22 @@ impl Draft {
             meta: serde_json::Value::Object(Default::default()),
             reply_to: None,
             received: None,
+            room_seq: None,
+            wire: None,
         }
+    }
+
+    /// Keeps the origin-signed wire form of an event received from another server.
+    pub fn with_wire(mut self, wire: String) -> Draft {
+        self.wire = Some(wire);
+        self
+    }
+
+    /// Mirrors a host's channel event: its position `room_seq` there and its signed wire form.
+    pub fn mirrored(mut self, room_seq: i64, wire: Option<String>) -> Draft {
+        self.room_seq = Some(room_seq);
+        self.wire = wire;
+        self
     }
 
     /// An event received from another server keeps its origin's id and timestamp.
@@ -89,6 +106,8 @@ pub fn append_and_collect(
         meta: draft.meta.to_string(),
         reply_to: draft.reply_to,
         target: None,
+        room_seq: draft.room_seq,
+        wire: draft.wire,
     };
     let row = db::events::append(conn, &new, max_history)?;
     let recipients = db::events::recipients(conn, draft.room_id)?;

@@ -12,6 +12,8 @@ use super::channels::{for_history, for_send, local_channel};
 use super::events::{append_and_collect, view, views, Draft};
 use super::now_ms;
 use crate::db::models::UserRow;
+use crate::federation::hosting::fan_out;
+use crate::federation::mirror;
 use crate::db::{self, Conn};
 use crate::error::ApiError;
 use crate::state::AppState;
@@ -73,6 +75,8 @@ pub fn check_meta(meta: &serde_json::Value) -> Result<(), ApiError> {
 enum Destination {
     /// A channel hosted here.
     Channel(ChannelName),
+    /// A channel hosted by another server.
+    RemoteChannel(ChannelName),
     /// A user of this server.
     LocalUser(UserHandle),
     /// A user of another server: `(qualified handle, server)`.
@@ -81,6 +85,9 @@ enum Destination {
 
 fn resolve(state: &AppState, target: &Target) -> Result<Destination, ApiError> {
     match target {
+        Target::Channel(channel) if !channel.is_local_to(&state.server_name) => {
+            Ok(Destination::RemoteChannel(channel.clone()))
+        }
         Target::Channel(raw) => Ok(Destination::Channel(local_channel(
             state,
             &raw.to_string(),
@@ -181,6 +188,9 @@ pub async fn send(
 ) -> Result<Event, ApiError> {
     let out = validate(state, req)?;
     let destination = resolve(state, &out.target)?;
+    if let Destination::RemoteChannel(channel) = &destination {
+        return send_to_remote_channel(state, session, channel, out).await;
+    }
     let server = state.server_name.clone();
     let max_history = state.config.max_history;
     let keys = state.keys.clone();
@@ -195,10 +205,16 @@ pub async fn send(
                 }
             }
             let sender = format!("{}@{}", session.nick, server);
+            let mut hosted = None;
             let (room_id, to) = match &destination {
                 Destination::Channel(channel) => {
                     let (row, _member) = for_send(conn, &channel.name, &session.user_id)?;
-                    (row.room_id, format!("#{}@{}", row.name, server))
+                    let at = (row.room_id, format!("#{}@{}", row.name, server));
+                    hosted = Some(row);
+                    at
+                }
+                Destination::RemoteChannel(_) => {
+                    return Err(ApiError::internal("a remote channel in a local send"))
                 }
                 Destination::LocalUser(handle) => {
                     let peer = local_user_by_handle(conn, handle)?;
@@ -233,8 +249,11 @@ pub async fn send(
             .with_meta(out.meta)
             .replying_to(out.reply_to);
             let (row, recipients) = append_and_collect(conn, draft, max_history)?;
+            let mut queued = match &hosted {
+                Some(channel) => fan_out(conn, &keys, server.as_str(), channel, &row, None)?,
+                None => false,
+            };
             let event = view(row)?;
-            let mut queued = false;
             if let Destination::RemoteUser(_, peer_server) = &destination {
                 // Signed now and queued in the same transaction: the send is durable.
                 let mut wire = serde_json::to_value(&event).map_err(ApiError::internal)?;
@@ -269,6 +288,40 @@ pub async fn send(
     Ok(event)
 }
 
+/// A send to a channel hosted elsewhere: signed here, sequenced by the host, then stored.
+async fn send_to_remote_channel(
+    state: &AppState,
+    session: &Session,
+    channel: &ChannelName,
+    out: Outgoing,
+) -> Result<Event, ApiError> {
+    if let Some(txn_id) = &out.txn_id {
+        let (device, txn) = (session.device_id.clone(), txn_id.clone());
+        let stored = state
+            .db
+            .run(move |conn| db::devices::txn_response(conn, &device, &txn).map_err(ApiError::from))
+            .await?;
+        if let Some(stored) = stored {
+            return serde_json::from_str(&stored).map_err(ApiError::internal);
+        }
+    }
+    let event = mirror::send(state, session, channel, out.kind, &out.body, out.meta, out.reply_to).await?;
+    let (device, user_id) = (session.device_id.clone(), session.user_id.clone());
+    let stored = serde_json::to_string(&event).map_err(ApiError::internal)?;
+    let txn_id = out.txn_id;
+    state
+        .db
+        .write(move |conn| {
+            if let Some(txn_id) = &txn_id {
+                db::devices::save_txn(conn, &device, txn_id, &stored, now_ms())?;
+            }
+            mark_active(conn, &user_id)
+        })
+        .await?;
+    state.metrics.sends.fetch_add(1, Ordering::Relaxed);
+    Ok(event)
+}
+
 /// `GET /api/v1/history`: a channel's or DM's stored events, newest first.
 pub async fn history(
     state: &AppState,
@@ -292,6 +345,20 @@ pub async fn history(
             let room_id = match &destination {
                 Destination::Channel(channel) => {
                     Some(for_history(conn, &channel.name, &user_id)?.room_id)
+                }
+                Destination::RemoteChannel(channel) => {
+                    let global = channel.to_string();
+                    match db::shared::mirror_by_channel(conn, &global)? {
+                        Some(m) if db::events::has_open_span(conn, &user_id, m.room_id)? => {
+                            Some(m.room_id)
+                        }
+                        _ => {
+                            return Err(ApiError::forbidden(
+                                "not_member",
+                                format!("join {global} to read its history"),
+                            ))
+                        }
+                    }
                 }
                 Destination::LocalUser(handle) => {
                     let peer = local_user_by_handle(conn, handle)?;

@@ -1,0 +1,108 @@
+//! Channels shared across servers: remote members (on the host) and mirrors (on member servers).
+
+use diesel::prelude::*;
+
+use super::models::EventRow;
+use super::schema::{events, mirrors, remote_members};
+use super::Conn;
+
+/// A member of a hosted channel who lives on another server.
+#[derive(Debug, Clone, Queryable, Selectable, Insertable)]
+#[diesel(table_name = remote_members)]
+pub struct RemoteMemberRow {
+    pub room_id: i64,
+    pub handle: String,
+    pub server: String,
+    pub is_op: bool,
+    pub is_voice: bool,
+    pub joined_ms: i64,
+}
+
+/// A local copy of a channel hosted elsewhere.
+#[derive(Debug, Clone, Queryable, Selectable, Insertable)]
+#[diesel(table_name = mirrors)]
+pub struct MirrorRow {
+    pub room_id: i64,
+    pub channel: String,
+    pub host: String,
+    pub host_seq: i64,
+}
+
+/// Adds a remote member.
+pub fn add_remote_member(conn: &mut Conn, row: &RemoteMemberRow) -> QueryResult<()> {
+    diesel::insert_into(remote_members::table).values(row).execute(conn).map(drop)
+}
+
+/// Removes a remote member.
+pub fn remove_remote_member(conn: &mut Conn, room_id: i64, handle: &str) -> QueryResult<()> {
+    diesel::delete(remote_members::table.find((room_id, handle))).execute(conn).map(drop)
+}
+
+/// A remote member's row.
+pub fn remote_member(conn: &mut Conn, room_id: i64, handle: &str) -> QueryResult<Option<RemoteMemberRow>> {
+    remote_members::table.find((room_id, handle)).select(RemoteMemberRow::as_select()).first(conn).optional()
+}
+
+/// Sets a remote member's operator and voice flags.
+pub fn set_remote_member_modes(conn: &mut Conn, room_id: i64, handle: &str, is_op: bool, is_voice: bool) -> QueryResult<()> {
+    diesel::update(remote_members::table.find((room_id, handle)))
+        .set((remote_members::is_op.eq(is_op), remote_members::is_voice.eq(is_voice)))
+        .execute(conn)
+        .map(drop)
+}
+
+/// Remote members of a channel.
+pub fn remote_members(conn: &mut Conn, room_id: i64) -> QueryResult<Vec<RemoteMemberRow>> {
+    remote_members::table
+        .filter(remote_members::room_id.eq(room_id))
+        .order(remote_members::handle.asc())
+        .select(RemoteMemberRow::as_select())
+        .load(conn)
+}
+
+/// Servers that have members in a channel.
+pub fn member_servers(conn: &mut Conn, room_id: i64) -> QueryResult<Vec<String>> {
+    remote_members::table
+        .filter(remote_members::room_id.eq(room_id))
+        .select(remote_members::server)
+        .distinct()
+        .load(conn)
+}
+
+/// The mirror of a channel (by its global `#name@host`).
+pub fn mirror_by_channel(conn: &mut Conn, channel: &str) -> QueryResult<Option<MirrorRow>> {
+    mirrors::table.filter(mirrors::channel.eq(channel)).select(MirrorRow::as_select()).first(conn).optional()
+}
+
+/// Creates a mirror.
+pub fn insert_mirror(conn: &mut Conn, row: &MirrorRow) -> QueryResult<()> {
+    diesel::insert_into(mirrors::table).values(row).on_conflict_do_nothing().execute(conn).map(drop)
+}
+
+/// Records how far a mirror has got.
+pub fn set_host_seq(conn: &mut Conn, room_id: i64, host_seq: i64) -> QueryResult<()> {
+    diesel::update(mirrors::table.find(room_id)).set(mirrors::host_seq.eq(host_seq)).execute(conn).map(drop)
+}
+
+/// Events of a room after a room position, in order.
+pub fn room_events_after(conn: &mut Conn, room_id: i64, after: i64, limit: i64) -> QueryResult<Vec<EventRow>> {
+    events::table
+        .filter(events::room_id.eq(room_id))
+        .filter(events::room_seq.gt(after))
+        .order(events::room_seq.asc())
+        .limit(limit)
+        .select(EventRow::as_select())
+        .load(conn)
+}
+
+/// The newest events of a room, oldest first (for a joiner's backfill).
+pub fn room_tail(conn: &mut Conn, room_id: i64, limit: i64) -> QueryResult<Vec<EventRow>> {
+    let mut rows: Vec<EventRow> = events::table
+        .filter(events::room_id.eq(room_id))
+        .order(events::room_seq.desc())
+        .limit(limit)
+        .select(EventRow::as_select())
+        .load(conn)?;
+    rows.reverse();
+    Ok(rows)
+}
