@@ -90,6 +90,8 @@ pub async fn run(state: AppState, listener: TcpListener) -> anyhow::Result<()> {
         + BODY_OVERHEAD;
     let reaper = actix_web::rt::spawn(workers::reap_idle_devices(state.clone().into_inner()));
     let sender = actix_web::rt::spawn(federation::sender::run(state.clone().into_inner()));
+    let catch_up =
+        actix_web::rt::spawn(federation::mirror::run_catch_up(state.clone().into_inner()));
     let link = actix_web::rt::spawn(federation::directory::run_link(
         state.clone().into_inner(),
         public_url(&state.config, &state.server_name, addr),
@@ -126,6 +128,7 @@ pub async fn run(state: AppState, listener: TcpListener) -> anyhow::Result<()> {
     let result = server.await;
     reaper.abort();
     sender.abort();
+    catch_up.abort();
     link.abort();
     result.context("server failed")
 }

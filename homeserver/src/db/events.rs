@@ -43,15 +43,24 @@ pub fn append(conn: &mut Conn, new: &NewEvent, max_history: i64) -> QueryResult<
     let (count, room_seq): (i64, i64) = match new.room_seq {
         // Mirroring another server's channel: its number, not ours.
         Some(given) => diesel::update(rooms::table.find(new.room_id))
-            .set((rooms::event_count.eq(rooms::event_count + 1), rooms::last_room_seq.eq(given)))
+            .set((
+                rooms::event_count.eq(rooms::event_count + 1),
+                rooms::last_room_seq.eq(given),
+            ))
             .returning((rooms::event_count, rooms::last_room_seq))
             .get_result(conn)?,
         None => diesel::update(rooms::table.find(new.room_id))
-            .set((rooms::event_count.eq(rooms::event_count + 1), rooms::last_room_seq.eq(rooms::last_room_seq + 1)))
+            .set((
+                rooms::event_count.eq(rooms::event_count + 1),
+                rooms::last_room_seq.eq(rooms::last_room_seq + 1),
+            ))
             .returning((rooms::event_count, rooms::last_room_seq))
             .get_result(conn)?,
     };
-    let new = NewEvent { room_seq: Some(room_seq), ..new.clone() };
+    let new = NewEvent {
+        room_seq: Some(room_seq),
+        ..new.clone()
+    };
     let row: EventRow = diesel::insert_into(events::table)
         .values(&new)
         .returning(EventRow::as_returning())
@@ -173,7 +182,11 @@ pub fn history(
 
 /// The stored event with this id.
 pub fn by_id(conn: &mut Conn, id: &str) -> QueryResult<Option<EventRow>> {
-    events::table.filter(events::id.eq(id)).select(EventRow::as_select()).first(conn).optional()
+    events::table
+        .filter(events::id.eq(id))
+        .select(EventRow::as_select())
+        .first(conn)
+        .optional()
 }
 
 /// Whether an event with this id is stored.

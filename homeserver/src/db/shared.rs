@@ -30,23 +30,45 @@ pub struct MirrorRow {
 
 /// Adds a remote member.
 pub fn add_remote_member(conn: &mut Conn, row: &RemoteMemberRow) -> QueryResult<()> {
-    diesel::insert_into(remote_members::table).values(row).execute(conn).map(drop)
+    diesel::insert_into(remote_members::table)
+        .values(row)
+        .execute(conn)
+        .map(drop)
 }
 
 /// Removes a remote member.
 pub fn remove_remote_member(conn: &mut Conn, room_id: i64, handle: &str) -> QueryResult<()> {
-    diesel::delete(remote_members::table.find((room_id, handle))).execute(conn).map(drop)
+    diesel::delete(remote_members::table.find((room_id, handle)))
+        .execute(conn)
+        .map(drop)
 }
 
 /// A remote member's row.
-pub fn remote_member(conn: &mut Conn, room_id: i64, handle: &str) -> QueryResult<Option<RemoteMemberRow>> {
-    remote_members::table.find((room_id, handle)).select(RemoteMemberRow::as_select()).first(conn).optional()
+pub fn remote_member(
+    conn: &mut Conn,
+    room_id: i64,
+    handle: &str,
+) -> QueryResult<Option<RemoteMemberRow>> {
+    remote_members::table
+        .find((room_id, handle))
+        .select(RemoteMemberRow::as_select())
+        .first(conn)
+        .optional()
 }
 
 /// Sets a remote member's operator and voice flags.
-pub fn set_remote_member_modes(conn: &mut Conn, room_id: i64, handle: &str, is_op: bool, is_voice: bool) -> QueryResult<()> {
+pub fn set_remote_member_modes(
+    conn: &mut Conn,
+    room_id: i64,
+    handle: &str,
+    is_op: bool,
+    is_voice: bool,
+) -> QueryResult<()> {
     diesel::update(remote_members::table.find((room_id, handle)))
-        .set((remote_members::is_op.eq(is_op), remote_members::is_voice.eq(is_voice)))
+        .set((
+            remote_members::is_op.eq(is_op),
+            remote_members::is_voice.eq(is_voice),
+        ))
         .execute(conn)
         .map(drop)
 }
@@ -71,21 +93,61 @@ pub fn member_servers(conn: &mut Conn, room_id: i64) -> QueryResult<Vec<String>>
 
 /// The mirror of a channel (by its global `#name@host`).
 pub fn mirror_by_channel(conn: &mut Conn, channel: &str) -> QueryResult<Option<MirrorRow>> {
-    mirrors::table.filter(mirrors::channel.eq(channel)).select(MirrorRow::as_select()).first(conn).optional()
+    mirrors::table
+        .filter(mirrors::channel.eq(channel))
+        .select(MirrorRow::as_select())
+        .first(conn)
+        .optional()
 }
 
 /// Creates a mirror.
 pub fn insert_mirror(conn: &mut Conn, row: &MirrorRow) -> QueryResult<()> {
-    diesel::insert_into(mirrors::table).values(row).on_conflict_do_nothing().execute(conn).map(drop)
+    diesel::insert_into(mirrors::table)
+        .values(row)
+        .on_conflict_do_nothing()
+        .execute(conn)
+        .map(drop)
 }
 
 /// Records how far a mirror has got.
 pub fn set_host_seq(conn: &mut Conn, room_id: i64, host_seq: i64) -> QueryResult<()> {
-    diesel::update(mirrors::table.find(room_id)).set(mirrors::host_seq.eq(host_seq)).execute(conn).map(drop)
+    diesel::update(mirrors::table.find(room_id))
+        .set(mirrors::host_seq.eq(host_seq))
+        .execute(conn)
+        .map(drop)
+}
+
+/// Mirrors that some local user is in.
+pub fn active_mirrors(conn: &mut Conn) -> QueryResult<Vec<MirrorRow>> {
+    use super::schema::spans;
+    mirrors::table
+        .filter(diesel::dsl::exists(
+            spans::table
+                .filter(spans::room_id.eq(mirrors::room_id))
+                .filter(spans::to_seq.eq(super::events::OPEN)),
+        ))
+        .select(MirrorRow::as_select())
+        .load(conn)
+}
+
+/// Mirrors the user is in.
+pub fn mirrors_of_user(conn: &mut Conn, user_id: &str) -> QueryResult<Vec<MirrorRow>> {
+    use super::schema::spans;
+    mirrors::table
+        .inner_join(spans::table.on(spans::room_id.eq(mirrors::room_id)))
+        .filter(spans::user_id.eq(user_id))
+        .filter(spans::to_seq.eq(super::events::OPEN))
+        .select(MirrorRow::as_select())
+        .load(conn)
 }
 
 /// Events of a room after a room position, in order.
-pub fn room_events_after(conn: &mut Conn, room_id: i64, after: i64, limit: i64) -> QueryResult<Vec<EventRow>> {
+pub fn room_events_after(
+    conn: &mut Conn,
+    room_id: i64,
+    after: i64,
+    limit: i64,
+) -> QueryResult<Vec<EventRow>> {
     events::table
         .filter(events::room_id.eq(room_id))
         .filter(events::room_seq.gt(after))

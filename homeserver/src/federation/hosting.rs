@@ -28,7 +28,12 @@ pub const BACKFILL: i64 = 50;
 /// The host-signed envelope of a stored channel event. Events from other servers keep their
 /// origin's signature (`wire`); the host's own are signed now (ed25519 is deterministic, so
 /// the same event always gets the same signature).
-pub fn envelope_of(keys: &KeyStore, server: &str, channel: &ChannelRow, row: &EventRow) -> Result<Value, ApiError> {
+pub fn envelope_of(
+    keys: &KeyStore,
+    server: &str,
+    channel: &ChannelRow,
+    row: &EventRow,
+) -> Result<Value, ApiError> {
     let global = format!("#{}@{}", channel.name, server);
     let wire = match &row.wire {
         Some(wire) => serde_json::from_str(wire).map_err(ApiError::internal)?,
@@ -81,11 +86,23 @@ pub struct Submitted {
 
 /// Checks and sequences an event that `origin` submitted for a channel hosted here. The event's
 /// signature was verified by the caller.
-pub async fn submit(state: &AppState, origin: &str, name: &str, event: Value, key: Option<String>) -> Result<Submitted, ApiError> {
+pub async fn submit(
+    state: &AppState,
+    origin: &str,
+    name: &str,
+    event: Value,
+    key: Option<String>,
+) -> Result<Submitted, ApiError> {
     let field = |n: &str| event.get(n).and_then(Value::as_str).map(str::to_string);
-    let kind = field("type").as_deref().and_then(EventKind::parse).ok_or_else(|| ApiError::bad_request("invalid_event", "unknown type"))?;
+    let kind = field("type")
+        .as_deref()
+        .and_then(EventKind::parse)
+        .ok_or_else(|| ApiError::bad_request("invalid_event", "unknown type"))?;
     let from = field("from").unwrap_or_default();
-    let id = field("id").and_then(|s| uuid::Uuid::parse_str(&s).ok()).ok_or_else(|| ApiError::bad_request("invalid_event", "id must be a UUID"))?.to_string();
+    let id = field("id")
+        .and_then(|s| uuid::Uuid::parse_str(&s).ok())
+        .ok_or_else(|| ApiError::bad_request("invalid_event", "id must be a UUID"))?
+        .to_string();
     let ts_ms = field("ts")
         .and_then(|ts| federation_proto::time::parse_rfc3339_ms(&ts).ok())
         .and_then(|ms| i64::try_from(ms).ok())
@@ -110,54 +127,96 @@ pub async fn submit(state: &AppState, origin: &str, name: &str, event: Value, ke
             let channel = load_channel(conn, &name)?;
             let global = format!("#{}@{}", channel.name, server);
             if to.as_deref() != Some(global.as_str()) {
-                return Err(ApiError::bad_request("invalid_event", format!("the event is not addressed to {global}")));
+                return Err(ApiError::bad_request(
+                    "invalid_event",
+                    format!("the event is not addressed to {global}"),
+                ));
             }
             if db::events::exists(conn, &id)? {
-                return Err(ApiError::conflict("duplicate_event", "this event was already submitted"));
+                return Err(ApiError::conflict(
+                    "duplicate_event",
+                    "this event was already submitted",
+                ));
             }
             let member = db::shared::remote_member(conn, channel.room_id, &from)?;
             let mut also = None;
             match kind {
                 EventKind::Join => {
                     if member.is_some() {
-                        return Err(ApiError::conflict("already_member", format!("{from} is already in {global}")));
+                        return Err(ApiError::conflict(
+                            "already_member",
+                            format!("{from} is already in {global}"),
+                        ));
                     }
                     if channel.mode_invite_only {
-                        return Err(ApiError::forbidden("invite_only", format!("{global} is invite-only (+i)")));
+                        return Err(ApiError::forbidden(
+                            "invite_only",
+                            format!("{global} is invite-only (+i)"),
+                        ));
                     }
                     if let Some(chan_key) = &channel.chan_key {
                         if key.as_deref() != Some(chan_key.as_str()) {
-                            return Err(ApiError::forbidden("bad_channel_key", format!("{global} needs the right key (+k)")));
+                            return Err(ApiError::forbidden(
+                                "bad_channel_key",
+                                format!("{global} needs the right key (+k)"),
+                            ));
                         }
                     }
                     if let Some(limit) = channel.user_limit {
-                        let count = db::channels::member_count(conn, channel.room_id)? + db::shared::remote_members(conn, channel.room_id)?.len() as i64;
+                        let count = db::channels::member_count(conn, channel.room_id)?
+                            + db::shared::remote_members(conn, channel.room_id)?.len() as i64;
                         if count >= limit {
-                            return Err(ApiError::forbidden("channel_full", format!("{global} is full (+l {limit})")));
+                            return Err(ApiError::forbidden(
+                                "channel_full",
+                                format!("{global} is full (+l {limit})"),
+                            ));
                         }
                     }
                     db::shared::add_remote_member(
                         conn,
-                        &RemoteMemberRow { room_id: channel.room_id, handle: from.clone(), server: origin.clone(), is_op: false, is_voice: false, joined_ms: now_ms() },
+                        &RemoteMemberRow {
+                            room_id: channel.room_id,
+                            handle: from.clone(),
+                            server: origin.clone(),
+                            is_op: false,
+                            is_voice: false,
+                            joined_ms: now_ms(),
+                        },
                     )?;
                 }
                 EventKind::Part => {
                     if member.is_none() {
-                        return Err(ApiError::forbidden("not_member", format!("{from} is not in {global}")));
+                        return Err(ApiError::forbidden(
+                            "not_member",
+                            format!("{from} is not in {global}"),
+                        ));
                     }
                     db::shared::remove_remote_member(conn, channel.room_id, &from)?;
                     also = Some(origin.clone());
                 }
                 k if k.is_user_sendable() => match &member {
                     None if channel.mode_no_external || channel.mode_secret => {
-                        return Err(ApiError::forbidden("not_member", format!("{global} takes no messages from outside (+n)")));
+                        return Err(ApiError::forbidden(
+                            "not_member",
+                            format!("{global} takes no messages from outside (+n)"),
+                        ));
                     }
-                    m if channel.mode_moderated && !m.as_ref().is_some_and(|m| m.is_op || m.is_voice) => {
-                        return Err(ApiError::forbidden("moderated", format!("{global} is moderated (+m): you need voice")));
+                    m if channel.mode_moderated
+                        && !m.as_ref().is_some_and(|m| m.is_op || m.is_voice) =>
+                    {
+                        return Err(ApiError::forbidden(
+                            "moderated",
+                            format!("{global} is moderated (+m): you need voice"),
+                        ));
                     }
                     _ => {}
                 },
-                _ => return Err(ApiError::bad_request("unsupported_type", format!("{} cannot be submitted to a channel", kind.as_str()))),
+                _ => {
+                    return Err(ApiError::bad_request(
+                        "unsupported_type",
+                        format!("{} cannot be submitted to a channel", kind.as_str()),
+                    ))
+                }
             }
             let draft = Draft::new(channel.room_id, &from, None, &global, kind, body)
                 .with_meta(meta)
@@ -173,14 +232,28 @@ pub async fn submit(state: &AppState, origin: &str, name: &str, event: Value, ke
                     .filter(|r| r.seq != row.seq)
                     .map(|r| envelope_of(&keys, &server, &channel, r))
                     .collect::<Result<Vec<_>, _>>()?;
-                (backfill, Some(info_of(conn, &server_name, &channel, false)?))
+                (
+                    backfill,
+                    Some(info_of(conn, &server_name, &channel, false)?),
+                )
             } else {
                 (Vec::new(), None)
             };
-            Ok((Submitted { envelope, backfill, info }, recipients, row.seq, queued))
+            Ok((
+                Submitted {
+                    envelope,
+                    backfill,
+                    info,
+                },
+                recipients,
+                row.seq,
+                queued,
+            ))
         })
         .await?;
-    state.notifier.notify(recipients.iter().map(String::as_str), seq);
+    state
+        .notifier
+        .notify(recipients.iter().map(String::as_str), seq);
     if queued {
         state.federation.outbox_wake.notify_one();
     }
@@ -189,7 +262,13 @@ pub async fn submit(state: &AppState, origin: &str, name: &str, event: Value, ke
 
 /// Envelopes of a hosted channel after `after`, for a peer filling a gap or catching up. A
 /// secret channel answers only servers with members.
-pub async fn events_after(state: &AppState, origin: &str, name: &str, after: i64, limit: i64) -> Result<Vec<Value>, ApiError> {
+pub async fn events_after(
+    state: &AppState,
+    origin: &str,
+    name: &str,
+    after: i64,
+    limit: i64,
+) -> Result<Vec<Value>, ApiError> {
     let server = state.server_name.to_string();
     let keys = state.keys.clone();
     let (origin, name) = (origin.to_string(), name.to_string());
@@ -197,17 +276,33 @@ pub async fn events_after(state: &AppState, origin: &str, name: &str, after: i64
         .db
         .run(move |conn| {
             let channel = load_channel(conn, &name)?;
-            if channel.mode_secret && !db::shared::member_servers(conn, channel.room_id)?.contains(&origin) {
-                return Err(ApiError::not_found("no_such_channel", format!("no channel #{name}")));
+            if channel.mode_secret
+                && !db::shared::member_servers(conn, channel.room_id)?.contains(&origin)
+            {
+                return Err(ApiError::not_found(
+                    "no_such_channel",
+                    format!("no channel #{name}"),
+                ));
             }
-            let rows = db::shared::room_events_after(conn, channel.room_id, after, limit.clamp(1, PULL_MAX))?;
-            rows.iter().map(|r| envelope_of(&keys, &server, &channel, r)).collect()
+            let rows = db::shared::room_events_after(
+                conn,
+                channel.room_id,
+                after,
+                limit.clamp(1, PULL_MAX),
+            )?;
+            rows.iter()
+                .map(|r| envelope_of(&keys, &server, &channel, r))
+                .collect()
         })
         .await
 }
 
 /// A hosted channel's info for a peer (secret channels only for servers with members).
-pub async fn channel_info(state: &AppState, origin: &str, name: &str) -> Result<ChannelInfo, ApiError> {
+pub async fn channel_info(
+    state: &AppState,
+    origin: &str,
+    name: &str,
+) -> Result<ChannelInfo, ApiError> {
     let server = state.server_name.clone();
     let (origin, name) = (origin.to_string(), name.to_string());
     state
@@ -216,7 +311,10 @@ pub async fn channel_info(state: &AppState, origin: &str, name: &str) -> Result<
             let channel = load_channel(conn, &name)?;
             let has_members = db::shared::member_servers(conn, channel.room_id)?.contains(&origin);
             if channel.mode_secret && !has_members {
-                return Err(ApiError::not_found("no_such_channel", format!("no channel #{name}")));
+                return Err(ApiError::not_found(
+                    "no_such_channel",
+                    format!("no channel #{name}"),
+                ));
             }
             info_of(conn, &server, &channel, has_members)
         })

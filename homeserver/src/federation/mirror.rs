@@ -11,7 +11,9 @@ use awc::http::Method;
 use federation_proto::api::client::ChannelInfo;
 use federation_proto::event::{Event, EventKind};
 use federation_proto::ids::ChannelName;
-use federation_proto::signing::{hash_and_sign_event, verify_envelope, verifying_key_from_b64, KeyId, KnownKey};
+use federation_proto::signing::{
+    hash_and_sign_event, verify_envelope, verifying_key_from_b64, KeyId, KnownKey,
+};
 use serde_json::{json, Value};
 
 use super::client::{FedClient, FedError};
@@ -31,7 +33,11 @@ pub fn channel_path(name: &str, rest: &str) -> String {
 }
 
 fn bad_gateway(host: &str, e: impl std::fmt::Display) -> ApiError {
-    ApiError::new(actix_web::http::StatusCode::BAD_GATEWAY, "host_unreachable", format!("{host} did not answer: {e}"))
+    ApiError::new(
+        actix_web::http::StatusCode::BAD_GATEWAY,
+        "host_unreachable",
+        format!("{host} did not answer: {e}"),
+    )
 }
 
 /// Maps a host's refusal (a 4xx with a code) to the same answer here; anything else is a 502.
@@ -40,8 +46,12 @@ fn host_error(host: &str, e: FedError) -> ApiError {
         if (400..500).contains(status) {
             if let Ok(v) = serde_json::from_str::<Value>(body) {
                 let code = v["error"]["code"].as_str().unwrap_or("refused_by_host");
-                let message = v["error"]["message"].as_str().unwrap_or("refused by the channel's host").to_string();
-                let status = actix_web::http::StatusCode::from_u16(*status).unwrap_or(actix_web::http::StatusCode::BAD_GATEWAY);
+                let message = v["error"]["message"]
+                    .as_str()
+                    .unwrap_or("refused by the channel's host")
+                    .to_string();
+                let status = actix_web::http::StatusCode::from_u16(*status)
+                    .unwrap_or(actix_web::http::StatusCode::BAD_GATEWAY);
                 return ApiError::new(status, leak_code(code), format!("{host}: {message}"));
             }
         }
@@ -52,10 +62,23 @@ fn host_error(host: &str, e: FedError) -> ApiError {
 /// Error codes are `&'static str`; a host's code is mapped onto the known set.
 fn leak_code(code: &str) -> &'static str {
     const KNOWN: [&str; 12] = [
-        "invite_only", "bad_channel_key", "channel_full", "not_member", "moderated", "no_such_channel",
-        "already_member", "chanop_required", "message_too_large", "invalid_event", "unsupported_type", "duplicate_event",
+        "invite_only",
+        "bad_channel_key",
+        "channel_full",
+        "not_member",
+        "moderated",
+        "no_such_channel",
+        "already_member",
+        "chanop_required",
+        "message_too_large",
+        "invalid_event",
+        "unsupported_type",
+        "duplicate_event",
     ];
-    KNOWN.into_iter().find(|k| *k == code).unwrap_or("refused_by_host")
+    KNOWN
+        .into_iter()
+        .find(|k| *k == code)
+        .unwrap_or("refused_by_host")
 }
 
 /// The host of a remote channel and its URL (a live peer), or 404.
@@ -67,15 +90,29 @@ async fn host_url(state: &AppState, host: &str) -> Result<String, ApiError> {
         .await?
         .filter(|p| p.status == "up")
         .map(|p| p.url)
-        .ok_or_else(|| ApiError::not_found("unknown_server", format!("{host} is not a known peer of this server")))
+        .ok_or_else(|| {
+            ApiError::not_found(
+                "unknown_server",
+                format!("{host} is not a known peer of this server"),
+            )
+        })
 }
 
 fn client(state: &AppState) -> FedClient {
-    FedClient::new(state.server_name.as_str(), state.keys.clone()).with_federation_key(state.config.federation_key.clone())
+    FedClient::new(state.server_name.as_str(), state.keys.clone())
+        .with_federation_key(state.config.federation_key.clone())
 }
 
 /// Builds and signs an event by a local user for a remote channel.
-fn signed_event(state: &AppState, session: &Session, channel: &str, kind: EventKind, body: &str, meta: Value, reply_to: Option<String>) -> Result<Value, ApiError> {
+fn signed_event(
+    state: &AppState,
+    session: &Session,
+    channel: &str,
+    kind: EventKind,
+    body: &str,
+    meta: Value,
+    reply_to: Option<String>,
+) -> Result<Value, ApiError> {
     let mut event = json!({
         "id": uuid::Uuid::now_v7().to_string(),
         "ts": federation_proto::time::format_rfc3339_ms(now_ms()),
@@ -88,25 +125,54 @@ fn signed_event(state: &AppState, session: &Session, channel: &str, kind: EventK
     if let Some(reply_to) = reply_to {
         event["reply_to"] = json!(reply_to);
     }
-    hash_and_sign_event(&mut event, state.server_name.as_str(), state.keys.current()).map_err(ApiError::internal)?;
+    hash_and_sign_event(&mut event, state.server_name.as_str(), state.keys.current())
+        .map_err(ApiError::internal)?;
     Ok(event)
 }
 
 /// Submits an event to the host; returns its answer.
-async fn submit(state: &AppState, channel: &ChannelName, event: Value, key: Option<String>) -> Result<Value, ApiError> {
-    let host = channel.server.as_ref().map(ToString::to_string).unwrap_or_default();
+async fn submit(
+    state: &AppState,
+    channel: &ChannelName,
+    event: Value,
+    key: Option<String>,
+) -> Result<Value, ApiError> {
+    let host = channel
+        .server
+        .as_ref()
+        .map(ToString::to_string)
+        .unwrap_or_default();
     let url = host_url(state, &host).await?;
     let body = json!({"event": event, "key": key});
     client(state)
-        .signed(Method::POST, &url, &channel_path(&channel.name, "/submit"), &host, Some(&body))
+        .signed(
+            Method::POST,
+            &url,
+            &channel_path(&channel.name, "/submit"),
+            &host,
+            Some(&body),
+        )
         .await
         .map_err(|e| host_error(&host, e))
 }
 
 /// Joins a channel hosted elsewhere.
-pub async fn join(state: &AppState, session: &Session, channel: &ChannelName, key: Option<String>) -> Result<ChannelInfo, ApiError> {
+pub async fn join(
+    state: &AppState,
+    session: &Session,
+    channel: &ChannelName,
+    key: Option<String>,
+) -> Result<ChannelInfo, ApiError> {
     let global = channel.to_string();
-    let event = signed_event(state, session, &global, EventKind::Join, "", json!({}), None)?;
+    let event = signed_event(
+        state,
+        session,
+        &global,
+        EventKind::Join,
+        "",
+        json!({}),
+        None,
+    )?;
     let answer = submit(state, channel, event, key).await?;
     let backfill = answer["backfill"].as_array().cloned().unwrap_or_default();
     for envelope in backfill {
@@ -117,15 +183,36 @@ pub async fn join(state: &AppState, session: &Session, channel: &ChannelName, ke
 }
 
 /// Leaves a channel hosted elsewhere.
-pub async fn part(state: &AppState, session: &Session, channel: &ChannelName, reason: String) -> Result<(), ApiError> {
+pub async fn part(
+    state: &AppState,
+    session: &Session,
+    channel: &ChannelName,
+    reason: String,
+) -> Result<(), ApiError> {
     require_member(state, session, &channel.to_string()).await?;
-    let event = signed_event(state, session, &channel.to_string(), EventKind::Part, &reason, json!({}), None)?;
+    let event = signed_event(
+        state,
+        session,
+        &channel.to_string(),
+        EventKind::Part,
+        &reason,
+        json!({}),
+        None,
+    )?;
     let answer = submit(state, channel, event, None).await?;
     apply(state, &answer["envelope"], false).await
 }
 
 /// Sends to a channel hosted elsewhere: acknowledged once the host has sequenced it.
-pub async fn send(state: &AppState, session: &Session, channel: &ChannelName, kind: EventKind, body: &str, meta: Value, reply_to: Option<String>) -> Result<Event, ApiError> {
+pub async fn send(
+    state: &AppState,
+    session: &Session,
+    channel: &ChannelName,
+    kind: EventKind,
+    body: &str,
+    meta: Value,
+    reply_to: Option<String>,
+) -> Result<Event, ApiError> {
     let global = channel.to_string();
     require_member(state, session, &global).await?;
     let event = signed_event(state, session, &global, kind, body, meta, reply_to)?;
@@ -142,17 +229,31 @@ pub async fn send(state: &AppState, session: &Session, channel: &ChannelName, ki
 
 /// The channel's info, from its host.
 pub async fn info(state: &AppState, channel: &ChannelName) -> Result<ChannelInfo, ApiError> {
-    let host = channel.server.as_ref().map(ToString::to_string).unwrap_or_default();
+    let host = channel
+        .server
+        .as_ref()
+        .map(ToString::to_string)
+        .unwrap_or_default();
     let url = host_url(state, &host).await?;
     let answer = client(state)
-        .signed(Method::GET, &url, &channel_path(&channel.name, ""), &host, None)
+        .signed(
+            Method::GET,
+            &url,
+            &channel_path(&channel.name, ""),
+            &host,
+            None,
+        )
         .await
         .map_err(|e| host_error(&host, e))?;
     serde_json::from_value(answer).map_err(|e| bad_gateway(&host, e))
 }
 
 /// The mirror room of a remote channel the user is in, or 403.
-pub async fn require_member(state: &AppState, session: &Session, global: &str) -> Result<i64, ApiError> {
+pub async fn require_member(
+    state: &AppState,
+    session: &Session,
+    global: &str,
+) -> Result<i64, ApiError> {
     let (global, user_id) = (global.to_string(), session.user_id.clone());
     state
         .db
@@ -160,7 +261,10 @@ pub async fn require_member(state: &AppState, session: &Session, global: &str) -
             let mirror = db::shared::mirror_by_channel(conn, &global)?;
             match mirror {
                 Some(m) if db::events::has_open_span(conn, &user_id, m.room_id)? => Ok(m.room_id),
-                _ => Err(ApiError::forbidden("not_member", format!("you are not in {global}"))),
+                _ => Err(ApiError::forbidden(
+                    "not_member",
+                    format!("you are not in {global}"),
+                )),
             }
         })
         .await
@@ -181,14 +285,18 @@ pub async fn apply(state: &AppState, envelope: &Value, allow_gap: bool) -> Resul
     let verified = verify(state, envelope).await?;
     match store(state, envelope, allow_gap).await? {
         Applied::Stored(seq, recipients) => {
-            state.notifier.notify(recipients.iter().map(String::as_str), seq);
+            state
+                .notifier
+                .notify(recipients.iter().map(String::as_str), seq);
             Ok(())
         }
         Applied::Duplicate => Ok(()),
         Applied::Gap { have } => {
             pull(state, &verified.channel, &verified.host, have).await?;
             match store(state, envelope, true).await? {
-                Applied::Stored(seq, recipients) => state.notifier.notify(recipients.iter().map(String::as_str), seq),
+                Applied::Stored(seq, recipients) => state
+                    .notifier
+                    .notify(recipients.iter().map(String::as_str), seq),
                 Applied::Duplicate | Applied::Gap { .. } => {}
             }
             Ok(())
@@ -197,13 +305,24 @@ pub async fn apply(state: &AppState, envelope: &Value, allow_gap: bool) -> Resul
 }
 
 /// Pulls everything after `have` from the host and applies it in order.
-pub async fn pull(state: &AppState, global: &str, host: &str, mut have: i64) -> Result<(), ApiError> {
+pub async fn pull(
+    state: &AppState,
+    global: &str,
+    host: &str,
+    mut have: i64,
+) -> Result<(), ApiError> {
     let channel: ChannelName = global.parse()?;
     let url = host_url(state, host).await?;
     let client = client(state);
     loop {
-        let path = format!("{}?after={have}&limit={PULL_MAX}", channel_path(&channel.name, "/events"));
-        let answer = client.signed(Method::GET, &url, &path, host, None).await.map_err(|e| host_error(host, e))?;
+        let path = format!(
+            "{}?after={have}&limit={PULL_MAX}",
+            channel_path(&channel.name, "/events")
+        );
+        let answer = client
+            .signed(Method::GET, &url, &path, host, None)
+            .await
+            .map_err(|e| host_error(host, e))?;
         let envelopes = answer["envelopes"].as_array().cloned().unwrap_or_default();
         if envelopes.is_empty() {
             return Ok(());
@@ -211,7 +330,9 @@ pub async fn pull(state: &AppState, global: &str, host: &str, mut have: i64) -> 
         for envelope in &envelopes {
             verify(state, envelope).await?;
             if let Applied::Stored(seq, recipients) = store(state, envelope, true).await? {
-                state.notifier.notify(recipients.iter().map(String::as_str), seq);
+                state
+                    .notifier
+                    .notify(recipients.iter().map(String::as_str), seq);
             }
             have = have.max(envelope["seq"].as_i64().unwrap_or(have));
         }
@@ -221,19 +342,73 @@ pub async fn pull(state: &AppState, global: &str, host: &str, mut have: i64) -> 
     }
 }
 
+/// Pulls every channel that local users are in from its host: at start (catching up after a
+/// restart) and then every `DIRECTORY_PULL_SECS`, so a lost push is healed without new traffic.
+pub async fn run_catch_up(state: std::sync::Arc<AppState>) {
+    let period = std::time::Duration::from_secs(state.config.directory_pull_secs);
+    let mut every = tokio::time::interval(period);
+    loop {
+        every.tick().await;
+        let mirrors = state
+            .db
+            .run(|conn| db::shared::active_mirrors(conn).map_err(ApiError::from))
+            .await;
+        for mirror in mirrors.unwrap_or_default() {
+            if let Err(e) = pull(&state, &mirror.channel, &mirror.host, mirror.host_seq).await {
+                tracing::info!(channel = %mirror.channel, error = %e, "catch-up pull failed");
+            }
+        }
+    }
+}
+
 /// Checks the host's and the origin's signatures with the keys we hold for them.
-async fn verify(state: &AppState, envelope: &Value) -> Result<federation_proto::signing::VerifiedEnvelope, ApiError> {
-    let peers = state.db.run(|conn| db::peers::all(conn).map_err(ApiError::from)).await?;
+async fn verify(
+    state: &AppState,
+    envelope: &Value,
+) -> Result<federation_proto::signing::VerifiedEnvelope, ApiError> {
+    let peers = state
+        .db
+        .run(|conn| db::peers::all(conn).map_err(ApiError::from))
+        .await?;
     let mut keys: BTreeMap<(String, String), KnownKey> = BTreeMap::new();
     for peer in peers.iter().filter(|p| p.status == "up") {
         for (id, k) in stored_keys(peer) {
             if let Ok(key) = verifying_key_from_b64(&k.key) {
-                keys.insert((peer.server_name.clone(), id), KnownKey { key, expired_ts: None });
+                keys.insert(
+                    (peer.server_name.clone(), id),
+                    KnownKey {
+                        key,
+                        expired_ts: None,
+                    },
+                );
             }
         }
     }
-    let lookup = |server: &str, key_id: &KeyId| keys.get(&(server.to_string(), key_id.to_string())).cloned();
-    verify_envelope(envelope, &lookup, now_ms_u64()).map_err(|e| ApiError::forbidden("invalid_event", e.to_string()))
+    // Our own users' events come back inside the host's envelopes: our keys verify them.
+    let own = state.server_name.to_string();
+    let current = state.keys.current();
+    keys.insert(
+        (own.clone(), current.key_id().to_string()),
+        KnownKey {
+            key: current.verifying_key(),
+            expired_ts: None,
+        },
+    );
+    for old in state.keys.old_keys() {
+        if let Ok(key) = verifying_key_from_b64(&old.public_key) {
+            keys.insert(
+                (own.clone(), old.key_id.to_string()),
+                KnownKey {
+                    key,
+                    expired_ts: Some(old.expired_ts),
+                },
+            );
+        }
+    }
+    let lookup =
+        |server: &str, key_id: &KeyId| keys.get(&(server.to_string(), key_id.to_string())).cloned();
+    verify_envelope(envelope, &lookup, now_ms_u64())
+        .map_err(|e| ApiError::forbidden("invalid_event", e.to_string()))
 }
 
 /// Stores a verified envelope in the mirror, in order, once.
@@ -244,15 +419,22 @@ async fn store(state: &AppState, envelope: &Value, allow_gap: bool) -> Result<Ap
     state
         .db
         .write(move |conn| {
-            let global = envelope["channel"].as_str().unwrap_or_default().to_ascii_lowercase();
+            let global = envelope["channel"]
+                .as_str()
+                .unwrap_or_default()
+                .to_ascii_lowercase();
             let host = global.rsplit('@').next().unwrap_or_default().to_string();
-            let seq = envelope["seq"].as_i64().ok_or_else(|| ApiError::bad_request("invalid_event", "envelope without seq"))?;
+            let seq = envelope["seq"]
+                .as_i64()
+                .ok_or_else(|| ApiError::bad_request("invalid_event", "envelope without seq"))?;
             let mirror = mirror_of(conn, &global, &host)?;
             if seq <= mirror.host_seq {
                 return Ok(Applied::Duplicate);
             }
             if seq > mirror.host_seq + 1 && !allow_gap {
-                return Ok(Applied::Gap { have: mirror.host_seq });
+                return Ok(Applied::Gap {
+                    have: mirror.host_seq,
+                });
             }
             let event = &envelope["event"];
             let field = |n: &str| event.get(n).and_then(Value::as_str).map(str::to_string);
@@ -261,17 +443,26 @@ async fn store(state: &AppState, envelope: &Value, allow_gap: bool) -> Result<Ap
                 db::shared::set_host_seq(conn, mirror.room_id, seq)?;
                 return Ok(Applied::Duplicate);
             }
-            let kind = field("type").as_deref().and_then(EventKind::parse).ok_or_else(|| ApiError::bad_request("invalid_event", "unknown type"))?;
+            let kind = field("type")
+                .as_deref()
+                .and_then(EventKind::parse)
+                .ok_or_else(|| ApiError::bad_request("invalid_event", "unknown type"))?;
             let from = field("from").unwrap_or_default();
             let local_user = |conn: &mut Conn, handle: &str| -> Result<Option<String>, ApiError> {
-                let Some((nick, srv)) = handle.split_once('@') else { return Ok(None) };
+                let Some((nick, srv)) = handle.split_once('@') else {
+                    return Ok(None);
+                };
                 if srv != server {
                     return Ok(None);
                 }
                 Ok(db::users::by_nick(conn, nick)?.map(|u| u.id))
             };
             // A local user's join opens their window before the event, so they receive it.
-            let joiner = if kind == EventKind::Join { local_user(conn, &from)? } else { None };
+            let joiner = if kind == EventKind::Join {
+                local_user(conn, &from)?
+            } else {
+                None
+            };
             if let Some(user_id) = &joiner {
                 let next = db::events::max_seq(conn)? + 1;
                 db::events::open_span(conn, user_id, mirror.room_id, next)?;
@@ -280,17 +471,33 @@ async fn store(state: &AppState, envelope: &Value, allow_gap: bool) -> Result<Ap
                 .and_then(|ts| federation_proto::time::parse_rfc3339_ms(&ts).ok())
                 .and_then(|ms| i64::try_from(ms).ok())
                 .unwrap_or_else(now_ms);
-            let draft = Draft::new(mirror.room_id, &from, None, &global, kind, field("body").unwrap_or_default())
-                .with_meta(event.get("meta").cloned().filter(Value::is_object).unwrap_or_else(|| json!({})))
-                .replying_to(field("reply_to"))
-                .received(id, ts_ms)
-                .mirrored(seq, Some(event.to_string()));
+            let draft = Draft::new(
+                mirror.room_id,
+                &from,
+                None,
+                &global,
+                kind,
+                field("body").unwrap_or_default(),
+            )
+            .with_meta(
+                event
+                    .get("meta")
+                    .cloned()
+                    .filter(Value::is_object)
+                    .unwrap_or_else(|| json!({})),
+            )
+            .replying_to(field("reply_to"))
+            .received(id, ts_ms)
+            .mirrored(seq, Some(event.to_string()));
             let (row, recipients) = append_and_collect(conn, draft, max_history)?;
             // A local user who leaves or is kicked receives that event, then nothing more.
             let leaver = match kind {
                 EventKind::Part => local_user(conn, &from)?,
                 EventKind::Kick => {
-                    let target = event["meta"]["nick"].as_str().unwrap_or_default().to_string();
+                    let target = event["meta"]["nick"]
+                        .as_str()
+                        .unwrap_or_default()
+                        .to_string();
                     local_user(conn, &target)?
                 }
                 _ => None,
@@ -310,7 +517,12 @@ fn mirror_of(conn: &mut Conn, global: &str, host: &str) -> Result<MirrorRow, Api
         return Ok(mirror);
     }
     let room_id = db::events::ensure_room(conn, &format!("mirror:{global}"), "mirror")?;
-    let row = MirrorRow { room_id, channel: global.to_string(), host: host.to_string(), host_seq: 0 };
+    let row = MirrorRow {
+        room_id,
+        channel: global.to_string(),
+        host: host.to_string(),
+        host_seq: 0,
+    };
     db::shared::insert_mirror(conn, &row)?;
     Ok(row)
 }

@@ -72,7 +72,11 @@ pub async fn relay(state: &AppState, origin: &str, body: &[u8]) -> Result<Value,
     for event in events {
         let is_envelope = event.get("channel").is_some() && event.get("event").is_some();
         let inner = if is_envelope { &event["event"] } else { event };
-        let id = inner.get("id").and_then(Value::as_str).unwrap_or("?").to_string();
+        let id = inner
+            .get("id")
+            .and_then(Value::as_str)
+            .unwrap_or("?")
+            .to_string();
         let outcome = if is_envelope {
             receive_envelope(state, origin, event).await
         } else {
@@ -100,10 +104,17 @@ pub async fn relay(state: &AppState, origin: &str, body: &[u8]) -> Result<Value,
 }
 
 /// A sequenced channel event relayed by the channel's host.
-async fn receive_envelope(state: &AppState, origin: &str, envelope: &Value) -> Result<(), ApiError> {
+async fn receive_envelope(
+    state: &AppState,
+    origin: &str,
+    envelope: &Value,
+) -> Result<(), ApiError> {
     let channel = envelope["channel"].as_str().unwrap_or_default();
     if channel.rsplit('@').next() != Some(origin) {
-        return Err(ApiError::forbidden("not_host", format!("{origin} does not host {channel}")));
+        return Err(ApiError::forbidden(
+            "not_host",
+            format!("{origin} does not host {channel}"),
+        ));
     }
     mirror::apply(state, envelope, false).await
 }
@@ -138,12 +149,17 @@ async fn origin_keys(
 pub async fn verify_from(state: &AppState, origin: &str, event: &Value) -> Result<(), ApiError> {
     let keys = origin_keys(state, origin).await?;
     let lookup = |server: &str, key_id: &KeyId| -> Option<KnownKey> {
-        (server == origin).then(|| keys.get(key_id.as_str()).cloned()).flatten()
+        (server == origin)
+            .then(|| keys.get(key_id.as_str()).cloned())
+            .flatten()
     };
     let verified = verify_event(event, &lookup, now_ms_u64())
         .map_err(|e| ApiError::forbidden("invalid_event", e.to_string()))?;
     if verified.origin != origin {
-        return Err(ApiError::forbidden("origin_mismatch", "the event's origin is not the sending server"));
+        return Err(ApiError::forbidden(
+            "origin_mismatch",
+            "the event's origin is not the sending server",
+        ));
     }
     Ok(())
 }

@@ -81,12 +81,20 @@ pub async fn submit(
     let origin = inbound::verify(&state, &req, &body).await?;
     let parsed = federation_proto::canonical::parse_strict(&body)
         .map_err(|e| ApiError::bad_request("invalid_json", e.to_string()))?;
-    let event = parsed.get("event").cloned().ok_or_else(|| ApiError::bad_request("invalid_request", "missing event"))?;
-    let key = parsed.get("key").and_then(serde_json::Value::as_str).map(str::to_string);
+    let event = parsed
+        .get("event")
+        .cloned()
+        .ok_or_else(|| ApiError::bad_request("invalid_request", "missing event"))?;
+    let key = parsed
+        .get("key")
+        .and_then(serde_json::Value::as_str)
+        .map(str::to_string);
     receive::verify_from(&state, &origin, &event).await?;
     let name = crate::services::channels::local_channel(&state, &name)?.name;
     let done = hosting::submit(&state, &origin, &name, event, key).await?;
-    Ok(web::Json(serde_json::json!({"envelope": done.envelope, "backfill": done.backfill, "info": done.info})))
+    Ok(web::Json(
+        serde_json::json!({"envelope": done.envelope, "backfill": done.backfill, "info": done.info}),
+    ))
 }
 
 /// `GET /api/v1/federation/channels/{name}/events?after=N&limit=L`: envelopes after `N`.
@@ -99,7 +107,8 @@ pub async fn channel_events(
     let origin = inbound::verify(&state, &req, &[]).await?;
     let name = crate::services::channels::local_channel(&state, &name)?.name;
     let limit = query.limit.unwrap_or(hosting::PULL_MAX);
-    let envelopes = hosting::events_after(&state, &origin, &name, query.after.unwrap_or(0), limit).await?;
+    let envelopes =
+        hosting::events_after(&state, &origin, &name, query.after.unwrap_or(0), limit).await?;
     Ok(web::Json(serde_json::json!({ "envelopes": envelopes })))
 }
 
@@ -118,7 +127,9 @@ pub async fn channel_info(
 ) -> Result<web::Json<federation_proto::api::client::ChannelInfo>, ApiError> {
     let origin = inbound::verify(&state, &req, &[]).await?;
     let name = crate::services::channels::local_channel(&state, &name)?.name;
-    Ok(web::Json(hosting::channel_info(&state, &origin, &name).await?))
+    Ok(web::Json(
+        hosting::channel_info(&state, &origin, &name).await?,
+    ))
 }
 
 /// `GET /api/v1/federation/status`: the directory link and every known peer.
@@ -142,9 +153,9 @@ pub async fn status(state: web::Data<AppState>) -> Result<web::Json<FederationSt
     let depths: std::collections::HashMap<String, i64> = depths.into_iter().collect();
     let link = state.federation.link_status();
     let directory = state.config.directory_url.as_ref().map(|url| {
-        let (cursor, last_pull, pull_error) = dir_state
-            .clone()
-            .map_or((0, None, None), |d| (d.pull_cursor, d.last_pull_ms, d.last_error));
+        let (cursor, last_pull, pull_error) = dir_state.clone().map_or((0, None, None), |d| {
+            (d.pull_cursor, d.last_pull_ms, d.last_error)
+        });
         DirectoryLinkStatus {
             url: url.clone(),
             name: link.directory_name.clone(),

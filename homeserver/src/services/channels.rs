@@ -111,6 +111,44 @@ fn local_user(conn: &mut Conn, state_server: &ServerName, nick: &str) -> Result<
         .ok_or_else(|| ApiError::not_found("unknown_user", format!("no user {nick}")))
 }
 
+/// `Some(nick@server)` when `who` names a user of another server.
+fn remote_handle(local: &ServerName, who: &str) -> Result<Option<String>, ApiError> {
+    let handle: federation_proto::ids::UserHandle = who.parse()?;
+    Ok((!handle.is_local_to(local)).then(|| handle.to_string()))
+}
+
+/// Sets `+o`/`+v` of a member on another server; ownership stays with local users.
+fn set_remote_member_mode(
+    conn: &mut Conn,
+    row: &ChannelRow,
+    handle: &str,
+    mode: MemberMode,
+    on: bool,
+) -> Result<String, ApiError> {
+    let member = db::shared::remote_member(conn, row.room_id, handle)?.ok_or_else(|| {
+        ApiError::not_found(
+            "not_in_channel",
+            format!("{handle} is not in #{}", row.name),
+        )
+    })?;
+    let (is_op, is_voice) = match mode {
+        MemberMode::Op => (on, member.is_voice),
+        MemberMode::Voice => (member.is_op, on),
+        MemberMode::Owner => {
+            return Err(ApiError::bad_request(
+                "invalid_mode",
+                "ownership passes only to a user of the channel's host",
+            ))
+        }
+    };
+    db::shared::set_remote_member_modes(conn, row.room_id, handle, is_op, is_voice)?;
+    Ok(modes::describe(&ModeChange::Member(
+        mode,
+        on,
+        handle.to_string(),
+    )))
+}
+
 /// Context shared by the write closures.
 #[derive(Clone)]
 struct Ctx {
@@ -158,7 +196,14 @@ impl Ctx {
         // Member servers of this channel get the sequenced envelope (and a server whose user
         // was just removed, so it hears it).
         let also = out.also_relay_to.take();
-        out.queued |= fan_out(conn, &self.keys, self.server.as_str(), channel, &row, also.as_deref())?;
+        out.queued |= fan_out(
+            conn,
+            &self.keys,
+            self.server.as_str(),
+            channel,
+            &row,
+            also.as_deref(),
+        )?;
         out.seq = out.seq.max(row.seq);
         out.recipients.extend(recipients);
         Ok(row.seq)
@@ -400,6 +445,10 @@ pub async fn set_modes(
             let mut channel_changed = false;
             for change in &changes {
                 if let ModeChange::Member(mode, on, who) = change {
+                    if let Some(handle) = remote_handle(&ctx.server, who)? {
+                        announced.push(set_remote_member_mode(conn, &row, &handle, *mode, *on)?);
+                        continue;
+                    }
                     let target = local_user(conn, &ctx.server, who)?;
                     let member =
                         db::channels::member(conn, row.room_id, &target.id)?.ok_or_else(|| {
@@ -533,6 +582,21 @@ pub async fn kick(
             let mut out = Outcome::default();
             let row = load_channel(conn, &channel.name)?;
             require_op(conn, &row, &ctx.session.user_id)?;
+            if let Some(handle) = remote_handle(&ctx.server, &nick)? {
+                // A member on another server: removed here, and its server hears the kick.
+                let member =
+                    db::shared::remote_member(conn, row.room_id, &handle)?.ok_or_else(|| {
+                        ApiError::not_found(
+                            "not_in_channel",
+                            format!("{handle} is not in #{}", row.name),
+                        )
+                    })?;
+                out.also_relay_to = Some(member.server);
+                db::shared::remove_remote_member(conn, row.room_id, &handle)?;
+                let meta = serde_json::json!({"nick": handle});
+                ctx.emit(conn, &row, EventKind::Kick, reason, meta, &mut out)?;
+                return Ok::<_, ApiError>(out);
+            }
             let target = local_user(conn, &ctx.server, &nick)?;
             if db::channels::member(conn, row.room_id, &target.id)?.is_none() {
                 return Err(ApiError::not_found(
@@ -615,8 +679,18 @@ pub fn info_of(
             .filter(|(on, _)| *on)
             .map(|(_, c)| *c)
             .collect();
-        let nick = remote.handle.split('@').next().unwrap_or_default().to_string();
-        members.push(ChannelMember { handle: remote.handle, nick, modes, owner: false });
+        let nick = remote
+            .handle
+            .split('@')
+            .next()
+            .unwrap_or_default()
+            .to_string();
+        members.push(ChannelMember {
+            handle: remote.handle,
+            nick,
+            modes,
+            owner: false,
+        });
     }
     if owner.is_empty() {
         if let Some(user) = db::users::by_id(conn, &row.owner_id)? {
@@ -649,7 +723,7 @@ fn summary(
     })
 }
 
-/// `GET /api/v1/channels`: the caller's channels.
+/// `GET /api/v1/channels`: the caller's channels, hosted here or elsewhere.
 pub async fn mine(state: &AppState, session: &Session) -> Result<Vec<ChannelSummary>, ApiError> {
     let server = state.server_name.clone();
     let user_id = session.user_id.clone();
@@ -657,9 +731,21 @@ pub async fn mine(state: &AppState, session: &Session) -> Result<Vec<ChannelSumm
         .db
         .run(move |conn| {
             let rows = db::channels::of_user(conn, &user_id)?;
-            rows.iter()
+            let mut list = rows
+                .iter()
                 .map(|row| summary(conn, &server, row, true))
-                .collect()
+                .collect::<Result<Vec<_>, ApiError>>()?;
+            // Channels hosted elsewhere: their name; topic, modes and members live on the host
+            // (GET /api/v1/channels/{name}@{host}).
+            for mirror in db::shared::mirrors_of_user(conn, &user_id)? {
+                list.push(ChannelSummary {
+                    name: mirror.channel,
+                    topic: String::new(),
+                    members: 0,
+                    modes: String::new(),
+                });
+            }
+            Ok(list)
         })
         .await
 }

@@ -12,10 +12,10 @@ use super::channels::{for_history, for_send, local_channel};
 use super::events::{append_and_collect, view, views, Draft};
 use super::now_ms;
 use crate::db::models::UserRow;
-use crate::federation::hosting::fan_out;
-use crate::federation::mirror;
 use crate::db::{self, Conn};
 use crate::error::ApiError;
+use crate::federation::hosting::fan_out;
+use crate::federation::mirror;
 use crate::state::AppState;
 
 /// Largest `meta` object, in bytes of JSON.
@@ -305,7 +305,16 @@ async fn send_to_remote_channel(
             return serde_json::from_str(&stored).map_err(ApiError::internal);
         }
     }
-    let event = mirror::send(state, session, channel, out.kind, &out.body, out.meta, out.reply_to).await?;
+    let event = mirror::send(
+        state,
+        session,
+        channel,
+        out.kind,
+        &out.body,
+        out.meta,
+        out.reply_to,
+    )
+    .await?;
     let (device, user_id) = (session.device_id.clone(), session.user_id.clone());
     let stored = serde_json::to_string(&event).map_err(ApiError::internal)?;
     let txn_id = out.txn_id;

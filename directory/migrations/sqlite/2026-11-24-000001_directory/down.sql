@@ -1,0 +1,4 @@
+DROP TABLE meta;
+DROP TABLE peers;
+DROP TABLE entries;
+DROP TABLE servers;
