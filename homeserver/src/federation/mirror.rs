@@ -17,7 +17,7 @@ use federation_proto::signing::{
 use serde_json::{json, Value};
 
 use super::client::{FedClient, FedError};
-use super::hosting::PULL_MAX;
+use super::hosting::{BACKFILL, PULL_MAX};
 use super::peers::stored_keys;
 use crate::db::shared::MirrorRow;
 use crate::db::{self, Conn};
@@ -432,9 +432,14 @@ async fn store(state: &AppState, envelope: &Value, allow_gap: bool) -> Result<Ap
                 return Ok(Applied::Duplicate);
             }
             if seq > mirror.host_seq + 1 && !allow_gap {
-                return Ok(Applied::Gap {
-                    have: mirror.host_seq,
-                });
+                // A new mirror (its join answer not applied yet) fetches a bounded backfill,
+                // not the channel's whole history.
+                let have = if mirror.host_seq == 0 {
+                    (seq - 1 - BACKFILL).max(0)
+                } else {
+                    mirror.host_seq
+                };
+                return Ok(Applied::Gap { have });
             }
             let event = &envelope["event"];
             let field = |n: &str| event.get(n).and_then(Value::as_str).map(str::to_string);
