@@ -260,8 +260,22 @@ pub async fn submit(
     Ok(submitted)
 }
 
-/// Envelopes of a hosted channel after `after`, for a peer filling a gap or catching up. A
-/// secret channel answers only servers with members.
+/// A peer reads a channel's log or info when it has members there, or when the channel is open
+/// (neither `+s` nor `+i`). A secret channel does not exist for anyone else.
+fn require_readable(channel: &ChannelRow, has_members: bool, name: &str) -> Result<(), ApiError> {
+    if has_members {
+        return Ok(());
+    }
+    if channel.mode_secret {
+        return Err(ApiError::not_found("no_such_channel", format!("no channel #{name}")));
+    }
+    if channel.mode_invite_only {
+        return Err(ApiError::forbidden("invite_only", format!("#{name} is invite-only (+i)")));
+    }
+    Ok(())
+}
+
+/// Envelopes of a hosted channel after `after`, for a peer filling a gap or catching up.
 pub async fn events_after(
     state: &AppState,
     origin: &str,
@@ -276,14 +290,8 @@ pub async fn events_after(
         .db
         .run(move |conn| {
             let channel = load_channel(conn, &name)?;
-            if channel.mode_secret
-                && !db::shared::member_servers(conn, channel.room_id)?.contains(&origin)
-            {
-                return Err(ApiError::not_found(
-                    "no_such_channel",
-                    format!("no channel #{name}"),
-                ));
-            }
+            let has_members = db::shared::member_servers(conn, channel.room_id)?.contains(&origin);
+            require_readable(&channel, has_members, &name)?;
             let rows = db::shared::room_events_after(
                 conn,
                 channel.room_id,
@@ -310,12 +318,7 @@ pub async fn channel_info(
         .run(move |conn| {
             let channel = load_channel(conn, &name)?;
             let has_members = db::shared::member_servers(conn, channel.room_id)?.contains(&origin);
-            if channel.mode_secret && !has_members {
-                return Err(ApiError::not_found(
-                    "no_such_channel",
-                    format!("no channel #{name}"),
-                ));
-            }
+            require_readable(&channel, has_members, &name)?;
             info_of(conn, &server, &channel, has_members)
         })
         .await

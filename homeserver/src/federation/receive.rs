@@ -84,6 +84,9 @@ pub async fn relay(state: &AppState, origin: &str, body: &[u8]) -> Result<Value,
         };
         let result = match outcome {
             Ok(()) => json!({}),
+            // Our failure, not the event's: fail the whole transaction, unremembered, so the
+            // sender retries it (what was already stored is applied once by its event id).
+            Err(e) if e.status.is_server_error() => return Err(e),
             Err(e) => {
                 tracing::info!(origin, event = %id, code = e.code, "refused a federated event");
                 json!({"error": {"code": e.code, "message": e.message}})
