@@ -132,3 +132,31 @@ pub fn registration(name: &str, url: &str, key: &ServerKeyPair, ts: u64) -> Valu
     sign_json(&mut body, name, key).unwrap();
     body
 }
+
+/// A directory and one registered homeserver per name, started in order; returns once every
+/// homeserver knows every other one.
+pub async fn federated(names: &[&str]) -> (ServerProcess, Vec<ServerProcess>) {
+    federated_with(&names.iter().map(|n| (*n, Vec::new())).collect::<Vec<_>>()).await
+}
+
+/// Like [`federated`], with extra settings per homeserver.
+pub async fn federated_with(
+    servers: &[(&str, Vec<(&str, &str)>)],
+) -> (ServerProcess, Vec<ServerProcess>) {
+    let dir = start_directory();
+    let key = directory_key(&dir).await;
+    let started: Vec<ServerProcess> = servers
+        .iter()
+        .map(|(name, extra)| start_homeserver_with(name, &dir, &key, extra))
+        .collect();
+    for hs in &started {
+        let mut others: Vec<&str> = servers
+            .iter()
+            .map(|(n, _)| *n)
+            .filter(|n| *n != hs.name)
+            .collect();
+        others.sort();
+        wait_for_peers(hs, &others).await;
+    }
+    (dir, started)
+}

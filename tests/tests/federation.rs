@@ -8,10 +8,7 @@ use federation_proto::signing::{
 };
 use hearth_tests::api::{Api, Reply, User};
 use hearth_tests::eventually;
-use hearth_tests::network::{
-    directory_key, key_of, now_ms, random_key, start_directory, start_homeserver,
-    start_homeserver_with, wait_for_peers,
-};
+use hearth_tests::network::{federated, federated_with, key_of, now_ms, random_key};
 use hearth_tests::process::ServerProcess;
 use serde_json::{json, Value};
 
@@ -41,12 +38,8 @@ async fn cursor_of(user: &User) -> i64 {
 
 #[actix_web::test]
 async fn a_direct_message_crosses_servers() {
-    let dir = start_directory();
-    let key = directory_key(&dir).await;
-    let hs1 = start_homeserver("hs1.test", &dir, &key);
-    let hs2 = start_homeserver("hs2.test", &dir, &key);
-    wait_for_peers(&hs1, &["hs2.test"]).await;
-    wait_for_peers(&hs2, &["hs1.test"]).await;
+    let (_dir, servers) = federated(&["hs1.test", "hs2.test"]).await;
+    let [hs1, hs2] = <[_; 2]>::try_from(servers).ok().unwrap();
     let alice = User::register(&hs1.url, "alice").await;
     let bob_phone = User::register(&hs2.url, "bob").await;
     let bob_laptop = User::login(&hs2.url, "bob").await;
@@ -112,12 +105,8 @@ async fn a_direct_message_crosses_servers() {
 
 #[actix_web::test]
 async fn a_peer_that_was_down_gets_everything_in_order_exactly_once() {
-    let dir = start_directory();
-    let key = directory_key(&dir).await;
-    let hs1 = start_homeserver("hs1.test", &dir, &key);
-    let mut hs2 = start_homeserver("hs2.test", &dir, &key);
-    wait_for_peers(&hs1, &["hs2.test"]).await;
-    wait_for_peers(&hs2, &["hs1.test"]).await;
+    let (_dir, servers) = federated(&["hs1.test", "hs2.test"]).await;
+    let [hs1, mut hs2] = <[_; 2]>::try_from(servers).ok().unwrap();
     let alice = User::register(&hs1.url, "alice").await;
     let bob = User::register(&hs2.url, "bob").await;
     let mut cursor = cursor_of(&bob).await;
@@ -160,12 +149,8 @@ async fn a_peer_that_was_down_gets_everything_in_order_exactly_once() {
 
 #[actix_web::test]
 async fn a_sender_restarted_with_a_queue_still_delivers() {
-    let dir = start_directory();
-    let key = directory_key(&dir).await;
-    let mut hs1 = start_homeserver("hs1.test", &dir, &key);
-    let mut hs2 = start_homeserver("hs2.test", &dir, &key);
-    wait_for_peers(&hs1, &["hs2.test"]).await;
-    wait_for_peers(&hs2, &["hs1.test"]).await;
+    let (_dir, servers) = federated(&["hs1.test", "hs2.test"]).await;
+    let [mut hs1, mut hs2] = <[_; 2]>::try_from(servers).ok().unwrap();
     let alice = User::register(&hs1.url, "alice").await;
     let bob = User::register(&hs2.url, "bob").await;
     let mut cursor = cursor_of(&bob).await;
@@ -224,12 +209,8 @@ fn dm(from: &str, to: &str, body: &str) -> Value {
 
 #[actix_web::test]
 async fn forged_replayed_and_out_of_policy_federation_is_refused() {
-    let dir = start_directory();
-    let key = directory_key(&dir).await;
-    let hs1 = start_homeserver("hs1.test", &dir, &key);
-    let hs2 = start_homeserver("hs2.test", &dir, &key);
-    wait_for_peers(&hs1, &["hs2.test"]).await;
-    wait_for_peers(&hs2, &["hs1.test"]).await;
+    let (_dir, servers) = federated(&["hs1.test", "hs2.test"]).await;
+    let [hs1, hs2] = <[_; 2]>::try_from(servers).ok().unwrap();
     let bob = User::register(&hs2.url, "bob").await;
     let hs1_key = key_of(&hs1);
 
@@ -349,23 +330,14 @@ async fn forged_replayed_and_out_of_policy_federation_is_refused() {
 
 #[actix_web::test]
 async fn federation_key_keeps_strangers_out() {
-    let dir = start_directory();
-    let key = directory_key(&dir).await;
-    let hs1 = start_homeserver_with("hs1.test", &dir, &key, &[("FEDERATION_KEY", "club secret")]);
-    let hs2 = start_homeserver_with("hs2.test", &dir, &key, &[("FEDERATION_KEY", "club secret")]);
-    let hs3 = start_homeserver_with(
-        "hs3.test",
-        &dir,
-        &key,
-        &[("FEDERATION_KEY", "another secret")],
-    );
-    for hs in [&hs1, &hs2, &hs3] {
-        let others: Vec<&str> = ["hs1.test", "hs2.test", "hs3.test"]
-            .into_iter()
-            .filter(|n| *n != hs.name)
-            .collect();
-        wait_for_peers(hs, &others).await;
-    }
+    let club = vec![("FEDERATION_KEY", "club secret")];
+    let (_dir, servers) = federated_with(&[
+        ("hs1.test", club.clone()),
+        ("hs2.test", club),
+        ("hs3.test", vec![("FEDERATION_KEY", "another secret")]),
+    ])
+    .await;
+    let [hs1, hs2, hs3] = <[_; 3]>::try_from(servers).ok().unwrap();
     let alice = User::register(&hs1.url, "alice").await;
     let bob = User::register(&hs2.url, "bob").await;
     let carol = User::register(&hs3.url, "carol").await;

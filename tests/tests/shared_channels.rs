@@ -5,28 +5,8 @@
 use std::time::Duration;
 
 use hearth_tests::api::User;
-use hearth_tests::network::{directory_key, start_directory, start_homeserver, wait_for_peers};
-use hearth_tests::process::ServerProcess;
+use hearth_tests::network::federated;
 use serde_json::{json, Value};
-
-/// Starts a directory and three homeservers that know each other.
-async fn network() -> (ServerProcess, [ServerProcess; 3]) {
-    let dir = start_directory();
-    let key = directory_key(&dir).await;
-    let servers = [
-        start_homeserver("hs1.test", &dir, &key),
-        start_homeserver("hs2.test", &dir, &key),
-        start_homeserver("hs3.test", &dir, &key),
-    ];
-    for hs in &servers {
-        let others: Vec<&str> = ["hs1.test", "hs2.test", "hs3.test"]
-            .into_iter()
-            .filter(|n| *n != hs.name)
-            .collect();
-        wait_for_peers(hs, &others).await;
-    }
-    (dir, servers)
-}
 
 /// `(type, from, body)` of the channel events `user` receives until `count` messages arrived.
 async fn follow(user: &User, cursor: &mut i64, messages: usize) -> Vec<(String, String, String)> {
@@ -66,7 +46,8 @@ async fn cursor_of(user: &User) -> i64 {
 
 #[actix_web::test]
 async fn every_member_sees_the_hosts_order() {
-    let (_dir, [hs1, hs2, hs3]) = network().await;
+    let (_dir, servers) = federated(&["hs1.test", "hs2.test", "hs3.test"]).await;
+    let [hs1, hs2, hs3] = <[_; 3]>::try_from(servers).ok().unwrap();
     let alice = User::register(&hs1.url, "alice").await;
     let bob = User::register(&hs2.url, "bob").await;
     let carol = User::register(&hs3.url, "carol").await;
@@ -149,7 +130,8 @@ async fn every_member_sees_the_hosts_order() {
 
 #[actix_web::test]
 async fn the_host_enforces_modes_on_remote_members() {
-    let (_dir, [hs1, hs2, hs3]) = network().await;
+    let (_dir, servers) = federated(&["hs1.test", "hs2.test", "hs3.test"]).await;
+    let [hs1, hs2, hs3] = <[_; 3]>::try_from(servers).ok().unwrap();
     let alice = User::register(&hs1.url, "alice").await;
     let bob = User::register(&hs2.url, "bob").await;
     let carol = User::register(&hs3.url, "carol").await;
@@ -240,7 +222,8 @@ async fn the_host_enforces_modes_on_remote_members() {
 
 #[actix_web::test]
 async fn a_member_server_that_was_down_catches_up_in_order() {
-    let (_dir, [hs1, mut hs2, hs3]) = network().await;
+    let (_dir, servers) = federated(&["hs1.test", "hs2.test", "hs3.test"]).await;
+    let [hs1, mut hs2, hs3] = <[_; 3]>::try_from(servers).ok().unwrap();
     let alice = User::register(&hs1.url, "alice").await;
     let bob = User::register(&hs2.url, "bob").await;
     let carol = User::register(&hs3.url, "carol").await;
@@ -259,4 +242,107 @@ async fn a_member_server_that_was_down_catches_up_in_order() {
     hs2.restart();
     let on_hs2 = messages(&follow(&bob, &mut bob_cursor, 10).await);
     assert_eq!(on_hs2, on_host, "every event, in the host's order, once");
+}
+
+#[actix_web::test]
+async fn remote_operators_act_through_the_host() {
+    let (_dir, servers) = federated(&["hs1.test", "hs2.test", "hs3.test"]).await;
+    let [hs1, hs2, hs3] = <[_; 3]>::try_from(servers).ok().unwrap();
+    let alice = User::register(&hs1.url, "alice").await;
+    let bob = User::register(&hs2.url, "bob").await;
+    let carol = User::register(&hs3.url, "carol").await;
+    alice.join("#ops").await;
+    bob.join("#ops@hs1.test").await;
+    carol.join("#ops@hs1.test").await;
+
+    // Not an operator yet: the host refuses, with its reason.
+    bob.api
+        .post(
+            "/api/v1/channels/ops@hs1.test/topic",
+            json!({"topic": "bob's"}),
+        )
+        .await
+        .expect_error(403, "chanop_required");
+    bob.api
+        .post("/api/v1/channels/ops@hs1.test/mode", json!({"modes": "+m"}))
+        .await
+        .expect_error(403, "chanop_required");
+
+    // Opped by the host's operator, bob sets the topic and modes from his own server.
+    alice
+        .api
+        .post(
+            "/api/v1/channels/ops/mode",
+            json!({"modes": "+o", "nick": "bob@hs2.test"}),
+        )
+        .await
+        .expect(200);
+    let info = bob
+        .api
+        .post(
+            "/api/v1/channels/ops@hs1.test/topic",
+            json!({"topic": "set from hs2"}),
+        )
+        .await
+        .expect(200);
+    assert_eq!(info["topic"], "set from hs2");
+    assert_eq!(info["topic_set_by"], "bob@hs2.test");
+    let info = bob
+        .api
+        .post("/api/v1/channels/ops@hs1.test/mode", json!({"modes": "+m"}))
+        .await
+        .expect(200);
+    assert!(info["modes"].as_str().unwrap().contains('m'), "{info}");
+    carol
+        .api
+        .post(
+            "/api/v1/messages",
+            json!({"to": "#ops@hs1.test", "body": "x"}),
+        )
+        .await
+        .expect_error(403, "moderated");
+    let on_host = alice.api.get("/api/v1/channels/ops").await.expect(200);
+    assert_eq!(on_host["topic"], "set from hs2");
+
+    // And kicks a member of a third server, who hears it.
+    let mut carol_cursor = carol.sync(None, 0).await["next"].as_i64().unwrap();
+    bob.api
+        .post(
+            "/api/v1/channels/ops@hs1.test/kick",
+            json!({"nick": "carol@hs3.test"}),
+        )
+        .await
+        .expect(200);
+    let mut kicked = false;
+    for _ in 0..20 {
+        let got = carol.sync(Some(carol_cursor), 3).await;
+        carol_cursor = got["next"].as_i64().unwrap();
+        if got["events"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|e| e["type"] == "kick" && e["from"] == "bob@hs2.test")
+        {
+            kicked = true;
+            break;
+        }
+    }
+    assert!(kicked, "carol heard bob's kick");
+    let members = alice.api.get("/api/v1/channels/ops").await.expect(200)["members"].clone();
+    assert!(
+        members
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|m| m["handle"] != "carol@hs3.test"),
+        "{members}"
+    );
+    // The owner on the host cannot be kicked by a remote operator.
+    bob.api
+        .post(
+            "/api/v1/channels/ops@hs1.test/kick",
+            json!({"nick": "alice@hs1.test"}),
+        )
+        .await
+        .expect_error(403, "cannot_kick_owner");
 }

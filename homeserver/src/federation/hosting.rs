@@ -14,9 +14,12 @@ use crate::db::shared::RemoteMemberRow;
 use crate::db::{self, Conn};
 use crate::error::ApiError;
 use crate::keystore::KeyStore;
-use crate::services::channels::{info_of, load_channel};
+use crate::services::channels::{
+    apply_mode_changes, check_topic, finish_kick, info_of, kick_target, load_channel, KickTarget,
+};
 use crate::services::events::{append_and_collect, view, Draft};
 use crate::services::messages::{check_body, check_meta};
+use crate::services::modes;
 use crate::services::now_ms;
 use crate::state::AppState;
 
@@ -124,7 +127,7 @@ pub async fn submit(
     let (submitted, recipients, seq, queued) = state
         .db
         .write(move |conn| {
-            let channel = load_channel(conn, &name)?;
+            let mut channel = load_channel(conn, &name)?;
             let global = format!("#{}@{}", channel.name, server);
             if to.as_deref() != Some(global.as_str()) {
                 return Err(ApiError::bad_request(
@@ -140,6 +143,7 @@ pub async fn submit(
             }
             let member = db::shared::remote_member(conn, channel.room_id, &from)?;
             let mut also = None;
+            let mut kicked = None;
             match kind {
                 EventKind::Join => {
                     if member.is_some() {
@@ -211,6 +215,41 @@ pub async fn submit(
                     }
                     _ => {}
                 },
+                EventKind::Topic => {
+                    let member = member.as_ref().ok_or_else(|| not_member(&from, &global))?;
+                    if channel.mode_topic_ops && !member.is_op {
+                        return Err(ApiError::forbidden(
+                            "chanop_required",
+                            format!("only operators set the topic of {global} (+t)"),
+                        ));
+                    }
+                    check_topic(&body)?;
+                    channel.topic = body.clone();
+                    channel.topic_set_by = Some(from.clone());
+                    channel.topic_set_ms = Some(now_ms());
+                    db::channels::update(conn, &channel)?;
+                }
+                EventKind::Mode => {
+                    require_remote_op(member.as_ref(), &from, &global)?;
+                    let text = |k: &str| meta.get(k).and_then(Value::as_str).map(str::to_string);
+                    let changes =
+                        modes::parse(&body, text("nick").as_deref(), text("arg").as_deref())
+                            .map_err(|e| ApiError::bad_request("invalid_mode", e.to_string()))?;
+                    apply_mode_changes(conn, &server_name, &mut channel, &changes, None)?;
+                }
+                EventKind::Kick => {
+                    require_remote_op(member.as_ref(), &from, &global)?;
+                    let nick = meta
+                        .get("nick")
+                        .and_then(Value::as_str)
+                        .unwrap_or_default()
+                        .to_string();
+                    let target = kick_target(conn, &server_name, &channel, &nick, false)?;
+                    if let KickTarget::Remote { server, .. } = &target {
+                        also = Some(server.clone());
+                    }
+                    kicked = Some(target);
+                }
                 _ => {
                     return Err(ApiError::bad_request(
                         "unsupported_type",
@@ -223,6 +262,9 @@ pub async fn submit(
                 .received(id, ts_ms)
                 .with_wire(wire);
             let (row, recipients) = append_and_collect(conn, draft, max_history)?;
+            if let Some(target) = &kicked {
+                finish_kick(conn, &channel, target, row.seq)?;
+            }
             let queued = fan_out(conn, &keys, &server, &channel, &row, also.as_deref())?;
             let envelope = envelope_of(&keys, &server, &channel, &row)?;
             let (backfill, info) = if kind == EventKind::Join {
@@ -260,6 +302,26 @@ pub async fn submit(
     Ok(submitted)
 }
 
+fn not_member(who: &str, global: &str) -> ApiError {
+    ApiError::forbidden("not_member", format!("{who} is not in {global}"))
+}
+
+/// The submitting member must be an operator of the channel.
+fn require_remote_op(
+    member: Option<&RemoteMemberRow>,
+    who: &str,
+    global: &str,
+) -> Result<(), ApiError> {
+    match member {
+        Some(m) if m.is_op => Ok(()),
+        Some(_) => Err(ApiError::forbidden(
+            "chanop_required",
+            format!("{who} is not an operator of {global}"),
+        )),
+        None => Err(not_member(who, global)),
+    }
+}
+
 /// A peer reads a channel's log or info when it has members there, or when the channel is open
 /// (neither `+s` nor `+i`). A secret channel does not exist for anyone else.
 fn require_readable(channel: &ChannelRow, has_members: bool, name: &str) -> Result<(), ApiError> {
@@ -267,10 +329,16 @@ fn require_readable(channel: &ChannelRow, has_members: bool, name: &str) -> Resu
         return Ok(());
     }
     if channel.mode_secret {
-        return Err(ApiError::not_found("no_such_channel", format!("no channel #{name}")));
+        return Err(ApiError::not_found(
+            "no_such_channel",
+            format!("no channel #{name}"),
+        ));
     }
     if channel.mode_invite_only {
-        return Err(ApiError::forbidden("invite_only", format!("#{name} is invite-only (+i)")));
+        return Err(ApiError::forbidden(
+            "invite_only",
+            format!("#{name} is invite-only (+i)"),
+        ));
     }
     Ok(())
 }

@@ -61,7 +61,7 @@ fn host_error(host: &str, e: FedError) -> ApiError {
 
 /// Error codes are `&'static str`; a host's code is mapped onto the known set.
 fn leak_code(code: &str) -> &'static str {
-    const KNOWN: [&str; 12] = [
+    const KNOWN: [&str; 22] = [
         "invite_only",
         "bad_channel_key",
         "channel_full",
@@ -70,7 +70,17 @@ fn leak_code(code: &str) -> &'static str {
         "no_such_channel",
         "already_member",
         "chanop_required",
+        "cannot_kick_owner",
+        "cannot_deop_owner",
+        "owner_required",
+        "not_in_channel",
+        "unknown_user",
+        "invalid_mode",
+        "invalid_topic",
+        "invalid_nick",
+        "invalid_channel",
         "message_too_large",
+        "meta_too_large",
         "invalid_event",
         "unsupported_type",
         "duplicate_event",
@@ -225,6 +235,23 @@ pub async fn send(
         .await?
         .ok_or_else(|| ApiError::internal("a sequenced event is missing"))?;
     view(row)
+}
+
+/// An operator action (topic, mode, kick) by a local member on a channel hosted elsewhere: the
+/// host checks the member's rights, sequences it and relays it.
+pub async fn act(
+    state: &AppState,
+    session: &Session,
+    channel: &ChannelName,
+    kind: EventKind,
+    body: &str,
+    meta: Value,
+) -> Result<(), ApiError> {
+    let global = channel.to_string();
+    require_member(state, session, &global).await?;
+    let event = signed_event(state, session, &global, kind, body, meta, None)?;
+    let answer = submit(state, channel, event, None).await?;
+    apply(state, &answer["envelope"], false).await
 }
 
 /// The channel's info, from its host.

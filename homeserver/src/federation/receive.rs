@@ -151,6 +151,16 @@ async fn origin_keys(
 /// Verifies an event submitted by `origin` (its signature, and that its sender is `origin`'s).
 pub async fn verify_from(state: &AppState, origin: &str, event: &Value) -> Result<(), ApiError> {
     let keys = origin_keys(state, origin).await?;
+    verify_with(origin, &keys, event)
+}
+
+/// Checks an event's hash and `origin`'s signature with `origin`'s keys, and that `origin` is
+/// the sender's server.
+fn verify_with(
+    origin: &str,
+    keys: &BTreeMap<String, KnownKey>,
+    event: &Value,
+) -> Result<(), ApiError> {
     let lookup = |server: &str, key_id: &KeyId| -> Option<KnownKey> {
         (server == origin)
             .then(|| keys.get(key_id.as_str()).cloned())
@@ -174,19 +184,7 @@ async fn receive_event(
     keys: &BTreeMap<String, KnownKey>,
     event: &Value,
 ) -> Result<(), ApiError> {
-    let lookup = |server: &str, key_id: &KeyId| -> Option<KnownKey> {
-        (server == origin)
-            .then(|| keys.get(key_id.as_str()).cloned())
-            .flatten()
-    };
-    let verified = verify_event(event, &lookup, now_ms_u64())
-        .map_err(|e| ApiError::forbidden("invalid_event", e.to_string()))?;
-    if verified.origin != origin {
-        return Err(ApiError::forbidden(
-            "origin_mismatch",
-            "the event's origin is not the sending server",
-        ));
-    }
+    verify_with(origin, keys, event)?;
     let field = |name: &str| event.get(name).and_then(Value::as_str);
     let id = field("id")
         .and_then(|s| uuid::Uuid::parse_str(s).ok())

@@ -382,13 +382,20 @@ pub async fn set_topic(
     raw: &str,
     topic: String,
 ) -> Result<ChannelInfo, ApiError> {
-    let channel = local_channel(state, raw)?;
-    if topic.chars().count() > TOPIC_MAX || topic.chars().any(|c| c.is_control()) {
-        return Err(ApiError::bad_request(
-            "invalid_topic",
-            format!("a topic is at most {TOPIC_MAX} characters without control characters"),
-        ));
+    check_topic(&topic)?;
+    if let Some(remote) = remote_channel(state, raw)? {
+        mirror::act(
+            state,
+            session,
+            &remote,
+            EventKind::Topic,
+            &topic,
+            serde_json::json!({}),
+        )
+        .await?;
+        return mirror::info(state, &remote).await;
     }
+    let channel = local_channel(state, raw)?;
     let ctx = Ctx::new(state, session);
     let (info, outcome) = state
         .db
@@ -431,9 +438,14 @@ pub async fn set_modes(
     nick: Option<String>,
     arg: Option<String>,
 ) -> Result<ChannelInfo, ApiError> {
-    let channel = local_channel(state, raw)?;
     let changes = modes::parse(modes_text, nick.as_deref(), arg.as_deref())
         .map_err(|e| ApiError::bad_request("invalid_mode", e.to_string()))?;
+    if let Some(remote) = remote_channel(state, raw)? {
+        let meta = serde_json::json!({"nick": nick, "arg": arg});
+        mirror::act(state, session, &remote, EventKind::Mode, modes_text, meta).await?;
+        return mirror::info(state, &remote).await;
+    }
+    let channel = local_channel(state, raw)?;
     let ctx = Ctx::new(state, session);
     let (info, outcome) = state
         .db
@@ -441,70 +453,164 @@ pub async fn set_modes(
             let mut out = Outcome::default();
             let mut row = load_channel(conn, &channel.name)?;
             require_op(conn, &row, &ctx.session.user_id)?;
-            let mut announced = Vec::new();
-            let mut channel_changed = false;
-            for change in &changes {
-                if let ModeChange::Member(mode, on, who) = change {
-                    if let Some(handle) = remote_handle(&ctx.server, who)? {
-                        announced.push(set_remote_member_mode(conn, &row, &handle, *mode, *on)?);
-                        continue;
-                    }
-                    let target = local_user(conn, &ctx.server, who)?;
-                    let member =
-                        db::channels::member(conn, row.room_id, &target.id)?.ok_or_else(|| {
-                            ApiError::not_found(
-                                "not_in_channel",
-                                format!("{who} is not in #{}", row.name),
-                            )
-                        })?;
-                    let is_owner = target.id == row.owner_id;
-                    let caller_is_owner = ctx.session.user_id == row.owner_id;
-                    let (mut is_op, mut is_voice) = (member.is_op, member.is_voice);
-                    match mode {
-                        MemberMode::Op if !on && is_owner && !caller_is_owner => {
-                            return Err(ApiError::forbidden(
-                                "cannot_deop_owner",
-                                format!("the owner of #{} cannot be de-opped", row.name),
-                            ));
-                        }
-                        MemberMode::Op => is_op = *on,
-                        MemberMode::Voice => is_voice = *on,
-                        MemberMode::Owner => {
-                            if !caller_is_owner {
-                                return Err(ApiError::forbidden(
-                                    "owner_required",
-                                    format!("only the owner of #{} can transfer it", row.name),
-                                ));
-                            }
-                            row.owner_id = target.id.clone();
-                            is_op = true;
-                            channel_changed = true;
-                        }
-                    }
-                    db::channels::set_member_modes(conn, row.room_id, &target.id, is_op, is_voice)?;
-                    announced.push(modes::describe(&ModeChange::Member(
-                        *mode,
-                        *on,
-                        target.nick.clone(),
-                    )));
-                } else {
-                    modes::apply(&mut row, change);
-                    channel_changed = true;
-                    announced.push(modes::describe(change));
-                }
-            }
-            if channel_changed {
-                db::channels::update(conn, &row)?;
-            }
-            let text = announced.join(" ");
+            let caller = ctx.session.user_id.clone();
+            let announced =
+                apply_mode_changes(conn, &ctx.server, &mut row, &changes, Some(&caller))?;
             let meta = serde_json::json!({"modes": modes::render(&row, false)});
-            ctx.emit(conn, &row, EventKind::Mode, text, meta, &mut out)?;
+            ctx.emit(conn, &row, EventKind::Mode, announced, meta, &mut out)?;
             mark_active(conn, &ctx.session.user_id)?;
-            Ok((info_of(conn, &ctx.server, &row, true)?, out))
+            Ok::<_, ApiError>((info_of(conn, &ctx.server, &row, true)?, out))
         })
         .await?;
     outcome.notify(state);
     Ok(info)
+}
+
+/// Applies mode changes made by an operator (`caller` is the local operator's user id, `None`
+/// for an operator on another server) and saves them; returns the announcement text.
+pub fn apply_mode_changes(
+    conn: &mut Conn,
+    server: &ServerName,
+    row: &mut ChannelRow,
+    changes: &[ModeChange],
+    caller: Option<&str>,
+) -> Result<String, ApiError> {
+    let caller_is_owner = caller == Some(row.owner_id.as_str());
+    let mut announced = Vec::new();
+    let mut channel_changed = false;
+    for change in changes {
+        if let ModeChange::Member(mode, on, who) = change {
+            if let Some(handle) = remote_handle(server, who)? {
+                announced.push(set_remote_member_mode(conn, row, &handle, *mode, *on)?);
+                continue;
+            }
+            let target = local_user(conn, server, who)?;
+            let member = db::channels::member(conn, row.room_id, &target.id)?.ok_or_else(|| {
+                ApiError::not_found("not_in_channel", format!("{who} is not in #{}", row.name))
+            })?;
+            let is_owner = target.id == row.owner_id;
+            let (mut is_op, mut is_voice) = (member.is_op, member.is_voice);
+            match mode {
+                MemberMode::Op if !on && is_owner && !caller_is_owner => {
+                    return Err(ApiError::forbidden(
+                        "cannot_deop_owner",
+                        format!("the owner of #{} cannot be de-opped", row.name),
+                    ));
+                }
+                MemberMode::Op => is_op = *on,
+                MemberMode::Voice => is_voice = *on,
+                MemberMode::Owner => {
+                    if !caller_is_owner {
+                        return Err(ApiError::forbidden(
+                            "owner_required",
+                            format!("only the owner of #{} can transfer it", row.name),
+                        ));
+                    }
+                    row.owner_id = target.id.clone();
+                    is_op = true;
+                    channel_changed = true;
+                }
+            }
+            db::channels::set_member_modes(conn, row.room_id, &target.id, is_op, is_voice)?;
+            announced.push(modes::describe(&ModeChange::Member(
+                *mode,
+                *on,
+                target.nick.clone(),
+            )));
+        } else {
+            modes::apply(row, change);
+            channel_changed = true;
+            announced.push(modes::describe(change));
+        }
+    }
+    if channel_changed {
+        db::channels::update(conn, row)?;
+    }
+    Ok(announced.join(" "))
+}
+
+/// The member a kick removes.
+pub enum KickTarget {
+    /// A user of this server.
+    Local {
+        /// Their id.
+        user_id: String,
+        /// `nick@server`.
+        handle: String,
+    },
+    /// A member on another server (already removed from `remote_members`).
+    Remote {
+        /// `nick@server`.
+        handle: String,
+        /// Their server, which must hear the kick.
+        server: String,
+    },
+}
+
+/// Checks that `nick` may be kicked from the channel by an operator (`caller_is_owner` for the
+/// owner) and, for a remote member, removes them.
+pub fn kick_target(
+    conn: &mut Conn,
+    server: &ServerName,
+    row: &ChannelRow,
+    nick: &str,
+    caller_is_owner: bool,
+) -> Result<KickTarget, ApiError> {
+    if let Some(handle) = remote_handle(server, nick)? {
+        let member = db::shared::remote_member(conn, row.room_id, &handle)?.ok_or_else(|| {
+            ApiError::not_found(
+                "not_in_channel",
+                format!("{handle} is not in #{}", row.name),
+            )
+        })?;
+        db::shared::remove_remote_member(conn, row.room_id, &handle)?;
+        return Ok(KickTarget::Remote {
+            handle,
+            server: member.server,
+        });
+    }
+    let target = local_user(conn, server, nick)?;
+    if db::channels::member(conn, row.room_id, &target.id)?.is_none() {
+        return Err(ApiError::not_found(
+            "not_in_channel",
+            format!("{} is not in #{}", target.nick, row.name),
+        ));
+    }
+    if target.id == row.owner_id && !caller_is_owner {
+        return Err(ApiError::forbidden(
+            "cannot_kick_owner",
+            format!("the owner of #{} cannot be kicked", row.name),
+        ));
+    }
+    Ok(KickTarget::Local {
+        handle: format!("{}@{server}", target.nick),
+        user_id: target.id,
+    })
+}
+
+/// Completes a kick of a local user once the kick event (`seq`) is appended.
+pub fn finish_kick(
+    conn: &mut Conn,
+    row: &ChannelRow,
+    target: &KickTarget,
+    seq: i64,
+) -> Result<(), ApiError> {
+    if let KickTarget::Local { user_id, .. } = target {
+        db::channels::remove_member(conn, row.room_id, user_id)?;
+        db::events::close_span(conn, user_id, row.room_id, seq)?;
+    }
+    Ok(())
+}
+
+/// A valid topic, or 400.
+pub fn check_topic(topic: &str) -> Result<(), ApiError> {
+    if topic.chars().count() > TOPIC_MAX || topic.chars().any(|c| c.is_control()) {
+        return Err(ApiError::bad_request(
+            "invalid_topic",
+            format!("a topic is at most {TOPIC_MAX} characters without control characters"),
+        ));
+    }
+    Ok(())
 }
 
 /// `POST /api/v1/channels/{name}/invite`: lets a user past `+i` and tells them.
@@ -572,8 +678,12 @@ pub async fn kick(
     nick: &str,
     reason: Option<String>,
 ) -> Result<(), ApiError> {
-    let channel = local_channel(state, raw)?;
     let reason = check_reason(reason)?;
+    if let Some(remote) = remote_channel(state, raw)? {
+        let meta = serde_json::json!({"nick": nick});
+        return mirror::act(state, session, &remote, EventKind::Kick, &reason, meta).await;
+    }
+    let channel = local_channel(state, raw)?;
     let nick = nick.to_string();
     let ctx = Ctx::new(state, session);
     let outcome = state
@@ -582,39 +692,19 @@ pub async fn kick(
             let mut out = Outcome::default();
             let row = load_channel(conn, &channel.name)?;
             require_op(conn, &row, &ctx.session.user_id)?;
-            if let Some(handle) = remote_handle(&ctx.server, &nick)? {
-                // A member on another server: removed here, and its server hears the kick.
-                let member =
-                    db::shared::remote_member(conn, row.room_id, &handle)?.ok_or_else(|| {
-                        ApiError::not_found(
-                            "not_in_channel",
-                            format!("{handle} is not in #{}", row.name),
-                        )
-                    })?;
-                out.also_relay_to = Some(member.server);
-                db::shared::remove_remote_member(conn, row.room_id, &handle)?;
-                let meta = serde_json::json!({"nick": handle});
-                ctx.emit(conn, &row, EventKind::Kick, reason, meta, &mut out)?;
-                return Ok::<_, ApiError>(out);
-            }
-            let target = local_user(conn, &ctx.server, &nick)?;
-            if db::channels::member(conn, row.room_id, &target.id)?.is_none() {
-                return Err(ApiError::not_found(
-                    "not_in_channel",
-                    format!("{} is not in #{}", target.nick, row.name),
-                ));
-            }
-            if target.id == row.owner_id && ctx.session.user_id != row.owner_id {
-                return Err(ApiError::forbidden(
-                    "cannot_kick_owner",
-                    format!("the owner of #{} cannot be kicked", row.name),
-                ));
-            }
-            let target_handle = format!("{}@{}", target.nick, ctx.server);
-            let meta = serde_json::json!({"nick": target_handle});
+            let caller_is_owner = ctx.session.user_id == row.owner_id;
+            let target = kick_target(conn, &ctx.server, &row, &nick, caller_is_owner)?;
+            let handle = match &target {
+                KickTarget::Local { handle, .. } => handle.clone(),
+                KickTarget::Remote { handle, server } => {
+                    // Its server must hear the kick even if it has no members left.
+                    out.also_relay_to = Some(server.clone());
+                    handle.clone()
+                }
+            };
+            let meta = serde_json::json!({"nick": handle});
             let seq = ctx.emit(conn, &row, EventKind::Kick, reason, meta, &mut out)?;
-            db::channels::remove_member(conn, row.room_id, &target.id)?;
-            db::events::close_span(conn, &target.id, row.room_id, seq)?;
+            finish_kick(conn, &row, &target, seq)?;
             Ok::<_, ApiError>(out)
         })
         .await?;
