@@ -11,8 +11,13 @@
 //! old ed25519:0c1d2e3f <public key, unpadded standard base64> <expired_ts, ms since epoch>
 //! ```
 //!
+//! After a rotation the file also holds, until the directory has accepted the new key, the
+//! replaced key's secret: `previous ed25519:0c1d2e3f <seed>` (a directory only accepts a new
+//! key in a registration that the key on record signed too).
+//!
 //! One key per line, fields separated by single spaces; blank lines and lines starting with `#`
-//! are ignored. There is exactly one `current` line and any number of `old` lines. Key ids are
+//! are ignored. There is exactly one `current` line, at most one `previous` line and any number
+//! of `old` lines. Key ids are
 //! `ed25519:` and eight random hex digits. The file is always replaced atomically (write a
 //! temporary file in the same directory, fsync, rename), so a crash leaves either the old or
 //! the new version. A file readable by group or others is refused rather than used.
@@ -100,6 +105,7 @@ pub struct OldKey {
 pub struct KeyStore {
     current: ServerKeyPair,
     old: Vec<OldKey>,
+    previous: Option<ServerKeyPair>,
 }
 
 impl KeyStore {
@@ -120,6 +126,7 @@ impl KeyStore {
         let store = KeyStore {
             current: new_key_pair(&[])?,
             old: Vec::new(),
+            previous: None,
         };
         let path = KeyStore::key_file(data_dir);
         let tmp = write_temp(data_dir, &store.render())?;
@@ -167,15 +174,37 @@ impl KeyStore {
         let store = KeyStore {
             current: new_key_pair(&taken)?,
             old,
+            // The key a directory has on record: the one before the first of several rotations.
+            previous: previous.previous.or(Some(previous.current)),
         };
+        store.save(data_dir)?;
+        Ok(store)
+    }
+
+    /// Forgets the replaced key's secret, once the directory has accepted the current key.
+    pub fn forget_previous(data_dir: &Path) -> Result<(), KeyStoreError> {
+        let mut store = KeyStore::load(data_dir)?;
+        if store.previous.take().is_some() {
+            store.save(data_dir)?;
+        }
+        Ok(())
+    }
+
+    /// The key replaced by the last rotation, while the directory may still have it on record.
+    pub fn previous(&self) -> Option<&ServerKeyPair> {
+        self.previous.as_ref()
+    }
+
+    /// Replaces the key file atomically.
+    fn save(&self, data_dir: &Path) -> Result<(), KeyStoreError> {
         let path = KeyStore::key_file(data_dir);
-        let tmp = write_temp(data_dir, &store.render())?;
+        let tmp = write_temp(data_dir, &self.render())?;
         if let Err(source) = fs::rename(&tmp, &path) {
             let _ = fs::remove_file(&tmp);
             return Err(io_error(&path, source));
         }
         sync_dir(data_dir);
-        Ok(store)
+        Ok(())
     }
 
     /// The key that signs events, requests and the key document.
@@ -220,6 +249,13 @@ impl KeyStore {
             self.current.key_id(),
             b64_encode(self.current.signing_key().to_bytes())
         ));
+        if let Some(previous) = &self.previous {
+            out.push_str(&format!(
+                "previous {} {}\n",
+                previous.key_id(),
+                b64_encode(previous.signing_key().to_bytes())
+            ));
+        }
         for k in &self.old {
             out.push_str(&format!(
                 "old {} {} {}\n",
@@ -232,6 +268,7 @@ impl KeyStore {
     /// Parses the key file; errors carry the 1-based line number.
     fn parse(text: &str) -> Result<KeyStore, (usize, String)> {
         let mut current = None;
+        let mut previous = None;
         let mut old: Vec<OldKey> = Vec::new();
         for (i, line) in text.lines().enumerate() {
             let n = i + 1;
@@ -245,15 +282,16 @@ impl KeyStore {
                     .map_err(|e| (n, format!("key id {text:?}: {e}")))
             };
             match fields.as_slice() {
-                ["current", id, seed] => {
-                    if current.is_some() {
-                        return Err((n, "a second `current` key".into()));
+                [which @ ("current" | "previous"), id, seed] => {
+                    let slot = if *which == "current" { &mut current } else { &mut previous };
+                    if slot.is_some() {
+                        return Err((n, format!("a second `{which}` key")));
                     }
                     let seed: [u8; 32] = b64_decode(seed)
                         .ok()
                         .and_then(|bytes| bytes.try_into().ok())
                         .ok_or((n, "the seed is not 32 bytes of unpadded base64".to_owned()))?;
-                    current = Some(ServerKeyPair::from_seed(key_id(id)?, seed));
+                    *slot = Some(ServerKeyPair::from_seed(key_id(id)?, seed));
                 }
                 ["old", id, public_key, expired_ts] => {
                     verifying_key_from_b64(public_key)
@@ -280,7 +318,11 @@ impl KeyStore {
         if old.iter().any(|k| &k.key_id == current.key_id()) {
             return Err((0, "the current key id is also listed as old".into()));
         }
-        Ok(KeyStore { current, old })
+        Ok(KeyStore {
+            current,
+            old,
+            previous,
+        })
     }
 }
 
@@ -475,6 +517,34 @@ mod tests {
 
         let third = ok(KeyStore::rotate(d.path(), NOW + 1));
         assert_eq!(third.old_keys().len(), 2);
+    }
+
+    #[test]
+    fn rotation_keeps_the_replaced_secret_until_the_directory_has_the_new_key() {
+        let dir = dir();
+        let first = ok(KeyStore::load_or_create(dir.path()));
+        assert!(first.previous().is_none());
+        let second = ok(KeyStore::rotate(dir.path(), 1_000));
+        assert_eq!(
+            second.previous().map(|k| k.key_id()),
+            Some(first.current().key_id())
+        );
+        // A second rotation before re-registering keeps the key the directory has on record.
+        let third = ok(KeyStore::rotate(dir.path(), 2_000));
+        assert_eq!(
+            third.previous().map(|k| k.key_id()),
+            Some(first.current().key_id())
+        );
+        let reloaded = ok(KeyStore::load(dir.path()));
+        assert_eq!(
+            reloaded.previous().map(|k| k.public_key_b64()),
+            Some(first.current().public_key_b64())
+        );
+        ok(KeyStore::forget_previous(dir.path()));
+        let after = ok(KeyStore::load(dir.path()));
+        assert!(after.previous().is_none());
+        assert_eq!(after.current().key_id(), third.current().key_id());
+        assert_eq!(after.old_keys().len(), 2);
     }
 
     #[test]

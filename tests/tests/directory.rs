@@ -228,3 +228,66 @@ async fn peers_listed_by_hand_are_known_without_a_directory() {
     .await;
     assert!(peers_up(&hs4).await.is_empty());
 }
+
+#[actix_web::test]
+async fn a_rotated_key_reaches_every_peer() {
+    let (_dir, servers) = hearth_tests::network::federated(&["hs1.test", "hs2.test"]).await;
+    let [mut hs1, hs2] = <[_; 2]>::try_from(servers).ok().unwrap();
+    let old_key = key_of(&hs1).public_key_b64();
+    hs1.kill();
+    let out = std::process::Command::new(hearth_tests::process::binary("homeserver"))
+        .args(["keys", "rotate"])
+        .env("DATA_DIR", hs1.data_dir())
+        .env("SERVER_NAME", "hs1.test")
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let new_key = key_of(&hs1).public_key_b64();
+    assert_ne!(new_key, old_key);
+    hs1.restart();
+
+    // The directory accepts the new key (signed by the old one too) and tells hs2.
+    let hs2_api = Api::new(&hs2.url);
+    eventually(
+        Duration::from_secs(30),
+        "hs2 to learn hs1's new key",
+        || async {
+            let status = hs2_api.get("/api/v1/federation/status").await.expect(200);
+            let hs1_peer = status["peers"]
+                .as_array()?
+                .iter()
+                .find(|p| p["server_name"] == "hs1.test")?
+                .clone();
+            hs1_peer["verify_keys"]
+                .as_object()?
+                .values()
+                .any(|k| k["key"] == new_key.as_str())
+                .then_some(())
+        },
+    )
+    .await;
+    // The replaced secret is gone from the key file once the directory has the new key.
+    eventually(
+        Duration::from_secs(30),
+        "the replaced secret to be dropped",
+        || async {
+            let text = std::fs::read_to_string(hs1.data_dir().join("signing.key")).ok()?;
+            (!text.lines().any(|l| l.starts_with("previous "))).then_some(())
+        },
+    )
+    .await;
+    // And hs1's signatures with the new key are accepted.
+    let alice = hearth_tests::api::User::register(&hs1.url, "alice").await;
+    let bob = hearth_tests::api::User::register(&hs2.url, "bob").await;
+    let cursor = bob.sync(None, 0).await["next"].as_i64().unwrap();
+    alice.say("bob@hs2.test", "signed with the new key").await;
+    let got = bob.sync(Some(cursor), 20).await;
+    assert_eq!(
+        hearth_tests::api::User::bodies(&got),
+        ["signed with the new key"]
+    );
+}

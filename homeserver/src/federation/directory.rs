@@ -17,6 +17,7 @@ use super::client::{FedClient, FedError};
 use super::peers::{apply_entries, apply_manual};
 use crate::db;
 use crate::error::ApiError;
+use crate::keystore::KeyStore;
 use crate::services::{now_ms, now_ms_u64};
 use crate::state::AppState;
 
@@ -216,9 +217,21 @@ async fn register(
     }
     sign_json(&mut body, state.server_name.as_str(), key)
         .map_err(|e| FedError::Signing(e.to_string()))?;
+    // After a rotation the directory still has the replaced key on record: it must sign too.
+    if let Some(previous) = state.keys.previous() {
+        sign_json(&mut body, state.server_name.as_str(), previous)
+            .map_err(|e| FedError::Signing(e.to_string()))?;
+    }
     client
         .post_json(&format!("{url}{}", paths::SERVERS), &body)
         .await?;
+    if state.keys.previous().is_some() {
+        let data_dir = state.config.data_dir.clone();
+        let forgot = actix_web::web::block(move || KeyStore::forget_previous(&data_dir)).await;
+        if !matches!(forgot, Ok(Ok(()))) {
+            tracing::warn!("could not drop the replaced signing key from the key file");
+        }
+    }
     tracing::info!(directory = url, public_url, "registered with the directory");
     state.federation.update_link(|l| {
         l.registered = true;
