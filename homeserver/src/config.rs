@@ -34,6 +34,24 @@ pub enum Command {
         #[command(subcommand)]
         action: KeysCommand,
     },
+    /// Database maintenance.
+    Db {
+        /// What to do with the database.
+        #[command(subcommand)]
+        action: DbCommand,
+    },
+}
+
+/// `homeserver db …`
+#[derive(Debug, Subcommand)]
+pub enum DbCommand {
+    /// Copy a SQLite database (every account, channel, event and cursor) into the empty
+    /// Postgres database named by DBURL, in one transaction. Stop the server first.
+    MigrateFromSqlite {
+        /// The SQLite file; default: `hearth.db` in the data directory.
+        #[arg(long)]
+        from: Option<PathBuf>,
+    },
 }
 
 /// `homeserver keys …`

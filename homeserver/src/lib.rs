@@ -96,6 +96,9 @@ pub async fn run(state: AppState, listener: TcpListener) -> anyhow::Result<()> {
         state.clone().into_inner(),
         public_url(&state.config, &state.server_name, addr),
     ));
+    // Postgres only: wake our long-polls when another process sharing the database commits.
+    let notifier = Arc::clone(&state.notifier);
+    let _listener = state.db.listen(move |seq| notifier.notify_all(seq));
     let app_state = state.clone();
     let server = HttpServer::new(move || {
         let metrics = Arc::clone(&app_state.metrics);

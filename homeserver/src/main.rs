@@ -1,7 +1,9 @@
 //! `homeserver`: parse the configuration, set up tracing, then serve or run a subcommand.
 
+use std::io::Write as _;
+
 use clap::Parser;
-use homeserver::config::{Cli, Command, KeysCommand};
+use homeserver::config::{Cli, Command, DbCommand, KeysCommand};
 use homeserver::keystore::KeyStore;
 use tracing_subscriber::EnvFilter;
 
@@ -20,6 +22,7 @@ fn main() -> anyhow::Result<()> {
     match cli.command {
         None | Some(Command::Serve) => serve(cli.config),
         Some(Command::Keys { action }) => keys(&cli.config, action),
+        Some(Command::Db { action }) => db(&cli.config, action),
     }
 }
 
@@ -44,4 +47,39 @@ fn keys(config: &homeserver::config::Config, action: KeysCommand) -> anyhow::Res
     let key = store.current();
     println!("{} {}", key.key_id(), key.public_key_b64());
     Ok(())
+}
+
+fn db(config: &homeserver::config::Config, action: DbCommand) -> anyhow::Result<()> {
+    match action {
+        DbCommand::MigrateFromSqlite { from } => {
+            let from = from.unwrap_or_else(|| config.data_dir.join("hearth.db"));
+            let mut current = String::new();
+            let mut progress = |table: &str, done: i64, total: i64| {
+                let pct = if total > 0 { done * 100 / total } else { 100 };
+                let mut err = std::io::stderr().lock();
+                if table != current {
+                    if !current.is_empty() {
+                        let _ = writeln!(err);
+                    }
+                    current = table.to_string();
+                }
+                let _ = write!(err, "\r{table} {done}/{total} ({pct}%)");
+                let _ = err.flush();
+            };
+            let copied = homeserver::db::migrate::migrate_from_sqlite(
+                &from.to_string_lossy(),
+                &config.dburl,
+                &mut progress,
+            );
+            eprintln!();
+            let copied = copied?;
+            let rows: i64 = copied.iter().map(|(_, n)| n).sum();
+            println!(
+                "copied {rows} rows of {} tables from {} to Postgres",
+                copied.len(),
+                from.display()
+            );
+            Ok(())
+        }
+    }
 }

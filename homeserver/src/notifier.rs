@@ -56,6 +56,15 @@ impl Notifier {
         }
     }
 
+    /// Wakes every waiting poll of this process: another process sharing the database
+    /// committed events up to `seq`, and we do not know whom they concern. Each poll re-reads
+    /// its own events and waits again when there are none.
+    pub fn notify_all(&self, seq: i64) {
+        for tx in self.lock().values() {
+            tx.send_replace(seq);
+        }
+    }
+
     /// Whether any poll of this user is waiting now.
     pub fn is_waiting(&self, user_id: &str) -> bool {
         self.lock().contains_key(user_id)
@@ -127,6 +136,19 @@ mod tests {
         tokio::time::timeout(Duration::from_millis(100), sub.changed())
             .await
             .unwrap();
+    }
+
+    #[tokio::test]
+    async fn notify_all_wakes_every_waiting_user() {
+        let n = Arc::new(Notifier::default());
+        let mut alice = n.subscribe("alice");
+        let mut bob = n.subscribe("bob");
+        n.notify_all(9);
+        for sub in [&mut alice, &mut bob] {
+            tokio::time::timeout(Duration::from_millis(100), sub.changed())
+                .await
+                .unwrap();
+        }
     }
 
     #[test]

@@ -5,6 +5,7 @@
 //! # Layout
 //! - [`process`]: [`process::Homeserver`]: spawn, ready line, stop, restart on the same data.
 //! - [`api`]: a small JSON-over-HTTP client and typed helpers for the client API.
+//! - [`postgres`]: a throwaway Postgres cluster (skipped without Postgres, except in CI).
 //! - [`network`]: a directory and registered homeservers with short timers; test keys.
 //! - [`eventually`]: wait for a condition with a deadline instead of sleeping.
 //!
@@ -12,7 +13,9 @@
 //! command does that.
 
 pub mod api;
+pub mod load;
 pub mod network;
+pub mod postgres;
 pub mod process;
 
 use std::future::Future;

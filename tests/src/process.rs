@@ -6,6 +6,8 @@ use std::process::{Child, Command, Stdio};
 use std::sync::mpsc;
 use std::time::Duration;
 
+use crate::postgres::PgCluster;
+
 /// How long a server may take to print its ready line.
 const READY_TIMEOUT: Duration = Duration::from_secs(30);
 
@@ -43,6 +45,15 @@ pub struct ServerProcess {
     data: tempfile::TempDir,
     env: Vec<(String, String)>,
     child: Option<Child>,
+    /// The throwaway Postgres cluster of a homeserver run with `HEARTH_TEST_BACKEND=postgres`
+    /// (stopped after the process, as fields drop after `Drop::drop`).
+    _pg: Option<PgCluster>,
+}
+
+/// Whether homeservers started without a `DBURL` get a throwaway Postgres database
+/// (`HEARTH_TEST_BACKEND=postgres`, used by `scripts/test` to run the suite on both backends).
+pub fn postgres_backend() -> bool {
+    std::env::var("HEARTH_TEST_BACKEND").is_ok_and(|v| v == "postgres")
 }
 
 impl ServerProcess {
@@ -63,16 +74,29 @@ impl ServerProcess {
 
     fn launch(bin: &'static str, name: &str, env: &[(&str, &str)]) -> ServerProcess {
         let data = tempfile::tempdir().expect("tempdir");
+        let mut env: Vec<(String, String)> = env
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
+        let pg = if bin == "homeserver"
+            && postgres_backend()
+            && !env.iter().any(|(k, _)| k == "DBURL")
+        {
+            let cluster =
+                PgCluster::start().unwrap_or_else(|e| panic!("HEARTH_TEST_BACKEND=postgres: {e}"));
+            env.push(("DBURL".to_string(), cluster.database()));
+            Some(cluster)
+        } else {
+            None
+        };
         let mut server = ServerProcess {
             bin,
             url: String::new(),
             name: name.to_string(),
             data,
-            env: env
-                .iter()
-                .map(|(k, v)| (k.to_string(), v.to_string()))
-                .collect(),
+            env,
             child: None,
+            _pg: pg,
         };
         server.spawn();
         server

@@ -4,7 +4,7 @@ use diesel::prelude::*;
 
 use super::models::{ChannelRow, MemberRow};
 use super::schema::{channels, invites, members, users};
-use super::Conn;
+use super::{per_backend, Conn};
 
 /// The channel with this (lower-case, no `#`) name.
 pub fn by_name(conn: &mut Conn, name: &str) -> QueryResult<Option<ChannelRow>> {
@@ -115,7 +115,7 @@ pub fn add_invite(
     by: &str,
     now_ms: i64,
 ) -> QueryResult<()> {
-    diesel::insert_into(invites::table)
+    per_backend!(conn, |c| diesel::insert_into(invites::table)
         .values((
             invites::room_id.eq(room_id),
             invites::user_id.eq(user_id),
@@ -125,8 +125,8 @@ pub fn add_invite(
         .on_conflict((invites::room_id, invites::user_id))
         .do_update()
         .set((invites::invited_by.eq(by), invites::created_ms.eq(now_ms)))
-        .execute(conn)
-        .map(drop)
+        .execute(c))
+    .map(drop)
 }
 
 /// Whether the user holds an invitation.

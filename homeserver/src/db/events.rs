@@ -63,7 +63,9 @@ pub fn append(conn: &mut Conn, new: &NewEvent, max_history: i64) -> QueryResult<
     };
     let row: EventRow = diesel::insert_into(events::table)
         .values(&new)
-        .returning(EventRow::as_returning())
+        // `all_columns`, not `as_returning()`: diesel's multi-backend cannot render a
+        // `SelectBy` in a RETURNING clause. `EventRow`'s fields follow the table's order.
+        .returning(events::all_columns)
         .get_result(conn)?;
     if count > max_history {
         let excess = count - max_history;

@@ -1,16 +1,26 @@
-//! Storage: diesel over SQLite (WAL) with embedded migrations.
+//! Storage: diesel over SQLite (WAL) or Postgres, with embedded migrations for both.
 //!
 //! This is the only module that names diesel. Services call [`Db::run`] (reads) or
-//! [`Db::write`] (one `BEGIN IMMEDIATE` transaction) with a closure over a connection; the
-//! closure runs on actix's blocking pool, never on the async executor.
+//! [`Db::write`] (one write transaction) with a closure over a connection; the closure runs on
+//! actix's blocking pool, never on the async executor.
+//!
+//! The backend is chosen by `DBURL`: `postgres://…`/`postgresql://…` is Postgres; empty (a
+//! `hearth.db` in the data directory), a path or `sqlite://path` is SQLite. Both behave the
+//! same: writers run one at a time (SQLite's `BEGIN IMMEDIATE`; on Postgres a transaction-level
+//! advisory lock), so events commit in `seq` order. On Postgres several processes may share the
+//! database; [`Db::listen`] wakes this process's long-polls when another one appends events.
 //!
 //! # Layout
+//! - [`backend`]: [`DbConn`] (the multi-backend connection), URL parsing, the write transaction.
 //! - [`schema`]: the tables; [`models`]: row structs.
 //! - [`users`], [`devices`], [`channels`], [`events`], [`peers`]: queries grouped by aggregate.
+//! - [`migrate`]: copying a SQLite database into Postgres (`homeserver db migrate-from-sqlite`).
 
+pub mod backend;
 pub mod channels;
 pub mod devices;
 pub mod events;
+pub mod migrate;
 pub mod models;
 pub mod outbox;
 pub mod peers;
@@ -19,17 +29,29 @@ pub mod shared;
 pub mod users;
 
 use std::path::Path;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
 use std::time::Duration;
 
 use diesel::connection::SimpleConnection;
-use diesel::r2d2::{ConnectionManager, CustomizeConnection, Pool, PooledConnection};
-use diesel::sqlite::SqliteConnection;
+use diesel::pg::PgConnection;
+use diesel::r2d2::{Pool, PooledConnection};
+use diesel::{Connection, RunQueryDsl};
 use diesel_migrations::{embed_migrations, EmbeddedMigrations, MigrationHarness};
 
-/// The connection type every query takes.
-pub type Conn = SqliteConnection;
+pub(crate) use backend::per_backend;
+pub use backend::{Backend, DbConn};
 
-const MIGRATIONS: EmbeddedMigrations = embed_migrations!("migrations/sqlite");
+/// The connection type every query takes.
+pub type Conn = DbConn;
+
+const SQLITE_MIGRATIONS: EmbeddedMigrations = embed_migrations!("migrations/sqlite");
+const POSTGRES_MIGRATIONS: EmbeddedMigrations = embed_migrations!("migrations/postgres");
+
+/// How often the listener thread looks at its socket for notifications (no round trip).
+const LISTEN_POLL: Duration = Duration::from_millis(20);
+/// Wait before the listener reconnects after losing its connection.
+const LISTEN_RETRY: Duration = Duration::from_secs(1);
 
 /// Storage failures. `NotFound` is mapped by services to a 404 of the right kind.
 #[derive(Debug, thiserror::Error)]
@@ -40,68 +62,88 @@ pub enum DbError {
     /// No connection could be had from the pool.
     #[error("database pool: {0}")]
     Pool(#[from] diesel::r2d2::PoolError),
+    /// A connection could not be opened.
+    #[error("database connection: {0}")]
+    Connection(#[from] diesel::ConnectionError),
     /// Migrations failed at start.
     #[error("database migration failed: {0}")]
     Migration(String),
     /// Unsupported URL.
-    #[error("unsupported database url {0:?}: use a SQLite path or leave DBURL empty")]
+    #[error(
+        "unsupported database url {0:?}: use postgres://…, a SQLite path, sqlite://path, or \
+         leave DBURL empty"
+    )]
     Url(String),
     /// The blocking pool is gone (shutting down).
     #[error("blocking pool unavailable")]
     Canceled,
 }
 
-#[derive(Debug)]
-struct SqlitePragmas;
-
-impl CustomizeConnection<SqliteConnection, diesel::r2d2::Error> for SqlitePragmas {
-    fn on_acquire(&self, conn: &mut SqliteConnection) -> Result<(), diesel::r2d2::Error> {
-        conn.batch_execute(
-            "PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL; PRAGMA busy_timeout = 10000;
-             PRAGMA foreign_keys = ON; PRAGMA temp_store = MEMORY;",
-        )
-        .map_err(diesel::r2d2::Error::QueryError)
-    }
-}
-
 /// A pool of database connections.
 #[derive(Clone)]
 pub struct Db {
-    pool: Pool<ConnectionManager<Conn>>,
+    pool: Pool<backend::Manager>,
+    backend: Backend,
+    url: Arc<str>,
+    /// Tells this process's own `NOTIFY`s apart from other processes' (random per open).
+    instance: u64,
 }
 
 impl Db {
     /// Opens (creating if needed) the database named by `dburl`, or `DATA_DIR/hearth.db` when
-    /// it is empty, and runs the embedded migrations.
+    /// it is empty, and runs the embedded migrations of its backend.
     pub fn open(dburl: &str, data_dir: &Path) -> Result<Db, DbError> {
-        let url = if dburl.is_empty() {
-            data_dir.join("hearth.db").to_string_lossy().into_owned()
-        } else if let Some(path) = dburl.strip_prefix("sqlite://") {
-            path.to_string()
-        } else if dburl.starts_with("postgres://")
-            || dburl.starts_with("postgresql://")
-            || dburl.contains("://")
-        {
-            return Err(DbError::Url(redact_url(dburl)));
-        } else {
-            dburl.to_string()
-        };
-        let manager = ConnectionManager::<Conn>::new(url);
+        let default = data_dir.join("hearth.db").to_string_lossy().into_owned();
+        let (backend, url) = backend::parse_url(dburl, &default)?;
+        let manager = backend::Manager::new(backend, url.clone());
         let pool = Pool::builder()
             .max_size(16)
             .min_idle(Some(2))
             .connection_timeout(Duration::from_secs(30))
-            .connection_customizer(Box::new(SqlitePragmas))
             .build(manager)?;
-        let db = Db { pool };
+        let db = Db {
+            pool,
+            backend,
+            url: url.into(),
+            instance: instance_id(),
+        };
         let mut conn = db.pool.get()?;
-        conn.run_pending_migrations(MIGRATIONS)
-            .map_err(|e| DbError::Migration(e.to_string()))?;
+        let migrations = match backend {
+            Backend::Postgres => POSTGRES_MIGRATIONS,
+            Backend::Sqlite => SQLITE_MIGRATIONS,
+        };
+        // Two processes starting together must not both run the same migration; the second
+        // waits (without the writers' lock_timeout) until the first is done.
+        if let DbConn::Postgres(c) = &mut *conn {
+            c.batch_execute(&format!(
+                "SET lock_timeout = 0; SELECT pg_advisory_lock({});",
+                backend::WRITER_LOCK_KEY
+            ))?;
+        }
+        let migrated = conn
+            .run_pending_migrations(migrations)
+            .map(drop)
+            .map_err(|e| DbError::Migration(e.to_string()));
+        if let DbConn::Postgres(c) = &mut *conn {
+            c.batch_execute(&format!(
+                "SELECT pg_advisory_unlock({}); SET lock_timeout = '{}';",
+                backend::WRITER_LOCK_KEY,
+                backend::LOCK_TIMEOUT
+            ))?;
+        }
+        migrated?;
+        drop(conn);
+        tracing::info!(%backend, "database ready");
         Ok(db)
     }
 
+    /// Which backend this database uses.
+    pub fn backend(&self) -> Backend {
+        self.backend
+    }
+
     /// A connection for use on the current (blocking) thread.
-    pub fn conn(&self) -> Result<PooledConnection<ConnectionManager<Conn>>, DbError> {
+    pub fn conn(&self) -> Result<PooledConnection<backend::Manager>, DbError> {
         Ok(self.pool.get()?)
     }
 
@@ -121,24 +163,116 @@ impl Db {
         .map_err(|_| E::from(DbError::Canceled))?
     }
 
-    /// Runs `f` inside one write transaction (`BEGIN IMMEDIATE`) on the blocking pool: all of
-    /// it commits, or none of it does.
+    /// Runs `f` inside one write transaction on the blocking pool: all of it commits, or none
+    /// of it does. Write transactions run one at a time across every process sharing the
+    /// database (SQLite `BEGIN IMMEDIATE`; Postgres `pg_advisory_xact_lock`), so events commit
+    /// in `seq` order. See [`backend::write_transaction`].
     pub async fn write<T, E, F>(&self, f: F) -> Result<T, E>
     where
         F: FnOnce(&mut Conn) -> Result<T, E> + Send + 'static,
         T: Send + 'static,
         E: From<DbError> + From<diesel::result::Error> + Send + 'static,
     {
-        self.run(move |conn| conn.immediate_transaction(f)).await
+        let instance = self.instance;
+        self.run(move |conn| backend::write_transaction(conn, instance, f))
+            .await
+    }
+
+    /// On Postgres, starts a thread that `LISTEN`s for events appended by other processes
+    /// sharing the database and calls `wake` with their highest `seq` (also after reconnecting,
+    /// when notifications may have been missed). Returns `None` on SQLite, where one process
+    /// owns the database. The thread stops when the returned handle is dropped.
+    pub fn listen<F>(&self, wake: F) -> Option<Listener>
+    where
+        F: Fn(i64) + Send + 'static,
+    {
+        if self.backend != Backend::Postgres {
+            return None;
+        }
+        let stop = Arc::new(AtomicBool::new(false));
+        let url = Arc::clone(&self.url);
+        let instance = self.instance;
+        let flag = Arc::clone(&stop);
+        let spawned = std::thread::Builder::new()
+            .name("hearth-pg-listen".into())
+            .spawn(move || listen_loop(&url, instance, &flag, &wake));
+        if let Err(e) = spawned {
+            tracing::error!(error = %e, "cannot start the Postgres listener thread");
+        }
+        Some(Listener { stop })
     }
 }
 
-fn redact_url(url: &str) -> String {
-    match (url.find("://"), url.rfind('@')) {
-        (Some(scheme), Some(at)) if at > scheme => {
-            format!("{}://***{}", &url[..scheme], &url[at..])
+/// A random id for this `Db`, to tell its own `NOTIFY`s apart. Two processes must not share one,
+/// or they would ignore each other's notifications: without randomness, fall back to the pid
+/// and the clock.
+fn instance_id() -> u64 {
+    let mut bytes = [0u8; 8];
+    if getrandom::fill(&mut bytes).is_ok() {
+        return u64::from_le_bytes(bytes);
+    }
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_nanos() as u64);
+    (u64::from(std::process::id()) << 32) ^ nanos
+}
+
+/// Keeps the Postgres listener thread running; dropping it stops the thread.
+#[derive(Debug)]
+pub struct Listener {
+    stop: Arc<AtomicBool>,
+}
+
+impl Drop for Listener {
+    fn drop(&mut self) {
+        self.stop.store(true, Ordering::Relaxed);
+    }
+}
+
+fn listen_loop(url: &str, instance: u64, stop: &AtomicBool, wake: &dyn Fn(i64)) {
+    let mut first = true;
+    while !stop.load(Ordering::Relaxed) {
+        let listening = PgConnection::establish(url)
+            .map_err(DbError::from)
+            .and_then(|mut conn| {
+                diesel::sql_query(format!("LISTEN {}", backend::EVENTS_CHANNEL))
+                    .execute(&mut conn)?;
+                Ok(conn)
+            });
+        let mut conn = match listening {
+            Ok(conn) => conn,
+            Err(e) => {
+                tracing::warn!(error = %e, "Postgres listener cannot connect; retrying");
+                std::thread::sleep(LISTEN_RETRY);
+                continue;
+            }
+        };
+        if !first {
+            // Notifications sent while we were away are lost: let every poll look again.
+            wake(0);
         }
-        _ => url.to_string(),
+        first = false;
+        tracing::debug!("listening for events of other processes");
+        'poll: while !stop.load(Ordering::Relaxed) {
+            let mut newest = None;
+            for note in conn.notifications_iter() {
+                match note {
+                    Ok(note) => match backend::parse_notification(&note.payload) {
+                        Some((_, from)) if from == instance => {}
+                        Some((seq, _)) => newest = newest.max(Some(seq)),
+                        None => newest = newest.max(Some(0)),
+                    },
+                    Err(e) => {
+                        tracing::warn!(error = %e, "Postgres listener lost its connection");
+                        break 'poll;
+                    }
+                }
+            }
+            if let Some(seq) = newest {
+                wake(seq);
+            }
+            std::thread::sleep(LISTEN_POLL);
+        }
     }
 }
 
@@ -148,4 +282,34 @@ pub fn is_unique_violation(e: &diesel::result::Error) -> bool {
         e,
         diesel::result::Error::DatabaseError(diesel::result::DatabaseErrorKind::UniqueViolation, _)
     )
+}
+
+#[cfg(test)]
+mod tests {
+    use std::collections::BTreeSet;
+    use std::path::Path;
+
+    fn migrations(backend: &str) -> BTreeSet<String> {
+        let dir = Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("migrations")
+            .join(backend);
+        std::fs::read_dir(&dir)
+            .unwrap()
+            .map(|e| {
+                let path = e.unwrap().path();
+                for file in ["up.sql", "down.sql"] {
+                    assert!(path.join(file).is_file(), "{} lacks {file}", path.display());
+                }
+                path.file_name().unwrap().to_string_lossy().into_owned()
+            })
+            .collect()
+    }
+
+    /// Both backends have the same migrations, under the same names (STYLE.md §2.13).
+    #[test]
+    fn migration_folders_stay_in_sync() {
+        let sqlite = migrations("sqlite");
+        assert!(!sqlite.is_empty());
+        assert_eq!(sqlite, migrations("postgres"));
+    }
 }

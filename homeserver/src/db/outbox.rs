@@ -3,7 +3,7 @@
 use diesel::prelude::*;
 
 use super::schema::{destinations, outbox, received_txns};
-use super::Conn;
+use super::{per_backend, Conn};
 
 /// A queued payload.
 #[derive(Debug, Clone, Queryable, Selectable)]
@@ -44,11 +44,11 @@ pub fn enqueue(
             outbox::created_ms.eq(now_ms),
         ))
         .execute(conn)?;
-    diesel::insert_into(destinations::table)
+    per_backend!(conn, |c| diesel::insert_into(destinations::table)
         .values(destinations::server_name.eq(destination))
         .on_conflict_do_nothing()
-        .execute(conn)
-        .map(drop)
+        .execute(c))
+    .map(drop)
 }
 
 /// The oldest queued payloads of a destination, in order.
@@ -171,7 +171,7 @@ pub fn remember_received(
     response: &str,
     now_ms: i64,
 ) -> QueryResult<()> {
-    diesel::insert_into(received_txns::table)
+    per_backend!(conn, |c| diesel::insert_into(received_txns::table)
         .values((
             received_txns::origin.eq(origin),
             received_txns::txn_id.eq(txn_id),
@@ -179,8 +179,8 @@ pub fn remember_received(
             received_txns::created_ms.eq(now_ms),
         ))
         .on_conflict_do_nothing()
-        .execute(conn)
-        .map(drop)
+        .execute(c))
+    .map(drop)
 }
 
 /// Forgets received transactions older than `cutoff_ms` (a retry comes within hours, not days).

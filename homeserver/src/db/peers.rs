@@ -3,7 +3,7 @@
 use diesel::prelude::*;
 
 use super::schema::{directory_state, peers};
-use super::Conn;
+use super::{per_backend, Conn};
 
 /// A known peer server.
 #[derive(Debug, Clone, PartialEq, Queryable, Selectable, Insertable, AsChangeset)]
@@ -37,13 +37,13 @@ pub fn get(conn: &mut Conn, server_name: &str) -> QueryResult<Option<PeerRow>> {
 
 /// Inserts or replaces a peer.
 pub fn upsert(conn: &mut Conn, row: &PeerRow) -> QueryResult<()> {
-    diesel::insert_into(peers::table)
+    per_backend!(conn, |c| diesel::insert_into(peers::table)
         .values(row)
         .on_conflict(peers::server_name)
         .do_update()
         .set(row)
-        .execute(conn)
-        .map(drop)
+        .execute(c))
+    .map(drop)
 }
 
 /// The directory pull cursor (0 before the first pull).
@@ -63,7 +63,7 @@ pub fn record_pull(
     now_ms: i64,
     error: Option<&str>,
 ) -> QueryResult<()> {
-    diesel::insert_into(directory_state::table)
+    per_backend!(conn, |c| diesel::insert_into(directory_state::table)
         .values((
             directory_state::id.eq(1),
             directory_state::pull_cursor.eq(cursor),
@@ -77,8 +77,8 @@ pub fn record_pull(
             directory_state::last_pull_ms.eq(now_ms),
             directory_state::last_error.eq(error),
         ))
-        .execute(conn)
-        .map(drop)
+        .execute(c))
+    .map(drop)
 }
 
 /// The directory link's stored state.

@@ -1,5 +1,5 @@
-//! Diesel table definitions, written by hand to match `migrations/sqlite` (and, later,
-//! `migrations/postgres`). Integer columns are all BIGINT (`i64`).
+//! Diesel table definitions, written by hand to match `migrations/sqlite` and
+//! `migrations/postgres` (same tables, same names). Integer columns are all BIGINT (`i64`).
 
 diesel::table! {
     users (id) {

@@ -4,7 +4,7 @@ use diesel::prelude::*;
 
 use super::models::EventRow;
 use super::schema::{events, mirrors, remote_members};
-use super::Conn;
+use super::{per_backend, Conn};
 
 /// A member of a hosted channel who lives on another server.
 #[derive(Debug, Clone, Queryable, Selectable, Insertable)]
@@ -102,11 +102,11 @@ pub fn mirror_by_channel(conn: &mut Conn, channel: &str) -> QueryResult<Option<M
 
 /// Creates a mirror.
 pub fn insert_mirror(conn: &mut Conn, row: &MirrorRow) -> QueryResult<()> {
-    diesel::insert_into(mirrors::table)
+    per_backend!(conn, |c| diesel::insert_into(mirrors::table)
         .values(row)
         .on_conflict_do_nothing()
-        .execute(conn)
-        .map(drop)
+        .execute(c))
+    .map(drop)
 }
 
 /// Records how far a mirror has got.

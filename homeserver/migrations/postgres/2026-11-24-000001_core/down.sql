@@ -1,0 +1,9 @@
+DROP TABLE invites;
+DROP TABLE txns;
+DROP TABLE events;
+DROP TABLE spans;
+DROP TABLE members;
+DROP TABLE channels;
+DROP TABLE rooms;
+DROP TABLE devices;
+DROP TABLE users;

@@ -1,0 +1,2 @@
+DROP TABLE directory_state;
+DROP TABLE peers;

@@ -1,0 +1,3 @@
+DROP TABLE received_txns;
+DROP TABLE destinations;
+DROP TABLE outbox;

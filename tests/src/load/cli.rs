@@ -1,0 +1,88 @@
+//! The command line of `hearth-load` and the dispatch to the scenarios.
+
+use anyhow::Result;
+
+use super::report::Report;
+use super::{fanout, federation, latency, polls, raw, sends, smoke, startup, Common};
+
+/// Load generator for Hearth homeservers and federation (see BENCHMARKS.md).
+#[derive(clap::Parser, Debug)]
+#[command(name = "hearth-load", version)]
+pub struct Cli {
+    /// Options shared by every scenario.
+    #[command(flatten)]
+    pub common: Common,
+    /// The scenario.
+    #[command(subcommand)]
+    pub scenario: Scenario,
+}
+
+/// One scenario per figure of issue 6, plus the raw baselines and the CI smoke run.
+#[derive(clap::Subcommand, Debug, Clone)]
+pub enum Scenario {
+    /// Sustained acknowledged sends into one channel.
+    Sends(sends::Args),
+    /// Send → long-poll delivery latency at a fixed send rate.
+    Latency(latency::Args),
+    /// One message to a channel whose members all long-poll.
+    Fanout(fanout::Args),
+    /// Many idle long-polls: server RSS and CPU per poll.
+    Idle(polls::IdleArgs),
+    /// Long-polls whose clients hang up: how fast the server releases them.
+    Hangup(polls::HangupArgs),
+    /// Cross-server DM latency (directory + two homeservers).
+    Dm,
+    /// Relay throughput from one homeserver to another.
+    Relay(federation::RelayArgs),
+    /// Start to healthy with a pre-filled database.
+    Startup(startup::Args),
+    /// Baseline: bare SQLite insert loop with the server's durability settings.
+    RawSqlite(raw::SqliteArgs),
+    /// Baseline: trivial actix-web handler.
+    RawHttp(raw::HttpArgs),
+    /// Every cheap scenario for about two seconds with small sizes (CI).
+    Smoke,
+}
+
+/// Runs one scenario.
+pub async fn run(common: &Common, scenario: &Scenario) -> Result<Report> {
+    match scenario {
+        Scenario::Sends(a) => sends::run(common, a).await,
+        Scenario::Latency(a) => latency::run(common, a).await,
+        Scenario::Fanout(a) => fanout::run(common, a).await,
+        Scenario::Idle(a) => polls::idle(common, a).await,
+        Scenario::Hangup(a) => polls::hangup(common, a).await,
+        Scenario::Dm => federation::dm(common).await,
+        Scenario::Relay(a) => federation::relay(common, a).await,
+        Scenario::Startup(a) => startup::run(common, a).await,
+        Scenario::RawSqlite(a) => raw::sqlite(common, a),
+        Scenario::RawHttp(a) => raw::http(common, a).await,
+        Scenario::Smoke => anyhow::bail!("smoke runs through smoke::run"),
+    }
+}
+
+/// Prints a report as a table or as one line of JSON.
+pub fn print(common: &Common, report: &Report) {
+    if common.json {
+        println!("{}", report.to_json());
+    } else {
+        println!("{}", report.to_table());
+    }
+}
+
+/// Runs the command line; returns whether everything worked.
+pub async fn main(cli: Cli) -> bool {
+    if let Scenario::Smoke = cli.scenario {
+        return smoke::run(&cli.common).await;
+    }
+    match run(&cli.common, &cli.scenario).await {
+        Ok(report) => {
+            print(&cli.common, &report);
+            true
+        }
+        Err(e) => {
+            eprintln!("hearth-load: {e:#}");
+            false
+        }
+    }
+}

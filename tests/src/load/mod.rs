@@ -1,0 +1,81 @@
+//! `hearth-load`: a load generator for the homeserver and federation (issue 6).
+//!
+//! Every scenario starts the real servers through the harness (or targets `--url`), sets up
+//! users, warms up for `--warmup` seconds, measures for `--duration` seconds and returns a
+//! [`report::Report`]. All loops are bounded by a deadline and by [`MAX_OPS`]; all traffic
+//! stays on 127.0.0.1.
+//!
+//! # Layout
+//! - [`client`]: awc client with typed, non-panicking calls.
+//! - [`report`]: percentiles and output.
+//! - [`procfs`]: server pid, RSS, CPU, open-file limit.
+//! - [`target`]: starting or addressing the servers.
+//! - one module per scenario: [`sends`], [`latency`], [`fanout`], [`polls`] (idle and hangup),
+//!   [`federation`] (dm and relay), [`startup`], [`raw`] (raw-sqlite, raw-http), [`smoke`].
+
+pub mod cli;
+pub mod client;
+pub mod fanout;
+pub mod federation;
+pub mod latency;
+pub mod polls;
+pub mod procfs;
+pub mod raw;
+pub mod report;
+pub mod sends;
+pub mod smoke;
+pub mod startup;
+pub mod target;
+
+use std::time::{Duration, Instant};
+
+/// Upper bound on the iterations of any loop, whatever the deadline.
+pub const MAX_OPS: u64 = 50_000_000;
+
+/// Options shared by every scenario.
+#[derive(clap::Args, Debug, Clone)]
+pub struct Common {
+    /// Seconds of measurement after the warm-up.
+    #[arg(long, global = true, default_value_t = 10.0)]
+    pub duration: f64,
+    /// Seconds of warm-up (load applied, not measured).
+    #[arg(long, global = true, default_value_t = 2.0)]
+    pub warmup: f64,
+    /// Print JSON instead of a table.
+    #[arg(long, global = true)]
+    pub json: bool,
+    /// Target a running homeserver on loopback instead of starting one.
+    #[arg(long, global = true)]
+    pub url: Option<String>,
+    /// The pid of the `--url` server, to read its memory from /proc.
+    #[arg(long, global = true)]
+    pub pid: Option<u32>,
+}
+
+impl Common {
+    /// The measured window, bounded to a day.
+    pub fn duration(&self) -> Duration {
+        Duration::from_secs_f64(self.duration.clamp(0.1, 86_400.0))
+    }
+
+    /// The warm-up, bounded to an hour.
+    pub fn warmup(&self) -> Duration {
+        Duration::from_secs_f64(self.warmup.clamp(0.0, 3_600.0))
+    }
+
+    /// `(start of measurement, end of measurement)` counted from now.
+    pub fn window(&self) -> (Instant, Instant) {
+        let from = Instant::now() + self.warmup();
+        (from, from + self.duration())
+    }
+}
+
+/// A short random tag so that nicks do not collide on a reused `--url` server.
+pub fn tag() -> String {
+    uuid::Uuid::new_v4().simple().to_string()[..5].to_string()
+}
+
+/// Seconds of a duration, rounded to milliseconds.
+pub fn secs(d: Duration) -> f64 {
+    (d.as_secs_f64() * 1000.0).round() / 1000.0
+}

@@ -1,0 +1,86 @@
+//! `smoke`: every cheap scenario for about two seconds with small sizes, so that CI notices
+//! when the tool or the paths it measures break. Passes when each scenario counted
+//! something and saw no errors; it checks no timings.
+
+use super::cli::{self, print, Scenario};
+use super::{fanout, federation, latency, polls, raw, sends, startup, Common};
+
+fn scenarios() -> Vec<Scenario> {
+    vec![
+        Scenario::RawSqlite(raw::SqliteArgs { batch: 1 }),
+        Scenario::RawHttp(raw::HttpArgs {
+            connections: 4,
+            stream_ms: None,
+            nodelay: false,
+        }),
+        Scenario::Sends(sends::Args {
+            members: 5,
+            senders: 2,
+        }),
+        Scenario::Latency(latency::Args {
+            rate: 50.0,
+            receivers: 3,
+            in_flight: 8,
+        }),
+        Scenario::Fanout(fanout::Args {
+            members: 10,
+            rounds: 2,
+            register_concurrency: 8,
+        }),
+        Scenario::Idle(polls::IdleArgs {
+            polls: 50,
+            users: 5,
+        }),
+        Scenario::Hangup(polls::HangupArgs {
+            polls: 20,
+            users: 5,
+            rounds: 1,
+        }),
+        Scenario::Dm,
+        Scenario::Relay(federation::RelayArgs {
+            messages: 100,
+            pairs: 2,
+        }),
+        Scenario::Startup(startup::Args {
+            events: 200,
+            fill_seconds: 10,
+            senders: 4,
+            restarts: 1,
+        }),
+    ]
+}
+
+/// Runs the smoke set; returns whether every scenario passed.
+pub async fn run(common: &Common) -> bool {
+    let short = Common {
+        duration: common.duration.min(2.0),
+        warmup: common.warmup.min(0.3),
+        json: common.json,
+        url: None,
+        pid: None,
+    };
+    let mut ok = true;
+    for scenario in scenarios() {
+        match cli::run(&short, &scenario).await {
+            Ok(report) => {
+                print(&short, &report);
+                if report.count == 0 || report.errors > 0 {
+                    eprintln!(
+                        "smoke: {} FAILED (count {}, errors {})",
+                        report.scenario, report.count, report.errors
+                    );
+                    ok = false;
+                }
+            }
+            Err(e) => {
+                eprintln!("smoke: {scenario:?} FAILED: {e:#}");
+                ok = false;
+            }
+        }
+    }
+    eprintln!(
+        "smoke: {}",
+        if ok { "all scenarios passed" } else { "FAILED" }
+    );
+    ok
+}
