@@ -346,3 +346,65 @@ async fn remote_operators_act_through_the_host() {
         .await
         .expect_error(403, "cannot_kick_owner");
 }
+
+#[actix_web::test]
+async fn an_invitation_lets_a_remote_user_past_plus_i() {
+    let (_dir, servers) = federated(&["hs1.test", "hs2.test", "hs3.test"]).await;
+    let [hs1, hs2, hs3] = <[_; 3]>::try_from(servers).ok().unwrap();
+    let alice = User::register(&hs1.url, "alice").await;
+    let bob = User::register(&hs2.url, "bob").await;
+    let carol = User::register(&hs3.url, "carol").await;
+    alice.join("#vip").await;
+    alice
+        .api
+        .post("/api/v1/channels/vip/mode", json!({"modes": "+i"}))
+        .await
+        .expect(200);
+    bob.api
+        .post("/api/v1/channels/join", json!({"channel": "#vip@hs1.test"}))
+        .await
+        .expect_error(403, "invite_only");
+
+    let mut cursor = cursor_of(&bob).await;
+    alice
+        .api
+        .post(
+            "/api/v1/channels/vip/invite",
+            json!({"nick": "bob@hs2.test"}),
+        )
+        .await
+        .expect(200);
+    let mut invited = None;
+    for _ in 0..20 {
+        let got = bob.sync(Some(cursor), 3).await;
+        cursor = got["next"].as_i64().unwrap();
+        invited = got["events"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|e| e["type"] == "invite")
+            .cloned();
+        if invited.is_some() {
+            break;
+        }
+    }
+    let invited = invited.expect("bob's server tells him of the invitation");
+    assert_eq!(invited["from"], "alice@hs1.test");
+    assert_eq!(invited["meta"]["channel"], "#vip@hs1.test");
+
+    bob.join("#vip@hs1.test").await;
+    carol
+        .api
+        .post("/api/v1/channels/join", json!({"channel": "#vip@hs1.test"}))
+        .await
+        .expect_error(403, "invite_only");
+    // An invitation is used up by the join.
+    bob.api
+        .post("/api/v1/channels/part", json!({"channel": "#vip@hs1.test"}))
+        .await
+        .expect(200);
+    bob.api
+        .post("/api/v1/channels/join", json!({"channel": "#vip@hs1.test"}))
+        .await
+        .expect_error(403, "invite_only");
+}

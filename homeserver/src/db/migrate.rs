@@ -319,6 +319,18 @@ fn copy_all(
             host_seq: i64,
         }
     );
+    copy_table!(
+        src,
+        dst,
+        progress,
+        copied,
+        remote_invites {
+            room_id: i64,
+            handle: String,
+            invited_by: String,
+            created_ms: i64,
+        }
+    );
     Ok(copied)
 }
 

@@ -186,6 +186,15 @@ diesel::table! {
     }
 }
 
+diesel::table! {
+    remote_invites (room_id, handle) {
+        room_id -> BigInt,
+        handle -> Text,
+        invited_by -> Text,
+        created_ms -> BigInt,
+    }
+}
+
 diesel::allow_tables_to_appear_in_same_query!(
     users,
     devices,
@@ -203,4 +212,5 @@ diesel::allow_tables_to_appear_in_same_query!(
     received_txns,
     remote_members,
     mirrors,
+    remote_invites,
 );

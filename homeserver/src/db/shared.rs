@@ -3,7 +3,7 @@
 use diesel::prelude::*;
 
 use super::models::EventRow;
-use super::schema::{events, mirrors, remote_members};
+use super::schema::{events, mirrors, remote_invites, remote_members};
 use super::{per_backend, Conn};
 
 /// A member of a hosted channel who lives on another server.
@@ -167,4 +167,29 @@ pub fn room_tail(conn: &mut Conn, room_id: i64, limit: i64) -> QueryResult<Vec<E
         .load(conn)?;
     rows.reverse();
     Ok(rows)
+}
+
+/// Records an invitation of a user of another server past `+i` (a repeat refreshes it).
+pub fn add_remote_invite(
+    conn: &mut Conn,
+    room_id: i64,
+    handle: &str,
+    by: &str,
+    now_ms: i64,
+) -> QueryResult<()> {
+    diesel::delete(remote_invites::table.find((room_id, handle))).execute(conn)?;
+    diesel::insert_into(remote_invites::table)
+        .values((
+            remote_invites::room_id.eq(room_id),
+            remote_invites::handle.eq(handle),
+            remote_invites::invited_by.eq(by),
+            remote_invites::created_ms.eq(now_ms),
+        ))
+        .execute(conn)
+        .map(drop)
+}
+
+/// Uses up an invitation; `true` when there was one.
+pub fn take_remote_invite(conn: &mut Conn, room_id: i64, handle: &str) -> QueryResult<bool> {
+    Ok(diesel::delete(remote_invites::table.find((room_id, handle))).execute(conn)? > 0)
 }

@@ -152,7 +152,9 @@ pub async fn submit(
                             format!("{from} is already in {global}"),
                         ));
                     }
-                    if channel.mode_invite_only {
+                    if channel.mode_invite_only
+                        && !db::shared::take_remote_invite(conn, channel.room_id, &from)?
+                    {
                         return Err(ApiError::forbidden(
                             "invite_only",
                             format!("{global} is invite-only (+i)"),

@@ -192,13 +192,23 @@ async fn receive_event(
         .to_string();
     let kind = field("type")
         .and_then(EventKind::parse)
-        .filter(|k| k.is_user_sendable())
+        .filter(|k| k.is_user_sendable() || *k == EventKind::Invite)
         .ok_or_else(|| {
             ApiError::bad_request(
                 "unsupported_type",
-                "only message, action and notice travel between servers so far",
+                "only message, action, notice and invite travel as direct events",
             )
         })?;
+    if kind == EventKind::Invite {
+        // An invitation names a channel its sender's server hosts.
+        let channel = event["meta"]["channel"].as_str().unwrap_or_default();
+        if channel.rsplit('@').next() != Some(origin) || !channel.starts_with('#') {
+            return Err(ApiError::bad_request(
+                "invalid_event",
+                "an invite names a channel hosted by its origin",
+            ));
+        }
+    }
     let from = field("from").unwrap_or_default().to_string();
     let to: UserHandle = field("to")
         .unwrap_or_default()

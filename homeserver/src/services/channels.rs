@@ -8,7 +8,8 @@ use federation_proto::ids::{ChannelName, ServerName};
 use federation_proto::time::format_rfc3339_ms;
 
 use super::accounts::{mark_active, user_room_key, Session};
-use super::events::{append_and_collect, Draft};
+use super::events::{append_and_collect, view, Draft};
+use super::messages::dm_room_key_remote;
 use super::modes::{self, MemberMode, ModeChange};
 use super::now_ms;
 use crate::db::models::{ChannelRow, MemberRow, UserRow};
@@ -18,6 +19,7 @@ use crate::federation::hosting::fan_out;
 use crate::federation::mirror;
 use crate::keystore::KeyStore;
 use crate::state::AppState;
+use federation_proto::signing::hash_and_sign_event;
 use std::sync::Arc;
 
 /// Longest topic, in characters.
@@ -635,6 +637,11 @@ pub async fn invite(
                     format!("only operators invite to #{} (+i)", row.name),
                 ));
             }
+            if let Some(handle) = remote_handle(&ctx.server, &nick)? {
+                invite_remote(conn, &ctx, &row, &handle)?;
+                out.queued = true;
+                return Ok(out);
+            }
             let target = local_user(conn, &ctx.server, &nick)?;
             if db::channels::member(conn, row.room_id, &target.id)?.is_some() {
                 return Err(ApiError::conflict(
@@ -667,6 +674,62 @@ pub async fn invite(
         })
         .await?;
     outcome.notify(state);
+    Ok(())
+}
+
+/// Invites a user of another server: the invitation is recorded here (their server's join is
+/// checked against it) and an `invite` event, signed by this server, goes to their server,
+/// which shows it to them. The inviter's conversation with them keeps a copy.
+fn invite_remote(
+    conn: &mut Conn,
+    ctx: &Ctx,
+    row: &ChannelRow,
+    handle: &str,
+) -> Result<(), ApiError> {
+    if db::shared::remote_member(conn, row.room_id, handle)?.is_some() {
+        return Err(ApiError::conflict(
+            "already_member",
+            format!("{handle} is already in #{}", row.name),
+        ));
+    }
+    let server = handle.rsplit('@').next().unwrap_or_default().to_string();
+    match db::peers::get(conn, &server)? {
+        Some(peer) if peer.status == "up" => {}
+        _ => {
+            return Err(ApiError::not_found(
+                "unknown_server",
+                format!("{server} is not a known peer of this server"),
+            ))
+        }
+    }
+    db::shared::add_remote_invite(conn, row.room_id, handle, &ctx.session.user_id, now_ms())?;
+    let room = db::events::ensure_room(
+        conn,
+        &dm_room_key_remote(&ctx.session.user_id, handle),
+        "dm",
+    )?;
+    db::events::open_span(conn, &ctx.session.user_id, room, 0)?;
+    let draft = Draft::new(
+        room,
+        &ctx.handle(),
+        Some(&ctx.session.user_id),
+        handle,
+        EventKind::Invite,
+        ctx.global(row),
+    )
+    .with_meta(serde_json::json!({"channel": ctx.global(row)}));
+    let (row_ev, _) = append_and_collect(conn, draft, ctx.max_history)?;
+    let event = view(row_ev)?;
+    let mut wire = serde_json::to_value(&event).map_err(ApiError::internal)?;
+    hash_and_sign_event(&mut wire, ctx.server.as_str(), ctx.keys.current())
+        .map_err(ApiError::internal)?;
+    db::outbox::enqueue(
+        conn,
+        &server,
+        &event.id.to_string(),
+        &wire.to_string(),
+        now_ms(),
+    )?;
     Ok(())
 }
 
