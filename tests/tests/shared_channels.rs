@@ -408,3 +408,40 @@ async fn an_invitation_lets_a_remote_user_past_plus_i() {
         .await
         .expect_error(403, "invite_only");
 }
+
+#[actix_web::test]
+async fn a_send_retried_with_its_txn_id_is_stored_once() {
+    let (_dir, servers) = federated(&["hs1.test", "hs2.test"]).await;
+    let [mut hs1, hs2] = <[_; 2]>::try_from(servers).ok().unwrap();
+    let alice = User::register(&hs1.url, "alice").await;
+    let bob = User::register(&hs2.url, "bob").await;
+    alice.join("#once").await;
+    bob.join("#once@hs1.test").await;
+    let body = json!({"to": "#once@hs1.test", "body": "exactly once", "txn_id": "t-1"});
+
+    // The host is down: not acknowledged, nothing stored.
+    hs1.kill();
+    let refused = bob.api.post("/api/v1/messages", body.clone()).await;
+    assert_eq!(refused.status, 502, "{}", refused.body);
+    hs1.restart();
+    // The retry submits the same event; a second retry answers with the stored one.
+    let first = bob
+        .api
+        .post("/api/v1/messages", body.clone())
+        .await
+        .expect(201);
+    let again = bob.api.post("/api/v1/messages", body).await.expect(201);
+    assert_eq!(first, again);
+    let history = alice
+        .api
+        .get("/api/v1/history?target=%23once&limit=50")
+        .await
+        .expect(200);
+    let copies = history["events"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|e| e["body"] == "exactly once")
+        .count();
+    assert_eq!(copies, 1);
+}

@@ -100,3 +100,16 @@ pub fn save_txn(
         .execute(conn)
         .map(drop)
 }
+
+/// Replaces the stored answer of a transaction (a pending send that has now completed).
+pub fn replace_txn(
+    conn: &mut Conn,
+    device_id: &str,
+    txn_id: &str,
+    response: &str,
+) -> QueryResult<()> {
+    diesel::update(txns::table.find((device_id, txn_id)))
+        .set(txns::response.eq(response))
+        .execute(conn)
+        .map(drop)
+}

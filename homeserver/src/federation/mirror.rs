@@ -213,8 +213,8 @@ pub async fn part(
     apply(state, &answer["envelope"], false).await
 }
 
-/// Sends to a channel hosted elsewhere: acknowledged once the host has sequenced it.
-pub async fn send(
+/// Builds and signs a local member's message for a channel hosted elsewhere.
+pub async fn prepare_send(
     state: &AppState,
     session: &Session,
     channel: &ChannelName,
@@ -222,13 +222,42 @@ pub async fn send(
     body: &str,
     meta: Value,
     reply_to: Option<String>,
-) -> Result<Event, ApiError> {
+) -> Result<Value, ApiError> {
     let global = channel.to_string();
     require_member(state, session, &global).await?;
-    let event = signed_event(state, session, &global, kind, body, meta, reply_to)?;
+    signed_event(state, session, &global, kind, body, meta, reply_to)
+}
+
+/// Submits a signed message to its channel's host; acknowledged once the host has sequenced
+/// it. Submitting the same event again is safe: the host answers `duplicate_event`, and the
+/// copy sequenced the first time is fetched from the host.
+pub async fn send_signed(
+    state: &AppState,
+    channel: &ChannelName,
+    event: Value,
+) -> Result<Event, ApiError> {
     let id = event["id"].as_str().unwrap_or_default().to_string();
-    let answer = submit(state, channel, event, None).await?;
-    apply(state, &answer["envelope"], false).await?;
+    match submit(state, channel, event, None).await {
+        Ok(answer) => apply(state, &answer["envelope"], false).await?,
+        Err(e) if e.code == "duplicate_event" => {
+            let global = channel.to_string();
+            let host = channel
+                .server
+                .as_ref()
+                .map(ToString::to_string)
+                .unwrap_or_default();
+            let lookup = global.clone();
+            let have = state
+                .db
+                .run(move |conn| {
+                    db::shared::mirror_by_channel(conn, &lookup).map_err(ApiError::from)
+                })
+                .await?
+                .map_or(0, |m| m.host_seq);
+            pull(state, &global, &host, have).await?;
+        }
+        Err(e) => return Err(e),
+    }
     let row = state
         .db
         .run(move |conn| db::events::by_id(conn, &id).map_err(ApiError::from))

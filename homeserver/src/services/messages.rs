@@ -295,6 +295,9 @@ async fn send_to_remote_channel(
     channel: &ChannelName,
     out: Outgoing,
 ) -> Result<Event, ApiError> {
+    // With a txn_id the signed event is recorded before it is submitted, so that a retry after
+    // a lost answer submits the very same event (the host applies it once).
+    let mut event = None;
     if let Some(txn_id) = &out.txn_id {
         let (device, txn) = (session.device_id.clone(), txn_id.clone());
         let stored = state
@@ -302,34 +305,60 @@ async fn send_to_remote_channel(
             .run(move |conn| db::devices::txn_response(conn, &device, &txn).map_err(ApiError::from))
             .await?;
         if let Some(stored) = stored {
-            return serde_json::from_str(&stored).map_err(ApiError::internal);
+            let stored: serde_json::Value =
+                serde_json::from_str(&stored).map_err(ApiError::internal)?;
+            match stored.get(PENDING) {
+                Some(pending) => event = Some(pending.clone()),
+                None => return serde_json::from_value(stored).map_err(ApiError::internal),
+            }
         }
     }
-    let event = mirror::send(
-        state,
-        session,
-        channel,
-        out.kind,
-        &out.body,
-        out.meta,
-        out.reply_to,
-    )
-    .await?;
+    let event = match event {
+        Some(event) => event,
+        None => {
+            let event = mirror::prepare_send(
+                state,
+                session,
+                channel,
+                out.kind,
+                &out.body,
+                out.meta,
+                out.reply_to,
+            )
+            .await?;
+            if let Some(txn_id) = &out.txn_id {
+                let (device, txn) = (session.device_id.clone(), txn_id.clone());
+                let pending = serde_json::json!({ PENDING: event }).to_string();
+                state
+                    .db
+                    .write(move |conn| {
+                        db::devices::save_txn(conn, &device, &txn, &pending, now_ms())
+                            .map_err(ApiError::from)
+                    })
+                    .await?;
+            }
+            event
+        }
+    };
+    let sent = mirror::send_signed(state, channel, event).await?;
     let (device, user_id) = (session.device_id.clone(), session.user_id.clone());
-    let stored = serde_json::to_string(&event).map_err(ApiError::internal)?;
+    let stored = serde_json::to_string(&sent).map_err(ApiError::internal)?;
     let txn_id = out.txn_id;
     state
         .db
         .write(move |conn| {
             if let Some(txn_id) = &txn_id {
-                db::devices::save_txn(conn, &device, txn_id, &stored, now_ms())?;
+                db::devices::replace_txn(conn, &device, txn_id, &stored)?;
             }
             mark_active(conn, &user_id)
         })
         .await?;
     state.metrics.sends.fetch_add(1, Ordering::Relaxed);
-    Ok(event)
+    Ok(sent)
 }
+
+/// Key of a send recorded but not yet acknowledged by a remote channel's host.
+const PENDING: &str = "pending_event";
 
 /// `GET /api/v1/history`: a channel's or DM's stored events, newest first.
 pub async fn history(
