@@ -229,6 +229,28 @@ impl User {
         self.api.get(&path).await.expect(200)
     }
 
+    /// Follows the sync stream from `cursor` until an event matches; returns that event.
+    pub async fn wait_for(
+        &self,
+        cursor: &mut i64,
+        what: &str,
+        matches: impl Fn(&Value) -> bool,
+    ) -> Value {
+        let deadline = std::time::Instant::now() + Duration::from_secs(30);
+        loop {
+            assert!(
+                std::time::Instant::now() < deadline,
+                "timed out waiting for {what}"
+            );
+            let got = self.sync(Some(*cursor), 3).await;
+            *cursor = got["next"].as_i64().expect("next");
+            let events = got["events"].as_array().expect("events");
+            if let Some(event) = events.iter().find(|e| matches(e)) {
+                return event.clone();
+            }
+        }
+    }
+
     /// Bodies of the `message` events in a sync answer.
     pub fn bodies(sync: &Value) -> Vec<String> {
         sync["events"]

@@ -172,21 +172,11 @@ async fn the_host_enforces_modes_on_remote_members() {
         )
         .await
         .expect(200);
-    let mut kicked = false;
-    for _ in 0..20 {
-        let got = carol.sync(Some(carol_cursor), 3).await;
-        carol_cursor = got["next"].as_i64().unwrap();
-        if got["events"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .any(|e| e["type"] == "kick" && e["meta"]["nick"] == "carol@hs3.test")
-        {
-            kicked = true;
-            break;
-        }
-    }
-    assert!(kicked, "carol's server heard the kick");
+    carol
+        .wait_for(&mut carol_cursor, "the kick", |e| {
+            e["type"] == "kick" && e["meta"]["nick"] == "carol@hs3.test"
+        })
+        .await;
     carol
         .api
         .post(
@@ -313,21 +303,11 @@ async fn remote_operators_act_through_the_host() {
         )
         .await
         .expect(200);
-    let mut kicked = false;
-    for _ in 0..20 {
-        let got = carol.sync(Some(carol_cursor), 3).await;
-        carol_cursor = got["next"].as_i64().unwrap();
-        if got["events"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .any(|e| e["type"] == "kick" && e["from"] == "bob@hs2.test")
-        {
-            kicked = true;
-            break;
-        }
-    }
-    assert!(kicked, "carol heard bob's kick");
+    carol
+        .wait_for(&mut carol_cursor, "bob's kick", |e| {
+            e["type"] == "kick" && e["from"] == "bob@hs2.test"
+        })
+        .await;
     let members = alice.api.get("/api/v1/channels/ops").await.expect(200)["members"].clone();
     assert!(
         members
@@ -374,21 +354,9 @@ async fn an_invitation_lets_a_remote_user_past_plus_i() {
         )
         .await
         .expect(200);
-    let mut invited = None;
-    for _ in 0..20 {
-        let got = bob.sync(Some(cursor), 3).await;
-        cursor = got["next"].as_i64().unwrap();
-        invited = got["events"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .find(|e| e["type"] == "invite")
-            .cloned();
-        if invited.is_some() {
-            break;
-        }
-    }
-    let invited = invited.expect("bob's server tells him of the invitation");
+    let invited = bob
+        .wait_for(&mut cursor, "the invitation", |e| e["type"] == "invite")
+        .await;
     assert_eq!(invited["from"], "alice@hs1.test");
     assert_eq!(invited["meta"]["channel"], "#vip@hs1.test");
 
