@@ -31,7 +31,7 @@ pub enum Scenario {
     /// Long-polls whose clients hang up: how fast the server releases them.
     Hangup(polls::HangupArgs),
     /// Cross-server DM latency (directory + two homeservers).
-    Dm,
+    Dm(federation::DmArgs),
     /// Relay throughput from one homeserver to another.
     Relay(federation::RelayArgs),
     /// Start to healthy with a pre-filled database.
@@ -52,7 +52,7 @@ pub async fn run(common: &Common, scenario: &Scenario) -> Result<Report> {
         Scenario::Fanout(a) => fanout::run(common, a).await,
         Scenario::Idle(a) => polls::idle(common, a).await,
         Scenario::Hangup(a) => polls::hangup(common, a).await,
-        Scenario::Dm => federation::dm(common).await,
+        Scenario::Dm(a) => federation::dm(common, a).await,
         Scenario::Relay(a) => federation::relay(common, a).await,
         Scenario::Startup(a) => startup::run(common, a).await,
         Scenario::RawSqlite(a) => raw::sqlite(common, a),

@@ -92,7 +92,7 @@ async fn round(
 /// Runs the scenario.
 pub async fn run(common: &Common, args: &Args) -> Result<Report> {
     super::procfs::raise_nofile(2 * args.members as u64 + 1_000);
-    let target = Target::homeserver(common.url.as_deref(), common.pid, "load.test", &[])?;
+    let target = Target::homeserver(common, "load.test", &[])?;
     let setup = Instant::now();
     let users = register_many(
         &target.http,

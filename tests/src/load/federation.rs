@@ -13,6 +13,15 @@ use super::report::{Percentiles, Report};
 use super::target::Pair;
 use super::{secs, tag, Common, MAX_OPS};
 
+/// Parameters of `dm`.
+#[derive(clap::Args, Debug, Clone)]
+pub struct DmArgs {
+    /// Milliseconds between parking the receiver's poll and sending (0: send at once, as a
+    /// busy conversation does; ≥ 50 keeps the poll's first heartbeat out of the figure).
+    #[arg(long, default_value_t = 0)]
+    pub settle_ms: u64,
+}
+
 /// Parameters of `relay`.
 #[derive(clap::Args, Debug, Clone)]
 pub struct RelayArgs {
@@ -22,6 +31,10 @@ pub struct RelayArgs {
     /// Sender/receiver pairs (senders on hs1, receivers on hs2).
     #[arg(long, default_value_t = 16)]
     pub pairs: usize,
+    /// Stop hs2 while sending, then start it again: measures draining a backlog of queued
+    /// events (from the first to the last arrival), independent of hs1's send rate.
+    #[arg(long)]
+    pub backlog: bool,
 }
 
 fn note_both(report: &mut Report, pair: &Pair) {
@@ -45,7 +58,7 @@ async fn await_body(user: &LoadUser, cursor: &mut i64, body: &str, within: Durat
 }
 
 /// Runs `dm`.
-pub async fn dm(common: &Common) -> Result<Report> {
+pub async fn dm(common: &Common, args: &DmArgs) -> Result<Report> {
     let setup = Instant::now();
     let pair = Pair::start().await?;
     let t = tag();
@@ -67,6 +80,9 @@ pub async fn dm(common: &Common) -> Result<Report> {
         let body = format!("dm {i}");
         // Park bob's poll first, so the figure is send → delivery, not poll set-up.
         let poll = bob.http.open_poll(&bob.token, cursor, 10).await?;
+        if args.settle_ms > 0 {
+            actix_web::rt::time::sleep(Duration::from_millis(args.settle_ms.min(5_000))).await;
+        }
         let sent = Instant::now();
         if let Err(e) = alice.send(&to, &body).await {
             eprintln!("dm: send: {e:#}");
@@ -92,6 +108,7 @@ pub async fn dm(common: &Common) -> Result<Report> {
     report.count = samples.len() as u64;
     report.seconds = until.saturating_duration_since(from).as_secs_f64();
     report.latency = Percentiles::of(samples);
+    report.note("settle_ms", args.settle_ms);
     report.note("setup_s", setup_s);
     let elapsed = began.elapsed().as_secs_f64();
     pair.hs1.note_cpu(&mut report, cpu.0, elapsed);
@@ -115,9 +132,9 @@ async fn receive_all(
     mut cursor: i64,
     expected: Rc<Cell<Option<u64>>>,
     deadline: Instant,
-) -> (u64, Option<Instant>) {
+) -> (u64, Option<Instant>, Option<Instant>) {
     let mut got = 0u64;
-    let mut last = None;
+    let (mut first, mut last) = (None, None);
     for _ in 0..MAX_OPS {
         if Instant::now() >= deadline || expected.get().is_some_and(|n| got >= n) {
             break;
@@ -129,6 +146,7 @@ async fn receive_all(
                 if n > 0 {
                     got += n;
                     last = Some(Instant::now());
+                    first = first.or(last);
                 }
             }
             Err(e) => {
@@ -137,7 +155,7 @@ async fn receive_all(
             }
         }
     }
-    (got, last)
+    (got, first, last)
 }
 
 async fn send_many(user: &LoadUser, to: String, quota: u64, until: Instant) -> (u64, u64) {
@@ -160,7 +178,7 @@ async fn send_many(user: &LoadUser, to: String, quota: u64, until: Instant) -> (
 /// Runs `relay`.
 pub async fn relay(common: &Common, args: &RelayArgs) -> Result<Report> {
     let setup = Instant::now();
-    let pair = Pair::start().await?;
+    let mut pair = Pair::start().await?;
     let t = tag();
     let pairs = args.pairs.max(1);
     let senders = register_many(&pair.hs1.http, &format!("rs{t}_"), pairs, 16).await?;
@@ -177,12 +195,22 @@ pub async fn relay(common: &Common, args: &RelayArgs) -> Result<Report> {
 
     let expected: Vec<_> = (0..pairs).map(|_| Rc::new(Cell::new(None))).collect();
     let deadline = Instant::now() + common.duration() + Duration::from_secs(120);
-    let handles: Vec<_> = receivers
-        .iter()
-        .zip(&cursors)
-        .zip(&expected)
-        .map(|((r, c), e)| actix_web::rt::spawn(receive_all(r.clone(), *c, e.clone(), deadline)))
-        .collect();
+    let spawn_receivers = || -> Vec<_> {
+        receivers
+            .iter()
+            .zip(&cursors)
+            .zip(&expected)
+            .map(|((r, c), e)| {
+                actix_web::rt::spawn(receive_all(r.clone(), *c, e.clone(), deadline))
+            })
+            .collect()
+    };
+    let mut handles = Vec::new();
+    if args.backlog {
+        pair.hs2.process.as_mut().context("hs2")?.kill();
+    } else {
+        handles = spawn_receivers();
+    }
     let cpu = (pair.hs1.cpu_ticks(), pair.hs2.cpu_ticks());
     let started = Instant::now();
     let until = started + common.duration();
@@ -198,18 +226,43 @@ pub async fn relay(common: &Common, args: &RelayArgs) -> Result<Report> {
     for ((n, _), e) in sent.iter().zip(&expected) {
         e.set(Some(*n));
     }
+    let mut resumed = started;
+    if args.backlog {
+        let hs2 = pair.hs2.process.as_mut().context("hs2")?;
+        let restarted = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| hs2.restart()));
+        if restarted.is_err() {
+            anyhow::bail!("hs2 did not restart");
+        }
+        pair.hs2.pid = super::procfs::child_with_data_dir(hs2.data_dir());
+        resumed = Instant::now();
+        handles = spawn_receivers();
+    }
     let mut delivered = 0;
     let mut last = started;
+    let mut first: Option<Instant> = None;
     for h in handles {
-        if let Ok((got, at)) = h.await {
+        if let Ok((got, f, at)) = h.await {
             delivered += got;
             last = last.max(at.unwrap_or(started));
+            first = match (first, f) {
+                (Some(a), Some(b)) => Some(a.min(b)),
+                (a, b) => a.or(b),
+            };
         }
     }
     let total_sent: u64 = sent.iter().map(|(n, _)| n).sum();
     let mut report = Report::new("relay", "events delivered");
     report.count = delivered;
-    report.seconds = last.saturating_duration_since(started).as_secs_f64();
+    report.seconds = if args.backlog {
+        let from = first.unwrap_or(resumed);
+        report.note(
+            "backlog_first_arrival_after_restart_s",
+            secs(from.saturating_duration_since(resumed)),
+        );
+        last.saturating_duration_since(from).as_secs_f64()
+    } else {
+        last.saturating_duration_since(started).as_secs_f64()
+    };
     report.errors = sent.iter().map(|(_, e)| e).sum::<u64>() + total_sent.saturating_sub(delivered);
     report.note("sent", total_sent);
     report.note(

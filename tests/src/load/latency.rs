@@ -82,7 +82,7 @@ async fn receiver(user: LoadUser, anchor: Instant, gathered: Rc<RefCell<Gathered
 
 /// Runs the scenario.
 pub async fn run(common: &Common, args: &Args) -> Result<Report> {
-    let target = Target::homeserver(common.url.as_deref(), common.pid, "load.test", &[])?;
+    let target = Target::homeserver(common, "load.test", &[])?;
     let setup = Instant::now();
     let users = register_many(
         &target.http,

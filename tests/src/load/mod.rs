@@ -50,6 +50,17 @@ pub struct Common {
     /// The pid of the `--url` server, to read its memory from /proc.
     #[arg(long, global = true)]
     pub pid: Option<u32>,
+    /// Extra environment for the homeservers this tool starts, `KEY=VALUE`, repeatable
+    /// (e.g. `--server-env RUST_LOG=warn`; the harness's default is `RUST_LOG=info`).
+    #[arg(long = "server-env", global = true, value_parser = parse_env)]
+    pub server_env: Vec<(String, String)>,
+}
+
+fn parse_env(s: &str) -> Result<(String, String), String> {
+    s.split_once('=')
+        .filter(|(k, _)| !k.is_empty())
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .ok_or_else(|| format!("expected KEY=VALUE, not {s:?}"))
 }
 
 impl Common {

@@ -104,7 +104,7 @@ pub async fn idle(common: &Common, args: &IdleArgs) -> Result<Report> {
             args.polls
         );
     }
-    let target = Target::homeserver(common.url.as_deref(), common.pid, "load.test", &[])?;
+    let target = Target::homeserver(common, "load.test", &[])?;
     let setup = Instant::now();
     let (users, cursors) = users_with_cursors(&target, "i", args.users).await?;
     let setup_s = secs(setup.elapsed());
@@ -170,7 +170,7 @@ pub async fn idle(common: &Common, args: &IdleArgs) -> Result<Report> {
 /// Runs `hangup`.
 pub async fn hangup(common: &Common, args: &HangupArgs) -> Result<Report> {
     procfs::raise_nofile(2 * args.polls as u64 + 2_000);
-    let target = Target::homeserver(common.url.as_deref(), common.pid, "load.test", &[])?;
+    let target = Target::homeserver(common, "load.test", &[])?;
     let (users, cursors) = users_with_cursors(&target, "h", args.users).await?;
     let base = target.http.metric("hearth_active_long_polls").await?;
     let errors = Rc::new(Cell::new(0));

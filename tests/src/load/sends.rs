@@ -53,7 +53,7 @@ async fn sender(user: &LoadUser, channel: &str, from: Instant, until: Instant) -
 
 /// Runs the scenario.
 pub async fn run(common: &Common, args: &Args) -> Result<Report> {
-    let target = Target::homeserver(common.url.as_deref(), common.pid, "load.test", &[])?;
+    let target = Target::homeserver(common, "load.test", &[])?;
     let members = args.members.max(args.senders).max(1);
     let setup = Instant::now();
     let users = register_many(&target.http, &format!("s{}_", tag()), members, 16).await?;

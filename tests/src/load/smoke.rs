@@ -36,10 +36,11 @@ fn scenarios() -> Vec<Scenario> {
             users: 5,
             rounds: 1,
         }),
-        Scenario::Dm,
+        Scenario::Dm(federation::DmArgs { settle_ms: 0 }),
         Scenario::Relay(federation::RelayArgs {
             messages: 100,
             pairs: 2,
+            backlog: true,
         }),
         Scenario::Startup(startup::Args {
             events: 200,
@@ -58,6 +59,7 @@ pub async fn run(common: &Common) -> bool {
         json: common.json,
         url: None,
         pid: None,
+        server_env: common.server_env.clone(),
     };
     let mut ok = true;
     for scenario in scenarios() {

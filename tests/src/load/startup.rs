@@ -67,7 +67,7 @@ pub async fn run(common: &Common, args: &Args) -> Result<Report> {
     if common.url.is_some() {
         bail!("startup restarts the server itself: it cannot use --url");
     }
-    let mut target = Target::homeserver(None, None, "load.test", &[("MAX_HISTORY", "100000000")])?;
+    let mut target = Target::homeserver(common, "load.test", &[("MAX_HISTORY", "100000000")])?;
     let senders = register_many(
         &target.http,
         &format!("u{}_", tag()),

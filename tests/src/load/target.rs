@@ -8,6 +8,7 @@ use anyhow::{bail, Context, Result};
 
 use super::client::Http;
 use super::procfs;
+use super::Common;
 use crate::network;
 use crate::process::ServerProcess;
 
@@ -51,22 +52,25 @@ pub struct Target {
 }
 
 impl Target {
-    /// Uses `url` if given, or starts a homeserver named `name` with `env`.
-    pub fn homeserver(
-        url: Option<&str>,
-        pid: Option<u32>,
-        name: &str,
-        env: &[(&str, &str)],
-    ) -> Result<Target> {
-        if let Some(url) = url {
+    /// Uses `--url` if given, or starts a homeserver named `name` with `env` and then
+    /// `--server-env`.
+    pub fn homeserver(common: &Common, name: &str, env: &[(&str, &str)]) -> Result<Target> {
+        if let Some(url) = &common.url {
             check_loopback(url)?;
             return Ok(Target {
                 http: Http::new(url),
-                pid,
+                pid: common.pid,
                 process: None,
             });
         }
-        let process = start(|| ServerProcess::start_with(name, env))?;
+        let mut all: Vec<(&str, &str)> = env.to_vec();
+        all.extend(
+            common
+                .server_env
+                .iter()
+                .map(|(k, v)| (k.as_str(), v.as_str())),
+        );
+        let process = start(|| ServerProcess::start_with(name, &all))?;
         Ok(Target::spawned(process))
     }
 
