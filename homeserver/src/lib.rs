@@ -89,6 +89,7 @@ pub async fn run(state: AppState, listener: TcpListener) -> anyhow::Result<()> {
         .saturating_mul(6)
         + BODY_OVERHEAD;
     let reaper = actix_web::rt::spawn(workers::reap_idle_devices(state.clone().into_inner()));
+    let checkpointer = actix_web::rt::spawn(workers::checkpoint_wal(state.clone().into_inner()));
     let sender = actix_web::rt::spawn(federation::sender::run(state.clone().into_inner()));
     let catch_up =
         actix_web::rt::spawn(federation::mirror::run_catch_up(state.clone().into_inner()));
@@ -119,6 +120,9 @@ pub async fn run(state: AppState, listener: TcpListener) -> anyhow::Result<()> {
             .service(routes::openapi::docs_service())
             .default_service(web::to(routes::errors::not_found))
     })
+    // Answers are small and written in pieces (a long-poll's heartbeat, then its JSON): without
+    // TCP_NODELAY, Nagle's algorithm holds the JSON back ~40 ms.
+    .tcp_nodelay(true)
     .listen(listener)?
     .shutdown_timeout(5)
     .run();
@@ -130,6 +134,7 @@ pub async fn run(state: AppState, listener: TcpListener) -> anyhow::Result<()> {
     tracing::info!(%addr, server_name = %state.server_name, "homeserver started");
     let result = server.await;
     reaper.abort();
+    checkpointer.abort();
     sender.abort();
     catch_up.abort();
     link.abort();

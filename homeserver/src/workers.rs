@@ -28,3 +28,19 @@ pub async fn reap_idle_devices(state: Arc<AppState>) {
         }
     }
 }
+
+/// Checkpoints and truncates the SQLite write-ahead log every 30 seconds.
+pub async fn checkpoint_wal(state: Arc<AppState>) {
+    let mut ticks = tokio::time::interval(Duration::from_secs(30));
+    ticks.tick().await;
+    loop {
+        ticks.tick().await;
+        if let Err(e) = state
+            .db
+            .run(|conn| db::checkpoint(conn).map_err(ApiError::from))
+            .await
+        {
+            tracing::warn!(error = %e, "WAL checkpoint failed");
+        }
+    }
+}

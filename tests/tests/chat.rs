@@ -122,6 +122,9 @@ async fn long_poll_wakes_on_send_and_not_by_timeout() {
     let empty = bob.sync(Some(next), 1).await;
     assert_eq!(empty["events"], json!([]));
     assert_eq!(empty["next"], next);
+    // A cursor beyond the log's end is not echoed back: `next` stays a position that exists.
+    let beyond = bob.sync(Some(next + 1000), 0).await;
+    assert_eq!(beyond["next"], next);
 }
 
 #[actix_web::test]

@@ -130,7 +130,7 @@ impl ManageConnection for Manager {
             DbConn::Sqlite(c) => c.batch_execute(
                 "PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL; \
                  PRAGMA busy_timeout = 10000; PRAGMA foreign_keys = ON; \
-                 PRAGMA temp_store = MEMORY;",
+                 PRAGMA temp_store = MEMORY; PRAGMA journal_size_limit = 67108864;",
             ),
             // Like SQLite's busy_timeout: a writer waits at most 10 s for the writer lock.
             DbConn::Postgres(c) => c.batch_execute(&format!("SET lock_timeout = '{LOCK_TIMEOUT}'")),

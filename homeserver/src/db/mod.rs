@@ -277,6 +277,18 @@ fn listen_loop(url: &str, instance: u64, stop: &AtomicBool, wake: &dyn Fn(i64)) 
 }
 
 /// `true` when a diesel error is a UNIQUE constraint violation.
+/// Moves the SQLite write-ahead log into the database and truncates it, so that it stays small
+/// under sustained writes (long-polls reading all the time can starve SQLite's automatic
+/// checkpoints). A no-op on Postgres.
+pub fn checkpoint(conn: &mut Conn) -> diesel::QueryResult<()> {
+    use diesel::connection::SimpleConnection;
+    match conn {
+        DbConn::Sqlite(c) => c.batch_execute("PRAGMA wal_checkpoint(TRUNCATE);"),
+        DbConn::Postgres(_) => Ok(()),
+    }
+}
+
+/// `true` when a diesel error is a UNIQUE constraint violation.
 pub fn is_unique_violation(e: &diesel::result::Error) -> bool {
     matches!(
         e,

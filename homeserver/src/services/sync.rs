@@ -94,7 +94,7 @@ pub async fn start(
                     // Never store a cursor past the log's end: later events would be skipped.
                     let acked = after.min(db::events::max_seq(conn)?);
                     db::devices::advance_cursor(conn, &device_id, acked)?;
-                    Ok::<_, ApiError>(after)
+                    Ok::<_, ApiError>(acked)
                 }
                 None => Ok(db::devices::cursor(conn, &device_id)?),
             }
@@ -142,8 +142,12 @@ impl PendingPoll {
                         .sync_duration
                         .observe(started.elapsed().as_secs_f64());
                 }
-                // A device that long-polls is in use: keep its session alive.
-                touch_device(&self.state, &self.session.device_id).await?;
+                // A device that long-polls is in use: keep its session alive (authentication
+                // refreshed it when the poll began; refresh again only after a long wait).
+                let touch_every_ms = (self.state.session_timeout_ms() / 4).min(30_000);
+                if started.elapsed().as_millis() >= u128::try_from(touch_every_ms).unwrap_or(0) {
+                    touch_device(&self.state, &self.session.device_id).await?;
+                }
                 return Ok(response);
             }
             // Woken by an event this device cannot see yet (e.g. rotated away): wait again.
