@@ -27,6 +27,7 @@ pub mod peers;
 pub mod schema;
 pub mod shared;
 pub mod users;
+pub mod writer;
 
 use std::path::Path;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -77,6 +78,9 @@ pub enum DbError {
     /// The blocking pool is gone (shutting down).
     #[error("blocking pool unavailable")]
     Canceled,
+    /// The write ran, but the transaction it shared with other writes did not commit.
+    #[error("the write's transaction did not commit: {0}")]
+    Commit(String),
 }
 
 /// A pool of database connections.
@@ -87,6 +91,8 @@ pub struct Db {
     url: Arc<str>,
     /// Tells this process's own `NOTIFY`s apart from other processes' (random per open).
     instance: u64,
+    /// The group-commit writer all write transactions go through.
+    writer: Arc<writer::Writer>,
 }
 
 impl Db {
@@ -101,11 +107,14 @@ impl Db {
             .min_idle(Some(2))
             .connection_timeout(Duration::from_secs(30))
             .build(manager)?;
+        let instance = instance_id();
+        let writer = Arc::new(writer::Writer::start(pool.clone(), instance)?);
         let db = Db {
             pool,
             backend,
             url: url.into(),
-            instance: instance_id(),
+            instance,
+            writer,
         };
         let mut conn = db.pool.get()?;
         let migrations = match backend {
@@ -163,8 +172,9 @@ impl Db {
         .map_err(|_| E::from(DbError::Canceled))?
     }
 
-    /// Runs `f` inside one write transaction on the blocking pool: all of it commits, or none
-    /// of it does. Write transactions run one at a time across every process sharing the
+    /// Runs `f` inside one write transaction: all of it commits, or none of it does. Writes
+    /// are group-committed by one writer thread ([`writer`]): `f` runs in its own savepoint
+    /// of a batch's transaction and the call returns once that batch has committed. Write transactions run one at a time across every process sharing the
     /// database (SQLite `BEGIN IMMEDIATE`; Postgres `pg_advisory_xact_lock`), so events commit
     /// in `seq` order. See [`backend::write_transaction`].
     pub async fn write<T, E, F>(&self, f: F) -> Result<T, E>
@@ -173,9 +183,7 @@ impl Db {
         T: Send + 'static,
         E: From<DbError> + From<diesel::result::Error> + Send + 'static,
     {
-        let instance = self.instance;
-        self.run(move |conn| backend::write_transaction(conn, instance, f))
-            .await
+        self.writer.write(f).await
     }
 
     /// On Postgres, starts a thread that `LISTEN`s for events appended by other processes
