@@ -128,15 +128,7 @@ impl fmt::Debug for Config {
 impl Config {
     /// The configured server name, or this machine's hostname.
     pub fn server_name_or_hostname(&self) -> String {
-        if let Some(name) = self.server_name.as_ref().filter(|s| !s.is_empty()) {
-            return name.clone();
-        }
-        std::fs::read_to_string("/proc/sys/kernel/hostname")
-            .ok()
-            .or_else(|| std::env::var("HOSTNAME").ok())
-            .map(|s| s.trim().to_string())
-            .filter(|s| !s.is_empty())
-            .unwrap_or_else(|| "localhost".to_string())
+        homeserver::config::server_name_or_hostname(self.server_name.as_deref())
     }
 
     /// `SERVER_TTL` in milliseconds.

@@ -165,15 +165,7 @@ impl fmt::Debug for Config {
 impl Config {
     /// The configured server name, or this machine's hostname.
     pub fn server_name_or_hostname(&self) -> String {
-        if let Some(name) = self.server_name.as_ref().filter(|s| !s.is_empty()) {
-            return name.clone();
-        }
-        std::fs::read_to_string("/proc/sys/kernel/hostname")
-            .ok()
-            .or_else(|| std::env::var("HOSTNAME").ok())
-            .map(|s| s.trim().to_string())
-            .filter(|s| !s.is_empty())
-            .unwrap_or_else(|| "localhost".to_string())
+        server_name_or_hostname(self.server_name.as_deref())
     }
 
     /// The peers listed in `PEERS`, parsed.
@@ -196,4 +188,18 @@ impl Config {
             })
             .collect()
     }
+}
+
+/// `configured` when set and not empty, else this machine's hostname (`localhost` as a last
+/// resort). Shared by the homeserver and the directory.
+pub fn server_name_or_hostname(configured: Option<&str>) -> String {
+    if let Some(name) = configured.filter(|s| !s.is_empty()) {
+        return name.to_string();
+    }
+    std::fs::read_to_string("/proc/sys/kernel/hostname")
+        .ok()
+        .or_else(|| std::env::var("HOSTNAME").ok())
+        .map(|s| s.trim().to_string())
+        .filter(|s| !s.is_empty())
+        .unwrap_or_else(|| "localhost".to_string())
 }

@@ -96,12 +96,20 @@ pub async fn verify(state: &AppState, req: &HttpRequest, body: &[u8]) -> Result<
     .map_err(verify_error)?;
     remember_signature(state, &auth.sig, now)?;
     let origin = auth.origin.clone();
-    let peer = origin.clone();
-    let reset = state
+    // Any request shows the peer is up: retry what waits for it now. Read first: the backoff
+    // is almost always clear, and this runs on every federation request.
+    let lookup = origin.clone();
+    let backing_off = state
         .db
-        .write(move |conn| db::outbox::reset_backoff(conn, &peer).map_err(ApiError::from))
-        .await?;
-    if reset > 0 {
+        .run(move |conn| db::outbox::destination(conn, &lookup).map_err(ApiError::from))
+        .await?
+        .is_some_and(|d| d.next_retry_ms > 0);
+    if backing_off {
+        let peer = origin.clone();
+        state
+            .db
+            .write(move |conn| db::outbox::reset_backoff(conn, &peer).map_err(ApiError::from))
+            .await?;
         state.federation.outbox_wake.notify_one();
     }
     Ok(origin)

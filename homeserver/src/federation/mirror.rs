@@ -338,7 +338,7 @@ enum Applied {
 
 /// Verifies and applies one envelope from `host`; a gap is filled by pulling first.
 pub async fn apply(state: &AppState, envelope: &Value, allow_gap: bool) -> Result<(), ApiError> {
-    let verified = verify(state, envelope).await?;
+    let verified = verify(&known_keys(state).await?, envelope)?;
     match store(state, envelope, allow_gap).await? {
         Applied::Stored(seq, recipients) => {
             state
@@ -383,8 +383,9 @@ pub async fn pull(
         if envelopes.is_empty() {
             return Ok(());
         }
+        let keys = known_keys(state).await?;
         for envelope in &envelopes {
-            verify(state, envelope).await?;
+            verify(&keys, envelope)?;
             if let Applied::Stored(seq, recipients) = store(state, envelope, true).await? {
                 state
                     .notifier
@@ -417,11 +418,22 @@ pub async fn run_catch_up(state: std::sync::Arc<AppState>) {
     }
 }
 
+/// Verify keys of every live peer and of this server, by `(server, key id)`.
+type KeyMap = BTreeMap<(String, String), KnownKey>;
+
 /// Checks the host's and the origin's signatures with the keys we hold for them.
-async fn verify(
-    state: &AppState,
+fn verify(
+    keys: &KeyMap,
     envelope: &Value,
 ) -> Result<federation_proto::signing::VerifiedEnvelope, ApiError> {
+    let lookup =
+        |server: &str, key_id: &KeyId| keys.get(&(server.to_string(), key_id.to_string())).cloned();
+    verify_envelope(envelope, &lookup, now_ms_u64())
+        .map_err(|e| ApiError::forbidden("invalid_event", e.to_string()))
+}
+
+/// Loads the keys envelopes are checked with (once per batch of envelopes, not per envelope).
+async fn known_keys(state: &AppState) -> Result<KeyMap, ApiError> {
     let peers = state
         .db
         .run(|conn| db::peers::all(conn).map_err(ApiError::from))
@@ -461,10 +473,7 @@ async fn verify(
             );
         }
     }
-    let lookup =
-        |server: &str, key_id: &KeyId| keys.get(&(server.to_string(), key_id.to_string())).cloned();
-    verify_envelope(envelope, &lookup, now_ms_u64())
-        .map_err(|e| ApiError::forbidden("invalid_event", e.to_string()))
+    Ok(keys)
 }
 
 /// Stores a verified envelope in the mirror, in order, once.
