@@ -5,7 +5,8 @@
 //! - [`config`]: settings from flags, environment and `.env`.
 //! - [`routes`] → [`services`] → [`db`]: handlers parse and authenticate, services hold the
 //!   rules, `db` is the only module that names diesel.
-//! - [`notifier`]: in-memory wake-ups of waiting long-polls.
+//! - [`notifier`]: in-memory wake-ups of waiting long-polls, fed by the writer's commit journal.
+//! - [`cursors`]: sync acknowledgements, written in groups.
 //! - [`keystore`]: the server's ed25519 signing keys in the data directory.
 //! - [`workers`]: background tasks with an explicit lifecycle (idle-session reaper).
 //! - [`error`]: `ApiError`, the one mapping of failures to HTTP.
@@ -13,6 +14,7 @@
 //! [`run`] serves on a listener the caller bound, so tests and embedders choose the port.
 
 pub mod config;
+pub mod cursors;
 pub mod db;
 pub mod error;
 pub mod federation;
@@ -32,8 +34,9 @@ use actix_web::{middleware, web, App, HttpServer};
 use anyhow::Context as _;
 
 use crate::config::Config;
-use crate::db::Db;
+use crate::db::{Backend, Db};
 use crate::keystore::KeyStore;
+use crate::notifier::{Delivered, Notifier, Publication};
 use crate::state::AppState;
 
 /// Extra room a request body gets beyond the message itself (JSON escaping, meta, fields).
@@ -64,11 +67,14 @@ pub fn build_state(config: Config) -> anyhow::Result<AppState> {
         _ => None,
     };
     config.manual_peers().map_err(anyhow::Error::msg)?;
+    let notifier = start_notifier(&db)?;
     Ok(AppState {
         config,
         server_name,
         db,
-        notifier: Arc::default(),
+        notifier,
+        cursors: Arc::default(),
+        sessions: Arc::default(),
         metrics: Arc::default(),
         keys: Arc::new(keys),
         federation: federation::Federation {
@@ -76,6 +82,49 @@ pub fn build_state(config: Config) -> anyhow::Result<AppState> {
             ..Default::default()
         },
     })
+}
+
+/// The long-poll notifier, fed by the writer's commit journal. It keeps recent events in memory
+/// only on SQLite, where this process is the database's only writer.
+fn start_notifier(db: &Db) -> anyhow::Result<Arc<Notifier>> {
+    let mut conn = db.conn().context("cannot open the database")?;
+    let stored = db::events::max_seq(&mut conn).context("cannot read the event log")?;
+    drop(conn);
+    let notifier = Arc::new(Notifier::new(stored, db.backend() == Backend::Sqlite));
+    let hook_notifier = Arc::clone(&notifier);
+    db.on_commit(Arc::new(move |committed: Vec<db::writer::Committed>| {
+        let buffering = hook_notifier.is_buffering();
+        let publications = committed
+            .into_iter()
+            .map(|c| Publication {
+                seq: c.row.seq,
+                event: buffering.then(|| serialize(c.row)).flatten(),
+                recipients: c.recipients,
+            })
+            .collect();
+        hook_notifier.publish(publications);
+    }));
+    Ok(notifier)
+}
+
+/// The client's JSON of a committed event, shared by every device it is delivered to.
+fn serialize(row: db::models::EventRow) -> Option<Arc<Delivered>> {
+    let (seq, ts_ms) = (row.seq, row.ts_ms);
+    let json = services::events::view(row)
+        .map_err(|e| e.message)
+        .and_then(|event| serde_json::to_vec(&event).map_err(|e| e.to_string()));
+    match json {
+        Ok(json) => Some(Arc::new(Delivered {
+            seq,
+            ts_ms,
+            json: json.into(),
+        })),
+        Err(e) => {
+            // Wakes without the event: the poll then reads it (and reports it) itself.
+            tracing::error!(seq, error = %e, "cannot serialize a committed event");
+            None
+        }
+    }
 }
 
 /// Serves until the process is told to stop (SIGINT/SIGTERM). Prints `listening on
@@ -90,6 +139,8 @@ pub async fn run(state: AppState, listener: TcpListener) -> anyhow::Result<()> {
         + BODY_OVERHEAD;
     let reaper = actix_web::rt::spawn(workers::reap_idle_devices(state.clone().into_inner()));
     let checkpointer = actix_web::rt::spawn(workers::checkpoint_wal(state.clone().into_inner()));
+    let cursor_flusher = actix_web::rt::spawn(workers::flush_cursors(state.clone().into_inner()));
+    let sweeper = actix_web::rt::spawn(workers::sweep_notifier(state.clone().into_inner()));
     let sender = actix_web::rt::spawn(federation::sender::run(state.clone().into_inner()));
     let catch_up =
         actix_web::rt::spawn(federation::mirror::run_catch_up(state.clone().into_inner()));
@@ -135,6 +186,10 @@ pub async fn run(state: AppState, listener: TcpListener) -> anyhow::Result<()> {
     let result = server.await;
     reaper.abort();
     checkpointer.abort();
+    cursor_flusher.abort();
+    sweeper.abort();
+    // Acknowledgements still pending are written before the process exits.
+    workers::write_cursors(&state).await;
     sender.abort();
     catch_up.abort();
     link.abort();

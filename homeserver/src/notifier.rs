@@ -1,78 +1,253 @@
-//! In-memory wake-ups for waiting long-polls.
+//! In-memory wake-ups and deliveries for waiting long-polls.
 //!
 //! A long-poll subscribes for its user *before* it reads the database, so no commit can slip
-//! between the read and the wait. After a commit, the writer notifies the users the event
-//! concerns; only users with a waiting poll have an entry, so a notification costs one map
-//! look-up per recipient and wakes only the polls that the event concerns.
+//! between the read and the wait. After each commit the writer thread publishes the batch's
+//! events here in `seq` order ([`Notifier::publish`], fed by the commit journal of
+//! [`crate::db::writer`]). Only users with a subscription have a *slot*, so publishing costs one
+//! map look-up per recipient and wakes only the polls that the event concerns — O(waiting
+//! devices of the event), not O(connections).
+//!
+//! A slot also keeps the user's recently published events (already serialized, shared between
+//! recipients), so a woken poll answers from memory instead of reading the database. The slot
+//! *covers* every event of its user with `seq` in `(base, published_through]`; a poll may answer
+//! from it only when its own starting point is at or past `base` (see [`Notifier::collect`]).
+//! After its last poll ends a slot lingers for [`LINGER`], so a client that polls again at once
+//! is answered from memory too. A slot keeps at most [`SLOT_CAPACITY`] events; dropping the
+//! oldest raises `base`, and polls behind it read the database.
+//!
+//! Buffering is for a database this process alone writes (SQLite). On Postgres other processes
+//! commit too ([`Notifier::notify_all`]); there the notifier only wakes, and polls read.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, VecDeque};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::{Duration, Instant};
 
 use tokio::sync::watch;
 
-/// Registry of users with at least one waiting long-poll.
-#[derive(Debug, Default)]
+/// Most events a slot keeps.
+pub const SLOT_CAPACITY: usize = 1024;
+/// How long a slot outlives its last poll.
+pub const LINGER: Duration = Duration::from_secs(10);
+
+/// A committed event, serialized once for every device it is delivered to.
+#[derive(Debug)]
+pub struct Delivered {
+    /// Its position in the log.
+    pub seq: i64,
+    /// Its timestamp (ms since the epoch), for the delivery-latency metric.
+    pub ts_ms: i64,
+    /// The client's JSON view of it.
+    pub json: Box<[u8]>,
+}
+
+/// One committed event and the users it is delivered to.
+#[derive(Debug)]
+pub struct Publication {
+    /// Its position in the log.
+    pub seq: i64,
+    /// The serialized event; `None` when the notifier does not buffer.
+    pub event: Option<Arc<Delivered>>,
+    /// Users whose open window covers it.
+    pub recipients: Vec<String>,
+}
+
+#[derive(Debug)]
+struct Slot {
+    tx: watch::Sender<i64>,
+    /// The slot holds every event of its user with `seq` in `(base, published_through]`.
+    base: i64,
+    events: VecDeque<Arc<Delivered>>,
+    /// When the last subscription of this slot ended; `None` while polls wait.
+    released: Option<Instant>,
+}
+
+#[derive(Debug)]
+struct Inner {
+    /// Every event with `seq` up to this has been published.
+    published_through: i64,
+    slots: HashMap<String, Slot>,
+}
+
+/// Registry of users with a waiting (or recent) long-poll.
+#[derive(Debug)]
 pub struct Notifier {
-    waiters: Mutex<HashMap<String, watch::Sender<i64>>>,
+    inner: Mutex<Inner>,
+    buffering: AtomicBool,
+}
+
+impl Default for Notifier {
+    fn default() -> Self {
+        Notifier::new(0, false)
+    }
 }
 
 impl Notifier {
-    fn lock(&self) -> MutexGuard<'_, HashMap<String, watch::Sender<i64>>> {
-        // A panic while holding this lock cannot leave the map inconsistent (single inserts
-        // and removals), so a poisoned lock is still usable.
-        self.waiters
+    /// A notifier for a log whose events up to `published_through` are already stored.
+    /// `buffering` keeps recent events for answering from memory (one writing process only).
+    pub fn new(published_through: i64, buffering: bool) -> Notifier {
+        Notifier {
+            inner: Mutex::new(Inner {
+                published_through,
+                slots: HashMap::new(),
+            }),
+            buffering: AtomicBool::new(buffering),
+        }
+    }
+
+    fn lock(&self) -> MutexGuard<'_, Inner> {
+        // No operation leaves the map half-updated across a panic point, so a poisoned lock is
+        // still usable.
+        self.inner
             .lock()
             .unwrap_or_else(|poisoned| poisoned.into_inner())
     }
 
-    /// Starts listening for events of `user_id`. Changes committed after this call wake it.
+    /// Whether published events are kept for answering from memory.
+    pub fn is_buffering(&self) -> bool {
+        self.buffering.load(Ordering::Relaxed)
+    }
+
+    /// The highest `seq` published so far: every event up to it is committed.
+    pub fn published_through(&self) -> i64 {
+        self.lock().published_through
+    }
+
+    /// Starts listening for events of `user_id`. Events published after this call wake it.
     pub fn subscribe(self: &Arc<Self>, user_id: &str) -> Subscription {
-        let mut waiters = self.lock();
-        let rx = match waiters.get(user_id) {
-            Some(tx) => tx.subscribe(),
-            None => {
-                let (tx, rx) = watch::channel(0);
-                waiters.insert(user_id.to_string(), tx);
-                rx
-            }
-        };
+        let mut inner = self.lock();
+        let published_through = inner.published_through;
+        let slot = inner
+            .slots
+            .entry(user_id.to_string())
+            .or_insert_with(|| Slot {
+                tx: watch::channel(0).0,
+                base: published_through,
+                events: VecDeque::new(),
+                released: None,
+            });
+        slot.released = None;
         Subscription {
-            rx,
+            rx: slot.tx.subscribe(),
             user_id: user_id.to_string(),
+            checked_through: published_through,
             notifier: Arc::clone(self),
         }
     }
 
-    /// Wakes the waiting polls of these users: an event up to `seq` concerns them.
-    pub fn notify<'a>(&self, user_ids: impl IntoIterator<Item = &'a str>, seq: i64) {
-        let waiters = self.lock();
-        if waiters.is_empty() {
-            return;
+    /// The user's events after `from` (at most `limit`) from memory, or `None` when memory does
+    /// not cover them and the caller must read the database.
+    ///
+    /// `read_db` says the caller read the database after subscribing and found nothing after
+    /// `from`: then everything up to the subscription's `checked_through` is accounted for too.
+    pub fn collect(
+        &self,
+        subscription: &Subscription,
+        from: i64,
+        read_db: bool,
+        limit: usize,
+    ) -> Option<Vec<Arc<Delivered>>> {
+        if !self.is_buffering() {
+            return None;
         }
-        for user_id in user_ids {
-            if let Some(tx) = waiters.get(user_id) {
-                tx.send_replace(seq);
+        let inner = self.lock();
+        let slot = inner.slots.get(&subscription.user_id)?;
+        let known = if read_db {
+            from.max(subscription.checked_through)
+        } else {
+            from
+        };
+        if known < slot.base {
+            return None;
+        }
+        let start = slot.events.partition_point(|e| e.seq <= from);
+        Some(slot.events.range(start..).take(limit).cloned().collect())
+    }
+
+    /// Publishes committed events, in `seq` order: buffers them for, and wakes, the waiting
+    /// polls of their recipients.
+    pub fn publish(&self, publications: Vec<Publication>) {
+        let mut inner = self.lock();
+        let buffering = self.is_buffering();
+        let mut woken: Vec<(String, i64)> = Vec::new();
+        for publication in publications {
+            inner.published_through = inner.published_through.max(publication.seq);
+            if inner.slots.is_empty() {
+                continue;
+            }
+            for user_id in &publication.recipients {
+                let Some(slot) = inner.slots.get_mut(user_id) else {
+                    continue;
+                };
+                if buffering {
+                    if let Some(event) = &publication.event {
+                        if slot.events.back().is_none_or(|last| last.seq < event.seq) {
+                            slot.events.push_back(Arc::clone(event));
+                        }
+                        while slot.events.len() > SLOT_CAPACITY {
+                            if let Some(dropped) = slot.events.pop_front() {
+                                slot.base = dropped.seq;
+                            }
+                        }
+                    }
+                }
+                woken.push((user_id.clone(), publication.seq));
+            }
+        }
+        // Each slot once, with its newest seq.
+        woken.sort_unstable();
+        woken.dedup_by(|later, earlier| {
+            if later.0 == earlier.0 {
+                earlier.1 = earlier.1.max(later.1);
+                true
+            } else {
+                false
+            }
+        });
+        for (user_id, seq) in woken {
+            if let Some(slot) = inner.slots.get(&user_id) {
+                slot.tx.send_replace(seq);
             }
         }
     }
 
     /// Wakes every waiting poll of this process: another process sharing the database
-    /// committed events up to `seq`, and we do not know whom they concern. Each poll re-reads
-    /// its own events and waits again when there are none.
+    /// committed events up to `seq`, and we do not know whom they concern. Buffers no longer
+    /// cover the log, so every poll re-reads its own events from the database.
     pub fn notify_all(&self, seq: i64) {
-        for tx in self.lock().values() {
-            tx.send_replace(seq);
+        let mut inner = self.lock();
+        inner.published_through = inner.published_through.max(seq);
+        for slot in inner.slots.values_mut() {
+            slot.base = i64::MAX;
+            slot.events.clear();
+            slot.tx.send_replace(seq);
         }
+    }
+
+    /// Drops slots whose last poll ended more than `linger` ago.
+    pub fn sweep(&self, linger: Duration) {
+        let now = Instant::now();
+        self.lock().slots.retain(|_, slot| {
+            slot.released
+                .is_none_or(|at| now.duration_since(at) < linger)
+        });
     }
 
     /// Whether any poll of this user is waiting now.
     pub fn is_waiting(&self, user_id: &str) -> bool {
-        self.lock().contains_key(user_id)
+        self.lock()
+            .slots
+            .get(user_id)
+            .is_some_and(|slot| slot.released.is_none())
     }
 
     /// Number of users with a waiting poll.
     pub fn waiting_users(&self) -> usize {
-        self.lock().len()
+        self.lock()
+            .slots
+            .values()
+            .filter(|slot| slot.released.is_none())
+            .count()
     }
 }
 
@@ -81,28 +256,38 @@ impl Notifier {
 pub struct Subscription {
     rx: watch::Receiver<i64>,
     user_id: String,
+    /// Events up to this were published (so committed) before the subscription began.
+    checked_through: i64,
     notifier: Arc<Notifier>,
 }
 
 impl Subscription {
-    /// Resolves when an event for this user is committed after the subscription (or a
+    /// Resolves when an event for this user is published after the subscription (or after the
     /// previous `changed` call).
     pub async fn changed(&mut self) {
-        // The sender lives in the map until the last subscription drops, so this cannot fail
-        // while we hold a receiver; on the impossible error, behave as a wake-up.
+        // The sender lives in the slot while we hold a receiver; on the impossible error,
+        // behave as a wake-up.
         let _ = self.rx.changed().await;
     }
 }
 
 impl Drop for Subscription {
     fn drop(&mut self) {
-        let mut waiters = self.notifier.lock();
+        let buffering = self.notifier.is_buffering();
+        let mut inner = self.notifier.lock();
         // Our own receiver still counts until this function returns.
-        if waiters
+        let last = inner
+            .slots
             .get(&self.user_id)
-            .is_some_and(|tx| tx.receiver_count() <= 1)
-        {
-            waiters.remove(&self.user_id);
+            .is_some_and(|slot| slot.tx.receiver_count() <= 1);
+        if last {
+            if buffering {
+                if let Some(slot) = inner.slots.get_mut(&self.user_id) {
+                    slot.released = Some(Instant::now());
+                }
+            } else {
+                inner.slots.remove(&self.user_id);
+            }
         }
     }
 }
@@ -110,14 +295,33 @@ impl Drop for Subscription {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use std::time::Duration;
+
+    fn event(seq: i64) -> Arc<Delivered> {
+        Arc::new(Delivered {
+            seq,
+            ts_ms: 0,
+            json: format!("{{\"seq\":{seq}}}").into_bytes().into(),
+        })
+    }
+
+    fn publication(seq: i64, recipients: &[&str]) -> Publication {
+        Publication {
+            seq,
+            event: Some(event(seq)),
+            recipients: recipients.iter().map(|r| r.to_string()).collect(),
+        }
+    }
+
+    fn seqs(events: Option<Vec<Arc<Delivered>>>) -> Option<Vec<i64>> {
+        events.map(|events| events.iter().map(|e| e.seq).collect())
+    }
 
     #[tokio::test]
     async fn wakes_only_the_concerned_user() {
-        let n = Arc::new(Notifier::default());
+        let n = Arc::new(Notifier::new(0, true));
         let mut alice = n.subscribe("alice");
         let mut bob = n.subscribe("bob");
-        n.notify(["alice"], 5);
+        n.publish(vec![publication(5, &["alice"])]);
         tokio::time::timeout(Duration::from_millis(100), alice.changed())
             .await
             .unwrap();
@@ -129,18 +333,62 @@ mod tests {
     }
 
     #[tokio::test]
-    async fn a_notification_before_waiting_is_not_lost() {
-        let n = Arc::new(Notifier::default());
+    async fn a_publication_before_waiting_is_not_lost() {
+        let n = Arc::new(Notifier::new(0, false));
         let mut sub = n.subscribe("alice");
-        n.notify(["alice"], 1); // committed between the DB read and the wait
+        n.publish(vec![publication(1, &["alice"])]); // between the DB read and the wait
         tokio::time::timeout(Duration::from_millis(100), sub.changed())
             .await
             .unwrap();
     }
 
+    #[test]
+    fn memory_answers_only_what_it_covers() {
+        let n = Arc::new(Notifier::new(10, true));
+        let sub = n.subscribe("alice");
+        n.publish(vec![
+            publication(11, &["alice", "bob"]),
+            publication(12, &["bob"]),
+            publication(13, &["alice"]),
+        ]);
+        // From the slot's base on, memory covers everything.
+        assert_eq!(seqs(n.collect(&sub, 10, false, 100)), Some(vec![11, 13]));
+        assert_eq!(seqs(n.collect(&sub, 11, false, 100)), Some(vec![13]));
+        assert_eq!(seqs(n.collect(&sub, 11, false, 0)), Some(vec![]));
+        // Behind the base only after the caller read the database up to the subscription.
+        assert_eq!(seqs(n.collect(&sub, 3, false, 100)), None);
+        assert_eq!(seqs(n.collect(&sub, 3, true, 100)), Some(vec![11, 13]));
+    }
+
+    #[test]
+    fn a_full_slot_raises_its_base() {
+        let n = Arc::new(Notifier::new(0, true));
+        let sub = n.subscribe("alice");
+        let total = SLOT_CAPACITY as i64 + 5;
+        n.publish((1..=total).map(|s| publication(s, &["alice"])).collect());
+        assert_eq!(seqs(n.collect(&sub, 0, false, 1)), None);
+        // The read-the-database exemption does not reach past the dropped events either.
+        assert_eq!(seqs(n.collect(&sub, 0, true, 1)), None);
+        assert_eq!(seqs(n.collect(&sub, 5, false, 2)), Some(vec![6, 7]));
+    }
+
+    #[test]
+    fn a_slot_lingers_after_its_last_poll_then_goes() {
+        let n = Arc::new(Notifier::new(0, true));
+        drop(n.subscribe("alice"));
+        assert!(!n.is_waiting("alice"));
+        n.publish(vec![publication(1, &["alice"])]);
+        let again = n.subscribe("alice");
+        assert_eq!(seqs(n.collect(&again, 0, false, 10)), Some(vec![1]));
+        drop(again);
+        n.sweep(Duration::ZERO);
+        let fresh = n.subscribe("alice");
+        assert_eq!(seqs(n.collect(&fresh, 0, false, 10)), None);
+    }
+
     #[tokio::test]
-    async fn notify_all_wakes_every_waiting_user() {
-        let n = Arc::new(Notifier::default());
+    async fn notify_all_wakes_everyone_and_drops_buffers() {
+        let n = Arc::new(Notifier::new(0, true));
         let mut alice = n.subscribe("alice");
         let mut bob = n.subscribe("bob");
         n.notify_all(9);
@@ -149,13 +397,15 @@ mod tests {
                 .await
                 .unwrap();
         }
+        assert_eq!(seqs(n.collect(&alice, 9, true, 10)), None);
     }
 
     #[test]
-    fn entries_go_away_with_the_last_subscription() {
-        let n = Arc::new(Notifier::default());
+    fn without_buffering_slots_go_with_the_last_subscription() {
+        let n = Arc::new(Notifier::new(0, false));
         let a = n.subscribe("alice");
         let b = n.subscribe("alice");
+        assert_eq!(seqs(n.collect(&a, 0, true, 10)), None);
         drop(a);
         assert!(n.is_waiting("alice"));
         drop(b);

@@ -6,11 +6,13 @@ use std::sync::Arc;
 use federation_proto::ids::ServerName;
 
 use crate::config::Config;
+use crate::cursors::Cursors;
 use crate::db::Db;
 use crate::federation::Federation;
 use crate::keystore::KeyStore;
 use crate::metrics::Metrics;
 use crate::notifier::Notifier;
+use crate::services::sessions::SessionCache;
 
 /// Shared server state.
 pub struct AppState {
@@ -20,8 +22,12 @@ pub struct AppState {
     pub server_name: ServerName,
     /// The database.
     pub db: Db,
-    /// Wake-ups for waiting long-polls.
+    /// Wake-ups for waiting long-polls, and recent events to answer them from memory.
     pub notifier: Arc<Notifier>,
+    /// Sync acknowledgements not yet written.
+    pub cursors: Arc<Cursors>,
+    /// Recently resolved bearer tokens.
+    pub sessions: Arc<SessionCache>,
     /// Counters for `/metrics`.
     pub metrics: Arc<Metrics>,
     /// The server's signing keys.

@@ -44,3 +44,53 @@ pub async fn checkpoint_wal(state: Arc<AppState>) {
         }
     }
 }
+
+/// Writes pending sync acknowledgements, one transaction per round, while there are any.
+pub async fn flush_cursors(state: Arc<AppState>) {
+    loop {
+        let (round, entries) = state.cursors.next_round().await;
+        match write_cursor_entries(&state, entries.clone()).await {
+            Ok(()) => state.cursors.written(round, &entries),
+            Err(e) => {
+                tracing::warn!(error = %e, "writing sync cursors failed; will retry");
+                state.cursors.failed(round);
+                tokio::time::sleep(Duration::from_millis(100)).await;
+            }
+        }
+    }
+}
+
+/// Writes every pending sync acknowledgement (at shutdown).
+pub async fn write_cursors(state: &AppState) {
+    let entries = state.cursors.snapshot();
+    if entries.is_empty() {
+        return;
+    }
+    if let Err(e) = write_cursor_entries(state, entries).await {
+        tracing::warn!(error = %e, "writing sync cursors at shutdown failed");
+    }
+}
+
+async fn write_cursor_entries(
+    state: &AppState,
+    entries: Vec<(String, i64)>,
+) -> Result<(), ApiError> {
+    state
+        .db
+        .write(move |conn| {
+            for (device_id, cursor) in &entries {
+                db::devices::advance_cursor(conn, device_id, *cursor)?;
+            }
+            Ok::<_, ApiError>(())
+        })
+        .await
+}
+
+/// Drops the notifier's slots of users who stopped polling.
+pub async fn sweep_notifier(state: Arc<AppState>) {
+    let mut ticks = tokio::time::interval(crate::notifier::LINGER);
+    loop {
+        ticks.tick().await;
+        state.notifier.sweep(crate::notifier::LINGER);
+    }
+}

@@ -186,6 +186,26 @@ impl Db {
         self.writer.write(f).await
     }
 
+    /// Sets the hook that receives each committed batch's events, in `seq` order, on the writer
+    /// thread, before the writers are answered (see [`writer`]).
+    pub fn on_commit(&self, hook: writer::CommitHook) {
+        self.writer.on_commit(hook);
+    }
+
+    /// Runs `f` as a write without waiting for it: for bookkeeping whose loss on a crash only
+    /// repeats work (cursor acknowledgements, last-seen times). Failures are logged.
+    pub fn write_detached<F>(&self, what: &'static str, f: F)
+    where
+        F: FnOnce(&mut Conn) -> Result<(), DbError> + Send + 'static,
+    {
+        let db = self.clone();
+        actix_web::rt::spawn(async move {
+            if let Err(e) = db.write(f).await {
+                tracing::warn!(error = %e, what, "background write failed");
+            }
+        });
+    }
+
     /// On Postgres, starts a thread that `LISTEN`s for events appended by other processes
     /// sharing the database and calls `wake` with their highest `seq` (also after reconnecting,
     /// when notifications may have been missed). Returns `None` on SQLite, where one process

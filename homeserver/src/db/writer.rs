@@ -7,14 +7,67 @@
 //! durable as before — it just shares its commit (the fsync, the write lock) with the writes
 //! that queued behind it. Without it each write took SQLite's write lock on its own and the
 //! others slept in the busy handler (BENCHMARKS.md).
+//!
+//! The writer also keeps a *commit journal*: the events a write appends are recorded with
+//! [`record_event`] and, once their batch has committed, handed in `seq` order to the hook set
+//! with [`Writer::on_commit`] (the long-poll notifier). Events of a write whose savepoint rolled
+//! back, or of a batch that failed to commit, are never published.
 
+use std::cell::RefCell;
 use std::panic::{catch_unwind, AssertUnwindSafe};
+use std::sync::{Arc, OnceLock};
 
 use diesel::r2d2::Pool;
 use diesel::Connection;
 use tokio::sync::{mpsc, oneshot};
 
+use super::models::EventRow;
 use super::{backend, DbConn, DbError};
+
+/// An event committed by the writer, with the users whose open window covered it.
+#[derive(Debug)]
+pub struct Committed {
+    /// The stored row.
+    pub row: EventRow,
+    /// Users to deliver it to.
+    pub recipients: Vec<String>,
+}
+
+/// Called on the writer thread after each batch that appended events, in `seq` order.
+pub type CommitHook = Arc<dyn Fn(Vec<Committed>) + Send + Sync>;
+
+thread_local! {
+    /// The events appended by the batch running on this thread (the writer thread only).
+    static JOURNAL: RefCell<Option<Vec<Committed>>> = const { RefCell::new(None) };
+}
+
+/// Records an event appended by the running write, to be published after its batch commits.
+/// Returns `false` when called outside the writer (the event would not be published; every
+/// event append must go through [`Writer::write`]).
+pub fn record_event(row: &EventRow, recipients: &[String]) -> bool {
+    JOURNAL.with(|journal| match journal.borrow_mut().as_mut() {
+        Some(entries) => {
+            entries.push(Committed {
+                row: row.clone(),
+                recipients: recipients.to_vec(),
+            });
+            true
+        }
+        None => false,
+    })
+}
+
+fn journal_len() -> usize {
+    JOURNAL.with(|j| j.borrow().as_ref().map_or(0, Vec::len))
+}
+
+fn journal_truncate(len: usize) {
+    JOURNAL.with(|j| {
+        if let Some(entries) = j.borrow_mut().as_mut() {
+            entries.truncate(len);
+        }
+    });
+}
 
 /// Most writes committed together.
 pub const MAX_BATCH: usize = 64;
@@ -30,17 +83,25 @@ type Completion = Box<dyn FnOnce(Result<(), String>) + Send>;
 /// The handle to this process's writer thread.
 pub struct Writer {
     jobs: mpsc::Sender<Job>,
+    hook: Arc<OnceLock<CommitHook>>,
 }
 
 impl Writer {
     /// Starts the writer thread for `pool`. It stops when the last handle is dropped.
     pub fn start(pool: Pool<backend::Manager>, instance: u64) -> Result<Writer, DbError> {
         let (jobs, queue) = mpsc::channel::<Job>(QUEUE);
+        let hook = Arc::new(OnceLock::new());
+        let writer_hook = Arc::clone(&hook);
         std::thread::Builder::new()
             .name("hearth-writer".into())
-            .spawn(move || run(pool, instance, queue))
+            .spawn(move || run(pool, instance, queue, &writer_hook))
             .map_err(|e| DbError::Migration(format!("cannot start the writer thread: {e}")))?;
-        Ok(Writer { jobs })
+        Ok(Writer { jobs, hook })
+    }
+
+    /// Sets the hook that receives committed events (once; later calls are ignored).
+    pub fn on_commit(&self, hook: CommitHook) {
+        let _ = self.hook.set(hook);
     }
 
     /// Runs `f` in the next batch; resolves once that batch has committed (or failed).
@@ -52,8 +113,13 @@ impl Writer {
     {
         let (done, outcome) = oneshot::channel::<Result<T, E>>();
         let job: Job = Box::new(move |conn: &mut DbConn| {
-            // A savepoint inside the batch's transaction: a failing write undoes only itself.
+            // A savepoint inside the batch's transaction: a failing write undoes only itself,
+            // and the events it recorded are forgotten with it.
+            let recorded = journal_len();
             let result = conn.transaction(f);
+            if result.is_err() {
+                journal_truncate(recorded);
+            }
             Box::new(move |committed: Result<(), String>| {
                 let reply = match committed {
                     Ok(()) => result,
@@ -71,7 +137,13 @@ impl Writer {
     }
 }
 
-fn run(pool: Pool<backend::Manager>, instance: u64, mut queue: mpsc::Receiver<Job>) {
+fn run(
+    pool: Pool<backend::Manager>,
+    instance: u64,
+    mut queue: mpsc::Receiver<Job>,
+    hook: &OnceLock<CommitHook>,
+) {
+    JOURNAL.with(|j| *j.borrow_mut() = Some(Vec::new()));
     while let Some(first) = queue.blocking_recv() {
         let mut batch = vec![first];
         while batch.len() < MAX_BATCH {
@@ -80,11 +152,16 @@ fn run(pool: Pool<backend::Manager>, instance: u64, mut queue: mpsc::Receiver<Jo
                 Err(_) => break,
             }
         }
-        commit_batch(&pool, instance, batch);
+        commit_batch(&pool, instance, batch, hook);
     }
 }
 
-fn commit_batch(pool: &Pool<backend::Manager>, instance: u64, batch: Vec<Job>) {
+fn commit_batch(
+    pool: &Pool<backend::Manager>,
+    instance: u64,
+    batch: Vec<Job>,
+    hook: &OnceLock<CommitHook>,
+) {
     let mut conn = match pool.get() {
         Ok(conn) => conn,
         Err(e) => {
@@ -107,8 +184,25 @@ fn commit_batch(pool: &Pool<backend::Manager>, instance: u64, batch: Vec<Job>) {
         Ok(Err(e)) => Err(e.to_string()),
         Err(_) => Err("a write panicked; its batch was rolled back".to_string()),
     };
-    if let Err(e) = &outcome {
-        tracing::error!(error = %e, writes = completions.len(), "a batch of writes failed to commit");
+    let events = JOURNAL.with(|j| {
+        j.borrow_mut()
+            .as_mut()
+            .map(std::mem::take)
+            .unwrap_or_default()
+    });
+    match &outcome {
+        Err(e) => {
+            tracing::error!(error = %e, writes = completions.len(), "a batch of writes failed to commit");
+        }
+        // Published before the writers hear back: receivers are woken first.
+        Ok(()) if !events.is_empty() => {
+            if let Some(hook) = hook.get() {
+                if catch_unwind(AssertUnwindSafe(|| hook(events))).is_err() {
+                    tracing::error!("the commit hook panicked");
+                }
+            }
+        }
+        Ok(()) => {}
     }
     for complete in completions {
         complete(outcome.clone());

@@ -17,7 +17,7 @@ use crate::keystore::KeyStore;
 use crate::services::channels::{
     apply_mode_changes, check_topic, finish_kick, info_of, kick_target, load_channel, KickTarget,
 };
-use crate::services::events::{append_and_collect, view, Draft};
+use crate::services::events::{append_event, view, Draft};
 use crate::services::messages::{check_body, check_meta};
 use crate::services::modes;
 use crate::services::now_ms;
@@ -124,7 +124,7 @@ pub async fn submit(
     let wire = event.to_string();
     let to = field("to").map(|t| t.to_ascii_lowercase());
     let server_name = state.server_name.clone();
-    let (submitted, recipients, seq, queued) = state
+    let (submitted, queued) = state
         .db
         .write(move |conn| {
             let mut channel = load_channel(conn, &name)?;
@@ -263,7 +263,7 @@ pub async fn submit(
                 .with_meta(meta)
                 .received(id, ts_ms)
                 .with_wire(wire);
-            let (row, recipients) = append_and_collect(conn, draft, max_history)?;
+            let row = append_event(conn, draft, max_history)?;
             if let Some(target) = &kicked {
                 finish_kick(conn, &channel, target, row.seq)?;
             }
@@ -289,15 +289,10 @@ pub async fn submit(
                     backfill,
                     info,
                 },
-                recipients,
-                row.seq,
                 queued,
             ))
         })
         .await?;
-    state
-        .notifier
-        .notify(recipients.iter().map(String::as_str), seq);
     if queued {
         state.federation.outbox_wake.notify_one();
     }

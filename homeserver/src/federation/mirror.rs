@@ -23,7 +23,7 @@ use crate::db::shared::MirrorRow;
 use crate::db::{self, Conn};
 use crate::error::ApiError;
 use crate::services::accounts::Session;
-use crate::services::events::{append_and_collect, view, Draft};
+use crate::services::events::{append_event, view, Draft};
 use crate::services::{now_ms, now_ms_u64};
 use crate::state::AppState;
 
@@ -328,8 +328,8 @@ pub async fn require_member(
 
 /// What applying an envelope found.
 enum Applied {
-    /// Stored; these users must be woken.
-    Stored(i64, Vec<String>),
+    /// Stored (and published to long-polls by the commit).
+    Stored,
     /// Already had it.
     Duplicate,
     /// Ahead of what we have: pull from `have` first.
@@ -340,21 +340,10 @@ enum Applied {
 pub async fn apply(state: &AppState, envelope: &Value, allow_gap: bool) -> Result<(), ApiError> {
     let verified = verify(&known_keys(state).await?, envelope)?;
     match store(state, envelope, allow_gap).await? {
-        Applied::Stored(seq, recipients) => {
-            state
-                .notifier
-                .notify(recipients.iter().map(String::as_str), seq);
-            Ok(())
-        }
-        Applied::Duplicate => Ok(()),
+        Applied::Stored | Applied::Duplicate => Ok(()),
         Applied::Gap { have } => {
             pull(state, &verified.channel, &verified.host, have).await?;
-            match store(state, envelope, true).await? {
-                Applied::Stored(seq, recipients) => state
-                    .notifier
-                    .notify(recipients.iter().map(String::as_str), seq),
-                Applied::Duplicate | Applied::Gap { .. } => {}
-            }
+            store(state, envelope, true).await?;
             Ok(())
         }
     }
@@ -386,11 +375,7 @@ pub async fn pull(
         let keys = known_keys(state).await?;
         for envelope in &envelopes {
             verify(&keys, envelope)?;
-            if let Applied::Stored(seq, recipients) = store(state, envelope, true).await? {
-                state
-                    .notifier
-                    .notify(recipients.iter().map(String::as_str), seq);
-            }
+            store(state, envelope, true).await?;
             have = have.max(envelope["seq"].as_i64().unwrap_or(have));
         }
         if envelopes.len() < PULL_MAX as usize {
@@ -559,7 +544,7 @@ async fn store(state: &AppState, envelope: &Value, allow_gap: bool) -> Result<Ap
             .replying_to(field("reply_to"))
             .received(id, ts_ms)
             .mirrored(seq, Some(event.to_string()));
-            let (row, recipients) = append_and_collect(conn, draft, max_history)?;
+            let row = append_event(conn, draft, max_history)?;
             // A local user who leaves or is kicked receives that event, then nothing more.
             let leaver = match kind {
                 EventKind::Part => local_user(conn, &from)?,
@@ -576,7 +561,7 @@ async fn store(state: &AppState, envelope: &Value, allow_gap: bool) -> Result<Ap
                 db::events::close_span(conn, &user_id, mirror.room_id, row.seq)?;
             }
             db::shared::set_host_seq(conn, mirror.room_id, seq)?;
-            Ok(Applied::Stored(row.seq, recipients))
+            Ok(Applied::Stored)
         })
         .await
 }

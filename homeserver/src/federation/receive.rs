@@ -20,7 +20,7 @@ use super::peers::stored_keys;
 use super::sender::TXN_MAX_EVENTS;
 use crate::db;
 use crate::error::ApiError;
-use crate::services::events::{append_and_collect, Draft};
+use crate::services::events::{append_event, Draft};
 use crate::services::messages::{check_body, check_meta, dm_room_key_remote};
 use crate::services::{now_ms, now_ms_u64};
 use crate::state::AppState;
@@ -233,11 +233,11 @@ async fn receive_event(
         .unwrap_or_else(now_ms);
     let max_history = state.config.max_history;
     let server = state.server_name.clone();
-    let stored = state
+    state
         .db
         .write(move |conn| {
             if db::events::exists(conn, &id)? {
-                return Ok::<_, ApiError>(None); // a repeat: acknowledged, applied once
+                return Ok::<_, ApiError>(()); // a repeat: acknowledged, applied once
             }
             let user = db::users::by_nick(conn, to.nick.as_str())?
                 .ok_or_else(|| ApiError::not_found("unknown_user", format!("no user {to}")))?;
@@ -248,14 +248,8 @@ async fn receive_event(
                 .with_meta(meta)
                 .replying_to(reply_to)
                 .received(id, ts_ms);
-            let (row, recipients) = append_and_collect(conn, draft, max_history)?;
-            Ok(Some((row.seq, recipients)))
+            append_event(conn, draft, max_history)?;
+            Ok(())
         })
-        .await?;
-    if let Some((seq, recipients)) = stored {
-        state
-            .notifier
-            .notify(recipients.iter().map(String::as_str), seq);
-    }
-    Ok(())
+        .await
 }

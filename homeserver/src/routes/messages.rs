@@ -21,7 +21,7 @@ use futures_util::Stream;
 use crate::error::ApiError;
 use crate::services::accounts::Session;
 use crate::services::messages;
-use crate::services::sync::{self, SyncOutcome, SyncParams};
+use crate::services::sync::{self, SyncBody, SyncOutcome, SyncParams};
 use crate::state::AppState;
 
 /// How often a waiting long-poll writes a byte to find out whether its client is still there.
@@ -38,7 +38,10 @@ pub async fn sync(
 ) -> Result<HttpResponse, ApiError> {
     let params = SyncParams::new(query.after, query.timeout, query.limit)?;
     match sync::start(state.into_inner(), session, params).await? {
-        SyncOutcome::Ready(response) => Ok(HttpResponse::Ok().json(response)),
+        SyncOutcome::Ready(body) => Ok(HttpResponse::Ok()
+            .content_type("application/json")
+            .insert_header(("cache-control", "no-store"))
+            .body(body)),
         SyncOutcome::Waiting(poll) => Ok(HttpResponse::Ok()
             .content_type("application/json")
             .insert_header(("cache-control", "no-store"))
@@ -49,7 +52,7 @@ pub async fn sync(
 /// Streams white space every [`HEARTBEAT`] until `answer` resolves, then its JSON.
 fn with_heartbeat<F>(answer: F) -> impl Stream<Item = Result<Bytes, actix_web::Error>>
 where
-    F: Future<Output = Result<SyncResponse, ApiError>> + 'static,
+    F: Future<Output = Result<SyncBody, ApiError>> + 'static,
 {
     let ticks = tokio::time::interval(HEARTBEAT);
     futures_util::stream::unfold(Some((Box::pin(answer), ticks)), |pending| async move {
@@ -61,9 +64,9 @@ where
     })
 }
 
-fn final_chunk(result: Result<SyncResponse, ApiError>) -> Bytes {
+fn final_chunk(result: Result<SyncBody, ApiError>) -> Bytes {
     let json = match result {
-        Ok(response) => serde_json::to_vec(&response),
+        Ok(body) => Ok(body),
         Err(e) => {
             // The status line is already sent; the body still says what went wrong.
             tracing::warn!(code = e.code, message = %e.message, "long-poll failed after its status was sent");

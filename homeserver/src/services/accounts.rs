@@ -13,7 +13,7 @@ use federation_proto::ids::{Nick, UserHandle};
 use federation_proto::time::format_rfc3339_ms;
 use sha2::{Digest, Sha256};
 
-use super::events::{append_and_collect, Draft};
+use super::events::{append_event, Draft};
 use super::now_ms;
 use crate::db::models::{DeviceRow, UserRow};
 use crate::db::{self, is_unique_violation, Conn};
@@ -212,7 +212,10 @@ pub async fn logout(state: &AppState, session: &Session) -> Result<(), ApiError>
     state
         .db
         .write(move |conn| db::devices::delete(conn, &device_id).map_err(ApiError::from))
-        .await
+        .await?;
+    state.sessions.forget_device(&session.device_id);
+    state.cursors.forget(&session.device_id);
+    Ok(())
 }
 
 /// Resolves a bearer token to its session. A token idle longer than `SESSION_TIMEOUT` is
@@ -228,42 +231,56 @@ pub async fn authenticate(state: &AppState, token: &str) -> Result<Session, ApiE
     let timeout_ms = state.session_timeout_ms();
     // Refresh last-seen at most every quarter of the timeout (and at most every 30 s).
     let touch_every_ms = (timeout_ms / 4).min(30_000);
-    state
+    let now = now_ms();
+    if let Some((session, last_seen_ms)) = state.sessions.get(&token_hash) {
+        if now - last_seen_ms < touch_every_ms {
+            return Ok(session);
+        }
+    }
+    let lookup_hash = token_hash.clone();
+    let (device, user) = state
         .db
         .run(move |conn| {
-            let now = now_ms();
-            let Some((device, user)) = db::devices::by_token_hash(conn, &token_hash)? else {
-                return Err(ApiError::unauthorized(
-                    "invalid_token",
-                    "unknown or malformed token",
-                ));
-            };
-            if now - device.last_seen_ms > timeout_ms {
-                db::devices::delete(conn, &device.id)?;
-                return Err(ApiError::unauthorized(
-                    "token_expired",
-                    "this session has expired; log in again",
-                ));
-            }
-            if now - device.last_seen_ms >= touch_every_ms {
-                db::devices::touch(conn, &device.id, now)?;
-            }
-            Ok(Session {
-                device_id: device.id,
-                user_id: user.id,
-                nick: user.nick,
+            db::devices::by_token_hash(conn, &lookup_hash)?.ok_or_else(|| {
+                ApiError::unauthorized("invalid_token", "unknown or malformed token")
             })
         })
-        .await
+        .await?;
+    if now - device.last_seen_ms > timeout_ms {
+        let device_id = device.id.clone();
+        state
+            .db
+            .write(move |conn| db::devices::delete(conn, &device_id).map_err(ApiError::from))
+            .await?;
+        state.cursors.forget(&device.id);
+        return Err(ApiError::unauthorized(
+            "token_expired",
+            "this session has expired; log in again",
+        ));
+    }
+    let mut last_seen_ms = device.last_seen_ms;
+    if now - last_seen_ms >= touch_every_ms {
+        touch_device(state, &device.id);
+        last_seen_ms = now;
+    }
+    let session = Session {
+        device_id: device.id,
+        user_id: user.id,
+        nick: user.nick,
+    };
+    state
+        .sessions
+        .insert(token_hash, session.clone(), last_seen_ms);
+    Ok(session)
 }
 
-/// Marks the device as seen now (long-polls call it when they end).
-pub async fn touch_device(state: &AppState, device_id: &str) -> Result<(), ApiError> {
+/// Marks the device as seen now (long-polls call it when they end), without waiting for the
+/// write.
+pub fn touch_device(state: &AppState, device_id: &str) {
     let device_id = device_id.to_string();
-    state
-        .db
-        .run(move |conn| db::devices::touch(conn, &device_id, now_ms()).map_err(ApiError::from))
-        .await
+    state.db.write_detached("touch device", move |conn| {
+        db::devices::touch(conn, &device_id, now_ms()).map_err(Into::into)
+    });
 }
 
 /// `POST /api/v1/users/nick`: renames the user and tells every channel they are in.
@@ -276,13 +293,13 @@ pub async fn change_nick(
     let server = state.server_name.clone();
     let session = session.clone();
     let max_history = state.config.max_history;
-    let (user, recipients, seq) = state
+    let user = state
         .db
         .write(move |conn| {
             let user = db::users::by_id(conn, &session.user_id)?
                 .ok_or_else(|| ApiError::not_found("unknown_user", "no such user"))?;
             if user.nick == new_nick.as_str() {
-                return Ok((user, Vec::new(), 0));
+                return Ok(user);
             }
             if db::users::by_nick(conn, new_nick.as_str())?.is_some() {
                 return Err(ApiError::conflict(
@@ -300,8 +317,6 @@ pub async fn change_nick(
                 .collect();
             let own = db::events::ensure_room(conn, &user_room_key(&user.id), "user")?;
             rooms.push((own, new_handle.clone()));
-            let mut recipients = Vec::new();
-            let mut seq = 0;
             for (room_id, to) in rooms {
                 let draft = Draft::new(
                     room_id,
@@ -312,20 +327,17 @@ pub async fn change_nick(
                     new_handle.clone(),
                 )
                 .with_meta(meta.clone());
-                let (row, mut who) = append_and_collect(conn, draft, max_history)?;
-                seq = row.seq;
-                recipients.append(&mut who);
+                append_event(conn, draft, max_history)?;
             }
             let renamed = UserRow {
                 nick: new_nick.as_str().to_string(),
                 ..user
             };
-            Ok((renamed, recipients, seq))
+            Ok(renamed)
         })
         .await?;
-    state
-        .notifier
-        .notify(recipients.iter().map(String::as_str), seq);
+    // Cached sessions carry the old nick.
+    state.sessions.forget_user(&user.id);
     Ok(profile_of(state, &user, None))
 }
 

@@ -8,7 +8,7 @@ use federation_proto::ids::{ChannelName, ServerName};
 use federation_proto::time::format_rfc3339_ms;
 
 use super::accounts::{mark_active, user_room_key, Session};
-use super::events::{append_and_collect, view, Draft};
+use super::events::{append_event, view, Draft};
 use super::messages::dm_room_key_remote;
 use super::modes::{self, MemberMode, ModeChange};
 use super::now_ms;
@@ -194,7 +194,7 @@ impl Ctx {
             body,
         )
         .with_meta(meta);
-        let (row, recipients) = append_and_collect(conn, draft, self.max_history)?;
+        let row = append_event(conn, draft, self.max_history)?;
         // Member servers of this channel get the sequenced envelope (and a server whose user
         // was just removed, so it hears it).
         let also = out.also_relay_to.take();
@@ -206,17 +206,13 @@ impl Ctx {
             &row,
             also.as_deref(),
         )?;
-        out.seq = out.seq.max(row.seq);
-        out.recipients.extend(recipients);
         Ok(row.seq)
     }
 }
 
-/// Who to wake after a write commits.
+/// What to do after a write commits (its events reach long-polls through the commit journal).
 #[derive(Default)]
 struct Outcome {
-    seq: i64,
-    recipients: Vec<String>,
     queued: bool,
     also_relay_to: Option<String>,
 }
@@ -225,11 +221,6 @@ impl Outcome {
     fn notify(self, state: &AppState) {
         if self.queued {
             state.federation.outbox_wake.notify_one();
-        }
-        if !self.recipients.is_empty() {
-            state
-                .notifier
-                .notify(self.recipients.iter().map(String::as_str), self.seq);
         }
     }
 }
@@ -667,9 +658,7 @@ pub async fn invite(
                 ctx.global(&row),
             )
             .with_meta(serde_json::json!({"channel": ctx.global(&row)}));
-            let (ev, recipients) = append_and_collect(conn, draft, ctx.max_history)?;
-            out.seq = ev.seq;
-            out.recipients = recipients;
+            append_event(conn, draft, ctx.max_history)?;
             Ok::<_, ApiError>(out)
         })
         .await?;
@@ -718,7 +707,7 @@ fn invite_remote(
         ctx.global(row),
     )
     .with_meta(serde_json::json!({"channel": ctx.global(row)}));
-    let (row_ev, _) = append_and_collect(conn, draft, ctx.max_history)?;
+    let row_ev = append_event(conn, draft, ctx.max_history)?;
     let event = view(row_ev)?;
     let mut wire = serde_json::to_value(&event).map_err(ApiError::internal)?;
     hash_and_sign_event(&mut wire, ctx.server.as_str(), ctx.keys.current())

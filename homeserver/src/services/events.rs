@@ -1,8 +1,10 @@
 //! Appending events and turning stored rows into the client's view.
 //!
-//! Every state change and every message goes through [`append_and_collect`] inside the write
-//! transaction that makes the change, so the change and its event commit together. The caller
-//! notifies the returned recipients after the commit.
+//! Every state change and every message goes through [`append_event`] inside the write
+//! transaction that makes the change, so the change and its event commit together. The event
+//! and the users whose open window covers it go into the writer's commit journal, which
+//! publishes them to waiting long-polls once the transaction has committed
+//! ([`crate::db::writer`], [`crate::notifier`]).
 
 use federation_proto::event::{Event, EventKind};
 use federation_proto::time::format_rfc3339_ms;
@@ -85,12 +87,9 @@ impl Draft {
     }
 }
 
-/// Appends the event and returns it with the users it must be delivered to.
-pub fn append_and_collect(
-    conn: &mut Conn,
-    draft: Draft,
-    max_history: i64,
-) -> Result<(EventRow, Vec<String>), ApiError> {
+/// Appends the event and records it, with the users it must be delivered to, for publication
+/// after the commit. Must run inside [`crate::db::Db::write`].
+pub fn append_event(conn: &mut Conn, draft: Draft, max_history: i64) -> Result<EventRow, ApiError> {
     let (id, ts_ms) = draft
         .received
         .unwrap_or_else(|| (uuid::Uuid::now_v7().to_string(), now_ms()));
@@ -111,7 +110,12 @@ pub fn append_and_collect(
     };
     let row = db::events::append(conn, &new, max_history)?;
     let recipients = db::events::recipients(conn, draft.room_id)?;
-    Ok((row, recipients))
+    if !db::writer::record_event(&row, &recipients) {
+        return Err(ApiError::internal(
+            "an event was appended outside the writer; it would not be delivered",
+        ));
+    }
+    Ok(row)
 }
 
 /// The client's view of a stored event.

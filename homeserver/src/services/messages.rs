@@ -9,7 +9,7 @@ use federation_proto::signing::hash_and_sign_event;
 
 use super::accounts::{mark_active, Session};
 use super::channels::{for_history, for_send, local_channel};
-use super::events::{append_and_collect, view, views, Draft};
+use super::events::{append_event, view, views, Draft};
 use super::now_ms;
 use crate::db::models::UserRow;
 use crate::db::{self, Conn};
@@ -195,13 +195,13 @@ pub async fn send(
     let max_history = state.config.max_history;
     let keys = state.keys.clone();
     let session = session.clone();
-    let (event, recipients, queued) = state
+    let (event, queued) = state
         .db
         .write(move |conn| {
             if let Some(txn_id) = &out.txn_id {
                 if let Some(stored) = db::devices::txn_response(conn, &session.device_id, txn_id)? {
                     let event: Event = serde_json::from_str(&stored).map_err(ApiError::internal)?;
-                    return Ok::<_, ApiError>((event, Vec::new(), false));
+                    return Ok::<_, ApiError>((event, false));
                 }
             }
             let sender = format!("{}@{}", session.nick, server);
@@ -248,7 +248,7 @@ pub async fn send(
             )
             .with_meta(out.meta)
             .replying_to(out.reply_to);
-            let (row, recipients) = append_and_collect(conn, draft, max_history)?;
+            let row = append_event(conn, draft, max_history)?;
             let mut queued = match &hosted {
                 Some(channel) => fan_out(conn, &keys, server.as_str(), channel, &row, None)?,
                 None => false,
@@ -273,18 +273,13 @@ pub async fn send(
                 db::devices::save_txn(conn, &session.device_id, txn_id, &stored, now_ms())?;
             }
             mark_active(conn, &session.user_id)?;
-            Ok((event, recipients, queued))
+            Ok((event, queued))
         })
         .await?;
     if queued {
         state.federation.outbox_wake.notify_one();
     }
-    if !recipients.is_empty() {
-        state.metrics.sends.fetch_add(1, Ordering::Relaxed);
-        state
-            .notifier
-            .notify(recipients.iter().map(String::as_str), event.seq);
-    }
+    state.metrics.sends.fetch_add(1, Ordering::Relaxed);
     Ok(event)
 }
 

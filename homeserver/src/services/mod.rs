@@ -7,13 +7,15 @@
 //! - [`modes`]: parsing and applying mode strings (pure).
 //! - [`messages`]: sending (channels and DMs) and history.
 //! - [`sync`]: the per-device event stream and its long-poll.
-//! - [`events`]: appending an event and notifying its recipients; event views.
+//! - [`sessions`]: the short-lived cache of resolved bearer tokens.
+//! - [`events`]: appending an event (published to long-polls after its commit); event views.
 
 pub mod accounts;
 pub mod channels;
 pub mod events;
 pub mod messages;
 pub mod modes;
+pub mod sessions;
 pub mod sync;
 
 /// Milliseconds since the unix epoch.

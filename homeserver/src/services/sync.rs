@@ -5,16 +5,22 @@
 //! reconnecting client gets everything it has not acknowledged, in `seq` order, and nothing it
 //! has. When there is nothing new, the poll subscribes to the [`Notifier`](crate::notifier)
 //! *before* reading, then waits for a wake-up or its timeout — no sleep-polling of the database.
+//!
+//! Where the notifier's memory covers a poll (a user who polled in the last seconds, on SQLite)
+//! the answer is built from events serialized once at commit, without reading the database;
+//! otherwise the poll reads its events. Acknowledgements are written in groups
+//! ([`crate::cursors`]); a poll answers once its acknowledgement is written.
 
 use std::sync::Arc;
 use std::time::Duration;
 
-use federation_proto::api::client::{SyncResponse, SYNC_DEFAULT_TIMEOUT_S, SYNC_MAX_TIMEOUT_S};
+use federation_proto::api::client::{SYNC_DEFAULT_TIMEOUT_S, SYNC_MAX_TIMEOUT_S};
 use tokio::time::Instant;
 
 use super::accounts::{touch_device, Session};
-use super::events::views;
+use super::events::view;
 use super::now_ms;
+use crate::cursors::Round;
 use crate::db;
 use crate::error::ApiError;
 use crate::metrics::LongPollGuard;
@@ -58,10 +64,13 @@ impl SyncParams {
     }
 }
 
+/// A sync answer: the JSON of a [`federation_proto::api::client::SyncResponse`], built from events serialized once.
+pub type SyncBody = Vec<u8>;
+
 /// Either an answer now, or a poll that must wait.
 pub enum SyncOutcome {
     /// Events were there (or the timeout is 0).
-    Ready(SyncResponse),
+    Ready(SyncBody),
     /// Nothing yet: wait with [`PendingPoll::wait`].
     Waiting(PendingPoll),
 }
@@ -74,6 +83,10 @@ pub struct PendingPoll {
     limit: u32,
     deadline: Instant,
     subscription: Subscription,
+    /// The database was read after subscribing (and had nothing after `from`).
+    read_db: bool,
+    /// The round writing this poll's acknowledgement, if it made one.
+    ack: Option<Round>,
     _active: LongPollGuard,
 }
 
@@ -84,33 +97,38 @@ pub async fn start(
     params: SyncParams,
 ) -> Result<SyncOutcome, ApiError> {
     let started = Instant::now();
-    let device_id = session.device_id.clone();
-    let ack = params.after;
-    let from = state
-        .db
-        .run(move |conn| {
-            match ack {
-                Some(after) => {
-                    // Never store a cursor past the log's end: later events would be skipped.
-                    let acked = after.min(db::events::max_seq(conn)?);
-                    db::devices::advance_cursor(conn, &device_id, acked)?;
-                    Ok::<_, ApiError>(acked)
-                }
-                None => Ok(db::devices::cursor(conn, &device_id)?),
-            }
-        })
-        .await?;
+    let (from, ack) = match params.after {
+        Some(after) => {
+            // Never store a cursor past the log's end: later events would be skipped.
+            let acked = clamp_to_log(&state, after).await?;
+            (
+                acked,
+                Some(state.cursors.acknowledge(&session.device_id, acked)),
+            )
+        }
+        None => (stored_cursor(&state, &session.device_id).await?, None),
+    };
     // Subscribe before reading, so that a commit between the read and the wait still wakes us.
     let subscription = state.notifier.subscribe(&session.user_id);
-    let response = fetch(&state, &session.user_id, from, params.limit).await?;
-    if !response.events.is_empty() || params.timeout_s == 0 {
-        if !response.events.is_empty() {
+    let (answer, read_db) = match read_memory(&state, &subscription, from, false, params.limit) {
+        Some(answer) => (answer, false),
+        None => (
+            fetch(&state, &session.user_id, from, params.limit).await?,
+            true,
+        ),
+    };
+    if answer.count > 0 || params.timeout_s == 0 {
+        if answer.count > 0 {
             state
                 .metrics
                 .sync_duration
                 .observe(started.elapsed().as_secs_f64());
         }
-        return Ok(SyncOutcome::Ready(response));
+        // Answer only once the acknowledgement is written: a crash must not undo it.
+        if let Some(round) = ack {
+            state.cursors.durable(round).await;
+        }
+        return Ok(SyncOutcome::Ready(answer.body));
     }
     let guard = LongPollGuard::new(Arc::clone(&state.metrics));
     Ok(SyncOutcome::Waiting(PendingPoll {
@@ -120,23 +138,64 @@ pub async fn start(
         from,
         limit: params.limit,
         subscription,
+        read_db,
+        ack,
         _active: guard,
     }))
+}
+
+/// `after`, or the end of the log when `after` is past it.
+async fn clamp_to_log(state: &AppState, after: i64) -> Result<i64, ApiError> {
+    if state.notifier.is_buffering() {
+        // This process writes every event, and publishes each right after its commit.
+        return Ok(after.min(state.notifier.published_through()));
+    }
+    state
+        .db
+        .run(move |conn| Ok::<_, ApiError>(after.min(db::events::max_seq(conn)?)))
+        .await
+}
+
+/// The device's cursor: its newest acknowledgement, written or not.
+async fn stored_cursor(state: &AppState, device_id: &str) -> Result<i64, ApiError> {
+    if let Some(pending) = state.cursors.pending(device_id) {
+        return Ok(pending);
+    }
+    let device_id = device_id.to_string();
+    state
+        .db
+        .run(move |conn| db::devices::cursor(conn, &device_id).map_err(ApiError::from))
+        .await
 }
 
 impl PendingPoll {
     /// Waits until an event for this device is committed or the timeout passes, then answers.
     /// Dropping the future (client gone) releases everything at once.
-    pub async fn wait(mut self) -> Result<SyncResponse, ApiError> {
+    pub async fn wait(mut self) -> Result<SyncBody, ApiError> {
         let started = Instant::now();
         loop {
             let woke = tokio::select! {
                 _ = self.subscription.changed() => true,
                 _ = tokio::time::sleep_until(self.deadline) => false,
             };
-            let response = fetch(&self.state, &self.session.user_id, self.from, self.limit).await?;
-            if !response.events.is_empty() || !woke {
-                if !response.events.is_empty() {
+            let memory = read_memory(
+                &self.state,
+                &self.subscription,
+                self.from,
+                self.read_db,
+                self.limit,
+            );
+            let answer = match memory {
+                Some(answer) => answer,
+                None => {
+                    let answer =
+                        fetch(&self.state, &self.session.user_id, self.from, self.limit).await?;
+                    self.read_db = true;
+                    answer
+                }
+            };
+            if answer.count > 0 || !woke {
+                if answer.count > 0 {
                     self.state
                         .metrics
                         .sync_duration
@@ -146,21 +205,67 @@ impl PendingPoll {
                 // refreshed it when the poll began; refresh again only after a long wait).
                 let touch_every_ms = (self.state.session_timeout_ms() / 4).min(30_000);
                 if started.elapsed().as_millis() >= u128::try_from(touch_every_ms).unwrap_or(0) {
-                    touch_device(&self.state, &self.session.device_id).await?;
+                    touch_device(&self.state, &self.session.device_id);
                 }
-                return Ok(response);
+                if let Some(round) = self.ack {
+                    self.state.cursors.durable(round).await;
+                }
+                return Ok(answer.body);
             }
             // Woken by an event this device cannot see yet (e.g. rotated away): wait again.
         }
     }
 }
 
-async fn fetch(
+/// An encoded answer and how many events it holds.
+struct Answer {
+    body: SyncBody,
+    count: usize,
+}
+
+/// `{"events":[…],"next":N}` from already serialized events.
+fn encode<'a>(events: impl IntoIterator<Item = &'a [u8]>, next: i64) -> SyncBody {
+    let mut body = Vec::with_capacity(256);
+    body.extend_from_slice(b"{\"events\":[");
+    for (i, event) in events.into_iter().enumerate() {
+        if i > 0 {
+            body.push(b',');
+        }
+        body.extend_from_slice(event);
+    }
+    body.extend_from_slice(format!("],\"next\":{next}}}").as_bytes());
+    body
+}
+
+/// The answer from the notifier's memory, when it covers this poll.
+fn read_memory(
     state: &AppState,
-    user_id: &str,
+    subscription: &Subscription,
     from: i64,
+    read_db: bool,
     limit: u32,
-) -> Result<SyncResponse, ApiError> {
+) -> Option<Answer> {
+    let limit = usize::try_from(limit).unwrap_or(usize::MAX);
+    let events = state.notifier.collect(subscription, from, read_db, limit)?;
+    if let Some(newest) = events.last() {
+        observe_delivery(state, newest.ts_ms);
+    }
+    let next = events.last().map_or(from, |e| e.seq);
+    Some(Answer {
+        body: encode(events.iter().map(|e| &e.json[..]), next),
+        count: events.len(),
+    })
+}
+
+fn observe_delivery(state: &AppState, ts_ms: i64) {
+    state
+        .metrics
+        .sync_delivery
+        .observe((now_ms() - ts_ms).max(0) as f64 / 1000.0);
+}
+
+/// The answer from the database.
+async fn fetch(state: &AppState, user_id: &str, from: i64, limit: u32) -> Result<Answer, ApiError> {
     let user_id = user_id.to_string();
     let rows = state
         .db
@@ -170,14 +275,33 @@ async fn fetch(
         })
         .await?;
     if let Some(newest) = rows.last() {
-        state
-            .metrics
-            .sync_delivery
-            .observe((now_ms() - newest.ts_ms).max(0) as f64 / 1000.0);
+        observe_delivery(state, newest.ts_ms);
     }
     let next = rows.last().map_or(from, |r| r.seq);
-    Ok(SyncResponse {
-        events: views(rows)?,
-        next,
+    let count = rows.len();
+    let events = rows
+        .into_iter()
+        .map(|row| serde_json::to_vec(&view(row)?).map_err(ApiError::internal))
+        .collect::<Result<Vec<_>, _>>()?;
+    Ok(Answer {
+        body: encode(events.iter().map(Vec::as_slice), next),
+        count,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_encoding_is_a_sync_response() {
+        let body = encode([&br#"{"a":1}"#[..], &br#"{"b":2}"#[..]], 7);
+        let parsed: serde_json::Value = serde_json::from_slice(&body).unwrap();
+        assert_eq!(
+            parsed,
+            serde_json::json!({"events": [{"a": 1}, {"b": 2}], "next": 7})
+        );
+        let empty: serde_json::Value = serde_json::from_slice(&encode([], 3)).unwrap();
+        assert_eq!(empty, serde_json::json!({"events": [], "next": 3}));
+    }
 }
