@@ -30,6 +30,13 @@ pub fn configure(cfg: &mut web::ServiceConfig, json_limit: usize) {
     cfg.app_data(errors::json_config(json_limit))
         .app_data(errors::query_config())
         .app_data(errors::path_config())
+        // The hot path first: actix tries resources in order, and every resource with a
+        // `{segment}` before it costs a regex match per request.
+        .service(
+            resource(paths::MESSAGES)
+                .get(messages::sync)
+                .post(messages::send),
+        )
         .service(resource(paths::HEALTH).get(server::health))
         .service(resource("/metrics").get(server::metrics))
         .service(resource(paths::SERVER).get(server::server_info))
@@ -51,11 +58,6 @@ pub fn configure(cfg: &mut web::ServiceConfig, json_limit: usize) {
         .service(resource(paths::ME).get(accounts::me))
         .service(resource(paths::NICK).post(accounts::change_nick))
         .service(resource(paths::USER).get(accounts::profile))
-        .service(
-            resource(paths::MESSAGES)
-                .get(messages::sync)
-                .post(messages::send),
-        )
         .service(resource(paths::HISTORY).get(messages::history))
         .service(resource(paths::CHANNELS).get(channels::list_mine))
         .service(resource(paths::CHANNELS_PUBLIC).get(channels::list_public))
