@@ -279,6 +279,31 @@ async fn forged_replayed_and_out_of_policy_federation_is_refused() {
     assert_eq!(code(&stranger), "unknown_user", "{answer}");
     assert_eq!(code(&join), "unsupported_type", "{answer}");
 
+    // Refused events between good ones: the good ones are stored, in order, the others not.
+    let mut before = dm("alice@hs1.test", "bob@hs2.test", "before the stranger");
+    hash_and_sign_event(&mut before, "hs1.test", &hs1_key).unwrap();
+    let mut nobody = dm("alice@hs1.test", "nobody@hs2.test", "lost?");
+    hash_and_sign_event(&mut nobody, "hs1.test", &hs1_key).unwrap();
+    let mut after = dm("alice@hs1.test", "bob@hs2.test", "after the stranger");
+    hash_and_sign_event(&mut after, "hs1.test", &hs1_key).unwrap();
+    let events = vec![
+        before.clone(),
+        nobody.clone(),
+        tampered.clone(),
+        after.clone(),
+    ];
+    let (body, auth) = signed_relay("hs1.test", "hs2.test", &hs1_key, "txn-g", events);
+    let answer = post_relay(&hs2, body, auth).await.expect(200);
+    let result = |ev: &Value| answer["results"][ev["id"].as_str().unwrap()].clone();
+    assert_eq!(result(&before), json!({}), "{answer}");
+    assert_eq!(result(&nobody)["error"]["code"], "unknown_user", "{answer}");
+    assert_eq!(
+        result(&tampered)["error"]["code"],
+        "invalid_event",
+        "{answer}"
+    );
+    assert_eq!(result(&after), json!({}), "{answer}");
+
     // Requests: a server that is not a peer, the wrong destination, a forged signature.
     let stranger_key = random_key();
     let (body, auth) = signed_relay("evil.test", "hs2.test", &stranger_key, "txn-d", vec![]);
@@ -313,7 +338,7 @@ async fn forged_replayed_and_out_of_policy_federation_is_refused() {
         .await;
     unsigned.expect_error(401, "missing_signature");
 
-    // Bob holds exactly the one genuine message.
+    // Bob holds exactly the genuine messages, each once, newest first.
     let history = bob
         .api
         .get("/api/v1/history?target=alice@hs1.test")
@@ -325,7 +350,14 @@ async fn forged_replayed_and_out_of_policy_federation_is_refused() {
         .iter()
         .map(|e| e["body"].clone())
         .collect();
-    assert_eq!(bodies, [json!("genuine")]);
+    assert_eq!(
+        bodies,
+        [
+            json!("after the stranger"),
+            json!("before the stranger"),
+            json!("genuine")
+        ]
+    );
 }
 
 #[actix_web::test]

@@ -57,6 +57,21 @@ pub fn record_event(row: &EventRow, recipients: &[String]) -> bool {
     })
 }
 
+/// Runs `f` in a nested savepoint of the running write: when it fails, its changes and the
+/// events it recorded are undone and the rest of the write goes on.
+pub fn savepoint<T, E, F>(conn: &mut DbConn, f: F) -> Result<T, E>
+where
+    F: FnOnce(&mut DbConn) -> Result<T, E>,
+    E: From<diesel::result::Error>,
+{
+    let recorded = journal_len();
+    let result = conn.transaction(f);
+    if result.is_err() {
+        journal_truncate(recorded);
+    }
+    result
+}
+
 fn journal_len() -> usize {
     JOURNAL.with(|j| j.borrow().as_ref().map_or(0, Vec::len))
 }

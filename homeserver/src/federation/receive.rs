@@ -10,15 +10,18 @@ use std::collections::BTreeMap;
 
 use federation_proto::canonical::parse_strict;
 use federation_proto::event::EventKind;
+use federation_proto::ids::ServerName;
 use federation_proto::ids::UserHandle;
-use federation_proto::signing::{verify_event, verifying_key_from_b64, KeyId, KnownKey};
+use federation_proto::signing::{
+    verify_event, verify_events_batch, verifying_key_from_b64, KeyId, KnownKey,
+};
 use federation_proto::time::parse_rfc3339_ms;
 use serde_json::{json, Value};
 
 use super::mirror;
 use super::peers::stored_keys;
 use super::sender::TXN_MAX_EVENTS;
-use crate::db;
+use crate::db::{self, Conn};
 use crate::error::ApiError;
 use crate::services::events::{append_event, Draft};
 use crate::services::messages::{check_body, check_meta, dm_room_key_remote};
@@ -69,30 +72,21 @@ pub async fn relay(state: &AppState, origin: &str, body: &[u8]) -> Result<Value,
     }
     let keys = origin_keys(state, origin).await?;
     let mut results = serde_json::Map::new();
-    for event in events {
-        let is_envelope = event.get("channel").is_some() && event.get("event").is_some();
-        let inner = if is_envelope { &event["event"] } else { event };
-        let id = inner
-            .get("id")
-            .and_then(Value::as_str)
-            .unwrap_or("?")
-            .to_string();
-        let outcome = if is_envelope {
-            receive_envelope(state, origin, event).await
-        } else {
-            receive_event(state, origin, &keys, event).await
-        };
-        let result = match outcome {
-            Ok(()) => json!({}),
-            // Our failure, not the event's: fail the whole transaction, unremembered, so the
-            // sender retries it (what was already stored is applied once by its event id).
-            Err(e) if e.status.is_server_error() => return Err(e),
-            Err(e) => {
-                tracing::info!(origin, event = %id, code = e.code, "refused a federated event");
-                json!({"error": {"code": e.code, "message": e.message}})
-            }
-        };
-        results.insert(id, result);
+    let mut rest: &[Value] = events;
+    while let Some(first) = rest.first() {
+        if is_envelope(first) {
+            let outcome = receive_envelope(state, origin, first).await;
+            record(&mut results, origin, event_id(first), outcome)?;
+            rest = &rest[1..];
+            continue;
+        }
+        // A run of direct events: verified together, stored in one write.
+        let run = rest.iter().take_while(|e| !is_envelope(e)).count();
+        let (direct, tail) = rest.split_at(run);
+        for (id, outcome) in receive_direct_events(state, origin, &keys, direct).await? {
+            record(&mut results, origin, id, outcome)?;
+        }
+        rest = tail;
     }
     let answer = json!({ "results": results });
     let (o, stored) = (origin.to_string(), answer.to_string());
@@ -104,6 +98,46 @@ pub async fn relay(state: &AppState, origin: &str, body: &[u8]) -> Result<Value,
         })
         .await?;
     Ok(answer)
+}
+
+/// A channel envelope (sequenced by its host) rather than a direct event.
+fn is_envelope(event: &Value) -> bool {
+    event.get("channel").is_some() && event.get("event").is_some()
+}
+
+/// The id of a direct event or of an envelope's event, for the answer.
+fn event_id(event: &Value) -> String {
+    let inner = if is_envelope(event) {
+        &event["event"]
+    } else {
+        event
+    };
+    inner
+        .get("id")
+        .and_then(Value::as_str)
+        .unwrap_or("?")
+        .to_string()
+}
+
+/// Adds an event's outcome to the answer. Our failure, not the event's, fails the whole
+/// transaction, unremembered, so the sender retries it (what was already stored is applied
+/// once by its event id).
+fn record(
+    results: &mut serde_json::Map<String, Value>,
+    origin: &str,
+    id: String,
+    outcome: Result<(), ApiError>,
+) -> Result<(), ApiError> {
+    let result = match outcome {
+        Ok(()) => json!({}),
+        Err(e) if e.status.is_server_error() => return Err(e),
+        Err(e) => {
+            tracing::info!(origin, event = %id, code = e.code, "refused a federated event");
+            json!({"error": {"code": e.code, "message": e.message}})
+        }
+    };
+    results.insert(id, result);
+    Ok(())
 }
 
 /// A sequenced channel event relayed by the channel's host.
@@ -177,14 +211,84 @@ fn verify_with(
     Ok(())
 }
 
-/// Verifies one event and stores it for its local recipient.
-async fn receive_event(
+/// A direct event, verified and checked, ready to store.
+struct DirectEvent {
+    id: String,
+    kind: EventKind,
+    from: String,
+    to: UserHandle,
+    body: String,
+    meta: Value,
+    reply_to: Option<String>,
+    ts_ms: i64,
+}
+
+/// Verifies a run of direct events (one batch signature check) and stores the valid ones in one
+/// write, each in its own savepoint. Returns each event's outcome in order; `Err` only for our
+/// own failure, which fails the transaction.
+async fn receive_direct_events(
     state: &AppState,
     origin: &str,
     keys: &BTreeMap<String, KnownKey>,
-    event: &Value,
-) -> Result<(), ApiError> {
-    verify_with(origin, keys, event)?;
+    events: &[Value],
+) -> Result<Vec<(String, Result<(), ApiError>)>, ApiError> {
+    let lookup = |server: &str, key_id: &KeyId| -> Option<KnownKey> {
+        (server == origin)
+            .then(|| keys.get(key_id.as_str()).cloned())
+            .flatten()
+    };
+    let verified = verify_events_batch(events, &lookup, now_ms_u64());
+    let mut outcomes: Vec<(String, Result<(), ApiError>)> = Vec::with_capacity(events.len());
+    let mut to_store: Vec<(usize, DirectEvent)> = Vec::new();
+    for (event, verified) in events.iter().zip(verified) {
+        let checked = verified
+            .map_err(|e| ApiError::forbidden("invalid_event", e.to_string()))
+            .and_then(|v| {
+                if v.origin == origin {
+                    Ok(())
+                } else {
+                    Err(ApiError::forbidden(
+                        "origin_mismatch",
+                        "the event's origin is not the sending server",
+                    ))
+                }
+            })
+            .and_then(|()| check_direct(state, origin, event));
+        match checked {
+            Ok(direct) => {
+                to_store.push((outcomes.len(), direct));
+                outcomes.push((event_id(event), Ok(())));
+            }
+            Err(e) => outcomes.push((event_id(event), Err(e))),
+        }
+    }
+    if to_store.is_empty() {
+        return Ok(outcomes);
+    }
+    let max_history = state.config.max_history;
+    let server = state.server_name.clone();
+    let stored = state
+        .db
+        .write(move |conn| {
+            let mut stored = Vec::with_capacity(to_store.len());
+            for (index, direct) in to_store {
+                match db::writer::savepoint(conn, |c| store_direct(c, &server, max_history, direct))
+                {
+                    Err(e) if e.status.is_server_error() => return Err(e),
+                    outcome => stored.push((index, outcome)),
+                }
+            }
+            Ok::<_, ApiError>(stored)
+        })
+        .await?;
+    for (index, outcome) in stored {
+        outcomes[index].1 = outcome;
+    }
+    Ok(outcomes)
+}
+
+/// Checks a verified direct event's fields and its local recipient's handle.
+fn check_direct(state: &AppState, origin: &str, event: &Value) -> Result<DirectEvent, ApiError> {
     let field = |name: &str| event.get(name).and_then(Value::as_str);
     let id = field("id")
         .and_then(|s| uuid::Uuid::parse_str(s).ok())
@@ -231,25 +335,46 @@ async fn receive_event(
         .and_then(|ts| parse_rfc3339_ms(ts).ok())
         .and_then(|ms| i64::try_from(ms).ok())
         .unwrap_or_else(now_ms);
-    let max_history = state.config.max_history;
-    let server = state.server_name.clone();
-    state
-        .db
-        .write(move |conn| {
-            if db::events::exists(conn, &id)? {
-                return Ok::<_, ApiError>(()); // a repeat: acknowledged, applied once
-            }
-            let user = db::users::by_nick(conn, to.nick.as_str())?
-                .ok_or_else(|| ApiError::not_found("unknown_user", format!("no user {to}")))?;
-            let room = db::events::ensure_room(conn, &dm_room_key_remote(&user.id, &from), "dm")?;
-            db::events::open_span(conn, &user.id, room, 0)?;
-            let recipient = to.qualified(&server);
-            let draft = Draft::new(room, &from, None, &recipient, kind, body)
-                .with_meta(meta)
-                .replying_to(reply_to)
-                .received(id, ts_ms);
-            append_event(conn, draft, max_history)?;
-            Ok(())
-        })
-        .await
+    Ok(DirectEvent {
+        id,
+        kind,
+        from,
+        to,
+        body,
+        meta,
+        reply_to,
+        ts_ms,
+    })
+}
+
+/// Stores a direct event for its local recipient (inside the caller's write); a repeat is
+/// acknowledged and applied once.
+fn store_direct(
+    conn: &mut Conn,
+    server: &ServerName,
+    max_history: i64,
+    direct: DirectEvent,
+) -> Result<(), ApiError> {
+    if db::events::exists(conn, &direct.id)? {
+        return Ok(());
+    }
+    let to = direct.to;
+    let user = db::users::by_nick(conn, to.nick.as_str())?
+        .ok_or_else(|| ApiError::not_found("unknown_user", format!("no user {to}")))?;
+    let room = db::events::ensure_room(conn, &dm_room_key_remote(&user.id, &direct.from), "dm")?;
+    db::events::open_span(conn, &user.id, room, 0)?;
+    let recipient = to.qualified(server);
+    let draft = Draft::new(
+        room,
+        &direct.from,
+        None,
+        &recipient,
+        direct.kind,
+        direct.body,
+    )
+    .with_meta(direct.meta)
+    .replying_to(direct.reply_to)
+    .received(direct.id, direct.ts_ms);
+    append_event(conn, draft, max_history)?;
+    Ok(())
 }

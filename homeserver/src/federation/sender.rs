@@ -1,6 +1,6 @@
 //! Delivery of the durable outbox (DESIGN.md, "Federation"): per destination, the oldest queued
-//! payloads (at most 50) go in one signed transaction, one in flight per destination. Success
-//! deletes them; failure doubles the destination's retry delay (with ±20% jitter, capped) and
+//! payloads (at most 50) go in one signed transaction, one in flight per destination; the next
+//! one leaves as soon as the previous is acknowledged. Success deletes them; failure doubles the destination's retry delay (with ±20% jitter, capped) and
 //! records the error. The state lives in the database, so a restart loses neither the queue
 //! nor the backoff. The worker runs on a timer as well as on wake-ups, so a quiet peer is
 //! retried without new traffic; any request from a peer resets its backoff.
@@ -99,92 +99,114 @@ fn random_unit() -> f64 {
     f64::from(u32::from_le_bytes(bytes)) / f64::from(u32::MAX)
 }
 
+/// What the outbox holds for a destination.
+struct Queue {
+    peer: Option<db::peers::PeerRow>,
+    rows: Vec<db::outbox::OutboxRow>,
+    failures: i64,
+}
+
+fn load_queue(conn: &mut db::Conn, destination: &str) -> Result<Queue, ApiError> {
+    Ok(Queue {
+        peer: db::peers::get(conn, destination)?,
+        rows: db::outbox::pending(conn, destination, TXN_MAX_EVENTS)?,
+        failures: db::outbox::destination(conn, destination)?.map_or(0, |d| d.failures),
+    })
+}
+
+/// Sends the destination's queue, one transaction at a time, until it is empty or a
+/// transaction fails. Each acknowledgement and the load of the next transaction share one
+/// database write.
 #[tracing::instrument(skip_all, fields(dest = %destination))]
 async fn deliver(state: &AppState, client: &FedClient, destination: &str) {
     let dest = destination.to_string();
-    let loaded = state
-        .db
-        .run(move |conn| {
-            let peer = db::peers::get(conn, &dest)?;
-            let rows = db::outbox::pending(conn, &dest, TXN_MAX_EVENTS)?;
-            let failures = db::outbox::destination(conn, &dest)?.map_or(0, |d| d.failures);
-            Ok::<_, ApiError>((peer, rows, failures))
-        })
-        .await;
-    let (peer, rows, failures) = match loaded {
-        Ok(loaded) => loaded,
+    let mut queue = match state.db.run(move |conn| load_queue(conn, &dest)).await {
+        Ok(queue) => queue,
         Err(e) => return tracing::warn!(error = %e, "cannot load the outbox"),
     };
-    let Some(last) = rows.last().map(|r| r.id) else {
-        return;
-    };
-    let attempt = failures + 1;
-    let result = match peer.filter(|p| p.status == "up") {
-        None => Err(format!("{destination} is not a known live peer")),
-        Some(peer) => {
-            let ids: Vec<String> = rows.iter().map(|r| r.event_id.clone()).collect();
-            let events: Vec<Value> = rows
-                .iter()
-                .filter_map(|r| serde_json::from_str(&r.payload).ok())
-                .collect();
-            let txn = txn_id(&ids);
-            tracing::info!(txn = %txn, attempt, events = events.len(), "sending transaction");
-            let body =
-                json!({"txn_id": txn, "origin": state.server_name.as_str(), "events": events});
-            match client
-                .signed(
-                    Method::POST,
-                    &peer.url,
-                    RELAY_PATH,
-                    destination,
-                    Some(&body),
-                )
-                .await
-            {
-                Ok(answer) => {
-                    log_rejections(&answer);
-                    Ok(())
+    loop {
+        let Some(last) = queue.rows.last().map(|r| r.id) else {
+            return;
+        };
+        let attempt = queue.failures + 1;
+        let result = send_transaction(state, client, destination, &queue, attempt).await;
+        let dest = destination.to_string();
+        let now = now_ms();
+        match result {
+            Ok(()) => {
+                let next = state
+                    .db
+                    .write(move |conn| {
+                        db::outbox::acknowledge(conn, &dest, last, now)?;
+                        load_queue(conn, &dest)
+                    })
+                    .await;
+                match next {
+                    Ok(next) => queue = next,
+                    Err(e) => return tracing::warn!(error = %e, "cannot record the delivery"),
                 }
-                Err(e) => Err(e.to_string()),
+            }
+            Err(error) => {
+                let (min, max) = (
+                    state.config.federation_retry_min_ms,
+                    state.config.federation_retry_max_ms,
+                );
+                let delay = backoff_ms(
+                    min,
+                    max,
+                    u32::try_from(attempt).unwrap_or(u32::MAX),
+                    random_unit(),
+                );
+                tracing::warn!(attempt, retry_in_ms = delay, %error, "delivery failed");
+                let next = now + i64::try_from(delay).unwrap_or(i64::MAX / 2);
+                if let Err(e) = state
+                    .db
+                    .write(move |conn| {
+                        db::outbox::record_failure(conn, &dest, &error, next, now)
+                            .map_err(ApiError::from)
+                    })
+                    .await
+                {
+                    tracing::warn!(error = %e, "cannot record the failed delivery");
+                }
+                return;
             }
         }
-    };
-    let dest = destination.to_string();
-    let now = now_ms();
-    let saved = match result {
-        Ok(()) => {
-            state
-                .db
-                .write(move |conn| {
-                    db::outbox::acknowledge(conn, &dest, last, now).map_err(ApiError::from)
-                })
-                .await
-        }
-        Err(error) => {
-            let (min, max) = (
-                state.config.federation_retry_min_ms,
-                state.config.federation_retry_max_ms,
-            );
-            let delay = backoff_ms(
-                min,
-                max,
-                u32::try_from(attempt).unwrap_or(u32::MAX),
-                random_unit(),
-            );
-            tracing::warn!(attempt, retry_in_ms = delay, %error, "delivery failed");
-            let next = now + i64::try_from(delay).unwrap_or(i64::MAX / 2);
-            state
-                .db
-                .write(move |conn| {
-                    db::outbox::record_failure(conn, &dest, &error, next, now)
-                        .map_err(ApiError::from)
-                })
-                .await
-        }
-    };
-    if let Err(e) = saved {
-        tracing::warn!(error = %e, "cannot record the delivery");
     }
+}
+
+/// Sends one transaction of the queue's rows.
+async fn send_transaction(
+    state: &AppState,
+    client: &FedClient,
+    destination: &str,
+    queue: &Queue,
+    attempt: i64,
+) -> Result<(), String> {
+    let Some(peer) = queue.peer.as_ref().filter(|p| p.status == "up") else {
+        return Err(format!("{destination} is not a known live peer"));
+    };
+    let ids: Vec<String> = queue.rows.iter().map(|r| r.event_id.clone()).collect();
+    let events: Vec<Value> = queue
+        .rows
+        .iter()
+        .filter_map(|r| serde_json::from_str(&r.payload).ok())
+        .collect();
+    let txn = txn_id(&ids);
+    tracing::debug!(txn = %txn, attempt, events = events.len(), "sending transaction");
+    let body = json!({"txn_id": txn, "origin": state.server_name.as_str(), "events": events});
+    let answer = client
+        .signed(
+            Method::POST,
+            &peer.url,
+            RELAY_PATH,
+            destination,
+            Some(&body),
+        )
+        .await
+        .map_err(|e| e.to_string())?;
+    log_rejections(&answer);
+    Ok(())
 }
 
 /// Events the receiver refused for good are not retried (a retry would be refused again);
