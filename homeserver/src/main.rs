@@ -7,12 +7,26 @@ use homeserver::config::{Cli, Command, DbCommand, KeysCommand};
 use homeserver::keystore::KeyStore;
 use tracing_subscriber::EnvFilter;
 
-/// mimalloc instead of glibc's malloc: allocation was about a fifth of the server's CPU under
-/// load, and glibc kept freed argon2 buffers in per-thread arenas (BENCHMARKS.md).
-#[global_allocator]
-static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+/// Large allocations (argon2id's 19 MiB per password hash) always come from `mmap` and go back
+/// to the system when freed. glibc otherwise raises its mmap threshold after the first such
+/// free and then keeps every later one in its per-thread arenas: 0.7–2.7 GB of RSS after a burst
+/// of registrations (BENCHMARKS.md). Setting the threshold turns that adjustment off.
+#[cfg(all(target_os = "linux", target_env = "gnu"))]
+#[allow(unsafe_code)] // FFI to glibc's mallopt; no memory is touched.
+fn return_large_allocations_to_the_system() {
+    const THRESHOLD: libc::c_int = 1024 * 1024;
+    // SAFETY: mallopt only changes allocator tunables; called before any thread starts.
+    let ok = unsafe { libc::mallopt(libc::M_MMAP_THRESHOLD, THRESHOLD) };
+    if ok != 1 {
+        eprintln!("warning: mallopt(M_MMAP_THRESHOLD) failed");
+    }
+}
+
+#[cfg(not(all(target_os = "linux", target_env = "gnu")))]
+fn return_large_allocations_to_the_system() {}
 
 fn main() -> anyhow::Result<()> {
+    return_large_allocations_to_the_system();
     // A .env file never overrides variables that are already set.
     let _ = dotenvy::dotenv();
     let cli = Cli::parse();

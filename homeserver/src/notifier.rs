@@ -49,7 +49,7 @@ pub struct Publication {
     /// The serialized event; `None` when the notifier does not buffer.
     pub event: Option<Arc<Delivered>>,
     /// Users whose open window covers it.
-    pub recipients: Vec<String>,
+    pub recipients: Arc<[String]>,
 }
 
 #[derive(Debug)]
@@ -175,7 +175,7 @@ impl Notifier {
             if inner.slots.is_empty() {
                 continue;
             }
-            for user_id in &publication.recipients {
+            for user_id in publication.recipients.iter() {
                 let Some(slot) = inner.slots.get_mut(user_id) else {
                     continue;
                 };
@@ -308,7 +308,11 @@ mod tests {
         Publication {
             seq,
             event: Some(event(seq)),
-            recipients: recipients.iter().map(|r| r.to_string()).collect(),
+            recipients: recipients
+                .iter()
+                .map(|r| r.to_string())
+                .collect::<Vec<_>>()
+                .into(),
         }
     }
 

@@ -77,12 +77,7 @@ async fn write_cursor_entries(
 ) -> Result<(), ApiError> {
     state
         .db
-        .write(move |conn| {
-            for (device_id, cursor) in &entries {
-                db::devices::advance_cursor(conn, device_id, *cursor)?;
-            }
-            Ok::<_, ApiError>(())
-        })
+        .write(move |conn| db::devices::advance_cursors(conn, &entries).map_err(ApiError::from))
         .await
 }
 

@@ -2,9 +2,11 @@
 
 use diesel::prelude::*;
 
+use diesel::sql_types::Text;
+
 use super::models::{DeviceRow, UserRow};
 use super::schema::{devices, txns, users};
-use super::Conn;
+use super::{Conn, DbConn};
 
 /// Adds a device.
 pub fn insert(conn: &mut Conn, row: &DeviceRow) -> QueryResult<()> {
@@ -52,12 +54,32 @@ pub fn delete_idle(conn: &mut Conn, cutoff_ms: i64) -> QueryResult<usize> {
     diesel::delete(devices::table.filter(devices::last_seen_ms.lt(cutoff_ms))).execute(conn)
 }
 
-/// Moves the device's acknowledged cursor forward (never back).
-pub fn advance_cursor(conn: &mut Conn, id: &str, cursor: i64) -> QueryResult<()> {
-    diesel::update(devices::table.find(id).filter(devices::cursor.lt(cursor)))
-        .set(devices::cursor.eq(cursor))
-        .execute(conn)
-        .map(drop)
+/// Moves many devices' cursors forward (never back) with one statement: diesel prepares every
+/// `UPDATE` again on each run, so one per device cost a statement compilation each.
+pub fn advance_cursors(conn: &mut Conn, cursors: &[(String, i64)]) -> QueryResult<()> {
+    if cursors.is_empty() {
+        return Ok(());
+    }
+    let by_device: serde_json::Map<String, serde_json::Value> = cursors
+        .iter()
+        .map(|(device, cursor)| (device.clone(), (*cursor).into()))
+        .collect();
+    let json = serde_json::Value::Object(by_device).to_string();
+    match conn {
+        DbConn::Sqlite(c) => diesel::sql_query(
+            "UPDATE devices SET cursor = j.value FROM json_each(?) AS j \
+             WHERE devices.id = j.key AND devices.cursor < j.value",
+        )
+        .bind::<Text, _>(&json)
+        .execute(c),
+        DbConn::Postgres(c) => diesel::sql_query(
+            "UPDATE devices SET cursor = j.value::bigint FROM json_each_text($1::json) AS j \
+             WHERE devices.id = j.key AND devices.cursor < j.value::bigint",
+        )
+        .bind::<Text, _>(&json)
+        .execute(c),
+    }
+    .map(drop)
 }
 
 /// The device's stored cursor.
@@ -112,4 +134,51 @@ pub fn replace_txn(
         .set(txns::response.eq(response))
         .execute(conn)
         .map(drop)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::db::{users as user_rows, Db, DbError};
+
+    #[tokio::test]
+    async fn many_cursors_move_forward_in_one_statement_never_back() {
+        let dir = tempfile::tempdir().unwrap();
+        let db = Db::open("", dir.path()).unwrap();
+        let cursors = db
+            .write(|conn| {
+                user_rows::insert(
+                    conn,
+                    &UserRow {
+                        id: "u".into(),
+                        nick: "alice".into(),
+                        password_hash: "x".into(),
+                        created_ms: 0,
+                        last_active_ms: 0,
+                    },
+                )?;
+                for (id, cursor) in [("a", 5), ("b", 5), ("c", 5)] {
+                    insert(
+                        conn,
+                        &DeviceRow {
+                            id: id.into(),
+                            user_id: "u".into(),
+                            token_hash: format!("hash-{id}"),
+                            name: "d".into(),
+                            created_ms: 0,
+                            last_seen_ms: 0,
+                            cursor,
+                        },
+                    )?;
+                }
+                advance_cursors(
+                    conn,
+                    &[("a".into(), 9), ("b".into(), 3), ("gone".into(), 7)],
+                )?;
+                Ok::<_, DbError>([cursor(conn, "a")?, cursor(conn, "b")?, cursor(conn, "c")?])
+            })
+            .await
+            .unwrap();
+        assert_eq!(cursors, [9, 5, 5]);
+    }
 }

@@ -4,6 +4,8 @@
 //! events of a room whose `seq` lies in one of their windows for that room. Joining opens a
 //! window at the join event, leaving closes it at the part/kick event.
 
+use std::sync::Arc;
+
 use diesel::prelude::*;
 
 use super::models::{EventRow, NewEvent};
@@ -94,6 +96,7 @@ pub fn open_span(conn: &mut Conn, user_id: &str, room_id: i64, from_seq: i64) ->
     if has_open_span(conn, user_id, room_id)? {
         return Ok(());
     }
+    super::writer::spans_changed(room_id);
     diesel::insert_into(spans::table)
         .values((
             spans::user_id.eq(user_id),
@@ -107,6 +110,7 @@ pub fn open_span(conn: &mut Conn, user_id: &str, room_id: i64, from_seq: i64) ->
 
 /// Closes the user's open window in a room at `to_seq` (inclusive).
 pub fn close_span(conn: &mut Conn, user_id: &str, room_id: i64, to_seq: i64) -> QueryResult<()> {
+    super::writer::spans_changed(room_id);
     diesel::update(
         spans::table
             .filter(spans::user_id.eq(user_id))
@@ -129,13 +133,15 @@ pub fn has_open_span(conn: &mut Conn, user_id: &str, room_id: i64) -> QueryResul
     .get_result(conn)
 }
 
-/// Users whose open window covers new events of the room.
-pub fn recipients(conn: &mut Conn, room_id: i64) -> QueryResult<Vec<String>> {
-    spans::table
-        .filter(spans::room_id.eq(room_id))
-        .filter(spans::to_seq.eq(OPEN))
-        .select(spans::user_id)
-        .load(conn)
+/// Users whose open window covers new events of the room (cached by the writer on SQLite).
+pub fn recipients(conn: &mut Conn, room_id: i64) -> QueryResult<Arc<[String]>> {
+    super::writer::cached_recipients(room_id, || {
+        spans::table
+            .filter(spans::room_id.eq(room_id))
+            .filter(spans::to_seq.eq(OPEN))
+            .select(spans::user_id)
+            .load(conn)
+    })
 }
 
 /// The user's events after `after`, in `seq` order, at most `limit`.

@@ -48,6 +48,15 @@ pub fn touch_active(conn: &mut Conn, id: &str, now_ms: i64) -> QueryResult<()> {
         .map(drop)
 }
 
+/// When the user last did something.
+pub fn last_active_ms(conn: &mut Conn, id: &str) -> QueryResult<Option<i64>> {
+    users::table
+        .find(id)
+        .select(users::last_active_ms)
+        .first(conn)
+        .optional()
+}
+
 /// Number of local accounts.
 pub fn count(conn: &mut Conn) -> QueryResult<i64> {
     users::table.count().get_result(conn)

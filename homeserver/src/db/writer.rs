@@ -12,8 +12,15 @@
 //! [`record_event`] and, once their batch has committed, handed in `seq` order to the hook set
 //! with [`Writer::on_commit`] (the long-poll notifier). Events of a write whose savepoint rolled
 //! back, or of a batch that failed to commit, are never published.
+//!
+//! On SQLite, where this thread is the database's only writer, it also caches each room's
+//! recipients (the users with an open delivery window): spans change only through
+//! [`crate::db::events::open_span`] and [`crate::db::events::close_span`], which drop their
+//! room's entry, and any write that fails drops them all, so the cache never outlives a
+//! rollback.
 
 use std::cell::RefCell;
+use std::collections::HashMap;
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::sync::{Arc, OnceLock};
 
@@ -30,7 +37,7 @@ pub struct Committed {
     /// The stored row.
     pub row: EventRow,
     /// Users to deliver it to.
-    pub recipients: Vec<String>,
+    pub recipients: Arc<[String]>,
 }
 
 /// Called on the writer thread after each batch that appended events, in `seq` order.
@@ -39,17 +46,62 @@ pub type CommitHook = Arc<dyn Fn(Vec<Committed>) + Send + Sync>;
 thread_local! {
     /// The events appended by the batch running on this thread (the writer thread only).
     static JOURNAL: RefCell<Option<Vec<Committed>>> = const { RefCell::new(None) };
+    /// Recipients by room id (the writer thread, on SQLite only).
+    static RECIPIENTS: RefCell<Option<HashMap<i64, Arc<[String]>>>> = const { RefCell::new(None) };
+}
+
+/// Most rooms whose recipients are cached; past it the cache starts over.
+const RECIPIENT_ROOMS_MAX: usize = 10_000;
+
+/// The room's recipients from the writer's cache, or from `load` (cached when on the writer).
+pub fn cached_recipients<E>(
+    room_id: i64,
+    load: impl FnOnce() -> Result<Vec<String>, E>,
+) -> Result<Arc<[String]>, E> {
+    if let Some(hit) =
+        RECIPIENTS.with(|c| c.borrow().as_ref().and_then(|m| m.get(&room_id).cloned()))
+    {
+        return Ok(hit);
+    }
+    let loaded: Arc<[String]> = load()?.into();
+    RECIPIENTS.with(|c| {
+        if let Some(cache) = c.borrow_mut().as_mut() {
+            if cache.len() >= RECIPIENT_ROOMS_MAX {
+                cache.clear();
+            }
+            cache.insert(room_id, Arc::clone(&loaded));
+        }
+    });
+    Ok(loaded)
+}
+
+/// A span of this room opened or closed: its cached recipients are stale.
+pub fn spans_changed(room_id: i64) {
+    RECIPIENTS.with(|c| {
+        if let Some(cache) = c.borrow_mut().as_mut() {
+            cache.remove(&room_id);
+        }
+    });
+}
+
+/// Forgets every cached recipient list (a write rolled back).
+fn forget_recipients() {
+    RECIPIENTS.with(|c| {
+        if let Some(cache) = c.borrow_mut().as_mut() {
+            cache.clear();
+        }
+    });
 }
 
 /// Records an event appended by the running write, to be published after its batch commits.
 /// Returns `false` when called outside the writer (the event would not be published; every
 /// event append must go through [`Writer::write`]).
-pub fn record_event(row: &EventRow, recipients: &[String]) -> bool {
+pub fn record_event(row: &EventRow, recipients: &Arc<[String]>) -> bool {
     JOURNAL.with(|journal| match journal.borrow_mut().as_mut() {
         Some(entries) => {
             entries.push(Committed {
                 row: row.clone(),
-                recipients: recipients.to_vec(),
+                recipients: Arc::clone(recipients),
             });
             true
         }
@@ -68,6 +120,7 @@ where
     let result = conn.transaction(f);
     if result.is_err() {
         journal_truncate(recorded);
+        forget_recipients();
     }
     result
 }
@@ -89,9 +142,19 @@ pub const MAX_BATCH: usize = 64;
 /// Writes that may wait for the writer before callers wait to enqueue.
 const QUEUE: usize = 4096;
 
-/// What the writer does with a job: run it (in a savepoint) and return how to report the
-/// outcome once the batch's commit is known.
-type Job = Box<dyn FnOnce(&mut DbConn) -> Completion + Send>;
+/// What the writer does with a job: run it (in a savepoint when `isolate` is true) and return
+/// whether it succeeded and how to report the outcome once the batch's commit is known.
+type Job = Box<dyn FnOnce(&mut DbConn, Isolation) -> (bool, Completion) + Send>;
+
+/// How a job is kept apart from the others of its batch.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Isolation {
+    /// In its own savepoint: a failure undoes only this job.
+    Savepoint,
+    /// Alone in the batch: a failure rolls the whole transaction back (no savepoint to
+    /// compile and run).
+    Alone,
+}
 /// Reports a job's result, or the batch's commit failure.
 type Completion = Box<dyn FnOnce(Result<(), String>) + Send>;
 
@@ -127,22 +190,28 @@ impl Writer {
         E: From<DbError> + From<diesel::result::Error> + Send + 'static,
     {
         let (done, outcome) = oneshot::channel::<Result<T, E>>();
-        let job: Job = Box::new(move |conn: &mut DbConn| {
+        let job: Job = Box::new(move |conn: &mut DbConn, isolation: Isolation| {
             // A savepoint inside the batch's transaction: a failing write undoes only itself,
             // and the events it recorded are forgotten with it.
             let recorded = journal_len();
-            let result = conn.transaction(f);
+            let result = match isolation {
+                Isolation::Savepoint => conn.transaction(f),
+                Isolation::Alone => f(conn),
+            };
             if result.is_err() {
                 journal_truncate(recorded);
+                forget_recipients();
             }
-            Box::new(move |committed: Result<(), String>| {
+            let succeeded = result.is_ok();
+            let complete: Completion = Box::new(move |committed: Result<(), String>| {
                 let reply = match committed {
                     Ok(()) => result,
                     Err(e) if result.is_ok() => Err(E::from(DbError::Commit(e))),
                     Err(_) => result,
                 };
                 let _ = done.send(reply);
-            })
+            });
+            (succeeded, complete)
         });
         self.jobs
             .send(job)
@@ -185,19 +254,51 @@ fn commit_batch(
             return;
         }
     };
+    // Only this thread writes a SQLite database; on Postgres other processes change spans too.
+    if matches!(&*conn, DbConn::Sqlite(_)) {
+        RECIPIENTS.with(|c| {
+            c.borrow_mut().get_or_insert_with(HashMap::new);
+        });
+    }
     let mut completions: Vec<Completion> = Vec::with_capacity(batch.len());
     let committed = catch_unwind(AssertUnwindSafe(|| {
+        let isolation = if batch.len() == 1 {
+            Isolation::Alone
+        } else {
+            Isolation::Savepoint
+        };
         backend::write_transaction(&mut conn, instance, |c| {
             for job in batch {
-                completions.push(job(c));
+                let (succeeded, complete) = job(c, isolation);
+                completions.push(complete);
+                if !succeeded && isolation == Isolation::Alone {
+                    // Its error is its answer; nothing else is in this transaction.
+                    return Err(diesel::result::Error::RollbackTransaction);
+                }
             }
             Ok::<(), diesel::result::Error>(())
         })
     }));
+    if !matches!(committed, Ok(Ok(()))) {
+        forget_recipients();
+    }
     let outcome = match committed {
         Ok(Ok(())) => Ok(()),
-        Ok(Err(e)) => Err(e.to_string()),
-        Err(_) => Err("a write panicked; its batch was rolled back".to_string()),
+        // A lone write failed and was rolled back: its own error is its answer.
+        Ok(Err(diesel::result::Error::RollbackTransaction)) => {
+            Err("the write failed and was rolled back".to_string())
+        }
+        Ok(Err(e)) => {
+            tracing::error!(error = %e, writes = completions.len(), "a batch of writes failed to commit");
+            Err(e.to_string())
+        }
+        Err(_) => {
+            tracing::error!(
+                writes = completions.len(),
+                "a write panicked; its batch was rolled back"
+            );
+            Err("a write panicked; its batch was rolled back".to_string())
+        }
     };
     let events = JOURNAL.with(|j| {
         j.borrow_mut()
@@ -205,19 +306,13 @@ fn commit_batch(
             .map(std::mem::take)
             .unwrap_or_default()
     });
-    match &outcome {
-        Err(e) => {
-            tracing::error!(error = %e, writes = completions.len(), "a batch of writes failed to commit");
-        }
-        // Published before the writers hear back: receivers are woken first.
-        Ok(()) if !events.is_empty() => {
-            if let Some(hook) = hook.get() {
-                if catch_unwind(AssertUnwindSafe(|| hook(events))).is_err() {
-                    tracing::error!("the commit hook panicked");
-                }
+    // Published before the writers hear back: receivers are woken first.
+    if outcome.is_ok() && !events.is_empty() {
+        if let Some(hook) = hook.get() {
+            if catch_unwind(AssertUnwindSafe(|| hook(events))).is_err() {
+                tracing::error!("the commit hook panicked");
             }
         }
-        Ok(()) => {}
     }
     for complete in completions {
         complete(outcome.clone());
@@ -237,6 +332,40 @@ mod tests {
             created_ms: 0,
             last_active_ms: 0,
         }
+    }
+
+    #[tokio::test]
+    async fn cached_recipients_never_outlive_a_rolled_back_write() {
+        use crate::db::events;
+        let dir = tempfile::tempdir().unwrap();
+        let db = Db::open("", dir.path()).unwrap();
+        let (ann, bob) = (user("ann"), user("bob"));
+        let (ann_id, bob_id) = (ann.id.clone(), bob.id.clone());
+        let room = db
+            .write(move |conn| {
+                users::insert(conn, &ann)?;
+                users::insert(conn, &bob)?;
+                let room = events::ensure_room(conn, "test", "channel")?;
+                events::open_span(conn, &ann_id, room, 0)?;
+                assert_eq!(&*events::recipients(conn, room)?, [ann_id.clone()]);
+                Ok::<_, DbError>(room)
+            })
+            .await
+            .unwrap();
+        // Bob's window opens, the cache learns of it, then the write fails: it never happened.
+        let failed = db
+            .write(move |conn| {
+                events::open_span(conn, &bob_id, room, 0)?;
+                assert_eq!(events::recipients(conn, room)?.len(), 2);
+                Err::<(), _>(DbError::Canceled)
+            })
+            .await;
+        assert!(failed.is_err());
+        let after = db
+            .write(move |conn| Ok::<_, DbError>(events::recipients(conn, room)?.to_vec()))
+            .await
+            .unwrap();
+        assert_eq!(after.len(), 1, "only ann: {after:?}");
     }
 
     #[tokio::test]

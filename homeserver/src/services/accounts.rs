@@ -433,9 +433,18 @@ async fn remote_profile(
     })
 }
 
-/// Records that the user did something (for idle time).
+/// How stale a user's last-activity time may get: idle time is shown in seconds.
+const ACTIVE_RESOLUTION_MS: i64 = 1000;
+
+/// Records that the user did something (for idle time). Writes at most once a second per user:
+/// the read is a cached statement, while every `UPDATE` is compiled again.
 pub fn mark_active(conn: &mut Conn, user_id: &str) -> Result<(), ApiError> {
-    db::users::touch_active(conn, user_id, now_ms()).map_err(ApiError::from)
+    let now = now_ms();
+    let last = db::users::last_active_ms(conn, user_id)?;
+    if last.is_some_and(|last| now - last < ACTIVE_RESOLUTION_MS) {
+        return Ok(());
+    }
+    db::users::touch_active(conn, user_id, now).map_err(ApiError::from)
 }
 
 #[cfg(test)]
