@@ -12,8 +12,9 @@
 //! *covers* every event of its user with `seq` in `(base, published_through]`; a poll may answer
 //! from it only when its own starting point is at or past `base` (see [`Notifier::collect`]).
 //! After its last poll ends a slot lingers for [`LINGER`], so a client that polls again at once
-//! is answered from memory too. A slot keeps at most [`SLOT_CAPACITY`] events; dropping the
-//! oldest raises `base`, and polls behind it read the database.
+//! is answered from memory too. A slot drops the events a poll acknowledges and keeps at most
+//! [`SLOT_CAPACITY`] events; dropping raises `base`, and polls behind it read the database. So
+//! memory holds what is delivered but not yet acknowledged, shared between recipients.
 //!
 //! Buffering is for a database this process alone writes (SQLite). On Postgres other processes
 //! commit too ([`Notifier::notify_all`]); there the notifier only wakes, and polls read.
@@ -25,8 +26,8 @@ use std::time::{Duration, Instant};
 
 use tokio::sync::watch;
 
-/// Most events a slot keeps.
-pub const SLOT_CAPACITY: usize = 1024;
+/// Most events a slot keeps (events its polls have acknowledged are dropped before that).
+pub const SLOT_CAPACITY: usize = 256;
 /// How long a slot outlives its last poll.
 pub const LINGER: Duration = Duration::from_secs(10);
 
@@ -150,8 +151,8 @@ impl Notifier {
         if !self.is_buffering() {
             return None;
         }
-        let inner = self.lock();
-        let slot = inner.slots.get(&subscription.user_id)?;
+        let mut inner = self.lock();
+        let slot = inner.slots.get_mut(&subscription.user_id)?;
         let known = if read_db {
             from.max(subscription.checked_through)
         } else {
@@ -160,8 +161,15 @@ impl Notifier {
         if known < slot.base {
             return None;
         }
-        let start = slot.events.partition_point(|e| e.seq <= from);
-        Some(slot.events.range(start..).take(limit).cloned().collect())
+        // What this device acknowledged is not kept for it again: the slot holds what is
+        // delivered but not yet acknowledged, not history. (Another device of the user that
+        // is further behind reads the database.)
+        while slot.events.front().is_some_and(|e| e.seq <= from) {
+            if let Some(dropped) = slot.events.pop_front() {
+                slot.base = slot.base.max(dropped.seq);
+            }
+        }
+        Some(slot.events.iter().take(limit).cloned().collect())
     }
 
     /// Publishes committed events, in `seq` order: buffers them for, and wakes, the waiting
@@ -355,13 +363,20 @@ mod tests {
             publication(12, &["bob"]),
             publication(13, &["alice"]),
         ]);
-        // From the slot's base on, memory covers everything.
-        assert_eq!(seqs(n.collect(&sub, 10, false, 100)), Some(vec![11, 13]));
-        assert_eq!(seqs(n.collect(&sub, 11, false, 100)), Some(vec![13]));
-        assert_eq!(seqs(n.collect(&sub, 11, false, 0)), Some(vec![]));
         // Behind the base only after the caller read the database up to the subscription.
         assert_eq!(seqs(n.collect(&sub, 3, false, 100)), None);
         assert_eq!(seqs(n.collect(&sub, 3, true, 100)), Some(vec![11, 13]));
+        // From the slot's base on, memory covers everything.
+        assert_eq!(seqs(n.collect(&sub, 10, false, 100)), Some(vec![11, 13]));
+        assert_eq!(seqs(n.collect(&sub, 10, false, 1)), Some(vec![11]));
+        // Acknowledging 11 drops it: a device still before it reads the database.
+        assert_eq!(seqs(n.collect(&sub, 11, false, 100)), Some(vec![13]));
+        assert_eq!(seqs(n.collect(&sub, 11, false, 0)), Some(vec![]));
+        assert_eq!(seqs(n.collect(&sub, 10, false, 100)), None);
+        assert_eq!(seqs(n.collect(&sub, 10, true, 100)), None);
+        // A poll that subscribed after 11 was published, and read the database, is covered.
+        let later = n.subscribe("alice");
+        assert_eq!(seqs(n.collect(&later, 10, true, 100)), Some(vec![13]));
     }
 
     #[test]

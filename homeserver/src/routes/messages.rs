@@ -3,8 +3,8 @@
 //! A sync that has to wait answers `200` at once and streams its body: a space every
 //! [`HEARTBEAT`] (leading white space is valid JSON), then the JSON answer. actix-web does not
 //! notice a client that hangs up while a handler waits (actix/actix-web#1313), but it does
-//! notice a failed write, so the heartbeat releases an abandoned long-poll within about a
-//! second instead of holding it to its timeout.
+//! notice a failed write, so the heartbeat releases an abandoned long-poll within two
+//! heartbeats instead of holding it to its timeout.
 
 use std::future::Future;
 use std::time::Duration;
@@ -25,7 +25,9 @@ use crate::services::sync::{self, SyncBody, SyncOutcome, SyncParams};
 use crate::state::AppState;
 
 /// How often a waiting long-poll writes a byte to find out whether its client is still there.
-pub const HEARTBEAT: Duration = Duration::from_millis(500);
+/// The first write after a hang-up draws a reset and the second one fails, so an abandoned
+/// poll is released within two intervals: 800 ms (at 500 ms it took up to 1 s, BENCHMARKS.md).
+pub const HEARTBEAT: Duration = Duration::from_millis(400);
 
 /// `GET /api/v1/messages`: sync.
 #[utoipa::path(get, path = "/api/v1/messages", tag = "messages", security(("bearer" = [])), params(SyncQuery),

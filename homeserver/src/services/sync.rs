@@ -64,7 +64,8 @@ impl SyncParams {
     }
 }
 
-/// A sync answer: the JSON of a [`federation_proto::api::client::SyncResponse`], built from events serialized once.
+/// A sync answer: the JSON of a [`federation_proto::api::client::SyncResponse`], built from
+/// events serialized once.
 pub type SyncBody = Vec<u8>;
 
 /// Either an answer now, or a poll that must wait.
