@@ -41,37 +41,21 @@ pub fn room_id(conn: &mut Conn, key: &str) -> QueryResult<Option<i64>> {
 
 /// Appends an event, giving it the next `seq`, and drops the room's oldest events beyond
 /// `max_history`. Runs inside the caller's transaction.
+///
+/// The room's counters are read with a cached statement and written with one `UPDATE`
+/// (diesel compiles every `UPDATE` and `DELETE` again on each run, so they are kept to one,
+/// plus one `DELETE` when the room is full).
 pub fn append(conn: &mut Conn, new: &NewEvent, max_history: i64) -> QueryResult<EventRow> {
-    let (count, room_seq): (i64, i64) = match new.room_seq {
-        // Mirroring another server's channel: its number, not ours.
-        Some(given) => diesel::update(rooms::table.find(new.room_id))
-            .set((
-                rooms::event_count.eq(rooms::event_count + 1),
-                rooms::last_room_seq.eq(given),
-            ))
-            .returning((rooms::event_count, rooms::last_room_seq))
-            .get_result(conn)?,
-        None => diesel::update(rooms::table.find(new.room_id))
-            .set((
-                rooms::event_count.eq(rooms::event_count + 1),
-                rooms::last_room_seq.eq(rooms::last_room_seq + 1),
-            ))
-            .returning((rooms::event_count, rooms::last_room_seq))
-            .get_result(conn)?,
-    };
-    let new = NewEvent {
-        room_seq: Some(room_seq),
-        ..new.clone()
-    };
-    let row: EventRow = diesel::insert_into(events::table)
-        .values(&new)
-        // `all_columns`, not `as_returning()`: diesel's multi-backend cannot render a
-        // `SelectBy` in a RETURNING clause. `EventRow`'s fields follow the table's order.
-        .returning(events::all_columns)
-        .get_result(conn)?;
+    let (stored, last_room_seq): (i64, i64) = rooms::table
+        .find(new.room_id)
+        .select((rooms::event_count, rooms::last_room_seq))
+        .first(conn)?;
+    // Mirroring another server's channel: its number, not ours.
+    let room_seq = new.room_seq.unwrap_or(last_room_seq + 1);
+    let mut count = stored + 1;
     if count > max_history {
+        // The oldest events beyond the limit go; the new one is the newest, so it stays.
         let excess = count - max_history;
-        // The seq of the newest event to drop: everything up to it in this room goes.
         let cutoff: i64 = events::table
             .filter(events::room_id.eq(new.room_id))
             .order(events::seq.asc())
@@ -84,11 +68,24 @@ pub fn append(conn: &mut Conn, new: &NewEvent, max_history: i64) -> QueryResult<
                 .filter(events::seq.le(cutoff)),
         )
         .execute(conn)?;
-        diesel::update(rooms::table.find(new.room_id))
-            .set(rooms::event_count.eq(rooms::event_count - removed as i64))
-            .execute(conn)?;
+        count -= removed as i64;
     }
-    Ok(row)
+    diesel::update(rooms::table.find(new.room_id))
+        .set((
+            rooms::event_count.eq(count),
+            rooms::last_room_seq.eq(room_seq),
+        ))
+        .execute(conn)?;
+    let new = NewEvent {
+        room_seq: Some(room_seq),
+        ..new.clone()
+    };
+    diesel::insert_into(events::table)
+        .values(&new)
+        // `all_columns`, not `as_returning()`: diesel's multi-backend cannot render a
+        // `SelectBy` in a RETURNING clause. `EventRow`'s fields follow the table's order.
+        .returning(events::all_columns)
+        .get_result(conn)
 }
 
 /// Opens a delivery window for `user_id` in a room from `from_seq` on (no-op when one is open).
