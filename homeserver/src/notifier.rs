@@ -188,14 +188,22 @@ impl Notifier {
                     continue;
                 };
                 if buffering {
-                    if let Some(event) = &publication.event {
-                        if slot.events.back().is_none_or(|last| last.seq < event.seq) {
-                            slot.events.push_back(Arc::clone(event));
-                        }
-                        while slot.events.len() > SLOT_CAPACITY {
-                            if let Some(dropped) = slot.events.pop_front() {
-                                slot.base = dropped.seq;
+                    match &publication.event {
+                        Some(event) => {
+                            if slot.events.back().is_none_or(|last| last.seq < event.seq) {
+                                slot.events.push_back(Arc::clone(event));
                             }
+                            while slot.events.len() > SLOT_CAPACITY {
+                                if let Some(dropped) = slot.events.pop_front() {
+                                    slot.base = dropped.seq;
+                                }
+                            }
+                        }
+                        // Not serialized: the slot no longer covers anything up to it, and
+                        // polls before it read the database.
+                        None => {
+                            slot.events.clear();
+                            slot.base = slot.base.max(publication.seq);
                         }
                     }
                 }
@@ -377,6 +385,23 @@ mod tests {
         // A poll that subscribed after 11 was published, and read the database, is covered.
         let later = n.subscribe("alice");
         assert_eq!(seqs(n.collect(&later, 10, true, 100)), Some(vec![13]));
+    }
+
+    #[test]
+    fn an_event_published_without_its_json_sends_polls_to_the_database() {
+        let n = Arc::new(Notifier::new(0, true));
+        let sub = n.subscribe("alice");
+        n.publish(vec![
+            publication(1, &["alice"]),
+            Publication {
+                seq: 2,
+                event: None,
+                recipients: vec!["alice".to_string()].into(),
+            },
+            publication(3, &["alice"]),
+        ]);
+        assert_eq!(seqs(n.collect(&sub, 0, false, 10)), None);
+        assert_eq!(seqs(n.collect(&sub, 2, false, 10)), Some(vec![3]));
     }
 
     #[test]
