@@ -9,6 +9,7 @@ use std::sync::Arc;
 use diesel::prelude::*;
 
 use super::models::{EventRow, NewEvent};
+use super::room_counters;
 use super::schema::{events, rooms, spans};
 use super::Conn;
 
@@ -42,40 +43,21 @@ pub fn room_id(conn: &mut Conn, key: &str) -> QueryResult<Option<i64>> {
 /// Appends an event, giving it the next `seq`, and drops the room's oldest events beyond
 /// `max_history`. Runs inside the caller's transaction.
 ///
-/// The room's counters are read with a cached statement and written with one `UPDATE`
-/// (diesel compiles every `UPDATE` and `DELETE` again on each run, so they are kept to one,
-/// plus one `DELETE` when the room is full).
+/// On the writer thread of a SQLite database the room's counters and its rotation are written
+/// once per batch ([`super::room_counters`]); elsewhere at once.
 pub fn append(conn: &mut Conn, new: &NewEvent, max_history: i64) -> QueryResult<EventRow> {
-    let (stored, last_room_seq): (i64, i64) = rooms::table
-        .find(new.room_id)
-        .select((rooms::event_count, rooms::last_room_seq))
-        .first(conn)?;
+    let current = room_counters::current(conn, new.room_id)?;
     // Mirroring another server's channel: its number, not ours.
-    let room_seq = new.room_seq.unwrap_or(last_room_seq + 1);
-    let mut count = stored + 1;
-    if count > max_history {
-        // The oldest events beyond the limit go; the new one is the newest, so it stays.
-        let excess = count - max_history;
-        let cutoff: i64 = events::table
-            .filter(events::room_id.eq(new.room_id))
-            .order(events::seq.asc())
-            .offset(excess - 1)
-            .select(events::seq)
-            .first(conn)?;
-        let removed = diesel::delete(
-            events::table
-                .filter(events::room_id.eq(new.room_id))
-                .filter(events::seq.le(cutoff)),
-        )
-        .execute(conn)?;
-        count -= removed as i64;
+    let room_seq = new.room_seq.unwrap_or(current.last_room_seq + 1);
+    let mut next = room_counters::Counters {
+        count: current.count + 1,
+        last_room_seq: room_seq,
+    };
+    if !room_counters::defer(new.room_id, next, max_history) {
+        // The oldest events beyond the limit go first; the new one is the newest, so it stays.
+        next.count -= room_counters::rotate(conn, new.room_id, next.count, max_history)?;
+        room_counters::write(conn, new.room_id, next)?;
     }
-    diesel::update(rooms::table.find(new.room_id))
-        .set((
-            rooms::event_count.eq(count),
-            rooms::last_room_seq.eq(room_seq),
-        ))
-        .execute(conn)?;
     let new = NewEvent {
         room_seq: Some(room_seq),
         ..new.clone()

@@ -29,7 +29,7 @@ use diesel::Connection;
 use tokio::sync::{mpsc, oneshot};
 
 use super::models::EventRow;
-use super::{backend, DbConn, DbError};
+use super::{backend, room_counters, DbConn, DbError};
 
 /// An event committed by the writer, with the users whose open window covered it.
 #[derive(Debug)]
@@ -117,9 +117,11 @@ where
     E: From<diesel::result::Error>,
 {
     let recorded = journal_len();
+    let counters = room_counters::mark();
     let result = conn.transaction(f);
     if result.is_err() {
         journal_truncate(recorded);
+        room_counters::roll_back_to(counters);
         forget_recipients();
     }
     result
@@ -194,12 +196,14 @@ impl Writer {
             // A savepoint inside the batch's transaction: a failing write undoes only itself,
             // and the events it recorded are forgotten with it.
             let recorded = journal_len();
+            let counters = room_counters::mark();
             let result = match isolation {
                 Isolation::Savepoint => conn.transaction(f),
                 Isolation::Alone => f(conn),
             };
             if result.is_err() {
                 journal_truncate(recorded);
+                room_counters::roll_back_to(counters);
                 forget_recipients();
             }
             let succeeded = result.is_ok();
@@ -259,6 +263,7 @@ fn commit_batch(
         RECIPIENTS.with(|c| {
             c.borrow_mut().get_or_insert_with(HashMap::new);
         });
+        room_counters::enable();
     }
     let mut completions: Vec<Completion> = Vec::with_capacity(batch.len());
     let committed = catch_unwind(AssertUnwindSafe(|| {
@@ -276,11 +281,13 @@ fn commit_batch(
                     return Err(diesel::result::Error::RollbackTransaction);
                 }
             }
-            Ok::<(), diesel::result::Error>(())
+            // The rooms' counters and rotation, once per room for the whole batch.
+            room_counters::flush(c)
         })
     }));
     if !matches!(committed, Ok(Ok(()))) {
         forget_recipients();
+        room_counters::forget();
     }
     let outcome = match committed {
         Ok(Ok(())) => Ok(()),
@@ -366,6 +373,75 @@ mod tests {
             .await
             .unwrap();
         assert_eq!(after.len(), 1, "only ann: {after:?}");
+    }
+
+    #[tokio::test]
+    async fn room_counters_written_per_batch_skip_failed_writes_and_rotate() {
+        use crate::db::models::NewEvent;
+        use crate::db::schema::{events, rooms};
+        use diesel::prelude::*;
+        let dir = tempfile::tempdir().unwrap();
+        let db = Db::open("", dir.path()).unwrap();
+        let room = db
+            .write(|conn| {
+                crate::db::events::ensure_room(conn, "counted", "channel").map_err(DbError::from)
+            })
+            .await
+            .unwrap();
+        let event = move |i: usize| NewEvent {
+            id: format!("event-{i}"),
+            room_id: room,
+            ts_ms: 0,
+            sender: "a@hs".into(),
+            sender_id: None,
+            recipient: "#c@hs".into(),
+            kind: "message".into(),
+            body: format!("{i}"),
+            meta: "{}".into(),
+            reply_to: None,
+            target: None,
+            room_seq: None,
+            wire: None,
+        };
+        // Twelve concurrent appends (so they share batches); the fifth fails after appending.
+        let writes: Vec<_> = (0..12)
+            .map(|i| {
+                let db = db.clone();
+                tokio::spawn(async move {
+                    db.write(move |conn| {
+                        crate::db::events::append(conn, &event(i), 3)?;
+                        if i == 4 {
+                            return Err(DbError::Canceled);
+                        }
+                        Ok(())
+                    })
+                    .await
+                })
+            })
+            .collect();
+        let mut failed = 0;
+        for write in writes {
+            failed += usize::from(write.await.unwrap().is_err());
+        }
+        assert_eq!(failed, 1);
+        let (counters, mut room_seqs) = db
+            .run(move |conn| {
+                let counters: (i64, i64) = rooms::table
+                    .find(room)
+                    .select((rooms::event_count, rooms::last_room_seq))
+                    .first(conn)?;
+                let room_seqs: Vec<Option<i64>> = events::table
+                    .filter(events::room_id.eq(room))
+                    .select(events::room_seq)
+                    .load(conn)?;
+                Ok::<_, DbError>((counters, room_seqs))
+            })
+            .await
+            .unwrap();
+        room_seqs.sort();
+        // Eleven appends committed; the room keeps the newest three, numbered without a gap.
+        assert_eq!(counters, (3, 11));
+        assert_eq!(room_seqs, [Some(9), Some(10), Some(11)]);
     }
 
     #[tokio::test]

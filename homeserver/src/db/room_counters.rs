@@ -1,0 +1,216 @@
+//! Room counters (`rooms.event_count`, `rooms.last_room_seq`) kept by the writer thread and
+//! written once per batch.
+//!
+//! Appending an event moves its room's counters, and a full room drops its oldest events.
+//! Done per event, that is an `UPDATE` (and, in a full room, a `DELETE`) per event, and diesel
+//! compiles each of those again on every run. On SQLite, where the writer thread is the only
+//! writer, the counters live here during a batch: [`flush`] writes each changed room once,
+//! with its rotation, inside the batch's transaction before it commits.
+//!
+//! A write that fails is undone here too: every change is logged, and the writer rolls the
+//! log back to where the failed write began ([`mark`], [`roll_back_to`]). A batch that fails
+//! to commit forgets everything ([`forget`]). Elsewhere (Postgres, or off the writer thread)
+//! nothing is kept and [`defer`] says so, and the caller writes at once.
+
+use std::cell::RefCell;
+use std::collections::{BTreeMap, HashMap};
+
+use diesel::prelude::*;
+
+use super::schema::{events, rooms};
+use super::Conn;
+
+/// A room's counters as the running transaction sees them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Counters {
+    /// Events stored in the room.
+    pub count: i64,
+    /// The room's newest `room_seq`.
+    pub last_room_seq: i64,
+}
+
+/// A room whose counters changed in this batch, with its history limit.
+#[derive(Debug, Clone, Copy)]
+struct Pending {
+    counters: Counters,
+    max_history: i64,
+}
+
+#[derive(Debug, Default)]
+struct State {
+    /// Counters as of the last flush (committed, or about to be).
+    known: HashMap<i64, Counters>,
+    /// Changed in this batch, not yet written.
+    pending: BTreeMap<i64, Pending>,
+    /// Previous `pending` values, to undo a failed write.
+    undo: Vec<(i64, Option<Pending>)>,
+}
+
+/// Most rooms whose counters are kept; past it the cache starts over (after a flush).
+const ROOMS_MAX: usize = 10_000;
+
+thread_local! {
+    /// `Some` on the writer thread of a SQLite database.
+    static STATE: RefCell<Option<State>> = const { RefCell::new(None) };
+}
+
+/// Turns the cache on for this thread (the writer thread, on SQLite).
+pub fn enable() {
+    STATE.with(|s| {
+        s.borrow_mut().get_or_insert_with(State::default);
+    });
+}
+
+/// The room's counters as this transaction sees them: pending, known, or loaded.
+pub fn current(conn: &mut Conn, room_id: i64) -> QueryResult<Counters> {
+    let cached = STATE.with(|s| {
+        s.borrow().as_ref().and_then(|state| {
+            state
+                .pending
+                .get(&room_id)
+                .map(|p| p.counters)
+                .or_else(|| state.known.get(&room_id).copied())
+        })
+    });
+    if let Some(counters) = cached {
+        return Ok(counters);
+    }
+    let (count, last_room_seq) = rooms::table
+        .find(room_id)
+        .select((rooms::event_count, rooms::last_room_seq))
+        .first(conn)?;
+    let counters = Counters {
+        count,
+        last_room_seq,
+    };
+    STATE.with(|s| {
+        if let Some(state) = s.borrow_mut().as_mut() {
+            state.known.insert(room_id, counters);
+        }
+    });
+    Ok(counters)
+}
+
+/// Records the room's new counters to be written (and rotated to `max_history`) at the end
+/// of the batch. Returns `false` when nothing is kept here: the caller writes them itself.
+pub fn defer(room_id: i64, counters: Counters, max_history: i64) -> bool {
+    STATE.with(|s| match s.borrow_mut().as_mut() {
+        Some(state) => {
+            let previous = state.pending.insert(
+                room_id,
+                Pending {
+                    counters,
+                    max_history,
+                },
+            );
+            state.undo.push((room_id, previous));
+            true
+        }
+        None => false,
+    })
+}
+
+/// Where the undo log stands (before a write runs).
+pub fn mark() -> usize {
+    STATE.with(|s| s.borrow().as_ref().map_or(0, |state| state.undo.len()))
+}
+
+/// Undoes the changes recorded since `mark` (the write failed).
+pub fn roll_back_to(mark: usize) {
+    STATE.with(|s| {
+        if let Some(state) = s.borrow_mut().as_mut() {
+            while state.undo.len() > mark {
+                let Some((room_id, previous)) = state.undo.pop() else {
+                    break;
+                };
+                match previous {
+                    Some(pending) => state.pending.insert(room_id, pending),
+                    None => state.pending.remove(&room_id),
+                };
+            }
+        }
+    });
+}
+
+/// Forgets everything (the batch did not commit).
+pub fn forget() {
+    STATE.with(|s| {
+        if let Some(state) = s.borrow_mut().as_mut() {
+            *state = State::default();
+        }
+    });
+}
+
+/// Writes the changed rooms' counters, dropping each room's oldest events beyond its limit.
+/// Runs inside the batch's transaction, after its writes.
+pub fn flush(conn: &mut Conn) -> QueryResult<()> {
+    let pending = STATE.with(|s| {
+        s.borrow_mut().as_mut().map(|state| {
+            state.undo.clear();
+            std::mem::take(&mut state.pending)
+        })
+    });
+    let Some(pending) = pending else {
+        return Ok(());
+    };
+    let mut written = Vec::with_capacity(pending.len());
+    for (
+        room_id,
+        Pending {
+            mut counters,
+            max_history,
+        },
+    ) in pending
+    {
+        counters.count -= rotate(conn, room_id, counters.count, max_history)?;
+        write(conn, room_id, counters)?;
+        written.push((room_id, counters));
+    }
+    STATE.with(|s| {
+        if let Some(state) = s.borrow_mut().as_mut() {
+            if state.known.len() + written.len() > ROOMS_MAX {
+                state.known.clear();
+            }
+            state.known.extend(written);
+        }
+    });
+    Ok(())
+}
+
+/// Drops the room's oldest events beyond `max_history` when it holds `count`; returns how
+/// many went.
+pub fn rotate(conn: &mut Conn, room_id: i64, count: i64, max_history: i64) -> QueryResult<i64> {
+    if count <= max_history {
+        return Ok(0);
+    }
+    let excess = count - max_history;
+    // The seq of the newest event to drop: everything up to it in this room goes.
+    let cutoff: Option<i64> = events::table
+        .filter(events::room_id.eq(room_id))
+        .order(events::seq.asc())
+        .offset(excess - 1)
+        .select(events::seq)
+        .first(conn)
+        .optional()?;
+    let Some(cutoff) = cutoff else {
+        return Ok(0);
+    };
+    let removed = diesel::delete(
+        events::table
+            .filter(events::room_id.eq(room_id))
+            .filter(events::seq.le(cutoff)),
+    )
+    .execute(conn)?;
+    Ok(i64::try_from(removed).unwrap_or(i64::MAX))
+}
+
+/// Writes a room's counters.
+pub fn write(conn: &mut Conn, room_id: i64, counters: Counters) -> QueryResult<()> {
+    diesel::update(rooms::table.find(room_id))
+        .set((
+            rooms::event_count.eq(counters.count),
+            rooms::last_room_seq.eq(counters.last_room_seq),
+        ))
+        .execute(conn)
+        .map(drop)
+}
