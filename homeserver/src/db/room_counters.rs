@@ -115,10 +115,12 @@ pub fn mark() -> usize {
     STATE.with(|s| s.borrow().as_ref().map_or(0, |state| state.undo.len()))
 }
 
-/// Undoes the changes recorded since `mark` (the write failed).
+/// Undoes the changes recorded since `mark` (the write failed). Counters it loaded are
+/// forgotten too: they may describe a room the failed write created.
 pub fn roll_back_to(mark: usize) {
     STATE.with(|s| {
         if let Some(state) = s.borrow_mut().as_mut() {
+            state.known.clear();
             while state.undo.len() > mark {
                 let Some((room_id, previous)) = state.undo.pop() else {
                     break;
