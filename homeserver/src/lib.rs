@@ -98,10 +98,15 @@ fn start_notifier(db: &Db) -> anyhow::Result<Arc<Notifier>> {
         let buffering = hook_notifier.is_buffering();
         let publications = committed
             .into_iter()
-            .map(|c| Publication {
-                seq: c.row.seq,
-                event: buffering.then(|| serialize(c.row)).flatten(),
-                recipients: c.recipients,
+            .map(|c| {
+                // Serialized only when one of its recipients polls; a slot that appears in
+                // between gets no event and reads the database instead.
+                let wanted = buffering && hook_notifier.has_slot_for(&c.recipients);
+                Publication {
+                    seq: c.row.seq,
+                    event: wanted.then(|| serialize(c.row)).flatten(),
+                    recipients: c.recipients,
+                }
             })
             .collect();
         hook_notifier.publish(publications);

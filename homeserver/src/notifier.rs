@@ -249,6 +249,12 @@ impl Notifier {
         });
     }
 
+    /// Whether any of these users has a slot (a waiting or recent poll).
+    pub fn has_slot_for(&self, user_ids: &[String]) -> bool {
+        let inner = self.lock();
+        !inner.slots.is_empty() && user_ids.iter().any(|u| inner.slots.contains_key(u))
+    }
+
     /// Whether any poll of this user is waiting now.
     pub fn is_waiting(&self, user_id: &str) -> bool {
         self.lock()
