@@ -75,7 +75,7 @@ pub fn open_span(conn: &mut Conn, user_id: &str, room_id: i64, from_seq: i64) ->
     if has_open_span(conn, user_id, room_id)? {
         return Ok(());
     }
-    super::writer::spans_changed(room_id);
+    super::recipients::changed(room_id);
     diesel::insert_into(spans::table)
         .values((
             spans::user_id.eq(user_id),
@@ -89,7 +89,7 @@ pub fn open_span(conn: &mut Conn, user_id: &str, room_id: i64, from_seq: i64) ->
 
 /// Closes the user's open window in a room at `to_seq` (inclusive).
 pub fn close_span(conn: &mut Conn, user_id: &str, room_id: i64, to_seq: i64) -> QueryResult<()> {
-    super::writer::spans_changed(room_id);
+    super::recipients::changed(room_id);
     diesel::update(
         spans::table
             .filter(spans::user_id.eq(user_id))
@@ -114,7 +114,7 @@ pub fn has_open_span(conn: &mut Conn, user_id: &str, room_id: i64) -> QueryResul
 
 /// Users whose open window covers new events of the room (cached by the writer on SQLite).
 pub fn recipients(conn: &mut Conn, room_id: i64) -> QueryResult<Arc<[String]>> {
-    super::writer::cached_recipients(room_id, || {
+    super::recipients::cached(room_id, || {
         spans::table
             .filter(spans::room_id.eq(room_id))
             .filter(spans::to_seq.eq(OPEN))

@@ -13,14 +13,11 @@
 //! with [`Writer::on_commit`] (the long-poll notifier). Events of a write whose savepoint rolled
 //! back, or of a batch that failed to commit, are never published.
 //!
-//! On SQLite, where this thread is the database's only writer, it also caches each room's
-//! recipients (the users with an open delivery window): spans change only through
-//! [`crate::db::events::open_span`] and [`crate::db::events::close_span`], which drop their
-//! room's entry, and any write that fails drops them all, so the cache never outlives a
-//! rollback.
+//! On SQLite, where this thread is the database's only writer, it also keeps two caches for
+//! the batches it runs: rooms' recipients ([`super::recipients`]) and rooms' counters
+//! ([`super::room_counters`]). A failed write or batch drops or undoes them.
 
 use std::cell::RefCell;
-use std::collections::HashMap;
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::sync::{Arc, OnceLock};
 
@@ -29,7 +26,7 @@ use diesel::Connection;
 use tokio::sync::{mpsc, oneshot};
 
 use super::models::EventRow;
-use super::{backend, room_counters, DbConn, DbError};
+use super::{backend, recipients, room_counters, DbConn, DbError};
 
 /// An event committed by the writer, with the users whose open window covered it.
 #[derive(Debug)]
@@ -46,51 +43,6 @@ pub type CommitHook = Arc<dyn Fn(Vec<Committed>) + Send + Sync>;
 thread_local! {
     /// The events appended by the batch running on this thread (the writer thread only).
     static JOURNAL: RefCell<Option<Vec<Committed>>> = const { RefCell::new(None) };
-    /// Recipients by room id (the writer thread, on SQLite only).
-    static RECIPIENTS: RefCell<Option<HashMap<i64, Arc<[String]>>>> = const { RefCell::new(None) };
-}
-
-/// Most rooms whose recipients are cached; past it the cache starts over.
-const RECIPIENT_ROOMS_MAX: usize = 10_000;
-
-/// The room's recipients from the writer's cache, or from `load` (cached when on the writer).
-pub fn cached_recipients<E>(
-    room_id: i64,
-    load: impl FnOnce() -> Result<Vec<String>, E>,
-) -> Result<Arc<[String]>, E> {
-    if let Some(hit) =
-        RECIPIENTS.with(|c| c.borrow().as_ref().and_then(|m| m.get(&room_id).cloned()))
-    {
-        return Ok(hit);
-    }
-    let loaded: Arc<[String]> = load()?.into();
-    RECIPIENTS.with(|c| {
-        if let Some(cache) = c.borrow_mut().as_mut() {
-            if cache.len() >= RECIPIENT_ROOMS_MAX {
-                cache.clear();
-            }
-            cache.insert(room_id, Arc::clone(&loaded));
-        }
-    });
-    Ok(loaded)
-}
-
-/// A span of this room opened or closed: its cached recipients are stale.
-pub fn spans_changed(room_id: i64) {
-    RECIPIENTS.with(|c| {
-        if let Some(cache) = c.borrow_mut().as_mut() {
-            cache.remove(&room_id);
-        }
-    });
-}
-
-/// Forgets every cached recipient list (a write rolled back).
-fn forget_recipients() {
-    RECIPIENTS.with(|c| {
-        if let Some(cache) = c.borrow_mut().as_mut() {
-            cache.clear();
-        }
-    });
 }
 
 /// Records an event appended by the running write, to be published after its batch commits.
@@ -122,7 +74,7 @@ where
     if result.is_err() {
         journal_truncate(recorded);
         room_counters::roll_back_to(counters);
-        forget_recipients();
+        recipients::forget();
     }
     result
 }
@@ -204,7 +156,7 @@ impl Writer {
             if result.is_err() {
                 journal_truncate(recorded);
                 room_counters::roll_back_to(counters);
-                forget_recipients();
+                recipients::forget();
             }
             let succeeded = result.is_ok();
             let complete: Completion = Box::new(move |committed: Result<(), String>| {
@@ -260,9 +212,7 @@ fn commit_batch(
     };
     // Only this thread writes a SQLite database; on Postgres other processes change spans too.
     if matches!(&*conn, DbConn::Sqlite(_)) {
-        RECIPIENTS.with(|c| {
-            c.borrow_mut().get_or_insert_with(HashMap::new);
-        });
+        recipients::enable();
         room_counters::enable();
     }
     let mut completions: Vec<Completion> = Vec::with_capacity(batch.len());
@@ -286,7 +236,7 @@ fn commit_batch(
         })
     }));
     if !matches!(committed, Ok(Ok(()))) {
-        forget_recipients();
+        recipients::forget();
         room_counters::forget();
     }
     let outcome = match committed {

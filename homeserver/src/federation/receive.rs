@@ -13,7 +13,8 @@ use federation_proto::event::EventKind;
 use federation_proto::ids::ServerName;
 use federation_proto::ids::UserHandle;
 use federation_proto::signing::{
-    verify_event, verify_events_batch, verifying_key_from_b64, KeyId, KnownKey,
+    verify_event, verify_events_batch, verifying_key_from_b64, KeyId, KnownKey, VerifiedEvent,
+    VerifyError,
 };
 use federation_proto::time::parse_rfc3339_ms;
 use serde_json::{json, Value};
@@ -195,13 +196,31 @@ fn verify_with(
     keys: &BTreeMap<String, KnownKey>,
     event: &Value,
 ) -> Result<(), ApiError> {
-    let lookup = |server: &str, key_id: &KeyId| -> Option<KnownKey> {
+    accept_verified(
+        origin,
+        verify_event(event, &origin_lookup(origin, keys), now_ms_u64()),
+    )
+}
+
+/// Looks up only `origin`'s own keys.
+fn origin_lookup<'a>(
+    origin: &'a str,
+    keys: &'a BTreeMap<String, KnownKey>,
+) -> impl Fn(&str, &KeyId) -> Option<KnownKey> + 'a {
+    move |server, key_id| {
         (server == origin)
             .then(|| keys.get(key_id.as_str()).cloned())
             .flatten()
-    };
-    let verified = verify_event(event, &lookup, now_ms_u64())
-        .map_err(|e| ApiError::forbidden("invalid_event", e.to_string()))?;
+    }
+}
+
+/// A verification's outcome as the relay's answer: a bad hash or signature, or a sender that
+/// is not of `origin`, is refused.
+fn accept_verified(
+    origin: &str,
+    verified: Result<VerifiedEvent, VerifyError>,
+) -> Result<(), ApiError> {
+    let verified = verified.map_err(|e| ApiError::forbidden("invalid_event", e.to_string()))?;
     if verified.origin != origin {
         return Err(ApiError::forbidden(
             "origin_mismatch",
@@ -232,28 +251,12 @@ async fn receive_direct_events(
     keys: &BTreeMap<String, KnownKey>,
     events: &[Value],
 ) -> Result<Vec<(String, Result<(), ApiError>)>, ApiError> {
-    let lookup = |server: &str, key_id: &KeyId| -> Option<KnownKey> {
-        (server == origin)
-            .then(|| keys.get(key_id.as_str()).cloned())
-            .flatten()
-    };
-    let verified = verify_events_batch(events, &lookup, now_ms_u64());
+    let verified = verify_events_batch(events, &origin_lookup(origin, keys), now_ms_u64());
     let mut outcomes: Vec<(String, Result<(), ApiError>)> = Vec::with_capacity(events.len());
     let mut to_store: Vec<(usize, DirectEvent)> = Vec::new();
     for (event, verified) in events.iter().zip(verified) {
-        let checked = verified
-            .map_err(|e| ApiError::forbidden("invalid_event", e.to_string()))
-            .and_then(|v| {
-                if v.origin == origin {
-                    Ok(())
-                } else {
-                    Err(ApiError::forbidden(
-                        "origin_mismatch",
-                        "the event's origin is not the sending server",
-                    ))
-                }
-            })
-            .and_then(|()| check_direct(state, origin, event));
+        let checked =
+            accept_verified(origin, verified).and_then(|()| check_direct(state, origin, event));
         match checked {
             Ok(direct) => {
                 to_store.push((outcomes.len(), direct));
