@@ -2,11 +2,11 @@
 
 use diesel::prelude::*;
 
-use diesel::sql_types::Text;
+use diesel::sql_types::{BigInt, Text};
 
 use super::models::{DeviceRow, UserRow};
 use super::schema::{devices, txns, users};
-use super::{Conn, DbConn};
+use super::{cached_sql, per_backend, Conn, DbConn};
 
 /// Adds a device.
 pub fn insert(conn: &mut Conn, row: &DeviceRow) -> QueryResult<()> {
@@ -21,20 +21,19 @@ pub fn by_token_hash(
     conn: &mut Conn,
     token_hash: &str,
 ) -> QueryResult<Option<(DeviceRow, UserRow)>> {
-    devices::table
+    per_backend!(conn, |c| devices::table
         .inner_join(users::table)
         .filter(devices::token_hash.eq(token_hash))
         .select((DeviceRow::as_select(), UserRow::as_select()))
-        .first(conn)
-        .optional()
+        .first(c)
+        .optional())
 }
 
 /// Records that the device was used now.
 pub fn touch(conn: &mut Conn, id: &str, now_ms: i64) -> QueryResult<()> {
-    diesel::update(devices::table.find(id))
-        .set(devices::last_seen_ms.eq(now_ms))
-        .execute(conn)
-        .map(drop)
+    cached_sql!(conn, "UPDATE devices SET last_seen_ms = $1 WHERE id = $2",
+        BigInt => now_ms, Text => id)
+    .map(drop)
 }
 
 /// Removes a device (logout or expiry) and its transaction records.
@@ -84,7 +83,10 @@ pub fn advance_cursors(conn: &mut Conn, cursors: &[(String, i64)]) -> QueryResul
 
 /// The device's stored cursor.
 pub fn cursor(conn: &mut Conn, id: &str) -> QueryResult<i64> {
-    devices::table.find(id).select(devices::cursor).first(conn)
+    per_backend!(conn, |c| devices::table
+        .find(id)
+        .select(devices::cursor)
+        .first(c))
 }
 
 /// The most recent time any device of the user was seen.
@@ -97,11 +99,11 @@ pub fn user_last_seen(conn: &mut Conn, user_id: &str) -> QueryResult<Option<i64>
 
 /// A stored answer to an earlier send with this transaction id.
 pub fn txn_response(conn: &mut Conn, device_id: &str, txn_id: &str) -> QueryResult<Option<String>> {
-    txns::table
+    per_backend!(conn, |c| txns::table
         .find((device_id, txn_id))
         .select(txns::response)
-        .first(conn)
-        .optional()
+        .first(c)
+        .optional())
 }
 
 /// Remembers the answer to a send with this transaction id.
@@ -112,15 +114,15 @@ pub fn save_txn(
     response: &str,
     now_ms: i64,
 ) -> QueryResult<()> {
-    diesel::insert_into(txns::table)
+    per_backend!(conn, |c| diesel::insert_into(txns::table)
         .values((
             txns::device_id.eq(device_id),
             txns::txn_id.eq(txn_id),
             txns::response.eq(response),
             txns::created_ms.eq(now_ms),
         ))
-        .execute(conn)
-        .map(drop)
+        .execute(c)
+        .map(drop))
 }
 
 /// Replaces the stored answer of a transaction (a pending send that has now completed).

@@ -11,7 +11,7 @@ use diesel::prelude::*;
 use super::models::{EventRow, NewEvent};
 use super::room_counters;
 use super::schema::{events, rooms, spans};
-use super::Conn;
+use super::{per_backend, Conn};
 
 /// `to_seq` of an open window.
 pub const OPEN: i64 = i64::MAX;
@@ -33,11 +33,11 @@ pub fn ensure_room(conn: &mut Conn, key: &str, kind: &str) -> QueryResult<i64> {
 
 /// The id of the room with this key.
 pub fn room_id(conn: &mut Conn, key: &str) -> QueryResult<Option<i64>> {
-    rooms::table
+    per_backend!(conn, |c| rooms::table
         .filter(rooms::room_key.eq(key))
         .select(rooms::id)
-        .first(conn)
-        .optional()
+        .first(c)
+        .optional())
 }
 
 /// Appends an event, giving it the next `seq`, and drops the room's oldest events beyond
@@ -45,7 +45,7 @@ pub fn room_id(conn: &mut Conn, key: &str) -> QueryResult<Option<i64>> {
 ///
 /// On the writer thread of a SQLite database the room's counters and its rotation are written
 /// once per batch ([`super::room_counters`]); elsewhere at once.
-pub fn append(conn: &mut Conn, new: &NewEvent, max_history: i64) -> QueryResult<EventRow> {
+pub fn append(conn: &mut Conn, new: NewEvent, max_history: i64) -> QueryResult<EventRow> {
     let current = room_counters::current(conn, new.room_id)?;
     // Mirroring another server's channel: its number, not ours.
     let room_seq = new.room_seq.unwrap_or(current.last_room_seq + 1);
@@ -58,16 +58,43 @@ pub fn append(conn: &mut Conn, new: &NewEvent, max_history: i64) -> QueryResult<
         next.count -= room_counters::rotate(conn, new.room_id, next.count, max_history)?;
         room_counters::write(conn, new.room_id, next)?;
     }
-    let new = NewEvent {
+    // Every column bound (no `DEFAULT` for a `None`), so that the statement has one shape and
+    // its prepared form is found by type, without rendering its SQL on each append. Only the
+    // new `seq` comes back: the rest of the row is what was written.
+    let seq = per_backend!(conn, |c| diesel::insert_into(events::table)
+        .values((
+            events::id.eq(&new.id),
+            events::room_id.eq(new.room_id),
+            events::ts_ms.eq(new.ts_ms),
+            events::sender.eq(&new.sender),
+            events::sender_id.eq(&new.sender_id),
+            events::recipient.eq(&new.recipient),
+            events::kind.eq(&new.kind),
+            events::body.eq(&new.body),
+            events::meta.eq(&new.meta),
+            events::reply_to.eq(&new.reply_to),
+            events::target.eq(&new.target),
+            events::room_seq.eq(Some(room_seq)),
+            events::wire.eq(&new.wire),
+        ))
+        .returning(events::seq)
+        .get_result(c))?;
+    Ok(EventRow {
+        seq,
+        id: new.id,
+        room_id: new.room_id,
+        ts_ms: new.ts_ms,
+        sender: new.sender,
+        sender_id: new.sender_id,
+        recipient: new.recipient,
+        kind: new.kind,
+        body: new.body,
+        meta: new.meta,
+        reply_to: new.reply_to,
+        target: new.target,
         room_seq: Some(room_seq),
-        ..new.clone()
-    };
-    diesel::insert_into(events::table)
-        .values(&new)
-        // `all_columns`, not `as_returning()`: diesel's multi-backend cannot render a
-        // `SelectBy` in a RETURNING clause. `EventRow`'s fields follow the table's order.
-        .returning(events::all_columns)
-        .get_result(conn)
+        wire: new.wire,
+    })
 }
 
 /// Opens a delivery window for `user_id` in a room from `from_seq` on (no-op when one is open).
@@ -103,23 +130,23 @@ pub fn close_span(conn: &mut Conn, user_id: &str, room_id: i64, to_seq: i64) -> 
 
 /// Whether the user currently receives the room's events.
 pub fn has_open_span(conn: &mut Conn, user_id: &str, room_id: i64) -> QueryResult<bool> {
-    diesel::select(diesel::dsl::exists(
+    per_backend!(conn, |c| diesel::select(diesel::dsl::exists(
         spans::table
             .filter(spans::user_id.eq(user_id))
             .filter(spans::room_id.eq(room_id))
             .filter(spans::to_seq.eq(OPEN)),
     ))
-    .get_result(conn)
+    .get_result(c))
 }
 
 /// Users whose open window covers new events of the room (cached by the writer on SQLite).
 pub fn recipients(conn: &mut Conn, room_id: i64) -> QueryResult<Arc<[String]>> {
     super::recipients::cached(room_id, || {
-        spans::table
+        per_backend!(conn, |c| spans::table
             .filter(spans::room_id.eq(room_id))
             .filter(spans::to_seq.eq(OPEN))
             .select(spans::user_id)
-            .load(conn)
+            .load(c))
     })
 }
 
@@ -130,7 +157,7 @@ pub fn for_user_after(
     after: i64,
     limit: i64,
 ) -> QueryResult<Vec<EventRow>> {
-    events::table
+    per_backend!(conn, |c| events::table
         .inner_join(spans::table.on(spans::room_id.eq(events::room_id)))
         .filter(spans::user_id.eq(user_id))
         .filter(spans::to_seq.gt(after))
@@ -140,7 +167,7 @@ pub fn for_user_after(
         .order(events::seq.asc())
         .limit(limit)
         .select(EventRow::as_select())
-        .load(conn)
+        .load(c))
 }
 
 /// A room's stored events, newest first, within the optional `(after, before)` bounds.

@@ -42,7 +42,7 @@ use diesel::r2d2::{Pool, PooledConnection};
 use diesel::{Connection, RunQueryDsl};
 use diesel_migrations::{embed_migrations, EmbeddedMigrations, MigrationHarness};
 
-pub(crate) use backend::per_backend;
+pub(crate) use backend::{cached_sql, per_backend};
 pub use backend::{Backend, DbConn};
 
 /// The connection type every query takes.
@@ -306,7 +306,6 @@ fn listen_loop(url: &str, instance: u64, stop: &AtomicBool, wake: &dyn Fn(i64)) 
     }
 }
 
-/// `true` when a diesel error is a UNIQUE constraint violation.
 /// Moves the SQLite write-ahead log into the database and truncates it, so that it stays small
 /// under sustained writes (long-polls reading all the time can starve SQLite's automatic
 /// checkpoints). A no-op on Postgres.

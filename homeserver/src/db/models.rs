@@ -79,9 +79,8 @@ pub struct EventRow {
     pub wire: Option<String>,
 }
 
-/// An event to append.
-#[derive(Debug, Clone, Insertable)]
-#[diesel(table_name = events)]
+/// An event to append ([`super::events::append`]).
+#[derive(Debug, Clone)]
 pub struct NewEvent {
     pub id: String,
     pub room_id: i64,

@@ -36,14 +36,14 @@ pub fn enqueue(
     payload: &str,
     now_ms: i64,
 ) -> QueryResult<()> {
-    diesel::insert_into(outbox::table)
+    per_backend!(conn, |c| diesel::insert_into(outbox::table)
         .values((
             outbox::destination.eq(destination),
             outbox::event_id.eq(event_id),
             outbox::payload.eq(payload),
             outbox::created_ms.eq(now_ms),
         ))
-        .execute(conn)?;
+        .execute(c))?;
     per_backend!(conn, |c| diesel::insert_into(destinations::table)
         .values(destinations::server_name.eq(destination))
         .on_conflict_do_nothing()

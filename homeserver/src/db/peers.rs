@@ -28,11 +28,11 @@ pub fn all(conn: &mut Conn) -> QueryResult<Vec<PeerRow>> {
 
 /// One peer.
 pub fn get(conn: &mut Conn, server_name: &str) -> QueryResult<Option<PeerRow>> {
-    peers::table
+    per_backend!(conn, |c| peers::table
         .find(server_name)
         .select(PeerRow::as_select())
-        .first(conn)
-        .optional()
+        .first(c)
+        .optional())
 }
 
 /// Inserts or replaces a peer.

@@ -16,9 +16,10 @@ use std::cell::RefCell;
 use std::collections::{BTreeMap, HashMap};
 
 use diesel::prelude::*;
+use diesel::sql_types::BigInt;
 
 use super::schema::{events, rooms};
-use super::Conn;
+use super::{cached_sql, per_backend, Conn};
 
 /// A room's counters as the running transaction sees them.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -75,10 +76,10 @@ pub fn current(conn: &mut Conn, room_id: i64) -> QueryResult<Counters> {
     if let Some(counters) = cached {
         return Ok(counters);
     }
-    let (count, last_room_seq) = rooms::table
+    let (count, last_room_seq) = per_backend!(conn, |c| rooms::table
         .find(room_id)
         .select((rooms::event_count, rooms::last_room_seq))
-        .first(conn)?;
+        .first(c))?;
     let counters = Counters {
         count,
         last_room_seq,
@@ -187,32 +188,29 @@ pub fn rotate(conn: &mut Conn, room_id: i64, count: i64, max_history: i64) -> Qu
     }
     let excess = count - max_history;
     // The seq of the newest event to drop: everything up to it in this room goes.
-    let cutoff: Option<i64> = events::table
+    let cutoff: Option<i64> = per_backend!(conn, |c| events::table
         .filter(events::room_id.eq(room_id))
         .order(events::seq.asc())
         .offset(excess - 1)
         .select(events::seq)
-        .first(conn)
-        .optional()?;
+        .first(c)
+        .optional())?;
     let Some(cutoff) = cutoff else {
         return Ok(0);
     };
-    let removed = diesel::delete(
-        events::table
-            .filter(events::room_id.eq(room_id))
-            .filter(events::seq.le(cutoff)),
-    )
-    .execute(conn)?;
+    let removed = cached_sql!(conn, "DELETE FROM events WHERE room_id = $1 AND seq <= $2",
+        BigInt => room_id, BigInt => cutoff)?;
     Ok(i64::try_from(removed).unwrap_or(i64::MAX))
 }
 
 /// Writes a room's counters.
 pub fn write(conn: &mut Conn, room_id: i64, counters: Counters) -> QueryResult<()> {
-    diesel::update(rooms::table.find(room_id))
-        .set((
-            rooms::event_count.eq(counters.count),
-            rooms::last_room_seq.eq(counters.last_room_seq),
-        ))
-        .execute(conn)
-        .map(drop)
+    cached_sql!(
+        conn,
+        "UPDATE rooms SET event_count = $1, last_room_seq = $2 WHERE id = $3",
+        BigInt => counters.count,
+        BigInt => counters.last_room_seq,
+        BigInt => room_id,
+    )
+    .map(drop)
 }

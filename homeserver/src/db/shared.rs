@@ -84,20 +84,20 @@ pub fn remote_members(conn: &mut Conn, room_id: i64) -> QueryResult<Vec<RemoteMe
 
 /// Servers that have members in a channel.
 pub fn member_servers(conn: &mut Conn, room_id: i64) -> QueryResult<Vec<String>> {
-    remote_members::table
+    per_backend!(conn, |c| remote_members::table
         .filter(remote_members::room_id.eq(room_id))
         .select(remote_members::server)
         .distinct()
-        .load(conn)
+        .load(c))
 }
 
 /// The mirror of a channel (by its global `#name@host`).
 pub fn mirror_by_channel(conn: &mut Conn, channel: &str) -> QueryResult<Option<MirrorRow>> {
-    mirrors::table
+    per_backend!(conn, |c| mirrors::table
         .filter(mirrors::channel.eq(channel))
         .select(MirrorRow::as_select())
-        .first(conn)
-        .optional()
+        .first(c)
+        .optional())
 }
 
 /// Creates a mirror.

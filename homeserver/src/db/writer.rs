@@ -359,7 +359,7 @@ mod tests {
                 let db = db.clone();
                 tokio::spawn(async move {
                     db.write(move |conn| {
-                        crate::db::events::append(conn, &event(i), 3)?;
+                        crate::db::events::append(conn, event(i), 3)?;
                         if i == 4 {
                             return Err(DbError::Canceled);
                         }

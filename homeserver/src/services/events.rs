@@ -108,7 +108,7 @@ pub fn append_event(conn: &mut Conn, draft: Draft, max_history: i64) -> Result<E
         room_seq: draft.room_seq,
         wire: draft.wire,
     };
-    let row = db::events::append(conn, &new, max_history)?;
+    let row = db::events::append(conn, new, max_history)?;
     let recipients = db::events::recipients(conn, draft.room_id)?;
     if !db::writer::record_event(&row, &recipients) {
         return Err(ApiError::internal(
