@@ -186,9 +186,11 @@ pub async fn run(state: AppState, listener: TcpListener) -> anyhow::Result<()> {
             .service(routes::openapi::docs_service())
             .default_service(web::to(routes::errors::not_found))
     })
-    // Answers are small and written in pieces (a long-poll's heartbeat, then its JSON): without
+    // Answers are small and written in pieces (a long-poll's head, then its JSON): without
     // TCP_NODELAY, Nagle's algorithm holds the JSON back ~40 ms.
     .tcp_nodelay(true)
+    // A waiting long-poll peeks at its socket to notice a client that hung up.
+    .on_connect(routes::hangup::remember_socket)
     .listen(listener)?
     .shutdown_timeout(5)
     .run();

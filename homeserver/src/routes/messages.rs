@@ -1,16 +1,17 @@
 //! Sync, send and history handlers.
 //!
-//! A sync that has to wait answers `200` at once and streams its body: a space every
-//! [`HEARTBEAT`] (leading white space is valid JSON), then the JSON answer. actix-web does not
-//! notice a client that hangs up while a handler waits (actix/actix-web#1313), but it does
-//! notice a failed write, so the heartbeat releases an abandoned long-poll within two
-//! heartbeats instead of holding it to its timeout.
+//! A sync that has to wait answers `200` at once and streams its body: the JSON answer once
+//! there is one, after leading white space now and then (valid JSON) to keep intermediaries
+//! from timing the connection out. actix-web does not notice a client that hangs up while a
+//! handler waits (actix/actix-web#1313), so a waiting poll checks its socket every
+//! [`HANG_UP_CHECK`] ([`super::hangup`]) and ends when the client is gone, instead of holding
+//! everything to its timeout.
 
 use std::future::Future;
 use std::time::Duration;
 
 use actix_web::web::Bytes;
-use actix_web::{web, HttpResponse};
+use actix_web::{web, HttpRequest, HttpResponse};
 use federation_proto::api::client::{
     HistoryQuery, HistoryResponse, SendRequest, SyncQuery, SyncResponse,
 };
@@ -18,22 +19,26 @@ use federation_proto::api::{ErrorBody, ErrorDetail};
 use federation_proto::event::Event;
 use futures_util::Stream;
 
+use super::hangup::PeerSocket;
 use crate::error::ApiError;
 use crate::services::accounts::Session;
 use crate::services::messages;
 use crate::services::sync::{self, SyncBody, SyncOutcome, SyncParams};
 use crate::state::AppState;
 
-/// How often a waiting long-poll writes a byte to find out whether its client is still there.
-/// The first write after a hang-up draws a reset and the second one fails, so an abandoned
-/// poll is released within two intervals: 800 ms (at 500 ms it took up to 1 s, BENCHMARKS.md).
-pub const HEARTBEAT: Duration = Duration::from_millis(400);
+/// How often a waiting long-poll checks whether its client is still there.
+pub const HANG_UP_CHECK: Duration = Duration::from_millis(400);
+
+/// How often a waiting long-poll writes a space anyway: for proxies that close idle
+/// connections, and to find out about a client whose socket cannot be checked.
+pub const KEEP_ALIVE: Duration = Duration::from_secs(15);
 
 /// `GET /api/v1/messages`: sync.
 #[utoipa::path(get, path = "/api/v1/messages", tag = "messages", security(("bearer" = [])), params(SyncQuery),
     responses((status = 200, body = SyncResponse, description = "events after the cursor; a waiting poll may send leading white space first"),
         (status = 401, body = ErrorBody)))]
 pub async fn sync(
+    req: HttpRequest,
     state: web::Data<AppState>,
     session: Session,
     query: web::Query<SyncQuery>,
@@ -47,23 +52,60 @@ pub async fn sync(
         SyncOutcome::Waiting(poll) => Ok(HttpResponse::Ok()
             .content_type("application/json")
             .insert_header(("cache-control", "no-store"))
-            .streaming(with_heartbeat(poll.wait()))),
+            .streaming(until_answer(
+                poll.wait(),
+                req.conn_data::<PeerSocket>().copied(),
+            ))),
     }
 }
 
-/// Streams white space every [`HEARTBEAT`] until `answer` resolves, then its JSON.
-fn with_heartbeat<F>(answer: F) -> impl Stream<Item = Result<Bytes, actix_web::Error>>
+/// Streams `answer`'s JSON once it resolves. Meanwhile it checks every [`HANG_UP_CHECK`]
+/// whether the client hung up, and ends the body (dropping `answer`) if so; it writes a space
+/// every [`KEEP_ALIVE`], or at every check when the socket is unknown (a failed write is then
+/// how a hang-up shows).
+fn until_answer<F>(
+    answer: F,
+    socket: Option<PeerSocket>,
+) -> impl Stream<Item = Result<Bytes, actix_web::Error>>
 where
     F: Future<Output = Result<SyncBody, ApiError>> + 'static,
 {
-    let ticks = tokio::time::interval(HEARTBEAT);
-    futures_util::stream::unfold(Some((Box::pin(answer), ticks)), |pending| async move {
-        let (mut answer, mut ticks) = pending?;
-        tokio::select! {
-            result = &mut answer => Some((Ok(final_chunk(result)), None)),
-            _ = ticks.tick() => Some((Ok(Bytes::from_static(b" ")), Some((answer, ticks)))),
+    let checks =
+        tokio::time::interval_at(tokio::time::Instant::now() + HANG_UP_CHECK, HANG_UP_CHECK);
+    let checks_per_space = match socket {
+        Some(_) => (KEEP_ALIVE.as_millis() / HANG_UP_CHECK.as_millis()).max(1),
+        None => 1,
+    };
+    let waiting = Waiting {
+        answer: Box::pin(answer),
+        checks,
+        since_space: 0,
+    };
+    futures_util::stream::unfold(Some(waiting), move |pending| async move {
+        let mut waiting = pending?;
+        loop {
+            tokio::select! {
+                result = &mut waiting.answer => return Some((Ok(final_chunk(result)), None)),
+                _ = waiting.checks.tick() => {}
+            }
+            if socket.is_some_and(PeerSocket::hung_up) {
+                // Ends the body: the poll and its subscription are dropped now.
+                return None;
+            }
+            waiting.since_space += 1;
+            if waiting.since_space >= checks_per_space {
+                waiting.since_space = 0;
+                return Some((Ok(Bytes::from_static(b" ")), Some(waiting)));
+            }
         }
     })
+}
+
+/// A waiting poll's state between the chunks of its body.
+struct Waiting<F> {
+    answer: std::pin::Pin<Box<F>>,
+    checks: tokio::time::Interval,
+    since_space: u128,
 }
 
 fn final_chunk(result: Result<SyncBody, ApiError>) -> Bytes {

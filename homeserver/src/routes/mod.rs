@@ -12,6 +12,7 @@ pub mod auth;
 pub mod channels;
 pub mod errors;
 pub mod federation;
+pub mod hangup;
 pub mod messages;
 pub mod openapi;
 pub mod server;
