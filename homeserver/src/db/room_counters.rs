@@ -214,3 +214,38 @@ pub fn write(conn: &mut Conn, room_id: i64, counters: Counters) -> QueryResult<(
     )
     .map(drop)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::db::{events as event_log, Db};
+
+    /// `cached_sql!` binds `$1, $2, …` by position on SQLite: each value must land in its own
+    /// column (count and position differ here, so a swap shows).
+    #[test]
+    fn hand_written_statements_bind_their_parameters_in_order() {
+        let dir = tempfile::tempdir().unwrap();
+        let db = Db::open("", dir.path()).unwrap();
+        let mut conn = db.conn().unwrap();
+        let room = event_log::ensure_room(&mut conn, "ordered", "channel").unwrap();
+        let other = event_log::ensure_room(&mut conn, "untouched", "channel").unwrap();
+        write(
+            &mut conn,
+            room,
+            Counters {
+                count: 7,
+                last_room_seq: 40,
+            },
+        )
+        .unwrap();
+        let read = |conn: &mut Conn, id: i64| {
+            rooms::table
+                .find(id)
+                .select((rooms::event_count, rooms::last_room_seq))
+                .first::<(i64, i64)>(conn)
+                .unwrap()
+        };
+        assert_eq!(read(&mut conn, room), (7, 40));
+        assert_eq!(read(&mut conn, other), (0, 0), "only the room named by $3");
+    }
+}

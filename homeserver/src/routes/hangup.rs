@@ -62,10 +62,20 @@ fn would_block() -> bool {
 
 #[cfg(test)]
 mod tests {
-    use std::io::Write;
+    use std::io::{Read, Write};
     use std::net::{TcpListener, TcpStream};
+    use std::time::{Duration, Instant};
 
     use super::*;
+
+    /// Waits (at most 5 s) until the kernel has delivered what the client did.
+    fn settle(what: &str, done: impl Fn() -> bool) {
+        let deadline = Instant::now() + Duration::from_secs(5);
+        while !done() {
+            assert!(Instant::now() < deadline, "{what} did not arrive");
+            std::thread::sleep(Duration::from_millis(2));
+        }
+    }
 
     #[test]
     fn an_open_socket_is_there_and_a_closed_one_hung_up() {
@@ -75,17 +85,20 @@ mod tests {
         server.set_nonblocking(true).unwrap();
         let socket = PeerSocket(server.as_raw_fd());
         assert!(!socket.hung_up(), "nothing sent yet");
+
         client.write_all(b"GET / HTTP/1.1\r\n").unwrap();
-        std::thread::sleep(std::time::Duration::from_millis(20));
+        settle("the request", || peek(socket.0, &mut 0u8) > 0);
         assert!(!socket.hung_up(), "unread data is not a hang-up");
+
         drop(client);
-        std::thread::sleep(std::time::Duration::from_millis(20));
+        // The data is still unread, so the end-of-file behind it is not visible yet.
         assert!(
             !socket.hung_up(),
-            "unread data still waits before the end-of-file"
+            "unread data still comes before the end-of-file"
         );
         let mut sink = [0u8; 64];
-        let _ = std::io::Read::read(&mut &server, &mut sink).unwrap();
+        let _ = (&server).read(&mut sink).unwrap();
+        settle("the end-of-file", || peek(socket.0, &mut 0u8) == 0);
         assert!(socket.hung_up(), "end-of-file after the data");
     }
 }
