@@ -61,6 +61,8 @@ pub struct Metrics {
     pub sends: AtomicU64,
     /// Long-polls currently waiting.
     pub active_long_polls: AtomicI64,
+    /// Event streams (`GET /api/v1/messages/stream`) currently open.
+    pub active_streams: AtomicI64,
     /// Time from an event's commit to its delivery in a sync answer.
     pub sync_delivery: Histogram,
     /// Duration of sync requests that returned events.
@@ -98,6 +100,11 @@ impl Metrics {
             "# HELP hearth_active_long_polls Long-polls waiting now.\n# TYPE hearth_active_long_polls gauge\nhearth_active_long_polls {}",
             self.active_long_polls.load(Ordering::Relaxed)
         );
+        let _ = writeln!(
+            out,
+            "# HELP hearth_active_streams Event streams open now.\n# TYPE hearth_active_streams gauge\nhearth_active_streams {}",
+            self.active_streams.load(Ordering::Relaxed)
+        );
         self.sync_delivery.render(
             &mut out,
             "hearth_sync_delivery_seconds",
@@ -112,21 +119,33 @@ impl Metrics {
     }
 }
 
-/// Counts a long-poll as waiting until the guard drops, however the poll ends (answer, timeout
-/// or client hang-up).
-pub struct LongPollGuard(Arc<Metrics>);
+/// Counts a long-poll or a stream as open until the guard drops, however it ends (answer,
+/// timeout, error or client hang-up).
+pub struct ActiveGuard {
+    metrics: Arc<Metrics>,
+    gauge: fn(&Metrics) -> &AtomicI64,
+}
 
-impl LongPollGuard {
-    /// Counts a poll as waiting until the guard drops.
-    pub fn new(metrics: Arc<Metrics>) -> Self {
-        metrics.active_long_polls.fetch_add(1, Ordering::Relaxed);
-        LongPollGuard(metrics)
+impl ActiveGuard {
+    /// Counts a waiting long-poll (`hearth_active_long_polls`).
+    pub fn long_poll(metrics: Arc<Metrics>) -> Self {
+        Self::new(metrics, |m| &m.active_long_polls)
+    }
+
+    /// Counts an open event stream (`hearth_active_streams`).
+    pub fn stream(metrics: Arc<Metrics>) -> Self {
+        Self::new(metrics, |m| &m.active_streams)
+    }
+
+    fn new(metrics: Arc<Metrics>, gauge: fn(&Metrics) -> &AtomicI64) -> Self {
+        gauge(&metrics).fetch_add(1, Ordering::Relaxed);
+        ActiveGuard { metrics, gauge }
     }
 }
 
-impl Drop for LongPollGuard {
+impl Drop for ActiveGuard {
     fn drop(&mut self) {
-        self.0.active_long_polls.fetch_sub(1, Ordering::Relaxed);
+        (self.gauge)(&self.metrics).fetch_sub(1, Ordering::Relaxed);
     }
 }
 
@@ -141,8 +160,11 @@ mod tests {
         m.count_request(404);
         m.sync_delivery.observe(0.002);
         {
-            let _g = LongPollGuard::new(Arc::clone(&m));
-            assert!(m.render().contains("hearth_active_long_polls 1"));
+            let _g = ActiveGuard::long_poll(Arc::clone(&m));
+            let _s = ActiveGuard::stream(Arc::clone(&m));
+            let text = m.render();
+            assert!(text.contains("hearth_active_long_polls 1"));
+            assert!(text.contains("hearth_active_streams 1"));
         }
         let text = m.render();
         assert!(text.contains("hearth_http_requests_total{status=\"2xx\"} 1"));
@@ -150,5 +172,6 @@ mod tests {
         assert!(text.contains("hearth_sync_delivery_seconds_bucket{le=\"0.0025\"} 1"));
         assert!(text.contains("hearth_sync_delivery_seconds_bucket{le=\"0.001\"} 0"));
         assert!(text.contains("hearth_active_long_polls 0"));
+        assert!(text.contains("hearth_active_streams 0"));
     }
 }

@@ -159,6 +159,79 @@ where
     (res.status().as_u16(), bytes.to_vec())
 }
 
+/// An open event stream (`GET /api/v1/messages/stream`): reads its SSE messages.
+pub struct SseStream {
+    res: awc::ClientResponse,
+    pending: Vec<u8>,
+}
+
+/// One SSE message: its `id` and its `data` as JSON.
+#[derive(Debug, Clone)]
+pub struct SseMessage {
+    /// The `id:` field (the event's `seq`).
+    pub id: String,
+    /// The `data:` field, parsed.
+    pub data: Value,
+}
+
+impl Api {
+    /// Opens `path` as an event stream, with extra headers; panics unless it answers `200`
+    /// `text/event-stream` (an error answer is read with [`Api::get`]).
+    pub async fn open_stream(&self, path: &str, headers: &[(&str, &str)]) -> SseStream {
+        let mut req = self.request(awc::http::Method::GET, path);
+        for (name, value) in headers {
+            req = req.insert_header((*name, *value));
+        }
+        let res = req
+            .timeout(Duration::from_secs(3600))
+            .send()
+            .await
+            .unwrap_or_else(|e| panic!("{path}: {e}"));
+        assert_eq!(res.status().as_u16(), 200, "{path}: status");
+        let content_type = res
+            .headers()
+            .get("content-type")
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or_default();
+        assert_eq!(content_type, "text/event-stream", "{path}: content type");
+        SseStream {
+            res,
+            pending: Vec::new(),
+        }
+    }
+}
+
+impl SseStream {
+    /// The next message with data (comments are skipped), `None` when the stream ends.
+    /// Panics if none comes `within`.
+    pub async fn next(&mut self, within: Duration) -> Option<SseMessage> {
+        use futures_util::StreamExt;
+        let deadline = tokio::time::Instant::now() + within;
+        loop {
+            while let Some(end) = self.pending.windows(2).position(|w| w == b"\n\n") {
+                let raw: Vec<u8> = self.pending.drain(..end + 2).collect();
+                let text = String::from_utf8(raw).expect("SSE is UTF-8");
+                let (mut id, mut data) = (String::new(), None);
+                for line in text.lines() {
+                    if let Some(v) = line.strip_prefix("id: ") {
+                        id = v.to_string();
+                    } else if let Some(v) = line.strip_prefix("data: ") {
+                        data = Some(serde_json::from_str(v).expect("data is JSON"));
+                    }
+                }
+                if let Some(data) = data {
+                    return Some(SseMessage { id, data });
+                }
+            }
+            match tokio::time::timeout_at(deadline, self.res.next()).await {
+                Ok(Some(Ok(chunk))) => self.pending.extend_from_slice(&chunk),
+                Ok(Some(Err(_))) | Ok(None) => return None,
+                Err(_) => panic!("no SSE message within {within:?}"),
+            }
+        }
+    }
+}
+
 /// A logged-in user (one device).
 #[derive(Clone)]
 pub struct User {

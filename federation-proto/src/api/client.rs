@@ -16,6 +16,8 @@ pub mod paths {
     pub const LOGOUT: &str = "/api/v1/logout";
     /// `GET`: sync (long-poll); `POST`: send.
     pub const MESSAGES: &str = "/api/v1/messages";
+    /// `GET`: the same events as sync, as a Server-Sent Events stream.
+    pub const MESSAGES_STREAM: &str = "/api/v1/messages/stream";
     /// `GET`: stored history of a channel or DM.
     pub const HISTORY: &str = "/api/v1/history";
     /// `GET`: channels this user is in.
@@ -139,6 +141,16 @@ pub struct SyncQuery {
     pub timeout: Option<u64>,
     /// At most this many events (default and max 500).
     pub limit: Option<u32>,
+}
+
+/// Query of `GET /api/v1/messages/stream` (Server-Sent Events).
+#[derive(Debug, Clone, Default, Serialize, Deserialize, IntoParams, ToSchema)]
+#[into_params(parameter_in = Query)]
+pub struct StreamQuery {
+    /// Stream events after this `seq`, acknowledging everything up to it. A `Last-Event-ID`
+    /// header takes precedence (a reconnecting `EventSource` keeps its first URL). Without
+    /// either the stream starts at this device's stored cursor.
+    pub after: Option<i64>,
 }
 
 /// Answer to sync.

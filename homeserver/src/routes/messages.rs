@@ -13,7 +13,7 @@ use std::time::Duration;
 use actix_web::web::Bytes;
 use actix_web::{web, HttpRequest, HttpResponse};
 use federation_proto::api::client::{
-    HistoryQuery, HistoryResponse, SendRequest, SyncQuery, SyncResponse,
+    HistoryQuery, HistoryResponse, SendRequest, StreamQuery, SyncQuery, SyncResponse,
 };
 use federation_proto::api::{ErrorBody, ErrorDetail};
 use federation_proto::event::Event;
@@ -23,6 +23,7 @@ use super::hangup::PeerSocket;
 use crate::error::ApiError;
 use crate::services::accounts::Session;
 use crate::services::messages;
+use crate::services::stream::{self, EventStream};
 use crate::services::sync::{self, SyncBody, SyncOutcome, SyncParams};
 use crate::state::AppState;
 
@@ -125,6 +126,95 @@ fn final_chunk(result: Result<SyncBody, ApiError>) -> Bytes {
     Bytes::from(json.unwrap_or_else(|_| {
         br#"{"error":{"code":"internal","message":"internal server error"}}"#.to_vec()
     }))
+}
+
+/// `GET /api/v1/messages/stream`: the device's events as Server-Sent Events
+/// ([`crate::services::stream`]).
+#[utoipa::path(get, path = "/api/v1/messages/stream", tag = "messages", security(("bearer" = [])), params(StreamQuery,
+        ("Last-Event-ID" = Option<i64>, Header, description = "acknowledge up to this seq and stream what follows; takes precedence over after")),
+    responses((status = 200, content_type = "text/event-stream",
+            description = "never ends: one message per event, `id: <seq>` and `data: <event JSON>`; a `:` comment line every 15 s"),
+        (status = 400, description = "invalid_cursor", body = ErrorBody), (status = 401, body = ErrorBody)))]
+pub async fn stream(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    session: Session,
+    query: web::Query<StreamQuery>,
+) -> Result<HttpResponse, ApiError> {
+    let after = last_event_id(&req)?.or(query.after);
+    let events = stream::open(state.into_inner(), session, after).await?;
+    Ok(HttpResponse::Ok()
+        .content_type("text/event-stream")
+        .insert_header(("cache-control", "no-store"))
+        // nginx would otherwise buffer the stream.
+        .insert_header(("x-accel-buffering", "no"))
+        .streaming(sse_body(events, req.conn_data::<PeerSocket>().copied())))
+}
+
+/// The `Last-Event-ID` header, if there is a non-empty one.
+fn last_event_id(req: &HttpRequest) -> Result<Option<i64>, ApiError> {
+    let Some(value) = req.headers().get("last-event-id") else {
+        return Ok(None);
+    };
+    let text = value.to_str().unwrap_or("x").trim();
+    if text.is_empty() {
+        return Ok(None);
+    }
+    text.parse::<i64>().map(Some).map_err(|_| {
+        ApiError::bad_request("invalid_cursor", "Last-Event-ID must be an event's seq")
+    })
+}
+
+/// The stream's body: its events as they come. It checks the socket every
+/// [`HANG_UP_CHECK`] and ends when the client is gone; it writes an SSE comment every
+/// [`KEEP_ALIVE`] (at every check when the socket is unknown, so a failed write shows a
+/// hang-up). An error (the device logged out, the database failed) ends it too.
+fn sse_body(
+    events: EventStream,
+    socket: Option<PeerSocket>,
+) -> impl Stream<Item = Result<Bytes, actix_web::Error>> {
+    let checks_per_comment = match socket {
+        Some(_) => (KEEP_ALIVE.as_millis() / HANG_UP_CHECK.as_millis()).max(1),
+        None => 1,
+    };
+    let streaming = Streaming {
+        events,
+        checks: tokio::time::interval_at(
+            tokio::time::Instant::now() + HANG_UP_CHECK,
+            HANG_UP_CHECK,
+        ),
+        since_comment: 0,
+    };
+    futures_util::stream::unfold(Some(streaming), move |open| async move {
+        let mut s = open?;
+        loop {
+            tokio::select! {
+                frames = s.events.next_frames() => match frames {
+                    Ok(frames) => return Some((Ok(Bytes::from(frames)), Some(s))),
+                    Err(e) => {
+                        tracing::info!(code = e.code, message = %e.message, at = s.events.position(), "event stream ended");
+                        return None;
+                    }
+                },
+                _ = s.checks.tick() => {}
+            }
+            if socket.is_some_and(PeerSocket::hung_up) {
+                return None;
+            }
+            s.since_comment += 1;
+            if s.since_comment >= checks_per_comment {
+                s.since_comment = 0;
+                return Some((Ok(Bytes::from_static(b":\n\n")), Some(s)));
+            }
+        }
+    })
+}
+
+/// An open stream's state between the chunks of its body.
+struct Streaming {
+    events: EventStream,
+    checks: tokio::time::Interval,
+    since_comment: u128,
 }
 
 /// `POST /api/v1/messages`: send.

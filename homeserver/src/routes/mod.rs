@@ -38,6 +38,7 @@ pub fn configure(cfg: &mut web::ServiceConfig, json_limit: usize) {
                 .get(messages::sync)
                 .post(messages::send),
         )
+        .service(resource(paths::MESSAGES_STREAM).get(messages::stream))
         .service(resource(paths::HEALTH).get(server::health))
         .service(resource("/metrics").get(server::metrics))
         .service(resource(paths::SERVER).get(server::server_info))

@@ -17,7 +17,7 @@ pub const OPENAPI_PATH: &str = "/api/v1/openapi.json";
     info(title = "Hearth client API", description = "Federated IRC-style chat. Errors are `{\"error\": {\"code\", \"message\"}}`."),
     paths(
         accounts::register, accounts::login, accounts::logout, accounts::me, accounts::change_nick, accounts::profile,
-        messages::sync, messages::send, messages::history,
+        messages::sync, messages::stream, messages::send, messages::history,
         channels::list_mine, channels::list_public, channels::join, channels::part, channels::info,
         channels::topic, channels::mode, channels::invite, channels::kick,
         server::server_info, server::health,

@@ -7,6 +7,7 @@
 //! - [`modes`]: parsing and applying mode strings (pure).
 //! - [`messages`]: sending (channels and DMs) and history.
 //! - [`sync`]: the per-device event stream and its long-poll.
+//! - [`stream`]: the same stream as Server-Sent Events.
 //! - [`sessions`]: the short-lived cache of resolved bearer tokens.
 //! - [`events`]: appending an event (published to long-polls after its commit); event views.
 
@@ -16,6 +17,7 @@ pub mod events;
 pub mod messages;
 pub mod modes;
 pub mod sessions;
+pub mod stream;
 pub mod sync;
 
 /// Milliseconds since the unix epoch.

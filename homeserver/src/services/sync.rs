@@ -23,8 +23,8 @@ use super::now_ms;
 use crate::cursors::Round;
 use crate::db;
 use crate::error::ApiError;
-use crate::metrics::LongPollGuard;
-use crate::notifier::Subscription;
+use crate::metrics::ActiveGuard;
+use crate::notifier::{Delivered, Subscription};
 use crate::state::AppState;
 
 /// Default and largest number of events in one answer.
@@ -88,7 +88,7 @@ pub struct PendingPoll {
     read_db: bool,
     /// The round writing this poll's acknowledgement, if it made one.
     ack: Option<Round>,
-    _active: LongPollGuard,
+    _active: ActiveGuard,
 }
 
 /// Starts a sync: acknowledges, subscribes, reads. Answers at once when there are events.
@@ -131,7 +131,7 @@ pub async fn start(
         }
         return Ok(SyncOutcome::Ready(answer.body));
     }
-    let guard = LongPollGuard::new(Arc::clone(&state.metrics));
+    let guard = ActiveGuard::long_poll(Arc::clone(&state.metrics));
     Ok(SyncOutcome::Waiting(PendingPoll {
         deadline: started + Duration::from_secs(params.timeout_s),
         state,
@@ -146,7 +146,7 @@ pub async fn start(
 }
 
 /// `after`, or the end of the log when `after` is past it.
-async fn clamp_to_log(state: &AppState, after: i64) -> Result<i64, ApiError> {
+pub(crate) async fn clamp_to_log(state: &AppState, after: i64) -> Result<i64, ApiError> {
     if state.notifier.is_buffering() {
         // This process writes every event, and publishes each right after its commit.
         return Ok(after.min(state.notifier.published_through()));
@@ -158,7 +158,7 @@ async fn clamp_to_log(state: &AppState, after: i64) -> Result<i64, ApiError> {
 }
 
 /// The device's cursor: its newest acknowledgement, written or not.
-async fn stored_cursor(state: &AppState, device_id: &str) -> Result<i64, ApiError> {
+pub(crate) async fn stored_cursor(state: &AppState, device_id: &str) -> Result<i64, ApiError> {
     if let Some(pending) = state.cursors.pending(device_id) {
         return Ok(pending);
     }
@@ -246,16 +246,30 @@ fn read_memory(
     read_db: bool,
     limit: u32,
 ) -> Option<Answer> {
-    let limit = usize::try_from(limit).unwrap_or(usize::MAX);
-    let events = state.notifier.collect(subscription, from, read_db, limit)?;
-    if let Some(newest) = events.last() {
-        observe_delivery(state, newest.ts_ms);
-    }
+    let events = memory_events(state, subscription, from, read_db, limit)?;
     let next = events.last().map_or(from, |e| e.seq);
     Some(Answer {
         body: encode(events.iter().map(|e| &e.json[..]), next),
         count: events.len(),
     })
+}
+
+/// The device's events after `from` (at most `limit`) from the notifier's memory, when it
+/// covers them. `read_db`: the database was read after subscribing and held nothing more
+/// after `from` (see [`crate::notifier::Notifier::collect`]).
+pub(crate) fn memory_events(
+    state: &AppState,
+    subscription: &Subscription,
+    from: i64,
+    read_db: bool,
+    limit: u32,
+) -> Option<Vec<Arc<Delivered>>> {
+    let limit = usize::try_from(limit).unwrap_or(usize::MAX);
+    let events = state.notifier.collect(subscription, from, read_db, limit)?;
+    if let Some(newest) = events.last() {
+        observe_delivery(state, newest.ts_ms);
+    }
+    Some(events)
 }
 
 fn observe_delivery(state: &AppState, ts_ms: i64) {
@@ -267,6 +281,21 @@ fn observe_delivery(state: &AppState, ts_ms: i64) {
 
 /// The answer from the database.
 async fn fetch(state: &AppState, user_id: &str, from: i64, limit: u32) -> Result<Answer, ApiError> {
+    let events = stored_events(state, user_id, from, limit).await?;
+    let next = events.last().map_or(from, |e| e.seq);
+    Ok(Answer {
+        body: encode(events.iter().map(|e| &e.json[..]), next),
+        count: events.len(),
+    })
+}
+
+/// The user's events after `from` (at most `limit`) from the database, serialized.
+pub(crate) async fn stored_events(
+    state: &AppState,
+    user_id: &str,
+    from: i64,
+    limit: u32,
+) -> Result<Vec<Arc<Delivered>>, ApiError> {
     let user_id = user_id.to_string();
     let rows = state
         .db
@@ -278,16 +307,17 @@ async fn fetch(state: &AppState, user_id: &str, from: i64, limit: u32) -> Result
     if let Some(newest) = rows.last() {
         observe_delivery(state, newest.ts_ms);
     }
-    let next = rows.last().map_or(from, |r| r.seq);
-    let count = rows.len();
-    let events = rows
-        .into_iter()
-        .map(|row| serde_json::to_vec(&view(row)?).map_err(ApiError::internal))
-        .collect::<Result<Vec<_>, _>>()?;
-    Ok(Answer {
-        body: encode(events.iter().map(Vec::as_slice), next),
-        count,
-    })
+    rows.into_iter()
+        .map(|row| {
+            let (seq, ts_ms) = (row.seq, row.ts_ms);
+            let json = serde_json::to_vec(&view(row)?).map_err(ApiError::internal)?;
+            Ok(Arc::new(Delivered {
+                seq,
+                ts_ms,
+                json: json.into_boxed_slice(),
+            }))
+        })
+        .collect()
 }
 
 #[cfg(test)]

@@ -120,6 +120,22 @@ impl Http {
         }
         Ok(Poll { res })
     }
+
+    /// Opens the device's event stream (`GET /api/v1/messages/stream`) after `after`; the
+    /// response's body is the stream of SSE messages.
+    pub async fn open_stream(&self, token: &str, after: i64) -> Result<awc::ClientResponse> {
+        let path = format!("/api/v1/messages/stream?after={after}");
+        let res = self
+            .request(awc::http::Method::GET, &path, Some(token))
+            .timeout(Duration::from_secs(3600))
+            .send()
+            .await
+            .map_err(|e| anyhow!("stream: {e}"))?;
+        if res.status().as_u16() != 200 {
+            bail!("stream: status {}", res.status());
+        }
+        Ok(res)
+    }
 }
 
 /// A long-poll whose head has arrived.

@@ -1,6 +1,7 @@
 //! `latency`: one client sends into a channel at a fixed rate while `receivers` members
-//! long-poll; each message carries its send time, and every receiver records
-//! send → delivery. A final `end` message releases the receivers.
+//! long-poll (or, with `--transport sse`, hold an event stream); each message carries its send
+//! time, and every receiver records send → delivery. A final `end` message releases the
+//! receivers.
 
 use std::cell::{Cell, RefCell};
 use std::rc::Rc;
@@ -26,6 +27,34 @@ pub struct Args {
     /// Most sends in flight at once.
     #[arg(long, default_value_t = 256)]
     pub in_flight: usize,
+    /// How receivers get their events.
+    #[arg(long, value_enum, default_value_t = Transport::Poll)]
+    pub transport: Transport,
+}
+
+/// How the receivers of `latency` get their events.
+#[derive(clap::ValueEnum, Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Transport {
+    /// Long-polls, `GET /api/v1/messages` (one request per answer).
+    Poll,
+    /// Server-Sent Events, `GET /api/v1/messages/stream` (one request per receiver).
+    Sse,
+}
+
+impl Transport {
+    fn gauge(self) -> &'static str {
+        match self {
+            Transport::Poll => "hearth_active_long_polls",
+            Transport::Sse => "hearth_active_streams",
+        }
+    }
+
+    fn name(self) -> &'static str {
+        match self {
+            Transport::Poll => "poll",
+            Transport::Sse => "sse",
+        }
+    }
 }
 
 /// Samples gathered by the receivers.
@@ -41,6 +70,92 @@ fn parse(body: &str) -> Option<(u64, bool)> {
     let us = parts.next()?.parse().ok()?;
     let measured = parts.next()? == "1";
     Some((us, measured))
+}
+
+/// An event's `body`, every other field skipped.
+#[derive(serde::Deserialize)]
+struct BodyOnly<'a> {
+    #[serde(borrow, default)]
+    body: std::borrow::Cow<'a, str>,
+}
+
+/// Records one delivered event; `true` when it is the final `end` message.
+fn record(g: &mut Gathered, event: &serde_json::Value, now_us: u64) -> bool {
+    record_body(g, event["body"].as_str().unwrap_or_default(), now_us)
+}
+
+/// Records one delivered event by its body; `true` when it is the final `end` message.
+fn record_body(g: &mut Gathered, body: &str, now_us: u64) -> bool {
+    if body == "end" {
+        return true;
+    }
+    if let Some((sent_us, true)) = parse(body) {
+        g.delivery
+            .push(Duration::from_micros(now_us.saturating_sub(sent_us)));
+    }
+    false
+}
+
+/// A receiver holding an event stream: reads SSE messages until `end` or `stop`.
+async fn stream_receiver(
+    user: LoadUser,
+    anchor: Instant,
+    gathered: Rc<RefCell<Gathered>>,
+    stop: Instant,
+) {
+    use futures_util::StreamExt;
+    let opened = match user.cursor_at_end().await {
+        Ok(cursor) => user.http.open_stream(&user.token, cursor).await,
+        Err(e) => Err(e),
+    };
+    let mut body = match opened {
+        Ok(body) => body,
+        Err(e) => {
+            eprintln!("latency: receiver {}: {e:#}", user.nick);
+            gathered.borrow_mut().errors += 1;
+            return;
+        }
+    };
+    let mut pending: Vec<u8> = Vec::with_capacity(4096);
+    loop {
+        let chunk = match tokio::time::timeout_at(stop.into(), body.next()).await {
+            Ok(Some(Ok(chunk))) => chunk,
+            Ok(Some(Err(e))) => {
+                eprintln!("latency: receiver {}: stream: {e}", user.nick);
+                gathered.borrow_mut().errors += 1;
+                return;
+            }
+            Ok(None) | Err(_) => return,
+        };
+        let now_us = anchor.elapsed().as_micros() as u64;
+        pending.extend_from_slice(&chunk);
+        let mut g = gathered.borrow_mut();
+        let mut start = 0;
+        while let Some(end) = find(&pending[start..], b"\n\n") {
+            let message = &pending[start..start + end];
+            start += end + 2;
+            for line in message.split(|b| *b == b'\n') {
+                let Some(data) = line.strip_prefix(b"data: ") else {
+                    continue;
+                };
+                // Only the body: one thread reads for every receiver, and a full parse of each
+                // event would delay the receivers behind it.
+                match serde_json::from_slice::<BodyOnly>(data) {
+                    Ok(event) => {
+                        if record_body(&mut g, &event.body, now_us) {
+                            return;
+                        }
+                    }
+                    Err(_) => g.errors += 1,
+                }
+            }
+        }
+        pending.drain(..start);
+    }
+}
+
+fn find(haystack: &[u8], needle: &[u8]) -> Option<usize> {
+    haystack.windows(needle.len()).position(|w| w == needle)
 }
 
 async fn receiver(user: LoadUser, anchor: Instant, gathered: Rc<RefCell<Gathered>>, stop: Instant) {
@@ -68,13 +183,8 @@ async fn receiver(user: LoadUser, anchor: Instant, gathered: Rc<RefCell<Gathered
         cursor = next;
         let mut g = gathered.borrow_mut();
         for event in &events {
-            let body = event["body"].as_str().unwrap_or_default();
-            if body == "end" {
+            if record(&mut g, event, now_us) {
                 return;
-            }
-            if let Some((sent_us, true)) = parse(body) {
-                g.delivery
-                    .push(Duration::from_micros(now_us.saturating_sub(sent_us)));
             }
         }
     }
@@ -102,11 +212,21 @@ pub async fn run(common: &Common, args: &Args) -> Result<Report> {
     let gathered = Rc::new(RefCell::new(Gathered::default()));
     let receivers: Vec<_> = users[1..]
         .iter()
-        .map(|u| actix_web::rt::spawn(receiver(u.clone(), anchor, gathered.clone(), hard_stop)))
+        .map(|u| {
+            let (u, g) = (u.clone(), gathered.clone());
+            match args.transport {
+                Transport::Poll => actix_web::rt::spawn(receiver(u, anchor, g, hard_stop)),
+                Transport::Sse => actix_web::rt::spawn(stream_receiver(u, anchor, g, hard_stop)),
+            }
+        })
         .collect();
-    // Let every receiver park its first poll.
+    // Let every receiver park its first poll (or open its stream).
     target
-        .wait_polls_at_least(args.receivers as f64, Duration::from_secs(10))
+        .wait_metric_at_least(
+            args.transport.gauge(),
+            args.receivers as f64,
+            Duration::from_secs(10),
+        )
         .await;
 
     let cpu_before = target.cpu_ticks();
@@ -181,6 +301,7 @@ pub async fn run(common: &Common, args: &Args) -> Result<Report> {
         sent.get() as f64 / report.seconds.max(1e-9),
     );
     report.note("receivers", args.receivers as u64);
+    report.note("transport", args.transport.name());
     report.note("setup_s", setup_s);
     target.note_cpu(&mut report, cpu_before, sending.as_secs_f64());
     target.finish(&mut report);

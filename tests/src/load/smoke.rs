@@ -21,6 +21,13 @@ fn scenarios() -> Vec<Scenario> {
             rate: 50.0,
             receivers: 3,
             in_flight: 8,
+            transport: latency::Transport::Poll,
+        }),
+        Scenario::Latency(latency::Args {
+            rate: 50.0,
+            receivers: 3,
+            in_flight: 8,
+            transport: latency::Transport::Sse,
         }),
         Scenario::Fanout(fanout::Args {
             members: 10,

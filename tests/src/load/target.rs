@@ -145,10 +145,20 @@ impl Target {
 
     /// Waits until `hearth_active_long_polls` satisfies `done` (or `within` passes).
     pub async fn wait_polls(&self, within: Duration, done: impl Fn(f64) -> bool) -> f64 {
+        self.wait_metric("hearth_active_long_polls", within, done)
+            .await
+    }
+
+    /// Waits until the gauge `name` is at least `want` (or `within` passes).
+    pub async fn wait_metric_at_least(&self, name: &str, want: f64, within: Duration) -> f64 {
+        self.wait_metric(name, within, |v| v >= want).await
+    }
+
+    async fn wait_metric(&self, name: &str, within: Duration, done: impl Fn(f64) -> bool) -> f64 {
         let deadline = std::time::Instant::now() + within;
         let mut last = -1.0;
         while std::time::Instant::now() < deadline {
-            if let Ok(v) = self.http.metric("hearth_active_long_polls").await {
+            if let Ok(v) = self.http.metric(name).await {
                 last = v;
                 if done(v) {
                     break;

@@ -1,0 +1,197 @@
+//! The per-device event stream as Server-Sent Events (`GET /api/v1/messages/stream`).
+//!
+//! The same events as sync ([`super::sync`]), in the same `seq` order, over one response that
+//! does not end: each event is one SSE message, `id: <seq>` and `data: <event JSON>`. Opening
+//! a stream acknowledges like a poll: `Last-Event-ID` (what a reconnecting `EventSource`
+//! sends) or `after=N` acknowledges everything up to it and streams what follows; without
+//! either the stream starts at the device's stored cursor.
+//!
+//! A stream never moves the cursor by itself: writing an event to a socket does not mean the
+//! client has it. A client acknowledges by reconnecting with `Last-Event-ID`, or at any time
+//! with a sync `after=N&timeout=0`. Whatever it has not acknowledged comes again on the next
+//! connection, so a dropped stream loses nothing.
+//!
+//! Delivery reuses the long-poll machinery: the stream keeps one notifier subscription for its
+//! whole life and answers from the notifier's memory where it covers the device, from the
+//! database otherwise. Where long-polls pay one HTTP request per answer, a stream pays one
+//! write per batch of events.
+
+use std::io::Write;
+use std::sync::Arc;
+use std::time::Duration;
+
+use tokio::time::Instant;
+
+use super::accounts::{touch_device, Session};
+use super::sync::{
+    clamp_to_log, memory_events, stored_cursor, stored_events, SyncParams, SYNC_MAX_LIMIT,
+};
+use crate::db;
+use crate::error::ApiError;
+use crate::metrics::ActiveGuard;
+use crate::notifier::{Delivered, Subscription};
+use crate::state::AppState;
+
+/// A device's open event stream.
+pub struct EventStream {
+    state: Arc<AppState>,
+    session: Session,
+    /// Events up to this have been handed out.
+    from: i64,
+    subscription: Subscription,
+    /// The database was read after subscribing and held nothing more after `from`.
+    read_db: bool,
+    /// Events may have come since the last read (set by wake-ups).
+    unread: bool,
+    checked_session: Instant,
+    _active: ActiveGuard,
+}
+
+/// Opens a stream after `after` (acknowledging it), or at the device's stored cursor.
+pub async fn open(
+    state: Arc<AppState>,
+    session: Session,
+    after: Option<i64>,
+) -> Result<EventStream, ApiError> {
+    // The same validation as a poll's `after`.
+    let after = SyncParams::new(after, None, None)?.after;
+    let from = match after {
+        Some(after) => {
+            let acked = clamp_to_log(&state, after).await?;
+            let round = state.cursors.acknowledge(&session.device_id, acked);
+            // Stream only once the acknowledgement is written: a crash must not undo it.
+            state.cursors.durable(round).await;
+            acked
+        }
+        None => stored_cursor(&state, &session.device_id).await?,
+    };
+    // Subscribed before the first read, so no commit slips between a read and the wait.
+    let subscription = state.notifier.subscribe(&session.user_id);
+    let active = ActiveGuard::stream(Arc::clone(&state.metrics));
+    Ok(EventStream {
+        state,
+        session,
+        from,
+        subscription,
+        read_db: false,
+        unread: true,
+        checked_session: Instant::now(),
+        _active: active,
+    })
+}
+
+impl EventStream {
+    /// Waits for this device's next events and returns them as SSE messages. Cancel-safe:
+    /// dropping the future before it resolves hands nothing out and skips nothing.
+    pub async fn next_frames(&mut self) -> Result<Vec<u8>, ApiError> {
+        self.check_session().await?;
+        loop {
+            if self.unread {
+                let events = self.next_events().await?;
+                if let Some(last) = events.last() {
+                    self.from = last.seq;
+                    return Ok(frames(&events));
+                }
+                self.unread = false;
+            }
+            // Reads again only after a wake-up, however often this future is restarted.
+            self.subscription.changed().await;
+            self.unread = true;
+        }
+    }
+
+    /// The `seq` of the last event handed out (or where the stream started).
+    pub fn position(&self) -> i64 {
+        self.from
+    }
+
+    async fn next_events(&mut self) -> Result<Vec<Arc<Delivered>>, ApiError> {
+        if let Some(events) = memory_events(
+            &self.state,
+            &self.subscription,
+            self.from,
+            self.read_db,
+            SYNC_MAX_LIMIT,
+        ) {
+            return Ok(events);
+        }
+        let events = stored_events(
+            &self.state,
+            &self.session.user_id,
+            self.from,
+            SYNC_MAX_LIMIT,
+        )
+        .await?;
+        // A full batch may have left events behind that the memory cannot vouch for.
+        if events.len() < SYNC_MAX_LIMIT as usize {
+            self.read_db = true;
+        }
+        Ok(events)
+    }
+
+    /// Now and then: ends the stream if its device logged out (or was removed), and
+    /// otherwise refreshes the session, as a device with an open stream is in use.
+    async fn check_session(&mut self) -> Result<(), ApiError> {
+        let every_ms = (self.state.session_timeout_ms() / 4).min(SESSION_CHECK_MS);
+        let every = Duration::from_millis(u64::try_from(every_ms).unwrap_or(0));
+        if self.checked_session.elapsed() < every {
+            return Ok(());
+        }
+        self.checked_session = Instant::now();
+        let device_id = self.session.device_id.clone();
+        let exists = self
+            .state
+            .db
+            .run(move |conn| match db::devices::cursor(conn, &device_id) {
+                Ok(_) => Ok(true),
+                Err(diesel::result::Error::NotFound) => Ok(false),
+                Err(e) => Err(ApiError::from(e)),
+            })
+            .await?;
+        if !exists {
+            return Err(ApiError::unauthorized(
+                "invalid_token",
+                "this device logged out",
+            ));
+        }
+        touch_device(&self.state, &self.session.device_id);
+        Ok(())
+    }
+}
+
+/// How often (at most) an open stream checks that its device is still logged in.
+const SESSION_CHECK_MS: i64 = 30_000;
+
+/// One SSE message per event: `id: <seq>`, `data: <JSON>` (compact JSON has no newline).
+fn frames(events: &[Arc<Delivered>]) -> Vec<u8> {
+    let mut out = Vec::with_capacity(events.iter().map(|e| e.json.len() + 32).sum());
+    for event in events {
+        // Writing into a Vec cannot fail.
+        let _ = write!(out, "id: {}\ndata: ", event.seq);
+        out.extend_from_slice(&event.json);
+        out.extend_from_slice(b"\n\n");
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn each_event_is_one_sse_message_with_its_seq_as_id() {
+        let event = |seq, json: &str| {
+            Arc::new(Delivered {
+                seq,
+                ts_ms: 0,
+                json: json.as_bytes().into(),
+            })
+        };
+        let out = frames(&[event(7, r#"{"body":"a"}"#), event(9, r#"{"body":"b"}"#)]);
+        assert_eq!(
+            String::from_utf8(out).unwrap(),
+            "id: 7\ndata: {\"body\":\"a\"}\n\nid: 9\ndata: {\"body\":\"b\"}\n\n"
+        );
+        assert!(frames(&[]).is_empty());
+    }
+}
