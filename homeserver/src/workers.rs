@@ -29,21 +29,37 @@ pub async fn reap_idle_devices(state: Arc<AppState>) {
     }
 }
 
-/// Checkpoints and truncates the SQLite write-ahead log every 30 seconds.
+/// Copies the SQLite write-ahead log into the database every [`PASSIVE_CHECKPOINT`] without
+/// blocking anyone, and truncates it every 30 s.
 pub async fn checkpoint_wal(state: Arc<AppState>) {
-    let mut ticks = tokio::time::interval(Duration::from_secs(30));
+    if state.db.backend() != db::Backend::Sqlite {
+        return;
+    }
+    let mut ticks = tokio::time::interval(PASSIVE_CHECKPOINT);
+    ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    let truncate_every = (30_000 / PASSIVE_CHECKPOINT.as_millis()).max(1);
+    let mut count: u128 = 0;
     ticks.tick().await;
     loop {
         ticks.tick().await;
+        count += 1;
+        let mode = if count.is_multiple_of(truncate_every) {
+            db::Checkpoint::Truncate
+        } else {
+            db::Checkpoint::Passive
+        };
         if let Err(e) = state
             .db
-            .run(|conn| db::checkpoint(conn).map_err(ApiError::from))
+            .run(move |conn| db::checkpoint(conn, mode).map_err(ApiError::from))
             .await
         {
             tracing::warn!(error = %e, "WAL checkpoint failed");
         }
     }
 }
+
+/// How often the WAL is copied into the database off the writer thread.
+pub const PASSIVE_CHECKPOINT: Duration = Duration::from_millis(100);
 
 /// Writes pending sync acknowledgements, one transaction per round, while there are any.
 pub async fn flush_cursors(state: Arc<AppState>) {

@@ -306,13 +306,27 @@ fn listen_loop(url: &str, instance: u64, stop: &AtomicBool, wake: &dyn Fn(i64)) 
     }
 }
 
-/// Moves the SQLite write-ahead log into the database and truncates it, so that it stays small
-/// under sustained writes (long-polls reading all the time can starve SQLite's automatic
-/// checkpoints). A no-op on Postgres.
-pub fn checkpoint(conn: &mut Conn) -> diesel::QueryResult<()> {
+/// How far [`checkpoint`] goes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Checkpoint {
+    /// Copies what it can without waiting for anyone.
+    Passive,
+    /// Copies everything and truncates the log, waiting for readers and the writer.
+    Truncate,
+}
+
+/// Moves the SQLite write-ahead log into the database (and with [`Checkpoint::Truncate`]
+/// truncates it), so that it stays small under sustained writes (long-polls reading all the
+/// time can starve SQLite's automatic checkpoints), and so that the automatic checkpoint on
+/// the writer thread finds little left to copy. A no-op on Postgres.
+pub fn checkpoint(conn: &mut Conn, mode: Checkpoint) -> diesel::QueryResult<()> {
     use diesel::connection::SimpleConnection;
+    let sql = match mode {
+        Checkpoint::Passive => "PRAGMA wal_checkpoint(PASSIVE);",
+        Checkpoint::Truncate => "PRAGMA wal_checkpoint(TRUNCATE);",
+    };
     match conn {
-        DbConn::Sqlite(c) => c.batch_execute("PRAGMA wal_checkpoint(TRUNCATE);"),
+        DbConn::Sqlite(c) => c.batch_execute(sql),
         DbConn::Postgres(_) => Ok(()),
     }
 }

@@ -131,7 +131,7 @@ async fn stream_receiver(
         pending.extend_from_slice(&chunk);
         let mut g = gathered.borrow_mut();
         let mut start = 0;
-        while let Some(end) = find(&pending[start..], b"\n\n") {
+        while let Some(end) = message_end(&pending[start..]) {
             let message = &pending[start..start + end];
             start += end + 2;
             for line in message.split(|b| *b == b'\n') {
@@ -154,8 +154,17 @@ async fn stream_receiver(
     }
 }
 
-fn find(haystack: &[u8], needle: &[u8]) -> Option<usize> {
-    haystack.windows(needle.len()).position(|w| w == needle)
+/// Where the first blank line (`\n\n`, the end of an SSE message) starts.
+fn message_end(buf: &[u8]) -> Option<usize> {
+    let mut from = 0;
+    while let Some(i) = buf.get(from..)?.iter().position(|b| *b == b'\n') {
+        let at = from + i;
+        if buf.get(at + 1) == Some(&b'\n') {
+            return Some(at);
+        }
+        from = at + 1;
+    }
+    None
 }
 
 async fn receiver(user: LoadUser, anchor: Instant, gathered: Rc<RefCell<Gathered>>, stop: Instant) {
@@ -306,4 +315,26 @@ pub async fn run(common: &Common, args: &Args) -> Result<Report> {
     target.note_cpu(&mut report, cpu_before, sending.as_secs_f64());
     target.finish(&mut report);
     Ok(report)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_sse_message_ends_at_the_first_blank_line() {
+        assert_eq!(message_end(b"id: 1\ndata: {}\n\nid: 2"), Some(14));
+        assert_eq!(message_end(b":\n\n"), Some(1));
+        assert_eq!(message_end(b"id: 1\ndata: {}\n"), None);
+        assert_eq!(message_end(b""), None);
+    }
+
+    #[test]
+    fn only_the_body_of_an_event_is_read() {
+        let event: BodyOnly =
+            serde_json::from_str(r##"{"seq":3,"body":"m 12 1","to":"#a"}"##).unwrap();
+        assert_eq!(parse(&event.body), Some((12, true)));
+        let join: BodyOnly = serde_json::from_str(r#"{"type":"join"}"#).unwrap();
+        assert_eq!(join.body, "");
+    }
 }
