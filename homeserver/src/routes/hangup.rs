@@ -1,4 +1,4 @@
-//! Noticing that a long-polling client hung up, without writing to it.
+//! Noticing that a long-polling (or streaming) client hung up, without writing to it.
 //!
 //! actix-web does not tell a handler that its client went away (actix/actix-web#1313): it
 //! finds out when a write fails. A waiting poll used to write a space every 400 ms for that,
@@ -8,8 +8,17 @@
 
 use std::any::Any;
 use std::os::fd::{AsRawFd, RawFd};
+use std::time::Duration;
 
 use actix_web::dev::Extensions;
+use tokio::time::{interval_at, Instant, Interval};
+
+/// How often a waiting response checks whether its client is still there.
+pub const HANG_UP_CHECK: Duration = Duration::from_millis(400);
+
+/// How often a waiting response writes something anyway: for proxies that close idle
+/// connections, and to find out about a client whose socket cannot be checked.
+pub const KEEP_ALIVE: Duration = Duration::from_secs(15);
 
 /// The socket of the connection a request came on.
 #[derive(Clone, Copy, Debug)]
@@ -33,6 +42,58 @@ impl PeerSocket {
             // errno is only meaningful after a failed call.
             _ => !would_block(),
         }
+    }
+}
+
+/// What a [`ClientWatch`] check found.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Check {
+    /// The client hung up: end the response.
+    Gone,
+    /// Time to write something harmless (a space, an SSE comment).
+    KeepAlive,
+    /// Nothing to do.
+    Quiet,
+}
+
+/// Watches the client of a response that waits (a long-poll, an event stream): every
+/// [`HANG_UP_CHECK`] it peeks at the socket, and every [`KEEP_ALIVE`] it asks for a write.
+/// Where the socket is unknown it asks for a write at every check: a failed write is then how
+/// a hang-up shows.
+pub struct ClientWatch {
+    socket: Option<PeerSocket>,
+    checks: Interval,
+    since_keep_alive: u128,
+    checks_per_keep_alive: u128,
+}
+
+impl ClientWatch {
+    /// Starts watching; the first check is one [`HANG_UP_CHECK`] from now.
+    pub fn new(socket: Option<PeerSocket>) -> ClientWatch {
+        let checks_per_keep_alive = match socket {
+            Some(_) => (KEEP_ALIVE.as_millis() / HANG_UP_CHECK.as_millis()).max(1),
+            None => 1,
+        };
+        ClientWatch {
+            socket,
+            checks: interval_at(Instant::now() + HANG_UP_CHECK, HANG_UP_CHECK),
+            since_keep_alive: 0,
+            checks_per_keep_alive,
+        }
+    }
+
+    /// Waits for the next check. Cancel-safe: a check is made only once its tick resolved.
+    pub async fn next(&mut self) -> Check {
+        self.checks.tick().await;
+        if self.socket.is_some_and(PeerSocket::hung_up) {
+            return Check::Gone;
+        }
+        self.since_keep_alive += 1;
+        if self.since_keep_alive >= self.checks_per_keep_alive {
+            self.since_keep_alive = 0;
+            return Check::KeepAlive;
+        }
+        Check::Quiet
     }
 }
 
@@ -100,5 +161,23 @@ mod tests {
         let _ = (&server).read(&mut sink).unwrap();
         settle("the end-of-file", || peek(socket.0, &mut 0u8) == 0);
         assert!(socket.hung_up(), "end-of-file after the data");
+    }
+
+    #[actix_web::test]
+    async fn a_watch_asks_for_keep_alives_and_reports_a_hang_up() {
+        // Without a socket, every check asks for a write (a failed one shows the hang-up).
+        let mut blind = ClientWatch::new(None);
+        assert_eq!(blind.next().await, Check::KeepAlive);
+
+        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        let client = TcpStream::connect(listener.local_addr().unwrap()).unwrap();
+        let (server, _) = listener.accept().unwrap();
+        server.set_nonblocking(true).unwrap();
+        let socket = PeerSocket(server.as_raw_fd());
+        let mut watch = ClientWatch::new(Some(socket));
+        assert_eq!(watch.next().await, Check::Quiet, "a connected client");
+        drop(client);
+        settle("the end-of-file", || socket.hung_up());
+        assert_eq!(watch.next().await, Check::Gone);
     }
 }

@@ -4,11 +4,11 @@
 //! there is one, after leading white space now and then (valid JSON) to keep intermediaries
 //! from timing the connection out. actix-web does not notice a client that hangs up while a
 //! handler waits (actix/actix-web#1313), so a waiting poll checks its socket every
-//! [`HANG_UP_CHECK`] ([`super::hangup`]) and ends when the client is gone, instead of holding
-//! everything to its timeout.
+//! [`HANG_UP_CHECK`](super::hangup::HANG_UP_CHECK) ([`super::hangup::ClientWatch`]) and ends
+//! when the client is gone, instead of holding everything to its timeout. An event stream
+//! ([`stream`]) is watched the same way.
 
 use std::future::Future;
-use std::time::Duration;
 
 use actix_web::web::Bytes;
 use actix_web::{web, HttpRequest, HttpResponse};
@@ -19,20 +19,13 @@ use federation_proto::api::{ErrorBody, ErrorDetail};
 use federation_proto::event::Event;
 use futures_util::Stream;
 
-use super::hangup::PeerSocket;
+use super::hangup::{Check, ClientWatch, PeerSocket};
 use crate::error::ApiError;
 use crate::services::accounts::Session;
 use crate::services::messages;
 use crate::services::stream::{self, EventStream};
 use crate::services::sync::{self, SyncBody, SyncOutcome, SyncParams};
 use crate::state::AppState;
-
-/// How often a waiting long-poll checks whether its client is still there.
-pub const HANG_UP_CHECK: Duration = Duration::from_millis(400);
-
-/// How often a waiting long-poll writes a space anyway: for proxies that close idle
-/// connections, and to find out about a client whose socket cannot be checked.
-pub const KEEP_ALIVE: Duration = Duration::from_secs(15);
 
 /// `GET /api/v1/messages`: sync.
 #[utoipa::path(get, path = "/api/v1/messages", tag = "messages", security(("bearer" = [])), params(SyncQuery),
@@ -60,10 +53,8 @@ pub async fn sync(
     }
 }
 
-/// Streams `answer`'s JSON once it resolves. Meanwhile it checks every [`HANG_UP_CHECK`]
-/// whether the client hung up, and ends the body (dropping `answer`) if so; it writes a space
-/// every [`KEEP_ALIVE`], or at every check when the socket is unknown (a failed write is then
-/// how a hang-up shows).
+/// Streams `answer`'s JSON once it resolves. Meanwhile a [`ClientWatch`] checks whether the
+/// client hung up, which ends the body (dropping `answer`), and asks for a space now and then.
 fn until_answer<F>(
     answer: F,
     socket: Option<PeerSocket>,
@@ -71,32 +62,21 @@ fn until_answer<F>(
 where
     F: Future<Output = Result<SyncBody, ApiError>> + 'static,
 {
-    let checks =
-        tokio::time::interval_at(tokio::time::Instant::now() + HANG_UP_CHECK, HANG_UP_CHECK);
-    let checks_per_space = match socket {
-        Some(_) => (KEEP_ALIVE.as_millis() / HANG_UP_CHECK.as_millis()).max(1),
-        None => 1,
-    };
     let waiting = Waiting {
         answer: Box::pin(answer),
-        checks,
-        since_space: 0,
+        watch: ClientWatch::new(socket),
     };
-    futures_util::stream::unfold(Some(waiting), move |pending| async move {
+    futures_util::stream::unfold(Some(waiting), |pending| async move {
         let mut waiting = pending?;
         loop {
             tokio::select! {
                 result = &mut waiting.answer => return Some((Ok(final_chunk(result)), None)),
-                _ = waiting.checks.tick() => {}
-            }
-            if socket.is_some_and(PeerSocket::hung_up) {
-                // Ends the body: the poll and its subscription are dropped now.
-                return None;
-            }
-            waiting.since_space += 1;
-            if waiting.since_space >= checks_per_space {
-                waiting.since_space = 0;
-                return Some((Ok(Bytes::from_static(b" ")), Some(waiting)));
+                check = waiting.watch.next() => match check {
+                    // Ends the body: the poll and its subscription are dropped now.
+                    Check::Gone => return None,
+                    Check::KeepAlive => return Some((Ok(Bytes::from_static(b" ")), Some(waiting))),
+                    Check::Quiet => {}
+                },
             }
         }
     })
@@ -105,8 +85,7 @@ where
 /// A waiting poll's state between the chunks of its body.
 struct Waiting<F> {
     answer: std::pin::Pin<Box<F>>,
-    checks: tokio::time::Interval,
-    since_space: u128,
+    watch: ClientWatch,
 }
 
 fn final_chunk(result: Result<SyncBody, ApiError>) -> Bytes {
@@ -165,46 +144,32 @@ fn last_event_id(req: &HttpRequest) -> Result<Option<i64>, ApiError> {
     })
 }
 
-/// The stream's body: its events as they come. It checks the socket every
-/// [`HANG_UP_CHECK`] and ends when the client is gone; it writes an SSE comment every
-/// [`KEEP_ALIVE`] (at every check when the socket is unknown, so a failed write shows a
-/// hang-up). An error (the device logged out, the database failed) ends it too.
+/// The stream's body: its events as they come. A [`ClientWatch`] ends it when the client
+/// hangs up and asks for an SSE comment now and then. An error (the device logged out, the
+/// database failed) ends it too.
 fn sse_body(
     events: EventStream,
     socket: Option<PeerSocket>,
 ) -> impl Stream<Item = Result<Bytes, actix_web::Error>> {
-    let checks_per_comment = match socket {
-        Some(_) => (KEEP_ALIVE.as_millis() / HANG_UP_CHECK.as_millis()).max(1),
-        None => 1,
-    };
     let streaming = Streaming {
         events,
-        checks: tokio::time::interval_at(
-            tokio::time::Instant::now() + HANG_UP_CHECK,
-            HANG_UP_CHECK,
-        ),
-        since_comment: 0,
+        watch: ClientWatch::new(socket),
     };
-    futures_util::stream::unfold(Some(streaming), move |open| async move {
-        let mut s = open?;
+    futures_util::stream::unfold(streaming, |mut s| async move {
         loop {
             tokio::select! {
                 frames = s.events.next_frames() => match frames {
-                    Ok(frames) => return Some((Ok(Bytes::from(frames)), Some(s))),
+                    Ok(frames) => return Some((Ok(Bytes::from(frames)), s)),
                     Err(e) => {
                         tracing::info!(code = e.code, message = %e.message, at = s.events.position(), "event stream ended");
                         return None;
                     }
                 },
-                _ = s.checks.tick() => {}
-            }
-            if socket.is_some_and(PeerSocket::hung_up) {
-                return None;
-            }
-            s.since_comment += 1;
-            if s.since_comment >= checks_per_comment {
-                s.since_comment = 0;
-                return Some((Ok(Bytes::from_static(b":\n\n")), Some(s)));
+                check = s.watch.next() => match check {
+                    Check::Gone => return None,
+                    Check::KeepAlive => return Some((Ok(Bytes::from_static(b":\n\n")), s)),
+                    Check::Quiet => {}
+                },
             }
         }
     })
@@ -213,8 +178,7 @@ fn sse_body(
 /// An open stream's state between the chunks of its body.
 struct Streaming {
     events: EventStream,
-    checks: tokio::time::Interval,
-    since_comment: u128,
+    watch: ClientWatch,
 }
 
 /// `POST /api/v1/messages`: send.
