@@ -6,6 +6,7 @@ use std::rc::Rc;
 use std::time::{Duration, Instant};
 
 use anyhow::Result;
+use futures_util::StreamExt;
 use tokio::task::JoinHandle;
 
 use super::client::{cursors_at_end, register_many, Http, LoadUser};
@@ -23,6 +24,9 @@ pub struct IdleArgs {
     /// Users (each one device) the polls are spread over, round-robin.
     #[arg(long, default_value_t = 500)]
     pub users: usize,
+    /// Hold event streams (`GET /api/v1/messages/stream`) instead of long-polls.
+    #[arg(long)]
+    pub streams: bool,
 }
 
 /// Parameters of `hangup`.
@@ -42,6 +46,7 @@ pub struct HangupArgs {
 /// Opens `count` polls (256 connecting at a time) that read their streamed bodies until
 /// the poll's timeout. Failures are counted in `errors`.
 fn open_many(
+    streams: bool,
     http: &Http,
     users: &[LoadUser],
     cursors: &[i64],
@@ -63,6 +68,16 @@ fn open_many(
             );
             Some(actix_web::rt::spawn(async move {
                 let permit = opener.acquire().await;
+                if streams {
+                    let stream = http.open_stream(&token, cursor).await;
+                    drop(permit);
+                    match stream {
+                        // Read (nothing comes) until the task is aborted.
+                        Ok(mut body) => while let Some(Ok(_)) = body.next().await {},
+                        Err(_) => errors.set(errors.get() + 1),
+                    }
+                    return;
+                }
                 let poll = http.open_poll(&token, cursor, timeout_s).await;
                 drop(permit);
                 if poll.is_err() {
@@ -109,19 +124,20 @@ pub async fn idle(common: &Common, args: &IdleArgs) -> Result<Report> {
     let (users, cursors) = users_with_cursors(&target, "i", args.users).await?;
     let setup_s = secs(setup.elapsed());
     actix_web::rt::time::sleep(common.warmup()).await;
-    let base = target
-        .http
-        .metric("hearth_active_long_polls")
-        .await
-        .unwrap_or(0.0);
+    let gauge = if args.streams {
+        "hearth_active_streams"
+    } else {
+        "hearth_active_long_polls"
+    };
+    let base = target.http.metric(gauge).await.unwrap_or(0.0);
     let rss_before = target.rss_kib();
 
     let errors = Rc::new(Cell::new(0));
     let opening = Instant::now();
     let client = Http::new(target.http.base());
-    let handles = open_many(&client, &users, &cursors, polls, 120, &errors);
+    let handles = open_many(args.streams, &client, &users, &cursors, polls, 120, &errors);
     let held = target
-        .wait_polls(Duration::from_secs(100), |v| {
+        .wait_metric(gauge, Duration::from_secs(100), |v| {
             v + errors.get() as f64 >= base + polls as f64
         })
         .await
@@ -134,12 +150,7 @@ pub async fn idle(common: &Common, args: &IdleArgs) -> Result<Report> {
     let mut report = Report::new("idle", "polls");
     target.note_cpu(&mut report, cpu_before, hold.as_secs_f64());
     let rss_after = target.rss_kib();
-    let still = target
-        .http
-        .metric("hearth_active_long_polls")
-        .await
-        .unwrap_or(-1.0)
-        - base;
+    let still = target.http.metric(gauge).await.unwrap_or(-1.0) - base;
     let fds = target.pid.and_then(procfs::open_fds);
     for h in &handles {
         h.abort();
@@ -155,6 +166,14 @@ pub async fn idle(common: &Common, args: &IdleArgs) -> Result<Report> {
         report.note("rss_growth_per_poll_bytes", per.round());
     }
     report.note("polls_still_held_at_end", still);
+    report.note(
+        "held",
+        if args.streams {
+            "streams"
+        } else {
+            "long-polls"
+        },
+    );
     report.note("polls_requested", args.polls as u64);
     report.note("open_s", open_s);
     report.note("users", users.len() as u64);
@@ -183,7 +202,7 @@ pub async fn hangup(common: &Common, args: &HangupArgs) -> Result<Report> {
     while rounds < args.rounds.max(1) && (rounds == 0 || Instant::now() < until) {
         rounds += 1;
         let polls = Http::new(target.http.base());
-        let handles = open_many(&polls, &users, &cursors, args.polls, 60, &errors);
+        let handles = open_many(false, &polls, &users, &cursors, args.polls, 60, &errors);
         let want = base + args.polls as f64;
         let parked = target
             .wait_polls_at_least(want, Duration::from_secs(30))

@@ -37,6 +37,12 @@ fn scenarios() -> Vec<Scenario> {
         Scenario::Idle(polls::IdleArgs {
             polls: 50,
             users: 5,
+            streams: false,
+        }),
+        Scenario::Idle(polls::IdleArgs {
+            polls: 50,
+            users: 5,
+            streams: true,
         }),
         Scenario::Hangup(polls::HangupArgs {
             polls: 20,

@@ -154,7 +154,13 @@ impl Target {
         self.wait_metric(name, within, |v| v >= want).await
     }
 
-    async fn wait_metric(&self, name: &str, within: Duration, done: impl Fn(f64) -> bool) -> f64 {
+    /// Waits until the gauge `name` satisfies `done` (or `within` passes).
+    pub async fn wait_metric(
+        &self,
+        name: &str,
+        within: Duration,
+        done: impl Fn(f64) -> bool,
+    ) -> f64 {
         let deadline = std::time::Instant::now() + within;
         let mut last = -1.0;
         while std::time::Instant::now() < deadline {
