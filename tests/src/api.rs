@@ -4,6 +4,8 @@ use std::time::Duration;
 
 use serde_json::{json, Value};
 
+use crate::sse::SseBuffer;
+
 /// Status and JSON body of an answer (`Value::Null` when the body is not JSON).
 #[derive(Debug, Clone)]
 pub struct Reply {
@@ -162,7 +164,7 @@ where
 /// An open event stream (`GET /api/v1/messages/stream`): reads its SSE messages.
 pub struct SseStream {
     res: awc::ClientResponse,
-    pending: Vec<u8>,
+    buffer: SseBuffer,
 }
 
 /// One SSE message: its `id` and its `data` as JSON.
@@ -196,7 +198,7 @@ impl Api {
         assert_eq!(content_type, "text/event-stream", "{path}: content type");
         SseStream {
             res,
-            pending: Vec::new(),
+            buffer: SseBuffer::default(),
         }
     }
 }
@@ -208,15 +210,14 @@ impl SseStream {
         use futures_util::StreamExt;
         let deadline = tokio::time::Instant::now() + within;
         loop {
-            while let Some(end) = self.pending.windows(2).position(|w| w == b"\n\n") {
-                let raw: Vec<u8> = self.pending.drain(..end + 2).collect();
-                let text = String::from_utf8(raw).expect("SSE is UTF-8");
+            while let Some(message) = self.buffer.next_message() {
                 let (mut id, mut data) = (String::new(), None);
-                for line in text.lines() {
-                    if let Some(v) = line.strip_prefix("id: ") {
-                        id = v.to_string();
-                    } else if let Some(v) = line.strip_prefix("data: ") {
-                        data = Some(serde_json::from_str(v).expect("data is JSON"));
+                for (name, value) in crate::sse::fields(message) {
+                    let value = std::str::from_utf8(value).expect("SSE is UTF-8");
+                    match name {
+                        b"id" => id = value.to_string(),
+                        b"data" => data = Some(serde_json::from_str(value).expect("data is JSON")),
+                        _ => {}
                     }
                 }
                 if let Some(data) = data {
@@ -224,7 +225,7 @@ impl SseStream {
                 }
             }
             match tokio::time::timeout_at(deadline, self.res.next()).await {
-                Ok(Some(Ok(chunk))) => self.pending.extend_from_slice(&chunk),
+                Ok(Some(Ok(chunk))) => self.buffer.push(&chunk),
                 Ok(Some(Err(_))) | Ok(None) => return None,
                 Err(_) => panic!("no SSE message within {within:?}"),
             }

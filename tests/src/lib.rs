@@ -7,6 +7,7 @@
 //! - [`api`]: a small JSON-over-HTTP client and typed helpers for the client API.
 //! - [`postgres`]: a throwaway Postgres cluster (skipped without Postgres, except in CI).
 //! - [`network`]: a directory and registered homeservers with short timers; test keys.
+//! - [`sse`]: reading the event stream's Server-Sent Events.
 //! - [`eventually`]: wait for a condition with a deadline instead of sleeping.
 //!
 //! The binaries must be built first (`cargo build --workspace --bins`); the README's test
@@ -17,6 +18,7 @@ pub mod load;
 pub mod network;
 pub mod postgres;
 pub mod process;
+pub mod sse;
 
 use std::future::Future;
 use std::time::{Duration, Instant};

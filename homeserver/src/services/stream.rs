@@ -23,9 +23,7 @@ use std::time::Duration;
 use tokio::time::Instant;
 
 use super::accounts::{touch_device, Session};
-use super::sync::{
-    clamp_to_log, memory_events, stored_cursor, stored_events, SyncParams, SYNC_MAX_LIMIT,
-};
+use super::sync::{memory_events, starting_point, stored_events, SyncParams, SYNC_MAX_LIMIT};
 use crate::db;
 use crate::error::ApiError;
 use crate::metrics::ActiveGuard;
@@ -55,16 +53,11 @@ pub async fn open(
 ) -> Result<EventStream, ApiError> {
     // The same validation as a poll's `after`.
     let after = SyncParams::new(after, None, None)?.after;
-    let from = match after {
-        Some(after) => {
-            let acked = clamp_to_log(&state, after).await?;
-            let round = state.cursors.acknowledge(&session.device_id, acked);
-            // Stream only once the acknowledgement is written: a crash must not undo it.
-            state.cursors.durable(round).await;
-            acked
-        }
-        None => stored_cursor(&state, &session.device_id).await?,
-    };
+    let (from, ack) = starting_point(&state, &session.device_id, after).await?;
+    if let Some(round) = ack {
+        // Stream only once the acknowledgement is written: a crash must not undo it.
+        state.cursors.durable(round).await;
+    }
     // Subscribed before the first read, so no commit slips between a read and the wait.
     let subscription = state.notifier.subscribe(&session.user_id);
     let active = ActiveGuard::stream(Arc::clone(&state.metrics));

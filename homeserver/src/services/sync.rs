@@ -98,17 +98,7 @@ pub async fn start(
     params: SyncParams,
 ) -> Result<SyncOutcome, ApiError> {
     let started = Instant::now();
-    let (from, ack) = match params.after {
-        Some(after) => {
-            // Never store a cursor past the log's end: later events would be skipped.
-            let acked = clamp_to_log(&state, after).await?;
-            (
-                acked,
-                Some(state.cursors.acknowledge(&session.device_id, acked)),
-            )
-        }
-        None => (stored_cursor(&state, &session.device_id).await?, None),
-    };
+    let (from, ack) = starting_point(&state, &session.device_id, params.after).await?;
     // Subscribe before reading, so that a commit between the read and the wait still wakes us.
     let subscription = state.notifier.subscribe(&session.user_id);
     let (answer, read_db) = match read_memory(&state, &subscription, from, false, params.limit) {
@@ -145,8 +135,26 @@ pub async fn start(
     }))
 }
 
+/// Where a poll or stream of this device starts, and the round acknowledging `after` if it
+/// was given (the caller waits for it before answering): `after` acknowledges everything up to
+/// it; without it the device resumes from its stored cursor.
+pub(crate) async fn starting_point(
+    state: &AppState,
+    device_id: &str,
+    after: Option<i64>,
+) -> Result<(i64, Option<Round>), ApiError> {
+    match after {
+        Some(after) => {
+            // Never store a cursor past the log's end: later events would be skipped.
+            let acked = clamp_to_log(state, after).await?;
+            Ok((acked, Some(state.cursors.acknowledge(device_id, acked))))
+        }
+        None => Ok((stored_cursor(state, device_id).await?, None)),
+    }
+}
+
 /// `after`, or the end of the log when `after` is past it.
-pub(crate) async fn clamp_to_log(state: &AppState, after: i64) -> Result<i64, ApiError> {
+async fn clamp_to_log(state: &AppState, after: i64) -> Result<i64, ApiError> {
     if state.notifier.is_buffering() {
         // This process writes every event, and publishes each right after its commit.
         return Ok(after.min(state.notifier.published_through()));
@@ -158,7 +166,7 @@ pub(crate) async fn clamp_to_log(state: &AppState, after: i64) -> Result<i64, Ap
 }
 
 /// The device's cursor: its newest acknowledgement, written or not.
-pub(crate) async fn stored_cursor(state: &AppState, device_id: &str) -> Result<i64, ApiError> {
+async fn stored_cursor(state: &AppState, device_id: &str) -> Result<i64, ApiError> {
     if let Some(pending) = state.cursors.pending(device_id) {
         return Ok(pending);
     }
@@ -224,6 +232,17 @@ struct Answer {
     count: usize,
 }
 
+impl Answer {
+    /// The answer of a poll that started after `from` and found `events`.
+    fn of(events: &[Arc<Delivered>], from: i64) -> Answer {
+        let next = events.last().map_or(from, |e| e.seq);
+        Answer {
+            body: encode(events.iter().map(|e| &e.json[..]), next),
+            count: events.len(),
+        }
+    }
+}
+
 /// `{"events":[…],"next":N}` from already serialized events.
 fn encode<'a>(events: impl IntoIterator<Item = &'a [u8]>, next: i64) -> SyncBody {
     let mut body = Vec::with_capacity(256);
@@ -247,11 +266,7 @@ fn read_memory(
     limit: u32,
 ) -> Option<Answer> {
     let events = memory_events(state, subscription, from, read_db, limit)?;
-    let next = events.last().map_or(from, |e| e.seq);
-    Some(Answer {
-        body: encode(events.iter().map(|e| &e.json[..]), next),
-        count: events.len(),
-    })
+    Some(Answer::of(&events, from))
 }
 
 /// The device's events after `from` (at most `limit`) from the notifier's memory, when it
@@ -282,11 +297,7 @@ fn observe_delivery(state: &AppState, ts_ms: i64) {
 /// The answer from the database.
 async fn fetch(state: &AppState, user_id: &str, from: i64, limit: u32) -> Result<Answer, ApiError> {
     let events = stored_events(state, user_id, from, limit).await?;
-    let next = events.last().map_or(from, |e| e.seq);
-    Ok(Answer {
-        body: encode(events.iter().map(|e| &e.json[..]), next),
-        count: events.len(),
-    })
+    Ok(Answer::of(&events, from))
 }
 
 /// The user's events after `from` (at most `limit`) from the database, serialized.

@@ -14,6 +14,7 @@ use super::client::{join_all, register_many, LoadUser};
 use super::report::{Percentiles, Report};
 use super::target::Target;
 use super::{secs, tag, Common, MAX_OPS};
+use crate::sse::{self, SseBuffer};
 
 /// Parameters of `latency`.
 #[derive(clap::Args, Debug, Clone)]
@@ -116,7 +117,7 @@ async fn stream_receiver(
             return;
         }
     };
-    let mut pending: Vec<u8> = Vec::with_capacity(4096);
+    let mut buffer = SseBuffer::default();
     loop {
         let chunk = match tokio::time::timeout_at(stop.into(), body.next()).await {
             Ok(Some(Ok(chunk))) => chunk,
@@ -128,16 +129,13 @@ async fn stream_receiver(
             Ok(None) | Err(_) => return,
         };
         let now_us = anchor.elapsed().as_micros() as u64;
-        pending.extend_from_slice(&chunk);
+        buffer.push(&chunk);
         let mut g = gathered.borrow_mut();
-        let mut start = 0;
-        while let Some(end) = message_end(&pending[start..]) {
-            let message = &pending[start..start + end];
-            start += end + 2;
-            for line in message.split(|b| *b == b'\n') {
-                let Some(data) = line.strip_prefix(b"data: ") else {
+        while let Some(message) = buffer.next_message() {
+            for (name, data) in sse::fields(message) {
+                if name != b"data" {
                     continue;
-                };
+                }
                 // Only the body: one thread reads for every receiver, and a full parse of each
                 // event would delay the receivers behind it.
                 match serde_json::from_slice::<BodyOnly>(data) {
@@ -150,21 +148,7 @@ async fn stream_receiver(
                 }
             }
         }
-        pending.drain(..start);
     }
-}
-
-/// Where the first blank line (`\n\n`, the end of an SSE message) starts.
-fn message_end(buf: &[u8]) -> Option<usize> {
-    let mut from = 0;
-    while let Some(i) = buf.get(from..)?.iter().position(|b| *b == b'\n') {
-        let at = from + i;
-        if buf.get(at + 1) == Some(&b'\n') {
-            return Some(at);
-        }
-        from = at + 1;
-    }
-    None
 }
 
 async fn receiver(user: LoadUser, anchor: Instant, gathered: Rc<RefCell<Gathered>>, stop: Instant) {
@@ -320,14 +304,6 @@ pub async fn run(common: &Common, args: &Args) -> Result<Report> {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn an_sse_message_ends_at_the_first_blank_line() {
-        assert_eq!(message_end(b"id: 1\ndata: {}\n\nid: 2"), Some(14));
-        assert_eq!(message_end(b":\n\n"), Some(1));
-        assert_eq!(message_end(b"id: 1\ndata: {}\n"), None);
-        assert_eq!(message_end(b""), None);
-    }
 
     #[test]
     fn only_the_body_of_an_event_is_read() {
