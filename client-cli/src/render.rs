@@ -117,6 +117,12 @@ pub fn render(event: &Event, local: Option<&str>) -> Rendered {
             format!("{nick} read up to here"),
             Tone::Status,
         ),
+        // A type newer than this client: shown as what it is, never dropped silently.
+        EventKind::Other(kind) => (
+            "-!-".into(),
+            with_reason(format!("{nick} sent a {} event", kind.as_str())),
+            Tone::Status,
+        ),
     };
     Rendered {
         time: clock(&event.ts).to_string(),
@@ -178,6 +184,23 @@ pub(crate) mod tests {
         assert_eq!(line(&a, Some("hs1"), false), "20:01:02 * bob@hs2 waves");
         let n = event(3, "notice", "bot@hs1", "#general@hs1", "beep");
         assert_eq!(render(&n, Some("hs1")).who, "-bot-");
+    }
+
+    #[test]
+    fn unknown_types_are_shown_not_fatal() {
+        let batch: Vec<Event> = serde_json::from_value(serde_json::json!([
+            {"id": uuid::Uuid::new_v4(), "seq": 1, "ts": "2026-02-09T20:01:02.000Z",
+             "from": "alice@hs1", "to": "#general@hs1", "type": "org.example.poll",
+             "body": "lunch?", "meta": {"options": ["a", "b"]}},
+            {"id": uuid::Uuid::new_v4(), "seq": 2, "ts": "2026-02-09T20:01:03.000Z",
+             "from": "bob@hs1", "to": "#general@hs1", "type": "message", "body": "hi", "meta": {}}
+        ]))
+        .unwrap();
+        assert_eq!(
+            render(&batch[0], Some("hs1")).text,
+            "alice sent a org.example.poll event (lunch?)"
+        );
+        assert_eq!(render(&batch[1], Some("hs1")).text, "hi");
     }
 
     #[test]

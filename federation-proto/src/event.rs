@@ -7,8 +7,12 @@ use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
 /// What an event is.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, ToSchema)]
-#[serde(rename_all = "snake_case")]
+///
+/// Forward compatible: a type this build does not know yet (a newer server's, or an
+/// extension's such as `org.example.poll`) parses as [`EventKind::Other`] and keeps its name,
+/// so servers store and pass such events on and clients show or skip them instead of failing.
+/// On the wire a kind is its name as a JSON string.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum EventKind {
     /// A chat message.
     Message,
@@ -46,6 +50,52 @@ pub enum EventKind {
     Presence,
     /// Ephemeral: a read receipt.
     Receipt,
+    /// A type this build does not know (see [`TypeName`] for the names allowed).
+    Other(TypeName),
+}
+
+/// The name of an event type this build does not know: 1 to [`TypeName::MAX`] characters of
+/// `[a-z0-9_.-]`, starting with a letter. Stored inline so that [`EventKind`] stays `Copy`.
+#[derive(Clone, Copy, PartialEq, Eq, Hash)]
+pub struct TypeName {
+    len: u8,
+    bytes: [u8; TypeName::MAX],
+}
+
+impl TypeName {
+    /// Longest type name.
+    pub const MAX: usize = 48;
+
+    /// A valid type name, or `None`.
+    pub fn new(name: &str) -> Option<TypeName> {
+        let valid = !name.is_empty()
+            && name.len() <= Self::MAX
+            && name.starts_with(|c: char| c.is_ascii_lowercase())
+            && name
+                .bytes()
+                .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b"_.-".contains(&b));
+        if !valid {
+            return None;
+        }
+        let mut bytes = [0u8; Self::MAX];
+        bytes[..name.len()].copy_from_slice(name.as_bytes());
+        Some(TypeName {
+            len: u8::try_from(name.len()).ok()?,
+            bytes,
+        })
+    }
+
+    /// The name.
+    pub fn as_str(&self) -> &str {
+        // Only ASCII is ever stored (checked in `new`).
+        std::str::from_utf8(&self.bytes[..usize::from(self.len)]).unwrap_or_default()
+    }
+}
+
+impl std::fmt::Debug for TypeName {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{:?}", self.as_str())
+    }
 }
 
 impl EventKind {
@@ -72,7 +122,7 @@ impl EventKind {
     ];
 
     /// The wire name (`"message"`, `"join"`, …).
-    pub fn as_str(self) -> &'static str {
+    pub fn as_str(&self) -> &str {
         match self {
             EventKind::Message => "message",
             EventKind::Action => "action",
@@ -92,16 +142,28 @@ impl EventKind {
             EventKind::Typing => "typing",
             EventKind::Presence => "presence",
             EventKind::Receipt => "receipt",
+            EventKind::Other(name) => name.as_str(),
         }
     }
 
-    /// Parses a wire name.
+    /// Parses the name of a kind this build knows; `None` for any other name.
     pub fn parse(s: &str) -> Option<EventKind> {
         Self::ALL.into_iter().find(|k| k.as_str() == s)
     }
 
+    /// Parses a wire name: a known kind, or [`EventKind::Other`] for a well-formed name this
+    /// build does not know; `None` for a malformed one.
+    pub fn from_wire(s: &str) -> Option<EventKind> {
+        Self::parse(s).or_else(|| TypeName::new(s).map(EventKind::Other))
+    }
+
+    /// Whether this build knows the kind.
+    pub fn is_known(&self) -> bool {
+        !matches!(self, EventKind::Other(_))
+    }
+
     /// Kinds a client may send with `POST /api/v1/messages` in the first wave.
-    pub fn is_user_sendable(self) -> bool {
+    pub fn is_user_sendable(&self) -> bool {
         matches!(
             self,
             EventKind::Message | EventKind::Action | EventKind::Notice
@@ -109,11 +171,31 @@ impl EventKind {
     }
 
     /// Ephemeral kinds are delivered but never stored.
-    pub fn is_ephemeral(self) -> bool {
+    pub fn is_ephemeral(&self) -> bool {
         matches!(
             self,
             EventKind::Typing | EventKind::Presence | EventKind::Receipt
         )
+    }
+}
+
+impl std::fmt::Display for EventKind {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl Serialize for EventKind {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.serialize_str(self.as_str())
+    }
+}
+
+impl<'de> Deserialize<'de> for EventKind {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        let name = std::borrow::Cow::<'de, str>::deserialize(deserializer)?;
+        EventKind::from_wire(&name)
+            .ok_or_else(|| serde::de::Error::custom(format!("{name:?} is not an event type name")))
     }
 }
 
@@ -133,6 +215,7 @@ pub struct Event {
     pub to: String,
     /// What the event is.
     #[serde(rename = "type")]
+    #[schema(value_type = String, example = "message")]
     pub kind: EventKind,
     /// UTF-8 text (markdown allowed).
     pub body: String,
@@ -164,6 +247,23 @@ mod tests {
             assert_eq!(json, format!("\"{}\"", k.as_str()));
         }
         assert_eq!(EventKind::parse("nope"), None);
+    }
+
+    #[test]
+    fn unknown_kinds_are_kept() {
+        let kind: EventKind = serde_json::from_str("\"org.example.poll\"").unwrap();
+        assert_eq!(kind.as_str(), "org.example.poll");
+        assert!(!kind.is_known());
+        assert!(!kind.is_user_sendable() && !kind.is_ephemeral());
+        assert_eq!(
+            serde_json::to_string(&kind).unwrap(),
+            "\"org.example.poll\""
+        );
+        for bad in ["", "Poll", "9lives", "a b", "<script>", &"x".repeat(49)] {
+            assert_eq!(EventKind::from_wire(bad), None, "{bad:?}");
+            assert!(serde_json::from_value::<EventKind>(serde_json::json!(bad)).is_err());
+        }
+        assert_eq!(EventKind::from_wire("join"), Some(EventKind::Join));
     }
 
     #[test]

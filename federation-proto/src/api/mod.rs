@@ -7,5 +7,6 @@ pub mod client;
 pub mod directory;
 pub mod error;
 pub mod federation;
+pub mod wire;
 
 pub use error::{ErrorBody, ErrorDetail};

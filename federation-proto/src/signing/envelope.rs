@@ -20,6 +20,8 @@
 //!   signature, so that envelopes signed with a host key that was later rotated stay
 //!   verifiable exactly as long as events do (old key, `ts` before its `expired_ts`).
 //! - `event`: the wire event as its origin signed it; its `to` must be `channel`.
+//! - `state` (optional): the channel's topic, modes and member count after the event, for an
+//!   event that changed them; member servers show it without asking the host.
 //! - `signatures`: the host's signature, made with [`sign_json`] over the
 //!   canonical JSON of the envelope without `signatures` and `unsigned`. It covers the whole
 //!   inner event, including the origin's signature.
@@ -64,6 +66,19 @@ pub fn sign_envelope(
     event: Value,
     key: &ServerKeyPair,
 ) -> Result<Value, SigningError> {
+    sign_envelope_with_state(channel, seq, ts_ms, event, None, key)
+}
+
+/// [`sign_envelope`] with the channel's `state` after the event (topic, modes, member count:
+/// `crate::api::wire::ChannelState`), which the host's signature covers too.
+pub fn sign_envelope_with_state(
+    channel: &str,
+    seq: u64,
+    ts_ms: u64,
+    event: Value,
+    state: Option<Value>,
+    key: &ServerKeyPair,
+) -> Result<Value, SigningError> {
     let host = channel_host(channel).ok_or(SigningError::BadField { field: "channel" })?;
     if !event.is_object() {
         return Err(SigningError::BadField { field: "event" });
@@ -73,6 +88,9 @@ pub fn sign_envelope(
     map.insert("seq".to_owned(), Value::from(seq));
     map.insert("ts".to_owned(), Value::from(ts_ms));
     map.insert("event".to_owned(), event);
+    if let Some(state) = state {
+        map.insert("state".to_owned(), state);
+    }
     let mut envelope = Value::Object(map);
     let host = host.to_owned();
     sign_json(&mut envelope, &host, key)?;

@@ -38,7 +38,7 @@ mod keys;
 pub mod request;
 
 pub use b64::{b64_decode, b64_encode, content_hash_b64, sha256};
-pub use envelope::{sign_envelope, verify_envelope, VerifiedEnvelope};
+pub use envelope::{sign_envelope, sign_envelope_with_state, verify_envelope, VerifiedEnvelope};
 pub use error::{AuthHeaderError, SigningError, VerifyError};
 pub use event::{
     event_content_hash, hash_and_sign_event, verify_event, verify_events_batch, VerifiedEvent,
