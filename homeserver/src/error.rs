@@ -86,12 +86,6 @@ impl From<DbError> for ApiError {
     }
 }
 
-impl From<diesel::result::Error> for ApiError {
-    fn from(e: diesel::result::Error) -> Self {
-        ApiError::internal(DbError::Query(e))
-    }
-}
-
 impl From<federation_proto::ids::IdError> for ApiError {
     fn from(e: federation_proto::ids::IdError) -> Self {
         use federation_proto::ids::IdError;

@@ -13,6 +13,7 @@
 //!
 //! [`run`] serves on a listener the caller bound, so tests and embedders choose the port.
 
+pub mod chat;
 pub mod config;
 pub mod cursors;
 pub mod db;

@@ -19,7 +19,7 @@ pub enum BufferKind {
 #[derive(Debug, Clone, PartialEq)]
 pub enum Entry {
     /// An event from the server.
-    Event(Event),
+    Event(Box<Event>),
     /// A local note (errors, help, "joined").
     Note(String),
 }
@@ -73,7 +73,7 @@ impl Buffer {
             self.topic = event.body.clone();
         }
         let older_than_view = self.oldest_seq().is_some_and(|oldest| event.seq < oldest);
-        self.entries.insert(key, Entry::Event(event));
+        self.entries.insert(key, Entry::Event(Box::new(event)));
         // Keep the lines on screen where they are when something arrives below them.
         if self.scroll > 0 && !older_than_view {
             self.scroll += 1;

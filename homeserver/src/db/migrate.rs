@@ -317,6 +317,9 @@ fn copy_all(
             channel: String,
             host: String,
             host_seq: i64,
+            topic: String,
+            modes: String,
+            members: i64,
         }
     );
     copy_table!(

@@ -56,6 +56,15 @@ const LISTEN_POLL: Duration = Duration::from_millis(20);
 /// Wait before the listener reconnects after losing its connection.
 const LISTEN_RETRY: Duration = Duration::from_secs(1);
 
+/// A failed query is an internal error of the API (services map an absent row to a 404 of the
+/// right kind with `Option`s, never through this). Here, because `db` is the only module that
+/// names diesel.
+impl From<diesel::result::Error> for crate::error::ApiError {
+    fn from(e: diesel::result::Error) -> Self {
+        crate::error::ApiError::internal(DbError::Query(e))
+    }
+}
+
 /// Storage failures. `NotFound` is mapped by services to a 404 of the right kind.
 #[derive(Debug, thiserror::Error)]
 pub enum DbError {

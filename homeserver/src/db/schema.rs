@@ -183,6 +183,9 @@ diesel::table! {
         channel -> Text,
         host -> Text,
         host_seq -> BigInt,
+        topic -> Text,
+        modes -> Text,
+        members -> BigInt,
     }
 }
 

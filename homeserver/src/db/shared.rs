@@ -26,6 +26,9 @@ pub struct MirrorRow {
     pub channel: String,
     pub host: String,
     pub host_seq: i64,
+    pub topic: String,
+    pub modes: String,
+    pub members: i64,
 }
 
 /// Adds a remote member.
@@ -82,6 +85,28 @@ pub fn remote_members(conn: &mut Conn, room_id: i64) -> QueryResult<Vec<RemoteMe
         .load(conn)
 }
 
+/// How many remote members a channel has.
+pub fn remote_member_count(conn: &mut Conn, room_id: i64) -> QueryResult<i64> {
+    remote_members::table
+        .filter(remote_members::room_id.eq(room_id))
+        .count()
+        .get_result(conn)
+}
+
+/// Renames a remote member of a channel (their server told us of a nick change); their modes
+/// stay. `false` when `old` is not a member.
+pub fn rename_remote_member(
+    conn: &mut Conn,
+    room_id: i64,
+    old: &str,
+    new: &str,
+) -> QueryResult<bool> {
+    let renamed = diesel::update(remote_members::table.find((room_id, old)))
+        .set(remote_members::handle.eq(new))
+        .execute(conn)?;
+    Ok(renamed > 0)
+}
+
 /// Servers that have members in a channel.
 pub fn member_servers(conn: &mut Conn, room_id: i64) -> QueryResult<Vec<String>> {
     per_backend!(conn, |c| remote_members::table
@@ -113,6 +138,24 @@ pub fn insert_mirror(conn: &mut Conn, row: &MirrorRow) -> QueryResult<()> {
 pub fn set_host_seq(conn: &mut Conn, room_id: i64, host_seq: i64) -> QueryResult<()> {
     diesel::update(mirrors::table.find(room_id))
         .set(mirrors::host_seq.eq(host_seq))
+        .execute(conn)
+        .map(drop)
+}
+
+/// Records a mirrored channel's topic, modes and member count as its host announced them.
+pub fn set_mirror_state(
+    conn: &mut Conn,
+    room_id: i64,
+    topic: &str,
+    modes: &str,
+    members: i64,
+) -> QueryResult<()> {
+    diesel::update(mirrors::table.find(room_id))
+        .set((
+            mirrors::topic.eq(topic),
+            mirrors::modes.eq(modes),
+            mirrors::members.eq(members),
+        ))
         .execute(conn)
         .map(drop)
 }
@@ -187,6 +230,15 @@ pub fn add_remote_invite(
         ))
         .execute(conn)
         .map(drop)
+}
+
+/// Whether a user of another server holds an invitation.
+pub fn has_remote_invite(conn: &mut Conn, room_id: i64, handle: &str) -> QueryResult<bool> {
+    Ok(remote_invites::table
+        .find((room_id, handle))
+        .count()
+        .get_result::<i64>(conn)?
+        > 0)
 }
 
 /// Uses up an invitation; `true` when there was one.

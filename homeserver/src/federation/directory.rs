@@ -16,6 +16,7 @@ use serde_json::Value;
 use super::client::{FedClient, FedError};
 use super::peers::{apply_entries, apply_manual};
 use crate::db;
+use crate::db::peers::PeerRow;
 use crate::error::ApiError;
 use crate::keystore::KeyStore;
 use crate::services::{now_ms, now_ms_u64};
@@ -85,7 +86,7 @@ pub async fn accept_entries(state: &AppState, values: &[Value]) -> Result<usize,
     let own = state.server_name.to_string();
     state
         .db
-        .write(move |conn| apply_entries(conn, &own, &entries).map_err(ApiError::from))
+        .write(move |conn| apply_entries(conn, &own, &entries))
         .await
 }
 
@@ -326,37 +327,71 @@ async fn resolve_manual_peers(state: &AppState, client: &FedClient, manual: &[(S
         if known.is_some_and(|p| p.url == *url) {
             continue;
         }
-        let doc = match client
-            .get_json(&format!("{url}/api/v1/federation/key"))
-            .await
-        {
-            Ok(doc) => doc,
-            Err(e) => {
-                tracing::warn!(peer = %name, error = %e, "cannot fetch the key of a listed peer");
-                continue;
-            }
-        };
-        match KeyDocument::verify_self_signed_value(&doc, now_ms_u64()) {
-            Ok(doc) if doc.server_name == *name => {
-                let keys: BTreeMap<String, VerifyKey> = doc
-                    .verify_keys
-                    .iter()
-                    .map(|(id, k)| (id.to_string(), k.clone()))
-                    .collect();
-                let (name, url) = (name.clone(), url.clone());
-                let _ = state
-                    .db
-                    .write(move |conn| {
-                        apply_manual(conn, &name, &url, &keys).map_err(ApiError::from)
-                    })
-                    .await;
-            }
-            Ok(doc) => {
-                tracing::warn!(peer = %name, served = %doc.server_name, "a listed peer serves another server's key")
-            }
-            Err(e) => {
-                tracing::warn!(peer = %name, error = %e, "a listed peer's key document is invalid")
-            }
+        if let Err(e) = resolve_listed(state, client, name, url).await {
+            tracing::warn!(peer = %name, error = %e, "cannot resolve a listed peer");
         }
     }
+}
+
+/// Fetches a hand-listed peer's key document from `url`, checks that it is validly
+/// self-signed and names `name`, and records the peer.
+async fn resolve_listed(
+    state: &AppState,
+    client: &FedClient,
+    name: &str,
+    url: &str,
+) -> Result<PeerRow, String> {
+    let doc = client
+        .get_json(&format!("{url}/api/v1/federation/key"))
+        .await
+        .map_err(|e| format!("cannot fetch its key document: {e}"))?;
+    let doc = KeyDocument::verify_self_signed_value(&doc, now_ms_u64())
+        .map_err(|e| format!("its key document is invalid: {e}"))?;
+    if doc.server_name != name {
+        return Err(format!("it serves the key of {}", doc.server_name));
+    }
+    let keys: BTreeMap<String, VerifyKey> = doc
+        .verify_keys
+        .iter()
+        .map(|(id, k)| (id.to_string(), k.clone()))
+        .collect();
+    let (name, url) = (name.to_string(), url.to_string());
+    state
+        .db
+        .write(move |conn| {
+            apply_manual(conn, &name, &url, &keys)?;
+            db::peers::get(conn, &name)?
+                .ok_or_else(|| ApiError::internal("a peer just recorded is missing"))
+        })
+        .await
+        .map_err(|e| e.to_string())
+}
+
+/// A live peer by name. A server listed in `PEERS` that is not resolved yet (it was down when
+/// this server started, say) is resolved now, when it is first needed or first heard from,
+/// instead of at the next pull. `404 unknown_server` when it is neither known nor listed, or
+/// cannot be resolved.
+pub async fn peer(state: &AppState, name: &str) -> Result<PeerRow, ApiError> {
+    let lookup = name.to_string();
+    let known = state
+        .db
+        .run(move |conn| db::peers::get(conn, &lookup).map_err(ApiError::from))
+        .await?;
+    if let Some(peer) = known.filter(|p| p.status == "up") {
+        return Ok(peer);
+    }
+    let unknown = |why: String| {
+        ApiError::not_found(
+            "unknown_server",
+            format!("{name} is not a known peer of this server{why}"),
+        )
+    };
+    let listed = state.config.manual_peers().unwrap_or_default();
+    let Some((_, url)) = listed.iter().find(|(listed, _)| listed == name) else {
+        return Err(unknown(String::new()));
+    };
+    let client = FedClient::new(state.server_name.as_str(), Arc::clone(&state.keys));
+    resolve_listed(state, &client, name, url)
+        .await
+        .map_err(|e| unknown(format!(" ({e})")))
 }

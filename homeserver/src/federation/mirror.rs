@@ -7,10 +7,13 @@
 
 use std::collections::BTreeMap;
 
+use std::sync::atomic::Ordering;
+
 use awc::http::Method;
 use federation_proto::api::client::ChannelInfo;
+use federation_proto::api::wire::{Envelope, EventsAnswer, Submission, SubmitAnswer, WireEvent};
 use federation_proto::event::{Event, EventKind};
-use federation_proto::ids::ChannelName;
+use federation_proto::ids::{ChannelName, UserHandle};
 use federation_proto::signing::{
     hash_and_sign_event, verify_envelope, verifying_key_from_b64, KeyId, KnownKey,
 };
@@ -22,8 +25,11 @@ use super::peers::stored_keys;
 use crate::db::shared::MirrorRow;
 use crate::db::{self, Conn};
 use crate::error::ApiError;
-use crate::services::accounts::Session;
+use crate::services::accounts::{mark_active, Renamed, Session};
+use crate::services::channels::act::{notify_invitee, Host};
 use crate::services::events::{append_event, view, Draft};
+use crate::services::messages::Outgoing;
+use crate::services::policy::Actor;
 use crate::services::{now_ms, now_ms_u64};
 use crate::state::AppState;
 
@@ -91,21 +97,10 @@ fn leak_code(code: &str) -> &'static str {
         .unwrap_or("refused_by_host")
 }
 
-/// The host of a remote channel and its URL (a live peer), or 404.
+/// The URL of a remote channel's host (a live peer, resolved now if it is listed in `PEERS`
+/// but not yet known), or 404.
 async fn host_url(state: &AppState, host: &str) -> Result<String, ApiError> {
-    let name = host.to_string();
-    state
-        .db
-        .run(move |conn| db::peers::get(conn, &name).map_err(ApiError::from))
-        .await?
-        .filter(|p| p.status == "up")
-        .map(|p| p.url)
-        .ok_or_else(|| {
-            ApiError::not_found(
-                "unknown_server",
-                format!("{host} is not a known peer of this server"),
-            )
-        })
+    Ok(super::directory::peer(state, host).await?.url)
 }
 
 fn client(state: &AppState) -> FedClient {
@@ -122,7 +117,7 @@ fn signed_event(
     body: &str,
     meta: Value,
     reply_to: Option<String>,
-) -> Result<Value, ApiError> {
+) -> Result<WireEvent, ApiError> {
     let mut event = json!({
         "id": uuid::Uuid::now_v7().to_string(),
         "ts": federation_proto::time::format_rfc3339_ms(now_ms()),
@@ -137,24 +132,20 @@ fn signed_event(
     }
     hash_and_sign_event(&mut event, state.server_name.as_str(), state.keys.current())
         .map_err(ApiError::internal)?;
-    Ok(event)
+    WireEvent::try_from(event).map_err(ApiError::internal)
 }
 
 /// Submits an event to the host; returns its answer.
 async fn submit(
     state: &AppState,
     channel: &ChannelName,
-    event: Value,
+    event: WireEvent,
     key: Option<String>,
-) -> Result<Value, ApiError> {
-    let host = channel
-        .server
-        .as_ref()
-        .map(ToString::to_string)
-        .unwrap_or_default();
+) -> Result<SubmitAnswer, ApiError> {
+    let host = host_of(channel);
     let url = host_url(state, &host).await?;
-    let body = json!({"event": event, "key": key});
-    client(state)
+    let body = serde_json::to_value(Submission { event, key }).map_err(ApiError::internal)?;
+    let answer = client(state)
         .signed(
             Method::POST,
             &url,
@@ -163,7 +154,16 @@ async fn submit(
             Some(&body),
         )
         .await
-        .map_err(|e| host_error(&host, e))
+        .map_err(|e| host_error(&host, e))?;
+    serde_json::from_value(answer).map_err(|e| bad_gateway(&host, e))
+}
+
+fn host_of(channel: &ChannelName) -> String {
+    channel
+        .server
+        .as_ref()
+        .map(ToString::to_string)
+        .unwrap_or_default()
 }
 
 /// Joins a channel hosted elsewhere.
@@ -184,12 +184,13 @@ pub async fn join(
         None,
     )?;
     let answer = submit(state, channel, event, key).await?;
-    let backfill = answer["backfill"].as_array().cloned().unwrap_or_default();
-    for envelope in backfill {
-        apply(state, &envelope, true).await?;
+    for envelope in &answer.backfill {
+        apply(state, envelope, true).await?;
     }
-    apply(state, &answer["envelope"], true).await?;
-    serde_json::from_value(answer["info"].clone()).map_err(|e| bad_gateway(&global, e))
+    apply(state, &answer.envelope, true).await?;
+    answer
+        .info
+        .ok_or_else(|| bad_gateway(&global, "the host's answer has no channel info"))
 }
 
 /// Leaves a channel hosted elsewhere.
@@ -210,7 +211,7 @@ pub async fn part(
         None,
     )?;
     let answer = submit(state, channel, event, None).await?;
-    apply(state, &answer["envelope"], false).await
+    apply(state, &answer.envelope, false).await
 }
 
 /// Builds and signs a local member's message for a channel hosted elsewhere.
@@ -222,7 +223,7 @@ pub async fn prepare_send(
     body: &str,
     meta: Value,
     reply_to: Option<String>,
-) -> Result<Value, ApiError> {
+) -> Result<WireEvent, ApiError> {
     let global = channel.to_string();
     require_member(state, session, &global).await?;
     signed_event(state, session, &global, kind, body, meta, reply_to)
@@ -234,18 +235,14 @@ pub async fn prepare_send(
 pub async fn send_signed(
     state: &AppState,
     channel: &ChannelName,
-    event: Value,
+    event: WireEvent,
 ) -> Result<Event, ApiError> {
-    let id = event["id"].as_str().unwrap_or_default().to_string();
+    let id = event.id.to_string();
     match submit(state, channel, event, None).await {
-        Ok(answer) => apply(state, &answer["envelope"], false).await?,
+        Ok(answer) => apply(state, &answer.envelope, false).await?,
         Err(e) if e.code == "duplicate_event" => {
             let global = channel.to_string();
-            let host = channel
-                .server
-                .as_ref()
-                .map(ToString::to_string)
-                .unwrap_or_default();
+            let host = host_of(channel);
             let lookup = global.clone();
             let have = state
                 .db
@@ -280,16 +277,155 @@ pub async fn act(
     require_member(state, session, &global).await?;
     let event = signed_event(state, session, &global, kind, body, meta, None)?;
     let answer = submit(state, channel, event, None).await?;
-    apply(state, &answer["envelope"], false).await
+    apply(state, &answer.envelope, false).await
+}
+
+/// An invitation by a local member of a channel hosted elsewhere: the host checks the rights
+/// and records it (it judges every join); then this server tells the invitee, as the inviter's
+/// server always does.
+pub async fn invite(
+    state: &AppState,
+    session: &Session,
+    channel: &ChannelName,
+    invitee: &UserHandle,
+) -> Result<(), ApiError> {
+    let global = channel.to_string();
+    require_member(state, session, &global).await?;
+    let target = invitee.qualified(&state.server_name);
+    let meta = json!({ "nick": target });
+    let event = signed_event(state, session, &global, EventKind::Invite, "", meta, None)?;
+    let answer = submit(state, channel, event, None).await?;
+    apply(state, &answer.envelope, false).await?;
+    let host = Host::of(state);
+    let (inviter_id, inviter) = (
+        session.user_id.clone(),
+        format!("{}@{}", session.nick, state.server_name),
+    );
+    let invitee = if invitee.is_local_to(&state.server_name) {
+        let nick = invitee.nick.as_str().to_string();
+        let user = state
+            .db
+            .run(move |conn| db::users::by_nick(conn, &nick).map_err(ApiError::from))
+            .await?
+            .ok_or_else(|| ApiError::not_found("unknown_user", format!("no user {target}")))?;
+        Actor::Local {
+            user_id: user.id,
+            handle: target,
+        }
+    } else {
+        Actor::Remote {
+            server: target.rsplit('@').next().unwrap_or_default().to_string(),
+            handle: target,
+        }
+    };
+    let queued = state
+        .db
+        .write(move |conn| notify_invitee(conn, &host, &inviter_id, &inviter, &invitee, &global))
+        .await?;
+    if queued {
+        state.federation.outbox_wake.notify_one();
+    }
+    Ok(())
+}
+
+/// A local user's send to a channel hosted elsewhere: signed here, sequenced by the host, then
+/// stored. With a `txn_id` the signed event is recorded before it is submitted, so that a
+/// retry after a lost answer submits the very same event (the host applies it once).
+pub async fn send(
+    state: &AppState,
+    session: &Session,
+    channel: &ChannelName,
+    out: Outgoing,
+) -> Result<Event, ApiError> {
+    let mut event = None;
+    if let Some(txn_id) = &out.txn_id {
+        let (device, txn) = (session.device_id.clone(), txn_id.clone());
+        let stored = state
+            .db
+            .run(move |conn| db::devices::txn_response(conn, &device, &txn).map_err(ApiError::from))
+            .await?;
+        if let Some(stored) = stored {
+            let stored: Value = serde_json::from_str(&stored).map_err(ApiError::internal)?;
+            match stored.get(PENDING) {
+                Some(pending) => {
+                    event = Some(WireEvent::try_from(pending.clone()).map_err(ApiError::internal)?)
+                }
+                None => return serde_json::from_value(stored).map_err(ApiError::internal),
+            }
+        }
+    }
+    let event = match event {
+        Some(event) => event,
+        None => {
+            let event = prepare_send(
+                state,
+                session,
+                channel,
+                out.kind,
+                &out.body,
+                out.meta,
+                out.reply_to,
+            )
+            .await?;
+            if let Some(txn_id) = &out.txn_id {
+                let (device, txn) = (session.device_id.clone(), txn_id.clone());
+                let pending = json!({ PENDING: event.to_value() }).to_string();
+                state
+                    .db
+                    .write(move |conn| {
+                        db::devices::save_txn(conn, &device, &txn, &pending, now_ms())
+                            .map_err(ApiError::from)
+                    })
+                    .await?;
+            }
+            event
+        }
+    };
+    let sent = send_signed(state, channel, event).await?;
+    let (device, user_id) = (session.device_id.clone(), session.user_id.clone());
+    let stored = serde_json::to_string(&sent).map_err(ApiError::internal)?;
+    let txn_id = out.txn_id;
+    state
+        .db
+        .write(move |conn| {
+            if let Some(txn_id) = &txn_id {
+                db::devices::replace_txn(conn, &device, txn_id, &stored)?;
+            }
+            mark_active(conn, &user_id)
+        })
+        .await?;
+    state.metrics.sends.fetch_add(1, Ordering::Relaxed);
+    Ok(sent)
+}
+
+/// Key of a send recorded but not yet acknowledged by a remote channel's host.
+const PENDING: &str = "pending_event";
+
+/// Pushes a renamed user's nick submissions to the channels' hosts now, so that their next
+/// send (under the new nick) finds them a member. Each submission is also in the outbox: a
+/// host that cannot be reached now gets it from there (a repeat is applied once).
+pub async fn announce_nick(state: &AppState, renamed: Renamed) {
+    for (channel, host, event) in renamed.submissions {
+        let outcome = async {
+            let name: ChannelName = channel.parse()?;
+            let event = WireEvent::try_from(event).map_err(ApiError::internal)?;
+            let answer = submit(state, &name, event, None).await?;
+            apply(state, &answer.envelope, false).await
+        }
+        .await;
+        match outcome {
+            Ok(()) => {}
+            Err(e) if e.code == "duplicate_event" => {}
+            Err(e) => {
+                tracing::info!(%channel, %host, error = %e, "nick change left for the outbox")
+            }
+        }
+    }
 }
 
 /// The channel's info, from its host.
 pub async fn info(state: &AppState, channel: &ChannelName) -> Result<ChannelInfo, ApiError> {
-    let host = channel
-        .server
-        .as_ref()
-        .map(ToString::to_string)
-        .unwrap_or_default();
+    let host = host_of(channel);
     let url = host_url(state, &host).await?;
     let answer = client(state)
         .signed(
@@ -337,12 +473,12 @@ enum Applied {
 }
 
 /// Verifies and applies one envelope from `host`; a gap is filled by pulling first.
-pub async fn apply(state: &AppState, envelope: &Value, allow_gap: bool) -> Result<(), ApiError> {
-    let verified = verify(&known_keys(state).await?, envelope)?;
+pub async fn apply(state: &AppState, envelope: &Envelope, allow_gap: bool) -> Result<(), ApiError> {
+    verify(&known_keys(state).await?, envelope)?;
     match store(state, envelope, allow_gap).await? {
         Applied::Stored | Applied::Duplicate => Ok(()),
         Applied::Gap { have } => {
-            pull(state, &verified.channel, &verified.host, have).await?;
+            pull(state, &envelope.channel.to_string(), envelope.host(), have).await?;
             store(state, envelope, true).await?;
             Ok(())
         }
@@ -368,15 +504,22 @@ pub async fn pull(
             .signed(Method::GET, &url, &path, host, None)
             .await
             .map_err(|e| host_error(host, e))?;
-        let envelopes = answer["envelopes"].as_array().cloned().unwrap_or_default();
+        let EventsAnswer { envelopes } =
+            serde_json::from_value(answer).map_err(|e| bad_gateway(host, e))?;
         if envelopes.is_empty() {
             return Ok(());
         }
         let keys = known_keys(state).await?;
         for envelope in &envelopes {
+            if envelope.channel.to_string() != channel.to_string() {
+                return Err(bad_gateway(
+                    host,
+                    "an envelope of another channel in a pull",
+                ));
+            }
             verify(&keys, envelope)?;
             store(state, envelope, true).await?;
-            have = have.max(envelope["seq"].as_i64().unwrap_or(have));
+            have = have.max(i64::try_from(envelope.seq).unwrap_or(have));
         }
         if envelopes.len() < PULL_MAX as usize {
             return Ok(());
@@ -409,11 +552,11 @@ type KeyMap = BTreeMap<(String, String), KnownKey>;
 /// Checks the host's and the origin's signatures with the keys we hold for them.
 fn verify(
     keys: &KeyMap,
-    envelope: &Value,
+    envelope: &Envelope,
 ) -> Result<federation_proto::signing::VerifiedEnvelope, ApiError> {
     let lookup =
         |server: &str, key_id: &KeyId| keys.get(&(server.to_string(), key_id.to_string())).cloned();
-    verify_envelope(envelope, &lookup, now_ms_u64())
+    verify_envelope(&envelope.to_value(), &lookup, now_ms_u64())
         .map_err(|e| ApiError::forbidden("invalid_event", e.to_string()))
 }
 
@@ -461,23 +604,23 @@ async fn known_keys(state: &AppState) -> Result<KeyMap, ApiError> {
     Ok(keys)
 }
 
-/// Stores a verified envelope in the mirror, in order, once.
-async fn store(state: &AppState, envelope: &Value, allow_gap: bool) -> Result<Applied, ApiError> {
+/// Stores a verified envelope in the mirror, in order, once; records the channel's state when
+/// the envelope carries it.
+async fn store(
+    state: &AppState,
+    envelope: &Envelope,
+    allow_gap: bool,
+) -> Result<Applied, ApiError> {
     let envelope = envelope.clone();
     let server = state.server_name.to_string();
     let max_history = state.config.max_history;
     state
         .db
         .write(move |conn| {
-            let global = envelope["channel"]
-                .as_str()
-                .unwrap_or_default()
-                .to_ascii_lowercase();
-            let host = global.rsplit('@').next().unwrap_or_default().to_string();
-            let seq = envelope["seq"]
-                .as_i64()
-                .ok_or_else(|| ApiError::bad_request("invalid_event", "envelope without seq"))?;
-            let mirror = mirror_of(conn, &global, &host)?;
+            let global = envelope.channel.to_string();
+            let seq = i64::try_from(envelope.seq)
+                .map_err(|_| ApiError::bad_request("invalid_event", "seq out of range"))?;
+            let mirror = mirror_of(conn, &global, envelope.host())?;
             if seq <= mirror.host_seq {
                 return Ok(Applied::Duplicate);
             }
@@ -491,20 +634,14 @@ async fn store(state: &AppState, envelope: &Value, allow_gap: bool) -> Result<Ap
                 };
                 return Ok(Applied::Gap { have });
             }
-            let event = &envelope["event"];
-            let field = |n: &str| event.get(n).and_then(Value::as_str).map(str::to_string);
-            let id = field("id").unwrap_or_default();
+            let event = &envelope.event;
+            let id = event.id.to_string();
             if db::events::exists(conn, &id)? {
                 db::shared::set_host_seq(conn, mirror.room_id, seq)?;
                 return Ok(Applied::Duplicate);
             }
-            let kind = field("type")
-                .as_deref()
-                .and_then(EventKind::parse)
-                .ok_or_else(|| ApiError::bad_request("invalid_event", "unknown type"))?;
-            let from = field("from").unwrap_or_default();
             let local_user = |conn: &mut Conn, handle: &str| -> Result<Option<String>, ApiError> {
-                let Some((nick, srv)) = handle.split_once('@') else {
+                let Some((nick, srv)) = handle.rsplit_once('@') else {
                     return Ok(None);
                 };
                 if srv != server {
@@ -512,8 +649,9 @@ async fn store(state: &AppState, envelope: &Value, allow_gap: bool) -> Result<Ap
                 }
                 Ok(db::users::by_nick(conn, nick)?.map(|u| u.id))
             };
+            let from = event.from.to_string();
             // A local user's join opens their window before the event, so they receive it.
-            let joiner = if kind == EventKind::Join {
+            let joiner = if event.kind == EventKind::Join {
                 local_user(conn, &from)?
             } else {
                 None
@@ -522,45 +660,43 @@ async fn store(state: &AppState, envelope: &Value, allow_gap: bool) -> Result<Ap
                 let next = db::events::max_seq(conn)? + 1;
                 db::events::open_span(conn, user_id, mirror.room_id, next)?;
             }
-            let ts_ms = field("ts")
-                .and_then(|ts| federation_proto::time::parse_rfc3339_ms(&ts).ok())
-                .and_then(|ms| i64::try_from(ms).ok())
-                .unwrap_or_else(now_ms);
+            let ts_ms = i64::try_from(event.ts_ms).unwrap_or_else(|_| now_ms());
             let draft = Draft::new(
                 mirror.room_id,
                 &from,
                 None,
                 &global,
-                kind,
-                field("body").unwrap_or_default(),
+                event.kind,
+                event.body.clone(),
             )
-            .with_meta(
-                event
-                    .get("meta")
-                    .cloned()
-                    .filter(Value::is_object)
-                    .unwrap_or_else(|| json!({})),
-            )
-            .replying_to(field("reply_to"))
+            .with_meta(Value::Object(event.meta.clone()))
+            .replying_to(event.reply_to.map(|u| u.to_string()))
+            .targeting(event.target.map(|u| u.to_string()))
             .received(id, ts_ms)
-            .mirrored(seq, Some(event.to_string()));
+            .mirrored(seq, Some(event.to_json()));
             let row = append_event(conn, draft, max_history)?;
             // A local user who leaves or is kicked receives that event, then nothing more.
-            let leaver = match kind {
+            let leaver = match event.kind {
                 EventKind::Part => local_user(conn, &from)?,
-                EventKind::Kick => {
-                    let target = event["meta"]["nick"]
-                        .as_str()
-                        .unwrap_or_default()
-                        .to_string();
-                    local_user(conn, &target)?
-                }
+                EventKind::Kick => match event.meta_str("nick") {
+                    Some(target) => local_user(conn, target)?,
+                    None => None,
+                },
                 _ => None,
             };
             if let Some(user_id) = leaver {
                 db::events::close_span(conn, &user_id, mirror.room_id, row.seq)?;
             }
             db::shared::set_host_seq(conn, mirror.room_id, seq)?;
+            if let Some(shown) = &envelope.state {
+                db::shared::set_mirror_state(
+                    conn,
+                    mirror.room_id,
+                    &shown.topic,
+                    &shown.modes,
+                    shown.members,
+                )?;
+            }
             Ok(Applied::Stored)
         })
         .await
@@ -577,6 +713,9 @@ fn mirror_of(conn: &mut Conn, global: &str, host: &str) -> Result<MirrorRow, Api
         channel: global.to_string(),
         host: host.to_string(),
         host_seq: 0,
+        topic: String::new(),
+        modes: String::new(),
+        members: 0,
     };
     db::shared::insert_mirror(conn, &row)?;
     Ok(row)

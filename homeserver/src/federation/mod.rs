@@ -21,6 +21,7 @@ pub mod hosting;
 pub mod inbound;
 pub mod mirror;
 pub mod peers;
+pub mod profiles;
 pub mod receive;
 pub mod sender;
 

@@ -7,6 +7,7 @@ use federation_proto::keydoc::VerifyKey;
 
 use crate::db::peers::PeerRow;
 use crate::db::{self, Conn};
+use crate::error::ApiError;
 use crate::services::now_ms;
 
 /// Where a peer came from.
@@ -21,7 +22,7 @@ pub fn apply_entries(
     conn: &mut Conn,
     own_name: &str,
     entries: &[DirectoryEntry],
-) -> diesel::QueryResult<usize> {
+) -> Result<usize, ApiError> {
     let mut sorted: Vec<&DirectoryEntry> = entries.iter().collect();
     sorted.sort_by_key(|e| e.seq);
     let mut changed = 0;
@@ -62,7 +63,7 @@ pub fn apply_manual(
     name: &str,
     url: &str,
     keys: &BTreeMap<String, VerifyKey>,
-) -> diesel::QueryResult<()> {
+) -> Result<(), ApiError> {
     db::peers::upsert(
         conn,
         &PeerRow {
@@ -74,7 +75,8 @@ pub fn apply_manual(
             directory_seq: 0,
             updated_ms: now_ms(),
         },
-    )
+    )?;
+    Ok(())
 }
 
 fn keys_json(keys: &BTreeMap<String, VerifyKey>) -> String {

@@ -8,20 +8,18 @@
 
 use std::collections::BTreeMap;
 
+use federation_proto::api::wire::{Envelope, Transaction, TxnItem, WireEvent};
 use federation_proto::canonical::parse_strict;
 use federation_proto::event::EventKind;
-use federation_proto::ids::ServerName;
-use federation_proto::ids::UserHandle;
+use federation_proto::ids::{ChannelName, ServerName, UserHandle};
 use federation_proto::signing::{
     verify_event, verify_events_batch, verifying_key_from_b64, KeyId, KnownKey, VerifiedEvent,
     VerifyError,
 };
-use federation_proto::time::parse_rfc3339_ms;
 use serde_json::{json, Value};
 
-use super::mirror;
 use super::peers::stored_keys;
-use super::sender::TXN_MAX_EVENTS;
+use super::{hosting, mirror};
 use crate::db::{self, Conn};
 use crate::error::ApiError;
 use crate::services::events::{append_event, Draft};
@@ -29,41 +27,23 @@ use crate::services::messages::{check_body, check_meta, dm_room_key_remote};
 use crate::services::{now_ms, now_ms_u64};
 use crate::state::AppState;
 
-/// Longest transaction id.
-const TXN_ID_MAX: usize = 128;
-
 /// Handles one transaction from the verified `origin`; returns the `{"results": …}` answer.
 pub async fn relay(state: &AppState, origin: &str, body: &[u8]) -> Result<Value, ApiError> {
-    let txn =
+    let raw =
         parse_strict(body).map_err(|e| ApiError::bad_request("invalid_json", e.to_string()))?;
-    let txn_id = txn
-        .get("txn_id")
-        .and_then(Value::as_str)
-        .filter(|t| !t.is_empty() && t.len() <= TXN_ID_MAX)
-        .ok_or_else(|| {
-            ApiError::bad_request(
-                "invalid_transaction",
-                "txn_id must be a string of 1-128 bytes",
-            )
-        })?
-        .to_string();
-    if txn.get("origin").and_then(Value::as_str) != Some(origin) {
+    let txn: Transaction = serde_json::from_value(raw)
+        .map_err(|e| ApiError::bad_request("invalid_transaction", e.to_string()))?;
+    txn.check().map_err(|e| match e.field {
+        "events" | "ephemeral" => ApiError::too_large("too_many_events", e.to_string()),
+        _ => ApiError::bad_request("invalid_transaction", e.to_string()),
+    })?;
+    if txn.origin != origin {
         return Err(ApiError::bad_request(
             "origin_mismatch",
             "the transaction's origin is not the signer of the request",
         ));
     }
-    let events = txn
-        .get("events")
-        .and_then(Value::as_array)
-        .ok_or_else(|| ApiError::bad_request("invalid_transaction", "events must be an array"))?;
-    if events.len() > TXN_MAX_EVENTS as usize {
-        return Err(ApiError::too_large(
-            "too_many_events",
-            format!("at most {TXN_MAX_EVENTS} events per transaction"),
-        ));
-    }
-    let (o, t) = (origin.to_string(), txn_id.clone());
+    let (o, t) = (origin.to_string(), txn.txn_id.clone());
     if let Some(stored) = state
         .db
         .run(move |conn| db::outbox::received(conn, &o, &t).map_err(ApiError::from))
@@ -73,24 +53,57 @@ pub async fn relay(state: &AppState, origin: &str, body: &[u8]) -> Result<Value,
     }
     let keys = origin_keys(state, origin).await?;
     let mut results = serde_json::Map::new();
-    let mut rest: &[Value] = events;
+    let mut rest: &[Value] = &txn.events;
     while let Some(first) = rest.first() {
-        if is_envelope(first) {
-            let outcome = receive_envelope(state, origin, first).await;
-            record(&mut results, origin, event_id(first), outcome)?;
+        let id = TxnItem::id_of(first);
+        let item = TxnItem::parse(first)
+            .map_err(|e| ApiError::bad_request("invalid_event", e.to_string()));
+        let submission = match item {
+            Ok(TxnItem::Envelope(envelope)) => {
+                let outcome = receive_envelope(state, origin, &envelope).await;
+                record(&mut results, origin, id, outcome)?;
+                rest = &rest[1..];
+                continue;
+            }
+            Ok(TxnItem::Event(event)) if is_submission(&event) => Some(event),
+            Ok(TxnItem::Event(_)) => None,
+            Err(e) => {
+                record(&mut results, origin, id, Err(e))?;
+                rest = &rest[1..];
+                continue;
+            }
+        };
+        if let Some(event) = submission {
+            let outcome = match verify_with(origin, &keys, &event.to_value()) {
+                Ok(()) => hosting::submit_relayed(state, origin, event).await,
+                Err(e) => Err(e),
+            };
+            record(&mut results, origin, id, outcome)?;
             rest = &rest[1..];
             continue;
         }
         // A run of direct events: verified together, stored in one write.
-        let run = rest.iter().take_while(|e| !is_envelope(e)).count();
+        let run = rest
+            .iter()
+            .take_while(
+                |e| matches!(TxnItem::parse(e), Ok(TxnItem::Event(ev)) if !is_submission(&ev)),
+            )
+            .count()
+            .max(1);
         let (direct, tail) = rest.split_at(run);
         for (id, outcome) in receive_direct_events(state, origin, &keys, direct).await? {
             record(&mut results, origin, id, outcome)?;
         }
         rest = tail;
     }
+    let ephemeral = txn.ephemeral_items();
+    if !ephemeral.is_empty() {
+        // Typing, presence and receipts across servers come with the features that make them;
+        // a transaction may already carry them, and they are read and skipped.
+        tracing::debug!(origin, count = ephemeral.len(), "ephemeral items skipped");
+    }
     let answer = json!({ "results": results });
-    let (o, stored) = (origin.to_string(), answer.to_string());
+    let (o, stored, txn_id) = (origin.to_string(), answer.to_string(), txn.txn_id);
     state
         .db
         .write(move |conn| {
@@ -101,23 +114,9 @@ pub async fn relay(state: &AppState, origin: &str, body: &[u8]) -> Result<Value,
     Ok(answer)
 }
 
-/// A channel envelope (sequenced by its host) rather than a direct event.
-fn is_envelope(event: &Value) -> bool {
-    event.get("channel").is_some() && event.get("event").is_some()
-}
-
-/// The id of a direct event or of an envelope's event, for the answer.
-fn event_id(event: &Value) -> String {
-    let inner = if is_envelope(event) {
-        &event["event"]
-    } else {
-        event
-    };
-    inner
-        .get("id")
-        .and_then(Value::as_str)
-        .unwrap_or("?")
-        .to_string()
+/// An event addressed to a channel (a submission from a member server), not to a user.
+fn is_submission(event: &WireEvent) -> bool {
+    event.to.starts_with('#')
 }
 
 /// Adds an event's outcome to the answer. Our failure, not the event's, fails the whole
@@ -145,13 +144,12 @@ fn record(
 async fn receive_envelope(
     state: &AppState,
     origin: &str,
-    envelope: &Value,
+    envelope: &Envelope,
 ) -> Result<(), ApiError> {
-    let channel = envelope["channel"].as_str().unwrap_or_default();
-    if channel.rsplit('@').next() != Some(origin) {
+    if envelope.host() != origin {
         return Err(ApiError::forbidden(
             "not_host",
-            format!("{origin} does not host {channel}"),
+            format!("{origin} does not host {}", envelope.channel),
         ));
     }
     mirror::apply(state, envelope, false).await
@@ -255,14 +253,13 @@ async fn receive_direct_events(
     let mut outcomes: Vec<(String, Result<(), ApiError>)> = Vec::with_capacity(events.len());
     let mut to_store: Vec<(usize, DirectEvent)> = Vec::new();
     for (event, verified) in events.iter().zip(verified) {
-        let checked =
-            accept_verified(origin, verified).and_then(|()| check_direct(state, origin, event));
+        let checked = accept_verified(origin, verified).and_then(|()| check_direct(state, event));
         match checked {
             Ok(direct) => {
                 to_store.push((outcomes.len(), direct));
-                outcomes.push((event_id(event), Ok(())));
+                outcomes.push((TxnItem::id_of(event), Ok(())));
             }
-            Err(e) => outcomes.push((event_id(event), Err(e))),
+            Err(e) => outcomes.push((TxnItem::id_of(event), Err(e))),
         }
     }
     if to_store.is_empty() {
@@ -291,34 +288,29 @@ async fn receive_direct_events(
 }
 
 /// Checks a verified direct event's fields and its local recipient's handle.
-fn check_direct(state: &AppState, origin: &str, event: &Value) -> Result<DirectEvent, ApiError> {
-    let field = |name: &str| event.get(name).and_then(Value::as_str);
-    let id = field("id")
-        .and_then(|s| uuid::Uuid::parse_str(s).ok())
-        .ok_or_else(|| ApiError::bad_request("invalid_event", "id must be a UUID"))?
-        .to_string();
-    let kind = field("type")
-        .and_then(EventKind::parse)
-        .filter(|k| k.is_user_sendable() || *k == EventKind::Invite)
-        .ok_or_else(|| {
-            ApiError::bad_request(
-                "unsupported_type",
-                "only message, action, notice and invite travel as direct events",
-            )
-        })?;
+fn check_direct(state: &AppState, event: &Value) -> Result<DirectEvent, ApiError> {
+    let event = WireEvent::try_from(event.clone())
+        .map_err(|e| ApiError::bad_request("invalid_event", e.to_string()))?;
+    let kind = event.kind;
+    if !(kind.is_user_sendable() || kind == EventKind::Invite) {
+        return Err(ApiError::bad_request(
+            "unsupported_type",
+            "only message, action, notice and invite travel as direct events",
+        ));
+    }
     if kind == EventKind::Invite {
-        // An invitation names a channel its sender's server hosts.
-        let channel = event["meta"]["channel"].as_str().unwrap_or_default();
-        if channel.rsplit('@').next() != Some(origin) || !channel.starts_with('#') {
+        // An invitation names a channel; the channel's host judges the join, so a false one
+        // grants nothing. The inviter's server sends it, whoever hosts the channel.
+        let channel = event.meta_str("channel").unwrap_or_default();
+        if channel.parse::<ChannelName>().is_err() || !channel.starts_with('#') {
             return Err(ApiError::bad_request(
                 "invalid_event",
-                "an invite names a channel hosted by its origin",
+                "an invite names a channel",
             ));
         }
     }
-    let from = field("from").unwrap_or_default().to_string();
-    let to: UserHandle = field("to")
-        .unwrap_or_default()
+    let to: UserHandle = event
+        .to
         .parse()
         .map_err(|_| ApiError::bad_request("invalid_event", "to must be a user handle"))?;
     if !to.is_local_to(&state.server_name) {
@@ -327,26 +319,18 @@ fn check_direct(state: &AppState, origin: &str, event: &Value) -> Result<DirectE
             format!("{to} is not a user of this server"),
         ));
     }
-    let body = field("body").unwrap_or_default().to_string();
-    check_body(state, &body)?;
-    let meta = event.get("meta").cloned().unwrap_or_else(|| json!({}));
+    check_body(state, &event.body)?;
+    let meta = Value::Object(event.meta.clone());
     check_meta(&meta)?;
-    let reply_to = field("reply_to")
-        .and_then(|s| uuid::Uuid::parse_str(s).ok())
-        .map(|u| u.to_string());
-    let ts_ms = field("ts")
-        .and_then(|ts| parse_rfc3339_ms(ts).ok())
-        .and_then(|ms| i64::try_from(ms).ok())
-        .unwrap_or_else(now_ms);
     Ok(DirectEvent {
-        id,
+        id: event.id.to_string(),
         kind,
-        from,
+        from: event.from.to_string(),
         to,
-        body,
+        body: event.body.clone(),
         meta,
-        reply_to,
-        ts_ms,
+        reply_to: event.reply_to.map(|u| u.to_string()),
+        ts_ms: i64::try_from(event.ts_ms).unwrap_or_else(|_| now_ms()),
     })
 }
 

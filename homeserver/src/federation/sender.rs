@@ -23,7 +23,7 @@ use crate::services::now_ms;
 use crate::state::AppState;
 
 /// Most events in one transaction.
-pub const TXN_MAX_EVENTS: i64 = 50;
+pub const TXN_MAX_EVENTS: i64 = federation_proto::api::wire::TXN_MAX_EVENTS as i64;
 /// Path of the relay endpoint.
 pub const RELAY_PATH: &str = "/api/v1/federation/relay";
 /// The worker looks at the queue at least this often.

@@ -53,7 +53,9 @@ pub async fn me(
     state: web::Data<AppState>,
     session: Session,
 ) -> Result<web::Json<UserProfile>, ApiError> {
-    Ok(web::Json(accounts::profile(&state, &session.nick).await?))
+    Ok(web::Json(
+        crate::chat::profile(&state, &session.nick).await?,
+    ))
 }
 
 /// `POST /api/v1/users/nick`
@@ -65,7 +67,7 @@ pub async fn change_nick(
     body: web::Json<NickRequest>,
 ) -> Result<web::Json<UserProfile>, ApiError> {
     Ok(web::Json(
-        accounts::change_nick(&state, &session, &body.nick).await?,
+        crate::chat::change_nick(&state, &session, &body.nick).await?,
     ))
 }
 
@@ -78,5 +80,5 @@ pub async fn profile(
     _session: Session,
     handle: web::Path<String>,
 ) -> Result<web::Json<UserProfile>, ApiError> {
-    Ok(web::Json(accounts::profile(&state, &handle).await?))
+    Ok(web::Json(crate::chat::profile(&state, &handle).await?))
 }

@@ -6,6 +6,7 @@ use federation_proto::api::client::{
 };
 use federation_proto::api::ErrorBody;
 
+use crate::chat;
 use crate::error::ApiError;
 use crate::services::accounts::Session;
 use crate::services::channels;
@@ -46,7 +47,7 @@ pub async fn join(
 ) -> Result<web::Json<ChannelInfo>, ApiError> {
     let req = body.into_inner();
     Ok(web::Json(
-        channels::join(&state, &session, &req.channel, req.key).await?,
+        chat::join(&state, &session, &req.channel, req.key).await?,
     ))
 }
 
@@ -60,7 +61,7 @@ pub async fn part(
     body: web::Json<JoinRequest>,
 ) -> Result<web::Json<Empty>, ApiError> {
     let req = body.into_inner();
-    channels::part(&state, &session, &req.channel, req.reason).await?;
+    chat::part(&state, &session, &req.channel, req.reason).await?;
     Ok(web::Json(Empty {}))
 }
 
@@ -73,7 +74,7 @@ pub async fn info(
     session: Session,
     name: web::Path<String>,
 ) -> Result<web::Json<ChannelInfo>, ApiError> {
-    Ok(web::Json(channels::info(&state, &session, &name).await?))
+    Ok(web::Json(chat::info(&state, &session, &name).await?))
 }
 
 /// `POST /api/v1/channels/{name}/topic`
@@ -87,7 +88,7 @@ pub async fn topic(
     body: web::Json<TopicRequest>,
 ) -> Result<web::Json<ChannelInfo>, ApiError> {
     Ok(web::Json(
-        channels::set_topic(&state, &session, &name, body.into_inner().topic).await?,
+        chat::set_topic(&state, &session, &name, body.into_inner().topic).await?,
     ))
 }
 
@@ -104,7 +105,7 @@ pub async fn mode(
 ) -> Result<web::Json<ChannelInfo>, ApiError> {
     let req = body.into_inner();
     Ok(web::Json(
-        channels::set_modes(&state, &session, &name, &req.modes, req.nick, req.arg).await?,
+        chat::set_modes(&state, &session, &name, &req.modes, req.nick, req.arg).await?,
     ))
 }
 
@@ -118,7 +119,7 @@ pub async fn invite(
     name: web::Path<String>,
     body: web::Json<MemberActionRequest>,
 ) -> Result<web::Json<Empty>, ApiError> {
-    channels::invite(&state, &session, &name, &body.nick).await?;
+    chat::invite(&state, &session, &name, &body.nick).await?;
     Ok(web::Json(Empty {}))
 }
 
@@ -133,6 +134,6 @@ pub async fn kick(
     body: web::Json<MemberActionRequest>,
 ) -> Result<web::Json<Empty>, ApiError> {
     let req = body.into_inner();
-    channels::kick(&state, &session, &name, &req.nick, req.reason).await?;
+    chat::kick(&state, &session, &name, &req.nick, req.reason).await?;
     Ok(web::Json(Empty {}))
 }

@@ -4,6 +4,7 @@ use actix_web::{web, HttpRequest};
 use federation_proto::api::client::Empty;
 use federation_proto::api::directory::EntriesPush;
 use federation_proto::api::federation::{DirectoryLinkStatus, FederationStatus, PeerStatus};
+use federation_proto::api::wire::Submission;
 use federation_proto::keydoc::KeyDocument;
 
 use crate::db;
@@ -81,19 +82,13 @@ pub async fn submit(
     let origin = inbound::verify(&state, &req, &body).await?;
     let parsed = federation_proto::canonical::parse_strict(&body)
         .map_err(|e| ApiError::bad_request("invalid_json", e.to_string()))?;
-    let event = parsed
-        .get("event")
-        .cloned()
-        .ok_or_else(|| ApiError::bad_request("invalid_request", "missing event"))?;
-    let key = parsed
-        .get("key")
-        .and_then(serde_json::Value::as_str)
-        .map(str::to_string);
-    receive::verify_from(&state, &origin, &event).await?;
+    let submission: Submission = serde_json::from_value(parsed)
+        .map_err(|e| ApiError::bad_request("invalid_event", e.to_string()))?;
+    receive::verify_from(&state, &origin, &submission.event.to_value()).await?;
     let name = crate::services::channels::local_channel(&state, &name)?.name;
-    let done = hosting::submit(&state, &origin, &name, event, key).await?;
+    let answer = hosting::submit(&state, &origin, &name, submission).await?;
     Ok(web::Json(
-        serde_json::json!({"envelope": done.envelope, "backfill": done.backfill, "info": done.info}),
+        serde_json::to_value(answer).map_err(ApiError::internal)?,
     ))
 }
 

@@ -192,7 +192,7 @@ pub async fn send(
     session: Session,
     body: web::Json<SendRequest>,
 ) -> Result<HttpResponse, ApiError> {
-    let event = messages::send(&state, &session, body.into_inner()).await?;
+    let event = crate::chat::send(&state, &session, body.into_inner()).await?;
     Ok(HttpResponse::Created().json(event))
 }
 

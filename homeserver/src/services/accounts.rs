@@ -9,7 +9,7 @@ use argon2::{Argon2, PasswordHash};
 use base64::Engine as _;
 use federation_proto::api::client::{LoginResponse, RegisterResponse, UserProfile};
 use federation_proto::event::EventKind;
-use federation_proto::ids::{Nick, UserHandle};
+use federation_proto::ids::Nick;
 use federation_proto::time::format_rfc3339_ms;
 use sha2::{Digest, Sha256};
 
@@ -18,9 +18,7 @@ use super::now_ms;
 use crate::db::models::{DeviceRow, UserRow};
 use crate::db::{self, is_unique_violation, Conn};
 use crate::error::ApiError;
-use crate::federation::client::FedClient;
 use crate::state::AppState;
-use awc::http::Method;
 
 /// Shortest accepted password, in bytes.
 pub const PASSWORD_MIN: usize = 8;
@@ -283,23 +281,33 @@ pub fn touch_device(state: &AppState, device_id: &str) {
     });
 }
 
-/// `POST /api/v1/users/nick`: renames the user and tells every channel they are in.
+/// A renamed user's nick submissions for the channels they are in on other servers: signed,
+/// and queued in the outbox in the rename's transaction (so a host that is down hears it
+/// later), to be pushed at once by `federation::mirror::announce_nick`.
+pub struct Renamed {
+    /// `(channel, host, signed nick event)` for each channel hosted elsewhere.
+    pub submissions: Vec<(String, String, serde_json::Value)>,
+}
+
+/// `POST /api/v1/users/nick`: renames the user. Every channel they are in sees a `nick` event
+/// (from the old handle, with the new one as body): channels hosted here append it and relay
+/// it to their member servers; for channels hosted elsewhere a signed submission goes to the
+/// host, which renames the member (modes kept) and relays the event to every member server.
 pub async fn change_nick(
     state: &AppState,
     session: &Session,
     new_nick: &str,
-) -> Result<UserProfile, ApiError> {
+) -> Result<(UserProfile, Option<Renamed>), ApiError> {
     let new_nick: Nick = new_nick.parse()?;
-    let server = state.server_name.clone();
+    let host = super::channels::act::Host::of(state);
     let session = session.clone();
-    let max_history = state.config.max_history;
-    let user = state
+    let (user, renamed, queued) = state
         .db
         .write(move |conn| {
             let user = db::users::by_id(conn, &session.user_id)?
                 .ok_or_else(|| ApiError::not_found("unknown_user", "no such user"))?;
             if user.nick == new_nick.as_str() {
-                return Ok(user);
+                return Ok((user, None, false));
             }
             if db::users::by_nick(conn, new_nick.as_str())?.is_some() {
                 return Err(ApiError::conflict(
@@ -308,37 +316,72 @@ pub async fn change_nick(
                 ));
             }
             db::users::set_nick(conn, &user.id, new_nick.as_str())?;
+            let server = &host.server;
             let old_handle = format!("{}@{}", user.nick, server);
             let new_handle = format!("{}@{}", new_nick, server);
+            let actor = super::policy::Actor::Local {
+                user_id: user.id.clone(),
+                handle: old_handle.clone(),
+            };
+            let mut queued = false;
+            for channel in db::channels::of_user(conn, &user.id)? {
+                let done = super::channels::act::rename(
+                    conn,
+                    &host,
+                    channel,
+                    &actor,
+                    &new_handle,
+                    super::channels::act::Authored::Here,
+                )?;
+                queued |= done.queued;
+            }
             let meta = serde_json::json!({"old": old_handle, "new": new_handle});
-            let mut rooms: Vec<(i64, String)> = db::channels::of_user(conn, &user.id)?
-                .into_iter()
-                .map(|c| (c.room_id, format!("#{}@{}", c.name, server)))
-                .collect();
             let own = db::events::ensure_room(conn, &user_room_key(&user.id), "user")?;
-            rooms.push((own, new_handle.clone()));
-            for (room_id, to) in rooms {
-                let draft = Draft::new(
-                    room_id,
-                    &old_handle,
-                    Some(&user.id),
-                    &to,
-                    EventKind::Nick,
-                    new_handle.clone(),
+            let draft = Draft::new(
+                own,
+                &old_handle,
+                Some(&user.id),
+                &new_handle,
+                EventKind::Nick,
+                new_handle.clone(),
+            )
+            .with_meta(meta.clone());
+            append_event(conn, draft, host.max_history)?;
+            let mut submissions = Vec::new();
+            for mirror in db::shared::mirrors_of_user(conn, &user.id)? {
+                let mut event = serde_json::json!({
+                    "id": uuid::Uuid::now_v7().to_string(),
+                    "ts": format_rfc3339_ms(now_ms()),
+                    "from": old_handle,
+                    "to": mirror.channel,
+                    "type": EventKind::Nick.as_str(),
+                    "body": new_handle,
+                    "meta": meta,
+                });
+                federation_proto::signing::hash_and_sign_event(
+                    &mut event,
+                    server.as_str(),
+                    host.keys.current(),
                 )
-                .with_meta(meta.clone());
-                append_event(conn, draft, max_history)?;
+                .map_err(ApiError::internal)?;
+                let id = event["id"].as_str().unwrap_or_default().to_string();
+                db::outbox::enqueue(conn, &mirror.host, &id, &event.to_string(), now_ms())?;
+                queued = true;
+                submissions.push((mirror.channel, mirror.host, event));
             }
             let renamed = UserRow {
                 nick: new_nick.as_str().to_string(),
                 ..user
             };
-            Ok(renamed)
+            Ok((renamed, Some(Renamed { submissions }), queued))
         })
         .await?;
+    if queued {
+        state.federation.outbox_wake.notify_one();
+    }
     // Cached sessions carry the old nick.
     state.sessions.forget_user(&user.id);
-    Ok(profile_of(state, &user, None))
+    Ok((profile_of(state, &user, None), renamed))
 }
 
 /// A user's public profile.
@@ -353,17 +396,6 @@ pub fn profile_of(state: &AppState, user: &UserRow, last_seen_ms: Option<i64>) -
         online,
         idle_seconds: ((now - user.last_active_ms) / 1000).max(0),
         created: format_rfc3339_ms(user.created_ms),
-    }
-}
-
-/// `GET /api/v1/users/{handle}` and `/users/me`.
-pub async fn profile(state: &AppState, handle: &str) -> Result<UserProfile, ApiError> {
-    let handle: UserHandle = handle.parse()?;
-    match &handle.server {
-        Some(server) if !handle.is_local_to(&state.server_name) => {
-            remote_profile(state, server.as_str(), handle.nick.as_str()).await
-        }
-        _ => local_profile(state, handle.nick.as_str()).await,
     }
 }
 
@@ -388,49 +420,6 @@ pub async fn local_profile(state: &AppState, nick: &str) -> Result<UserProfile, 
         )
     })?;
     Ok(profile_of(state, &user, seen))
-}
-
-/// Asks the user's server for the profile (a signed request).
-async fn remote_profile(
-    state: &AppState,
-    server: &str,
-    nick: &str,
-) -> Result<UserProfile, ApiError> {
-    let name = server.to_string();
-    let peer = state
-        .db
-        .run(move |conn| db::peers::get(conn, &name).map_err(ApiError::from))
-        .await?
-        .filter(|p| p.status == "up")
-        .ok_or_else(|| {
-            ApiError::not_found(
-                "unknown_server",
-                format!("{server} is not a known peer of this server"),
-            )
-        })?;
-    let client = FedClient::new(state.server_name.as_str(), state.keys.clone())
-        .with_federation_key(state.config.federation_key.clone());
-    let path = format!("/api/v1/federation/users/{nick}");
-    let answer = client
-        .signed(Method::GET, &peer.url, &path, server, None)
-        .await
-        .map_err(|e| match e.code() {
-            Some(code) if code == "unknown_user" => {
-                ApiError::not_found("unknown_user", format!("no user {nick}@{server}"))
-            }
-            _ => ApiError::new(
-                actix_web::http::StatusCode::BAD_GATEWAY,
-                "peer_unreachable",
-                format!("{server} did not answer: {e}"),
-            ),
-        })?;
-    serde_json::from_value(answer).map_err(|e| {
-        ApiError::new(
-            actix_web::http::StatusCode::BAD_GATEWAY,
-            "peer_unreachable",
-            format!("{server} answered nonsense: {e}"),
-        )
-    })
 }
 
 /// How stale a user's last-activity time may get: idle time is shown in seconds.

@@ -25,6 +25,7 @@ pub struct Draft {
     body: String,
     meta: serde_json::Value,
     reply_to: Option<String>,
+    target: Option<String>,
     received: Option<(String, i64)>,
     room_seq: Option<i64>,
     wire: Option<String>,
@@ -49,6 +50,7 @@ impl Draft {
             body: body.into(),
             meta: serde_json::Value::Object(Default::default()),
             reply_to: None,
+            target: None,
             received: None,
             room_seq: None,
             wire: None,
@@ -85,6 +87,12 @@ impl Draft {
         self.reply_to = reply_to;
         self
     }
+
+    /// Sets `target` (the message an edit, delete or reaction acts on).
+    pub fn targeting(mut self, target: Option<String>) -> Draft {
+        self.target = target;
+        self
+    }
 }
 
 /// Appends the event and records it, with the users it must be delivered to, for publication
@@ -104,7 +112,7 @@ pub fn append_event(conn: &mut Conn, draft: Draft, max_history: i64) -> Result<E
         body: draft.body,
         meta: draft.meta.to_string(),
         reply_to: draft.reply_to,
-        target: None,
+        target: draft.target,
         room_seq: draft.room_seq,
         wire: draft.wire,
     };
@@ -136,7 +144,7 @@ pub fn view(row: EventRow) -> Result<Event, ApiError> {
         ts: format_rfc3339_ms(row.ts_ms),
         from: row.sender,
         to: row.recipient,
-        kind: EventKind::parse(&row.kind).ok_or_else(|| {
+        kind: EventKind::from_wire(&row.kind).ok_or_else(|| {
             ApiError::internal(format!("stored event {} has unknown type", row.id))
         })?,
         body: row.body,

@@ -8,14 +8,13 @@ use federation_proto::ids::{ChannelName, Target, UserHandle};
 use federation_proto::signing::hash_and_sign_event;
 
 use super::accounts::{mark_active, Session};
-use super::channels::{for_history, for_send, local_channel};
+use super::channels::{for_history, for_send, local_actor, local_channel};
 use super::events::{append_event, view, views, Draft};
+use super::fanout::fan_out;
 use super::now_ms;
 use crate::db::models::UserRow;
 use crate::db::{self, Conn};
 use crate::error::ApiError;
-use crate::federation::hosting::fan_out;
-use crate::federation::mirror;
 use crate::state::AppState;
 
 /// Largest `meta` object, in bytes of JSON.
@@ -118,16 +117,23 @@ fn require_peer(conn: &mut Conn, server: &str) -> Result<(), ApiError> {
 }
 
 /// A validated send request.
-struct Outgoing {
-    target: Target,
-    kind: EventKind,
-    body: String,
-    meta: serde_json::Value,
-    reply_to: Option<String>,
-    txn_id: Option<String>,
+pub struct Outgoing {
+    /// Where it goes.
+    pub target: Target,
+    /// `message`, `action` or `notice`.
+    pub kind: EventKind,
+    /// The text.
+    pub body: String,
+    /// The client's object.
+    pub meta: serde_json::Value,
+    /// The message it answers.
+    pub reply_to: Option<String>,
+    /// The device's idempotency key.
+    pub txn_id: Option<String>,
 }
 
-fn validate(state: &AppState, req: SendRequest) -> Result<Outgoing, ApiError> {
+/// Checks a send request's fields.
+pub fn validate(state: &AppState, req: SendRequest) -> Result<Outgoing, ApiError> {
     let target: Target = req.to.parse()?;
     let kind = match req.kind.as_deref() {
         None => EventKind::Message,
@@ -179,18 +185,18 @@ fn local_user_by_handle(conn: &mut Conn, handle: &UserHandle) -> Result<UserRow,
         .ok_or_else(|| ApiError::not_found("unknown_user", format!("no user {handle}")))
 }
 
-/// `POST /api/v1/messages`: stores the event and wakes its recipients. A repeated `txn_id`
-/// from the same device answers with the first result and stores nothing.
-pub async fn send(
-    state: &AppState,
-    session: &Session,
-    req: SendRequest,
-) -> Result<Event, ApiError> {
-    let out = validate(state, req)?;
+/// `POST /api/v1/messages` to a channel hosted here or to a user (of this server or another):
+/// stores the event and wakes its recipients. A repeated `txn_id` from the same device answers
+/// with the first result and stores nothing. (A channel hosted elsewhere is sent through its
+/// host: `federation::mirror::send`.)
+pub async fn send(state: &AppState, session: &Session, out: Outgoing) -> Result<Event, ApiError> {
     let destination = resolve(state, &out.target)?;
     if let Destination::RemoteChannel(channel) = &destination {
-        return send_to_remote_channel(state, session, channel, out).await;
+        return Err(ApiError::internal(format!(
+            "{channel} is hosted elsewhere: send through its host"
+        )));
     }
+    let actor = local_actor(state, session);
     let server = state.server_name.clone();
     let max_history = state.config.max_history;
     let keys = state.keys.clone();
@@ -208,7 +214,7 @@ pub async fn send(
             let mut hosted = None;
             let (room_id, to) = match &destination {
                 Destination::Channel(channel) => {
-                    let (row, _member) = for_send(conn, &channel.name, &session.user_id)?;
+                    let row = for_send(conn, &channel.name, &actor)?;
                     let at = (row.room_id, format!("#{}@{}", row.name, server));
                     hosted = Some(row);
                     at
@@ -283,78 +289,6 @@ pub async fn send(
     Ok(event)
 }
 
-/// A send to a channel hosted elsewhere: signed here, sequenced by the host, then stored.
-async fn send_to_remote_channel(
-    state: &AppState,
-    session: &Session,
-    channel: &ChannelName,
-    out: Outgoing,
-) -> Result<Event, ApiError> {
-    // With a txn_id the signed event is recorded before it is submitted, so that a retry after
-    // a lost answer submits the very same event (the host applies it once).
-    let mut event = None;
-    if let Some(txn_id) = &out.txn_id {
-        let (device, txn) = (session.device_id.clone(), txn_id.clone());
-        let stored = state
-            .db
-            .run(move |conn| db::devices::txn_response(conn, &device, &txn).map_err(ApiError::from))
-            .await?;
-        if let Some(stored) = stored {
-            let stored: serde_json::Value =
-                serde_json::from_str(&stored).map_err(ApiError::internal)?;
-            match stored.get(PENDING) {
-                Some(pending) => event = Some(pending.clone()),
-                None => return serde_json::from_value(stored).map_err(ApiError::internal),
-            }
-        }
-    }
-    let event = match event {
-        Some(event) => event,
-        None => {
-            let event = mirror::prepare_send(
-                state,
-                session,
-                channel,
-                out.kind,
-                &out.body,
-                out.meta,
-                out.reply_to,
-            )
-            .await?;
-            if let Some(txn_id) = &out.txn_id {
-                let (device, txn) = (session.device_id.clone(), txn_id.clone());
-                let pending = serde_json::json!({ PENDING: event }).to_string();
-                state
-                    .db
-                    .write(move |conn| {
-                        db::devices::save_txn(conn, &device, &txn, &pending, now_ms())
-                            .map_err(ApiError::from)
-                    })
-                    .await?;
-            }
-            event
-        }
-    };
-    let sent = mirror::send_signed(state, channel, event).await?;
-    let (device, user_id) = (session.device_id.clone(), session.user_id.clone());
-    let stored = serde_json::to_string(&sent).map_err(ApiError::internal)?;
-    let txn_id = out.txn_id;
-    state
-        .db
-        .write(move |conn| {
-            if let Some(txn_id) = &txn_id {
-                db::devices::replace_txn(conn, &device, txn_id, &stored)?;
-            }
-            mark_active(conn, &user_id)
-        })
-        .await?;
-    state.metrics.sends.fetch_add(1, Ordering::Relaxed);
-    Ok(sent)
-}
-
-/// Key of a send recorded but not yet acknowledged by a remote channel's host.
-const PENDING: &str = "pending_event";
-
 /// `GET /api/v1/history`: a channel's or DM's stored events, newest first.
 pub async fn history(
     state: &AppState,
@@ -372,12 +306,13 @@ pub async fn history(
     );
     let destination = resolve(state, &target)?;
     let user_id = session.user_id.clone();
+    let actor = local_actor(state, session);
     let rows = state
         .db
         .run(move |conn| {
             let room_id = match &destination {
                 Destination::Channel(channel) => {
-                    Some(for_history(conn, &channel.name, &user_id)?.room_id)
+                    Some(for_history(conn, &channel.name, &actor)?.room_id)
                 }
                 Destination::RemoteChannel(channel) => {
                     let global = channel.to_string();

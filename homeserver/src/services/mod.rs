@@ -3,8 +3,12 @@
 //!
 //! # Layout
 //! - [`accounts`]: register, login, logout, tokens, nick changes, profiles.
-//! - [`channels`]: join, part, topic, modes, invite, kick, info, lists.
+//! - [`channels`]: channels hosted here: join, part, topic, modes, invite, kick, info, lists;
+//!   `channels::act` performs each action for any actor, local or remote.
 //! - [`modes`]: parsing and applying mode strings (pure).
+//! - [`policy`]: the channel rules, for users of this server and of others alike (pure).
+//! - [`members`]: the facts the rules read (members of every server, their standing).
+//! - [`fanout`]: host-signed envelopes of hosted channels' events, queued for member servers.
 //! - [`messages`]: sending (channels and DMs) and history.
 //! - [`sync`]: the per-device event stream and its long-poll.
 //! - [`stream`]: the same stream as Server-Sent Events.
@@ -14,8 +18,11 @@
 pub mod accounts;
 pub mod channels;
 pub mod events;
+pub mod fanout;
+pub mod members;
 pub mod messages;
 pub mod modes;
+pub mod policy;
 pub mod sessions;
 pub mod stream;
 pub mod sync;

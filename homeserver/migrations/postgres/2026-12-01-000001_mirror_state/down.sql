@@ -1,0 +1,3 @@
+ALTER TABLE mirrors DROP COLUMN members;
+ALTER TABLE mirrors DROP COLUMN modes;
+ALTER TABLE mirrors DROP COLUMN topic;

@@ -1,0 +1,196 @@
+//! What a user does, wherever it lives: each function decides once whether the channel (or
+//! user) is on this server, then calls `services` for what is hosted here or
+//! `federation::mirror` (the channel's host) and `federation` for what lives elsewhere. The
+//! HTTP routes call these (and so will the WebSocket and the IRC gateway), so the
+//! local-or-remote branching is written once and `services` never calls into `federation`.
+
+use federation_proto::api::client::{ChannelInfo, SendRequest, UserProfile};
+use federation_proto::event::{Event, EventKind};
+use federation_proto::ids::{ChannelName, Target, UserHandle};
+
+use crate::error::ApiError;
+use crate::federation::{directory, mirror, profiles};
+use crate::services::accounts::{self, Session};
+use crate::services::channels::{self, check_reason, check_topic, parse_channel, parse_modes};
+use crate::services::messages;
+use crate::state::AppState;
+
+/// Where a named channel lives.
+enum Place {
+    /// Hosted here.
+    Here(ChannelName),
+    /// Hosted by another server (its host is `channel.server`).
+    Elsewhere(ChannelName),
+}
+
+fn place(state: &AppState, raw: &str) -> Result<Place, ApiError> {
+    let channel = parse_channel(raw)?;
+    Ok(if channel.is_local_to(&state.server_name) {
+        Place::Here(channel)
+    } else {
+        Place::Elsewhere(channel)
+    })
+}
+
+/// `POST /api/v1/channels/join`
+pub async fn join(
+    state: &AppState,
+    session: &Session,
+    raw: &str,
+    key: Option<String>,
+) -> Result<ChannelInfo, ApiError> {
+    match place(state, raw)? {
+        Place::Here(channel) => channels::join(state, session, channel, key).await,
+        Place::Elsewhere(channel) => mirror::join(state, session, &channel, key).await,
+    }
+}
+
+/// `POST /api/v1/channels/part`
+pub async fn part(
+    state: &AppState,
+    session: &Session,
+    raw: &str,
+    reason: Option<String>,
+) -> Result<(), ApiError> {
+    let reason = check_reason(reason)?;
+    match place(state, raw)? {
+        Place::Here(channel) => channels::part(state, session, channel, reason).await,
+        Place::Elsewhere(channel) => mirror::part(state, session, &channel, reason).await,
+    }
+}
+
+/// `POST /api/v1/channels/{name}/topic`
+pub async fn set_topic(
+    state: &AppState,
+    session: &Session,
+    raw: &str,
+    topic: String,
+) -> Result<ChannelInfo, ApiError> {
+    check_topic(&topic)?;
+    match place(state, raw)? {
+        Place::Here(channel) => channels::set_topic(state, session, channel, topic).await,
+        Place::Elsewhere(channel) => {
+            let meta = serde_json::json!({});
+            mirror::act(state, session, &channel, EventKind::Topic, &topic, meta).await?;
+            mirror::info(state, &channel).await
+        }
+    }
+}
+
+/// `POST /api/v1/channels/{name}/mode`
+pub async fn set_modes(
+    state: &AppState,
+    session: &Session,
+    raw: &str,
+    modes: &str,
+    nick: Option<String>,
+    arg: Option<String>,
+) -> Result<ChannelInfo, ApiError> {
+    let changes = parse_modes(modes, nick.as_deref(), arg.as_deref())?;
+    match place(state, raw)? {
+        Place::Here(channel) => channels::set_modes(state, session, channel, changes).await,
+        Place::Elsewhere(channel) => {
+            let meta = serde_json::json!({"nick": nick, "arg": arg});
+            mirror::act(state, session, &channel, EventKind::Mode, modes, meta).await?;
+            mirror::info(state, &channel).await
+        }
+    }
+}
+
+/// `POST /api/v1/channels/{name}/invite`: a user of another server needs a federation link
+/// to their server (resolved now if it is listed in `PEERS`).
+pub async fn invite(
+    state: &AppState,
+    session: &Session,
+    raw: &str,
+    nick: &str,
+) -> Result<(), ApiError> {
+    let invitee: UserHandle = nick.parse()?;
+    if let Some(server) = invitee
+        .server
+        .as_ref()
+        .filter(|_| !invitee.is_local_to(&state.server_name))
+    {
+        directory::peer(state, server.as_str()).await?;
+    }
+    match place(state, raw)? {
+        Place::Here(channel) => channels::invite(state, session, channel, nick.to_string()).await,
+        Place::Elsewhere(channel) => mirror::invite(state, session, &channel, &invitee).await,
+    }
+}
+
+/// `POST /api/v1/channels/{name}/kick`
+pub async fn kick(
+    state: &AppState,
+    session: &Session,
+    raw: &str,
+    nick: &str,
+    reason: Option<String>,
+) -> Result<(), ApiError> {
+    let reason = check_reason(reason)?;
+    match place(state, raw)? {
+        Place::Here(channel) => {
+            channels::kick(state, session, channel, nick.to_string(), reason).await
+        }
+        Place::Elsewhere(channel) => {
+            let meta = serde_json::json!({"nick": nick});
+            mirror::act(state, session, &channel, EventKind::Kick, &reason, meta).await
+        }
+    }
+}
+
+/// `GET /api/v1/channels/{name}`
+pub async fn info(state: &AppState, session: &Session, raw: &str) -> Result<ChannelInfo, ApiError> {
+    match place(state, raw)? {
+        Place::Here(channel) => channels::info(state, session, channel).await,
+        Place::Elsewhere(channel) => mirror::info(state, &channel).await,
+    }
+}
+
+/// `POST /api/v1/messages`: a channel hosted elsewhere is sequenced by its host; everything
+/// else (channels hosted here, DMs here or to other servers) is stored here.
+pub async fn send(
+    state: &AppState,
+    session: &Session,
+    req: SendRequest,
+) -> Result<Event, ApiError> {
+    let out = messages::validate(state, req)?;
+    match &out.target {
+        Target::Channel(channel) if !channel.is_local_to(&state.server_name) => {
+            let channel = channel.clone();
+            mirror::send(state, session, &channel, out).await
+        }
+        Target::User(handle) if !handle.is_local_to(&state.server_name) => {
+            if let Some(server) = &handle.server {
+                directory::peer(state, server.as_str()).await?;
+            }
+            messages::send(state, session, out).await
+        }
+        _ => messages::send(state, session, out).await,
+    }
+}
+
+/// `GET /api/v1/users/{handle}`: a user of another server is asked of their server.
+pub async fn profile(state: &AppState, handle: &str) -> Result<UserProfile, ApiError> {
+    let handle: UserHandle = handle.parse()?;
+    match &handle.server {
+        Some(server) if !handle.is_local_to(&state.server_name) => {
+            profiles::remote_profile(state, server.as_str(), handle.nick.as_str()).await
+        }
+        _ => accounts::local_profile(state, handle.nick.as_str()).await,
+    }
+}
+
+/// `POST /api/v1/users/nick`: renames the user here, then tells the hosts of the channels they
+/// are in on other servers (see `mirror::announce_nick`).
+pub async fn change_nick(
+    state: &AppState,
+    session: &Session,
+    new_nick: &str,
+) -> Result<UserProfile, ApiError> {
+    let (profile, renamed) = accounts::change_nick(state, session, new_nick).await?;
+    if let Some(renamed) = renamed {
+        mirror::announce_nick(state, renamed).await;
+    }
+    Ok(profile)
+}

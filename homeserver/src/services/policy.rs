@@ -1,0 +1,576 @@
+//! The channel rules, once: who may join, speak, set the topic and modes, invite and kick.
+//!
+//! Pure: every function takes what the rule reads (the channel's modes, the actor's standing,
+//! the target's standing, the member count) and answers allowed or [`Denied`]. The local path
+//! (`services::channels`, `services::messages`) and the host's handling of submissions from
+//! member servers (`federation::hosting`) both load those facts through
+//! [`super::members`] and ask here, so a rule cannot differ between a user of this server and a
+//! user of another. Bans and mutes will be two more facts read here.
+
+use super::modes::MemberMode;
+use crate::db::models::ChannelRow;
+use crate::error::ApiError;
+
+/// Who acts on a channel hosted here, resolved once per request.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Actor {
+    /// A user of this server.
+    Local {
+        /// Their stable id.
+        user_id: String,
+        /// `nick@server`.
+        handle: String,
+    },
+    /// A user of a member server, whose server submitted the event.
+    Remote {
+        /// `nick@server`.
+        handle: String,
+        /// Their server (the submitting origin).
+        server: String,
+    },
+}
+
+impl Actor {
+    /// `nick@server`.
+    pub fn handle(&self) -> &str {
+        match self {
+            Actor::Local { handle, .. } | Actor::Remote { handle, .. } => handle,
+        }
+    }
+
+    /// The local user's id, for a local actor.
+    pub fn user_id(&self) -> Option<&str> {
+        match self {
+            Actor::Local { user_id, .. } => Some(user_id),
+            Actor::Remote { .. } => None,
+        }
+    }
+
+    /// The server of a remote actor.
+    pub fn remote_server(&self) -> Option<&str> {
+        match self {
+            Actor::Remote { server, .. } => Some(server),
+            Actor::Local { .. } => None,
+        }
+    }
+}
+
+/// A member's standing in a channel (`None` where a function takes `Option<Standing>`: not a
+/// member).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Standing {
+    /// `+o`.
+    pub op: bool,
+    /// `+v`.
+    pub voice: bool,
+    /// The channel's owner (always a user of the host).
+    pub owner: bool,
+}
+
+/// Why a rule said no. [`Denied::into_error`] turns it into the answer, with the same code for
+/// local and remote actors.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Denied {
+    /// `+i` without an invitation.
+    InviteOnly,
+    /// `+k` without the right key.
+    BadKey,
+    /// `+l` reached.
+    Full(i64),
+    /// The actor is already a member (join) or the target is (invite).
+    AlreadyMember(String),
+    /// The actor is not a member.
+    NotMember,
+    /// `+n` (or `+s`): no messages from outside.
+    NoExternal,
+    /// `+m` without voice.
+    Moderated,
+    /// Operators only.
+    ChanopRequired,
+    /// `+t`: operators set the topic.
+    TopicLocked,
+    /// `+i`: operators invite.
+    InviteOpsOnly,
+    /// The target is not in the channel.
+    NotInChannel(String),
+    /// The owner cannot be kicked by others.
+    CannotKickOwner,
+    /// The owner cannot be de-opped by others.
+    CannotDeopOwner,
+    /// Only the owner transfers ownership.
+    OwnerRequired,
+    /// Ownership stays with users of the channel's host.
+    OwnerMustBeLocal,
+    /// A secret channel does not exist for non-members.
+    Hidden,
+}
+
+impl Denied {
+    /// The answer for `channel` (as shown to the actor, e.g. `#general` or `#general@hs1`).
+    pub fn into_error(self, channel: &str) -> ApiError {
+        match self {
+            Denied::InviteOnly => {
+                ApiError::forbidden("invite_only", format!("{channel} is invite-only (+i)"))
+            }
+            Denied::BadKey => ApiError::forbidden(
+                "bad_channel_key",
+                format!("{channel} needs the right key (+k)"),
+            ),
+            Denied::Full(limit) => {
+                ApiError::forbidden("channel_full", format!("{channel} is full (+l {limit})"))
+            }
+            Denied::AlreadyMember(who) => {
+                ApiError::conflict("already_member", format!("{who} is already in {channel}"))
+            }
+            Denied::NotMember => {
+                ApiError::forbidden("not_member", format!("you are not in {channel}"))
+            }
+            Denied::NoExternal => ApiError::forbidden(
+                "not_member",
+                format!("{channel} takes no messages from outside (+n)"),
+            ),
+            Denied::Moderated => ApiError::forbidden(
+                "moderated",
+                format!("{channel} is moderated (+m): you need voice"),
+            ),
+            Denied::ChanopRequired => ApiError::forbidden(
+                "chanop_required",
+                format!("you are not an operator of {channel}"),
+            ),
+            Denied::TopicLocked => ApiError::forbidden(
+                "chanop_required",
+                format!("only operators set the topic of {channel} (+t)"),
+            ),
+            Denied::InviteOpsOnly => ApiError::forbidden(
+                "chanop_required",
+                format!("only operators invite to {channel} (+i)"),
+            ),
+            Denied::NotInChannel(who) => {
+                ApiError::not_found("not_in_channel", format!("{who} is not in {channel}"))
+            }
+            Denied::CannotKickOwner => ApiError::forbidden(
+                "cannot_kick_owner",
+                format!("the owner of {channel} cannot be kicked"),
+            ),
+            Denied::CannotDeopOwner => ApiError::forbidden(
+                "cannot_deop_owner",
+                format!("the owner of {channel} cannot be de-opped"),
+            ),
+            Denied::OwnerRequired => ApiError::forbidden(
+                "owner_required",
+                format!("only the owner of {channel} can transfer it"),
+            ),
+            Denied::OwnerMustBeLocal => ApiError::bad_request(
+                "invalid_mode",
+                "ownership passes only to a user of the channel's host",
+            ),
+            Denied::Hidden => {
+                ApiError::not_found("no_such_channel", format!("no channel {channel}"))
+            }
+        }
+    }
+}
+
+/// What a join is judged on.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct JoinAttempt<'a> {
+    /// The joiner's standing, if already a member.
+    pub member: Option<Standing>,
+    /// Whether the joiner holds an invitation.
+    pub invited: bool,
+    /// The key offered.
+    pub key: Option<&'a str>,
+    /// Members on every server, before the join.
+    pub members: i64,
+}
+
+/// Join: `+i` needs an invitation, `+k` the key, `+l` room (members of every server count).
+pub fn join(channel: &ChannelRow, attempt: &JoinAttempt, who: &str) -> Result<(), Denied> {
+    if attempt.member.is_some() {
+        return Err(Denied::AlreadyMember(who.to_string()));
+    }
+    if channel.mode_invite_only && !attempt.invited {
+        return Err(Denied::InviteOnly);
+    }
+    if let Some(key) = &channel.chan_key {
+        if attempt.key != Some(key.as_str()) {
+            return Err(Denied::BadKey);
+        }
+    }
+    if let Some(limit) = channel.user_limit {
+        if attempt.members >= limit {
+            return Err(Denied::Full(limit));
+        }
+    }
+    Ok(())
+}
+
+/// Part: members only.
+pub fn part(member: Option<Standing>) -> Result<(), Denied> {
+    member.map(drop).ok_or(Denied::NotMember)
+}
+
+/// Send a message: `+n`/`+s` keep outsiders out, `+m` needs voice or operator.
+pub fn send(channel: &ChannelRow, member: Option<Standing>) -> Result<(), Denied> {
+    if member.is_none() && (channel.mode_no_external || channel.mode_secret) {
+        return Err(Denied::NoExternal);
+    }
+    if channel.mode_moderated && !member.is_some_and(|m| m.op || m.voice) {
+        return Err(Denied::Moderated);
+    }
+    Ok(())
+}
+
+/// Set the topic: members; operators only under `+t`.
+pub fn set_topic(channel: &ChannelRow, member: Option<Standing>) -> Result<(), Denied> {
+    let member = member.ok_or(Denied::NotMember)?;
+    if channel.mode_topic_ops && !member.op {
+        return Err(Denied::TopicLocked);
+    }
+    Ok(())
+}
+
+/// Change modes: operators.
+pub fn change_modes(member: Option<Standing>) -> Result<Standing, Denied> {
+    let member = member.ok_or(Denied::NotMember)?;
+    if !member.op {
+        return Err(Denied::ChanopRequired);
+    }
+    Ok(member)
+}
+
+/// Change a member's mode (after [`change_modes`] allowed the caller): the owner cannot be
+/// de-opped by others; only the owner passes ownership, and only to a user of the host.
+pub fn change_member_mode(
+    caller: Standing,
+    target: Option<Standing>,
+    target_is_local: bool,
+    target_name: &str,
+    mode: MemberMode,
+    on: bool,
+) -> Result<(), Denied> {
+    let target = target.ok_or_else(|| Denied::NotInChannel(target_name.to_string()))?;
+    match mode {
+        MemberMode::Op if !on && target.owner && !caller.owner => Err(Denied::CannotDeopOwner),
+        MemberMode::Op | MemberMode::Voice => Ok(()),
+        MemberMode::Owner if !caller.owner => Err(Denied::OwnerRequired),
+        MemberMode::Owner if !target_is_local => Err(Denied::OwnerMustBeLocal),
+        MemberMode::Owner => Ok(()),
+    }
+}
+
+/// Invite: members; operators only under `+i`; not someone already in.
+pub fn invite(
+    channel: &ChannelRow,
+    member: Option<Standing>,
+    target: Option<Standing>,
+    target_name: &str,
+) -> Result<(), Denied> {
+    let member = member.ok_or(Denied::NotMember)?;
+    if channel.mode_invite_only && !member.op {
+        return Err(Denied::InviteOpsOnly);
+    }
+    if target.is_some() {
+        return Err(Denied::AlreadyMember(target_name.to_string()));
+    }
+    Ok(())
+}
+
+/// Kick: operators; the target must be in; only the owner may kick the owner (themself).
+pub fn kick(
+    member: Option<Standing>,
+    target: Option<Standing>,
+    target_name: &str,
+) -> Result<(), Denied> {
+    let caller = change_modes(member)?;
+    let target = target.ok_or_else(|| Denied::NotInChannel(target_name.to_string()))?;
+    if target.owner && !caller.owner {
+        return Err(Denied::CannotKickOwner);
+    }
+    Ok(())
+}
+
+/// See the channel (info): a secret channel does not exist for non-members.
+pub fn see(channel: &ChannelRow, is_member: bool) -> Result<(), Denied> {
+    if channel.mode_secret && !is_member {
+        return Err(Denied::Hidden);
+    }
+    Ok(())
+}
+
+/// Read its history: members only, and a secret channel does not exist for others.
+pub fn read_history(channel: &ChannelRow, is_member: bool) -> Result<(), Denied> {
+    see(channel, is_member)?;
+    if !is_member {
+        return Err(Denied::NotMember);
+    }
+    Ok(())
+}
+
+/// A member server reads a channel's log or info when it has members there, or when the
+/// channel is open (neither `+s` nor `+i`).
+pub fn peer_reads(channel: &ChannelRow, has_members: bool) -> Result<(), Denied> {
+    if has_members {
+        return Ok(());
+    }
+    see(channel, false)?;
+    if channel.mode_invite_only {
+        return Err(Denied::InviteOnly);
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn channel() -> ChannelRow {
+        ChannelRow {
+            room_id: 1,
+            name: "general".into(),
+            topic: String::new(),
+            topic_set_by: None,
+            topic_set_ms: None,
+            owner_id: "owner".into(),
+            created_ms: 0,
+            mode_invite_only: false,
+            mode_moderated: false,
+            mode_secret: false,
+            mode_topic_ops: true,
+            mode_no_external: true,
+            chan_key: None,
+            user_limit: None,
+        }
+    }
+
+    const PLAIN: Standing = Standing {
+        op: false,
+        voice: false,
+        owner: false,
+    };
+    const VOICE: Standing = Standing {
+        op: false,
+        voice: true,
+        owner: false,
+    };
+    const OP: Standing = Standing {
+        op: true,
+        voice: false,
+        owner: false,
+    };
+    const OWNER: Standing = Standing {
+        op: true,
+        voice: false,
+        owner: true,
+    };
+
+    /// The rules read only facts, so one table covers users of this server and of others: the
+    /// same facts give the same answer whoever the actor is. Each row also runs for a remote
+    /// actor's facts (identical by construction), which the host's submission path supplies.
+    #[test]
+    fn join_rules() {
+        let mut ch = channel();
+        let open = JoinAttempt::default();
+        assert_eq!(join(&ch, &open, "a"), Ok(()));
+        let again = JoinAttempt {
+            member: Some(PLAIN),
+            ..open
+        };
+        assert_eq!(
+            join(&ch, &again, "a"),
+            Err(Denied::AlreadyMember("a".into()))
+        );
+        ch.mode_invite_only = true;
+        assert_eq!(join(&ch, &open, "a"), Err(Denied::InviteOnly));
+        let invited = JoinAttempt {
+            invited: true,
+            ..open
+        };
+        assert_eq!(join(&ch, &invited, "a"), Ok(()));
+        ch.chan_key = Some("sesame".into());
+        assert_eq!(join(&ch, &invited, "a"), Err(Denied::BadKey));
+        let keyed = JoinAttempt {
+            key: Some("sesame"),
+            ..invited
+        };
+        assert_eq!(join(&ch, &keyed, "a"), Ok(()));
+        let wrong = JoinAttempt {
+            key: Some("nope"),
+            ..invited
+        };
+        assert_eq!(join(&ch, &wrong, "a"), Err(Denied::BadKey));
+        ch.user_limit = Some(2);
+        for (members, expected) in [(0, Ok(())), (1, Ok(())), (2, Err(Denied::Full(2)))] {
+            let attempt = JoinAttempt { members, ..keyed };
+            assert_eq!(join(&ch, &attempt, "a"), expected, "{members} members");
+        }
+    }
+
+    #[test]
+    fn send_rules() {
+        let mut ch = channel();
+        let table = [
+            // (+n, +m, +s, standing, expected)
+            (true, false, false, None, Err(Denied::NoExternal)),
+            (false, false, false, None, Ok(())),
+            (false, false, true, None, Err(Denied::NoExternal)),
+            (true, false, false, Some(PLAIN), Ok(())),
+            (true, true, false, Some(PLAIN), Err(Denied::Moderated)),
+            (true, true, false, Some(VOICE), Ok(())),
+            (true, true, false, Some(OP), Ok(())),
+            (false, true, false, None, Err(Denied::Moderated)),
+        ];
+        for (n, m, s, standing, expected) in table {
+            ch.mode_no_external = n;
+            ch.mode_moderated = m;
+            ch.mode_secret = s;
+            assert_eq!(
+                send(&ch, standing),
+                expected,
+                "n={n} m={m} s={s} {standing:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn topic_mode_and_part_rules() {
+        let mut ch = channel();
+        assert_eq!(set_topic(&ch, None), Err(Denied::NotMember));
+        assert_eq!(set_topic(&ch, Some(PLAIN)), Err(Denied::TopicLocked));
+        assert_eq!(set_topic(&ch, Some(OP)), Ok(()));
+        ch.mode_topic_ops = false;
+        assert_eq!(set_topic(&ch, Some(PLAIN)), Ok(()));
+        assert_eq!(change_modes(None), Err(Denied::NotMember));
+        assert_eq!(change_modes(Some(VOICE)), Err(Denied::ChanopRequired));
+        assert_eq!(change_modes(Some(OP)), Ok(OP));
+        assert_eq!(part(None), Err(Denied::NotMember));
+        assert_eq!(part(Some(PLAIN)), Ok(()));
+    }
+
+    #[test]
+    fn member_mode_rules() {
+        use MemberMode::{Op, Owner, Voice};
+        let table = [
+            // (caller, target, target local, mode, on, expected)
+            (OP, Some(PLAIN), true, Op, true, Ok(())),
+            (OP, Some(PLAIN), false, Voice, true, Ok(())),
+            (
+                OP,
+                None,
+                true,
+                Op,
+                true,
+                Err(Denied::NotInChannel("t".into())),
+            ),
+            (
+                OP,
+                Some(OWNER),
+                true,
+                Op,
+                false,
+                Err(Denied::CannotDeopOwner),
+            ),
+            (OWNER, Some(OWNER), true, Op, false, Ok(())),
+            (OP, Some(OWNER), true, Voice, true, Ok(())),
+            (
+                OP,
+                Some(PLAIN),
+                true,
+                Owner,
+                true,
+                Err(Denied::OwnerRequired),
+            ),
+            (OWNER, Some(PLAIN), true, Owner, true, Ok(())),
+            (
+                OWNER,
+                Some(PLAIN),
+                false,
+                Owner,
+                true,
+                Err(Denied::OwnerMustBeLocal),
+            ),
+        ];
+        for (caller, target, local, mode, on, expected) in table {
+            assert_eq!(
+                change_member_mode(caller, target, local, "t", mode, on),
+                expected,
+                "{caller:?} {mode:?}{on} on {target:?} (local {local})"
+            );
+        }
+    }
+
+    #[test]
+    fn invite_and_kick_rules() {
+        let mut ch = channel();
+        assert_eq!(invite(&ch, None, None, "t"), Err(Denied::NotMember));
+        assert_eq!(invite(&ch, Some(PLAIN), None, "t"), Ok(()));
+        assert_eq!(
+            invite(&ch, Some(PLAIN), Some(PLAIN), "t"),
+            Err(Denied::AlreadyMember("t".into()))
+        );
+        ch.mode_invite_only = true;
+        assert_eq!(
+            invite(&ch, Some(PLAIN), None, "t"),
+            Err(Denied::InviteOpsOnly)
+        );
+        assert_eq!(invite(&ch, Some(OP), None, "t"), Ok(()));
+
+        assert_eq!(kick(None, Some(PLAIN), "t"), Err(Denied::NotMember));
+        assert_eq!(
+            kick(Some(VOICE), Some(PLAIN), "t"),
+            Err(Denied::ChanopRequired)
+        );
+        assert_eq!(kick(Some(OP), Some(PLAIN), "t"), Ok(()));
+        assert_eq!(
+            kick(Some(OP), None, "t"),
+            Err(Denied::NotInChannel("t".into()))
+        );
+        assert_eq!(
+            kick(Some(OP), Some(OWNER), "t"),
+            Err(Denied::CannotKickOwner)
+        );
+        assert_eq!(kick(Some(OWNER), Some(OWNER), "t"), Ok(()));
+    }
+
+    #[test]
+    fn visibility_rules() {
+        let mut ch = channel();
+        assert_eq!(see(&ch, false), Ok(()));
+        assert_eq!(read_history(&ch, false), Err(Denied::NotMember));
+        assert_eq!(read_history(&ch, true), Ok(()));
+        assert_eq!(peer_reads(&ch, false), Ok(()));
+        ch.mode_invite_only = true;
+        assert_eq!(peer_reads(&ch, false), Err(Denied::InviteOnly));
+        assert_eq!(peer_reads(&ch, true), Ok(()));
+        ch.mode_secret = true;
+        assert_eq!(see(&ch, false), Err(Denied::Hidden));
+        assert_eq!(see(&ch, true), Ok(()));
+        assert_eq!(read_history(&ch, false), Err(Denied::Hidden));
+        assert_eq!(peer_reads(&ch, false), Err(Denied::Hidden));
+    }
+
+    #[test]
+    fn denials_keep_their_codes() {
+        let codes = [
+            (Denied::InviteOnly, "invite_only", 403),
+            (Denied::BadKey, "bad_channel_key", 403),
+            (Denied::Full(2), "channel_full", 403),
+            (Denied::AlreadyMember("a".into()), "already_member", 409),
+            (Denied::NotMember, "not_member", 403),
+            (Denied::NoExternal, "not_member", 403),
+            (Denied::Moderated, "moderated", 403),
+            (Denied::ChanopRequired, "chanop_required", 403),
+            (Denied::TopicLocked, "chanop_required", 403),
+            (Denied::NotInChannel("a".into()), "not_in_channel", 404),
+            (Denied::CannotKickOwner, "cannot_kick_owner", 403),
+            (Denied::CannotDeopOwner, "cannot_deop_owner", 403),
+            (Denied::OwnerRequired, "owner_required", 403),
+            (Denied::OwnerMustBeLocal, "invalid_mode", 400),
+            (Denied::Hidden, "no_such_channel", 404),
+        ];
+        for (denied, code, status) in codes {
+            let e = denied.into_error("#general");
+            assert_eq!((e.code, e.status.as_u16()), (code, status));
+        }
+    }
+}
