@@ -9,9 +9,34 @@
 //! others slept in the busy handler (BENCHMARKS.md).
 //!
 //! The writer also keeps a *commit journal*: the events a write appends are recorded with
-//! [`record_event`] and, once their batch has committed, handed in `seq` order to the hook set
-//! with [`Writer::on_commit`] (the long-poll notifier). Events of a write whose savepoint rolled
-//! back, or of a batch that failed to commit, are never published.
+//! [`record_event`] and, once their batch has committed, handed in `seq` order to every
+//! *consumer* of commits. Events of a write whose savepoint rolled back, or of a batch that
+//! failed to commit, reach no consumer.
+//!
+//! # Consumers
+//!
+//! Consumers are registered at start, before the first write, and come in two kinds:
+//!
+//! - **Inline** ([`Writer::on_commit`]): runs on the writer thread after the commit and before
+//!   the writers are answered, with the batch's events by reference, in registration order.
+//!   For the notifier only (it wakes waiting polls, so receivers hear of an event no later than
+//!   its sender): it must be quick and never block, since every write waits for it.
+//! - **Queued** ([`Writer::subscribe`]): gets each committed batch as a [`Feed::Committed`]
+//!   through its own bounded queue, read by its own task ([`CommitFeed`]). For notifications,
+//!   search indexing, unread counts: work that may be slow.
+//!
+//! **Backpressure: the writer never waits for a consumer.** A queued consumer whose queue is
+//! full misses batches instead; the writer remembers the range, and as soon as the queue has
+//! room the consumer gets [`Feed::Missed`] `{after, through}` before any later batch: the
+//! committed events with `seq` in `(after, through]` were not handed to it, and it reads them
+//! from the log, which is durable ([`super::events::range`]). So a slow consumer stays correct and
+//! costs the writer one failed `try_send` per batch. A consumer whose feed is dropped is
+//! forgotten. Nothing is serialized for consumers: they share the stored rows
+//! ([`Commits`], one allocation per batch, only when a queued consumer exists).
+//!
+//! A queued consumer sees the commits of this process's writer. On Postgres with several
+//! processes, each process's consumers see that process's commits (the notifier learns of the
+//! others through `LISTEN`); a consumer that needs every event reads the log by `seq`.
 //!
 //! On SQLite, where this thread is the database's only writer, it also keeps two caches for
 //! the batches it runs: rooms' recipients ([`super::recipients`]) and rooms' counters
@@ -19,7 +44,7 @@
 
 use std::cell::RefCell;
 use std::panic::{catch_unwind, AssertUnwindSafe};
-use std::sync::{Arc, OnceLock};
+use std::sync::{Arc, Mutex, MutexGuard};
 
 use diesel::r2d2::Pool;
 use diesel::Connection;
@@ -37,8 +62,122 @@ pub struct Committed {
     pub recipients: Arc<[String]>,
 }
 
-/// Called on the writer thread after each batch that appended events, in `seq` order.
-pub type CommitHook = Arc<dyn Fn(Vec<Committed>) + Send + Sync>;
+/// An inline consumer: called on the writer thread after each batch that appended events,
+/// with its events in `seq` order, before the writers are answered.
+pub type CommitHook = Box<dyn Fn(&[Committed]) + Send>;
+
+/// The events of one committed batch, in `seq` order, shared by the queued consumers.
+pub type Commits = Arc<[Committed]>;
+
+/// What a queued consumer receives, in commit order.
+#[derive(Debug, Clone)]
+pub enum Feed {
+    /// The events of one committed batch, in `seq` order.
+    Committed(Commits),
+    /// The consumer's queue was full: the committed events with `seq` in `(after, through]`
+    /// were not handed to it. They are in the log.
+    Missed {
+        /// Every event up to this was handed over (or belongs to no missed batch).
+        after: i64,
+        /// The last `seq` missed.
+        through: i64,
+    },
+}
+
+/// A queued consumer's end: committed batches in commit order, or the ranges it missed.
+#[derive(Debug)]
+pub struct CommitFeed {
+    name: &'static str,
+    feed: mpsc::Receiver<Feed>,
+}
+
+impl CommitFeed {
+    /// The next item; `None` once the writer has stopped.
+    pub async fn recv(&mut self) -> Option<Feed> {
+        self.feed.recv().await
+    }
+
+    /// The next item if one is queued, without waiting.
+    pub fn try_recv(&mut self) -> Option<Feed> {
+        self.feed.try_recv().ok()
+    }
+
+    /// The name it was registered with.
+    pub fn name(&self) -> &'static str {
+        self.name
+    }
+}
+
+/// The writer's side of a queued consumer.
+struct Queued {
+    name: &'static str,
+    feed: mpsc::Sender<Feed>,
+    /// Batches it missed and has not been told of: `(after, through]`.
+    missed: Option<(i64, i64)>,
+}
+
+impl Queued {
+    /// Hands `commits` over, or remembers that it missed them. `false` when its feed is gone.
+    fn offer(&mut self, commits: &Commits) -> bool {
+        let (Some(first), Some(last)) = (commits.first(), commits.last()) else {
+            return true;
+        };
+        let (first, last) = (first.row.seq, last.row.seq);
+        if let Some((after, through)) = self.missed {
+            match self.feed.try_send(Feed::Missed { after, through }) {
+                Ok(()) => self.missed = None,
+                Err(mpsc::error::TrySendError::Full(_)) => {
+                    self.missed = Some((after, last));
+                    return true;
+                }
+                Err(mpsc::error::TrySendError::Closed(_)) => return false,
+            }
+        }
+        match self.feed.try_send(Feed::Committed(Arc::clone(commits))) {
+            Ok(()) => true,
+            Err(mpsc::error::TrySendError::Full(_)) => {
+                tracing::warn!(
+                    consumer = self.name,
+                    first,
+                    last,
+                    "a commit consumer lags; it will read the log"
+                );
+                self.missed = Some((first - 1, last));
+                true
+            }
+            Err(mpsc::error::TrySendError::Closed(_)) => false,
+        }
+    }
+}
+
+/// Every consumer of commits, in registration order.
+#[derive(Default)]
+struct Consumers {
+    inline: Vec<(&'static str, CommitHook)>,
+    queued: Vec<Queued>,
+}
+
+impl Consumers {
+    /// Hands a committed batch's events to every consumer: inline ones first, then the queues.
+    fn deliver(&mut self, events: Vec<Committed>) {
+        for (name, hook) in &self.inline {
+            if catch_unwind(AssertUnwindSafe(|| hook(&events))).is_err() {
+                tracing::error!(consumer = name, "a commit consumer panicked");
+            }
+        }
+        if self.queued.is_empty() {
+            return;
+        }
+        let commits: Commits = events.into();
+        self.queued.retain_mut(|queued| {
+            let open = queued.offer(&commits);
+            if !open {
+                tracing::info!(consumer = queued.name, "a commit consumer stopped");
+            }
+            open
+        });
+    }
+}
 
 thread_local! {
     /// The events appended by the batch running on this thread (the writer thread only).
@@ -115,25 +254,45 @@ type Completion = Box<dyn FnOnce(Result<(), String>) + Send>;
 /// The handle to this process's writer thread.
 pub struct Writer {
     jobs: mpsc::Sender<Job>,
-    hook: Arc<OnceLock<CommitHook>>,
+    consumers: Arc<Mutex<Consumers>>,
 }
 
 impl Writer {
     /// Starts the writer thread for `pool`. It stops when the last handle is dropped.
     pub fn start(pool: Pool<backend::Manager>, instance: u64) -> Result<Writer, DbError> {
         let (jobs, queue) = mpsc::channel::<Job>(QUEUE);
-        let hook = Arc::new(OnceLock::new());
-        let writer_hook = Arc::clone(&hook);
+        let consumers = Arc::new(Mutex::new(Consumers::default()));
+        let writer_consumers = Arc::clone(&consumers);
         std::thread::Builder::new()
             .name("hearth-writer".into())
-            .spawn(move || run(pool, instance, queue, &writer_hook))
+            .spawn(move || run(pool, instance, queue, &writer_consumers))
             .map_err(|e| DbError::Migration(format!("cannot start the writer thread: {e}")))?;
-        Ok(Writer { jobs, hook })
+        Ok(Writer { jobs, consumers })
     }
 
-    /// Sets the hook that receives committed events (once; later calls are ignored).
-    pub fn on_commit(&self, hook: CommitHook) {
-        let _ = self.hook.set(hook);
+    fn consumers(&self) -> MutexGuard<'_, Consumers> {
+        // A consumer that panicked was caught; the list itself is never left half-changed.
+        self.consumers
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+
+    /// Adds an inline consumer: `hook` runs on the writer thread after each commit, before the
+    /// writers are answered (see the module documentation). Register at start.
+    pub fn on_commit(&self, name: &'static str, hook: CommitHook) {
+        self.consumers().inline.push((name, hook));
+    }
+
+    /// Adds a queued consumer with room for `capacity` batches (at least 1): it gets every
+    /// committed batch from now on, or [`Feed::Missed`] for the ones it had no room for.
+    pub fn subscribe(&self, name: &'static str, capacity: usize) -> CommitFeed {
+        let (tx, rx) = mpsc::channel(capacity.max(1));
+        self.consumers().queued.push(Queued {
+            name,
+            feed: tx,
+            missed: None,
+        });
+        CommitFeed { name, feed: rx }
     }
 
     /// Runs `f` in the next batch; resolves once that batch has committed (or failed).
@@ -181,7 +340,7 @@ fn run(
     pool: Pool<backend::Manager>,
     instance: u64,
     mut queue: mpsc::Receiver<Job>,
-    hook: &OnceLock<CommitHook>,
+    consumers: &Mutex<Consumers>,
 ) {
     JOURNAL.with(|j| *j.borrow_mut() = Some(Vec::new()));
     while let Some(first) = queue.blocking_recv() {
@@ -192,7 +351,7 @@ fn run(
                 Err(_) => break,
             }
         }
-        commit_batch(&pool, instance, batch, hook);
+        commit_batch(&pool, instance, batch, consumers);
     }
 }
 
@@ -200,7 +359,7 @@ fn commit_batch(
     pool: &Pool<backend::Manager>,
     instance: u64,
     batch: Vec<Job>,
-    hook: &OnceLock<CommitHook>,
+    consumers: &Mutex<Consumers>,
 ) {
     let mut conn = match pool.get() {
         Ok(conn) => conn,
@@ -265,11 +424,10 @@ fn commit_batch(
     });
     // Published before the writers hear back: receivers are woken first.
     if outcome.is_ok() && !events.is_empty() {
-        if let Some(hook) = hook.get() {
-            if catch_unwind(AssertUnwindSafe(|| hook(events))).is_err() {
-                tracing::error!("the commit hook panicked");
-            }
-        }
+        consumers
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+            .deliver(events);
     }
     for complete in completions {
         complete(outcome.clone());

@@ -13,6 +13,7 @@
 
 pub mod accounts;
 pub mod channels;
+pub mod ephemeral;
 pub mod events;
 pub mod messages;
 pub mod modes;
