@@ -26,11 +26,13 @@
 //!   search indexing, unread counts: work that may be slow.
 //!
 //! **Backpressure: the writer never waits for a consumer.** A queued consumer whose queue is
-//! full misses batches instead; the writer remembers the range, and as soon as the queue has
-//! room the consumer gets [`Feed::Missed`] `{after, through}` before any later batch: the
-//! committed events with `seq` in `(after, through]` were not handed to it, and it reads them
-//! from the log, which is durable ([`super::events::range`]). So a slow consumer stays correct and
-//! costs the writer one failed `try_send` per batch. A consumer whose feed is dropped is
+//! full misses batches instead: the writer records the range of `seq`s it missed (one pair of
+//! numbers, however long it lags) and queues nothing more for it until it has taken that
+//! range. Once it has read the batches queued before, the consumer gets [`Feed::Missed`]
+//! `{after, through}`: the committed events with `seq` in `(after, through]` were not handed
+//! to it, and it reads them from the log, which is durable ([`super::events::range`]); later
+//! batches follow. So a slow consumer stays correct, in order, with bounded memory, and costs
+//! the writer one lock and one `try_send` per batch. A consumer whose feed is dropped is
 //! forgotten. Nothing is serialized for consumers: they share the stored rows
 //! ([`Commits`], one allocation per batch, only when a queued consumer exists).
 //!
@@ -84,22 +86,48 @@ pub enum Feed {
     },
 }
 
-/// A queued consumer's end: committed batches in commit order, or the ranges it missed.
+/// A queued consumer's end: committed batches in commit order, and the ranges it missed, each
+/// in its place.
 #[derive(Debug)]
 pub struct CommitFeed {
     name: &'static str,
     feed: mpsc::Receiver<Feed>,
+    missed: Arc<Mutex<Missed>>,
+}
+
+/// Batches a consumer had no room for and has not been told of: `seq` in `(after, through]`.
+type Missed = Option<(i64, i64)>;
+
+fn lock_missed(missed: &Mutex<Missed>) -> MutexGuard<'_, Missed> {
+    missed
+        .lock()
+        .unwrap_or_else(|poisoned| poisoned.into_inner())
 }
 
 impl CommitFeed {
-    /// The next item; `None` once the writer has stopped.
+    /// The next item: a committed batch, or the range of the ones it missed. `None` once the
+    /// writer has stopped and everything was handed over. Cancel-safe.
     pub async fn recv(&mut self) -> Option<Feed> {
-        self.feed.recv().await
+        if let Some(item) = self.try_recv() {
+            return Some(item);
+        }
+        match self.feed.recv().await {
+            Some(item) => Some(item),
+            None => self.try_recv(),
+        }
     }
 
-    /// The next item if one is queued, without waiting.
+    /// The next item if there is one now, without waiting.
     pub fn try_recv(&mut self) -> Option<Feed> {
-        self.feed.try_recv().ok()
+        // The writer sends and records misses under this lock, and stops sending while a miss
+        // is recorded: everything queued came before the missed range.
+        let mut missed = lock_missed(&self.missed);
+        match self.feed.try_recv() {
+            Ok(item) => Some(item),
+            Err(_) => missed
+                .take()
+                .map(|(after, through)| Feed::Missed { after, through }),
+        }
     }
 
     /// The name it was registered with.
@@ -112,26 +140,21 @@ impl CommitFeed {
 struct Queued {
     name: &'static str,
     feed: mpsc::Sender<Feed>,
-    /// Batches it missed and has not been told of: `(after, through]`.
-    missed: Option<(i64, i64)>,
+    missed: Arc<Mutex<Missed>>,
 }
 
 impl Queued {
-    /// Hands `commits` over, or remembers that it missed them. `false` when its feed is gone.
-    fn offer(&mut self, commits: &Commits) -> bool {
+    /// Hands `commits` over, or records that it missed them. `false` when its feed is gone.
+    fn offer(&self, commits: &Commits) -> bool {
         let (Some(first), Some(last)) = (commits.first(), commits.last()) else {
             return true;
         };
         let (first, last) = (first.row.seq, last.row.seq);
-        if let Some((after, through)) = self.missed {
-            match self.feed.try_send(Feed::Missed { after, through }) {
-                Ok(()) => self.missed = None,
-                Err(mpsc::error::TrySendError::Full(_)) => {
-                    self.missed = Some((after, last));
-                    return true;
-                }
-                Err(mpsc::error::TrySendError::Closed(_)) => return false,
-            }
+        let mut missed = lock_missed(&self.missed);
+        if let Some((_, through)) = missed.as_mut() {
+            // Still behind: nothing is queued after a miss until the consumer has taken it.
+            *through = last;
+            return !self.feed.is_closed();
         }
         match self.feed.try_send(Feed::Committed(Arc::clone(commits))) {
             Ok(()) => true,
@@ -140,9 +163,9 @@ impl Queued {
                     consumer = self.name,
                     first,
                     last,
-                    "a commit consumer lags; it will read the log"
+                    "a commit consumer lags; it will read what it missed from the log"
                 );
-                self.missed = Some((first - 1, last));
+                *missed = Some((first - 1, last));
                 true
             }
             Err(mpsc::error::TrySendError::Closed(_)) => false,
@@ -169,7 +192,7 @@ impl Consumers {
             return;
         }
         let commits: Commits = events.into();
-        self.queued.retain_mut(|queued| {
+        self.queued.retain(|queued| {
             let open = queued.offer(&commits);
             if !open {
                 tracing::info!(consumer = queued.name, "a commit consumer stopped");
@@ -287,12 +310,17 @@ impl Writer {
     /// committed batch from now on, or [`Feed::Missed`] for the ones it had no room for.
     pub fn subscribe(&self, name: &'static str, capacity: usize) -> CommitFeed {
         let (tx, rx) = mpsc::channel(capacity.max(1));
+        let missed = Arc::new(Mutex::new(None));
         self.consumers().queued.push(Queued {
             name,
             feed: tx,
-            missed: None,
+            missed: Arc::clone(&missed),
         });
-        CommitFeed { name, feed: rx }
+        CommitFeed {
+            name,
+            feed: rx,
+            missed,
+        }
     }
 
     /// Runs `f` in the next batch; resolves once that batch has committed (or failed).
@@ -580,5 +608,138 @@ mod tests {
             .await
             .unwrap();
         assert_eq!(count, 30);
+    }
+
+    /// Appends one event per write to a fresh room, `count` writes at once; the writes whose
+    /// index `fails` accepts fail after appending. Returns the committed seqs, sorted.
+    async fn append_concurrently(db: &Db, count: usize, fails: fn(usize) -> bool) -> Vec<i64> {
+        use crate::error::ApiError;
+        use crate::services::events::{append_event, Draft};
+        use federation_proto::event::EventKind;
+        let room = db
+            .write(|conn| {
+                crate::db::events::ensure_room(conn, "consumed", "channel").map_err(DbError::from)
+            })
+            .await
+            .unwrap();
+        let writes: Vec<_> = (0..count)
+            .map(|i| {
+                let db = db.clone();
+                tokio::spawn(async move {
+                    db.write(move |conn| {
+                        let draft = Draft::new(
+                            room,
+                            "a@hs",
+                            None,
+                            "#c@hs",
+                            EventKind::Message,
+                            i.to_string(),
+                        );
+                        let row = append_event(conn, draft, 1_000)?;
+                        if fails(i) {
+                            return Err(ApiError::internal("rolled back on purpose"));
+                        }
+                        Ok(row.seq)
+                    })
+                    .await
+                })
+            })
+            .collect();
+        let mut committed = Vec::new();
+        for write in writes {
+            if let Ok(seq) = write.await.unwrap() {
+                committed.push(seq);
+            }
+        }
+        committed.sort_unstable();
+        committed
+    }
+
+    /// Everything queued for a feed now (consumers are fed before the writers are answered).
+    fn drain(feed: &mut super::CommitFeed) -> Vec<super::Feed> {
+        std::iter::from_fn(|| feed.try_recv()).collect()
+    }
+
+    fn committed_seqs(items: &[super::Feed]) -> Vec<i64> {
+        items
+            .iter()
+            .flat_map(|item| match item {
+                super::Feed::Committed(commits) => {
+                    commits.iter().map(|c| c.row.seq).collect::<Vec<_>>()
+                }
+                super::Feed::Missed { .. } => panic!("a consumer with room missed a batch"),
+            })
+            .collect()
+    }
+
+    #[tokio::test]
+    async fn every_consumer_sees_every_committed_event_in_seq_order_and_no_rolled_back_one() {
+        use std::sync::{Arc, Mutex};
+        let dir = tempfile::tempdir().unwrap();
+        let db = Db::open("", dir.path()).unwrap();
+        let inline = Arc::new(Mutex::new(Vec::new()));
+        let seen = Arc::clone(&inline);
+        db.on_commit(
+            "inline",
+            Box::new(move |commits: &[super::Committed]| {
+                seen.lock()
+                    .unwrap()
+                    .extend(commits.iter().map(|c| (c.row.seq, c.row.body.clone())));
+            }),
+        );
+        let mut first = db.commit_feed("first", 1024);
+        let mut second = db.commit_feed("second", 1024);
+        // Sixty concurrent writes, so they share batches; every seventh rolls back alone.
+        let fails = |i: usize| i % 7 == 3;
+        let committed = append_concurrently(&db, 60, fails).await;
+        assert_eq!(committed.len(), 60 - 9);
+        for feed in [&mut first, &mut second] {
+            assert_eq!(committed_seqs(&drain(feed)), committed, "{}", feed.name());
+        }
+        let inline = inline.lock().unwrap().clone();
+        assert_eq!(
+            inline.iter().map(|(seq, _)| *seq).collect::<Vec<_>>(),
+            committed
+        );
+        // What rolled back reached nobody (its seq may even be reused by a later write).
+        assert!(inline.iter().all(|(_, body)| !fails(body.parse().unwrap())));
+    }
+
+    #[tokio::test]
+    async fn a_lagging_consumer_never_slows_the_writer_and_catches_up_from_the_log() {
+        let dir = tempfile::tempdir().unwrap();
+        let db = Db::open("", dir.path()).unwrap();
+        // Room for one batch, and nobody reads while twenty writes commit one after another.
+        let mut slow = db.commit_feed("slow", 1);
+        let mut committed = Vec::new();
+        for _ in 0..20 {
+            committed.extend(append_concurrently(&db, 1, |_| false).await);
+        }
+        let mut seen = Vec::new();
+        let mut missed = 0;
+        while let Some(item) = slow.try_recv() {
+            match item {
+                super::Feed::Committed(commits) => seen.extend(commits.iter().map(|c| c.row.seq)),
+                super::Feed::Missed { after, through } => {
+                    missed += 1;
+                    let rows = db
+                        .run(move |conn| {
+                            crate::db::events::range(conn, after, through, 1_000)
+                                .map_err(DbError::from)
+                        })
+                        .await
+                        .unwrap();
+                    seen.extend(rows.iter().map(|r| r.seq));
+                }
+            }
+        }
+        assert_eq!(missed, 1, "one range, however many batches it missed");
+        assert_eq!(seen, committed);
+        // Then it is fed again, in order.
+        let later = append_concurrently(&db, 1, |_| false).await;
+        assert_eq!(committed_seqs(&drain(&mut slow)), later);
+        // A consumer that goes away is forgotten; the writer goes on.
+        drop(slow);
+        assert_eq!(append_concurrently(&db, 1, |_| false).await.len(), 1);
     }
 }
