@@ -160,8 +160,14 @@ fn serialize(row: &db::models::EventRow) -> Option<Arc<Delivered>> {
 /// Serves until the process is told to stop (SIGINT/SIGTERM). Prints `listening on
 /// http://ADDR:PORT` on standard output once the socket accepts connections.
 pub async fn run(state: AppState, listener: TcpListener) -> anyhow::Result<()> {
+    run_shared(Arc::new(state), listener).await
+}
+
+/// [`run`] with a state the caller keeps a handle to (in-process tests, embedders that
+/// publish ephemeral events themselves).
+pub async fn run_shared(state: Arc<AppState>, listener: TcpListener) -> anyhow::Result<()> {
     let addr = listener.local_addr()?;
-    let state = web::Data::new(state);
+    let state = web::Data::from(state);
     // A body may be escaped JSON: up to 6 bytes per byte of message (\u00xx).
     let json_limit = usize::try_from(state.config.max_message_size)
         .unwrap_or(usize::MAX)
