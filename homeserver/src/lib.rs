@@ -5,7 +5,9 @@
 //! - [`config`]: settings from flags, environment and `.env`.
 //! - [`routes`] → [`services`] → [`db`]: handlers parse and authenticate, services hold the
 //!   rules, `db` is the only module that names diesel.
-//! - [`notifier`]: in-memory wake-ups of waiting long-polls, fed by the writer's commit journal.
+//! - [`transport`]: how sync answers and event streams are framed on the wire.
+//! - [`notifier`]: in-memory wake-ups of waiting long-polls and streams, fed by the writer's
+//!   commit journal (its first consumer) and by ephemeral events.
 //! - [`cursors`]: sync acknowledgements, written in groups.
 //! - [`keystore`]: the server's ed25519 signing keys in the data directory.
 //! - [`workers`]: background tasks with an explicit lifecycle (idle-session reaper).

@@ -7,7 +7,8 @@
 //! - [`modes`]: parsing and applying mode strings (pure).
 //! - [`messages`]: sending (channels and DMs) and history.
 //! - [`sync`]: the per-device event stream and its long-poll.
-//! - [`stream`]: the same stream as Server-Sent Events.
+//! - [`stream`]: the same stream for one long response (Server-Sent Events).
+//! - [`ephemeral`]: typing, presence and receipts: delivered to polls and streams, never stored.
 //! - [`sessions`]: the short-lived cache of resolved bearer tokens.
 //! - [`events`]: appending an event (published to long-polls after its commit); event views.
 
