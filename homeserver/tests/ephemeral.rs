@@ -236,7 +236,7 @@ async fn a_polling_and_a_streaming_device_get_an_ephemeral_event_that_is_never_s
     let typing = ephemeral::event("alice@hs1.test", "bob@hs1.test", EventKind::Typing, "");
     let reached = ephemeral::publish(
         &server.state,
-        &[bob_id.clone()],
+        std::slice::from_ref(&bob_id),
         &typing,
         ephemeral::TYPING_LIFETIME,
     )
