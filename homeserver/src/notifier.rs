@@ -30,7 +30,8 @@
 //! each device the newest item any of its polls took, so a device that polls again (a new
 //! subscription) does not get the same item twice, and every device of the user gets it once.
 //! Items never touch `base`, `published_through` or the log events of a slot: they cannot
-//! delay, reorder or displace a log event.
+//! delay, reorder or displace a log event. A wake-up says whether it concerns the log
+//! ([`Wake`]), so an ephemeral item does not make a poll read the database.
 
 use std::collections::{HashMap, VecDeque};
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -82,7 +83,9 @@ pub struct Publication {
 
 #[derive(Debug)]
 struct Slot {
-    tx: watch::Sender<i64>,
+    /// Counts the wake-ups that concern the log; an ephemeral item wakes without counting, so
+    /// a subscription can tell that the log has nothing new for it ([`Wake`]).
+    tx: watch::Sender<u64>,
     /// The slot holds every event of its user with `seq` in `(base, published_through]`.
     base: i64,
     events: VecDeque<Arc<Delivered>>,
@@ -160,7 +163,7 @@ impl Notifier {
             .slots
             .entry(user_id.to_string())
             .or_insert_with(|| Slot {
-                tx: watch::channel(0).0,
+                tx: watch::channel(0u64).0,
                 base: published_through,
                 events: VecDeque::new(),
                 released: None,
@@ -168,8 +171,11 @@ impl Notifier {
                 taken: HashMap::new(),
             });
         slot.released = None;
+        let rx = slot.tx.subscribe();
+        let log_wakes = *rx.borrow();
         Subscription {
-            rx: slot.tx.subscribe(),
+            log_wakes,
+            rx,
             user_id: user_id.to_string(),
             device_id: device_id.to_string(),
             checked_through: published_through,
@@ -219,7 +225,7 @@ impl Notifier {
     pub fn publish(&self, publications: Vec<Publication>) {
         let mut inner = self.lock();
         let buffering = self.is_buffering();
-        let mut woken: Vec<(String, i64)> = Vec::new();
+        let mut woken: Vec<String> = Vec::new();
         for publication in publications {
             inner.published_through = inner.published_through.max(publication.seq);
             if inner.slots.is_empty() {
@@ -249,22 +255,15 @@ impl Notifier {
                         }
                     }
                 }
-                woken.push((user_id.clone(), publication.seq));
+                woken.push(user_id.clone());
             }
         }
-        // Each slot once, with its newest seq.
+        // Each slot once.
         woken.sort_unstable();
-        woken.dedup_by(|later, earlier| {
-            if later.0 == earlier.0 {
-                earlier.1 = earlier.1.max(later.1);
-                true
-            } else {
-                false
-            }
-        });
-        for (user_id, seq) in woken {
+        woken.dedup();
+        for user_id in woken {
             if let Some(slot) = inner.slots.get(&user_id) {
-                slot.tx.send_replace(seq);
+                slot.tx.send_modify(|log_wakes| *log_wakes += 1);
             }
         }
     }
@@ -308,7 +307,7 @@ impl Notifier {
             while slot.ephemeral.len() > EPHEMERAL_CAPACITY {
                 slot.ephemeral.pop_front();
             }
-            // Wakes without changing the value: `seq` is the log's, and this is not in it.
+            // Wakes without counting: the log has nothing new.
             slot.tx.send_modify(|_| {});
             reached += 1;
         }
@@ -361,7 +360,7 @@ impl Notifier {
         for slot in inner.slots.values_mut() {
             slot.base = i64::MAX;
             slot.events.clear();
-            slot.tx.send_replace(seq);
+            slot.tx.send_modify(|log_wakes| *log_wakes += 1);
         }
     }
 
@@ -402,7 +401,9 @@ impl Notifier {
 /// One waiting poll's interest in its user's events.
 #[derive(Debug)]
 pub struct Subscription {
-    rx: watch::Receiver<i64>,
+    rx: watch::Receiver<u64>,
+    /// The slot's count of log wake-ups when this subscription last looked.
+    log_wakes: u64,
     user_id: String,
     device_id: String,
     /// Events up to this were published (so committed) before the subscription began.
@@ -412,13 +413,31 @@ pub struct Subscription {
     notifier: Arc<Notifier>,
 }
 
+/// Why a subscription woke up.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Wake {
+    /// Log events for the user may have been committed: read the log.
+    Log,
+    /// Only ephemeral items came: the log has nothing new since the last wake-up (no read).
+    Ephemeral,
+}
+
 impl Subscription {
     /// Resolves when an event for this user is published after the subscription (or after the
-    /// previous `changed` call).
-    pub async fn changed(&mut self) {
+    /// previous `changed` call), saying whether any of them were log events.
+    pub async fn changed(&mut self) -> Wake {
         // The sender lives in the slot while we hold a receiver; on the impossible error,
-        // behave as a wake-up.
-        let _ = self.rx.changed().await;
+        // behave as a wake-up of the log.
+        if self.rx.changed().await.is_err() {
+            return Wake::Log;
+        }
+        let log_wakes = *self.rx.borrow_and_update();
+        if log_wakes == self.log_wakes {
+            Wake::Ephemeral
+        } else {
+            self.log_wakes = log_wakes;
+            Wake::Log
+        }
     }
 }
 
@@ -605,15 +624,12 @@ mod tests {
         let mut bob = n.subscribe("bob", "b1");
         assert_eq!(typing(&n, &["alice", "carol"], "t1"), 1);
         for sub in [&mut phone, &mut laptop] {
-            tokio::time::timeout(Duration::from_millis(100), sub.changed())
+            let wake = tokio::time::timeout(Duration::from_secs(5), sub.changed())
                 .await
                 .unwrap();
+            assert_eq!(wake, Wake::Ephemeral, "the log has nothing new");
         }
-        assert!(
-            tokio::time::timeout(Duration::from_millis(20), bob.changed())
-                .await
-                .is_err()
-        );
+        assert!(!bob.rx.has_changed().unwrap(), "bob is not woken");
         assert_eq!(take(&n, &mut phone), ["t1"]);
         assert_eq!(
             take(&n, &mut phone),
@@ -653,6 +669,19 @@ mod tests {
         n.sweep(Duration::ZERO);
         let mut alice = n.subscribe("alice", "a2");
         assert!(take(&n, &mut alice).is_empty());
+    }
+
+    #[tokio::test]
+    async fn a_wake_up_says_whether_the_log_has_news() {
+        let n = Arc::new(Notifier::new(0, false));
+        let mut sub = n.subscribe("alice", "a1");
+        typing(&n, &["alice"], "t");
+        assert_eq!(sub.changed().await, Wake::Ephemeral);
+        typing(&n, &["alice"], "t");
+        n.publish(vec![publication(1, &["alice"])]);
+        assert_eq!(sub.changed().await, Wake::Log);
+        n.notify_all(1);
+        assert_eq!(sub.changed().await, Wake::Log, "even for a seq seen before");
     }
 
     #[test]

@@ -30,7 +30,7 @@ use super::sync::{
 use crate::db;
 use crate::error::ApiError;
 use crate::metrics::ActiveGuard;
-use crate::notifier::{Delivered, Subscription};
+use crate::notifier::{Delivered, Subscription, Wake};
 use crate::state::AppState;
 
 /// A device's open event stream.
@@ -85,25 +85,30 @@ impl EventStream {
     pub async fn next_batch(&mut self) -> Result<Batch, ApiError> {
         self.check_session().await?;
         loop {
-            if self.unread {
-                let events = self.next_events().await?;
-                // Taken after the last await: a dropped future takes nothing.
-                let ephemeral = self.state.notifier.take_ephemeral(&mut self.subscription);
-                if let Some(last) = events.last() {
-                    self.from = last.seq;
-                }
-                if !events.is_empty() || !ephemeral.is_empty() {
-                    return Ok(Batch {
-                        events,
-                        ephemeral,
-                        next: self.from,
-                    });
-                }
-                self.unread = false;
+            // The log is read only when it may hold something new: first, after a batch of log
+            // events (there may be more), and after a wake-up that concerns the log.
+            let events = if self.unread {
+                self.next_events().await?
+            } else {
+                Vec::new()
+            };
+            // Taken after the last await: a dropped future takes nothing.
+            let ephemeral = self.state.notifier.take_ephemeral(&mut self.subscription);
+            match events.last() {
+                Some(last) => self.from = last.seq,
+                None => self.unread = false,
             }
-            // Reads again only after a wake-up, however often this future is restarted.
-            self.subscription.changed().await;
-            self.unread = true;
+            if !events.is_empty() || !ephemeral.is_empty() {
+                return Ok(Batch {
+                    events,
+                    ephemeral,
+                    next: self.from,
+                });
+            }
+            // However often this future is restarted, it waits for a wake-up before reading.
+            if self.subscription.changed().await == Wake::Log {
+                self.unread = true;
+            }
         }
     }
 

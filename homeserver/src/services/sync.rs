@@ -29,7 +29,7 @@ use crate::cursors::Round;
 use crate::db;
 use crate::error::ApiError;
 use crate::metrics::ActiveGuard;
-use crate::notifier::{Delivered, Ephemeral, Subscription};
+use crate::notifier::{Delivered, Ephemeral, Subscription, Wake};
 use crate::state::AppState;
 
 /// Default and largest number of events in one answer.
@@ -219,17 +219,23 @@ impl PendingPoll {
     pub async fn wait(mut self) -> Result<Batch, ApiError> {
         let started = Instant::now();
         loop {
-            let woke = tokio::select! {
-                _ = self.subscription.changed() => true,
-                _ = tokio::time::sleep_until(self.deadline) => false,
+            let wake = tokio::select! {
+                wake = self.subscription.changed() => Some(wake),
+                _ = tokio::time::sleep_until(self.deadline) => None,
             };
-            let memory = memory_events(
-                &self.state,
-                &self.subscription,
-                self.from,
-                self.read_db,
-                self.limit,
-            );
+            let woke = wake.is_some();
+            // Only ephemeral events came: the log has nothing new since the last read.
+            let memory = if wake == Some(Wake::Ephemeral) {
+                Some(Vec::new())
+            } else {
+                memory_events(
+                    &self.state,
+                    &self.subscription,
+                    self.from,
+                    self.read_db,
+                    self.limit,
+                )
+            };
             let events = match memory {
                 Some(events) => events,
                 None => {
