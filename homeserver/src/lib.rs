@@ -5,7 +5,9 @@
 //! - [`config`]: settings from flags, environment and `.env`.
 //! - [`routes`] → [`services`] → [`db`]: handlers parse and authenticate, services hold the
 //!   rules, `db` is the only module that names diesel.
-//! - [`notifier`]: in-memory wake-ups of waiting long-polls, fed by the writer's commit journal.
+//! - [`transport`]: how sync answers and event streams are framed on the wire.
+//! - [`notifier`]: in-memory wake-ups of waiting long-polls and streams, fed by the writer's
+//!   commit journal (its first consumer) and by ephemeral events.
 //! - [`cursors`]: sync acknowledgements, written in groups.
 //! - [`keystore`]: the server's ed25519 signing keys in the data directory.
 //! - [`workers`]: background tasks with an explicit lifecycle (idle-session reaper).
@@ -25,6 +27,7 @@ pub mod notifier;
 pub mod routes;
 pub mod services;
 pub mod state;
+pub mod transport;
 pub mod workers;
 
 use std::io::Write as _;
@@ -95,29 +98,51 @@ fn start_notifier(db: &Db) -> anyhow::Result<Arc<Notifier>> {
     drop(conn);
     let notifier = Arc::new(Notifier::new(stored, db.backend() == Backend::Sqlite));
     let hook_notifier = Arc::clone(&notifier);
-    db.on_commit(Arc::new(move |committed: Vec<db::writer::Committed>| {
-        let buffering = hook_notifier.is_buffering();
-        let publications = committed
-            .into_iter()
-            .map(|c| {
-                // Serialized only when one of its recipients polls; a slot that appears in
-                // between gets no event and reads the database instead.
-                let wanted = buffering && hook_notifier.has_slot_for(&c.recipients);
-                Publication {
-                    seq: c.row.seq,
-                    event: wanted.then(|| serialize(c.row)).flatten(),
-                    recipients: c.recipients,
-                }
-            })
-            .collect();
-        hook_notifier.publish(publications);
-    }));
+    // The first consumer of commits, inline on the writer thread: receivers are woken before
+    // the sender hears back. Other consumers take queued feeds (`Db::commit_feed`).
+    db.on_commit(
+        "notifier",
+        Box::new(move |committed: &[db::writer::Committed]| {
+            let buffering = hook_notifier.is_buffering();
+            let publications = committed
+                .iter()
+                .map(|c| {
+                    // Serialized only when one of its recipients polls; a slot that appears in
+                    // between gets no event and reads the database instead.
+                    let wanted = buffering && hook_notifier.has_slot_for(&c.recipients);
+                    Publication {
+                        seq: c.row.seq,
+                        event: wanted.then(|| serialize(&c.row)).flatten(),
+                        recipients: Arc::clone(&c.recipients),
+                    }
+                })
+                .collect();
+            hook_notifier.publish(publications);
+        }),
+    );
     Ok(notifier)
 }
 
 /// The client's JSON of a committed event, shared by every device it is delivered to.
-fn serialize(row: db::models::EventRow) -> Option<Arc<Delivered>> {
+fn serialize(row: &db::models::EventRow) -> Option<Arc<Delivered>> {
     let (seq, ts_ms) = (row.seq, row.ts_ms);
+    // The view takes its row; the signed wire form (the largest field) is not part of it.
+    let row = db::models::EventRow {
+        seq,
+        id: row.id.clone(),
+        room_id: row.room_id,
+        ts_ms,
+        sender: row.sender.clone(),
+        sender_id: None,
+        recipient: row.recipient.clone(),
+        kind: row.kind.clone(),
+        body: row.body.clone(),
+        meta: row.meta.clone(),
+        reply_to: row.reply_to.clone(),
+        target: row.target.clone(),
+        room_seq: None,
+        wire: None,
+    };
     let json = services::events::view(row)
         .map_err(|e| e.message)
         .and_then(|event| serde_json::to_vec(&event).map_err(|e| e.to_string()));
@@ -138,8 +163,14 @@ fn serialize(row: db::models::EventRow) -> Option<Arc<Delivered>> {
 /// Serves until the process is told to stop (SIGINT/SIGTERM). Prints `listening on
 /// http://ADDR:PORT` on standard output once the socket accepts connections.
 pub async fn run(state: AppState, listener: TcpListener) -> anyhow::Result<()> {
+    run_shared(Arc::new(state), listener).await
+}
+
+/// [`run`] with a state the caller keeps a handle to (in-process tests, embedders that
+/// publish ephemeral events themselves).
+pub async fn run_shared(state: Arc<AppState>, listener: TcpListener) -> anyhow::Result<()> {
     let addr = listener.local_addr()?;
-    let state = web::Data::new(state);
+    let state = web::Data::from(state);
     // A body may be escaped JSON: up to 6 bytes per byte of message (\u00xx).
     let json_limit = usize::try_from(state.config.max_message_size)
         .unwrap_or(usize::MAX)

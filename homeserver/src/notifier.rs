@@ -18,6 +18,20 @@
 //!
 //! Buffering is for a database this process alone writes (SQLite). On Postgres other processes
 //! commit too ([`Notifier::notify_all`]); there the notifier only wakes, and polls read.
+//!
+//! # Ephemeral events
+//!
+//! Typing, presence and receipts are delivered but never stored ([`Notifier::publish_ephemeral`],
+//! called through [`crate::services::ephemeral`]). They have no place in the log, so they live
+//! only in the slots of their recipients: a user without a slot (no poll or stream now or in the
+//! last [`LINGER`]) costs one map look-up and keeps nothing. An item stays in a slot until it
+//! lapses (its `expires`), and a poll or stream hands out the items it has not handed out yet
+//! ([`Notifier::take_ephemeral`]): each subscription remembers the newest item it took, and
+//! each device the newest item any of its polls took, so a device that polls again (a new
+//! subscription) does not get the same item twice, and every device of the user gets it once.
+//! Items never touch `base`, `published_through` or the log events of a slot: they cannot
+//! delay, reorder or displace a log event. A wake-up says whether it concerns the log
+//! ([`Wake`]), so an ephemeral item does not make a poll read the database.
 
 use std::collections::{HashMap, VecDeque};
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -30,6 +44,8 @@ use tokio::sync::watch;
 pub const SLOT_CAPACITY: usize = 256;
 /// How long a slot outlives its last poll.
 pub const LINGER: Duration = Duration::from_secs(10);
+/// Most ephemeral items a slot keeps (the oldest go first; they are lost, not delayed).
+pub const EPHEMERAL_CAPACITY: usize = 64;
 
 /// A committed event, serialized once for every device it is delivered to.
 #[derive(Debug)]
@@ -39,6 +55,18 @@ pub struct Delivered {
     /// Its timestamp (ms since the epoch), for the delivery-latency metric.
     pub ts_ms: i64,
     /// The client's JSON view of it.
+    pub json: Box<[u8]>,
+}
+
+/// An event that is not in the log (typing, presence, receipts), serialized once for every
+/// device it is delivered to.
+#[derive(Debug)]
+pub struct Ephemeral {
+    /// Its order among this notifier's ephemeral items (not a log position).
+    pub number: u64,
+    /// It is never handed out after this.
+    pub expires: Instant,
+    /// The client's JSON view of it (the event shape, `seq` 0).
     pub json: Box<[u8]>,
 }
 
@@ -55,12 +83,18 @@ pub struct Publication {
 
 #[derive(Debug)]
 struct Slot {
-    tx: watch::Sender<i64>,
+    /// Counts the wake-ups that concern the log; an ephemeral item wakes without counting, so
+    /// a subscription can tell that the log has nothing new for it ([`Wake`]).
+    tx: watch::Sender<u64>,
     /// The slot holds every event of its user with `seq` in `(base, published_through]`.
     base: i64,
     events: VecDeque<Arc<Delivered>>,
     /// When the last subscription of this slot ended; `None` while polls wait.
     released: Option<Instant>,
+    /// Ephemeral items not lapsed yet, oldest first.
+    ephemeral: VecDeque<Arc<Ephemeral>>,
+    /// Per device of the user: the newest ephemeral item one of its polls or streams took.
+    taken: HashMap<String, u64>,
 }
 
 #[derive(Debug)]
@@ -68,6 +102,8 @@ struct Inner {
     /// Every event with `seq` up to this has been published.
     published_through: i64,
     slots: HashMap<String, Slot>,
+    /// The number of the last ephemeral item published.
+    ephemeral_number: u64,
 }
 
 /// Registry of users with a waiting (or recent) long-poll.
@@ -75,6 +111,8 @@ struct Inner {
 pub struct Notifier {
     inner: Mutex<Inner>,
     buffering: AtomicBool,
+    /// Whether any ephemeral item was ever published (until then polls skip looking for them).
+    ephemeral_used: AtomicBool,
 }
 
 impl Default for Notifier {
@@ -91,8 +129,10 @@ impl Notifier {
             inner: Mutex::new(Inner {
                 published_through,
                 slots: HashMap::new(),
+                ephemeral_number: 0,
             }),
             buffering: AtomicBool::new(buffering),
+            ephemeral_used: AtomicBool::new(false),
         }
     }
 
@@ -114,24 +154,32 @@ impl Notifier {
         self.lock().published_through
     }
 
-    /// Starts listening for events of `user_id`. Events published after this call wake it.
-    pub fn subscribe(self: &Arc<Self>, user_id: &str) -> Subscription {
+    /// Starts listening for events of `user_id`, for its device `device_id`. Events published
+    /// after this call wake it.
+    pub fn subscribe(self: &Arc<Self>, user_id: &str, device_id: &str) -> Subscription {
         let mut inner = self.lock();
         let published_through = inner.published_through;
         let slot = inner
             .slots
             .entry(user_id.to_string())
             .or_insert_with(|| Slot {
-                tx: watch::channel(0).0,
+                tx: watch::channel(0u64).0,
                 base: published_through,
                 events: VecDeque::new(),
                 released: None,
+                ephemeral: VecDeque::new(),
+                taken: HashMap::new(),
             });
         slot.released = None;
+        let rx = slot.tx.subscribe();
+        let log_wakes = *rx.borrow();
         Subscription {
-            rx: slot.tx.subscribe(),
+            log_wakes,
+            rx,
             user_id: user_id.to_string(),
+            device_id: device_id.to_string(),
             checked_through: published_through,
+            ephemeral_taken: slot.taken.get(device_id).copied().unwrap_or(0),
             notifier: Arc::clone(self),
         }
     }
@@ -177,7 +225,7 @@ impl Notifier {
     pub fn publish(&self, publications: Vec<Publication>) {
         let mut inner = self.lock();
         let buffering = self.is_buffering();
-        let mut woken: Vec<(String, i64)> = Vec::new();
+        let mut woken: Vec<String> = Vec::new();
         for publication in publications {
             inner.published_through = inner.published_through.max(publication.seq);
             if inner.slots.is_empty() {
@@ -207,24 +255,100 @@ impl Notifier {
                         }
                     }
                 }
-                woken.push((user_id.clone(), publication.seq));
+                woken.push(user_id.clone());
             }
         }
-        // Each slot once, with its newest seq.
+        // Each slot once.
         woken.sort_unstable();
-        woken.dedup_by(|later, earlier| {
-            if later.0 == earlier.0 {
-                earlier.1 = earlier.1.max(later.1);
-                true
-            } else {
-                false
-            }
-        });
-        for (user_id, seq) in woken {
+        woken.dedup();
+        for user_id in woken {
             if let Some(slot) = inner.slots.get(&user_id) {
-                slot.tx.send_replace(seq);
+                slot.tx.send_modify(|log_wakes| *log_wakes += 1);
             }
         }
+    }
+
+    /// Publishes an event that is not in the log to the users in `recipients` (user ids) that
+    /// have a slot, until `lifetime` has passed, and wakes their polls and streams. Users
+    /// without a slot are skipped: nothing is kept for them. Returns how many users it reached.
+    pub fn publish_ephemeral(
+        &self,
+        recipients: &[String],
+        json: Box<[u8]>,
+        lifetime: Duration,
+    ) -> usize {
+        self.ephemeral_used.store(true, Ordering::Relaxed);
+        let now = Instant::now();
+        let mut inner = self.lock();
+        if inner.slots.is_empty() {
+            return 0;
+        }
+        inner.ephemeral_number += 1;
+        let item = Arc::new(Ephemeral {
+            number: inner.ephemeral_number,
+            expires: now + lifetime,
+            json,
+        });
+        let mut reached = 0;
+        for user_id in recipients {
+            let Some(slot) = inner.slots.get_mut(user_id) else {
+                continue;
+            };
+            // A user named twice gets it once.
+            if slot
+                .ephemeral
+                .back()
+                .is_some_and(|last| last.number == item.number)
+            {
+                continue;
+            }
+            slot.ephemeral.retain(|e| e.expires > now);
+            slot.ephemeral.push_back(Arc::clone(&item));
+            while slot.ephemeral.len() > EPHEMERAL_CAPACITY {
+                slot.ephemeral.pop_front();
+            }
+            // Wakes without counting: the log has nothing new.
+            slot.tx.send_modify(|_| {});
+            reached += 1;
+        }
+        reached
+    }
+
+    /// The ephemeral items of the subscription's user that it has not taken yet and that have
+    /// not lapsed, oldest first. Each is taken at most once per subscription, and at most once
+    /// per device while the slot lives.
+    pub fn take_ephemeral(&self, subscription: &mut Subscription) -> Vec<Arc<Ephemeral>> {
+        if !self.ephemeral_used.load(Ordering::Relaxed) {
+            return Vec::new();
+        }
+        let now = Instant::now();
+        let mut inner = self.lock();
+        let Some(slot) = inner.slots.get_mut(&subscription.user_id) else {
+            return Vec::new();
+        };
+        if slot.ephemeral.is_empty() {
+            return Vec::new();
+        }
+        slot.ephemeral.retain(|e| e.expires > now);
+        // Another poll of the same device may have taken some since this one subscribed.
+        let device_taken = slot
+            .taken
+            .get(&subscription.device_id)
+            .copied()
+            .unwrap_or(0);
+        let after = subscription.ephemeral_taken.max(device_taken);
+        let fresh: Vec<Arc<Ephemeral>> = slot
+            .ephemeral
+            .iter()
+            .filter(|e| e.number > after)
+            .cloned()
+            .collect();
+        if let Some(newest) = fresh.last() {
+            subscription.ephemeral_taken = newest.number;
+            slot.taken
+                .insert(subscription.device_id.clone(), newest.number);
+        }
+        fresh
     }
 
     /// Wakes every waiting poll of this process: another process sharing the database
@@ -236,14 +360,15 @@ impl Notifier {
         for slot in inner.slots.values_mut() {
             slot.base = i64::MAX;
             slot.events.clear();
-            slot.tx.send_replace(seq);
+            slot.tx.send_modify(|log_wakes| *log_wakes += 1);
         }
     }
 
-    /// Drops slots whose last poll ended more than `linger` ago.
+    /// Drops slots whose last poll ended more than `linger` ago, and lapsed ephemeral items.
     pub fn sweep(&self, linger: Duration) {
         let now = Instant::now();
         self.lock().slots.retain(|_, slot| {
+            slot.ephemeral.retain(|e| e.expires > now);
             slot.released
                 .is_none_or(|at| now.duration_since(at) < linger)
         });
@@ -276,39 +401,55 @@ impl Notifier {
 /// One waiting poll's interest in its user's events.
 #[derive(Debug)]
 pub struct Subscription {
-    rx: watch::Receiver<i64>,
+    rx: watch::Receiver<u64>,
+    /// The slot's count of log wake-ups when this subscription last looked.
+    log_wakes: u64,
     user_id: String,
+    device_id: String,
     /// Events up to this were published (so committed) before the subscription began.
     checked_through: i64,
+    /// The newest ephemeral item this subscription (or its device, before it) took.
+    ephemeral_taken: u64,
     notifier: Arc<Notifier>,
+}
+
+/// Why a subscription woke up.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Wake {
+    /// Log events for the user may have been committed: read the log.
+    Log,
+    /// Only ephemeral items came: the log has nothing new since the last wake-up (no read).
+    Ephemeral,
 }
 
 impl Subscription {
     /// Resolves when an event for this user is published after the subscription (or after the
-    /// previous `changed` call).
-    pub async fn changed(&mut self) {
+    /// previous `changed` call), saying whether any of them were log events.
+    pub async fn changed(&mut self) -> Wake {
         // The sender lives in the slot while we hold a receiver; on the impossible error,
-        // behave as a wake-up.
-        let _ = self.rx.changed().await;
+        // behave as a wake-up of the log.
+        if self.rx.changed().await.is_err() {
+            return Wake::Log;
+        }
+        let log_wakes = *self.rx.borrow_and_update();
+        if log_wakes == self.log_wakes {
+            Wake::Ephemeral
+        } else {
+            self.log_wakes = log_wakes;
+            Wake::Log
+        }
     }
 }
 
 impl Drop for Subscription {
     fn drop(&mut self) {
-        let buffering = self.notifier.is_buffering();
         let mut inner = self.notifier.lock();
-        // Our own receiver still counts until this function returns.
-        let last = inner
-            .slots
-            .get(&self.user_id)
-            .is_some_and(|slot| slot.tx.receiver_count() <= 1);
-        if last {
-            if buffering {
-                if let Some(slot) = inner.slots.get_mut(&self.user_id) {
-                    slot.released = Some(Instant::now());
-                }
-            } else {
-                inner.slots.remove(&self.user_id);
+        // Our own receiver still counts until this function returns. The slot lingers (on
+        // Postgres too, for the ephemeral items of a client between two polls); the sweep
+        // drops it later.
+        if let Some(slot) = inner.slots.get_mut(&self.user_id) {
+            if slot.tx.receiver_count() <= 1 {
+                slot.released = Some(Instant::now());
             }
         }
     }
@@ -345,8 +486,8 @@ mod tests {
     #[tokio::test]
     async fn wakes_only_the_concerned_user() {
         let n = Arc::new(Notifier::new(0, true));
-        let mut alice = n.subscribe("alice");
-        let mut bob = n.subscribe("bob");
+        let mut alice = n.subscribe("alice", "a1");
+        let mut bob = n.subscribe("bob", "b1");
         n.publish(vec![publication(5, &["alice"])]);
         tokio::time::timeout(Duration::from_millis(100), alice.changed())
             .await
@@ -361,7 +502,7 @@ mod tests {
     #[tokio::test]
     async fn a_publication_before_waiting_is_not_lost() {
         let n = Arc::new(Notifier::new(0, false));
-        let mut sub = n.subscribe("alice");
+        let mut sub = n.subscribe("alice", "a1");
         n.publish(vec![publication(1, &["alice"])]); // between the DB read and the wait
         tokio::time::timeout(Duration::from_millis(100), sub.changed())
             .await
@@ -371,7 +512,7 @@ mod tests {
     #[test]
     fn memory_answers_only_what_it_covers() {
         let n = Arc::new(Notifier::new(10, true));
-        let sub = n.subscribe("alice");
+        let sub = n.subscribe("alice", "a1");
         n.publish(vec![
             publication(11, &["alice", "bob"]),
             publication(12, &["bob"]),
@@ -389,14 +530,14 @@ mod tests {
         assert_eq!(seqs(n.collect(&sub, 10, false, 100)), None);
         assert_eq!(seqs(n.collect(&sub, 10, true, 100)), None);
         // A poll that subscribed after 11 was published, and read the database, is covered.
-        let later = n.subscribe("alice");
+        let later = n.subscribe("alice", "a1");
         assert_eq!(seqs(n.collect(&later, 10, true, 100)), Some(vec![13]));
     }
 
     #[test]
     fn an_event_published_without_its_json_sends_polls_to_the_database() {
         let n = Arc::new(Notifier::new(0, true));
-        let sub = n.subscribe("alice");
+        let sub = n.subscribe("alice", "a1");
         n.publish(vec![
             publication(1, &["alice"]),
             Publication {
@@ -413,7 +554,7 @@ mod tests {
     #[test]
     fn a_full_slot_raises_its_base() {
         let n = Arc::new(Notifier::new(0, true));
-        let sub = n.subscribe("alice");
+        let sub = n.subscribe("alice", "a1");
         let total = SLOT_CAPACITY as i64 + 5;
         n.publish((1..=total).map(|s| publication(s, &["alice"])).collect());
         assert_eq!(seqs(n.collect(&sub, 0, false, 1)), None);
@@ -425,22 +566,22 @@ mod tests {
     #[test]
     fn a_slot_lingers_after_its_last_poll_then_goes() {
         let n = Arc::new(Notifier::new(0, true));
-        drop(n.subscribe("alice"));
+        drop(n.subscribe("alice", "a1"));
         assert!(!n.is_waiting("alice"));
         n.publish(vec![publication(1, &["alice"])]);
-        let again = n.subscribe("alice");
+        let again = n.subscribe("alice", "a1");
         assert_eq!(seqs(n.collect(&again, 0, false, 10)), Some(vec![1]));
         drop(again);
         n.sweep(Duration::ZERO);
-        let fresh = n.subscribe("alice");
+        let fresh = n.subscribe("alice", "a1");
         assert_eq!(seqs(n.collect(&fresh, 0, false, 10)), None);
     }
 
     #[tokio::test]
     async fn notify_all_wakes_everyone_and_drops_buffers() {
         let n = Arc::new(Notifier::new(0, true));
-        let mut alice = n.subscribe("alice");
-        let mut bob = n.subscribe("bob");
+        let mut alice = n.subscribe("alice", "a1");
+        let mut bob = n.subscribe("bob", "b1");
         n.notify_all(9);
         for sub in [&mut alice, &mut bob] {
             tokio::time::timeout(Duration::from_millis(100), sub.changed())
@@ -451,15 +592,135 @@ mod tests {
     }
 
     #[test]
-    fn without_buffering_slots_go_with_the_last_subscription() {
+    fn a_user_waits_while_any_of_its_subscriptions_lives() {
         let n = Arc::new(Notifier::new(0, false));
-        let a = n.subscribe("alice");
-        let b = n.subscribe("alice");
+        let a = n.subscribe("alice", "a1");
+        let b = n.subscribe("alice", "a1");
         assert_eq!(seqs(n.collect(&a, 0, true, 10)), None);
         drop(a);
         assert!(n.is_waiting("alice"));
         drop(b);
         assert!(!n.is_waiting("alice"));
         assert_eq!(n.waiting_users(), 0);
+    }
+
+    fn take(n: &Notifier, sub: &mut Subscription) -> Vec<String> {
+        n.take_ephemeral(sub)
+            .iter()
+            .map(|e| String::from_utf8_lossy(&e.json).into_owned())
+            .collect()
+    }
+
+    fn typing(n: &Notifier, recipients: &[&str], body: &str) -> usize {
+        let recipients: Vec<String> = recipients.iter().map(|r| r.to_string()).collect();
+        n.publish_ephemeral(&recipients, body.as_bytes().into(), LINGER)
+    }
+
+    #[tokio::test]
+    async fn an_ephemeral_item_reaches_every_device_of_its_users_once() {
+        let n = Arc::new(Notifier::new(0, true));
+        let mut phone = n.subscribe("alice", "phone");
+        let mut laptop = n.subscribe("alice", "laptop");
+        let mut bob = n.subscribe("bob", "b1");
+        assert_eq!(typing(&n, &["alice", "carol"], "t1"), 1);
+        for sub in [&mut phone, &mut laptop] {
+            let wake = tokio::time::timeout(Duration::from_secs(5), sub.changed())
+                .await
+                .unwrap();
+            assert_eq!(wake, Wake::Ephemeral, "the log has nothing new");
+        }
+        assert!(!bob.rx.has_changed().unwrap(), "bob is not woken");
+        assert_eq!(take(&n, &mut phone), ["t1"]);
+        assert_eq!(
+            take(&n, &mut phone),
+            Vec::<String>::new(),
+            "once per subscription"
+        );
+        assert_eq!(take(&n, &mut laptop), ["t1"]);
+        assert!(take(&n, &mut bob).is_empty());
+        // The next poll of the phone does not get it again; a device new to the slot does.
+        drop(phone);
+        let mut phone = n.subscribe("alice", "phone");
+        assert!(take(&n, &mut phone).is_empty());
+        let mut tablet = n.subscribe("alice", "tablet");
+        assert_eq!(take(&n, &mut tablet), ["t1"]);
+        // Two polls of one device at once: whichever takes it first, the other does not.
+        let mut again = n.subscribe("alice", "phone");
+        typing(&n, &["alice"], "t2");
+        assert_eq!(take(&n, &mut again), ["t2"]);
+        assert!(take(&n, &mut phone).is_empty());
+    }
+
+    #[test]
+    fn ephemeral_items_are_kept_only_for_users_with_a_slot_and_only_until_they_lapse() {
+        let n = Arc::new(Notifier::new(0, true));
+        // Nobody polls: nothing is kept, and a later poll gets nothing.
+        assert_eq!(typing(&n, &["alice"], "early"), 0);
+        let mut alice = n.subscribe("alice", "a1");
+        assert!(take(&n, &mut alice).is_empty());
+        // Lapsed before anyone took it: never handed out.
+        let lapsed =
+            n.publish_ephemeral(&["alice".to_string()], b"gone"[..].into(), Duration::ZERO);
+        assert_eq!(lapsed, 1);
+        assert!(take(&n, &mut alice).is_empty());
+        // After the slot is swept, nothing is left either.
+        typing(&n, &["alice"], "swept");
+        drop(alice);
+        n.sweep(Duration::ZERO);
+        let mut alice = n.subscribe("alice", "a2");
+        assert!(take(&n, &mut alice).is_empty());
+    }
+
+    #[tokio::test]
+    async fn a_wake_up_says_whether_the_log_has_news() {
+        let n = Arc::new(Notifier::new(0, false));
+        let mut sub = n.subscribe("alice", "a1");
+        typing(&n, &["alice"], "t");
+        assert_eq!(sub.changed().await, Wake::Ephemeral);
+        typing(&n, &["alice"], "t");
+        n.publish(vec![publication(1, &["alice"])]);
+        assert_eq!(sub.changed().await, Wake::Log);
+        n.notify_all(1);
+        assert_eq!(sub.changed().await, Wake::Log, "even for a seq seen before");
+    }
+
+    #[test]
+    fn ephemeral_items_do_not_touch_the_log() {
+        let n = Arc::new(Notifier::new(0, true));
+        let mut sub = n.subscribe("alice", "a1");
+        n.publish(vec![publication(1, &["alice"])]);
+        typing(&n, &["alice"], "t");
+        n.publish(vec![publication(2, &["alice"])]);
+        assert_eq!(n.published_through(), 2);
+        assert_eq!(seqs(n.collect(&sub, 0, false, 10)), Some(vec![1, 2]));
+        assert_eq!(take(&n, &mut sub), ["t"]);
+        assert_eq!(seqs(n.collect(&sub, 0, false, 10)), Some(vec![1, 2]));
+    }
+
+    #[test]
+    fn a_full_slot_drops_its_oldest_ephemeral_items() {
+        let n = Arc::new(Notifier::new(0, true));
+        let mut sub = n.subscribe("alice", "a1");
+        let total = EPHEMERAL_CAPACITY + 3;
+        for i in 0..total {
+            typing(&n, &["alice"], &i.to_string());
+        }
+        let taken = take(&n, &mut sub);
+        assert_eq!(taken.len(), EPHEMERAL_CAPACITY);
+        assert_eq!(taken.first().map(String::as_str), Some("3"));
+    }
+
+    #[test]
+    fn without_buffering_a_slot_lingers_for_the_ephemeral_items_between_two_polls() {
+        let n = Arc::new(Notifier::new(0, false));
+        drop(n.subscribe("alice", "a1"));
+        assert_eq!(typing(&n, &["alice"], "between"), 1);
+        let mut next = n.subscribe("alice", "a1");
+        assert_eq!(take(&n, &mut next), ["between"]);
+        assert_eq!(
+            seqs(n.collect(&next, 0, true, 10)),
+            None,
+            "log events still come from the database"
+        );
     }
 }

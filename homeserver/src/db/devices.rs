@@ -89,6 +89,16 @@ pub fn cursor(conn: &mut Conn, id: &str) -> QueryResult<i64> {
         .first(c))
 }
 
+/// Whether the device exists (it has not logged out or been reaped).
+pub fn exists(conn: &mut Conn, id: &str) -> QueryResult<bool> {
+    per_backend!(conn, |c| devices::table
+        .find(id)
+        .select(devices::cursor)
+        .first::<i64>(c)
+        .optional()
+        .map(|cursor| cursor.is_some()))
+}
+
 /// The most recent time any device of the user was seen.
 pub fn user_last_seen(conn: &mut Conn, user_id: &str) -> QueryResult<Option<i64>> {
     devices::table

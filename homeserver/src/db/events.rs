@@ -170,6 +170,19 @@ pub fn for_user_after(
         .load(c))
 }
 
+/// Every stored event with `seq` in `(after, through]`, in `seq` order, at most `limit`: how a
+/// commit consumer that lagged catches up ([`super::writer::Feed::Missed`]). Events rotated
+/// away since are not there any more.
+pub fn range(conn: &mut Conn, after: i64, through: i64, limit: i64) -> QueryResult<Vec<EventRow>> {
+    events::table
+        .filter(events::seq.gt(after))
+        .filter(events::seq.le(through))
+        .order(events::seq.asc())
+        .limit(limit)
+        .select(EventRow::as_select())
+        .load(conn)
+}
+
 /// A room's stored events, newest first, within the optional `(after, before)` bounds.
 pub fn history(
     conn: &mut Conn,

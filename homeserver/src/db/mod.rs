@@ -197,10 +197,17 @@ impl Db {
         self.writer.write(f).await
     }
 
-    /// Sets the hook that receives each committed batch's events, in `seq` order, on the writer
-    /// thread, before the writers are answered (see [`writer`]).
-    pub fn on_commit(&self, hook: writer::CommitHook) {
-        self.writer.on_commit(hook);
+    /// Adds an inline consumer of commits: `hook` gets each committed batch's events, in `seq`
+    /// order, on the writer thread, before the writers are answered (see [`writer`]). For the
+    /// notifier; must be quick and never block.
+    pub fn on_commit(&self, name: &'static str, hook: writer::CommitHook) {
+        self.writer.on_commit(name, hook);
+    }
+
+    /// Adds a queued consumer of commits with room for `capacity` batches: it never slows the
+    /// writer, and learns which events it missed when it lags ([`writer::Feed`]).
+    pub fn commit_feed(&self, name: &'static str, capacity: usize) -> writer::CommitFeed {
+        self.writer.subscribe(name, capacity)
     }
 
     /// Runs `f` as a write without waiting for it: for bookkeeping whose loss on a crash only

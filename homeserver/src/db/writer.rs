@@ -9,9 +9,36 @@
 //! others slept in the busy handler (BENCHMARKS.md).
 //!
 //! The writer also keeps a *commit journal*: the events a write appends are recorded with
-//! [`record_event`] and, once their batch has committed, handed in `seq` order to the hook set
-//! with [`Writer::on_commit`] (the long-poll notifier). Events of a write whose savepoint rolled
-//! back, or of a batch that failed to commit, are never published.
+//! [`record_event`] and, once their batch has committed, handed in `seq` order to every
+//! *consumer* of commits. Events of a write whose savepoint rolled back, or of a batch that
+//! failed to commit, reach no consumer.
+//!
+//! # Consumers
+//!
+//! Consumers are registered at start, before the first write, and come in two kinds:
+//!
+//! - **Inline** ([`Writer::on_commit`]): runs on the writer thread after the commit and before
+//!   the writers are answered, with the batch's events by reference, in registration order.
+//!   For the notifier only (it wakes waiting polls, so receivers hear of an event no later than
+//!   its sender): it must be quick and never block, since every write waits for it.
+//! - **Queued** ([`Writer::subscribe`]): gets each committed batch as a [`Feed::Committed`]
+//!   through its own bounded queue, read by its own task ([`CommitFeed`]). For notifications,
+//!   search indexing, unread counts: work that may be slow.
+//!
+//! **Backpressure: the writer never waits for a consumer.** A queued consumer whose queue is
+//! full misses batches instead: the writer records the range of `seq`s it missed (one pair of
+//! numbers, however long it lags) and queues nothing more for it until it has taken that
+//! range. Once it has read the batches queued before, the consumer gets [`Feed::Missed`]
+//! `{after, through}`: the committed events with `seq` in `(after, through]` were not handed
+//! to it, and it reads them from the log, which is durable ([`super::events::range`]); later
+//! batches follow. So a slow consumer stays correct, in order, with bounded memory, and costs
+//! the writer one lock and one `try_send` per batch. A consumer whose feed is dropped is
+//! forgotten. Nothing is serialized for consumers: they share the stored rows
+//! ([`Commits`], one allocation per batch, only when a queued consumer exists).
+//!
+//! A queued consumer sees the commits of this process's writer. On Postgres with several
+//! processes, each process's consumers see that process's commits (the notifier learns of the
+//! others through `LISTEN`); a consumer that needs every event reads the log by `seq`.
 //!
 //! On SQLite, where this thread is the database's only writer, it also keeps two caches for
 //! the batches it runs: rooms' recipients ([`super::recipients`]) and rooms' counters
@@ -19,7 +46,7 @@
 
 use std::cell::RefCell;
 use std::panic::{catch_unwind, AssertUnwindSafe};
-use std::sync::{Arc, OnceLock};
+use std::sync::{Arc, Mutex, MutexGuard};
 
 use diesel::r2d2::Pool;
 use diesel::Connection;
@@ -37,8 +64,143 @@ pub struct Committed {
     pub recipients: Arc<[String]>,
 }
 
-/// Called on the writer thread after each batch that appended events, in `seq` order.
-pub type CommitHook = Arc<dyn Fn(Vec<Committed>) + Send + Sync>;
+/// An inline consumer: called on the writer thread after each batch that appended events,
+/// with its events in `seq` order, before the writers are answered.
+pub type CommitHook = Box<dyn Fn(&[Committed]) + Send>;
+
+/// The events of one committed batch, in `seq` order, shared by the queued consumers.
+pub type Commits = Arc<[Committed]>;
+
+/// What a queued consumer receives, in commit order.
+#[derive(Debug, Clone)]
+pub enum Feed {
+    /// The events of one committed batch, in `seq` order.
+    Committed(Commits),
+    /// The consumer's queue was full: the committed events with `seq` in `(after, through]`
+    /// were not handed to it. They are in the log.
+    Missed {
+        /// Every event up to this was handed over (or belongs to no missed batch).
+        after: i64,
+        /// The last `seq` missed.
+        through: i64,
+    },
+}
+
+/// A queued consumer's end: committed batches in commit order, and the ranges it missed, each
+/// in its place.
+#[derive(Debug)]
+pub struct CommitFeed {
+    name: &'static str,
+    feed: mpsc::Receiver<Feed>,
+    missed: Arc<Mutex<Missed>>,
+}
+
+/// Batches a consumer had no room for and has not been told of: `seq` in `(after, through]`.
+type Missed = Option<(i64, i64)>;
+
+fn lock_missed(missed: &Mutex<Missed>) -> MutexGuard<'_, Missed> {
+    missed
+        .lock()
+        .unwrap_or_else(|poisoned| poisoned.into_inner())
+}
+
+impl CommitFeed {
+    /// The next item: a committed batch, or the range of the ones it missed. `None` once the
+    /// writer has stopped and everything was handed over. Cancel-safe.
+    pub async fn recv(&mut self) -> Option<Feed> {
+        if let Some(item) = self.try_recv() {
+            return Some(item);
+        }
+        match self.feed.recv().await {
+            Some(item) => Some(item),
+            None => self.try_recv(),
+        }
+    }
+
+    /// The next item if there is one now, without waiting.
+    pub fn try_recv(&mut self) -> Option<Feed> {
+        // The writer sends and records misses under this lock, and stops sending while a miss
+        // is recorded: everything queued came before the missed range.
+        let mut missed = lock_missed(&self.missed);
+        match self.feed.try_recv() {
+            Ok(item) => Some(item),
+            Err(_) => missed
+                .take()
+                .map(|(after, through)| Feed::Missed { after, through }),
+        }
+    }
+
+    /// The name it was registered with.
+    pub fn name(&self) -> &'static str {
+        self.name
+    }
+}
+
+/// The writer's side of a queued consumer.
+struct Queued {
+    name: &'static str,
+    feed: mpsc::Sender<Feed>,
+    missed: Arc<Mutex<Missed>>,
+}
+
+impl Queued {
+    /// Hands `commits` over, or records that it missed them. `false` when its feed is gone.
+    fn offer(&self, commits: &Commits) -> bool {
+        let (Some(first), Some(last)) = (commits.first(), commits.last()) else {
+            return true;
+        };
+        let (first, last) = (first.row.seq, last.row.seq);
+        let mut missed = lock_missed(&self.missed);
+        if let Some((_, through)) = missed.as_mut() {
+            // Still behind: nothing is queued after a miss until the consumer has taken it.
+            *through = last;
+            return !self.feed.is_closed();
+        }
+        match self.feed.try_send(Feed::Committed(Arc::clone(commits))) {
+            Ok(()) => true,
+            Err(mpsc::error::TrySendError::Full(_)) => {
+                tracing::warn!(
+                    consumer = self.name,
+                    first,
+                    last,
+                    "a commit consumer lags; it will read what it missed from the log"
+                );
+                *missed = Some((first - 1, last));
+                true
+            }
+            Err(mpsc::error::TrySendError::Closed(_)) => false,
+        }
+    }
+}
+
+/// Every consumer of commits, in registration order.
+#[derive(Default)]
+struct Consumers {
+    inline: Vec<(&'static str, CommitHook)>,
+    queued: Vec<Queued>,
+}
+
+impl Consumers {
+    /// Hands a committed batch's events to every consumer: inline ones first, then the queues.
+    fn deliver(&mut self, events: Vec<Committed>) {
+        for (name, hook) in &self.inline {
+            if catch_unwind(AssertUnwindSafe(|| hook(&events))).is_err() {
+                tracing::error!(consumer = name, "a commit consumer panicked");
+            }
+        }
+        if self.queued.is_empty() {
+            return;
+        }
+        let commits: Commits = events.into();
+        self.queued.retain(|queued| {
+            let open = queued.offer(&commits);
+            if !open {
+                tracing::info!(consumer = queued.name, "a commit consumer stopped");
+            }
+            open
+        });
+    }
+}
 
 thread_local! {
     /// The events appended by the batch running on this thread (the writer thread only).
@@ -115,25 +277,50 @@ type Completion = Box<dyn FnOnce(Result<(), String>) + Send>;
 /// The handle to this process's writer thread.
 pub struct Writer {
     jobs: mpsc::Sender<Job>,
-    hook: Arc<OnceLock<CommitHook>>,
+    consumers: Arc<Mutex<Consumers>>,
 }
 
 impl Writer {
     /// Starts the writer thread for `pool`. It stops when the last handle is dropped.
     pub fn start(pool: Pool<backend::Manager>, instance: u64) -> Result<Writer, DbError> {
         let (jobs, queue) = mpsc::channel::<Job>(QUEUE);
-        let hook = Arc::new(OnceLock::new());
-        let writer_hook = Arc::clone(&hook);
+        let consumers = Arc::new(Mutex::new(Consumers::default()));
+        let writer_consumers = Arc::clone(&consumers);
         std::thread::Builder::new()
             .name("hearth-writer".into())
-            .spawn(move || run(pool, instance, queue, &writer_hook))
+            .spawn(move || run(pool, instance, queue, &writer_consumers))
             .map_err(|e| DbError::Migration(format!("cannot start the writer thread: {e}")))?;
-        Ok(Writer { jobs, hook })
+        Ok(Writer { jobs, consumers })
     }
 
-    /// Sets the hook that receives committed events (once; later calls are ignored).
-    pub fn on_commit(&self, hook: CommitHook) {
-        let _ = self.hook.set(hook);
+    fn consumers(&self) -> MutexGuard<'_, Consumers> {
+        // A consumer that panicked was caught; the list itself is never left half-changed.
+        self.consumers
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+
+    /// Adds an inline consumer: `hook` runs on the writer thread after each commit, before the
+    /// writers are answered (see the module documentation). Register at start.
+    pub fn on_commit(&self, name: &'static str, hook: CommitHook) {
+        self.consumers().inline.push((name, hook));
+    }
+
+    /// Adds a queued consumer with room for `capacity` batches (at least 1): it gets every
+    /// committed batch from now on, or [`Feed::Missed`] for the ones it had no room for.
+    pub fn subscribe(&self, name: &'static str, capacity: usize) -> CommitFeed {
+        let (tx, rx) = mpsc::channel(capacity.max(1));
+        let missed = Arc::new(Mutex::new(None));
+        self.consumers().queued.push(Queued {
+            name,
+            feed: tx,
+            missed: Arc::clone(&missed),
+        });
+        CommitFeed {
+            name,
+            feed: rx,
+            missed,
+        }
     }
 
     /// Runs `f` in the next batch; resolves once that batch has committed (or failed).
@@ -181,7 +368,7 @@ fn run(
     pool: Pool<backend::Manager>,
     instance: u64,
     mut queue: mpsc::Receiver<Job>,
-    hook: &OnceLock<CommitHook>,
+    consumers: &Mutex<Consumers>,
 ) {
     JOURNAL.with(|j| *j.borrow_mut() = Some(Vec::new()));
     while let Some(first) = queue.blocking_recv() {
@@ -192,7 +379,7 @@ fn run(
                 Err(_) => break,
             }
         }
-        commit_batch(&pool, instance, batch, hook);
+        commit_batch(&pool, instance, batch, consumers);
     }
 }
 
@@ -200,7 +387,7 @@ fn commit_batch(
     pool: &Pool<backend::Manager>,
     instance: u64,
     batch: Vec<Job>,
-    hook: &OnceLock<CommitHook>,
+    consumers: &Mutex<Consumers>,
 ) {
     let mut conn = match pool.get() {
         Ok(conn) => conn,
@@ -265,11 +452,10 @@ fn commit_batch(
     });
     // Published before the writers hear back: receivers are woken first.
     if outcome.is_ok() && !events.is_empty() {
-        if let Some(hook) = hook.get() {
-            if catch_unwind(AssertUnwindSafe(|| hook(events))).is_err() {
-                tracing::error!("the commit hook panicked");
-            }
-        }
+        consumers
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+            .deliver(events);
     }
     for complete in completions {
         complete(outcome.clone());
@@ -422,5 +608,138 @@ mod tests {
             .await
             .unwrap();
         assert_eq!(count, 30);
+    }
+
+    /// Appends one event per write to a fresh room, `count` writes at once; the writes whose
+    /// index `fails` accepts fail after appending. Returns the committed seqs, sorted.
+    async fn append_concurrently(db: &Db, count: usize, fails: fn(usize) -> bool) -> Vec<i64> {
+        use crate::error::ApiError;
+        use crate::services::events::{append_event, Draft};
+        use federation_proto::event::EventKind;
+        let room = db
+            .write(|conn| {
+                crate::db::events::ensure_room(conn, "consumed", "channel").map_err(DbError::from)
+            })
+            .await
+            .unwrap();
+        let writes: Vec<_> = (0..count)
+            .map(|i| {
+                let db = db.clone();
+                tokio::spawn(async move {
+                    db.write(move |conn| {
+                        let draft = Draft::new(
+                            room,
+                            "a@hs",
+                            None,
+                            "#c@hs",
+                            EventKind::Message,
+                            i.to_string(),
+                        );
+                        let row = append_event(conn, draft, 1_000)?;
+                        if fails(i) {
+                            return Err(ApiError::internal("rolled back on purpose"));
+                        }
+                        Ok(row.seq)
+                    })
+                    .await
+                })
+            })
+            .collect();
+        let mut committed = Vec::new();
+        for write in writes {
+            if let Ok(seq) = write.await.unwrap() {
+                committed.push(seq);
+            }
+        }
+        committed.sort_unstable();
+        committed
+    }
+
+    /// Everything queued for a feed now (consumers are fed before the writers are answered).
+    fn drain(feed: &mut super::CommitFeed) -> Vec<super::Feed> {
+        std::iter::from_fn(|| feed.try_recv()).collect()
+    }
+
+    fn committed_seqs(items: &[super::Feed]) -> Vec<i64> {
+        items
+            .iter()
+            .flat_map(|item| match item {
+                super::Feed::Committed(commits) => {
+                    commits.iter().map(|c| c.row.seq).collect::<Vec<_>>()
+                }
+                super::Feed::Missed { .. } => panic!("a consumer with room missed a batch"),
+            })
+            .collect()
+    }
+
+    #[tokio::test]
+    async fn every_consumer_sees_every_committed_event_in_seq_order_and_no_rolled_back_one() {
+        use std::sync::{Arc, Mutex};
+        let dir = tempfile::tempdir().unwrap();
+        let db = Db::open("", dir.path()).unwrap();
+        let inline = Arc::new(Mutex::new(Vec::new()));
+        let seen = Arc::clone(&inline);
+        db.on_commit(
+            "inline",
+            Box::new(move |commits: &[super::Committed]| {
+                seen.lock()
+                    .unwrap()
+                    .extend(commits.iter().map(|c| (c.row.seq, c.row.body.clone())));
+            }),
+        );
+        let mut first = db.commit_feed("first", 1024);
+        let mut second = db.commit_feed("second", 1024);
+        // Sixty concurrent writes, so they share batches; every seventh rolls back alone.
+        let fails = |i: usize| i % 7 == 3;
+        let committed = append_concurrently(&db, 60, fails).await;
+        assert_eq!(committed.len(), 60 - 9);
+        for feed in [&mut first, &mut second] {
+            assert_eq!(committed_seqs(&drain(feed)), committed, "{}", feed.name());
+        }
+        let inline = inline.lock().unwrap().clone();
+        assert_eq!(
+            inline.iter().map(|(seq, _)| *seq).collect::<Vec<_>>(),
+            committed
+        );
+        // What rolled back reached nobody (its seq may even be reused by a later write).
+        assert!(inline.iter().all(|(_, body)| !fails(body.parse().unwrap())));
+    }
+
+    #[tokio::test]
+    async fn a_lagging_consumer_never_slows_the_writer_and_catches_up_from_the_log() {
+        let dir = tempfile::tempdir().unwrap();
+        let db = Db::open("", dir.path()).unwrap();
+        // Room for one batch, and nobody reads while twenty writes commit one after another.
+        let mut slow = db.commit_feed("slow", 1);
+        let mut committed = Vec::new();
+        for _ in 0..20 {
+            committed.extend(append_concurrently(&db, 1, |_| false).await);
+        }
+        let mut seen = Vec::new();
+        let mut missed = 0;
+        while let Some(item) = slow.try_recv() {
+            match item {
+                super::Feed::Committed(commits) => seen.extend(commits.iter().map(|c| c.row.seq)),
+                super::Feed::Missed { after, through } => {
+                    missed += 1;
+                    let rows = db
+                        .run(move |conn| {
+                            crate::db::events::range(conn, after, through, 1_000)
+                                .map_err(DbError::from)
+                        })
+                        .await
+                        .unwrap();
+                    seen.extend(rows.iter().map(|r| r.seq));
+                }
+            }
+        }
+        assert_eq!(missed, 1, "one range, however many batches it missed");
+        assert_eq!(seen, committed);
+        // Then it is fed again, in order.
+        let later = append_concurrently(&db, 1, |_| false).await;
+        assert_eq!(committed_seqs(&drain(&mut slow)), later);
+        // A consumer that goes away is forgotten; the writer goes on.
+        drop(slow);
+        assert_eq!(append_concurrently(&db, 1, |_| false).await.len(), 1);
     }
 }

@@ -6,7 +6,8 @@
 //! handler waits (actix/actix-web#1313), so a waiting poll checks its socket every
 //! [`HANG_UP_CHECK`](super::hangup::HANG_UP_CHECK) ([`super::hangup::ClientWatch`]) and ends
 //! when the client is gone, instead of holding everything to its timeout. An event stream
-//! ([`stream`]) is watched the same way.
+//! ([`stream`]) is watched the same way. The bytes of each answer and each stream message come
+//! from [`crate::transport`].
 
 use std::future::Future;
 
@@ -24,12 +25,13 @@ use crate::error::ApiError;
 use crate::services::accounts::Session;
 use crate::services::messages;
 use crate::services::stream::{self, EventStream};
-use crate::services::sync::{self, SyncBody, SyncOutcome, SyncParams};
+use crate::services::sync::{self, Batch, SyncOutcome, SyncParams};
 use crate::state::AppState;
+use crate::transport::{long_poll, sse};
 
 /// `GET /api/v1/messages`: sync.
 #[utoipa::path(get, path = "/api/v1/messages", tag = "messages", security(("bearer" = [])), params(SyncQuery),
-    responses((status = 200, body = SyncResponse, description = "events after the cursor; a waiting poll may send leading white space first"),
+    responses((status = 200, body = SyncResponse, description = "log events after the cursor, in seq order, then ephemeral events (typing, presence, receipt: seq 0, never stored, not counted in next); a waiting poll may send leading white space first"),
         (status = 401, body = ErrorBody)))]
 pub async fn sync(
     req: HttpRequest,
@@ -39,10 +41,10 @@ pub async fn sync(
 ) -> Result<HttpResponse, ApiError> {
     let params = SyncParams::new(query.after, query.timeout, query.limit)?;
     match sync::start(state.into_inner(), session, params).await? {
-        SyncOutcome::Ready(body) => Ok(HttpResponse::Ok()
+        SyncOutcome::Ready(batch) => Ok(HttpResponse::Ok()
             .content_type("application/json")
             .insert_header(("cache-control", "no-store"))
-            .body(body)),
+            .body(long_poll::body(&batch))),
         SyncOutcome::Waiting(poll) => Ok(HttpResponse::Ok()
             .content_type("application/json")
             .insert_header(("cache-control", "no-store"))
@@ -60,7 +62,7 @@ fn until_answer<F>(
     socket: Option<PeerSocket>,
 ) -> impl Stream<Item = Result<Bytes, actix_web::Error>>
 where
-    F: Future<Output = Result<SyncBody, ApiError>> + 'static,
+    F: Future<Output = Result<Batch, ApiError>> + 'static,
 {
     let waiting = Waiting {
         answer: Box::pin(answer),
@@ -74,7 +76,7 @@ where
                 check = waiting.watch.next() => match check {
                     // Ends the body: the poll and its subscription are dropped now.
                     Check::Gone => return None,
-                    Check::KeepAlive => return Some((Ok(Bytes::from_static(b" ")), Some(waiting))),
+                    Check::KeepAlive => return Some((Ok(Bytes::from_static(long_poll::KEEP_ALIVE)), Some(waiting))),
                     Check::Quiet => {}
                 },
             }
@@ -88,9 +90,9 @@ struct Waiting<F> {
     watch: ClientWatch,
 }
 
-fn final_chunk(result: Result<SyncBody, ApiError>) -> Bytes {
+fn final_chunk(result: Result<Batch, ApiError>) -> Bytes {
     let json = match result {
-        Ok(body) => Ok(body),
+        Ok(batch) => Ok(long_poll::body(&batch)),
         Err(e) => {
             // The status line is already sent; the body still says what went wrong.
             tracing::warn!(code = e.code, message = %e.message, "long-poll failed after its status was sent");
@@ -112,7 +114,7 @@ fn final_chunk(result: Result<SyncBody, ApiError>) -> Bytes {
 #[utoipa::path(get, path = "/api/v1/messages/stream", tag = "messages", security(("bearer" = [])), params(StreamQuery,
         ("Last-Event-ID" = Option<i64>, Header, description = "acknowledge up to this seq and stream what follows; takes precedence over after")),
     responses((status = 200, content_type = "text/event-stream",
-            description = "never ends: one message per event, `id: <seq>` and `data: <event JSON>`; a `:` comment line every 15 s"),
+            description = "never ends: one message per log event, `id: <seq>` and `data: <event JSON>`; an ephemeral event (typing, presence, receipt: seq 0) is a `data:` message without `id:`; a `:` comment line every 15 s"),
         (status = 400, description = "invalid_cursor", body = ErrorBody), (status = 401, body = ErrorBody)))]
 pub async fn stream(
     req: HttpRequest,
@@ -158,8 +160,8 @@ fn sse_body(
     futures_util::stream::unfold(streaming, |mut s| async move {
         loop {
             tokio::select! {
-                frames = s.events.next_frames() => match frames {
-                    Ok(frames) => return Some((Ok(Bytes::from(frames)), s)),
+                batch = s.events.next_batch() => match batch {
+                    Ok(batch) => return Some((Ok(Bytes::from(sse::frames(&batch))), s)),
                     Err(e) => {
                         tracing::info!(code = e.code, message = %e.message, at = s.events.position(), "event stream ended");
                         return None;
@@ -167,7 +169,7 @@ fn sse_body(
                 },
                 check = s.watch.next() => match check {
                     Check::Gone => return None,
-                    Check::KeepAlive => return Some((Ok(Bytes::from_static(b":\n\n")), s)),
+                    Check::KeepAlive => return Some((Ok(Bytes::from_static(sse::KEEP_ALIVE)), s)),
                     Check::Quiet => {}
                 },
             }

@@ -11,12 +11,14 @@
 //! - [`fanout`]: host-signed envelopes of hosted channels' events, queued for member servers.
 //! - [`messages`]: sending (channels and DMs) and history.
 //! - [`sync`]: the per-device event stream and its long-poll.
-//! - [`stream`]: the same stream as Server-Sent Events.
+//! - [`stream`]: the same stream for one long response (Server-Sent Events).
+//! - [`ephemeral`]: typing, presence and receipts: delivered to polls and streams, never stored.
 //! - [`sessions`]: the short-lived cache of resolved bearer tokens.
 //! - [`events`]: appending an event (published to long-polls after its commit); event views.
 
 pub mod accounts;
 pub mod channels;
+pub mod ephemeral;
 pub mod events;
 pub mod fanout;
 pub mod members;

@@ -1,7 +1,9 @@
 //! The per-device event stream as Server-Sent Events (`GET /api/v1/messages/stream`).
 //!
 //! The same events as sync ([`super::sync`]), in the same `seq` order, over one response that
-//! does not end: each event is one SSE message, `id: <seq>` and `data: <event JSON>`. Opening
+//! does not end. This module yields [`Batch`]es (log events, then ephemeral events); the route
+//! frames them as SSE ([`crate::transport::sse`]): each log event is one message, `id: <seq>`
+//! and `data: <event JSON>`, and each ephemeral event a `data:` message without an `id:`. Opening
 //! a stream acknowledges like a poll: `Last-Event-ID` (what a reconnecting `EventSource`
 //! sends) or `after=N` acknowledges everything up to it and streams what follows; without
 //! either the stream starts at the device's stored cursor.
@@ -16,18 +18,19 @@
 //! database otherwise. Where long-polls pay one HTTP request per answer, a stream pays one
 //! write per batch of events.
 
-use std::io::Write;
 use std::sync::Arc;
 use std::time::Duration;
 
 use tokio::time::Instant;
 
 use super::accounts::{touch_device, Session};
-use super::sync::{memory_events, starting_point, stored_events, SyncParams, SYNC_MAX_LIMIT};
+use super::sync::{
+    memory_events, starting_point, stored_events, Batch, SyncParams, SYNC_MAX_LIMIT,
+};
 use crate::db;
 use crate::error::ApiError;
 use crate::metrics::ActiveGuard;
-use crate::notifier::{Delivered, Subscription};
+use crate::notifier::{Delivered, Subscription, Wake};
 use crate::state::AppState;
 
 /// A device's open event stream.
@@ -59,7 +62,9 @@ pub async fn open(
         state.cursors.durable(round).await;
     }
     // Subscribed before the first read, so no commit slips between a read and the wait.
-    let subscription = state.notifier.subscribe(&session.user_id);
+    let subscription = state
+        .notifier
+        .subscribe(&session.user_id, &session.device_id);
     let active = ActiveGuard::stream(Arc::clone(&state.metrics));
     Ok(EventStream {
         state,
@@ -74,22 +79,36 @@ pub async fn open(
 }
 
 impl EventStream {
-    /// Waits for this device's next events and returns them as SSE messages. Cancel-safe:
-    /// dropping the future before it resolves hands nothing out and skips nothing.
-    pub async fn next_frames(&mut self) -> Result<Vec<u8>, ApiError> {
+    /// Waits for this device's next events: log events after the last batch, then the
+    /// ephemeral events not handed out on this stream yet. Cancel-safe: dropping the future
+    /// before it resolves hands nothing out and skips nothing.
+    pub async fn next_batch(&mut self) -> Result<Batch, ApiError> {
         self.check_session().await?;
         loop {
-            if self.unread {
-                let events = self.next_events().await?;
-                if let Some(last) = events.last() {
-                    self.from = last.seq;
-                    return Ok(frames(&events));
-                }
-                self.unread = false;
+            // The log is read only when it may hold something new: first, after a batch of log
+            // events (there may be more), and after a wake-up that concerns the log.
+            let events = if self.unread {
+                self.next_events().await?
+            } else {
+                Vec::new()
+            };
+            // Taken after the last await: a dropped future takes nothing.
+            let ephemeral = self.state.notifier.take_ephemeral(&mut self.subscription);
+            match events.last() {
+                Some(last) => self.from = last.seq,
+                None => self.unread = false,
             }
-            // Reads again only after a wake-up, however often this future is restarted.
-            self.subscription.changed().await;
-            self.unread = true;
+            if !events.is_empty() || !ephemeral.is_empty() {
+                return Ok(Batch {
+                    events,
+                    ephemeral,
+                    next: self.from,
+                });
+            }
+            // However often this future is restarted, it waits for a wake-up before reading.
+            if self.subscription.changed().await == Wake::Log {
+                self.unread = true;
+            }
         }
     }
 
@@ -135,11 +154,7 @@ impl EventStream {
         let exists = self
             .state
             .db
-            .run(move |conn| match db::devices::cursor(conn, &device_id) {
-                Ok(_) => Ok(true),
-                Err(diesel::result::Error::NotFound) => Ok(false),
-                Err(e) => Err(ApiError::from(e)),
-            })
+            .run(move |conn| db::devices::exists(conn, &device_id).map_err(ApiError::from))
             .await?;
         if !exists {
             return Err(ApiError::unauthorized(
@@ -154,37 +169,3 @@ impl EventStream {
 
 /// How often (at most) an open stream checks that its device is still logged in.
 const SESSION_CHECK_MS: i64 = 30_000;
-
-/// One SSE message per event: `id: <seq>`, `data: <JSON>` (compact JSON has no newline).
-fn frames(events: &[Arc<Delivered>]) -> Vec<u8> {
-    let mut out = Vec::with_capacity(events.iter().map(|e| e.json.len() + 32).sum());
-    for event in events {
-        // Writing into a Vec cannot fail.
-        let _ = write!(out, "id: {}\ndata: ", event.seq);
-        out.extend_from_slice(&event.json);
-        out.extend_from_slice(b"\n\n");
-    }
-    out
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn each_event_is_one_sse_message_with_its_seq_as_id() {
-        let event = |seq, json: &str| {
-            Arc::new(Delivered {
-                seq,
-                ts_ms: 0,
-                json: json.as_bytes().into(),
-            })
-        };
-        let out = frames(&[event(7, r#"{"body":"a"}"#), event(9, r#"{"body":"b"}"#)]);
-        assert_eq!(
-            String::from_utf8(out).unwrap(),
-            "id: 7\ndata: {\"body\":\"a\"}\n\nid: 9\ndata: {\"body\":\"b\"}\n\n"
-        );
-        assert!(frames(&[]).is_empty());
-    }
-}

@@ -10,6 +10,11 @@
 //! the answer is built from events serialized once at commit, without reading the database;
 //! otherwise the poll reads its events. Acknowledgements are written in groups
 //! ([`crate::cursors`]); a poll answers once its acknowledgement is written.
+//!
+//! An answer is a [`Batch`]: the log events, then the ephemeral events (typing, presence,
+//! receipts; [`super::ephemeral`]) the notifier holds for this device. Either wakes a waiting
+//! poll; only log events move `next`. The route frames the batch as JSON
+//! ([`crate::transport::long_poll`]).
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -24,7 +29,7 @@ use crate::cursors::Round;
 use crate::db;
 use crate::error::ApiError;
 use crate::metrics::ActiveGuard;
-use crate::notifier::{Delivered, Subscription};
+use crate::notifier::{Delivered, Ephemeral, Subscription, Wake};
 use crate::state::AppState;
 
 /// Default and largest number of events in one answer.
@@ -64,14 +69,41 @@ impl SyncParams {
     }
 }
 
-/// A sync answer: the JSON of a [`federation_proto::api::client::SyncResponse`], built from
-/// events serialized once.
-pub type SyncBody = Vec<u8>;
+/// What a poll or a stream hands its device: log events in `seq` order, then ephemeral events
+/// (typing, presence, receipts; [`super::ephemeral`]). Transports frame it
+/// ([`crate::transport`]): a sync answer, SSE messages, later WebSocket and IRC frames.
+#[derive(Debug, Default)]
+pub struct Batch {
+    /// Events of the log, serialized once, in `seq` order.
+    pub events: Vec<Arc<Delivered>>,
+    /// Events that are not in the log (`seq` 0), in the order they were published.
+    pub ephemeral: Vec<Arc<Ephemeral>>,
+    /// The log cursor after this batch: the last event's `seq`, or where it started. Ephemeral
+    /// events never move it.
+    pub next: i64,
+}
+
+impl Batch {
+    /// A batch of the log events after `from` found, and the ephemeral events taken.
+    fn of(events: Vec<Arc<Delivered>>, ephemeral: Vec<Arc<Ephemeral>>, from: i64) -> Batch {
+        let next = events.last().map_or(from, |e| e.seq);
+        Batch {
+            events,
+            ephemeral,
+            next,
+        }
+    }
+
+    /// Whether it holds nothing to deliver.
+    pub fn is_empty(&self) -> bool {
+        self.events.is_empty() && self.ephemeral.is_empty()
+    }
+}
 
 /// Either an answer now, or a poll that must wait.
 pub enum SyncOutcome {
     /// Events were there (or the timeout is 0).
-    Ready(SyncBody),
+    Ready(Batch),
     /// Nothing yet: wait with [`PendingPoll::wait`].
     Waiting(PendingPoll),
 }
@@ -100,16 +132,20 @@ pub async fn start(
     let started = Instant::now();
     let (from, ack) = starting_point(&state, &session.device_id, params.after).await?;
     // Subscribe before reading, so that a commit between the read and the wait still wakes us.
-    let subscription = state.notifier.subscribe(&session.user_id);
-    let (answer, read_db) = match read_memory(&state, &subscription, from, false, params.limit) {
-        Some(answer) => (answer, false),
+    let mut subscription = state
+        .notifier
+        .subscribe(&session.user_id, &session.device_id);
+    let (events, read_db) = match memory_events(&state, &subscription, from, false, params.limit) {
+        Some(events) => (events, false),
         None => (
-            fetch(&state, &session.user_id, from, params.limit).await?,
+            stored_events(&state, &session.user_id, from, params.limit).await?,
             true,
         ),
     };
-    if answer.count > 0 || params.timeout_s == 0 {
-        if answer.count > 0 {
+    let ephemeral = state.notifier.take_ephemeral(&mut subscription);
+    let answer = Batch::of(events, ephemeral, from);
+    if !answer.is_empty() || params.timeout_s == 0 {
+        if !answer.events.is_empty() {
             state
                 .metrics
                 .sync_duration
@@ -119,7 +155,7 @@ pub async fn start(
         if let Some(round) = ack {
             state.cursors.durable(round).await;
         }
-        return Ok(SyncOutcome::Ready(answer.body));
+        return Ok(SyncOutcome::Ready(answer));
     }
     let guard = ActiveGuard::long_poll(Arc::clone(&state.metrics));
     Ok(SyncOutcome::Waiting(PendingPoll {
@@ -180,31 +216,41 @@ async fn stored_cursor(state: &AppState, device_id: &str) -> Result<i64, ApiErro
 impl PendingPoll {
     /// Waits until an event for this device is committed or the timeout passes, then answers.
     /// Dropping the future (client gone) releases everything at once.
-    pub async fn wait(mut self) -> Result<SyncBody, ApiError> {
+    pub async fn wait(mut self) -> Result<Batch, ApiError> {
         let started = Instant::now();
         loop {
-            let woke = tokio::select! {
-                _ = self.subscription.changed() => true,
-                _ = tokio::time::sleep_until(self.deadline) => false,
+            let wake = tokio::select! {
+                wake = self.subscription.changed() => Some(wake),
+                _ = tokio::time::sleep_until(self.deadline) => None,
             };
-            let memory = read_memory(
-                &self.state,
-                &self.subscription,
-                self.from,
-                self.read_db,
-                self.limit,
-            );
-            let answer = match memory {
-                Some(answer) => answer,
+            let woke = wake.is_some();
+            // Only ephemeral events came: the log has nothing new since the last read.
+            let memory = if wake == Some(Wake::Ephemeral) {
+                Some(Vec::new())
+            } else {
+                memory_events(
+                    &self.state,
+                    &self.subscription,
+                    self.from,
+                    self.read_db,
+                    self.limit,
+                )
+            };
+            let events = match memory {
+                Some(events) => events,
                 None => {
-                    let answer =
-                        fetch(&self.state, &self.session.user_id, self.from, self.limit).await?;
+                    let events =
+                        stored_events(&self.state, &self.session.user_id, self.from, self.limit)
+                            .await?;
                     self.read_db = true;
-                    answer
+                    events
                 }
             };
-            if answer.count > 0 || !woke {
-                if answer.count > 0 {
+            // Taken when the poll is about to answer: a device gets each at most once.
+            let ephemeral = self.state.notifier.take_ephemeral(&mut self.subscription);
+            let answer = Batch::of(events, ephemeral, self.from);
+            if !answer.is_empty() || !woke {
+                if !answer.events.is_empty() {
                     self.state
                         .metrics
                         .sync_duration
@@ -219,54 +265,11 @@ impl PendingPoll {
                 if let Some(round) = self.ack {
                     self.state.cursors.durable(round).await;
                 }
-                return Ok(answer.body);
+                return Ok(answer);
             }
             // Woken by an event this device cannot see yet (e.g. rotated away): wait again.
         }
     }
-}
-
-/// An encoded answer and how many events it holds.
-struct Answer {
-    body: SyncBody,
-    count: usize,
-}
-
-impl Answer {
-    /// The answer of a poll that started after `from` and found `events`.
-    fn of(events: &[Arc<Delivered>], from: i64) -> Answer {
-        let next = events.last().map_or(from, |e| e.seq);
-        Answer {
-            body: encode(events.iter().map(|e| &e.json[..]), next),
-            count: events.len(),
-        }
-    }
-}
-
-/// `{"events":[…],"next":N}` from already serialized events.
-fn encode<'a>(events: impl IntoIterator<Item = &'a [u8]>, next: i64) -> SyncBody {
-    let mut body = Vec::with_capacity(256);
-    body.extend_from_slice(b"{\"events\":[");
-    for (i, event) in events.into_iter().enumerate() {
-        if i > 0 {
-            body.push(b',');
-        }
-        body.extend_from_slice(event);
-    }
-    body.extend_from_slice(format!("],\"next\":{next}}}").as_bytes());
-    body
-}
-
-/// The answer from the notifier's memory, when it covers this poll.
-fn read_memory(
-    state: &AppState,
-    subscription: &Subscription,
-    from: i64,
-    read_db: bool,
-    limit: u32,
-) -> Option<Answer> {
-    let events = memory_events(state, subscription, from, read_db, limit)?;
-    Some(Answer::of(&events, from))
 }
 
 /// The device's events after `from` (at most `limit`) from the notifier's memory, when it
@@ -292,12 +295,6 @@ fn observe_delivery(state: &AppState, ts_ms: i64) {
         .metrics
         .sync_delivery
         .observe((now_ms() - ts_ms).max(0) as f64 / 1000.0);
-}
-
-/// The answer from the database.
-async fn fetch(state: &AppState, user_id: &str, from: i64, limit: u32) -> Result<Answer, ApiError> {
-    let events = stored_events(state, user_id, from, limit).await?;
-    Ok(Answer::of(&events, from))
 }
 
 /// The user's events after `from` (at most `limit`) from the database, serialized.
@@ -329,21 +326,4 @@ pub(crate) async fn stored_events(
             }))
         })
         .collect()
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn the_encoding_is_a_sync_response() {
-        let body = encode([&br#"{"a":1}"#[..], &br#"{"b":2}"#[..]], 7);
-        let parsed: serde_json::Value = serde_json::from_slice(&body).unwrap();
-        assert_eq!(
-            parsed,
-            serde_json::json!({"events": [{"a": 1}, {"b": 2}], "next": 7})
-        );
-        let empty: serde_json::Value = serde_json::from_slice(&encode([], 3)).unwrap();
-        assert_eq!(empty, serde_json::json!({"events": [], "next": 3}));
-    }
 }

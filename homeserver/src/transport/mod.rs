@@ -1,0 +1,15 @@
+//! Transports: how the items a device receives are framed on each kind of connection.
+//!
+//! The services hand out [`Batch`](crate::services::sync::Batch)es — log events (each with its
+//! `seq`) and ephemeral events (typing, presence, receipts; `seq` 0) — and know nothing about
+//! bytes on a wire. Each transport frames the same items its own way:
+//!
+//! - [`long_poll`]: a sync answer, `{"events":[…],"next":N}`, and the white space a waiting
+//!   poll writes to keep the connection open.
+//! - [`sse`]: Server-Sent Events, `id: <seq>` + `data: <event>` per log event, `data:` alone
+//!   for an ephemeral event, `:` comments as keep-alives.
+//!
+//! The WebSocket and the IRC gateway will add their own framing here, from the same batches.
+
+pub mod long_poll;
+pub mod sse;
