@@ -135,20 +135,19 @@ fn remember_signature(state: &AppState, sig: &str, now: u64) -> Result<(), ApiEr
     Ok(())
 }
 
-/// The origin's key `auth.key_id`: from the peers table, or, for a known peer that has rotated
+/// The origin's key `auth.key_id`: from the peers table (a peer listed in `PEERS` is resolved
+/// now if it is not yet), or, for a known peer that has rotated
 /// its key, from its key document (which must name it and be validly self-signed).
 async fn key_of(state: &AppState, auth: &RequestAuth) -> Result<String, ApiError> {
-    let origin = auth.origin.clone();
-    let peer = state
-        .db
-        .run(move |conn| db::peers::get(conn, &origin).map_err(ApiError::from))
-        .await?
-        .filter(|p| p.status == "up")
-        .ok_or_else(|| {
-            unauthorized(
+    // A server listed in `PEERS` that was not resolved yet is resolved when first heard from.
+    let peer = super::directory::peer(state, &auth.origin)
+        .await
+        .map_err(|e| match e.status.as_u16() {
+            404 => unauthorized(
                 "unknown_server",
                 format!("{} is not a known peer", auth.origin),
-            )
+            ),
+            _ => e,
         })?;
     let keys = stored_keys(&peer);
     if let Some(key) = keys.get(auth.key_id.as_str()) {
