@@ -7,12 +7,13 @@
 //! - [`signed_request`]: verifying `X-Hearth` signed requests against the key on record.
 //! - [`servers`]: heartbeats, deregistration, expiry and the operator's remove/ban/list.
 //! - [`entries`]: appending signed entries to the log and reading pages of it.
-//! - [`signer`]: the directory's key; [`replay`]: seen request signatures.
+//! - [`signer`]: the directory's key (kept by [`crate::keyfile`]).
+//!
+//! Seen request signatures are a `federation_proto::replay::ReplayMemory` in the state.
 
 pub mod entries;
 pub mod keyfetch;
 pub mod registration;
-pub mod replay;
 pub mod servers;
 pub mod signed_request;
 pub mod signer;
