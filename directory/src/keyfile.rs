@@ -7,51 +7,20 @@
 
 use std::fs::{self, File, OpenOptions};
 use std::io::{self, Write as _};
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
-use federation_proto::keyring::{self, KeyFileError, KeyRing, KEY_FILE_NAME};
+use anyhow::{bail, Context as _};
+
+use federation_proto::keyring::{self, KeyRing, KEY_FILE_NAME};
 use federation_proto::signing::ServerKeyPair;
 
-/// Why the key could not be loaded or created.
-#[derive(Debug, thiserror::Error)]
-pub enum KeyFileIoError {
-    /// Reading or writing a file failed.
-    #[error("{path}: {source}")]
-    Io {
-        /// The file or directory.
-        path: PathBuf,
-        /// The cause.
-        #[source]
-        source: io::Error,
-    },
-    /// The key file is not in the documented format.
-    #[error("{path}, {source}")]
-    Malformed {
-        /// The key file.
-        path: PathBuf,
-        /// The line and what is wrong with it.
-        #[source]
-        source: KeyFileError,
-    },
-    /// The key file is readable or writable by group or others.
-    #[error("{path} has mode {mode:o}; it must be owner-only (chmod 600)")]
-    InsecurePermissions {
-        /// The key file.
-        path: PathBuf,
-        /// Its permission bits.
-        mode: u32,
-    },
-    /// The operating system's random source failed.
-    #[error("no randomness for a new key: {0}")]
-    Random(#[source] getrandom::Error),
-}
-
-/// Loads `data_dir/signing.key`, or creates it with a new key if there is none.
-pub fn load_or_create(data_dir: &Path) -> Result<KeyRing, KeyFileIoError> {
+/// Loads `data_dir/signing.key`, or creates it with a new key if there is none. Errors name
+/// the file and what is wrong with it (the homeserver's `KeyStoreError` has the same cases).
+pub fn load_or_create(data_dir: &Path) -> anyhow::Result<KeyRing> {
     if let Some(ring) = load(data_dir)? {
         return Ok(ring);
     }
-    fs::create_dir_all(data_dir).map_err(|source| io_error(data_dir, source))?;
+    fs::create_dir_all(data_dir).with_context(|| format!("{}", data_dir.display()))?;
     let ring = KeyRing::new(ServerKeyPair::from_seed(
         keyring::key_id_from(random()?),
         random()?,
@@ -71,37 +40,37 @@ pub fn load_or_create(data_dir: &Path) -> Result<KeyRing, KeyFileIoError> {
             Ok(ring)
         }
         Err(e) if e.kind() == io::ErrorKind::AlreadyExists => {
-            load(data_dir)?.ok_or_else(|| io_error(&path, io::ErrorKind::NotFound.into()))
+            load(data_dir)?.with_context(|| format!("{}: vanished", path.display()))
         }
-        Err(source) => Err(io_error(&path, source)),
+        Err(e) => Err(e).with_context(|| format!("{}", path.display())),
     }
 }
 
 /// The key ring in `data_dir`, or `None` if there is no key file.
-fn load(data_dir: &Path) -> Result<Option<KeyRing>, KeyFileIoError> {
+fn load(data_dir: &Path) -> anyhow::Result<Option<KeyRing>> {
     let path = data_dir.join(KEY_FILE_NAME);
     let text = match fs::read_to_string(&path) {
         Ok(text) => text,
         Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(None),
-        Err(source) => return Err(io_error(&path, source)),
+        Err(e) => return Err(e).with_context(|| format!("{}", path.display())),
     };
     #[cfg(unix)]
     {
         use std::os::unix::fs::PermissionsExt as _;
         let mode = fs::metadata(&path)
-            .map_err(|source| io_error(&path, source))?
+            .with_context(|| format!("{}", path.display()))?
             .permissions()
             .mode();
         if !keyring::is_owner_only(mode) {
-            return Err(KeyFileIoError::InsecurePermissions {
-                path,
-                mode: mode & 0o777,
-            });
+            bail!(
+                "{} has mode {:o}; it must be owner-only (chmod 600)",
+                path.display(),
+                mode & 0o777
+            );
         }
     }
-    KeyRing::from_key_file(&text)
-        .map(Some)
-        .map_err(|source| KeyFileIoError::Malformed { path, source })
+    let ring = KeyRing::from_key_file(&text).with_context(|| format!("{}", path.display()))?;
+    Ok(Some(ring))
 }
 
 /// Creates `path` (which must not exist) owner-only with `contents`, synced to disk.
@@ -118,17 +87,10 @@ fn write_owner_only(path: &Path, contents: &str) -> io::Result<()> {
     file.sync_all()
 }
 
-fn random<const N: usize>() -> Result<[u8; N], KeyFileIoError> {
+fn random<const N: usize>() -> anyhow::Result<[u8; N]> {
     let mut bytes = [0u8; N];
-    getrandom::fill(&mut bytes).map_err(KeyFileIoError::Random)?;
+    getrandom::fill(&mut bytes).context("no randomness for a new key")?;
     Ok(bytes)
-}
-
-fn io_error(path: &Path, source: io::Error) -> KeyFileIoError {
-    KeyFileIoError::Io {
-        path: path.to_owned(),
-        source,
-    }
 }
 
 #[cfg(test)]
@@ -158,16 +120,14 @@ mod tests {
         );
 
         fs::set_permissions(&path, fs::Permissions::from_mode(0o640)).unwrap();
-        assert!(matches!(
-            load_or_create(&data),
-            Err(KeyFileIoError::InsecurePermissions { mode: 0o640, .. })
-        ));
+        let err = load_or_create(&data).unwrap_err();
+        assert!(err.to_string().contains("has mode 640"), "{err}");
         fs::set_permissions(&path, fs::Permissions::from_mode(0o600)).unwrap();
         fs::write(&path, "# nothing\n").unwrap();
         let err = load_or_create(&data).unwrap_err();
         assert!(
-            err.to_string().contains("line 0: no `current` key"),
-            "{err}"
+            format!("{err:#}").contains("line 0: no `current` key"),
+            "{err:#}"
         );
     }
 }

@@ -130,3 +130,19 @@ pub fn bind(config: &Config) -> anyhow::Result<TcpListener> {
     let addr = federation_proto::host::bind_address(&config.bind, config.port);
     TcpListener::bind(&addr).with_context(|| format!("cannot listen on {addr}"))
 }
+
+#[cfg(test)]
+mod tests {
+    /// ARCHITECTURE.md: the directory stands alone. (`cargo tree -p directory` then shows no
+    /// libpq, argon2 or Swagger UI.)
+    #[test]
+    fn the_directory_does_not_depend_on_the_homeserver() {
+        let manifest = include_str!("../Cargo.toml");
+        let named = manifest
+            .lines()
+            .map(str::trim_start)
+            .filter(|line| !line.starts_with('#'))
+            .any(|line| line.starts_with("homeserver"));
+        assert!(!named, "directory/Cargo.toml names the homeserver crate");
+    }
+}
