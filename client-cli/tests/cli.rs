@@ -1,12 +1,12 @@
 //! The `hearth` command against a real homeserver: accounts, channels, messages, history,
 //! `tail` seeing another user's message, `--json` output and exit codes.
 
-mod common;
-
 use std::process::Stdio;
 use std::time::Duration;
 
-use common::{line_channel, unique, wait_for_line, Hearth, Server};
+use hearth_tests::cli::Hearth;
+use hearth_tests::process::{line_channel, wait_bounded, wait_for_line, Homeserver as Server};
+use hearth_tests::unique;
 
 #[test]
 fn register_join_send_history_json() {
@@ -142,7 +142,7 @@ fn tail_sees_a_message_from_another_user_and_resumes() {
         .args(["-INT", &tail.id().to_string()])
         .status();
     assert!(interrupted.is_ok_and(|s| s.success()));
-    let status = common::wait_bounded(tail, Duration::from_secs(10)).status;
+    let status = wait_bounded(tail, Duration::from_secs(10)).status;
     assert!(status.success(), "tail exits 0 on Ctrl-C: {status:?}");
     let seen = seen.unwrap_or_else(|seen| panic!("tail did not show bob's message; saw {seen:?}"));
     for line in &seen {

@@ -4,44 +4,23 @@
 //! The example binaries are built by `cargo test -p client-cli` (or
 //! `cargo build -p client-cli --examples`); the test fails with that advice when they are missing.
 
-mod common;
 /// The dice bot's pure logic, with its unit tests.
 #[allow(dead_code)]
 #[path = "../examples/dice_bot/dice.rs"]
 mod dice;
 
-use std::path::PathBuf;
-use std::process::{Child, Command, Stdio};
+use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-use common::{line_channel, unique, wait_for_line, Hearth, Server};
-
-/// A bot process, killed on drop.
-struct BotProcess(Child);
-
-impl Drop for BotProcess {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
-fn example_bin(name: &str) -> PathBuf {
-    let test_exe = std::env::current_exe().expect("test executable");
-    // target/debug/deps/<test> → target/debug/examples/<name>
-    let bin = test_exe
-        .parent()
-        .and_then(|deps| deps.parent())
-        .map(|debug| debug.join("examples").join(name));
-    match bin {
-        Some(b) if b.exists() => b,
-        _ => panic!("example {name} not built: run `cargo build -p client-cli --examples` (cargo test builds them)"),
-    }
-}
+use hearth_tests::cli::Hearth;
+use hearth_tests::process::{
+    example, line_channel, wait_for_line, Homeserver as Server, KillOnDrop,
+};
+use hearth_tests::unique;
 
 /// Starts example `name` as `nick` in `channel` and waits for its ready line.
-fn start_bot(name: &str, server: &Server, nick: &str, channel: &str) -> BotProcess {
-    let mut child = Command::new(example_bin(name))
+fn start_bot(name: &str, server: &Server, nick: &str, channel: &str) -> KillOnDrop {
+    let mut child = Command::new(example(name))
         .env("HEARTH_SERVER", &server.url)
         .env("HEARTH_BOT_NICK", nick)
         .env("HEARTH_BOT_PASSWORD", "bot password here")
@@ -52,7 +31,7 @@ fn start_bot(name: &str, server: &Server, nick: &str, channel: &str) -> BotProce
         .spawn()
         .expect("spawn bot");
     let lines = line_channel(child.stdout.take().expect("stdout"));
-    let bot = BotProcess(child);
+    let bot = KillOnDrop(child);
     if let Err(seen) = wait_for_line(&lines, Duration::from_secs(20), |l| l.starts_with("ready ")) {
         panic!("{name} did not get ready; printed {seen:?}");
     }

@@ -3,15 +3,14 @@
 //! and none delivered twice; a send made while the server is down succeeds once it is back,
 //! stored once.
 
-mod common;
-
 use std::cell::RefCell;
 use std::collections::HashSet;
 use std::rc::Rc;
 use std::time::Duration;
 
-use common::{unique, Server};
 use hearth_client::{BackoffPolicy, Client, ClientConfig, ConnectionState, Event, EventKind};
+use hearth_tests::process::Homeserver as Server;
+use hearth_tests::unique;
 use tokio::sync::mpsc::UnboundedReceiver;
 
 const PASSWORD: &str = "correct horse battery";

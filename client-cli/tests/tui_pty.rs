@@ -4,13 +4,13 @@
 //! Needs `tmux` (`apt-get install tmux`). The screen is read with `capture-pane`; a UI has no
 //! ready line, so the test polls the screen with a deadline.
 
-mod common;
-
 use std::path::PathBuf;
 use std::process::{Command, Output};
 use std::time::{Duration, Instant};
 
-use common::{unique, Hearth, Server};
+use hearth_tests::cli::Hearth;
+use hearth_tests::process::{wait_bounded, Homeserver as Server};
+use hearth_tests::unique;
 
 /// A tmux server on a private socket, killed on drop.
 struct Tmux {
@@ -55,7 +55,7 @@ impl Tmux {
             .arg(&self.socket)
             .args(args)
             .env("TERM", "xterm-256color");
-        common::wait_bounded(
+        wait_bounded(
             cmd.stdout(std::process::Stdio::piped())
                 .stderr(std::process::Stdio::piped())
                 .spawn()

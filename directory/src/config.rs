@@ -7,6 +7,7 @@ use std::time::Duration;
 
 use clap::builder::BoolishValueParser;
 use clap::{Args, Parser, Subcommand};
+use federation_proto::backoff::Backoff;
 
 /// Command line of the `directory` binary.
 #[derive(Debug, Parser)]
@@ -128,7 +129,13 @@ impl fmt::Debug for Config {
 impl Config {
     /// The configured server name, or this machine's hostname.
     pub fn server_name_or_hostname(&self) -> String {
-        homeserver::config::server_name_or_hostname(self.server_name.as_deref())
+        federation_proto::host::server_name_or(
+            self.server_name.as_deref(),
+            [
+                std::fs::read_to_string("/proc/sys/kernel/hostname").ok(),
+                std::env::var("HOSTNAME").ok(),
+            ],
+        )
     }
 
     /// `SERVER_TTL` in milliseconds.
@@ -137,11 +144,8 @@ impl Config {
     }
 
     /// The push backoff bounds, with the maximum never below the minimum.
-    pub fn push_backoff(&self) -> crate::workers::backoff::Backoff {
-        crate::workers::backoff::Backoff {
-            min_ms: self.push_retry_min_ms,
-            max_ms: self.push_retry_max_ms.max(self.push_retry_min_ms),
-        }
+    pub fn push_backoff(&self) -> Backoff {
+        Backoff::new(self.push_retry_min_ms, self.push_retry_max_ms)
     }
 
     /// How often the expiry worker looks for silent servers.

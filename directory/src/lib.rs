@@ -20,6 +20,7 @@
 pub mod config;
 pub mod db;
 pub mod error;
+pub mod keyfile;
 pub mod operator;
 pub mod routes;
 pub mod services;
@@ -28,17 +29,17 @@ pub mod workers;
 
 use std::io::Write as _;
 use std::net::TcpListener;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 
 use actix_web::{web, App, HttpServer};
 use anyhow::Context as _;
 use federation_proto::ids::ServerName;
+use federation_proto::keyring::KeyRing;
+use federation_proto::replay::ReplayMemory;
 use federation_proto::signing::DEFAULT_MAX_SKEW_MS;
-use homeserver::keystore::KeyStore;
 
 use crate::config::Config;
 use crate::db::Db;
-use crate::services::replay::ReplayCache;
 use crate::services::signer::Signer;
 use crate::state::AppState;
 use crate::workers::Workers;
@@ -63,7 +64,7 @@ pub fn build_state(config: Config) -> anyhow::Result<AppState> {
         server_name,
         db,
         push_wakeup: Arc::default(),
-        replay: ReplayCache::new(DEFAULT_MAX_SKEW_MS),
+        replay: Mutex::new(ReplayMemory::new(DEFAULT_MAX_SKEW_MS)),
         config,
     })
 }
@@ -77,8 +78,8 @@ fn server_name(config: &Config) -> anyhow::Result<ServerName> {
     Ok(parsed)
 }
 
-/// Creates the data directory and opens the database and the key store.
-pub fn open_storage(config: &Config) -> anyhow::Result<(Db, KeyStore)> {
+/// Creates the data directory and opens the database and the signing key.
+pub fn open_storage(config: &Config) -> anyhow::Result<(Db, KeyRing)> {
     std::fs::create_dir_all(&config.data_dir).with_context(|| {
         format!(
             "cannot create the data directory {}",
@@ -86,7 +87,7 @@ pub fn open_storage(config: &Config) -> anyhow::Result<(Db, KeyStore)> {
         )
     })?;
     let db = Db::open(&config.dburl, &config.data_dir).context("cannot open the database")?;
-    let keys = KeyStore::load_or_create(&config.data_dir).context("cannot load the signing key")?;
+    let keys = keyfile::load_or_create(&config.data_dir).context("cannot load the signing key")?;
     Ok((db, keys))
 }
 
@@ -126,10 +127,22 @@ pub async fn run(state: AppState, listener: TcpListener) -> anyhow::Result<()> {
 
 /// Binds `BIND:PORT` from the config.
 pub fn bind(config: &Config) -> anyhow::Result<TcpListener> {
-    let addr = if config.bind.contains(':') && !config.bind.starts_with('[') {
-        format!("[{}]:{}", config.bind, config.port)
-    } else {
-        format!("{}:{}", config.bind, config.port)
-    };
+    let addr = federation_proto::host::bind_address(&config.bind, config.port);
     TcpListener::bind(&addr).with_context(|| format!("cannot listen on {addr}"))
+}
+
+#[cfg(test)]
+mod tests {
+    /// ARCHITECTURE.md: the directory stands alone. (`cargo tree -p directory` then shows no
+    /// libpq, argon2 or Swagger UI.)
+    #[test]
+    fn the_directory_does_not_depend_on_the_homeserver() {
+        let manifest = include_str!("../Cargo.toml");
+        let named = manifest
+            .lines()
+            .map(str::trim_start)
+            .filter(|line| !line.starts_with('#'))
+            .any(|line| line.starts_with("homeserver"));
+        assert!(!named, "directory/Cargo.toml names the homeserver crate");
+    }
 }

@@ -37,7 +37,7 @@ pub fn run(config: &Config, action: ServersCommand) -> anyhow::Result<()> {
 fn depart(
     config: &Config,
     db: &db::Db,
-    keys: homeserver::keystore::KeyStore,
+    keys: federation_proto::keyring::KeyRing,
     name: &str,
     why: Departure,
 ) -> anyhow::Result<()> {

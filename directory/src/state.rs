@@ -1,14 +1,14 @@
 //! `AppState`: everything a request and a worker needs, built once by [`crate::build_state`]
 //! and shared through `web::Data`. No globals: two directories can run in one process.
 
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 
 use federation_proto::ids::ServerName;
+use federation_proto::replay::ReplayMemory;
 use tokio::sync::Notify;
 
 use crate::config::Config;
 use crate::db::Db;
-use crate::services::replay::ReplayCache;
 use crate::services::signer::Signer;
 
 /// Shared state.
@@ -24,7 +24,7 @@ pub struct AppState {
     /// Wakes the push worker when an entry was appended or a peer's backoff was reset.
     pub push_wakeup: Arc<Notify>,
     /// Signatures of accepted signed requests, for replay detection.
-    pub replay: ReplayCache,
+    pub replay: Mutex<ReplayMemory>,
 }
 
 impl AppState {

@@ -9,12 +9,20 @@
 //! - [`event`]: the event as clients see it ([`event::Event`]) and its kinds.
 //! - [`api`]: request and response bodies of the HTTP APIs, with their paths.
 //! - [`time`]: RFC 3339 timestamps with milliseconds, to and from unix milliseconds.
+//! - [`keyring`]: a server's signing keys and the text of its key file (the file itself is the
+//!   binaries' business).
+//! - [`replay`]: the memory of accepted request signatures; [`backoff`]: retry delays;
+//!   [`host`]: server name fallback, bind address, unix milliseconds of a `SystemTime`.
 #![warn(missing_docs)]
 
 pub mod api;
+pub mod backoff;
 pub mod canonical;
 pub mod event;
+pub mod host;
 pub mod ids;
 pub mod keydoc;
+pub mod keyring;
+pub mod replay;
 pub mod signing;
 pub mod time;

@@ -191,15 +191,13 @@ impl Config {
 }
 
 /// `configured` when set and not empty, else this machine's hostname (`localhost` as a last
-/// resort). Shared by the homeserver and the directory.
+/// resort): [`federation_proto::host::server_name_or`] with the hostname read here.
 pub fn server_name_or_hostname(configured: Option<&str>) -> String {
-    if let Some(name) = configured.filter(|s| !s.is_empty()) {
-        return name.to_string();
-    }
-    std::fs::read_to_string("/proc/sys/kernel/hostname")
-        .ok()
-        .or_else(|| std::env::var("HOSTNAME").ok())
-        .map(|s| s.trim().to_string())
-        .filter(|s| !s.is_empty())
-        .unwrap_or_else(|| "localhost".to_string())
+    federation_proto::host::server_name_or(
+        configured,
+        [
+            std::fs::read_to_string("/proc/sys/kernel/hostname").ok(),
+            std::env::var("HOSTNAME").ok(),
+        ],
+    )
 }

@@ -261,11 +261,6 @@ fn public_url(
 
 /// Binds `BIND:PORT` from the config.
 pub fn bind(config: &Config) -> anyhow::Result<TcpListener> {
-    let addr = format!("{}:{}", config.bind, config.port);
-    let addr = if config.bind.contains(':') && !config.bind.starts_with('[') {
-        format!("[{}]:{}", config.bind, config.port)
-    } else {
-        addr
-    };
+    let addr = federation_proto::host::bind_address(&config.bind, config.port);
     TcpListener::bind(&addr).with_context(|| format!("cannot listen on {addr}"))
 }

@@ -1,19 +1,27 @@
-//! End-to-end test harness: starts the real `homeserver` binary on 127.0.0.1 with an
-//! ephemeral port and a temporary data directory, waits for its `listening on` line (no
-//! sleeps), and speaks HTTP to it with awc. Children are killed when dropped.
+//! End-to-end test harness, the one place where tests spawn processes and speak HTTP: starts
+//! the real `homeserver` and `directory` binaries on 127.0.0.1 with an ephemeral port and a
+//! temporary data directory, waits for their `listening on` line (no sleeps), and speaks HTTP
+//! to them with awc. Children are killed when dropped. Besides `tests/tests`, the directory's
+//! and the client's end-to-end tests use it as a dev-dependency.
 //!
 //! # Layout
-//! - [`process`]: [`process::Homeserver`]: spawn, ready line, stop, restart on the same data.
+//! - [`process`]: [`process::Homeserver`]: spawn, ready line, stop, restart on the same data,
+//!   subcommands on its data; reading a child's lines with a deadline.
+//! - [`directory`]: the directory alone, with in-process homeserver stand-ins and signed
+//!   requests (the directory crate's tests).
+//! - [`cli`]: running the `hearth` command (the client crate's tests).
 //! - [`api`]: a small JSON-over-HTTP client and typed helpers for the client API.
 //! - [`postgres`]: a throwaway Postgres cluster (skipped without Postgres, except in CI).
 //! - [`network`]: a directory and registered homeservers with short timers; test keys.
 //! - [`sse`]: reading the event stream's Server-Sent Events.
-//! - [`eventually`]: wait for a condition with a deadline instead of sleeping.
+//! - [`eventually`]: wait for a condition with a deadline instead of sleeping; [`unique`] names.
 //!
 //! The binaries must be built first (`cargo build --workspace --bins`); the README's test
 //! command does that.
 
 pub mod api;
+pub mod cli;
+pub mod directory;
 pub mod load;
 pub mod network;
 pub mod postgres;
@@ -40,4 +48,12 @@ where
         );
         actix_web::rt::time::sleep(Duration::from_millis(20)).await;
     }
+}
+
+/// A unique suffix so names do not collide between tests sharing nothing but the clock.
+pub fn unique(prefix: &str) -> String {
+    format!(
+        "{prefix}{}",
+        &uuid::Uuid::new_v4().simple().to_string()[..8]
+    )
 }

@@ -2,14 +2,16 @@
 
 use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
-use std::sync::mpsc;
-use std::time::Duration;
+use std::process::{Child, ChildStdout, Command, Output, Stdio};
+use std::sync::mpsc::{self, Receiver, RecvTimeoutError};
+use std::time::{Duration, Instant};
 
 use crate::postgres::PgCluster;
 
 /// How long a server may take to print its ready line.
 const READY_TIMEOUT: Duration = Duration::from_secs(30);
+/// How long a one-shot command (an operator subcommand, a `hearth` run) may take.
+pub const COMMAND_TIMEOUT: Duration = Duration::from_secs(30);
 
 /// Path of a workspace binary in the target directory of this build.
 pub fn binary(name: &str) -> PathBuf {
@@ -121,20 +123,8 @@ impl ServerProcess {
             .append(true)
             .open(self.data.path().join("server.log"))
             .expect("log file");
-        let mut cmd = Command::new(binary(self.bin));
-        cmd.env_clear()
-            .env("PATH", std::env::var("PATH").unwrap_or_default())
-            .env("PORT", &port)
-            .env("BIND", "127.0.0.1")
-            .env("DATA_DIR", self.data.path())
-            .env("SERVER_NAME", &self.name)
-            .env("RUST_LOG", "info")
-            .stdin(Stdio::null())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::from(log));
-        for (k, v) in &self.env {
-            cmd.env(k, v);
-        }
+        let mut cmd = self.command(&port);
+        cmd.stdout(Stdio::piped()).stderr(Stdio::from(log));
         let mut child = cmd
             .spawn()
             .unwrap_or_else(|e| panic!("spawn {}: {e}", self.bin));
@@ -163,6 +153,45 @@ impl ServerProcess {
         self.child = Some(child);
     }
 
+    /// The binary with this server's settings (`PORT` aside, the ones it runs with).
+    fn command(&self, port: &str) -> Command {
+        let mut cmd = Command::new(binary(self.bin));
+        cmd.env_clear()
+            .env("PATH", std::env::var("PATH").unwrap_or_default())
+            .env("PORT", port)
+            .env("BIND", "127.0.0.1")
+            .env("DATA_DIR", self.data.path())
+            .env("SERVER_NAME", &self.name)
+            .env("RUST_LOG", "info")
+            .stdin(Stdio::null());
+        for (k, v) in &self.env {
+            cmd.env(k, v);
+        }
+        cmd
+    }
+
+    /// Runs the binary with `args` (a subcommand such as `directory servers list`) on this
+    /// server's data directory and settings, and waits for it (bounded).
+    pub fn run(&self, args: &[&str]) -> Output {
+        let child = self
+            .command("0")
+            .args(args)
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap_or_else(|e| panic!("spawn {}: {e}", self.bin));
+        wait_bounded(child, COMMAND_TIMEOUT)
+    }
+
+    /// The port it listens on (kept across [`ServerProcess::restart`]).
+    pub fn port(&self) -> u16 {
+        self.url
+            .rsplit(':')
+            .next()
+            .and_then(|p| p.parse().ok())
+            .expect("a port in the URL")
+    }
+
     /// Kills the process (like a crash: no graceful shutdown) and waits for it.
     pub fn kill(&mut self) {
         if let Some(mut child) = self.child.take() {
@@ -186,5 +215,85 @@ impl ServerProcess {
 impl Drop for ServerProcess {
     fn drop(&mut self) {
         self.kill();
+    }
+}
+
+/// Path of a cargo example of this build (`target/<profile>/examples/<name>`), built by
+/// `cargo test -p <its crate>` or `cargo build --examples`.
+pub fn example(name: &str) -> PathBuf {
+    let exe = std::env::current_exe().expect("current_exe");
+    let path = exe
+        .parent()
+        .and_then(Path::parent)
+        .expect("target/<profile>")
+        .join("examples")
+        .join(name);
+    assert!(
+        path.exists(),
+        "example {name} not built: run `cargo build --examples` (cargo test builds them)"
+    );
+    path
+}
+
+/// A child process that is killed (and reaped) when dropped.
+pub struct KillOnDrop(pub Child);
+
+impl Drop for KillOnDrop {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+/// Forwards the lines of a child's stdout to a channel (a thread per stream).
+pub fn line_channel(stdout: ChildStdout) -> Receiver<String> {
+    let (tx, rx) = mpsc::channel();
+    std::thread::spawn(move || {
+        for line in BufReader::new(stdout).lines() {
+            let Ok(line) = line else { break };
+            if tx.send(line).is_err() {
+                break;
+            }
+        }
+    });
+    rx
+}
+
+/// Waits for the first line that satisfies `pred`, up to `timeout`; returns every line read
+/// (`Err` with them if none matched in time or the stream ended).
+pub fn wait_for_line(
+    rx: &Receiver<String>,
+    timeout: Duration,
+    pred: impl Fn(&str) -> bool,
+) -> Result<Vec<String>, Vec<String>> {
+    let deadline = Instant::now() + timeout;
+    let mut seen = Vec::new();
+    loop {
+        match rx.recv_timeout(deadline.saturating_duration_since(Instant::now())) {
+            Ok(line) => {
+                let hit = pred(&line);
+                seen.push(line);
+                if hit {
+                    return Ok(seen);
+                }
+            }
+            Err(RecvTimeoutError::Timeout | RecvTimeoutError::Disconnected) => return Err(seen),
+        }
+    }
+}
+
+/// Waits for a child with a deadline, killing it (by its pid) when the deadline passes.
+pub fn wait_bounded(child: Child, timeout: Duration) -> Output {
+    let pid = child.id();
+    let (tx, rx) = mpsc::channel();
+    std::thread::spawn(move || {
+        let _ = tx.send(child.wait_with_output());
+    });
+    match rx.recv_timeout(timeout) {
+        Ok(out) => out.expect("wait for the child"),
+        Err(_) => {
+            let _ = Command::new("kill").args(["-9", &pid.to_string()]).status();
+            panic!("command did not finish within {timeout:?}");
+        }
     }
 }

@@ -7,22 +7,20 @@
 //! - [`signed_request`]: verifying `X-Hearth` signed requests against the key on record.
 //! - [`servers`]: heartbeats, deregistration, expiry and the operator's remove/ban/list.
 //! - [`entries`]: appending signed entries to the log and reading pages of it.
-//! - [`signer`]: the directory's key; [`replay`]: seen request signatures.
+//! - [`signer`]: the directory's key (kept by [`crate::keyfile`]).
+//!
+//! Seen request signatures are a `federation_proto::replay::ReplayMemory` in the state.
 
 pub mod entries;
 pub mod keyfetch;
 pub mod registration;
-pub mod replay;
 pub mod servers;
 pub mod signed_request;
 pub mod signer;
 
 /// Milliseconds since the unix epoch.
 pub fn now_ms() -> i64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX))
-        .unwrap_or(0)
+    federation_proto::host::ms_to_i64(federation_proto::host::unix_ms(std::time::SystemTime::now()))
 }
 
 /// Milliseconds since the unix epoch, unsigned (for signing and key documents).

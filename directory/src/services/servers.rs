@@ -223,7 +223,6 @@ pub fn list_blocking(db: &Db) -> Result<Vec<ServerSummary>, ApiError> {
 #[cfg(test)]
 mod tests {
     use federation_proto::signing::{verify_json_signature, verifying_key_from_b64, KeyId};
-    use homeserver::keystore::KeyStore;
     use serde_json::json;
 
     use super::*;
@@ -248,7 +247,10 @@ mod tests {
     #[test]
     fn departures_append_one_signed_gone_entry() {
         let (db, dir) = testing::db();
-        let signer = Signer::new("dir.example", KeyStore::load_or_create(dir.path()).unwrap());
+        let signer = Signer::new(
+            "dir.example",
+            crate::keyfile::load_or_create(dir.path()).unwrap(),
+        );
         db.write_blocking(|conn| {
             db::servers::upsert(conn, &row("hs1.example"))?;
             entries::append(conn, &signer, &row("hs1.example"), EntryStatus::Up, 5)?;

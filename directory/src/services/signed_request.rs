@@ -76,7 +76,12 @@ pub async fn verify(
         &key,
     )
     .map_err(refusal)?;
-    if !state.replay.first_time(&req.auth.sig, req.auth.ts, now) {
+    let first_time = state
+        .replay
+        .lock()
+        .unwrap_or_else(|poisoned| poisoned.into_inner())
+        .first_time(&req.auth.sig, req.auth.ts, now);
+    if !first_time {
         return Err(ApiError::ReplayedRequest);
     }
     Ok(record)

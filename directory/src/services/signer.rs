@@ -2,20 +2,20 @@
 
 use federation_proto::api::directory::DirectoryEntry;
 use federation_proto::keydoc::KeyDocument;
+use federation_proto::keyring::KeyRing;
 use federation_proto::signing::{sign_json, SigningError};
-use homeserver::keystore::{KeyStore, KeyStoreError};
 use serde_json::Value;
 
 /// Signs entries and the key document.
 #[derive(Debug)]
 pub struct Signer {
     name: String,
-    keys: KeyStore,
+    keys: KeyRing,
 }
 
 impl Signer {
-    /// A signer named `name` with the key store of the data directory.
-    pub fn new(name: impl Into<String>, keys: KeyStore) -> Signer {
+    /// A signer named `name` with the key ring of the data directory.
+    pub fn new(name: impl Into<String>, keys: KeyRing) -> Signer {
         Signer {
             name: name.into(),
             keys,
@@ -33,7 +33,7 @@ impl Signer {
     }
 
     /// The key document served at `GET /directory/v1/key`.
-    pub fn key_document(&self, now_ms: u64) -> Result<KeyDocument, KeyStoreError> {
+    pub fn key_document(&self, now_ms: u64) -> Result<KeyDocument, SigningError> {
         self.keys.key_document(&self.name, now_ms)
     }
 

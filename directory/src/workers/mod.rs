@@ -4,9 +4,7 @@
 //! # Layout
 //! - [`push`]: delivers entries to every peer from the durable per-peer cursors.
 //! - [`expiry`]: marks gone the servers whose heartbeats stopped.
-//! - [`backoff`]: the retry schedule of failed pushes.
 
-pub mod backoff;
 pub mod expiry;
 pub mod push;
 

@@ -20,8 +20,8 @@ use std::time::Duration;
 
 use actix_web::rt::task::JoinHandle;
 use federation_proto::api::directory::paths;
+use federation_proto::backoff::{jitter_from, Backoff};
 
-use super::backoff::Backoff;
 use crate::db::models::EntryRow;
 use crate::db::peers::DuePeer;
 use crate::db::{self, Conn};
@@ -196,7 +196,7 @@ async fn record_failure(
     attempt: i64,
     error: &str,
 ) {
-    let delay = backoff.random_delay_ms(u32::try_from(attempt).unwrap_or(u32::MAX));
+    let delay = backoff.delay_ms(u32::try_from(attempt).unwrap_or(u32::MAX), random_jitter());
     let next = now_ms().saturating_add(i64::try_from(delay).unwrap_or(i64::MAX));
     tracing::warn!(attempt, retry_in_ms = delay, error, "push failed");
     let error: String = error.chars().take(MAX_ERROR_LEN).collect();
@@ -230,6 +230,15 @@ async fn post(client: &awc::Client, base_url: &str, body: String) -> Result<(), 
         .map(|b| String::from_utf8_lossy(&b[..b.len().min(300)]).into_owned())
         .unwrap_or_default();
     Err(format!("POST {url} answered {status}: {text}"))
+}
+
+/// A random jitter for [`Backoff::delay_ms`] (none if the OS has no randomness to give).
+fn random_jitter() -> i64 {
+    let mut bytes = [0u8; 2];
+    if getrandom::fill(&mut bytes).is_err() {
+        return 0;
+    }
+    jitter_from(bytes)
 }
 
 #[cfg(test)]

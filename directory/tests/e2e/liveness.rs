@@ -2,7 +2,7 @@
 
 use serde_json::json;
 
-use crate::harness::*;
+use hearth_tests::directory::*;
 
 const HEARTBEAT: &str = "/directory/v1/heartbeat";
 
@@ -28,7 +28,7 @@ async fn heartbeats_from_unknown_servers_and_replays_are_refused() {
 
     // The same request again.
     dir.api()
-        .send(
+        .send_with_headers(
             "POST",
             HEARTBEAT,
             &[("Authorization", header)],
@@ -53,7 +53,7 @@ async fn heartbeats_from_unknown_servers_and_replays_are_refused() {
     )
     .unwrap();
     dir.api()
-        .send(
+        .send_with_headers(
             "POST",
             HEARTBEAT,
             &[("Authorization", auth.to_header())],
@@ -72,7 +72,7 @@ async fn heartbeats_from_unknown_servers_and_replays_are_refused() {
     )
     .unwrap();
     dir.api()
-        .send(
+        .send_with_headers(
             "POST",
             HEARTBEAT,
             &[("Authorization", auth.to_header())],
@@ -91,7 +91,7 @@ async fn heartbeats_from_unknown_servers_and_replays_are_refused() {
     )
     .unwrap();
     dir.api()
-        .send(
+        .send_with_headers(
             "POST",
             HEARTBEAT,
             &[("Authorization", old.to_header())],
@@ -100,11 +100,11 @@ async fn heartbeats_from_unknown_servers_and_replays_are_refused() {
         .await
         .expect_error(401, "request_expired");
     dir.api()
-        .post(HEARTBEAT, &json!({}))
+        .post(HEARTBEAT, json!({}))
         .await
         .expect_error(401, "missing_authorization");
     dir.api()
-        .send(
+        .send_with_headers(
             "POST",
             HEARTBEAT,
             &[("Authorization", "Bearer x".into())],

@@ -1,10 +1,10 @@
 //! End-to-end tests of the `directory` binary: the real process on 127.0.0.1:0, fake
-//! homeservers in-process. See `harness` for the pieces.
+//! homeservers in-process. The pieces are in `hearth_tests::directory` (the workspace's one
+//! end-to-end harness, `tests/src`).
 
 // A test crate: panicking on an unexpected answer is its job.
 #![allow(clippy::unwrap_used)]
 
-mod harness;
 mod liveness;
 mod operator;
 mod push;

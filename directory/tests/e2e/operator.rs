@@ -1,6 +1,6 @@
 //! The operator commands against a running directory.
 
-use crate::harness::*;
+use hearth_tests::directory::*;
 
 fn stdout(out: &std::process::Output) -> String {
     assert!(out.status.success(), "{out:?}");

@@ -2,7 +2,7 @@
 
 use std::time::Duration;
 
-use crate::harness::*;
+use hearth_tests::directory::*;
 
 /// Short retries so that outages heal within the test's deadline.
 const FAST_RETRY: &[(&str, &str)] = &[("PUSH_RETRY_MIN_MS", "100"), ("PUSH_RETRY_MAX_MS", "500")];

@@ -4,7 +4,7 @@ use federation_proto::keydoc::KeyDocument;
 use federation_proto::signing::sign_json;
 use serde_json::json;
 
-use crate::harness::*;
+use hearth_tests::directory::*;
 
 #[actix_web::test]
 async fn a_proven_registration_is_accepted_and_signed_by_the_directory() {
@@ -48,23 +48,23 @@ async fn a_replayed_registration_is_refused() {
     let hs1 = FakeHomeserver::start("hs1.test", 1).await;
     let body = hs1.registration(now_ms());
     dir.api()
-        .post("/directory/v1/servers", &body)
+        .post("/directory/v1/servers", body.clone())
         .await
         .expect(201);
     dir.api()
-        .post("/directory/v1/servers", &body)
+        .post("/directory/v1/servers", body.clone())
         .await
         .expect_error(409, "replayed_registration");
     // An older one is a replay too.
     let older = hs1.registration(now_ms() - 60_000);
     dir.api()
-        .post("/directory/v1/servers", &older)
+        .post("/directory/v1/servers", older.clone())
         .await
         .expect_error(409, "replayed_registration");
     // Too far from the directory's clock.
     let stale = hs1.registration(now_ms() - 600_000);
     dir.api()
-        .post("/directory/v1/servers", &stale)
+        .post("/directory/v1/servers", stale.clone())
         .await
         .expect_error(400, "bad_timestamp");
     assert_eq!(dir.entries().await.len(), 1);
@@ -79,14 +79,14 @@ async fn a_url_that_serves_another_key_or_name_is_refused() {
     let impostor = key("k1", 99);
     let body = registration("hs1.test", &hs1.url, &impostor, now_ms());
     dir.api()
-        .post("/directory/v1/servers", &body)
+        .post("/directory/v1/servers", body.clone())
         .await
         .expect_error(422, "key_mismatch");
 
     // Someone claims another name at hs1's URL, with hs1's own key.
     let body = registration("hs2.test", &hs1.url, &hs1.key(), now_ms());
     dir.api()
-        .post("/directory/v1/servers", &body)
+        .post("/directory/v1/servers", body.clone())
         .await
         .expect_error(422, "server_name_mismatch");
 
@@ -105,7 +105,7 @@ async fn a_url_that_serves_another_key_or_name_is_refused() {
     drop(closed);
     let body = registration("hs3.test", &dead_url, &key("k1", 3), now_ms());
     dir.api()
-        .post("/directory/v1/servers", &body)
+        .post("/directory/v1/servers", body.clone())
         .await
         .expect_error(502, "key_fetch_failed");
 
@@ -120,17 +120,17 @@ async fn bad_signatures_and_malformed_bodies_are_refused_and_change_nothing() {
 
     let mut tampered = hs1.registration(now_ms());
     tampered["url"] = json!("http://127.0.0.1:9");
-    api.post("/directory/v1/servers", &tampered)
+    api.post("/directory/v1/servers", tampered.clone())
         .await
         .expect_error(401, "bad_signature");
     let mut unsigned = hs1.registration(now_ms());
     unsigned.as_object_mut().unwrap().remove("signatures");
-    api.post("/directory/v1/servers", &unsigned)
+    api.post("/directory/v1/servers", unsigned.clone())
         .await
         .expect_error(401, "bad_signature");
 
     let raw = |body: &str| {
-        api.send(
+        api.send_with_headers(
             "POST",
             "/directory/v1/servers",
             &[],
@@ -159,25 +159,25 @@ async fn bad_signatures_and_malformed_bodies_are_refused_and_change_nothing() {
         body
     };
     let bad_name = registration("HS1.test", &hs1.url, &hs1.key(), now_ms());
-    api.post("/directory/v1/servers", &bad_name)
+    api.post("/directory/v1/servers", bad_name.clone())
         .await
         .expect_error(400, "invalid_server_name");
-    api.post("/directory/v1/servers", &with("url", json!("ftp://x")))
+    api.post("/directory/v1/servers", with("url", json!("ftp://x")))
         .await
         .expect_error(400, "invalid_url");
     api.post(
         "/directory/v1/servers",
-        &with(
+        with(
             "verify_keys",
             json!({"ed25519:k1": {"key": hs1.key().public_key_b64()}, "ed25519:k2": {"key": key("k2", 2).public_key_b64()}}),
         ),
     )
     .await
     .expect_error(400, "invalid_verify_keys");
-    api.send("GET", "/directory/v1/servers?since=x", &[], vec![])
+    api.send_with_headers("GET", "/directory/v1/servers?since=x", &[], vec![])
         .await
         .expect_error(400, "invalid_query");
-    api.send("PUT", "/directory/v1/servers", &[], vec![])
+    api.send_with_headers("PUT", "/directory/v1/servers", &[], vec![])
         .await
         .expect_error(405, "method_not_allowed");
 
@@ -198,7 +198,7 @@ async fn a_new_key_needs_the_signature_of_the_key_on_record() {
     // Signed only by the new key (which the URL does serve): refused.
     let only_new = hs1.registration(now_ms());
     dir.api()
-        .post("/directory/v1/servers", &only_new)
+        .post("/directory/v1/servers", only_new.clone())
         .await
         .expect_error(403, "not_signed_by_key_on_record");
 
@@ -208,7 +208,7 @@ async fn a_new_key_needs_the_signature_of_the_key_on_record() {
     assert_eq!(both["signatures"]["hs1.test"].as_object().unwrap().len(), 2);
     let entry = dir
         .api()
-        .post("/directory/v1/servers", &both)
+        .post("/directory/v1/servers", both.clone())
         .await
         .expect(201);
     assert_eq!(entry["seq"], 2);

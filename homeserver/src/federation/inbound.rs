@@ -94,7 +94,7 @@ pub async fn verify(state: &AppState, req: &HttpRequest, body: &[u8]) -> Result<
         &key,
     )
     .map_err(verify_error)?;
-    remember_signature(state, &auth.sig, now)?;
+    remember_signature(state, &auth.sig, auth.ts, now)?;
     let origin = auth.origin.clone();
     // Any request shows the peer is up: retry what waits for it now. Read first: the backoff
     // is almost always clear, and this runs on every federation request.
@@ -116,22 +116,19 @@ pub async fn verify(state: &AppState, req: &HttpRequest, body: &[u8]) -> Result<
 }
 
 /// Refuses a signature seen within the skew window; forgets expired ones.
-fn remember_signature(state: &AppState, sig: &str, now: u64) -> Result<(), ApiError> {
-    let mut seen = state
+fn remember_signature(state: &AppState, sig: &str, ts: u64, now: u64) -> Result<(), ApiError> {
+    let first_time = state
         .federation
         .seen_requests
         .lock()
-        .map_err(|_| ApiError::internal("seen-request lock poisoned"))?;
-    if seen.len() > 10_000 {
-        seen.retain(|_, until| *until > now);
-    }
-    if seen.get(sig).is_some_and(|until| *until > now) {
+        .map_err(|_| ApiError::internal("seen-request lock poisoned"))?
+        .first_time(sig, ts, now);
+    if !first_time {
         return Err(unauthorized(
             "replayed_request",
             "this signed request was already received",
         ));
     }
-    seen.insert(sig.to_string(), now + 2 * DEFAULT_MAX_SKEW_MS);
     Ok(())
 }
 

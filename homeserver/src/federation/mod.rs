@@ -25,8 +25,9 @@ pub mod profiles;
 pub mod receive;
 pub mod sender;
 
-use std::collections::HashMap;
 use std::sync::Mutex;
+
+use federation_proto::replay::ReplayMemory;
 
 /// What the directory link last did, for `GET /api/v1/federation/status`.
 #[derive(Debug, Clone, Default, serde::Serialize)]
@@ -50,8 +51,8 @@ pub struct Federation {
     pub link: Mutex<LinkStatus>,
     /// Wakes the outbox worker: new payloads, a finished delivery, a peer that came back.
     pub outbox_wake: tokio::sync::Notify,
-    /// Signatures of requests already accepted, with when they stop mattering (unix ms).
-    pub seen_requests: Mutex<HashMap<String, u64>>,
+    /// Signatures of requests already accepted, until they could no longer pass the skew check.
+    pub seen_requests: Mutex<ReplayMemory>,
 }
 
 impl Federation {

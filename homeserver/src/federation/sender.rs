@@ -13,6 +13,7 @@ use std::time::Duration;
 
 use awc::http::Method;
 use base64::Engine as _;
+use federation_proto::backoff::{jitter_from, Backoff};
 use federation_proto::signing::sha256;
 use serde_json::{json, Value};
 
@@ -82,21 +83,13 @@ fn txn_id(event_ids: &[String]) -> String {
     base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(&digest[..18])
 }
 
-/// Delay before retry number `failures` (1-based): `min · 2^(failures-1)`, ±20%, capped.
-pub fn backoff_ms(min_ms: u64, max_ms: u64, failures: u32, jitter: f64) -> u64 {
-    let base = min_ms
-        .saturating_mul(1u64 << failures.saturating_sub(1).min(30))
-        .min(max_ms);
-    let jittered = base as f64 * (0.8 + 0.4 * jitter.clamp(0.0, 1.0));
-    (jittered as u64).min(max_ms).max(1)
-}
-
-fn random_unit() -> f64 {
-    let mut bytes = [0u8; 4];
+/// A random jitter for [`Backoff::delay_ms`] (none if the OS has no randomness to give).
+fn random_jitter() -> i64 {
+    let mut bytes = [0u8; 2];
     if getrandom::fill(&mut bytes).is_err() {
-        return 0.5;
+        return 0;
     }
-    f64::from(u32::from_le_bytes(bytes)) / f64::from(u32::MAX)
+    jitter_from(bytes)
 }
 
 /// What the outbox holds for a destination.
@@ -147,16 +140,12 @@ async fn deliver(state: &AppState, client: &FedClient, destination: &str) {
                 }
             }
             Err(error) => {
-                let (min, max) = (
+                let backoff = Backoff::new(
                     state.config.federation_retry_min_ms,
                     state.config.federation_retry_max_ms,
                 );
-                let delay = backoff_ms(
-                    min,
-                    max,
-                    u32::try_from(attempt).unwrap_or(u32::MAX),
-                    random_unit(),
-                );
+                let delay =
+                    backoff.delay_ms(u32::try_from(attempt).unwrap_or(u32::MAX), random_jitter());
                 tracing::warn!(attempt, retry_in_ms = delay, %error, "delivery failed");
                 let next = now + i64::try_from(delay).unwrap_or(i64::MAX / 2);
                 if let Err(e) = state
@@ -226,12 +215,10 @@ mod tests {
     use super::*;
 
     #[test]
-    fn backoff_doubles_with_jitter_and_a_cap() {
-        assert_eq!(backoff_ms(5000, 900_000, 1, 0.5), 5000);
-        assert_eq!(backoff_ms(5000, 900_000, 2, 0.5), 10_000);
-        assert_eq!(backoff_ms(5000, 900_000, 3, 0.0), 16_000);
-        assert_eq!(backoff_ms(5000, 900_000, 3, 1.0), 24_000);
-        assert_eq!(backoff_ms(5000, 900_000, 40, 1.0), 900_000);
+    fn random_jitter_stays_within_twenty_percent() {
+        for _ in 0..100 {
+            assert!((-200..=200).contains(&random_jitter()));
+        }
     }
 
     #[test]

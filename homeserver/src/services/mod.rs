@@ -31,10 +31,7 @@ pub mod sync;
 
 /// Milliseconds since the unix epoch.
 pub fn now_ms() -> i64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX))
-        .unwrap_or(0)
+    federation_proto::host::ms_to_i64(federation_proto::host::unix_ms(std::time::SystemTime::now()))
 }
 
 /// Milliseconds since the unix epoch, unsigned (for signing and key documents).

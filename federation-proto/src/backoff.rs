@@ -1,10 +1,11 @@
-//! Exponential backoff with jitter for failed pushes: `PUSH_RETRY_MIN_MS` doubling per
-//! consecutive failure, ±20% jitter, capped at `PUSH_RETRY_MAX_MS`.
+//! Exponential backoff with jitter for retries to other servers (the homeserver's outbox, the
+//! directory's pushes): the minimum delay doubling per consecutive failure, ±20% jitter, capped
+//! at the maximum. Pure: the caller draws the jitter ([`jitter_from`]) from its random source.
 
 /// Jitter range, in thousandths of the delay (±20%).
 pub const JITTER_PERMILLE: i64 = 200;
 
-/// The bounds of the backoff.
+/// The bounds of a backoff.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Backoff {
     /// Delay after the first failure (ms).
@@ -14,8 +15,16 @@ pub struct Backoff {
 }
 
 impl Backoff {
-    /// The delay after `failures` consecutive failures (1 for the first), with `jitter_permille`
-    /// in `-200..=200` applied; never above `max_ms`, never 0.
+    /// Bounds with the maximum never below the minimum.
+    pub fn new(min_ms: u64, max_ms: u64) -> Backoff {
+        Backoff {
+            min_ms,
+            max_ms: max_ms.max(min_ms),
+        }
+    }
+
+    /// The delay after `failures` consecutive failures (1 for the first), with
+    /// `jitter_permille` (clamped to `-200..=200`) applied; never above `max_ms`, never 0.
     pub fn delay_ms(&self, failures: u32, jitter_permille: i64) -> u64 {
         let doublings = failures.saturating_sub(1).min(40);
         let base = self
@@ -27,20 +36,12 @@ impl Backoff {
         let delayed = base + base * i128::from(jitter) / 1000;
         u64::try_from(delayed.clamp(1, i128::from(self.max_ms.max(1)))).unwrap_or(self.max_ms)
     }
-
-    /// [`delay_ms`](Self::delay_ms) with random jitter.
-    pub fn random_delay_ms(&self, failures: u32) -> u64 {
-        self.delay_ms(failures, random_jitter())
-    }
 }
 
-/// A random jitter in `-200..=200` thousandths (0 if the OS has no randomness to give).
-pub fn random_jitter() -> i64 {
-    let mut bytes = [0u8; 2];
-    if getrandom::fill(&mut bytes).is_err() {
-        return 0;
-    }
-    i64::from(u16::from_le_bytes(bytes) % 401) - JITTER_PERMILLE
+/// A jitter in `-200..=200` thousandths from two random bytes (all values about equally
+/// likely).
+pub fn jitter_from(random: [u8; 2]) -> i64 {
+    i64::from(u16::from_le_bytes(random) % 401) - JITTER_PERMILLE
 }
 
 #[cfg(test)]
@@ -68,22 +69,23 @@ mod tests {
         assert_eq!(B.delay_ms(1, 200), 6_000);
         assert_eq!(B.delay_ms(1, -200), 4_000);
         assert_eq!(B.delay_ms(1, 5_000), 6_000);
+        assert_eq!(B.delay_ms(3, -200), 16_000);
+        assert_eq!(B.delay_ms(3, 200), 24_000);
         assert_eq!(B.delay_ms(20, 200), 900_000);
         assert_eq!(B.delay_ms(20, -200), 720_000);
-        for _ in 0..100 {
-            let j = random_jitter();
-            assert!((-200..=200).contains(&j));
-            let d = B.random_delay_ms(2);
+        for bytes in [[0, 0], [255, 255], [144, 1], [145, 1], [7, 99]] {
+            let j = jitter_from(bytes);
+            assert!((-200..=200).contains(&j), "{j}");
+            let d = B.delay_ms(2, j);
             assert!((8_000..=12_000).contains(&d), "{d}");
         }
+        assert_eq!(jitter_from([0, 0]), -200);
+        assert_eq!(jitter_from([144, 1]), 200); // 400
     }
 
     #[test]
-    fn tiny_bounds_never_give_zero() {
-        let b = Backoff {
-            min_ms: 1,
-            max_ms: 1,
-        };
-        assert_eq!(b.delay_ms(1, -200), 1);
+    fn tiny_bounds_never_give_zero_and_max_is_never_below_min() {
+        assert_eq!(Backoff::new(1, 1).delay_ms(1, -200), 1);
+        assert_eq!(Backoff::new(10_000, 10), Backoff::new(10_000, 10_000));
     }
 }
