@@ -348,7 +348,10 @@ async fn resolve_listed(
     let doc = KeyDocument::verify_self_signed_value(&doc, now_ms_u64())
         .map_err(|e| format!("its key document is invalid: {e}"))?;
     if doc.server_name != name {
-        return Err(format!("it serves another server's key ({})", doc.server_name));
+        return Err(format!(
+            "it serves another server's key ({})",
+            doc.server_name
+        ));
     }
     let keys: BTreeMap<String, VerifyKey> = doc
         .verify_keys
