@@ -311,32 +311,38 @@ fn free_port() -> u16 {
         .expect("a free port")
 }
 
-#[actix_web::test]
-async fn peers_that_start_in_the_wrong_order_find_each_other_when_needed() {
-    // hs1 starts first and cannot resolve hs2, which is not up yet; its next try would be an
-    // hour away. hs2 starts after and resolves hs1 at once.
+/// Two servers that list each other in `PEERS`, started in the wrong order: `early` starts
+/// first and cannot resolve `late`, which is not up yet (its next try would be an hour away);
+/// `late` starts after and resolves `early` at once. Returns `(early, late)`.
+fn start_in_the_wrong_order(early: &str, late: &str) -> (ServerProcess, ServerProcess) {
     let port = free_port().to_string();
-    let hs2_url = format!("http://127.0.0.1:{port}");
-    let hs1 = ServerProcess::start_with(
-        "hs1.test",
+    let late_url = format!("http://127.0.0.1:{port}");
+    let early = ServerProcess::start_with(
+        early,
         &[
-            ("PEERS", format!("hs2.test={hs2_url}").as_str()),
+            ("PEERS", format!("{late}={late_url}").as_str()),
             ("DIRECTORY_PULL_SECS", "3600"),
         ],
     );
-    let hs2 = ServerProcess::start_with(
-        "hs2.test",
+    let late = ServerProcess::start_with(
+        late,
         &[
             ("PORT", port.as_str()),
-            ("PEERS", format!("hs1.test={}", hs1.url).as_str()),
+            ("PEERS", format!("{}={}", early.name, early.url).as_str()),
             ("DIRECTORY_PULL_SECS", "3600"),
         ],
     );
+    (early, late)
+}
+
+#[actix_web::test]
+async fn peers_that_start_in_the_wrong_order_find_each_other_when_needed() {
+    // First heard from: the late server writes to the early one, which resolves it from PEERS
+    // when its request arrives.
+    let (hs1, hs2) = start_in_the_wrong_order("hs1.test", "hs2.test");
     let alice = User::register(&hs1.url, "alice").await;
     let bob = User::register(&hs2.url, "bob").await;
     let mut alice_cursor = cursor_of(&alice).await;
-
-    // First heard from: hs2 writes to hs1, which resolves hs2 from PEERS on arrival.
     bob.say("alice@hs1.test", "hello from the late one").await;
     alice
         .wait_for(&mut alice_cursor, "bob's DM", |e| {
@@ -344,25 +350,8 @@ async fn peers_that_start_in_the_wrong_order_find_each_other_when_needed() {
         })
         .await;
 
-    // A second pair, the other way round. First needed: hs4 (started first, not knowing
-    // hs3) sends to hs3 and resolves it for that send.
-    let port = free_port().to_string();
-    let hs3_url = format!("http://127.0.0.1:{port}");
-    let hs4 = ServerProcess::start_with(
-        "hs4.test",
-        &[
-            ("PEERS", format!("hs3.test={hs3_url}").as_str()),
-            ("DIRECTORY_PULL_SECS", "3600"),
-        ],
-    );
-    let hs3 = ServerProcess::start_with(
-        "hs3.test",
-        &[
-            ("PORT", port.as_str()),
-            ("PEERS", format!("hs4.test={}", hs4.url).as_str()),
-            ("DIRECTORY_PULL_SECS", "3600"),
-        ],
-    );
+    // First needed: the early server writes first and resolves the late one for that send.
+    let (hs4, hs3) = start_in_the_wrong_order("hs4.test", "hs3.test");
     let carol = User::register(&hs3.url, "carol").await;
     let dave = User::register(&hs4.url, "dave").await;
     let mut carol_cursor = cursor_of(&carol).await;

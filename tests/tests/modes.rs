@@ -157,7 +157,14 @@ async fn channel_modes_are_enforced() {
         .get("/api/v1/channels/m")
         .await
         .expect_error(404, "no_such_channel");
-    mode(&op, "m", json!({"modes": "-s"})).await.expect(200);
+    // A send included.
+    mode(&op, "m", json!({"modes": "-n"})).await.expect(200);
+    outsider
+        .api
+        .post("/api/v1/messages", json!({"to": "#m", "body": "anyone?"}))
+        .await
+        .expect_error(404, "no_such_channel");
+    mode(&op, "m", json!({"modes": "+n-s"})).await.expect(200);
     let public = outsider
         .api
         .get("/api/v1/channels/public")

@@ -48,6 +48,28 @@ pub struct ChannelRow {
     pub user_limit: Option<i64>,
 }
 
+impl ChannelRow {
+    /// A new channel as it starts: `+nt`, no topic, no key, no limit.
+    pub fn new(room_id: i64, name: &str, owner_id: &str, created_ms: i64) -> ChannelRow {
+        ChannelRow {
+            room_id,
+            name: name.to_string(),
+            topic: String::new(),
+            topic_set_by: None,
+            topic_set_ms: None,
+            owner_id: owner_id.to_string(),
+            created_ms,
+            mode_invite_only: false,
+            mode_moderated: false,
+            mode_secret: false,
+            mode_topic_ops: true,
+            mode_no_external: true,
+            chan_key: None,
+            user_limit: None,
+        }
+    }
+}
+
 /// A channel member.
 #[derive(Debug, Clone, Queryable, Selectable, Insertable)]
 #[diesel(table_name = members)]

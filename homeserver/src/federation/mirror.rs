@@ -292,15 +292,7 @@ pub async fn invite(
     let global = channel.to_string();
     require_member(state, session, &global).await?;
     let target = invitee.qualified(&state.server_name);
-    let meta = json!({ "nick": target });
-    let event = signed_event(state, session, &global, EventKind::Invite, "", meta, None)?;
-    let answer = submit(state, channel, event, None).await?;
-    apply(state, &answer.envelope, false).await?;
-    let host = Host::of(state);
-    let (inviter_id, inviter) = (
-        session.user_id.clone(),
-        format!("{}@{}", session.nick, state.server_name),
-    );
+    // A local invitee must exist before the host records anything.
     let invitee = if invitee.is_local_to(&state.server_name) {
         let nick = invitee.nick.as_str().to_string();
         let user = state
@@ -310,14 +302,23 @@ pub async fn invite(
             .ok_or_else(|| ApiError::not_found("unknown_user", format!("no user {target}")))?;
         Actor::Local {
             user_id: user.id,
-            handle: target,
+            handle: target.clone(),
         }
     } else {
         Actor::Remote {
             server: target.rsplit('@').next().unwrap_or_default().to_string(),
-            handle: target,
+            handle: target.clone(),
         }
     };
+    let meta = json!({ "nick": target });
+    let event = signed_event(state, session, &global, EventKind::Invite, "", meta, None)?;
+    let answer = submit(state, channel, event, None).await?;
+    apply(state, &answer.envelope, false).await?;
+    let host = Host::of(state);
+    let (inviter_id, inviter) = (
+        session.user_id.clone(),
+        format!("{}@{}", session.nick, state.server_name),
+    );
     let queued = state
         .db
         .write(move |conn| notify_invitee(conn, &host, &inviter_id, &inviter, &invitee, &global))

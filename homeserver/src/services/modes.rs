@@ -307,22 +307,7 @@ mod tests {
 
     #[test]
     fn renders() {
-        let mut row = ChannelRow {
-            room_id: 1,
-            name: "x".into(),
-            topic: String::new(),
-            topic_set_by: None,
-            topic_set_ms: None,
-            owner_id: "u".into(),
-            created_ms: 0,
-            mode_invite_only: false,
-            mode_moderated: false,
-            mode_secret: false,
-            mode_topic_ops: true,
-            mode_no_external: true,
-            chan_key: None,
-            user_limit: None,
-        };
+        let mut row = ChannelRow::new(1, "x", "u", 0);
         assert_eq!(render(&row, true), "+nt");
         for change in parse("+kl pw 5", None, None).unwrap() {
             apply(&mut row, &change);

@@ -210,9 +210,11 @@ pub fn part(member: Option<Standing>) -> Result<(), Denied> {
     member.map(drop).ok_or(Denied::NotMember)
 }
 
-/// Send a message: `+n`/`+s` keep outsiders out, `+m` needs voice or operator.
+/// Send a message: `+n` keeps outsiders out and a `+s` channel does not exist for them; `+m`
+/// needs voice or operator.
 pub fn send(channel: &ChannelRow, member: Option<Standing>) -> Result<(), Denied> {
-    if member.is_none() && (channel.mode_no_external || channel.mode_secret) {
+    see(channel, member.is_some())?;
+    if member.is_none() && channel.mode_no_external {
         return Err(Denied::NoExternal);
     }
     if channel.mode_moderated && !member.is_some_and(|m| m.op || m.voice) {
@@ -325,22 +327,7 @@ mod tests {
     use super::*;
 
     fn channel() -> ChannelRow {
-        ChannelRow {
-            room_id: 1,
-            name: "general".into(),
-            topic: String::new(),
-            topic_set_by: None,
-            topic_set_ms: None,
-            owner_id: "owner".into(),
-            created_ms: 0,
-            mode_invite_only: false,
-            mode_moderated: false,
-            mode_secret: false,
-            mode_topic_ops: true,
-            mode_no_external: true,
-            chan_key: None,
-            user_limit: None,
-        }
+        ChannelRow::new(1, "general", "owner", 0)
     }
 
     const PLAIN: Standing = Standing {
@@ -413,7 +400,8 @@ mod tests {
             // (+n, +m, +s, standing, expected)
             (true, false, false, None, Err(Denied::NoExternal)),
             (false, false, false, None, Ok(())),
-            (false, false, true, None, Err(Denied::NoExternal)),
+            (false, false, true, None, Err(Denied::Hidden)),
+            (false, false, true, Some(PLAIN), Ok(())),
             (true, false, false, Some(PLAIN), Ok(())),
             (true, true, false, Some(PLAIN), Err(Denied::Moderated)),
             (true, true, false, Some(VOICE), Ok(())),

@@ -12,7 +12,7 @@ use federation_proto::ids::ServerName;
 use federation_proto::signing::hash_and_sign_event;
 use serde_json::{json, Value};
 
-use super::{channel_room_key, load_channel, no_such_channel};
+use super::{channel_room_key, no_such_channel};
 use crate::db::models::{ChannelRow, EventRow, MemberRow};
 use crate::db::shared::RemoteMemberRow;
 use crate::db::{self, Conn};
@@ -80,15 +80,15 @@ pub struct Done {
 fn append(
     conn: &mut Conn,
     host: &Host,
-    channel: &ChannelRow,
+    channel: ChannelRow,
     actor: &Actor,
     authored: Authored,
     kind: EventKind,
     body: String,
     meta: Value,
     also: Option<&str>,
-) -> Result<(EventRow, bool), ApiError> {
-    let global = host.global(channel);
+) -> Result<Done, ApiError> {
+    let global = host.global(&channel);
     let draft = match authored {
         Authored::Here => Draft::new(
             channel.room_id,
@@ -117,8 +117,12 @@ fn append(
         .with_wire(event.to_json()),
     };
     let row = append_event(conn, draft, host.max_history)?;
-    let queued = fan_out(conn, &host.keys, host.server.as_str(), channel, &row, also)?;
-    Ok((row, queued))
+    let queued = fan_out(conn, &host.keys, host.server.as_str(), &channel, &row, also)?;
+    Ok(Done {
+        channel,
+        row,
+        queued,
+    })
 }
 
 fn denied(host: &Host, channel: &ChannelRow) -> impl Fn(policy::Denied) -> ApiError {
@@ -175,22 +179,7 @@ pub fn join(
                 return Err(no_such_channel(&format!("#{name}@{}", host.server)));
             };
             let room_id = db::events::ensure_room(conn, &channel_room_key(name), "channel")?;
-            let channel = ChannelRow {
-                room_id,
-                name: name.to_string(),
-                topic: String::new(),
-                topic_set_by: None,
-                topic_set_ms: None,
-                owner_id: owner.to_string(),
-                created_ms: now,
-                mode_invite_only: false,
-                mode_moderated: false,
-                mode_secret: false,
-                mode_topic_ops: true,
-                mode_no_external: true,
-                chan_key: None,
-                user_limit: None,
-            };
+            let channel = ChannelRow::new(room_id, name, owner, now);
             db::channels::insert(conn, &channel)?;
             (channel, true)
         }
@@ -223,10 +212,10 @@ pub fn join(
             },
         )?,
     }
-    let (row, queued) = append(
+    let done = append(
         conn,
         host,
-        &channel,
+        channel,
         actor,
         authored,
         EventKind::Join,
@@ -234,11 +223,7 @@ pub fn join(
         json!({}),
         None,
     )?;
-    Ok(Some(Done {
-        channel,
-        row,
-        queued,
-    }))
+    Ok(Some(done))
 }
 
 /// Removes a member of any server from a channel; a local one's window closes at `seq` (call
@@ -278,10 +263,10 @@ pub fn part(
 ) -> Result<Done, ApiError> {
     policy::part(members::standing(conn, &channel, actor)?).map_err(denied(host, &channel))?;
     remove_member(conn, &channel, actor)?;
-    let (row, queued) = append(
+    let done = append(
         conn,
         host,
-        &channel,
+        channel,
         actor,
         authored,
         EventKind::Part,
@@ -289,12 +274,8 @@ pub fn part(
         json!({}),
         actor.remote_server(),
     )?;
-    close_window(conn, &channel, actor, row.seq)?;
-    Ok(Done {
-        channel,
-        row,
-        queued,
-    })
+    close_window(conn, &done.channel, actor, done.row.seq)?;
+    Ok(done)
 }
 
 /// Set the topic.
@@ -313,10 +294,10 @@ pub fn set_topic(
     channel.topic_set_by = Some(actor.handle().to_string());
     channel.topic_set_ms = Some(now_ms());
     db::channels::update(conn, &channel)?;
-    let (row, queued) = append(
+    let done = append(
         conn,
         host,
-        &channel,
+        channel,
         actor,
         authored,
         EventKind::Topic,
@@ -324,11 +305,7 @@ pub fn set_topic(
         json!({}),
         None,
     )?;
-    Ok(Done {
-        channel,
-        row,
-        queued,
-    })
+    Ok(done)
 }
 
 /// Change channel and member modes.
@@ -386,10 +363,10 @@ pub fn set_modes(
         db::channels::update(conn, &channel)?;
     }
     let meta = json!({"modes": modes::render(&channel, false)});
-    let (row, queued) = append(
+    let done = append(
         conn,
         host,
-        &channel,
+        channel,
         actor,
         authored,
         EventKind::Mode,
@@ -397,11 +374,7 @@ pub fn set_modes(
         meta,
         None,
     )?;
-    Ok(Done {
-        channel,
-        row,
-        queued,
-    })
+    Ok(done)
 }
 
 /// Kick a member of any server.
@@ -420,10 +393,10 @@ pub fn kick(
     policy::kick(caller, standing, target.handle()).map_err(denied(host, &channel))?;
     remove_member(conn, &channel, &target)?;
     // The kicked user's server must hear it even if it has no members left.
-    let (row, queued) = append(
+    let done = append(
         conn,
         host,
-        &channel,
+        channel,
         actor,
         authored,
         EventKind::Kick,
@@ -431,12 +404,8 @@ pub fn kick(
         json!({"nick": target.handle()}),
         target.remote_server(),
     )?;
-    close_window(conn, &channel, &target, row.seq)?;
-    Ok(Done {
-        channel,
-        row,
-        queued,
-    })
+    close_window(conn, &done.channel, &target, done.row.seq)?;
+    Ok(done)
 }
 
 /// Invite a user of any server past `+i`. The invitation is recorded here (the host judges
@@ -464,10 +433,10 @@ pub fn invite(
             db::shared::add_remote_invite(conn, channel.room_id, handle, &by, now_ms())?
         }
     }
-    let (row, mut queued) = append(
+    let mut done = append(
         conn,
         host,
-        &channel,
+        channel,
         actor,
         authored,
         EventKind::Invite,
@@ -476,13 +445,10 @@ pub fn invite(
         None,
     )?;
     if let Actor::Local { user_id, handle } = actor {
-        queued |= notify_invitee(conn, host, user_id, handle, &target, &host.global(&channel))?;
+        let channel = host.global(&done.channel);
+        done.queued |= notify_invitee(conn, host, user_id, handle, &target, &channel)?;
     }
-    Ok(Done {
-        channel,
-        row,
-        queued,
-    })
+    Ok(done)
 }
 
 /// Tells an invitee of an invitation by a local user `inviter`: an `invite` event on a local
@@ -551,10 +517,10 @@ pub fn say(
 ) -> Result<Done, ApiError> {
     policy::send(&channel, members::standing(conn, &channel, actor)?)
         .map_err(denied(host, &channel))?;
-    let (row, queued) = append(
+    let done = append(
         conn,
         host,
-        &channel,
+        channel,
         actor,
         Authored::Submitted(event),
         event.kind,
@@ -562,11 +528,7 @@ pub fn say(
         json!({}),
         None,
     )?;
-    Ok(Done {
-        channel,
-        row,
-        queued,
-    })
+    Ok(done)
 }
 
 /// A nick change of a member: the member keeps their modes under the new handle and the
@@ -584,10 +546,10 @@ pub fn rename(
         db::shared::rename_remote_member(conn, channel.room_id, handle, new_handle)?;
     }
     let meta = json!({"old": actor.handle(), "new": new_handle});
-    let (row, queued) = append(
+    let done = append(
         conn,
         host,
-        &channel,
+        channel,
         actor,
         authored,
         EventKind::Nick,
@@ -595,14 +557,5 @@ pub fn rename(
         meta,
         None,
     )?;
-    Ok(Done {
-        channel,
-        row,
-        queued,
-    })
-}
-
-/// Loads a channel hosted here by name, or 404.
-pub fn channel(conn: &mut Conn, name: &str) -> Result<ChannelRow, ApiError> {
-    load_channel(conn, name)
+    Ok(done)
 }
