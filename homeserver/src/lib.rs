@@ -180,6 +180,7 @@ pub async fn run_shared(state: Arc<AppState>, listener: TcpListener) -> anyhow::
     let checkpointer = actix_web::rt::spawn(workers::checkpoint_wal(state.clone().into_inner()));
     let cursor_flusher = actix_web::rt::spawn(workers::flush_cursors(state.clone().into_inner()));
     let sweeper = actix_web::rt::spawn(workers::sweep_notifier(state.clone().into_inner()));
+    let pruner = actix_web::rt::spawn(workers::prune_records(state.clone().into_inner()));
     let sender = actix_web::rt::spawn(federation::sender::run(state.clone().into_inner()));
     let catch_up =
         actix_web::rt::spawn(federation::mirror::run_catch_up(state.clone().into_inner()));
@@ -237,6 +238,7 @@ pub async fn run_shared(state: Arc<AppState>, listener: TcpListener) -> anyhow::
     checkpointer.abort();
     cursor_flusher.abort();
     sweeper.abort();
+    pruner.abort();
     // Acknowledgements still pending are written before the process exits.
     workers::write_cursors(&state).await;
     sender.abort();

@@ -194,3 +194,9 @@ mod tests {
         assert_eq!(cursors, [9, 5, 5]);
     }
 }
+
+/// Forgets the stored answers of `txn_id`s older than `cutoff_ms`: a client retries a send
+/// within minutes, not days, so the window is bounded and the table does not grow forever.
+pub fn forget_txns_before(conn: &mut Conn, cutoff_ms: i64) -> QueryResult<usize> {
+    diesel::delete(txns::table.filter(txns::created_ms.lt(cutoff_ms))).execute(conn)
+}
