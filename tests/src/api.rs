@@ -54,9 +54,11 @@ pub struct Api {
 }
 
 impl Api {
-    /// A client for `base` without a token.
+    /// A client for `base` without a token. HTTPS trusts the test CA ([`crate::tls`]).
     pub fn new(base: &str) -> Api {
+        let connector = awc::Connector::new().rustls_0_23(crate::tls::client_config());
         let client = awc::Client::builder()
+            .connector(connector)
             .timeout(Duration::from_secs(150))
             .disable_redirects()
             .finish();
