@@ -141,7 +141,7 @@ async fn certificates_that_do_not_verify_are_refused_and_the_reason_shows() {
         ("TLS_KEY", cert3.key()),
         ("EXTRA_CA_FILE", cert1.ca()),
     ];
-    let hs3 = start_homeserver_with("hs3.test", &dir, &key, &hs3_env);
+    let _hs3 = start_homeserver_with("hs3.test", &dir, &key, &hs3_env);
     wait_for_peers(&hs1, &["hs3.test"]).await;
     let alice = User::register(&hs1.url, "alice").await;
     alice.say("carol@hs3.test", "never delivered").await;
@@ -251,13 +251,16 @@ async fn the_hearth_cli_needs_the_extra_ca_for_a_private_certificate() {
     assert_eq!(out.status.code(), Some(3), "{:?}", out);
 }
 
+/// What is wrong, the settings, and words the error must contain.
+type Case<'a> = (&'a str, Vec<(&'a str, &'a str)>, &'a [&'a str]);
+
 #[test]
 fn bad_tls_settings_stop_the_start() {
     let ca = test_ca();
     let (good, other): (TestCert, TestCert) = (ca.issue(), ca.issue());
     let missing = good.dir().join("missing.pem");
     let missing = missing.to_string_lossy();
-    let cases: [(&str, Vec<(&str, &str)>, &[&str]); 5] = [
+    let cases: [Case; 5] = [
         (
             "a certificate without a key",
             vec![("TLS_CERT", good.cert())],

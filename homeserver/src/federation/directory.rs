@@ -393,7 +393,7 @@ pub async fn peer(state: &AppState, name: &str) -> Result<PeerRow, ApiError> {
     let Some((_, url)) = listed.iter().find(|(listed, _)| listed == name) else {
         return Err(unknown(String::new()));
     };
-    let client = FedClient::new(&state);
+    let client = FedClient::new(state);
     resolve_listed(state, &client, name, url)
         .await
         .map_err(|e| unknown(format!(" ({e})")))
