@@ -138,6 +138,23 @@ impl Api {
         }
     }
 
+    /// Waits (up to 10 s) until the server's `/metrics` shows `count` open event streams.
+    pub async fn streams_open(&self, count: usize) {
+        let want = format!("hearth_active_streams {count}\n");
+        crate::eventually(
+            Duration::from_secs(10),
+            &format!("{count} open streams"),
+            || async {
+                self.get_text("/metrics")
+                    .await
+                    .1
+                    .contains(&want)
+                    .then_some(())
+            },
+        )
+        .await;
+    }
+
     /// `GET` returning the raw text.
     pub async fn get_text(&self, path: &str) -> (u16, String) {
         let res = self
