@@ -242,6 +242,39 @@ mod tests {
         assert!(client_config(None).is_ok());
     }
 
+    fn no_file(_: &Path) -> io::Result<Vec<u8>> {
+        Err(io::Error::new(io::ErrorKind::NotFound, "no such file"))
+    }
+
+    #[test]
+    fn settings_name_what_is_missing_or_unreadable() {
+        let (cert, key) = (Path::new("/etc/cert.pem"), Path::new("/etc/key.pem"));
+        assert!(load_server(None, None, no_file).unwrap().is_none());
+        let only_cert = load_server(Some(cert), None, no_file).unwrap_err();
+        assert_eq!(
+            only_cert.to_string(),
+            "TLS_CERT and TLS_KEY go together: TLS_KEY is not set"
+        );
+        let only_key = load_server(None, Some(key), no_file).unwrap_err();
+        assert!(only_key.to_string().ends_with("TLS_CERT is not set"));
+        let unreadable = load_server(Some(cert), Some(key), no_file).unwrap_err();
+        assert_eq!(
+            unreadable.to_string(),
+            "TLS_CERT /etc/cert.pem: cannot read it: no such file"
+        );
+        let settings = TlsSettings::load(None, None, None, no_file).unwrap();
+        assert_eq!(settings.scheme(), "http");
+        let ca = load_client(Some(Path::new("/etc/ca.pem")), no_file).unwrap_err();
+        assert!(ca
+            .to_string()
+            .starts_with("EXTRA_CA_FILE /etc/ca.pem: cannot read it"));
+        let empty = load_client(Some(Path::new("/etc/ca.pem")), |_| Ok(Vec::new())).unwrap_err();
+        assert_eq!(
+            empty.to_string(),
+            "EXTRA_CA_FILE /etc/ca.pem: no certificate (PEM \"BEGIN CERTIFICATE\") found"
+        );
+    }
+
     #[test]
     fn pem_without_certificates_or_keys_is_refused() {
         assert_eq!(certificates(b"").unwrap_err(), TlsError::NoCertificate);
