@@ -68,6 +68,20 @@ async fn two_homeservers_and_a_directory_federate_over_https() {
         .clone();
     assert_eq!(hs2_entry["url"], hs2.url.as_str());
     assert_eq!(st["directory"]["registered"], true, "{st}");
+    // The directory pushed both entries to both over https (`directory servers list`).
+    eventually(WAIT, "the directory's pushes", || async {
+        let out = dir.run(&["servers", "list", "--json"]);
+        let list: Value = serde_json::from_slice(&out.stdout).expect("servers list --json");
+        let servers = list.as_array()?;
+        let caught_up = servers.len() == 2
+            && servers.iter().all(|s| {
+                s["url"].as_str().is_some_and(|u| u.starts_with("https://"))
+                    && s["acked_seq"] == 2
+                    && s["last_error"].is_null()
+            });
+        caught_up.then_some(())
+    })
+    .await;
 
     // A direct message crosses.
     let alice = User::register(&hs1.url, "alice").await;
