@@ -17,9 +17,11 @@
 //! }
 //! ```
 
+use std::path::PathBuf;
+
 use federation_proto::api::client::UserProfile;
 
-use crate::{Client, ClientError, Event, EventKind, SyncStream};
+use crate::{Client, ClientConfig, ClientError, Event, EventKind, SyncStream};
 
 /// Where and as whom a bot runs.
 #[derive(Clone)]
@@ -32,6 +34,8 @@ pub struct BotConfig {
     pub password: String,
     /// Channels to join (`HEARTH_BOT_CHANNELS`, comma-separated, default `#bots`).
     pub channels: Vec<String>,
+    /// A private CA's certificates (PEM) to trust besides the public roots (`EXTRA_CA_FILE`).
+    pub extra_ca_file: Option<PathBuf>,
 }
 
 impl std::fmt::Debug for BotConfig {
@@ -41,6 +45,7 @@ impl std::fmt::Debug for BotConfig {
             .field("nick", &self.nick)
             .field("password", &"<redacted>")
             .field("channels", &self.channels)
+            .field("extra_ca_file", &self.extra_ca_file)
             .finish()
     }
 }
@@ -57,6 +62,7 @@ impl BotConfig {
             nick: var("HEARTH_BOT_NICK").unwrap_or_else(|| default_nick.to_string()),
             password,
             channels: parse_channels(&var("HEARTH_BOT_CHANNELS").unwrap_or_else(|| "#bots".into())),
+            extra_ca_file: var("EXTRA_CA_FILE").map(PathBuf::from),
         })
     }
 }
@@ -89,7 +95,11 @@ impl Bot {
     /// Logs in (registering the account the first time), joins the channels, and opens the
     /// event stream. A fresh login starts at the end of the log: old commands are not replayed.
     pub async fn connect(config: &BotConfig) -> Result<Bot, ClientError> {
-        let mut client = Client::new(&config.server)?;
+        let mut settings = ClientConfig::default();
+        if let Some(path) = &config.extra_ca_file {
+            settings = settings.with_extra_ca_file(path)?;
+        }
+        let mut client = Client::with_config(&config.server, settings)?;
         client
             .login_or_register(&config.nick, &config.password, Some("bot"))
             .await?;

@@ -4,9 +4,12 @@
 //! A `Client` is cheap to clone (clones share the HTTP connection pool) but, like awc itself,
 //! it is not `Send`: use it on a current-thread runtime (see the crate docs).
 
+use std::path::Path;
+use std::sync::Arc;
 use std::time::Duration;
 
 use actix_web::http::Method;
+use federation_proto::tls::{self, rustls};
 use serde::de::DeserializeOwned;
 use serde::Serialize;
 
@@ -31,6 +34,10 @@ pub struct ClientConfig {
     pub backoff: BackoffPolicy,
     /// Sent as the `User-Agent` header.
     pub user_agent: String,
+    /// What HTTPS trusts; `None`: the usual public roots. [`ClientConfig::with_extra_ca_file`]
+    /// adds a private CA (`EXTRA_CA_FILE`). A certificate that does not verify is a
+    /// [`ClientError::Network`] error, never accepted.
+    pub tls: Option<Arc<rustls::ClientConfig>>,
 }
 
 impl Default for ClientConfig {
@@ -41,7 +48,19 @@ impl Default for ClientConfig {
             send_attempts: 5,
             backoff: BackoffPolicy::default(),
             user_agent: format!("hearth-client/{}", env!("CARGO_PKG_VERSION")),
+            tls: None,
         }
+    }
+}
+
+impl ClientConfig {
+    /// Trusts the certificates of a PEM file (a private CA, one or several certificates)
+    /// besides the usual public roots, as `hearth --extra-ca-file` and `EXTRA_CA_FILE` do.
+    pub fn with_extra_ca_file(mut self, path: &Path) -> Result<ClientConfig, ClientError> {
+        let tls = tls::load_client(Some(path), |path| std::fs::read(path))
+            .map_err(|e| ClientError::InvalidInput(e.to_string()))?;
+        self.tls = Some(tls);
+        Ok(self)
     }
 }
 
@@ -82,13 +101,13 @@ impl Client {
     /// A client with explicit settings.
     pub fn with_config(base_url: &str, config: ClientConfig) -> Result<Client, ClientError> {
         let base = normalize_base_url(base_url)?;
-        if base.starts_with("https://") {
-            // The workspace builds awc without a TLS stack; fail clearly instead of at connect.
-            return Err(ClientError::InvalidInput(format!(
-                "{base}: this build of the client has no TLS support; use an http:// URL (e.g. behind a local TLS proxy)"
-            )));
-        }
+        let tls = match &config.tls {
+            Some(tls) => Arc::clone(tls),
+            None => tls::load_client(None, |path| std::fs::read(path))
+                .map_err(|e| ClientError::InvalidInput(e.to_string()))?,
+        };
         let http = awc::Client::builder()
+            .connector(awc::Connector::new().rustls_0_23(tls))
             .timeout(config.request_timeout)
             .add_default_header(("User-Agent", config.user_agent.clone()))
             .finish();

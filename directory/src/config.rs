@@ -8,6 +8,7 @@ use std::time::Duration;
 use clap::builder::BoolishValueParser;
 use clap::{Args, Parser, Subcommand};
 use federation_proto::backoff::Backoff;
+use federation_proto::tls::{TlsFileError, TlsSettings};
 
 /// Command line of the `directory` binary.
 #[derive(Debug, Parser)]
@@ -99,6 +100,17 @@ pub struct Config {
     #[arg(long, global = true, env = "DEBUG", default_value = "false", value_parser = BoolishValueParser::new(),
           num_args = 0..=1, default_missing_value = "true")]
     pub debug: bool,
+    /// Serve HTTPS with this certificate chain (PEM, the directory's certificate first); needs
+    /// TLS_KEY. Without both, the directory speaks plain HTTP (e.g. behind a TLS proxy).
+    #[arg(long, global = true, env = "TLS_CERT")]
+    pub tls_cert: Option<PathBuf>,
+    /// The private key (PEM) of TLS_CERT.
+    #[arg(long, global = true, env = "TLS_KEY")]
+    pub tls_key: Option<PathBuf>,
+    /// Certificates (PEM, one or several) of a private CA to trust for outbound HTTPS (key
+    /// fetches on registration, pushes to peers), besides the usual public roots.
+    #[arg(long, global = true, env = "EXTRA_CA_FILE")]
+    pub extra_ca_file: Option<PathBuf>,
 }
 
 impl fmt::Debug for Config {
@@ -122,6 +134,9 @@ impl fmt::Debug for Config {
             .field("push_retry_max_ms", &self.push_retry_max_ms)
             .field("expiry_check_secs", &self.expiry_check_secs)
             .field("debug", &self.debug)
+            .field("tls_cert", &self.tls_cert)
+            .field("tls_key", &self.tls_key)
+            .field("extra_ca_file", &self.extra_ca_file)
             .finish()
     }
 }
@@ -146,6 +161,17 @@ impl Config {
     /// The push backoff bounds, with the maximum never below the minimum.
     pub fn push_backoff(&self) -> Backoff {
         Backoff::new(self.push_retry_min_ms, self.push_retry_max_ms)
+    }
+
+    /// `TLS_CERT`, `TLS_KEY` and `EXTRA_CA_FILE` read and checked (an empty setting is unset).
+    pub fn tls(&self) -> Result<TlsSettings, TlsFileError> {
+        let set = |p: &Option<PathBuf>| p.clone().filter(|p| !p.as_os_str().is_empty());
+        TlsSettings::load(
+            set(&self.tls_cert).as_deref(),
+            set(&self.tls_key).as_deref(),
+            set(&self.extra_ca_file).as_deref(),
+            |path| std::fs::read(path),
+        )
     }
 
     /// How often the expiry worker looks for silent servers.

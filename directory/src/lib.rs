@@ -37,6 +37,7 @@ use federation_proto::ids::ServerName;
 use federation_proto::keyring::KeyRing;
 use federation_proto::replay::ReplayMemory;
 use federation_proto::signing::DEFAULT_MAX_SKEW_MS;
+use federation_proto::tls::rustls;
 
 use crate::config::Config;
 use crate::db::Db;
@@ -48,6 +49,7 @@ use crate::workers::Workers;
 /// the directory's name in the database for the operator commands.
 pub fn build_state(config: Config) -> anyhow::Result<AppState> {
     let server_name = server_name(&config)?;
+    let tls = config.tls()?;
     let (db, keys) = open_storage(&config)?;
     let previous = db
         .run_blocking(|conn| {
@@ -65,6 +67,7 @@ pub fn build_state(config: Config) -> anyhow::Result<AppState> {
         db,
         push_wakeup: Arc::default(),
         replay: Mutex::new(ReplayMemory::new(DEFAULT_MAX_SKEW_MS)),
+        tls,
         config,
     })
 }
@@ -92,7 +95,8 @@ pub fn open_storage(config: &Config) -> anyhow::Result<(Db, KeyRing)> {
 }
 
 /// Serves until the process is told to stop (SIGINT/SIGTERM). Prints `listening on
-/// http://ADDR:PORT` on standard output once the socket accepts connections.
+/// http://ADDR:PORT` (`https://` with `TLS_CERT` and `TLS_KEY`) on standard output once the
+/// socket accepts connections.
 pub async fn run(state: AppState, listener: TcpListener) -> anyhow::Result<()> {
     let addr = listener.local_addr()?;
     let state = web::Data::new(state);
@@ -104,13 +108,16 @@ pub async fn run(state: AppState, listener: TcpListener) -> anyhow::Result<()> {
             .wrap(tracing_actix_web::TracingLogger::default())
             .configure(routes::configure)
             .default_service(web::to(routes::errors::not_found))
-    })
-    .listen(listener)?
+    });
+    let server = match &state.tls.server {
+        Some(tls) => server.listen_rustls_0_23(listener, rustls::ServerConfig::clone(tls))?,
+        None => server.listen(listener)?,
+    }
     .shutdown_timeout(5)
     .run();
     {
         let mut out = std::io::stdout().lock();
-        writeln!(out, "listening on http://{addr}")?;
+        writeln!(out, "listening on {}://{addr}", state.tls.scheme())?;
         out.flush()?;
     }
     tracing::info!(

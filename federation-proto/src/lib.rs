@@ -13,6 +13,8 @@
 //!   binaries' business).
 //! - [`replay`]: the memory of accepted request signatures; [`backoff`]: retry delays;
 //!   [`host`]: server name fallback, bind address, unix milliseconds of a `SystemTime`.
+//! - `tls` (feature `tls`): rustls client and server settings from PEM bytes, on the ring
+//!   provider, shared by every binary.
 #![warn(missing_docs)]
 
 pub mod api;
@@ -26,3 +28,5 @@ pub mod keyring;
 pub mod replay;
 pub mod signing;
 pub mod time;
+#[cfg(feature = "tls")]
+pub mod tls;

@@ -2,7 +2,7 @@
 //! file in the working directory), with DESIGN.md's defaults. `homeserver --help` lists them all.
 
 use std::fmt;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 use clap::builder::BoolishValueParser;
 use clap::{Args, Parser, Subcommand};
@@ -98,7 +98,8 @@ pub struct Config {
     /// Shared secret restricting federation to servers that prove they know it.
     #[arg(long, env = "FEDERATION_KEY")]
     pub federation_key: Option<String>,
-    /// Public base URL of this server (for federation); defaults to http://SERVER_NAME.
+    /// Public base URL of this server (for federation; https:// works); defaults to
+    /// http://SERVER_NAME (https:// when serving TLS), or to the bound address when BIND is one.
     #[arg(long, env = "PUBLIC_URL")]
     pub public_url: Option<String>,
     /// Base URL of the directory to register with.
@@ -126,6 +127,17 @@ pub struct Config {
     /// Where the database and the signing key live.
     #[arg(long, env = "DATA_DIR", default_value = "./data")]
     pub data_dir: PathBuf,
+    /// Serve HTTPS with this certificate chain (PEM, the server's certificate first); needs
+    /// TLS_KEY. Without both, the server speaks plain HTTP (e.g. behind a TLS proxy).
+    #[arg(long, env = "TLS_CERT")]
+    pub tls_cert: Option<PathBuf>,
+    /// The private key (PEM) of TLS_CERT.
+    #[arg(long, env = "TLS_KEY")]
+    pub tls_key: Option<PathBuf>,
+    /// Certificates (PEM, one or several) of a private CA to trust for outbound HTTPS
+    /// (federation, key fetches, the directory), besides the usual public roots.
+    #[arg(long, env = "EXTRA_CA_FILE")]
+    pub extra_ca_file: Option<PathBuf>,
 }
 
 impl fmt::Debug for Config {
@@ -158,11 +170,29 @@ impl fmt::Debug for Config {
             .field("federation_retry_min_ms", &self.federation_retry_min_ms)
             .field("federation_retry_max_ms", &self.federation_retry_max_ms)
             .field("data_dir", &self.data_dir)
+            .field("tls_cert", &self.tls_cert)
+            .field("tls_key", &self.tls_key)
+            .field("extra_ca_file", &self.extra_ca_file)
             .finish()
     }
 }
 
 impl Config {
+    /// `TLS_CERT`, when set and not empty.
+    pub fn tls_cert(&self) -> Option<&Path> {
+        non_empty(self.tls_cert.as_deref())
+    }
+
+    /// `TLS_KEY`, when set and not empty.
+    pub fn tls_key(&self) -> Option<&Path> {
+        non_empty(self.tls_key.as_deref())
+    }
+
+    /// `EXTRA_CA_FILE`, when set and not empty.
+    pub fn extra_ca_file(&self) -> Option<&Path> {
+        non_empty(self.extra_ca_file.as_deref())
+    }
+
     /// The configured server name, or this machine's hostname.
     pub fn server_name_or_hostname(&self) -> String {
         server_name_or_hostname(self.server_name.as_deref())
@@ -188,6 +218,10 @@ impl Config {
             })
             .collect()
     }
+}
+
+fn non_empty(path: Option<&Path>) -> Option<&Path> {
+    path.filter(|p| !p.as_os_str().is_empty())
 }
 
 /// `configured` when set and not empty, else this machine's hostname (`localhost` as a last

@@ -37,6 +37,7 @@ use std::sync::Arc;
 use actix_web::dev::ServiceRequest;
 use actix_web::{middleware, web, App, HttpServer};
 use anyhow::Context as _;
+use federation_proto::tls::{rustls, TlsSettings};
 use tracing::Instrument as _;
 
 use crate::config::Config;
@@ -73,6 +74,12 @@ pub fn build_state(config: Config) -> anyhow::Result<AppState> {
         _ => None,
     };
     config.manual_peers().map_err(anyhow::Error::msg)?;
+    let tls = TlsSettings::load(
+        config.tls_cert(),
+        config.tls_key(),
+        config.extra_ca_file(),
+        |path| std::fs::read(path),
+    )?;
     let notifier = start_notifier(&db)?;
     Ok(AppState {
         config,
@@ -87,6 +94,7 @@ pub fn build_state(config: Config) -> anyhow::Result<AppState> {
             directory_key,
             ..Default::default()
         },
+        tls,
     })
 }
 
@@ -161,7 +169,8 @@ fn serialize(row: &db::models::EventRow) -> Option<Arc<Delivered>> {
 }
 
 /// Serves until the process is told to stop (SIGINT/SIGTERM). Prints `listening on
-/// http://ADDR:PORT` on standard output once the socket accepts connections.
+/// http://ADDR:PORT` (`https://` with `TLS_CERT` and `TLS_KEY`) on standard output once the
+/// socket accepts connections.
 pub async fn run(state: AppState, listener: TcpListener) -> anyhow::Result<()> {
     run_shared(Arc::new(state), listener).await
 }
@@ -186,7 +195,7 @@ pub async fn run_shared(state: Arc<AppState>, listener: TcpListener) -> anyhow::
         actix_web::rt::spawn(federation::mirror::run_catch_up(state.clone().into_inner()));
     let link = actix_web::rt::spawn(federation::directory::run_link(
         state.clone().into_inner(),
-        public_url(&state.config, &state.server_name, addr),
+        public_url(&state.config, &state.server_name, addr, state.tls.scheme()),
     ));
     // Postgres only: wake our long-polls when another process sharing the database commits.
     let notifier = Arc::clone(&state.notifier);
@@ -223,13 +232,16 @@ pub async fn run_shared(state: Arc<AppState>, listener: TcpListener) -> anyhow::
     // TCP_NODELAY, Nagle's algorithm holds the JSON back ~40 ms.
     .tcp_nodelay(true)
     // A waiting long-poll peeks at its socket to notice a client that hung up.
-    .on_connect(routes::hangup::remember_socket)
-    .listen(listener)?
+    .on_connect(routes::hangup::remember_socket);
+    let server = match &state.tls.server {
+        Some(tls) => server.listen_rustls_0_23(listener, rustls::ServerConfig::clone(tls))?,
+        None => server.listen(listener)?,
+    }
     .shutdown_timeout(5)
     .run();
     {
         let mut out = std::io::stdout().lock();
-        writeln!(out, "listening on http://{addr}")?;
+        writeln!(out, "listening on {}://{addr}", state.tls.scheme())?;
         out.flush()?;
     }
     tracing::info!(%addr, server_name = %state.server_name, "homeserver started");
@@ -248,16 +260,17 @@ pub async fn run_shared(state: Arc<AppState>, listener: TcpListener) -> anyhow::
 }
 
 /// `PUBLIC_URL`, or where we listen when bound to a specific address (tests, single hosts), or
-/// `http://SERVER_NAME`.
+/// `http://SERVER_NAME` (`https://` when serving TLS).
 fn public_url(
     config: &Config,
     server_name: &federation_proto::ids::ServerName,
     addr: std::net::SocketAddr,
+    scheme: &str,
 ) -> String {
     match &config.public_url {
         Some(url) if !url.is_empty() => url.trim_end_matches('/').to_string(),
-        _ if !addr.ip().is_unspecified() => format!("http://{addr}"),
-        _ => format!("http://{server_name}"),
+        _ if !addr.ip().is_unspecified() => format!("{scheme}://{addr}"),
+        _ => format!("{scheme}://{server_name}"),
     }
 }
 

@@ -4,6 +4,7 @@
 use std::sync::Arc;
 
 use federation_proto::ids::ServerName;
+use federation_proto::tls::TlsSettings;
 
 use crate::config::Config;
 use crate::cursors::Cursors;
@@ -34,6 +35,8 @@ pub struct AppState {
     pub keys: Arc<KeyStore>,
     /// Directory link and peers.
     pub federation: Federation,
+    /// TLS settings (`TLS_CERT`, `TLS_KEY`, `EXTRA_CA_FILE`), read once at start.
+    pub tls: TlsSettings,
 }
 
 impl AppState {

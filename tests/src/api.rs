@@ -54,9 +54,11 @@ pub struct Api {
 }
 
 impl Api {
-    /// A client for `base` without a token.
+    /// A client for `base` without a token. HTTPS trusts the test CA ([`crate::tls`]).
     pub fn new(base: &str) -> Api {
+        let connector = awc::Connector::new().rustls_0_23(crate::tls::client_config());
         let client = awc::Client::builder()
+            .connector(connector)
             .timeout(Duration::from_secs(150))
             .disable_redirects()
             .finish();
@@ -134,6 +136,23 @@ impl Api {
             status,
             body: serde_json::from_slice(&bytes).unwrap_or(Value::Null),
         }
+    }
+
+    /// Waits (up to 10 s) until the server's `/metrics` shows `count` open event streams.
+    pub async fn streams_open(&self, count: usize) {
+        let want = format!("hearth_active_streams {count}\n");
+        crate::eventually(
+            Duration::from_secs(10),
+            &format!("{count} open streams"),
+            || async {
+                self.get_text("/metrics")
+                    .await
+                    .1
+                    .contains(&want)
+                    .then_some(())
+            },
+        )
+        .await;
     }
 
     /// `GET` returning the raw text.

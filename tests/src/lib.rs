@@ -14,6 +14,8 @@
 //! - [`postgres`]: a throwaway Postgres cluster (skipped without Postgres, except in CI).
 //! - [`network`]: a directory and registered homeservers with short timers; test keys.
 //! - [`sse`]: reading the event stream's Server-Sent Events.
+//! - [`tls`]: test CAs and server certificates (rcgen) for the HTTPS tests; the CA the
+//!   harness's clients trust.
 //! - [`eventually`]: wait for a condition with a deadline instead of sleeping; [`unique`] names.
 //!
 //! The binaries must be built first (`cargo build --workspace --bins`); the README's test
@@ -27,6 +29,7 @@ pub mod network;
 pub mod postgres;
 pub mod process;
 pub mod sse;
+pub mod tls;
 
 use std::future::Future;
 use std::time::{Duration, Instant};

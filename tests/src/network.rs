@@ -22,14 +22,18 @@ pub fn now_ms() -> u64 {
 
 /// A directory with short retry and expiry timers.
 pub fn start_directory() -> ServerProcess {
-    ServerProcess::directory(
-        "dir.test",
-        &[
-            ("PUSH_RETRY_MIN_MS", "200"),
-            ("PUSH_RETRY_MAX_MS", "1000"),
-            ("EXPIRY_CHECK_SECS", "1"),
-        ],
-    )
+    start_directory_with(&[])
+}
+
+/// A directory with short retry and expiry timers and extra settings.
+pub fn start_directory_with(extra: &[(&str, &str)]) -> ServerProcess {
+    let mut env = vec![
+        ("PUSH_RETRY_MIN_MS", "200"),
+        ("PUSH_RETRY_MAX_MS", "1000"),
+        ("EXPIRY_CHECK_SECS", "1"),
+    ];
+    env.extend_from_slice(extra);
+    ServerProcess::directory("dir.test", &env)
 }
 
 /// The directory's public key, as homeservers pin it.

@@ -218,6 +218,27 @@ impl Drop for ServerProcess {
     }
 }
 
+/// Starts `bin` (`homeserver` or `directory`) on an ephemeral port of 127.0.0.1 with a
+/// temporary data directory and `env`, for a start that must fail: waits for it to exit
+/// (bounded) and returns its output.
+pub fn start_failing(bin: &str, env: &[(&str, &str)]) -> Output {
+    let data = tempfile::tempdir().expect("tempdir");
+    let child = Command::new(binary(bin))
+        .env_clear()
+        .env("PATH", std::env::var("PATH").unwrap_or_default())
+        .env("PORT", "0")
+        .env("BIND", "127.0.0.1")
+        .env("DATA_DIR", data.path())
+        .env("SERVER_NAME", "failing.test")
+        .envs(env.iter().copied())
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap_or_else(|e| panic!("spawn {bin}: {e}"));
+    wait_bounded(child, COMMAND_TIMEOUT)
+}
+
 /// Path of a cargo example of this build (`target/<profile>/examples/<name>`), built by
 /// `cargo test -p <its crate>` or `cargo build --examples`.
 pub fn example(name: &str) -> PathBuf {

@@ -4,24 +4,10 @@
 use std::time::Duration;
 
 use hearth_tests::api::{Api, SseStream, User};
-use hearth_tests::eventually;
 use hearth_tests::process::Homeserver;
 
 const STREAM: &str = "/api/v1/messages/stream";
 const WAIT: Duration = Duration::from_secs(10);
-
-async fn streams_open(metrics: &Api, count: usize) {
-    let want = format!("hearth_active_streams {count}\n");
-    eventually(WAIT, &format!("{count} open streams"), || async {
-        metrics
-            .get_text("/metrics")
-            .await
-            .1
-            .contains(&want)
-            .then_some(())
-    })
-    .await;
-}
 
 async fn next_body(stream: &mut SseStream) -> (i64, String) {
     let message = stream.next(WAIT).await.expect("the stream ended");
@@ -48,7 +34,7 @@ async fn a_stream_delivers_in_order_and_resumes_after_its_last_event_id() {
         .api
         .open_stream(&format!("{STREAM}?after={cursor}"), &[])
         .await;
-    streams_open(&metrics, 1).await;
+    metrics.streams_open(1).await;
     for body in ["one", "two", "three"] {
         alice.say("#room", body).await;
     }
@@ -64,7 +50,7 @@ async fn a_stream_delivers_in_order_and_resumes_after_its_last_event_id() {
 
     // The client hangs up: the server lets go of the stream.
     drop(stream);
-    streams_open(&metrics, 0).await;
+    metrics.streams_open(0).await;
 
     // Reconnecting with Last-Event-ID acknowledges up to it; it wins over `after`, which a
     // reconnecting EventSource keeps from its first URL.
@@ -116,14 +102,14 @@ async fn a_stream_ends_when_its_device_logs_out() {
     let metrics = Api::new(&hs.url);
     let bob = User::register(&hs.url, "bob").await;
     let mut stream = bob.api.open_stream(STREAM, &[]).await;
-    streams_open(&metrics, 1).await;
+    metrics.streams_open(1).await;
     let reply = bob.api.post("/api/v1/logout", serde_json::json!({})).await;
     assert!(reply.status < 300, "logout: {}", reply.status);
     assert!(
         stream.next(WAIT).await.is_none(),
         "the stream ends after logout"
     );
-    streams_open(&metrics, 0).await;
+    metrics.streams_open(0).await;
     bob.api.get(STREAM).await.expect_error(401, "invalid_token");
 }
 

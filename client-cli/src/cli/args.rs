@@ -1,5 +1,7 @@
 //! The command line, declared with clap.
 
+use std::path::PathBuf;
+
 use clap::{Args, Parser, Subcommand};
 
 /// `hearth`: the Hearth chat client. Without a subcommand it opens the chat UI.
@@ -22,12 +24,16 @@ pub struct Cli {
         default_value = "default"
     )]
     pub profile: String,
-    /// Homeserver base URL (e.g. http://127.0.0.1:8080); overrides the profile's (register and login save it).
+    /// Homeserver base URL (e.g. http://127.0.0.1:8080, https://hs1.example); overrides the profile's (register and login save it).
     #[arg(long, short = 's', global = true, env = "HEARTH_SERVER")]
     pub server: Option<String>,
     /// Print JSON for scripts (one object, or one per line for `tail`).
     #[arg(long, global = true)]
     pub json: bool,
+    /// A private CA's certificates (PEM, one or several) to trust for HTTPS besides the usual
+    /// public roots, for a homeserver whose certificate that CA issued.
+    #[arg(long, global = true, env = "EXTRA_CA_FILE")]
+    pub extra_ca_file: Option<PathBuf>,
     /// What to do; the chat UI when left out.
     #[command(subcommand)]
     pub command: Option<Command>,

@@ -1,6 +1,8 @@
 //! What every command needs: the chosen profile, the server URL, an SDK client and the output mode.
 
-use hearth_client::Client;
+use std::path::PathBuf;
+
+use hearth_client::{Client, ClientConfig};
 use serde::Serialize;
 
 use crate::cli::error::CliError;
@@ -18,6 +20,8 @@ pub struct Context {
     pub server_override: Option<String>,
     /// `--json`.
     pub json: bool,
+    /// `--extra-ca-file` (`EXTRA_CA_FILE`): a private CA to trust besides the public roots.
+    pub extra_ca_file: Option<PathBuf>,
 }
 
 impl Context {
@@ -35,6 +39,7 @@ impl Context {
             profile,
             server_override,
             json,
+            extra_ca_file: None,
         })
     }
 
@@ -53,7 +58,17 @@ impl Context {
 
     /// A client for the server, not logged in.
     pub fn client(&self) -> Result<Client, CliError> {
-        Ok(Client::new(&self.server_url()?)?)
+        let mut config = ClientConfig::default();
+        if let Some(path) = self
+            .extra_ca_file
+            .as_deref()
+            .filter(|p| !p.as_os_str().is_empty())
+        {
+            config = config
+                .with_extra_ca_file(path)
+                .map_err(|e| CliError::Config(e.to_string()))?;
+        }
+        Ok(Client::with_config(&self.server_url()?, config)?)
     }
 
     /// A client logged in with the profile's token.

@@ -25,6 +25,7 @@ use profile::ProfileStore;
 pub async fn run(cli: Cli) -> Result<(), CliError> {
     let store = ProfileStore::locate()?;
     let mut ctx = Context::load(store, cli.profile, cli.server, cli.json)?;
+    ctx.extra_ca_file = cli.extra_ca_file;
     let Some(command) = cli.command else {
         return crate::tui::run(&mut ctx).await;
     };

@@ -9,6 +9,7 @@ use federation_proto::keydoc::KeyDocument;
 use federation_proto::signing::KeyId;
 
 use crate::error::ApiError;
+use crate::state::AppState;
 
 /// How long the whole fetch may take.
 pub const FETCH_TIMEOUT: Duration = Duration::from_secs(10);
@@ -26,14 +27,17 @@ pub struct Expected<'a> {
     pub key_b64: &'a str,
 }
 
-/// Fetches `{url}/api/v1/federation/key` and [`check`]s it.
+/// Fetches `{url}/api/v1/federation/key` and [`check`]s it. Over HTTPS the server's
+/// certificate must verify against the public roots or `EXTRA_CA_FILE`.
 #[tracing::instrument(skip_all, fields(server = expected.server_name, url = base_url))]
-pub async fn prove(base_url: &str, expected: &Expected<'_>, now_ms: u64) -> Result<(), ApiError> {
+pub async fn prove(
+    state: &AppState,
+    base_url: &str,
+    expected: &Expected<'_>,
+    now_ms: u64,
+) -> Result<(), ApiError> {
     let doc_url = format!("{base_url}{}", paths::KEY);
-    let client = awc::Client::builder()
-        .timeout(FETCH_TIMEOUT)
-        .disable_redirects()
-        .finish();
+    let client = state.http_client(FETCH_TIMEOUT);
     let failed = |why: String| ApiError::KeyFetchFailed(format!("cannot fetch {doc_url}: {why}"));
     let mut res = client
         .get(&doc_url)

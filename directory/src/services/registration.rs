@@ -238,7 +238,7 @@ pub async fn register(state: &AppState, body: &[u8]) -> Result<Registered, ApiEr
                     key_id: &claim.key_id,
                     key_b64: &claim.key_b64,
                 };
-                keyfetch::prove(&claim.url, &expected, to_u64(now_ms())).await?;
+                keyfetch::prove(state, &claim.url, &expected, to_u64(now_ms())).await?;
                 proven = true;
             }
         }

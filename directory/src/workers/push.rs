@@ -42,10 +42,7 @@ const MAX_ERROR_LEN: usize = 500;
 
 /// Runs the push supervisor for the life of the server.
 pub async fn push_entries(state: Arc<AppState>) {
-    let client = awc::Client::builder()
-        .timeout(PUSH_TIMEOUT)
-        .disable_redirects()
-        .finish();
+    let client = state.http_client(PUSH_TIMEOUT);
     let mut in_flight: HashMap<String, JoinHandle<()>> = HashMap::new();
     loop {
         in_flight.retain(|_, task| !task.is_finished());

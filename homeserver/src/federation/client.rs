@@ -11,6 +11,7 @@ use serde_json::Value;
 
 use crate::keystore::KeyStore;
 use crate::services::now_ms_u64;
+use crate::state::AppState;
 
 /// Timeout of one federation request.
 const REQUEST_TIMEOUT: Duration = Duration::from_secs(10);
@@ -73,16 +74,20 @@ pub struct FedClient {
 }
 
 impl FedClient {
-    /// A client for the current thread (awc clients are not `Send`).
-    pub fn new(origin: &str, keys: Arc<KeyStore>) -> FedClient {
+    /// A client that signs as this server, for the current thread (awc clients are not
+    /// `Send`). HTTPS trusts the public roots plus `EXTRA_CA_FILE` (`state.tls.client`): a
+    /// certificate that does not verify fails the request.
+    pub fn new(state: &AppState) -> FedClient {
+        let connector = awc::Connector::new().rustls_0_23(Arc::clone(&state.tls.client));
         let http = awc::Client::builder()
+            .connector(connector)
             .timeout(REQUEST_TIMEOUT)
             .disable_redirects()
             .finish();
         FedClient {
             http,
-            origin: origin.to_string(),
-            keys,
+            origin: state.server_name.to_string(),
+            keys: Arc::clone(&state.keys),
             federation_key: None,
         }
     }

@@ -93,7 +93,7 @@ pub async fn accept_entries(state: &AppState, values: &[Value]) -> Result<usize,
 /// Keeps the directory link up for the life of the server: registration, heartbeats, pulls.
 /// Also resolves hand-listed peers. Returns only if there is nothing to do.
 pub async fn run_link(state: Arc<AppState>, public_url: String) {
-    let client = FedClient::new(state.server_name.as_str(), Arc::clone(&state.keys));
+    let client = FedClient::new(&state);
     let manual = state.config.manual_peers().unwrap_or_default();
     let directory = state
         .config
@@ -401,7 +401,7 @@ pub async fn peer(state: &AppState, name: &str) -> Result<PeerRow, ApiError> {
             " (it was tried less than a minute ago)".to_string(),
         ));
     }
-    let client = FedClient::new(state.server_name.as_str(), Arc::clone(&state.keys));
+    let client = FedClient::new(state);
     resolve_listed(state, &client, name, url)
         .await
         .map_err(|e| unknown(format!(" ({e})")))

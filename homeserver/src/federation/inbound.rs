@@ -180,7 +180,7 @@ async fn key_of(state: &AppState, auth: &RequestAuth) -> Result<String, ApiError
             ),
         ));
     }
-    let client = FedClient::new(state.server_name.as_str(), state.keys.clone());
+    let client = FedClient::new(state);
     let doc = client
         .get_json(&format!("{}/api/v1/federation/key", peer.url))
         .await

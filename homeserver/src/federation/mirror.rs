@@ -104,8 +104,7 @@ async fn host_url(state: &AppState, host: &str) -> Result<String, ApiError> {
 }
 
 fn client(state: &AppState) -> FedClient {
-    FedClient::new(state.server_name.as_str(), state.keys.clone())
-        .with_federation_key(state.config.federation_key.clone())
+    FedClient::new(state).with_federation_key(state.config.federation_key.clone())
 }
 
 /// Builds and signs an event by a local user for a remote channel.

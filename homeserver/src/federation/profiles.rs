@@ -14,8 +14,7 @@ pub async fn remote_profile(
     nick: &str,
 ) -> Result<UserProfile, ApiError> {
     let peer = super::directory::peer(state, server).await?;
-    let client = FedClient::new(state.server_name.as_str(), state.keys.clone())
-        .with_federation_key(state.config.federation_key.clone());
+    let client = FedClient::new(state).with_federation_key(state.config.federation_key.clone());
     let path = format!("/api/v1/federation/users/{nick}");
     let answer = client
         .signed(Method::GET, &peer.url, &path, server, None)

@@ -35,8 +35,7 @@ const LEASE_MS: i64 = 120_000;
 
 /// Runs for the life of the server.
 pub async fn run(state: Arc<AppState>) {
-    let client = FedClient::new(state.server_name.as_str(), Arc::clone(&state.keys))
-        .with_federation_key(state.config.federation_key.clone());
+    let client = FedClient::new(&state).with_federation_key(state.config.federation_key.clone());
     let in_flight: Rc<RefCell<HashSet<String>>> = Rc::default();
     loop {
         let now = now_ms();

@@ -24,10 +24,20 @@ pub const KEEP_ALIVE: Duration = Duration::from_secs(15);
 #[derive(Clone, Copy, Debug)]
 pub struct PeerSocket(RawFd);
 
-/// `HttpServer::on_connect` hook: keeps the connection's socket with the connection.
+/// `HttpServer::on_connect` hook: keeps the connection's socket with the connection, for
+/// plain HTTP and for HTTPS (`TLS_CERT`) alike.
+///
+/// Over TLS the peek sees the TCP socket under the TLS stream. A client that hangs up sends
+/// its `close_notify` alert and then end-of-file; once the connection's TLS reader has consumed
+/// the alert the socket reads end-of-file as for plain HTTP. Until then the unread alert counts
+/// as "still there", and the keep-alive write ([`KEEP_ALIVE`]) finds the hang-up instead.
 pub fn remember_socket(connection: &dyn Any, data: &mut Extensions) {
-    if let Some(stream) = connection.downcast_ref::<actix_web::rt::net::TcpStream>() {
+    type TcpStream = actix_web::rt::net::TcpStream;
+    type TlsStream = actix_tls::accept::rustls_0_23::TlsStream<TcpStream>;
+    if let Some(stream) = connection.downcast_ref::<TcpStream>() {
         data.insert(PeerSocket(stream.as_raw_fd()));
+    } else if let Some(stream) = connection.downcast_ref::<TlsStream>() {
+        data.insert(PeerSocket(stream.get_ref().0.as_raw_fd()));
     }
 }
 
