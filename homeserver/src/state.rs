@@ -10,8 +10,10 @@ use crate::cursors::Cursors;
 use crate::db::Db;
 use crate::federation::Federation;
 use crate::keystore::KeyStore;
+use crate::limits::Limits;
 use crate::metrics::Metrics;
 use crate::notifier::Notifier;
+use crate::services::passwords::Hashing;
 use crate::services::sessions::SessionCache;
 
 /// Shared server state.
@@ -34,6 +36,10 @@ pub struct AppState {
     pub keys: Arc<KeyStore>,
     /// Directory link and peers.
     pub federation: Federation,
+    /// Rate limits (sends, logins, federation peers).
+    pub limits: Arc<Limits>,
+    /// Password hashing, bounded to one hash per core.
+    pub hashing: Arc<Hashing>,
 }
 
 impl AppState {
