@@ -14,7 +14,8 @@
 //! number of recently active keys, not every key ever seen.
 //!
 //! HTTP handlers call [`Limits::check_send`], [`Limits::check_login`] and
-//! [`Limits::check_federation`]; the WebSocket and IRC transports call the same functions.
+//! [`Limits::check_federation`]; the WebSocket and IRC transports, when they come, call the same
+//! functions (a send is a send, whatever carries it).
 
 use std::collections::HashMap;
 use std::hash::Hash;
@@ -122,7 +123,9 @@ impl Limits {
     /// `RATE_LIMIT_FEDERATION`.
     pub fn check_federation(&self, origin: &str) -> Result<(), ApiError> {
         self.federation.check(&origin.to_string()).map_err(|wait| {
-            tracing::info!(%origin, "federation rate limit reached");
+            // Debug, not info: a peer in a loop would otherwise flood the log (the 429s are
+            // counted in /metrics).
+            tracing::debug!(%origin, "federation rate limit reached");
             ApiError::rate_limited("too many requests from your server", wait)
         })
     }
