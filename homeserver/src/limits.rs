@@ -18,8 +18,10 @@
 //! functions (a send is a send, whatever carries it).
 
 use std::collections::HashMap;
+use std::fmt::Write as _;
 use std::hash::Hash;
 use std::net::{IpAddr, Ipv6Addr, SocketAddr};
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
 use governor::clock::Clock;
@@ -41,6 +43,8 @@ pub struct Limits {
 /// One keyed limit; `None` when off.
 struct Keyed<K: Hash + Eq + Clone> {
     limiter: Option<DefaultKeyedRateLimiter<K>>,
+    /// Requests refused so far.
+    refused: AtomicU64,
 }
 
 fn quota(limit: RateLimit) -> Option<Quota> {
@@ -56,6 +60,7 @@ impl<K: Hash + Eq + Clone> Keyed<K> {
     fn new(limit: RateLimit) -> Self {
         Keyed {
             limiter: quota(limit).map(RateLimiter::keyed),
+            refused: AtomicU64::new(0),
         }
     }
 
@@ -63,9 +68,10 @@ impl<K: Hash + Eq + Clone> Keyed<K> {
         let Some(limiter) = &self.limiter else {
             return Ok(());
         };
-        limiter
-            .check_key(key)
-            .map_err(|not_until| not_until.wait_time_from(limiter.clock().now()))
+        limiter.check_key(key).map_err(|not_until| {
+            self.refused.fetch_add(1, Ordering::Relaxed);
+            not_until.wait_time_from(limiter.clock().now())
+        })
     }
 
     fn prune(&self) {
@@ -102,9 +108,10 @@ impl Limits {
     pub fn check_send(&self, user_id: &str, nick: &str) -> Result<(), ApiError> {
         let verdict = match self.send_overrides.get(nick) {
             Some(None) => Ok(()),
-            Some(Some(limiter)) => limiter
-                .check()
-                .map_err(|not_until| not_until.wait_time_from(limiter.clock().now())),
+            Some(Some(limiter)) => limiter.check().map_err(|not_until| {
+                self.send.refused.fetch_add(1, Ordering::Relaxed);
+                not_until.wait_time_from(limiter.clock().now())
+            }),
             None => self.send.check(&user_id.to_string()),
         };
         verdict.map_err(|wait| {
@@ -145,6 +152,45 @@ impl Limits {
         self.send.prune();
         self.login.prune();
         self.federation.prune();
+    }
+
+    /// Prometheus text: refusals and remembered keys per limit.
+    pub fn render(&self) -> String {
+        let limits = [
+            (
+                "send",
+                self.send.refused.load(Ordering::Relaxed),
+                self.send.len(),
+            ),
+            (
+                "login",
+                self.login.refused.load(Ordering::Relaxed),
+                self.login.len(),
+            ),
+            (
+                "federation",
+                self.federation.refused.load(Ordering::Relaxed),
+                self.federation.len(),
+            ),
+        ];
+        let mut out = String::from(
+            "# HELP hearth_rate_limited_total Requests refused with 429 rate_limited, by limit.\n\
+             # TYPE hearth_rate_limited_total counter\n",
+        );
+        for (name, refused, _) in limits {
+            let _ = writeln!(
+                out,
+                "hearth_rate_limited_total{{limit=\"{name}\"}} {refused}"
+            );
+        }
+        out.push_str(
+            "# HELP hearth_rate_limit_keys Keys (users, addresses, peers) a limit remembers.\n\
+             # TYPE hearth_rate_limit_keys gauge\n",
+        );
+        for (name, _, keys) in limits {
+            let _ = writeln!(out, "hearth_rate_limit_keys{{limit=\"{name}\"}} {keys}");
+        }
+        out
     }
 
     /// Keys currently remembered (send, login, federation).
@@ -283,6 +329,15 @@ mod tests {
         // Another user has a budget of their own.
         assert!(limits.check_send("u2", "bob").is_ok());
         assert_eq!(limits.tracked().0, 2);
+        let text = limits.render();
+        assert!(
+            text.contains("hearth_rate_limited_total{limit=\"send\"} 1"),
+            "{text}"
+        );
+        assert!(
+            text.contains("hearth_rate_limit_keys{limit=\"send\"} 2"),
+            "{text}"
+        );
     }
 
     #[test]

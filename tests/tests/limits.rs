@@ -379,6 +379,12 @@ async fn metrics_need_the_token_when_one_is_set() {
     let (status, text) = api.with_token("s3cret-token").get_text("/metrics").await;
     assert_eq!(status, 200);
     assert!(text.contains("# TYPE"), "{text}");
+    for name in [
+        "hearth_rate_limited_total{limit=\"send\"}",
+        "hearth_password_hash_busy_total",
+    ] {
+        assert!(text.contains(name), "{name} in {text}");
+    }
 
     // Unset (the default), /metrics stays open.
     let open = Homeserver::start("hs2.test");

@@ -66,9 +66,12 @@ pub async fn metrics(
             ));
         }
     }
+    let mut text = state.metrics.render();
+    text.push_str(&state.limits.render());
+    text.push_str(&state.hashing.render());
     Ok(HttpResponse::Ok()
         .content_type("text/plain; version=0.0.4")
-        .body(state.metrics.render()))
+        .body(text))
 }
 
 /// Compares two secrets in time independent of where they differ (their sha256 digests, all

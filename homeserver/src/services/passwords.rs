@@ -31,6 +31,8 @@ pub struct Hashing {
     permits: Arc<Semaphore>,
     waiting: AtomicUsize,
     max_waiting: usize,
+    /// Requests refused with `503 server_busy` so far.
+    refused: AtomicUsize,
     /// The PHC string of a random password nobody knows, for unknown nicks.
     dummy: Arc<str>,
 }
@@ -64,6 +66,7 @@ impl Hashing {
             permits: Arc::new(Semaphore::new(permits)),
             waiting: AtomicUsize::new(0),
             max_waiting: permits.saturating_mul(WAITERS_PER_PERMIT),
+            refused: AtomicUsize::new(0),
             dummy: dummy.into(),
         })
     }
@@ -80,7 +83,9 @@ impl Hashing {
             Err(_) => {
                 let _waiting = Waiting(&self.waiting);
                 if self.waiting.fetch_add(1, Ordering::AcqRel) >= self.max_waiting {
-                    tracing::warn!("password hashing saturated; refusing a login");
+                    if self.refused.fetch_add(1, Ordering::Relaxed) % 100 == 0 {
+                        tracing::warn!("password hashing saturated; refusing logins");
+                    }
                     return Err(ApiError::busy(
                         "too many logins in progress; try again shortly",
                         Duration::from_secs(1),
@@ -129,6 +134,20 @@ impl Hashing {
             .await?
             .map_err(ApiError::internal)?;
         Ok(known && matches)
+    }
+
+    /// Prometheus text: waiting requests and refusals.
+    pub fn render(&self) -> String {
+        format!(
+            "# HELP hearth_password_hash_waiting Logins and registrations waiting for a hashing slot.\n\
+             # TYPE hearth_password_hash_waiting gauge\n\
+             hearth_password_hash_waiting {}\n\
+             # HELP hearth_password_hash_busy_total Logins and registrations refused with 503 server_busy.\n\
+             # TYPE hearth_password_hash_busy_total counter\n\
+             hearth_password_hash_busy_total {}\n",
+            self.waiting(),
+            self.refused.load(Ordering::Relaxed)
+        )
     }
 
     /// Requests waiting for a permit now.
@@ -183,6 +202,9 @@ mod tests {
             .expect_err("over the bound");
         assert_eq!(refused.status.as_u16(), 503);
         assert_eq!(refused.retry_after, Some(1));
+        assert!(hashing
+            .render()
+            .contains("hearth_password_hash_busy_total 1"));
         drop(held);
         for task in queued {
             assert!(task.await.expect("task").is_ok());
