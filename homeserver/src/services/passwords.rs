@@ -83,7 +83,11 @@ impl Hashing {
             Err(_) => {
                 let _waiting = Waiting(&self.waiting);
                 if self.waiting.fetch_add(1, Ordering::AcqRel) >= self.max_waiting {
-                    if self.refused.fetch_add(1, Ordering::Relaxed) % 100 == 0 {
+                    if self
+                        .refused
+                        .fetch_add(1, Ordering::Relaxed)
+                        .is_multiple_of(100)
+                    {
                         tracing::warn!("password hashing saturated; refusing logins");
                     }
                     return Err(ApiError::busy(
