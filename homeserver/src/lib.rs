@@ -187,6 +187,7 @@ pub async fn run_shared(state: Arc<AppState>, listener: TcpListener) -> anyhow::
     let checkpointer = actix_web::rt::spawn(workers::checkpoint_wal(state.clone().into_inner()));
     let cursor_flusher = actix_web::rt::spawn(workers::flush_cursors(state.clone().into_inner()));
     let sweeper = actix_web::rt::spawn(workers::sweep_notifier(state.clone().into_inner()));
+    let pruner = actix_web::rt::spawn(workers::prune_records(state.clone().into_inner()));
     let limit_pruner = actix_web::rt::spawn(workers::prune_limits(state.clone().into_inner()));
     let sender = actix_web::rt::spawn(federation::sender::run(state.clone().into_inner()));
     let catch_up =
@@ -250,6 +251,7 @@ pub async fn run_shared(state: Arc<AppState>, listener: TcpListener) -> anyhow::
     checkpointer.abort();
     cursor_flusher.abort();
     sweeper.abort();
+    pruner.abort();
     limit_pruner.abort();
     // Acknowledgements still pending are written before the process exits.
     workers::write_cursors(&state).await;

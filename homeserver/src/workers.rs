@@ -29,6 +29,58 @@ pub async fn reap_idle_devices(state: Arc<AppState>) {
     }
 }
 
+/// How long the answer to a device's `txn_id` and to a peer's transaction id are kept: a retry
+/// comes within minutes (a client's) or within the outbox's 15-minute backoff cap (a peer's).
+/// Past this window a repeated id is treated as new (events are still applied once by id).
+pub const IDEMPOTENCY_WINDOW_MS: i64 = 24 * 60 * 60 * 1000;
+/// How often old idempotency records and expired request signatures are deleted.
+const PRUNE_EVERY: Duration = Duration::from_secs(600);
+
+/// Keeps the idempotency and replay records bounded: device `txn_id` answers and received
+/// transactions older than [`IDEMPOTENCY_WINDOW_MS`], and request signatures that could no
+/// longer pass the clock-skew check. Runs at start and every [`PRUNE_EVERY`].
+pub async fn prune_records(state: Arc<AppState>) {
+    let mut ticks = tokio::time::interval(PRUNE_EVERY);
+    loop {
+        ticks.tick().await;
+        match prune_once(&state, now_ms()).await {
+            Ok(Pruned {
+                txns: 0,
+                received: 0,
+                signatures: 0,
+            }) => {}
+            Ok(pruned) => tracing::info!(?pruned, "pruned old records"),
+            Err(e) => tracing::warn!(error = %e, "pruning old records failed"),
+        }
+    }
+}
+
+/// What one round of [`prune_records`] deleted.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Pruned {
+    /// Device `txn_id` answers.
+    pub txns: usize,
+    /// Answers to received federation transactions.
+    pub received: usize,
+    /// Expired request signatures.
+    pub signatures: usize,
+}
+
+/// One round of [`prune_records`] as of `now` (ms).
+pub async fn prune_once(state: &AppState, now: i64) -> Result<Pruned, ApiError> {
+    state
+        .db
+        .write(move |conn| {
+            let cutoff = now - IDEMPOTENCY_WINDOW_MS;
+            Ok(Pruned {
+                txns: db::devices::forget_txns_before(conn, cutoff)?,
+                received: db::outbox::forget_received_before(conn, cutoff)?,
+                signatures: db::outbox::forget_signatures_before(conn, now)?,
+            })
+        })
+        .await
+}
+
 /// Copies the SQLite write-ahead log into the database every [`PASSIVE_CHECKPOINT`] without
 /// blocking anyone, and truncates it every 30 s.
 pub async fn checkpoint_wal(state: Arc<AppState>) {

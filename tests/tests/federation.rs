@@ -398,3 +398,54 @@ async fn federation_key_keeps_strangers_out() {
     )
     .await;
 }
+
+#[actix_web::test]
+async fn envelopes_for_channels_nobody_here_joined_create_nothing() {
+    let (_dir, servers) = federated(&["hs1.test", "hs2.test"]).await;
+    let [hs1, hs2] = <[_; 2]>::try_from(servers).ok().unwrap();
+    let alice = User::register(&hs1.url, "alice").await;
+    let bob = User::register(&hs2.url, "bob").await;
+    alice.join("#general").await;
+    alice.say("#general", "before anyone from hs2").await;
+    let hs1_key = key_of(&hs1);
+
+    // hs1 relays, unasked, an envelope of a channel no user of hs2 asked to join.
+    let mut event = dm("alice@hs1.test", "#general@hs1.test", "unasked");
+    hash_and_sign_event(&mut event, "hs1.test", &hs1_key).unwrap();
+    let id = event["id"].as_str().unwrap().to_string();
+    let envelope =
+        federation_proto::signing::sign_envelope("#general@hs1.test", 1, now_ms(), event, &hs1_key)
+            .unwrap();
+    let (body, auth) = signed_relay(
+        "hs1.test",
+        "hs2.test",
+        &hs1_key,
+        "txn-unasked",
+        vec![envelope],
+    );
+    let answer = post_relay(&hs2, body, auth).await.expect(200);
+    assert_eq!(
+        answer["results"][&id]["error"]["code"], "not_mirrored",
+        "{answer}"
+    );
+    bob.api
+        .get("/api/v1/history?target=%23general@hs1.test")
+        .await
+        .expect_error(403, "not_member");
+
+    // A real join afterwards works as always, with the channel's real history.
+    bob.join("#general@hs1.test").await;
+    let history = bob
+        .api
+        .get("/api/v1/history?target=%23general@hs1.test")
+        .await
+        .expect(200);
+    let bodies: Vec<&str> = history["events"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|e| e["body"].as_str())
+        .collect();
+    assert!(bodies.contains(&"before anyone from hs2"), "{history}");
+    assert!(!bodies.contains(&"unasked"), "{history}");
+}

@@ -352,3 +352,60 @@ async fn sqlite_to_postgres_migration_round_trip() {
     let got = bob.sync(None, 0).await;
     assert_eq!(User::bodies(&got).last().unwrap(), "after the move");
 }
+
+#[actix_web::test]
+async fn a_replayed_request_is_refused_by_every_process() {
+    let Some(pg) = PgCluster::start_or_skip("a_replayed_request_is_refused_by_every_process")
+    else {
+        return;
+    };
+    let peer = Homeserver::start("hs2.test");
+    let peers = format!("hs2.test={}", peer.url);
+    let url = pg.database();
+    let a = Homeserver::start_with(
+        "hs1.test",
+        &[("DBURL", url.as_str()), ("PEERS", peers.as_str())],
+    );
+    let data = a.data_dir().to_string_lossy().into_owned();
+    let b = Homeserver::start_with(
+        "hs1.test",
+        &[
+            ("DBURL", url.as_str()),
+            ("DATA_DIR", data.as_str()),
+            ("PEERS", peers.as_str()),
+        ],
+    );
+    // One signed request from hs2, sent to each process of hs1 in turn.
+    let key = hearth_tests::network::key_of(&peer);
+    let body =
+        serde_json::to_vec(&json!({"txn_id": "t-replay", "origin": "hs2.test", "events": []}))
+            .unwrap();
+    let auth = federation_proto::signing::sign_request(
+        "POST",
+        "/api/v1/federation/relay",
+        "hs2.test",
+        "hs1.test",
+        hearth_tests::network::now_ms(),
+        &body,
+        &key,
+    )
+    .unwrap()
+    .to_header();
+    let send = |base: String| {
+        let (auth, body) = (auth.clone(), body.clone());
+        async move {
+            Api::new(&base)
+                .send_with_headers(
+                    "POST",
+                    "/api/v1/federation/relay",
+                    &[("Authorization", auth)],
+                    body,
+                )
+                .await
+        }
+    };
+    send(a.url.clone()).await.expect(200);
+    send(b.url.clone())
+        .await
+        .expect_error(401, "replayed_request");
+}

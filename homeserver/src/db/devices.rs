@@ -148,6 +148,12 @@ pub fn replace_txn(
         .map(drop)
 }
 
+/// Forgets the stored answers of `txn_id`s older than `cutoff_ms`: a client retries a send
+/// within minutes, not days, so the window is bounded and the table does not grow forever.
+pub fn forget_txns_before(conn: &mut Conn, cutoff_ms: i64) -> QueryResult<usize> {
+    diesel::delete(txns::table.filter(txns::created_ms.lt(cutoff_ms))).execute(conn)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -194,3 +200,4 @@ mod tests {
         assert_eq!(cursors, [9, 5, 5]);
     }
 }
+

@@ -2,7 +2,7 @@
 
 use diesel::prelude::*;
 
-use super::schema::{destinations, outbox, received_txns};
+use super::schema::{destinations, outbox, received_txns, seen_requests};
 use super::{per_backend, Conn};
 
 /// A queued payload.
@@ -181,6 +181,65 @@ pub fn remember_received(
         .on_conflict_do_nothing()
         .execute(c))
     .map(drop)
+}
+
+/// Takes or renews the lease on sending to `destination` for `owner` (a process) until
+/// `until_ms`; `false` while another process holds an unexpired lease. With several processes
+/// on one database, only the holder sends, so one transaction is in flight per destination.
+pub fn claim(
+    conn: &mut Conn,
+    destination: &str,
+    owner: &str,
+    now_ms: i64,
+    until_ms: i64,
+) -> QueryResult<bool> {
+    let taken = diesel::update(
+        destinations::table.find(destination).filter(
+            destinations::lease_until_ms
+                .is_null()
+                .or(destinations::lease_until_ms.lt(now_ms))
+                .or(destinations::lease_owner.eq(owner)),
+        ),
+    )
+    .set((
+        destinations::lease_owner.eq(owner),
+        destinations::lease_until_ms.eq(until_ms),
+    ))
+    .execute(conn)?;
+    Ok(taken == 1)
+}
+
+/// Gives up `owner`'s lease on `destination`.
+pub fn release(conn: &mut Conn, destination: &str, owner: &str) -> QueryResult<()> {
+    diesel::update(
+        destinations::table
+            .find(destination)
+            .filter(destinations::lease_owner.eq(owner)),
+    )
+    .set((
+        destinations::lease_owner.eq(None::<String>),
+        destinations::lease_until_ms.eq(None::<i64>),
+    ))
+    .execute(conn)
+    .map(drop)
+}
+
+/// Remembers the signature of an accepted request until `expires_ms`; `false` if it was already
+/// remembered (by this process or another on the same database): a replay.
+pub fn remember_signature(conn: &mut Conn, sig: &str, expires_ms: i64) -> QueryResult<bool> {
+    let inserted = per_backend!(conn, |c| diesel::insert_into(seen_requests::table)
+        .values((
+            seen_requests::sig.eq(sig),
+            seen_requests::expires_ms.eq(expires_ms),
+        ))
+        .on_conflict_do_nothing()
+        .execute(c))?;
+    Ok(inserted == 1)
+}
+
+/// Forgets signatures that could no longer pass the clock-skew check.
+pub fn forget_signatures_before(conn: &mut Conn, now_ms: i64) -> QueryResult<usize> {
+    diesel::delete(seen_requests::table.filter(seen_requests::expires_ms.lt(now_ms))).execute(conn)
 }
 
 /// Forgets received transactions older than `cutoff_ms` (a retry comes within hours, not days).

@@ -154,6 +154,15 @@ diesel::table! {
         last_attempt_ms -> Nullable<BigInt>,
         last_success_ms -> Nullable<BigInt>,
         last_error -> Nullable<Text>,
+        lease_owner -> Nullable<Text>,
+        lease_until_ms -> Nullable<BigInt>,
+    }
+}
+
+diesel::table! {
+    seen_requests (sig) {
+        sig -> Text,
+        expires_ms -> BigInt,
     }
 }
 
@@ -213,6 +222,7 @@ diesel::allow_tables_to_appear_in_same_query!(
     outbox,
     destinations,
     received_txns,
+    seen_requests,
     remote_members,
     mirrors,
     remote_invites,

@@ -160,6 +160,17 @@ pub fn set_mirror_state(
         .map(drop)
 }
 
+/// Removes a mirror that never received an envelope (its join was refused).
+pub fn drop_unused_mirror(conn: &mut Conn, channel: &str) -> QueryResult<()> {
+    diesel::delete(
+        mirrors::table
+            .filter(mirrors::channel.eq(channel))
+            .filter(mirrors::host_seq.eq(0)),
+    )
+    .execute(conn)
+    .map(drop)
+}
+
 /// Mirrors that some local user is in.
 pub fn active_mirrors(conn: &mut Conn) -> QueryResult<Vec<MirrorRow>> {
     use super::schema::spans;

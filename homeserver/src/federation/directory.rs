@@ -393,6 +393,14 @@ pub async fn peer(state: &AppState, name: &str) -> Result<PeerRow, ApiError> {
     let Some((_, url)) = listed.iter().find(|(listed, _)| listed == name) else {
         return Err(unknown(String::new()));
     };
+    if !state
+        .federation
+        .may_fetch_key(name, std::time::Instant::now())
+    {
+        return Err(unknown(
+            " (it was tried less than a minute ago)".to_string(),
+        ));
+    }
     let client = FedClient::new(state.server_name.as_str(), Arc::clone(&state.keys));
     resolve_listed(state, &client, name, url)
         .await

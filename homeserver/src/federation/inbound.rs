@@ -95,6 +95,24 @@ pub async fn verify(state: &AppState, req: &HttpRequest, body: &[u8]) -> Result<
     )
     .map_err(verify_error)?;
     remember_signature(state, &auth.sig, auth.ts, now)?;
+    if state.db.backend() == crate::db::Backend::Postgres {
+        // Other processes on the same database must refuse this signature too.
+        let sig = auth.sig.clone();
+        let expires =
+            i64::try_from(auth.ts.saturating_add(DEFAULT_MAX_SKEW_MS)).unwrap_or(i64::MAX);
+        let first_time = state
+            .db
+            .write(move |conn| {
+                db::outbox::remember_signature(conn, &sig, expires).map_err(ApiError::from)
+            })
+            .await?;
+        if !first_time {
+            return Err(unauthorized(
+                "replayed_request",
+                "this signed request was already received",
+            ));
+        }
+    }
     let origin = auth.origin.clone();
     // Any request shows the peer is up: retry what waits for it now. Read first: the backoff
     // is almost always clear, and this runs on every federation request.
@@ -149,6 +167,18 @@ async fn key_of(state: &AppState, auth: &RequestAuth) -> Result<String, ApiError
     let keys = stored_keys(&peer);
     if let Some(key) = keys.get(auth.key_id.as_str()) {
         return Ok(key.key.clone());
+    }
+    if !state
+        .federation
+        .may_fetch_key(&auth.origin, std::time::Instant::now())
+    {
+        return Err(unauthorized(
+            "unknown_key",
+            format!(
+                "{} has no key {} (its key document was fetched less than a minute ago)",
+                auth.origin, auth.key_id
+            ),
+        ));
     }
     let client = FedClient::new(state.server_name.as_str(), state.keys.clone());
     let doc = client

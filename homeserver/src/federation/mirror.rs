@@ -183,11 +183,33 @@ pub async fn join(
         json!({}),
         None,
     )?;
-    let answer = submit(state, channel, event, key).await?;
+    // The mirror exists from the moment a local user asks to join: envelopes the host relays
+    // before its answer arrives are then kept, and nothing else ever creates one.
+    let (lookup, host) = (global.clone(), host_of(channel));
+    state
+        .db
+        .write(move |conn| mirror_of(conn, &lookup, &host).map(drop))
+        .await?;
+    let answer = match submit(state, channel, event, key).await {
+        Ok(answer) => answer,
+        Err(e) => {
+            let lookup = global.clone();
+            let dropped = state
+                .db
+                .write(move |conn| {
+                    db::shared::drop_unused_mirror(conn, &lookup).map_err(ApiError::from)
+                })
+                .await;
+            if let Err(drop_error) = dropped {
+                tracing::warn!(channel = %global, error = %drop_error, "an unused mirror stays");
+            }
+            return Err(e);
+        }
+    };
     for envelope in &answer.backfill {
-        apply(state, envelope, true).await?;
+        apply(state, envelope, Arrival::Joining).await?;
     }
-    apply(state, &answer.envelope, true).await?;
+    apply(state, &answer.envelope, Arrival::Joining).await?;
     answer
         .info
         .ok_or_else(|| bad_gateway(&global, "the host's answer has no channel info"))
@@ -211,7 +233,7 @@ pub async fn part(
         None,
     )?;
     let answer = submit(state, channel, event, None).await?;
-    apply(state, &answer.envelope, false).await
+    apply(state, &answer.envelope, Arrival::Answered).await
 }
 
 /// Builds and signs a local member's message for a channel hosted elsewhere.
@@ -239,7 +261,7 @@ pub async fn send_signed(
 ) -> Result<Event, ApiError> {
     let id = event.id.to_string();
     match submit(state, channel, event, None).await {
-        Ok(answer) => apply(state, &answer.envelope, false).await?,
+        Ok(answer) => apply(state, &answer.envelope, Arrival::Answered).await?,
         Err(e) if e.code == "duplicate_event" => {
             let global = channel.to_string();
             let host = host_of(channel);
@@ -277,7 +299,7 @@ pub async fn act(
     require_member(state, session, &global).await?;
     let event = signed_event(state, session, &global, kind, body, meta, None)?;
     let answer = submit(state, channel, event, None).await?;
-    apply(state, &answer.envelope, false).await
+    apply(state, &answer.envelope, Arrival::Answered).await
 }
 
 /// An invitation by a local member of a channel hosted elsewhere: the host checks the rights
@@ -313,7 +335,7 @@ pub async fn invite(
     let meta = json!({ "nick": target });
     let event = signed_event(state, session, &global, EventKind::Invite, "", meta, None)?;
     let answer = submit(state, channel, event, None).await?;
-    apply(state, &answer.envelope, false).await?;
+    apply(state, &answer.envelope, Arrival::Answered).await?;
     let host = Host::of(state);
     let (inviter_id, inviter) = (
         session.user_id.clone(),
@@ -411,7 +433,7 @@ pub async fn announce_nick(state: &AppState, renamed: Renamed) {
             let name: ChannelName = channel.parse()?;
             let event = WireEvent::try_from(event).map_err(ApiError::internal)?;
             let answer = submit(state, &name, event, None).await?;
-            apply(state, &answer.envelope, false).await
+            apply(state, &answer.envelope, Arrival::Answered).await
         }
         .await;
         match outcome {
@@ -473,17 +495,45 @@ enum Applied {
     Gap { have: i64 },
 }
 
+/// How an envelope reached this server, which decides what it may do here.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Arrival {
+    /// Relayed by the host on its own: stored only in a mirror this server made when one of
+    /// its users asked to join, so a peer cannot make this server create mirrors.
+    Relayed,
+    /// The host's answer to a submission of ours: the mirror exists.
+    Answered,
+    /// A page of a pull of ours: the mirror exists; envelopes come in order.
+    Pulled,
+    /// A join's answer and its backfill: the backfill may start after a gap.
+    Joining,
+}
+
 /// Verifies and applies one envelope from `host`; a gap is filled by pulling first.
-pub async fn apply(state: &AppState, envelope: &Envelope, allow_gap: bool) -> Result<(), ApiError> {
+pub async fn apply(
+    state: &AppState,
+    envelope: &Envelope,
+    arrival: Arrival,
+) -> Result<(), ApiError> {
     verify(&known_keys(state).await?, envelope)?;
-    match store(state, envelope, allow_gap).await? {
+    match store(state, envelope, arrival).await? {
         Applied::Stored | Applied::Duplicate => Ok(()),
         Applied::Gap { have } => {
             pull(state, &envelope.channel.to_string(), envelope.host(), have).await?;
-            store(state, envelope, true).await?;
+            store(state, envelope, Arrival::Pulled).await?;
             Ok(())
         }
     }
+}
+
+/// The cursor after a page of a pull, or `None` when the page did not advance it (a host that
+/// answers stale sequence numbers must not keep us looping).
+fn advanced(have: i64, page: &[Envelope]) -> Option<i64> {
+    let last = page
+        .iter()
+        .filter_map(|e| i64::try_from(e.seq).ok())
+        .max()?;
+    (last > have).then_some(last)
 }
 
 /// Pulls everything after `have` from the host and applies it in order.
@@ -519,11 +569,15 @@ pub async fn pull(
                 ));
             }
             verify(&keys, envelope)?;
-            store(state, envelope, true).await?;
-            have = have.max(i64::try_from(envelope.seq).unwrap_or(have));
+            store(state, envelope, Arrival::Pulled).await?;
         }
-        if envelopes.len() < PULL_MAX as usize {
-            return Ok(());
+        match advanced(have, &envelopes) {
+            Some(next) if envelopes.len() >= PULL_MAX as usize => have = next,
+            Some(_) => return Ok(()),
+            None => {
+                tracing::warn!(%global, host, have, "a pull page did not advance; stopped");
+                return Ok(());
+            }
         }
     }
 }
@@ -610,7 +664,7 @@ async fn known_keys(state: &AppState) -> Result<KeyMap, ApiError> {
 async fn store(
     state: &AppState,
     envelope: &Envelope,
-    allow_gap: bool,
+    arrival: Arrival,
 ) -> Result<Applied, ApiError> {
     let envelope = envelope.clone();
     let server = state.server_name.to_string();
@@ -621,10 +675,12 @@ async fn store(
             let global = envelope.channel.to_string();
             let seq = i64::try_from(envelope.seq)
                 .map_err(|_| ApiError::bad_request("invalid_event", "seq out of range"))?;
-            let mirror = mirror_of(conn, &global, envelope.host())?;
+            let mirror = db::shared::mirror_by_channel(conn, &global)?
+                .ok_or_else(|| not_mirrored(&global))?;
             if seq <= mirror.host_seq {
                 return Ok(Applied::Duplicate);
             }
+            let allow_gap = matches!(arrival, Arrival::Joining | Arrival::Pulled);
             if seq > mirror.host_seq + 1 && !allow_gap {
                 // A new mirror (its join answer not applied yet) fetches a bounded backfill,
                 // not the channel's whole history.
@@ -703,6 +759,13 @@ async fn store(
         .await
 }
 
+fn not_mirrored(global: &str) -> ApiError {
+    ApiError::forbidden(
+        "not_mirrored",
+        format!("no user of this server asked to join {global}"),
+    )
+}
+
 /// The mirror of `global`, created on first use.
 fn mirror_of(conn: &mut Conn, global: &str, host: &str) -> Result<MirrorRow, ApiError> {
     if let Some(mirror) = db::shared::mirror_by_channel(conn, global)? {
@@ -720,4 +783,35 @@ fn mirror_of(conn: &mut Conn, global: &str, host: &str) -> Result<MirrorRow, Api
     };
     db::shared::insert_mirror(conn, &row)?;
     Ok(row)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn page(seqs: &[u64]) -> Vec<Envelope> {
+        seqs.iter()
+            .map(|seq| {
+                Envelope::try_from(json!({
+                    "channel": "#general@hs1.test", "seq": seq, "ts": 1,
+                    "event": {
+                        "id": uuid::Uuid::now_v7().to_string(), "ts": "2026-12-01T00:00:00.000Z",
+                        "from": "alice@hs1.test", "to": "#general@hs1.test",
+                        "type": "message", "body": "x", "meta": {}
+                    }
+                }))
+                .expect("an envelope")
+            })
+            .collect()
+    }
+
+    #[test]
+    fn a_pull_stops_when_pages_stop_advancing() {
+        assert_eq!(advanced(0, &page(&[1, 2, 3])), Some(3));
+        assert_eq!(advanced(3, &page(&[4])), Some(4));
+        // A host that answers what we already have (or older) ends the pull.
+        assert_eq!(advanced(3, &page(&[1, 2, 3])), None);
+        assert_eq!(advanced(3, &page(&[2])), None);
+        assert_eq!(advanced(3, &[]), None);
+    }
 }

@@ -25,9 +25,16 @@ pub mod profiles;
 pub mod receive;
 pub mod sender;
 
+use std::collections::HashMap;
 use std::sync::Mutex;
+use std::time::{Duration, Instant};
 
 use federation_proto::replay::ReplayMemory;
+
+/// How often a peer's key document may be fetched on behalf of incoming requests (an unknown
+/// key id, or a peer listed in `PEERS` that is not resolved yet): whoever claims to be that
+/// peer cannot make this server fetch more often.
+pub const KEY_FETCH_INTERVAL: Duration = Duration::from_secs(60);
 
 /// What the directory link last did, for `GET /api/v1/federation/status`.
 #[derive(Debug, Clone, Default, serde::Serialize)]
@@ -53,6 +60,20 @@ pub struct Federation {
     pub outbox_wake: tokio::sync::Notify,
     /// Signatures of requests already accepted, until they could no longer pass the skew check.
     pub seen_requests: Mutex<ReplayMemory>,
+    /// When each peer's key document was last fetched for an incoming request.
+    pub key_fetches: Mutex<HashMap<String, Instant>>,
+    /// This process, as the owner of destination leases on a shared Postgres database.
+    pub process_id: ProcessId,
+}
+
+/// A random id of this process (a destination lease names its holder).
+#[derive(Debug, Clone)]
+pub struct ProcessId(pub String);
+
+impl Default for ProcessId {
+    fn default() -> Self {
+        ProcessId(uuid::Uuid::new_v4().to_string())
+    }
 }
 
 impl Federation {
@@ -66,5 +87,35 @@ impl Federation {
         if let Ok(mut link) = self.link.lock() {
             f(&mut link);
         }
+    }
+
+    /// Whether `server`'s key document may be fetched now for an incoming request: at most once
+    /// per [`KEY_FETCH_INTERVAL`]. Records the fetch when it may. Entries older than the
+    /// interval are dropped, so the map holds at most the servers of the last interval.
+    pub fn may_fetch_key(&self, server: &str, now: Instant) -> bool {
+        let Ok(mut fetches) = self.key_fetches.lock() else {
+            return false;
+        };
+        fetches.retain(|_, at| now.duration_since(*at) < KEY_FETCH_INTERVAL);
+        if fetches.contains_key(server) {
+            return false;
+        }
+        fetches.insert(server.to_string(), now);
+        true
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn key_documents_are_fetched_at_most_once_per_interval() {
+        let federation = Federation::default();
+        let start = Instant::now();
+        assert!(federation.may_fetch_key("hs2.test", start));
+        assert!(!federation.may_fetch_key("hs2.test", start + Duration::from_secs(1)));
+        assert!(federation.may_fetch_key("hs3.test", start + Duration::from_secs(1)));
+        assert!(federation.may_fetch_key("hs2.test", start + KEY_FETCH_INTERVAL));
     }
 }

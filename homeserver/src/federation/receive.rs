@@ -152,7 +152,7 @@ async fn receive_envelope(
             format!("{origin} does not host {}", envelope.channel),
         ));
     }
-    mirror::apply(state, envelope, false).await
+    mirror::apply(state, envelope, mirror::Arrival::Relayed).await
 }
 
 async fn origin_keys(

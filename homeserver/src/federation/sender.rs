@@ -29,6 +29,9 @@ pub const TXN_MAX_EVENTS: i64 = federation_proto::api::wire::TXN_MAX_EVENTS as i
 pub const RELAY_PATH: &str = "/api/v1/federation/relay";
 /// The worker looks at the queue at least this often.
 const IDLE_TICK: Duration = Duration::from_secs(5);
+/// How long a destination's lease lasts (renewed with every acknowledged transaction); a
+/// process that dies holding one blocks that destination for at most this long.
+const LEASE_MS: i64 = 120_000;
 
 /// Runs for the life of the server.
 pub async fn run(state: Arc<AppState>) {
@@ -110,32 +113,93 @@ fn load_queue(conn: &mut db::Conn, destination: &str) -> Result<Queue, ApiError>
 /// Sends the destination's queue, one transaction at a time, until it is empty or a
 /// transaction fails. Each acknowledgement and the load of the next transaction share one
 /// database write.
+///
+/// On Postgres, where several processes may share the database and the outbox, a process
+/// sends only while it holds the destination's lease, so one transaction is in flight per
+/// destination across processes.
 #[tracing::instrument(skip_all, fields(dest = %destination))]
 async fn deliver(state: &AppState, client: &FedClient, destination: &str) {
+    let lease = (state.db.backend() == db::Backend::Postgres)
+        .then(|| state.federation.process_id.0.clone());
     let dest = destination.to_string();
-    let mut queue = match state.db.run(move |conn| load_queue(conn, &dest)).await {
-        Ok(queue) => queue,
+    let owner = lease.clone();
+    let loaded = match owner {
+        None => {
+            state
+                .db
+                .run(move |conn| load_queue(conn, &dest).map(Some))
+                .await
+        }
+        Some(owner) => {
+            state
+                .db
+                .write(move |conn| claim_and_load(conn, &dest, &owner))
+                .await
+        }
+    };
+    let mut queue = match loaded {
+        Ok(Some(queue)) => queue,
+        Ok(None) => return tracing::debug!("another process is sending to this destination"),
         Err(e) => return tracing::warn!(error = %e, "cannot load the outbox"),
     };
+    deliver_queue(state, client, destination, &mut queue, lease.as_deref()).await;
+    if let Some(owner) = lease {
+        let dest = destination.to_string();
+        if let Err(e) = state
+            .db
+            .write(move |conn| db::outbox::release(conn, &dest, &owner).map_err(ApiError::from))
+            .await
+        {
+            tracing::warn!(error = %e, "cannot release the destination's lease");
+        }
+    }
+}
+
+/// Takes (or renews) the lease on a destination and loads its queue; `None` while another
+/// process holds the lease.
+fn claim_and_load(
+    conn: &mut db::Conn,
+    destination: &str,
+    owner: &str,
+) -> Result<Option<Queue>, ApiError> {
+    let now = now_ms();
+    if !db::outbox::claim(conn, destination, owner, now, now + LEASE_MS)? {
+        return Ok(None);
+    }
+    load_queue(conn, destination).map(Some)
+}
+
+async fn deliver_queue(
+    state: &AppState,
+    client: &FedClient,
+    destination: &str,
+    queue: &mut Queue,
+    lease: Option<&str>,
+) {
     loop {
         let Some(last) = queue.rows.last().map(|r| r.id) else {
             return;
         };
         let attempt = queue.failures + 1;
-        let result = send_transaction(state, client, destination, &queue, attempt).await;
+        let result = send_transaction(state, client, destination, queue, attempt).await;
         let dest = destination.to_string();
         let now = now_ms();
         match result {
             Ok(()) => {
+                let owner = lease.map(str::to_string);
                 let next = state
                     .db
                     .write(move |conn| {
                         db::outbox::acknowledge(conn, &dest, last, now)?;
-                        load_queue(conn, &dest)
+                        match owner {
+                            Some(owner) => claim_and_load(conn, &dest, &owner),
+                            None => load_queue(conn, &dest).map(Some),
+                        }
                     })
                     .await;
                 match next {
-                    Ok(next) => queue = next,
+                    Ok(Some(next)) => *queue = next,
+                    Ok(None) => return tracing::warn!("the destination's lease was lost"),
                     Err(e) => return tracing::warn!(error = %e, "cannot record the delivery"),
                 }
             }
