@@ -2,7 +2,10 @@
 //! file in the working directory), with DESIGN.md's defaults. `homeserver --help` lists them all.
 
 use std::fmt;
+use std::net::IpAddr;
+use std::num::NonZeroU32;
 use std::path::{Path, PathBuf};
+use std::time::Duration;
 
 use clap::builder::BoolishValueParser;
 use clap::{Args, Parser, Subcommand};
@@ -138,6 +141,34 @@ pub struct Config {
     /// (federation, key fetches, the directory), besides the usual public roots.
     #[arg(long, env = "EXTRA_CA_FILE")]
     pub extra_ca_file: Option<PathBuf>,
+    /// Messages a user may send: `N/<duration>` (a burst of N, refilled evenly over the
+    /// duration; units s, m, h) or `off`. Counted per user (all devices together) on every
+    /// transport. A refusal is `429 rate_limited` with `Retry-After`.
+    #[arg(long, env = "RATE_LIMIT_SEND", default_value = "10/10s", value_parser = parse_rate_limit)]
+    pub rate_limit_send: RateLimit,
+    /// Per-user exceptions to RATE_LIMIT_SEND (bots): `nick=N/<duration>` or `nick=off`,
+    /// separated by commas (`echobot=100/10s,logger=off`). The exception follows the nick.
+    #[arg(long, env = "RATE_LIMIT_SEND_OVERRIDES", default_value = "", value_parser = parse_send_overrides)]
+    pub rate_limit_send_overrides: SendOverrides,
+    /// Logins and registrations per client address (IPv6: per /64): `N/<duration>` or `off`.
+    #[arg(long, env = "RATE_LIMIT_LOGIN", default_value = "20/60s", value_parser = parse_rate_limit)]
+    pub rate_limit_login: RateLimit,
+    /// Requests of one peer server (after its signature is verified): `N/<duration>` or `off`.
+    #[arg(long, env = "RATE_LIMIT_FEDERATION", default_value = "1000/10s", value_parser = parse_rate_limit)]
+    pub rate_limit_federation: RateLimit,
+    /// Reverse proxies whose `X-Forwarded-For` is believed (comma-separated IP addresses).
+    /// Without it the client address is the connection's peer, so behind a proxy every client
+    /// shares the proxy's login limit.
+    #[arg(long, env = "TRUSTED_PROXIES", default_value = "", value_parser = parse_ip_list)]
+    pub trusted_proxies: IpList,
+    /// Origins allowed to call the client API from a browser (comma-separated, e.g.
+    /// `https://chat.example`); default none.
+    #[arg(long, env = "CORS_ORIGINS", default_value = "", value_parser = parse_origins)]
+    pub cors_origins: Origins,
+    /// When set, `/metrics` answers only requests with `Authorization: Bearer <token>`;
+    /// when unset it is open to anyone who can reach the port.
+    #[arg(long, env = "METRICS_TOKEN")]
+    pub metrics_token: Option<String>,
 }
 
 impl fmt::Debug for Config {
@@ -173,6 +204,13 @@ impl fmt::Debug for Config {
             .field("tls_cert", &self.tls_cert)
             .field("tls_key", &self.tls_key)
             .field("extra_ca_file", &self.extra_ca_file)
+            .field("rate_limit_send", &self.rate_limit_send)
+            .field("rate_limit_send_overrides", &self.rate_limit_send_overrides)
+            .field("rate_limit_login", &self.rate_limit_login)
+            .field("rate_limit_federation", &self.rate_limit_federation)
+            .field("trusted_proxies", &self.trusted_proxies)
+            .field("cors_origins", &self.cors_origins)
+            .field("metrics_token", &redacted(&self.metrics_token))
             .finish()
     }
 }
@@ -234,4 +272,268 @@ pub fn server_name_or_hostname(configured: Option<&str>) -> String {
             std::env::var("HOSTNAME").ok(),
         ],
     )
+}
+
+/// A rate limit: `N/<duration>` (a burst of `count`, refilled evenly over `per`) or off.
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub enum RateLimit {
+    /// No limit.
+    Off,
+    /// At most `count` at once, one more every `per / count`.
+    Every {
+        /// The burst.
+        count: NonZeroU32,
+        /// The time in which a whole burst comes back.
+        per: Duration,
+    },
+}
+
+impl fmt::Display for RateLimit {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            RateLimit::Off => f.write_str("off"),
+            RateLimit::Every { count, per } => {
+                let secs = per.as_secs();
+                if secs % 3600 == 0 {
+                    write!(f, "{count}/{}h", secs / 3600)
+                } else if secs % 60 == 0 {
+                    write!(f, "{count}/{}m", secs / 60)
+                } else {
+                    write!(f, "{count}/{secs}s")
+                }
+            }
+        }
+    }
+}
+
+impl fmt::Debug for RateLimit {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        fmt::Display::fmt(self, f)
+    }
+}
+
+/// The largest burst a limit may name.
+const RATE_LIMIT_MAX_COUNT: u32 = 1_000_000;
+/// The longest window a limit may name (a day).
+const RATE_LIMIT_MAX_SECS: u64 = 86_400;
+
+/// Parses `off` or `N/<duration>`: `10/10s`, `20/1m`, `100/h` (a missing number means 1).
+pub fn parse_rate_limit(value: &str) -> Result<RateLimit, String> {
+    let value = value.trim();
+    let form = "expected N/<duration> such as 10/10s (units s, m, h) or off";
+    if value.eq_ignore_ascii_case("off") {
+        return Ok(RateLimit::Off);
+    }
+    let (count, duration) = value
+        .split_once('/')
+        .ok_or_else(|| format!("{value:?}: {form}"))?;
+    let count: u32 = count
+        .trim()
+        .parse()
+        .map_err(|_| format!("{value:?}: the count {count:?} is not a whole number; {form}"))?;
+    let count = NonZeroU32::new(count)
+        .filter(|c| c.get() <= RATE_LIMIT_MAX_COUNT)
+        .ok_or_else(|| {
+            format!("{value:?}: the count must be 1 to {RATE_LIMIT_MAX_COUNT} (or use off)")
+        })?;
+    let duration = duration.trim();
+    let unit = duration.chars().last().unwrap_or(' ');
+    let number = duration.strip_suffix(unit).unwrap_or_default().trim_end();
+    let unit_secs: u64 = match unit {
+        's' => 1,
+        'm' => 60,
+        'h' => 3600,
+        _ => {
+            return Err(format!(
+                "{value:?}: the duration needs a unit s, m or h; {form}"
+            ))
+        }
+    };
+    let number: u64 = if number.is_empty() {
+        1
+    } else {
+        number
+            .parse()
+            .map_err(|_| format!("{value:?}: {number:?} is not a whole number; {form}"))?
+    };
+    let secs = number.saturating_mul(unit_secs);
+    if secs == 0 || secs > RATE_LIMIT_MAX_SECS {
+        return Err(format!(
+            "{value:?}: the duration must be 1 s to 24 h; {form}"
+        ));
+    }
+    Ok(RateLimit::Every {
+        count,
+        per: Duration::from_secs(secs),
+    })
+}
+
+/// `RATE_LIMIT_SEND_OVERRIDES`: nick → its own send limit.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct SendOverrides(pub Vec<(String, RateLimit)>);
+
+/// Parses `nick=limit,nick=limit`.
+pub fn parse_send_overrides(value: &str) -> Result<SendOverrides, String> {
+    let mut out: Vec<(String, RateLimit)> = Vec::new();
+    for pair in value.split(',').map(str::trim).filter(|p| !p.is_empty()) {
+        let (nick, limit) = pair
+            .split_once('=')
+            .ok_or_else(|| format!("{pair:?} is not nick=N/<duration> or nick=off"))?;
+        let nick: federation_proto::ids::Nick =
+            nick.trim().parse().map_err(|e| format!("{pair:?}: {e}"))?;
+        let limit = parse_rate_limit(limit).map_err(|e| format!("{nick}: {e}"))?;
+        if out.iter().any(|(n, _)| n == nick.as_str()) {
+            return Err(format!("{nick} is listed twice"));
+        }
+        out.push((nick.as_str().to_string(), limit));
+    }
+    Ok(SendOverrides(out))
+}
+
+/// A list of IP addresses (`TRUSTED_PROXIES`).
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct IpList(pub Vec<IpAddr>);
+
+/// Parses comma-separated IP addresses.
+pub fn parse_ip_list(value: &str) -> Result<IpList, String> {
+    value
+        .split(',')
+        .map(str::trim)
+        .filter(|s| !s.is_empty())
+        .map(|s| {
+            s.parse::<IpAddr>()
+                .map_err(|_| format!("{s:?} is not an IP address"))
+        })
+        .collect::<Result<Vec<_>, _>>()
+        .map(IpList)
+}
+
+/// `CORS_ORIGINS`: browser origins allowed to call the client API.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Origins(pub Vec<String>);
+
+/// Parses comma-separated origins: `scheme://host[:port]`, no path, no trailing slash.
+pub fn parse_origins(value: &str) -> Result<Origins, String> {
+    value
+        .split(',')
+        .map(str::trim)
+        .filter(|s| !s.is_empty())
+        .map(|origin| {
+            let rest = origin
+                .strip_prefix("https://")
+                .or_else(|| origin.strip_prefix("http://"))
+                .ok_or_else(|| format!("{origin:?}: an origin starts with https:// or http://"))?;
+            if rest.is_empty() || rest.contains('/') || rest.contains('*') {
+                return Err(format!(
+                    "{origin:?}: an origin is scheme://host[:port], without a path or wildcard"
+                ));
+            }
+            Ok(origin.to_string())
+        })
+        .collect::<Result<Vec<_>, _>>()
+        .map(Origins)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn every(count: u32, secs: u64) -> RateLimit {
+        RateLimit::Every {
+            count: NonZeroU32::new(count).expect("non-zero"),
+            per: Duration::from_secs(secs),
+        }
+    }
+
+    #[test]
+    fn rate_limits_parse() {
+        assert_eq!(parse_rate_limit("10/10s"), Ok(every(10, 10)));
+        assert_eq!(parse_rate_limit(" 20/60s "), Ok(every(20, 60)));
+        assert_eq!(parse_rate_limit("20/1m"), Ok(every(20, 60)));
+        assert_eq!(parse_rate_limit("5/2h"), Ok(every(5, 7200)));
+        assert_eq!(parse_rate_limit("100/h"), Ok(every(100, 3600)));
+        assert_eq!(parse_rate_limit("3/2s"), Ok(every(3, 2)));
+        assert_eq!(parse_rate_limit("off"), Ok(RateLimit::Off));
+        assert_eq!(parse_rate_limit("OFF"), Ok(RateLimit::Off));
+    }
+
+    #[test]
+    fn bad_rate_limits_say_why() {
+        for bad in [
+            "",
+            "10",
+            "10/",
+            "/10s",
+            "0/10s",
+            "-1/10s",
+            "x/10s",
+            "10/10",
+            "10/10x",
+            "10/0s",
+            "10/s0",
+            "10/5é",
+            "10/25h",
+            "2000000/1s",
+            "10/1.5s",
+            "10/10 s x",
+        ] {
+            let err = parse_rate_limit(bad).expect_err(bad);
+            assert!(
+                err.contains("N/<duration>") || err.contains("must be"),
+                "{bad}: {err}"
+            );
+        }
+    }
+
+    #[test]
+    fn rate_limits_print_as_parsed() {
+        for text in ["10/10s", "20/1m", "5/2h", "off", "7/90s"] {
+            let parsed = parse_rate_limit(text).expect(text);
+            assert_eq!(parse_rate_limit(&parsed.to_string()), Ok(parsed));
+        }
+        assert_eq!(every(20, 60).to_string(), "20/1m");
+    }
+
+    #[test]
+    fn defaults_are_designs() {
+        let cli = Cli::try_parse_from(["homeserver"]).expect("defaults parse");
+        assert_eq!(cli.config.rate_limit_send, every(10, 10));
+        assert_eq!(cli.config.rate_limit_login, every(20, 60));
+        assert_eq!(cli.config.rate_limit_federation, every(1000, 10));
+        assert!(cli.config.rate_limit_send_overrides.0.is_empty());
+        assert!(cli.config.cors_origins.0.is_empty());
+        assert!(cli.config.metrics_token.is_none());
+    }
+
+    #[test]
+    fn send_overrides_parse() {
+        let parsed = parse_send_overrides("EchoBot=100/10s, logger=off").expect("parses");
+        assert_eq!(
+            parsed.0,
+            vec![
+                ("echobot".to_string(), every(100, 10)),
+                ("logger".to_string(), RateLimit::Off)
+            ]
+        );
+        assert_eq!(parse_send_overrides(""), Ok(SendOverrides::default()));
+        assert!(parse_send_overrides("bot").is_err());
+        assert!(parse_send_overrides("bot=fast").is_err());
+        assert!(parse_send_overrides("x=10/1s").is_err());
+        assert!(parse_send_overrides("bot=1/1s,BOT=2/1s").is_err());
+    }
+
+    #[test]
+    fn proxies_and_origins_parse() {
+        assert_eq!(parse_ip_list("127.0.0.1, ::1").expect("parses").0.len(), 2);
+        assert!(parse_ip_list("10.0.0.0/8").is_err());
+        assert_eq!(
+            parse_origins("https://chat.example, http://localhost:3000")
+                .expect("parses")
+                .0,
+            vec!["https://chat.example", "http://localhost:3000"]
+        );
+        assert!(parse_origins("chat.example").is_err());
+        assert!(parse_origins("https://chat.example/").is_err());
+        assert!(parse_origins("*").is_err());
+    }
 }

@@ -10,6 +10,7 @@
 //!   commit journal (its first consumer) and by ephemeral events.
 //! - [`cursors`]: sync acknowledgements, written in groups.
 //! - [`keystore`]: the server's ed25519 signing keys in the data directory.
+//! - [`limits`]: rate limits on sends, logins and federation peers.
 //! - [`workers`]: background tasks with an explicit lifecycle (idle-session reaper).
 //! - [`error`]: `ApiError`, the one mapping of failures to HTTP.
 //!
@@ -22,6 +23,7 @@ pub mod db;
 pub mod error;
 pub mod federation;
 pub mod keystore;
+pub mod limits;
 pub mod metrics;
 pub mod notifier;
 pub mod routes;
@@ -81,6 +83,9 @@ pub fn build_state(config: Config) -> anyhow::Result<AppState> {
         |path| std::fs::read(path),
     )?;
     let notifier = start_notifier(&db)?;
+    let limits = Arc::new(limits::Limits::new(&config));
+    let hashing = services::passwords::Hashing::new()
+        .map_err(|e| anyhow::anyhow!("cannot set up password hashing: {e}"))?;
     Ok(AppState {
         config,
         server_name,
@@ -95,6 +100,8 @@ pub fn build_state(config: Config) -> anyhow::Result<AppState> {
             ..Default::default()
         },
         tls,
+        limits,
+        hashing: Arc::new(hashing),
     })
 }
 
@@ -190,6 +197,7 @@ pub async fn run_shared(state: Arc<AppState>, listener: TcpListener) -> anyhow::
     let cursor_flusher = actix_web::rt::spawn(workers::flush_cursors(state.clone().into_inner()));
     let sweeper = actix_web::rt::spawn(workers::sweep_notifier(state.clone().into_inner()));
     let pruner = actix_web::rt::spawn(workers::prune_records(state.clone().into_inner()));
+    let limit_pruner = actix_web::rt::spawn(workers::prune_limits(state.clone().into_inner()));
     let sender = actix_web::rt::spawn(federation::sender::run(state.clone().into_inner()));
     let catch_up =
         actix_web::rt::spawn(federation::mirror::run_catch_up(state.clone().into_inner()));
@@ -203,8 +211,13 @@ pub async fn run_shared(state: Arc<AppState>, listener: TcpListener) -> anyhow::
     let app_state = state.clone();
     let server = HttpServer::new(move || {
         let metrics = Arc::clone(&app_state.metrics);
+        let origins = &app_state.config.cors_origins.0;
         App::new()
             .app_data(app_state.clone())
+            .wrap(middleware::Condition::new(
+                !origins.is_empty(),
+                routes::cors(origins),
+            ))
             .wrap(middleware::from_fn(
                 move |req: ServiceRequest, next: middleware::Next<_>| {
                     let metrics = Arc::clone(&metrics);
@@ -251,6 +264,7 @@ pub async fn run_shared(state: Arc<AppState>, listener: TcpListener) -> anyhow::
     cursor_flusher.abort();
     sweeper.abort();
     pruner.abort();
+    limit_pruner.abort();
     // Acknowledgements still pending are written before the process exits.
     workers::write_cursors(&state).await;
     sender.abort();

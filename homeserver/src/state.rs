@@ -11,8 +11,10 @@ use crate::cursors::Cursors;
 use crate::db::Db;
 use crate::federation::Federation;
 use crate::keystore::KeyStore;
+use crate::limits::Limits;
 use crate::metrics::Metrics;
 use crate::notifier::Notifier;
+use crate::services::passwords::Hashing;
 use crate::services::sessions::SessionCache;
 
 /// Shared server state.
@@ -37,6 +39,10 @@ pub struct AppState {
     pub federation: Federation,
     /// TLS settings (`TLS_CERT`, `TLS_KEY`, `EXTRA_CA_FILE`), read once at start.
     pub tls: TlsSettings,
+    /// Rate limits (sends, logins, federation peers).
+    pub limits: Arc<Limits>,
+    /// Password hashing, bounded to one hash per core.
+    pub hashing: Arc<Hashing>,
 }
 
 impl AppState {

@@ -157,3 +157,17 @@ pub async fn sweep_notifier(state: Arc<AppState>) {
         state.notifier.sweep(crate::notifier::LINGER);
     }
 }
+
+/// How often the rate limiters forget keys whose budget has refilled.
+pub const PRUNE_LIMITS: Duration = Duration::from_secs(30);
+
+/// Keeps the keyed rate limiters' memory to the recently active keys
+/// ([`crate::limits::Limits::prune`]).
+pub async fn prune_limits(state: Arc<AppState>) {
+    let mut ticks = tokio::time::interval(PRUNE_LIMITS);
+    ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        ticks.tick().await;
+        state.limits.prune();
+    }
+}

@@ -45,6 +45,22 @@ impl Reply {
     }
 }
 
+/// An answer with its headers ([`Api::exchange`]).
+#[derive(Debug)]
+pub struct FullReply {
+    /// Status and body.
+    pub reply: Reply,
+    /// The answer's headers.
+    pub headers: awc::http::header::HeaderMap,
+}
+
+impl FullReply {
+    /// A header's value as text, if present.
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers.get(name).and_then(|v| v.to_str().ok())
+    }
+}
+
 /// A client bound to one server URL, optionally with a bearer token.
 #[derive(Clone)]
 pub struct Api {
@@ -115,6 +131,40 @@ impl Api {
         Reply {
             status,
             body: serde_json::from_slice(&bytes).unwrap_or(Value::Null),
+        }
+    }
+
+    /// Any request with extra headers, and its answer with the answer's headers (a `body` is
+    /// sent as JSON; without one, no `Content-Type`, as in a CORS preflight).
+    pub async fn exchange(
+        &self,
+        method: &str,
+        path: &str,
+        headers: &[(&str, &str)],
+        body: Option<Vec<u8>>,
+    ) -> FullReply {
+        let method = awc::http::Method::from_bytes(method.as_bytes()).expect("method");
+        let mut req = self.request(method, path);
+        for (name, value) in headers {
+            req = req.insert_header((*name, *value));
+        }
+        let res = match body {
+            Some(body) => {
+                req.insert_header(("Content-Type", "application/json"))
+                    .send_body(body)
+                    .await
+            }
+            None => req.send().await,
+        }
+        .unwrap_or_else(|e| panic!("{path}: {e}"));
+        let headers = res.headers().clone();
+        let (status, bytes) = read(path, res).await;
+        FullReply {
+            reply: Reply {
+                status,
+                body: serde_json::from_slice(&bytes).unwrap_or(Value::Null),
+            },
+            headers,
         }
     }
 

@@ -52,6 +52,14 @@ pub struct ServerProcess {
     _pg: Option<PgCluster>,
 }
 
+/// The homeserver's rate limits, turned `off` for every homeserver the harness starts unless
+/// its test sets them (tests/tests/limits.rs does).
+pub const RATE_LIMITS_OFF: [&str; 3] = [
+    "RATE_LIMIT_SEND",
+    "RATE_LIMIT_LOGIN",
+    "RATE_LIMIT_FEDERATION",
+];
+
 /// Whether homeservers started without a `DBURL` get a throwaway Postgres database
 /// (`HEARTH_TEST_BACKEND=postgres`, used by `scripts/test` to run the suite on both backends).
 pub fn postgres_backend() -> bool {
@@ -164,6 +172,13 @@ impl ServerProcess {
             .env("SERVER_NAME", &self.name)
             .env("RUST_LOG", "info")
             .stdin(Stdio::null());
+        if self.bin == "homeserver" {
+            // Scenarios register many users from 127.0.0.1 and send in bursts: rate limits are
+            // off unless a test sets them (its `env` comes after and wins).
+            for var in RATE_LIMITS_OFF {
+                cmd.env(var, "off");
+            }
+        }
         for (k, v) in &self.env {
             cmd.env(k, v);
         }

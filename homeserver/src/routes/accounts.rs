@@ -1,6 +1,6 @@
 //! Account handlers.
 
-use actix_web::{web, HttpResponse};
+use actix_web::{web, HttpRequest, HttpResponse};
 use federation_proto::api::client::{
     Empty, LoginRequest, LoginResponse, NickRequest, RegisterRequest, RegisterResponse, UserProfile,
 };
@@ -12,11 +12,15 @@ use crate::state::AppState;
 
 /// `POST /api/v1/register`
 #[utoipa::path(post, path = "/api/v1/register", tag = "accounts", request_body = RegisterRequest,
-    responses((status = 201, body = RegisterResponse), (status = 400, body = ErrorBody), (status = 409, description = "nick_taken", body = ErrorBody)))]
+    responses((status = 201, body = RegisterResponse), (status = 400, body = ErrorBody), (status = 409, description = "nick_taken", body = ErrorBody),
+        (status = 429, description = "rate_limited (RATE_LIMIT_LOGIN), with Retry-After", body = ErrorBody),
+        (status = 503, description = "server_busy: too many password hashes waiting, with Retry-After", body = ErrorBody)))]
 pub async fn register(
     state: web::Data<AppState>,
+    req: HttpRequest,
     body: web::Json<RegisterRequest>,
 ) -> Result<HttpResponse, ApiError> {
+    state.limits.check_login(state.limits.client_of(&req))?;
     let req = body.into_inner();
     let created = accounts::register(&state, &req.nick, req.password, req.device).await?;
     Ok(HttpResponse::Created().json(created))
@@ -24,11 +28,15 @@ pub async fn register(
 
 /// `POST /api/v1/login`
 #[utoipa::path(post, path = "/api/v1/login", tag = "accounts", request_body = LoginRequest,
-    responses((status = 200, body = LoginResponse), (status = 401, description = "invalid_credentials", body = ErrorBody)))]
+    responses((status = 200, body = LoginResponse), (status = 401, description = "invalid_credentials", body = ErrorBody),
+        (status = 429, description = "rate_limited (RATE_LIMIT_LOGIN), with Retry-After", body = ErrorBody),
+        (status = 503, description = "server_busy: too many password hashes waiting, with Retry-After", body = ErrorBody)))]
 pub async fn login(
     state: web::Data<AppState>,
+    req: HttpRequest,
     body: web::Json<LoginRequest>,
 ) -> Result<web::Json<LoginResponse>, ApiError> {
+    state.limits.check_login(state.limits.client_of(&req))?;
     let req = body.into_inner();
     Ok(web::Json(
         accounts::login(&state, &req.nick, req.password, req.device).await?,

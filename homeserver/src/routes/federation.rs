@@ -45,6 +45,15 @@ pub async fn directory_push(
     Ok(web::Json(Empty {}))
 }
 
+/// Verifies a peer's signed request ([`inbound::verify`]), then counts it against the peer's
+/// `RATE_LIMIT_FEDERATION` budget: the origin is known only once its signature checks out, so
+/// nobody can spend another server's budget.
+async fn verified(state: &AppState, req: &HttpRequest, body: &[u8]) -> Result<String, ApiError> {
+    let origin = inbound::verify(state, req, body).await?;
+    state.limits.check_federation(&origin)?;
+    Ok(origin)
+}
+
 /// Largest transaction body.
 pub const RELAY_MAX_BYTES: usize = 16 * 1024 * 1024;
 
@@ -56,7 +65,7 @@ pub async fn relay(
     req: HttpRequest,
     body: web::Bytes,
 ) -> Result<web::Json<serde_json::Value>, ApiError> {
-    let origin = inbound::verify(&state, &req, &body).await?;
+    let origin = verified(&state, &req, &body).await?;
     Ok(web::Json(receive::relay(&state, &origin, &body).await?))
 }
 
@@ -66,7 +75,7 @@ pub async fn user(
     req: HttpRequest,
     nick: web::Path<String>,
 ) -> Result<web::Json<federation_proto::api::client::UserProfile>, ApiError> {
-    inbound::verify(&state, &req, &[]).await?;
+    verified(&state, &req, &[]).await?;
     Ok(web::Json(accounts::local_profile(&state, &nick).await?))
 }
 
@@ -79,7 +88,7 @@ pub async fn submit(
     name: web::Path<String>,
     body: web::Bytes,
 ) -> Result<web::Json<serde_json::Value>, ApiError> {
-    let origin = inbound::verify(&state, &req, &body).await?;
+    let origin = verified(&state, &req, &body).await?;
     let parsed = federation_proto::canonical::parse_strict(&body)
         .map_err(|e| ApiError::bad_request("invalid_json", e.to_string()))?;
     let submission: Submission = serde_json::from_value(parsed)
@@ -99,7 +108,7 @@ pub async fn channel_events(
     name: web::Path<String>,
     query: web::Query<PullQuery>,
 ) -> Result<web::Json<serde_json::Value>, ApiError> {
-    let origin = inbound::verify(&state, &req, &[]).await?;
+    let origin = verified(&state, &req, &[]).await?;
     let name = crate::services::channels::local_channel(&state, &name)?.name;
     let limit = query.limit.unwrap_or(hosting::PULL_MAX);
     let envelopes =
@@ -120,7 +129,7 @@ pub async fn channel_info(
     req: HttpRequest,
     name: web::Path<String>,
 ) -> Result<web::Json<federation_proto::api::client::ChannelInfo>, ApiError> {
-    let origin = inbound::verify(&state, &req, &[]).await?;
+    let origin = verified(&state, &req, &[]).await?;
     let name = crate::services::channels::local_channel(&state, &name)?.name;
     Ok(web::Json(
         hosting::channel_info(&state, &origin, &name).await?,
@@ -158,7 +167,11 @@ pub async fn status(state: web::Data<AppState>) -> Result<web::Json<FederationSt
             last_heartbeat_ts: link.last_heartbeat_ms,
             pull_cursor: cursor,
             last_pull_ts: last_pull,
-            last_error: link.last_error.clone().or(pull_error),
+            last_error: link
+                .last_error
+                .clone()
+                .or(pull_error)
+                .map(|e| operator_summary(&e)),
         }
     });
     let peers = peers
@@ -173,7 +186,9 @@ pub async fn status(state: web::Data<AppState>) -> Result<web::Json<FederationSt
                 queue_depth,
                 failures,
                 last_success_ts: d.as_ref().and_then(|d| d.last_success_ms),
-                last_error: d.as_ref().and_then(|d| d.last_error.clone()),
+                last_error: d
+                    .as_ref()
+                    .and_then(|d| d.last_error.as_deref().map(operator_summary)),
                 next_retry_ts: d.as_ref().map(|d| d.next_retry_ms).filter(|t| *t > 0),
                 server_name: p.server_name,
                 url: p.url,
@@ -188,4 +203,71 @@ pub async fn status(state: web::Data<AppState>) -> Result<web::Json<FederationSt
         directory,
         peers,
     }))
+}
+
+/// Longest error summary shown in the status report, in characters.
+const SUMMARY_MAX_CHARS: usize = 300;
+
+/// What `GET /api/v1/federation/status` (open to anyone) shows of a stored failure: what an
+/// operator needs to act (the peer's URL, its HTTP status and answer, a connection or
+/// certificate failure), never this server's internals. A failure of our own (the database, a
+/// signing error) becomes a pointer to the log, where its cause is; anything else keeps its
+/// first line, without control characters, cut to [`SUMMARY_MAX_CHARS`].
+pub fn operator_summary(raw: &str) -> String {
+    let internal = [
+        "internal server error",
+        "cannot sign the request",
+        "database",
+    ];
+    let lower = raw.to_ascii_lowercase();
+    // `FedError`'s forms for a peer's own answer and for no answer (federation::client).
+    let peer_answer = lower.split(" answered ").skip(1).any(|rest| {
+        rest.len() > 4
+            && rest.as_bytes()[..3].iter().all(u8::is_ascii_digit)
+            && rest.as_bytes()[3] == b':'
+    });
+    let from_peer = peer_answer || lower.starts_with("request to ");
+    if !from_peer && internal.iter().any(|marker| lower.contains(marker)) {
+        return "internal error on this server (details in its log)".to_string();
+    }
+    let first_line = raw.lines().next().unwrap_or_default();
+    let mut summary: String = first_line
+        .chars()
+        .filter(|c| !c.is_control())
+        .take(SUMMARY_MAX_CHARS)
+        .collect();
+    if first_line.chars().count() > SUMMARY_MAX_CHARS {
+        summary.push('…');
+    }
+    summary
+}
+
+#[cfg(test)]
+mod tests {
+    use super::operator_summary;
+
+    #[test]
+    fn peer_failures_are_shown_and_internal_ones_are_not() {
+        let peer = r#"http://127.0.0.1:4000 answered 401: {"error":{"code":"bad_signature"}}"#;
+        assert_eq!(operator_summary(peer), peer);
+        let peer_500 = r#"http://hs2 answered 500: {"error":{"code":"internal","message":"internal server error"}}"#;
+        assert_eq!(operator_summary(peer_500), peer_500);
+        let refused = "request to https://hs2.example/api failed: Connect error: invalid peer certificate: UnknownIssuer";
+        assert_eq!(operator_summary(refused), refused);
+        for ours in [
+            "internal: internal server error",
+            "cannot sign the request: key missing",
+            "database is locked",
+            "http://dir answered invalid JSON: internal: internal server error",
+        ] {
+            assert_eq!(
+                operator_summary(ours),
+                "internal error on this server (details in its log)",
+                "{ours}"
+            );
+        }
+        let long = format!("hs2 answered 500: {}\nsecond line", "x".repeat(1000));
+        let shown = operator_summary(&long);
+        assert!(shown.chars().count() <= 301 && !shown.contains("second"));
+    }
 }

@@ -188,12 +188,14 @@ struct Streaming {
     responses((status = 201, body = Event, description = "the stored event (the same one again for a repeated txn_id)"),
         (status = 400, body = ErrorBody), (status = 403, description = "not_member, moderated", body = ErrorBody),
         (status = 404, description = "no_such_channel, unknown_user", body = ErrorBody),
-        (status = 413, description = "message_too_large", body = ErrorBody)))]
+        (status = 413, description = "message_too_large", body = ErrorBody),
+        (status = 429, description = "rate_limited (RATE_LIMIT_SEND), with Retry-After", body = ErrorBody)))]
 pub async fn send(
     state: web::Data<AppState>,
     session: Session,
     body: web::Json<SendRequest>,
 ) -> Result<HttpResponse, ApiError> {
+    state.limits.check_send(&session.user_id, &session.nick)?;
     let event = crate::chat::send(&state, &session, body.into_inner()).await?;
     Ok(HttpResponse::Created().json(event))
 }

@@ -26,6 +26,28 @@ fn resource(path: &str) -> actix_web::Resource {
     web::resource(path).default_service(web::to(errors::method_not_allowed))
 }
 
+/// Cross-origin access for browsers (`CORS_ORIGINS`): a preflight from a listed origin is
+/// allowed the API's methods with `Authorization` and a JSON `Content-Type`; any other origin
+/// gets no `Access-Control-Allow-Origin` (its preflight is refused, its requests are served
+/// without CORS headers, so a browser keeps their answers from the page).
+pub fn cors(origins: &[String]) -> actix_cors::Cors {
+    use actix_web::http::header;
+    origins
+        .iter()
+        .fold(actix_cors::Cors::default(), |cors, origin| {
+            cors.allowed_origin(origin)
+        })
+        .allowed_methods(["GET", "POST", "PUT", "PATCH", "DELETE"])
+        .allowed_headers([
+            header::AUTHORIZATION,
+            header::CONTENT_TYPE,
+            header::ACCEPT,
+            header::HeaderName::from_static("last-event-id"),
+        ])
+        .expose_headers([header::RETRY_AFTER])
+        .max_age(3600)
+}
+
 /// Registers every route. `json_limit` caps request bodies in bytes.
 pub fn configure(cfg: &mut web::ServiceConfig, json_limit: usize) {
     cfg.app_data(errors::json_config(json_limit))

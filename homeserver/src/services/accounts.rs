@@ -1,11 +1,10 @@
 //! Accounts and sessions: register, login (each login is a device), logout, bearer tokens,
 //! nick changes and profiles.
 //!
-//! Passwords are hashed with argon2id (PHC string with its own salt). Tokens are 256 random
+//! Passwords are hashed with argon2id (PHC string with its own salt) through
+//! [`super::passwords`], which bounds how many hashes run at once. Tokens are 256 random
 //! bits, base64url; only their sha256 is stored.
 
-use argon2::password_hash::{PasswordHasher, PasswordVerifier};
-use argon2::{Argon2, PasswordHash};
 use base64::Engine as _;
 use federation_proto::api::client::{LoginResponse, RegisterResponse, UserProfile};
 use federation_proto::event::EventKind;
@@ -78,31 +77,6 @@ pub fn hash_token(token: &str) -> String {
     digest.iter().map(|b| format!("{b:02x}")).collect()
 }
 
-async fn hash_password(password: String) -> Result<String, ApiError> {
-    actix_web::web::block(move || {
-        Argon2::default()
-            .hash_password(password.as_bytes())
-            .map(|h| h.to_string())
-    })
-    .await
-    .map_err(ApiError::internal)?
-    .map_err(ApiError::internal)
-}
-
-async fn password_matches(password: String, stored: String) -> Result<bool, ApiError> {
-    actix_web::web::block(move || {
-        let parsed = PasswordHash::new(&stored).map_err(|e| e.to_string())?;
-        Ok::<bool, String>(
-            Argon2::default()
-                .verify_password(password.as_bytes(), &parsed)
-                .is_ok(),
-        )
-    })
-    .await
-    .map_err(ApiError::internal)?
-    .map_err(ApiError::internal)
-}
-
 fn new_device(
     conn: &mut Conn,
     user_id: &str,
@@ -138,7 +112,7 @@ pub async fn register(
     let nick: Nick = nick.parse()?;
     validate_password(&password)?;
     let device = device_name(device)?;
-    let password_hash = hash_password(password).await?;
+    let password_hash = state.hashing.hash(password).await?;
     let now = now_ms();
     let user = UserRow {
         id: uuid::Uuid::now_v7().to_string(),
@@ -188,14 +162,15 @@ pub async fn login(
         .db
         .run(move |conn| db::users::by_nick(conn, &lookup).map_err(ApiError::from))
         .await?;
-    let Some(user) = user else {
-        // Spend the same time as a real check so nicks cannot be probed by timing.
-        let _ = hash_password(password).await;
-        return Err(invalid());
-    };
-    if !password_matches(password, user.password_hash.clone()).await? {
+    // One hash either way: an unknown nick is checked against a stand-in hash, so nicks
+    // cannot be probed by timing.
+    let stored = user.as_ref().map(|u| u.password_hash.clone());
+    if !state.hashing.verify(password, stored).await? {
         return Err(invalid());
     }
+    let Some(user) = user else {
+        return Err(invalid());
+    };
     let now = now_ms();
     let (token, device_id) = state
         .db

@@ -3,6 +3,7 @@
 //!
 //! # Layout
 //! - [`accounts`]: register, login, logout, tokens, nick changes, profiles.
+//! - [`passwords`]: argon2id hashing in bounded concurrency; the stand-in hash for unknown nicks.
 //! - [`channels`]: channels hosted here: join, part, topic, modes, invite, kick, info, lists;
 //!   `channels::act` performs each action for any actor, local or remote.
 //! - [`modes`]: parsing and applying mode strings (pure).
@@ -24,6 +25,7 @@ pub mod fanout;
 pub mod members;
 pub mod messages;
 pub mod modes;
+pub mod passwords;
 pub mod policy;
 pub mod sessions;
 pub mod stream;

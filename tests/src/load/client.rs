@@ -166,6 +166,9 @@ pub fn sync_parts(value: &Value) -> Result<(Vec<Value>, i64)> {
     Ok((events, next))
 }
 
+/// Tries of one registration that the server answers `503 server_busy`.
+const REGISTER_ATTEMPTS: u32 = 100;
+
 /// A registered user with one device.
 #[derive(Clone)]
 pub struct LoadUser {
@@ -178,17 +181,30 @@ pub struct LoadUser {
 }
 
 impl LoadUser {
-    /// Registers `nick`.
+    /// Registers `nick`. A `503 server_busy` (more registrations waiting for a password hash
+    /// than the server queues) is retried a bounded number of times; a `429` means the server
+    /// runs with `RATE_LIMIT_LOGIN` on (the servers this tool starts have it off).
     pub async fn register(http: &Http, nick: &str) -> Result<LoadUser> {
         let body = json!({"nick": nick, "password": PASSWORD});
-        let (status, value) = http
-            .call(
-                awc::http::Method::POST,
-                "/api/v1/register",
-                None,
-                Some(&body),
-            )
-            .await?;
+        let mut attempts = 0;
+        let (status, value) = loop {
+            let (status, value) = http
+                .call(
+                    awc::http::Method::POST,
+                    "/api/v1/register",
+                    None,
+                    Some(&body),
+                )
+                .await?;
+            attempts += 1;
+            if status != 503 || attempts >= REGISTER_ATTEMPTS {
+                break (status, value);
+            }
+            actix_web::rt::time::sleep(Duration::from_millis(200)).await;
+        };
+        if status == 429 {
+            bail!("register {nick}: 429 rate_limited: start the server with RATE_LIMIT_LOGIN=off");
+        }
         if status != 201 {
             bail!("register {nick}: {status} {value}");
         }

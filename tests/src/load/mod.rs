@@ -44,7 +44,9 @@ pub struct Common {
     /// Print JSON instead of a table.
     #[arg(long, global = true)]
     pub json: bool,
-    /// Target a running homeserver on loopback instead of starting one.
+    /// Target a running homeserver on loopback instead of starting one. Start it with
+    /// `RATE_LIMIT_SEND=off RATE_LIMIT_LOGIN=off` (the servers this tool starts have every
+    /// rate limit off), or its limits are what gets measured.
     #[arg(long, global = true)]
     pub url: Option<String>,
     /// The pid of the `--url` server, to read its memory from /proc.

@@ -63,7 +63,13 @@ impl Target {
                 process: None,
             });
         }
-        let mut all: Vec<(&str, &str)> = env.to_vec();
+        // Explicit, though the harness defaults to it: measurements run without rate limits
+        // (`--server-env RATE_LIMIT_SEND=10/10s` measures a limit).
+        let mut all: Vec<(&str, &str)> = crate::process::RATE_LIMITS_OFF
+            .iter()
+            .map(|var| (*var, "off"))
+            .collect();
+        all.extend_from_slice(env);
         all.extend(
             common
                 .server_env
