@@ -58,7 +58,15 @@ fn host_error(host: &str, e: FedError) -> ApiError {
                     .to_string();
                 let status = actix_web::http::StatusCode::from_u16(*status)
                     .unwrap_or(actix_web::http::StatusCode::BAD_GATEWAY);
-                return ApiError::new(status, leak_code(code), format!("{host}: {message}"));
+                let code = leak_code(code);
+                if code == "rate_limited" {
+                    // The host's limit on this server's requests: the user may try again soon.
+                    return ApiError::rate_limited(
+                        format!("{host}: {message}"),
+                        std::time::Duration::from_secs(1),
+                    );
+                }
+                return ApiError::new(status, code, format!("{host}: {message}"));
             }
         }
     }
@@ -67,7 +75,7 @@ fn host_error(host: &str, e: FedError) -> ApiError {
 
 /// Error codes are `&'static str`; a host's code is mapped onto the known set.
 fn leak_code(code: &str) -> &'static str {
-    const KNOWN: [&str; 22] = [
+    const KNOWN: [&str; 26] = [
         "invite_only",
         "bad_channel_key",
         "channel_full",
@@ -90,6 +98,10 @@ fn leak_code(code: &str) -> &'static str {
         "invalid_event",
         "unsupported_type",
         "duplicate_event",
+        "rate_limited",
+        "not_mirrored",
+        "origin_mismatch",
+        "reason_too_long",
     ];
     KNOWN
         .into_iter()
