@@ -8,11 +8,14 @@ use federation_proto::api::client::{ChannelInfo, SendRequest, UserProfile};
 use federation_proto::event::{Event, EventKind};
 use federation_proto::ids::{ChannelName, Target, UserHandle};
 
+use std::sync::Arc;
+
 use crate::error::ApiError;
-use crate::federation::{directory, mirror, profiles};
+use crate::federation::{directory, ephemeral, mirror, profiles};
 use crate::services::accounts::{self, Session};
+use crate::services::channels::local_actor;
 use crate::services::channels::{self, check_reason, check_topic, parse_channel, parse_modes};
-use crate::services::messages;
+use crate::services::{messages, typing};
 use crate::state::AppState;
 
 /// Where a named channel lives.
@@ -193,4 +196,21 @@ pub async fn change_nick(
         mirror::announce_nick(state, renamed).await;
     }
     Ok(profile)
+}
+
+/// `POST /api/v1/typing`: the conversation's other members here see a `typing` event at once;
+/// the servers that must hear it too (a channel's member servers or host, a DM's other
+/// server) get it in the background.
+pub async fn typing(
+    state: &Arc<AppState>,
+    session: &Session,
+    raw_target: &str,
+    on: bool,
+) -> Result<(), ApiError> {
+    state.limits.check_typing(&session.user_id)?;
+    let target: Target = raw_target.replace("%23", "#").parse()?;
+    let actor = local_actor(state, session);
+    let notice = typing::from_local(state, &actor, &target, on).await?;
+    ephemeral::push(state, notice.servers, ephemeral::item_of(&notice.event));
+    Ok(())
 }

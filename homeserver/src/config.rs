@@ -156,6 +156,10 @@ pub struct Config {
     /// Requests of one peer server (after its signature is verified): `N/<duration>` or `off`.
     #[arg(long, env = "RATE_LIMIT_FEDERATION", default_value = "1000/10s", value_parser = parse_rate_limit)]
     pub rate_limit_federation: RateLimit,
+    /// Typing notifications a user may send (`POST /api/v1/typing`, any transport):
+    /// `N/<duration>` or `off`. A client renews "typing" every few seconds while its user types.
+    #[arg(long, env = "RATE_LIMIT_TYPING", default_value = "10/10s", value_parser = parse_rate_limit)]
+    pub rate_limit_typing: RateLimit,
     /// Reverse proxies whose `X-Forwarded-For` is believed (comma-separated IP addresses).
     /// Without it the client address is the connection's peer, so behind a proxy every client
     /// shares the proxy's login limit.
@@ -208,6 +212,7 @@ impl fmt::Debug for Config {
             .field("rate_limit_send_overrides", &self.rate_limit_send_overrides)
             .field("rate_limit_login", &self.rate_limit_login)
             .field("rate_limit_federation", &self.rate_limit_federation)
+            .field("rate_limit_typing", &self.rate_limit_typing)
             .field("trusted_proxies", &self.trusted_proxies)
             .field("cors_origins", &self.cors_origins)
             .field("metrics_token", &redacted(&self.metrics_token))

@@ -37,6 +37,7 @@ pub struct Limits {
     send_overrides: HashMap<String, Option<DefaultDirectRateLimiter>>,
     login: Keyed<IpAddr>,
     federation: Keyed<String>,
+    typing: Keyed<String>,
     trusted_proxies: Vec<IpAddr>,
 }
 
@@ -99,6 +100,7 @@ impl Limits {
                 .collect(),
             login: Keyed::new(config.rate_limit_login),
             federation: Keyed::new(config.rate_limit_federation),
+            typing: Keyed::new(config.rate_limit_typing),
             trusted_proxies: config.trusted_proxies.0.clone(),
         }
     }
@@ -116,6 +118,14 @@ impl Limits {
         };
         verdict.map_err(|wait| {
             ApiError::rate_limited("too many messages; wait before sending more", wait)
+        })
+    }
+
+    /// Counts one typing notification of this user (any transport): `429` when over
+    /// `RATE_LIMIT_TYPING`.
+    pub fn check_typing(&self, user_id: &str) -> Result<(), ApiError> {
+        self.typing.check(&user_id.to_string()).map_err(|wait| {
+            ApiError::rate_limited("too many typing notifications; slow down", wait)
         })
     }
 
@@ -152,6 +162,7 @@ impl Limits {
         self.send.prune();
         self.login.prune();
         self.federation.prune();
+        self.typing.prune();
     }
 
     /// Prometheus text: refusals and remembered keys per limit.
@@ -171,6 +182,11 @@ impl Limits {
                 "federation",
                 self.federation.refused.load(Ordering::Relaxed),
                 self.federation.len(),
+            ),
+            (
+                "typing",
+                self.typing.refused.load(Ordering::Relaxed),
+                self.typing.len(),
             ),
         ];
         let mut out = String::from(

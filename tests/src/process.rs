@@ -54,10 +54,11 @@ pub struct ServerProcess {
 
 /// The homeserver's rate limits, turned `off` for every homeserver the harness starts unless
 /// its test sets them (tests/tests/limits.rs does).
-pub const RATE_LIMITS_OFF: [&str; 3] = [
+pub const RATE_LIMITS_OFF: [&str; 4] = [
     "RATE_LIMIT_SEND",
     "RATE_LIMIT_LOGIN",
     "RATE_LIMIT_FEDERATION",
+    "RATE_LIMIT_TYPING",
 ];
 
 /// Whether homeservers started without a `DBURL` get a throwaway Postgres database

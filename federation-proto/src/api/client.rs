@@ -48,6 +48,8 @@ pub mod paths {
     pub const SERVER: &str = "/api/v1/server";
     /// `GET`: health, no auth.
     pub const HEALTH: &str = "/.well-known/healthcheck.json";
+    /// `POST`: this user is (or stopped) typing in a channel or DM.
+    pub const TYPING: &str = "/api/v1/typing";
 }
 
 /// Sync long-poll default, in seconds.
@@ -160,6 +162,17 @@ pub struct SyncResponse {
     pub events: Vec<Event>,
     /// The cursor to pass as `after` next time.
     pub next: i64,
+}
+
+/// `POST /api/v1/typing`: the members of `target` see a `typing` event (ephemeral, never
+/// stored) that lapses after 5 s unless renewed.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct TypingRequest {
+    /// `#channel[@host]` or `nick[@server]`.
+    pub target: String,
+    /// `true` while typing (renew every few seconds), `false` when done.
+    pub typing: bool,
 }
 
 /// `POST /api/v1/messages`

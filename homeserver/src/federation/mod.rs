@@ -17,6 +17,7 @@
 
 pub mod client;
 pub mod directory;
+pub mod ephemeral;
 pub mod hosting;
 pub mod inbound;
 pub mod mirror;

@@ -7,6 +7,7 @@
 //! envelopes of channels the origin hosts (see [`super::mirror`]).
 
 use std::collections::BTreeMap;
+use std::sync::Arc;
 
 use federation_proto::api::wire::{Envelope, Transaction, TxnItem, WireEvent};
 use federation_proto::canonical::parse_strict;
@@ -28,7 +29,7 @@ use crate::services::{now_ms, now_ms_u64};
 use crate::state::AppState;
 
 /// Handles one transaction from the verified `origin`; returns the `{"results": …}` answer.
-pub async fn relay(state: &AppState, origin: &str, body: &[u8]) -> Result<Value, ApiError> {
+pub async fn relay(state: &Arc<AppState>, origin: &str, body: &[u8]) -> Result<Value, ApiError> {
     let raw =
         parse_strict(body).map_err(|e| ApiError::bad_request("invalid_json", e.to_string()))?;
     let txn: Transaction = serde_json::from_value(raw)
@@ -42,6 +43,13 @@ pub async fn relay(state: &AppState, origin: &str, body: &[u8]) -> Result<Value,
             "origin_mismatch",
             "the transaction's origin is not the signer of the request",
         ));
+    }
+    let ephemeral = txn.ephemeral_items();
+    if txn.events.is_empty() {
+        // Ephemeral items only (typing, …): nothing to store, nothing to remember; a replay of
+        // the request is already refused by its signature.
+        super::ephemeral::receive(state, origin, ephemeral).await;
+        return Ok(json!({ "results": {} }));
     }
     let (o, t) = (origin.to_string(), txn.txn_id.clone());
     if let Some(stored) = state
@@ -96,12 +104,7 @@ pub async fn relay(state: &AppState, origin: &str, body: &[u8]) -> Result<Value,
         }
         rest = tail;
     }
-    let ephemeral = txn.ephemeral_items();
-    if !ephemeral.is_empty() {
-        // Typing, presence and receipts across servers come with the features that make them;
-        // a transaction may already carry them, and they are read and skipped.
-        tracing::debug!(origin, count = ephemeral.len(), "ephemeral items skipped");
-    }
+    super::ephemeral::receive(state, origin, ephemeral).await;
     let answer = json!({ "results": results });
     let (o, stored, txn_id) = (origin.to_string(), answer.to_string(), txn.txn_id);
     state

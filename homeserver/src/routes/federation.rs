@@ -66,6 +66,7 @@ pub async fn relay(
     body: web::Bytes,
 ) -> Result<web::Json<serde_json::Value>, ApiError> {
     let origin = verified(&state, &req, &body).await?;
+    let state = state.into_inner();
     Ok(web::Json(receive::relay(&state, &origin, &body).await?))
 }
 

@@ -16,6 +16,7 @@ pub mod hangup;
 pub mod messages;
 pub mod openapi;
 pub mod server;
+pub mod typing;
 
 use actix_web::web;
 use federation_proto::api::client::paths;
@@ -81,6 +82,7 @@ pub fn configure(cfg: &mut web::ServiceConfig, json_limit: usize) {
         .service(resource(paths::LOGOUT).post(accounts::logout))
         .service(resource(paths::ME).get(accounts::me))
         .service(resource(paths::NICK).post(accounts::change_nick))
+        .service(resource(paths::TYPING).post(typing::typing))
         .service(resource(paths::USER).get(accounts::profile))
         .service(resource(paths::HISTORY).get(messages::history))
         .service(resource(paths::CHANNELS).get(channels::list_mine))

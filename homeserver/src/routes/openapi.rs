@@ -6,7 +6,7 @@ use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::{Modify, OpenApi};
 use utoipa_swagger_ui::SwaggerUi;
 
-use super::{accounts, channels, messages, server};
+use super::{accounts, channels, messages, server, typing};
 
 /// Where the document is served.
 pub const OPENAPI_PATH: &str = "/api/v1/openapi.json";
@@ -21,6 +21,7 @@ pub const OPENAPI_PATH: &str = "/api/v1/openapi.json";
         channels::list_mine, channels::list_public, channels::join, channels::part, channels::info,
         channels::topic, channels::mode, channels::invite, channels::kick,
         server::server_info, server::health,
+        typing::typing,
     ),
     modifiers(&BearerAuth),
 )]

@@ -9,6 +9,8 @@
 //! - [`modes`]: parsing and applying mode strings (pure).
 //! - [`policy`]: the channel rules, for users of this server and of others alike (pure).
 //! - [`members`]: the facts the rules read (members of every server, their standing).
+//! - [`typing`]: typing notifications, published as ephemeral events to a conversation's
+//!   members here (the servers to tell are the caller's to reach).
 //! - [`fanout`]: host-signed envelopes of hosted channels' events, queued for member servers.
 //! - [`messages`]: sending (channels and DMs) and history.
 //! - [`sync`]: the per-device event stream and its long-poll.
@@ -30,6 +32,7 @@ pub mod policy;
 pub mod sessions;
 pub mod stream;
 pub mod sync;
+pub mod typing;
 
 /// Milliseconds since the unix epoch.
 pub fn now_ms() -> i64 {
