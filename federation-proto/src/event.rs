@@ -360,7 +360,10 @@ pub fn validate_emoji(s: &str) -> Result<(), EmojiError> {
 /// Joiners, variation selectors, the keycap, and tag characters: parts of an emoji sequence
 /// that are not emoji themselves.
 fn is_emoji_modifier(c: char) -> bool {
-    matches!(c, '\u{200D}' | '\u{FE0E}' | '\u{FE0F}' | '\u{20E3}' | '\u{E0020}'..='\u{E007F}')
+    matches!(
+        c,
+        '\u{200D}' | '\u{FE0E}' | '\u{FE0F}' | '\u{20E3}' | '\u{E0020}'..='\u{E007F}'
+    )
 }
 
 /// Invisible formatting characters (direction marks, zero-width spaces, the BOM, …) and
@@ -421,7 +424,19 @@ mod tests {
     #[test]
     fn emoji_rule() {
         for good in [
-            "👍", "❤️", "🎉", "👍🏽", "👨‍👩‍👧‍👦", "🇫🇷", "1️⃣", "#️⃣", "✔", "★", "🏳️‍🌈", "🏴󠁧󠁢󠁳󠁣󠁴󠁿", "👍👍",
+            "👍",
+            "❤️",
+            "🎉",
+            "👍🏽",
+            "👨‍👩‍👧‍👦",
+            "🇫🇷",
+            "1️⃣",
+            "#️⃣",
+            "✔",
+            "★",
+            "🏳️‍🌈",
+            "🏴󠁧󠁢󠁳󠁣󠁴󠁿",
+            "👍👍",
         ] {
             assert_eq!(validate_emoji(good), Ok(()), "{good:?}");
         }

@@ -317,11 +317,11 @@ async fn edits_deletes_reactions_and_threads_in_a_channel() {
     assert_eq!(edits.len(), 2, "the edit events stay, blanked");
     assert!(edits.iter().all(|e| e["body"] == ""), "{edits:?}");
     if let Some(texts) = stored_texts(&hs) {
-        let leaked: Vec<&String> = texts
-            .iter()
-            .filter(|t| t.contains("secret-"))
-            .collect();
-        assert!(leaked.is_empty(), "stored rows keep deleted text: {leaked:?}");
+        let leaked: Vec<&String> = texts.iter().filter(|t| t.contains("secret-")).collect();
+        assert!(
+            leaked.is_empty(),
+            "stored rows keep deleted text: {leaked:?}"
+        );
     }
     let thread = carol
         .api
@@ -343,11 +343,17 @@ async fn edits_deletes_reactions_and_threads_in_a_channel() {
         .collect();
     assert_eq!(
         kinds,
-        ["message", "edit", "edit", "reaction", "reaction", "reaction", "delete", "delete", "delete"]
+        [
+            "message", "edit", "edit", "reaction", "reaction", "reaction", "delete", "delete",
+            "delete"
+        ]
     );
     for e in synced["events"].as_array().unwrap() {
         for aggregate in ["edited", "deleted", "reactions", "replies"] {
-            assert!(e.get(aggregate).is_none(), "{aggregate} in a synced event {e}");
+            assert!(
+                e.get(aggregate).is_none(),
+                "{aggregate} in a synced event {e}"
+            );
         }
     }
 
@@ -399,8 +405,15 @@ async fn dms_on_one_server() {
     assert_eq!(reactions(&original), [r("👀", 1, false)]);
     delete(&alice, &m).await.expect(200);
     let view = get(&bob, &m).await.expect(200);
-    assert_eq!((view["deleted"].clone(), view["body"].clone()), (json!(true), json!("")));
-    let history = bob.api.get("/api/v1/history?target=alice").await.expect(200);
+    assert_eq!(
+        (view["deleted"].clone(), view["body"].clone()),
+        (json!(true), json!(""))
+    );
+    let history = bob
+        .api
+        .get("/api/v1/history?target=alice")
+        .await
+        .expect(200);
     assert!(!history.to_string().contains("dm-secret"), "{history}");
 }
 
@@ -462,7 +475,9 @@ async fn a_channel_hosted_on_another_server() {
     .await;
 
     // Threads across servers.
-    reply(&alice, "#general", &m, "host reply").await.expect(201);
+    reply(&alice, "#general", &m, "host reply")
+        .await
+        .expect(201);
     reply(&bob2, channel, &m, "member reply").await.expect(201);
     reply(&bob2, channel, &uuid::Uuid::now_v7().to_string(), "nothing")
         .await
@@ -515,8 +530,11 @@ async fn a_channel_hosted_on_another_server() {
 
 #[actix_web::test]
 async fn the_host_enforces_the_edit_window() {
-    let (_dir, servers) =
-        federated_with(&[("hs1.test", vec![("EDIT_WINDOW", "1")]), ("hs2.test", vec![])]).await;
+    let (_dir, servers) = federated_with(&[
+        ("hs1.test", vec![("EDIT_WINDOW", "1")]),
+        ("hs2.test", vec![]),
+    ])
+    .await;
     let [hs1, hs2] = <[_; 2]>::try_from(servers).ok().unwrap();
     let alice = User::register(&hs1.url, "alice").await;
     let bob = User::register(&hs2.url, "bob").await;
@@ -545,7 +563,10 @@ async fn dms_across_servers() {
     })
     .await;
     unreact(&bob, &m, "👍").await.expect(200);
-    view_until(&alice, &m, "the withdrawal on hs1", |v| reactions(v).is_empty()).await;
+    view_until(&alice, &m, "the withdrawal on hs1", |v| {
+        reactions(v).is_empty()
+    })
+    .await;
     react(&bob, &m, "🙂").await.expect(201);
     assert_ne!(reaction["id"], json!(null));
 
@@ -564,7 +585,9 @@ async fn dms_across_servers() {
     .await;
 
     // A reply across servers counts on both copies.
-    let answer = reply(&bob, "alice@hs1.test", &m, "bob answers").await.expect(201);
+    let answer = reply(&bob, "alice@hs1.test", &m, "bob answers")
+        .await
+        .expect(201);
     assert_eq!(answer["reply_to"], json!(m));
     view_until(&alice, &m, "the reply counted on hs1", |v| {
         v["replies"]["count"] == 1

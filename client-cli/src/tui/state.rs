@@ -128,7 +128,7 @@ impl State {
                 actions
             }
             Outcome::Events(events) => events.into_iter().flat_map(|e| self.route(e)).collect(),
-            Outcome::Sent(event) => self.route(event),
+            Outcome::Sent(event) => self.route(*event),
             Outcome::Connection(state) => {
                 self.connection = state;
                 Vec::new()

@@ -106,7 +106,7 @@ fn typing_sends_to_active_buffer() {
 fn sent_message_is_echoed_once() {
     let mut s = in_general();
     let e = event(10, "message", ME, "#general@hs1", "hello");
-    s.apply(Outcome::Sent(e.clone()));
+    s.apply(Outcome::Sent(Box::new(e.clone())));
     s.apply(Outcome::Events(vec![e]));
     assert_eq!(texts(&s), ["20:01:02 <alice> hello"]);
     assert_eq!(s.active().unread, 0);
@@ -141,7 +141,9 @@ fn direct_messages_open_a_buffer_for_the_other_party() {
     )]));
     assert_eq!(keys(&s), [STATUS, "#general@hs1", "bob@hs1"]);
     assert_eq!(s.buffers()[2].unread, 1);
-    s.apply(Outcome::Sent(event(8, "message", ME, "bob@hs1", "yes?")));
+    s.apply(Outcome::Sent(Box::new(event(
+        8, "message", ME, "bob@hs1", "yes?",
+    ))));
     assert_eq!(s.buffers()[2].len(), 2);
 }
 

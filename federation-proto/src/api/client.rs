@@ -4,6 +4,7 @@ use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 
 use crate::event::Event;
+pub use crate::event::{Edited, ReactionCount, Replies};
 
 /// Paths of the client API. `{name}` is a channel name without `#` (the `%23` form is accepted),
 /// `{handle}` a user handle.

@@ -338,9 +338,19 @@ fn copy_all(
         message_id: String, edit_count: i64, edited_ms: Option<i64>, reply_count: i64,
         last_reply_ms: Option<i64>,
     });
-    copy_table!(src, dst, progress, copied, reactions {
-        message_id: String, user_handle: String, emoji: String, event_id: String, ts_ms: i64,
-    });
+    copy_table!(
+        src,
+        dst,
+        progress,
+        copied,
+        reactions {
+            message_id: String,
+            user_handle: String,
+            emoji: String,
+            event_id: String,
+            ts_ms: i64,
+        }
+    );
     Ok(copied)
 }
 

@@ -106,10 +106,8 @@ pub fn count_reply(conn: &mut Conn, message_id: &str, ts_ms: i64) -> QueryResult
 }
 
 fn ensure_stats(conn: &mut Conn, message_id: &str) -> QueryResult<()> {
-    let exists: bool = diesel::select(diesel::dsl::exists(
-        message_stats::table.find(message_id),
-    ))
-    .get_result(conn)?;
+    let exists: bool = diesel::select(diesel::dsl::exists(message_stats::table.find(message_id)))
+        .get_result(conn)?;
     if !exists {
         diesel::insert_into(message_stats::table)
             .values((

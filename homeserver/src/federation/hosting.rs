@@ -131,8 +131,8 @@ fn perform(
                     )
                 })?
                 .to_string();
-            let target = db::events::by_id(conn, &target_id)?
-                .ok_or_else(|| no_such_message(&target_id))?;
+            let target =
+                db::events::by_id(conn, &target_id)?.ok_or_else(|| no_such_message(&target_id))?;
             let action = Action {
                 kind: event.kind,
                 target: target_id,

@@ -359,8 +359,8 @@ pub async fn message_action(
                     let Some(first) = db::rich::reaction(conn, &target, &me, &emoji)? else {
                         return Ok(None);
                     };
-                    let row = db::events::by_id(conn, &first.event_id)?
-                        .filter(|r| r.room_id == room_id);
+                    let row =
+                        db::events::by_id(conn, &first.event_id)?.filter(|r| r.room_id == room_id);
                     row.map(view).transpose()
                 })
                 .await

@@ -22,8 +22,8 @@ use super::peers::stored_keys;
 use super::{hosting, mirror};
 use crate::db::{self, Conn};
 use crate::error::ApiError;
-use crate::services::events::{append_event, Draft};
 use crate::services::channels::act::Host;
+use crate::services::events::{append_event, Draft};
 use crate::services::messages::{check_body, check_meta, dm_room_key_remote};
 use crate::services::policy::DM_PARTICIPANT;
 use crate::services::rich::{check_fields, facts, judge, no_such_message};
@@ -275,8 +275,7 @@ async fn receive_direct_events(
         .write(move |conn| {
             let mut stored = Vec::with_capacity(to_store.len());
             for (index, direct) in to_store {
-                match db::writer::savepoint(conn, |c| store_direct(c, &host, direct))
-                {
+                match db::writer::savepoint(conn, |c| store_direct(c, &host, direct)) {
                     Err(e) if e.status.is_server_error() => return Err(e),
                     outcome => stored.push((index, outcome)),
                 }
@@ -377,8 +376,13 @@ fn store_direct(conn: &mut Conn, host: &Host, direct: DirectEvent) -> Result<(),
             return Ok(());
         }
         let facts = facts(conn, &target, &direct.from, direct.ts_ms)?;
-        judge(direct.kind, Some(DM_PARTICIPANT), facts, host.edit_window_ms)
-            .map_err(|d| d.into_error("this conversation"))?;
+        judge(
+            direct.kind,
+            Some(DM_PARTICIPANT),
+            facts,
+            host.edit_window_ms,
+        )
+        .map_err(|d| d.into_error("this conversation"))?;
     }
     let recipient = to.qualified(server);
     let draft = Draft::new(

@@ -25,9 +25,9 @@ use futures_util::Stream;
 use super::hangup::{Check, ClientWatch, PeerSocket};
 use crate::error::ApiError;
 use crate::services::accounts::Session;
-use crate::services::{messages, rich};
 use crate::services::stream::{self, EventStream};
 use crate::services::sync::{self, Batch, SyncOutcome, SyncParams};
+use crate::services::{messages, rich};
 use crate::state::AppState;
 use crate::transport::{long_poll, sse};
 

@@ -184,7 +184,11 @@ fn apply_effect(conn: &mut Conn, row: &EventRow) -> Result<(), ApiError> {
 /// Views of stored events with the aggregates of their messages (`edited`, `deleted`,
 /// `reactions` with `me` for the user `me`, a `nick@server` handle, and `replies`): what
 /// history, `GET /api/v1/messages/{id}` and threads answer. Two queries for the whole page.
-pub fn message_views(conn: &mut Conn, rows: Vec<EventRow>, me: &str) -> Result<Vec<Event>, ApiError> {
+pub fn message_views(
+    conn: &mut Conn,
+    rows: Vec<EventRow>,
+    me: &str,
+) -> Result<Vec<Event>, ApiError> {
     let ids: Vec<String> = rows
         .iter()
         .filter(|r| EventKind::from_wire(&r.kind).is_some_and(|k| k.is_user_sendable()))
@@ -219,10 +223,13 @@ pub fn message_views(conn: &mut Conn, rows: Vec<EventRow>, me: &str) -> Result<V
             }
             let id = event.id.to_string();
             let stats = stats.remove(&id).unwrap_or_default();
-            event.edited = stats.edited_ms.filter(|_| stats.edit_count > 0).map(|ts| Edited {
-                ts: format_rfc3339_ms(ts),
-                count: stats.edit_count,
-            });
+            event.edited = stats
+                .edited_ms
+                .filter(|_| stats.edit_count > 0)
+                .map(|ts| Edited {
+                    ts: format_rfc3339_ms(ts),
+                    count: stats.edit_count,
+                });
             event.deleted = Some(deleted);
             event.reactions = Some(reactions.remove(&id).unwrap_or_default());
             event.replies = Some(Replies {

@@ -662,14 +662,34 @@ mod tests {
             (None, own, Err(Denied::NotMember)),
             (Some(PLAIN), theirs, Err(Denied::NotSender)),
             (Some(OWNER), theirs, Err(Denied::NotSender)),
-            (Some(PLAIN), facts(Message, true, true, 10), Err(Denied::MessageDeleted)),
+            (
+                Some(PLAIN),
+                facts(Message, true, true, 10),
+                Err(Denied::MessageDeleted),
+            ),
             (Some(PLAIN), facts(Message, true, false, window), Ok(())),
-            (Some(PLAIN), facts(Message, true, false, window + 1), Err(Denied::EditWindowClosed)),
-            (Some(PLAIN), facts(Other, true, false, 10), Err(Denied::NotAMessage)),
-            (Some(PLAIN), facts(Reaction, true, false, 10), Err(Denied::NotAMessage)),
+            (
+                Some(PLAIN),
+                facts(Message, true, false, window + 1),
+                Err(Denied::EditWindowClosed),
+            ),
+            (
+                Some(PLAIN),
+                facts(Other, true, false, 10),
+                Err(Denied::NotAMessage),
+            ),
+            (
+                Some(PLAIN),
+                facts(Reaction, true, false, 10),
+                Err(Denied::NotAMessage),
+            ),
         ];
         for (standing, f, expected) in edits {
-            assert_eq!(edit(standing, f, window), expected, "edit {standing:?} {f:?}");
+            assert_eq!(
+                edit(standing, f, window),
+                expected,
+                "edit {standing:?} {f:?}"
+            );
         }
         let deletes = [
             (Some(PLAIN), own, Ok(())),
@@ -681,11 +701,23 @@ mod tests {
             (None, own, Err(Denied::NotMember)),
             // No window for deletes.
             (Some(PLAIN), facts(Message, true, false, i64::MAX), Ok(())),
-            (Some(OP), facts(Message, false, true, 10), Err(Denied::MessageDeleted)),
+            (
+                Some(OP),
+                facts(Message, false, true, 10),
+                Err(Denied::MessageDeleted),
+            ),
             (Some(PLAIN), facts(Reaction, true, false, 10), Ok(())),
-            (Some(PLAIN), facts(Reaction, false, false, 10), Err(Denied::NotSender)),
+            (
+                Some(PLAIN),
+                facts(Reaction, false, false, 10),
+                Err(Denied::NotSender),
+            ),
             (Some(OP), facts(Reaction, false, false, 10), Ok(())),
-            (Some(OP), facts(Other, true, false, 10), Err(Denied::NotAMessage)),
+            (
+                Some(OP),
+                facts(Other, true, false, 10),
+                Err(Denied::NotAMessage),
+            ),
         ];
         for (standing, f, expected) in deletes {
             assert_eq!(delete(standing, f), expected, "delete {standing:?} {f:?}");
@@ -694,9 +726,21 @@ mod tests {
             (Some(PLAIN), theirs, Ok(())),
             (Some(PLAIN), own, Ok(())),
             (None, theirs, Err(Denied::NotMember)),
-            (Some(OP), facts(Message, false, true, 10), Err(Denied::MessageDeleted)),
-            (Some(PLAIN), facts(Reaction, false, false, 10), Err(Denied::NotAMessage)),
-            (Some(PLAIN), facts(Other, false, false, 10), Err(Denied::NotAMessage)),
+            (
+                Some(OP),
+                facts(Message, false, true, 10),
+                Err(Denied::MessageDeleted),
+            ),
+            (
+                Some(PLAIN),
+                facts(Reaction, false, false, 10),
+                Err(Denied::NotAMessage),
+            ),
+            (
+                Some(PLAIN),
+                facts(Other, false, false, 10),
+                Err(Denied::NotAMessage),
+            ),
             // Old messages take reactions.
             (Some(PLAIN), facts(Message, false, false, i64::MAX), Ok(())),
         ];

@@ -165,8 +165,9 @@ pub fn check_fields(
     check_meta(meta)?;
     match kind {
         EventKind::Edit => check_body(state, body),
-        EventKind::Reaction => validate_emoji(body)
-            .map_err(|e| ApiError::bad_request("invalid_emoji", e.to_string())),
+        EventKind::Reaction => {
+            validate_emoji(body).map_err(|e| ApiError::bad_request("invalid_emoji", e.to_string()))
+        }
         _ => Ok(()),
     }
 }
@@ -208,9 +209,7 @@ pub async fn act(state: &AppState, session: &Session, action: Action) -> Result<
             let located = locate(conn, &user_id, &action.target)?;
             let me = actor.handle().to_string();
             if action.kind == EventKind::Reaction {
-                if let Some(first) =
-                    db::rich::reaction(conn, &located.row.id, &me, &action.body)?
-                {
+                if let Some(first) = db::rich::reaction(conn, &located.row.id, &me, &action.body)? {
                     let row = db::events::by_id(conn, &first.event_id)?
                         .ok_or_else(|| ApiError::internal("a reaction without its event"))?;
                     let event = view(row)?;
@@ -239,8 +238,13 @@ pub async fn act(state: &AppState, session: &Session, action: Action) -> Result<
                 Place::LocalDm | Place::RemoteDm(..) => {
                     let target = &located.row;
                     let facts = facts(conn, target, &me, now_ms())?;
-                    judge(action.kind, Some(DM_PARTICIPANT), facts, host.edit_window_ms)
-                        .map_err(|d| d.into_error("this conversation"))?;
+                    judge(
+                        action.kind,
+                        Some(DM_PARTICIPANT),
+                        facts,
+                        host.edit_window_ms,
+                    )
+                    .map_err(|d| d.into_error("this conversation"))?;
                     let other = match &located.place {
                         Place::RemoteDm(handle, _) => handle.clone(),
                         _ if target.sender.eq_ignore_ascii_case(&me) => target.recipient.clone(),
@@ -359,7 +363,8 @@ pub async fn thread(
         .run(move |conn| {
             let root = locate(conn, &user_id, &id)?.row;
             let replies = db::rich::replies(conn, root.room_id, &root.id, THREAD_MAX)?;
-            let mut views = message_views(conn, std::iter::once(root).chain(replies).collect(), &me)?;
+            let mut views =
+                message_views(conn, std::iter::once(root).chain(replies).collect(), &me)?;
             let root = views.remove(0);
             Ok((root, views))
         })
