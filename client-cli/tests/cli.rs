@@ -252,7 +252,11 @@ fn edit_delete_react_and_thread() {
     assert_eq!(edited["type"], "edit");
     assert_eq!(edited["target"], id.as_str());
     let code = |profile: &str, args: &[&str]| h.run(profile, args, "").status.code();
-    assert_eq!(code("bob", &["edit", &id, "mine"]), Some(5), "not the sender");
+    assert_eq!(
+        code("bob", &["edit", &id, "mine"]),
+        Some(5),
+        "not the sender"
+    );
 
     let reacted = h.json("bob", &["react", &id, "👍"]);
     assert_eq!(reacted["type"], "reaction");
@@ -288,5 +292,9 @@ fn edit_delete_react_and_thread() {
     assert!(history.contains("<alice> [deleted]"), "{history}");
     assert!(!history.contains("hello"), "{history}");
     let unknown = uuid::Uuid::new_v4().to_string();
-    assert_eq!(code("alice", &["show", &unknown]), Some(6), "no such message");
+    assert_eq!(
+        code("alice", &["show", &unknown]),
+        Some(6),
+        "no such message"
+    );
 }
