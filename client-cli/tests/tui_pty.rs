@@ -164,7 +164,10 @@ fn chat_ui_echoes_a_sent_message_and_shows_live_ones() {
     let screen = tmux.wait_screen("bob's message deleted in place", |s| {
         pane_has(s, "<bob> [deleted]")
     });
-    assert!(!screen.contains(&fixed), "the edited text is gone:\n{screen}");
+    assert!(
+        !screen.contains(&fixed),
+        "the edited text is gone:\n{screen}"
+    );
 
     tmux.type_text("/quit");
     tmux.enter();

@@ -95,7 +95,8 @@ async fn view_until(user: &User, id: &str, what: &str, ok: impl Fn(&Value) -> bo
     .await
 }
 
-/// Every stored text of the SQLite database of `hs` (bodies, meta, signed wire forms), read
+/// Every stored text of the SQLite database of `hs` (bodies, meta, signed wire forms, stored
+/// answers of idempotent sends), read
 /// beside the running server; `None` on Postgres.
 fn stored_texts(hs: &ServerProcess) -> Option<Vec<String>> {
     use diesel::prelude::*;
@@ -111,7 +112,8 @@ fn stored_texts(hs: &ServerProcess) -> Option<Vec<String>> {
     let mut conn =
         diesel::sqlite::SqliteConnection::establish(path.to_str().expect("path")).expect("open");
     let rows: Vec<Texts> = diesel::sql_query(
-        "SELECT body || ' ' || meta || ' ' || COALESCE(wire, '') AS text FROM events",
+        "SELECT body || ' ' || meta || ' ' || COALESCE(wire, '') AS text FROM events \
+         UNION ALL SELECT response AS text FROM txns",
     )
     .load(&mut conn)
     .expect("read events");
@@ -146,7 +148,13 @@ async fn edits_deletes_reactions_and_threads_in_a_channel() {
     dave.join("#elsewhere").await;
     let bob_cursor = bob.sync(None, 0).await["next"].as_i64().unwrap();
 
-    let m = id_of(&bob.say("#general", "secret-typo-one").await);
+    let send_once = json!({"to": "#general", "body": "secret-typo-one", "txn_id": "t-1"});
+    let m = id_of(
+        &bob.api
+            .post("/api/v1/messages", send_once.clone())
+            .await
+            .expect(201),
+    );
 
     // Edits: the sender only.
     edit(&alice, &m, "not yours")
@@ -316,6 +324,16 @@ async fn edits_deletes_reactions_and_threads_in_a_channel() {
         .collect();
     assert_eq!(edits.len(), 2, "the edit events stay, blanked");
     assert!(edits.iter().all(|e| e["body"] == ""), "{edits:?}");
+    // A retried send still answers, with the erased message.
+    let retried = bob
+        .api
+        .post("/api/v1/messages", send_once)
+        .await
+        .expect(201);
+    assert_eq!(
+        (retried["id"].clone(), retried["body"].clone()),
+        (json!(m), json!(""))
+    );
     if let Some(texts) = stored_texts(&hs) {
         let leaked: Vec<&String> = texts.iter().filter(|t| t.contains("secret-")).collect();
         assert!(

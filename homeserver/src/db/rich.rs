@@ -8,7 +8,7 @@
 use diesel::prelude::*;
 
 use super::models::{EventRow, ReactionRow, StatsRow};
-use super::schema::{events, message_stats, reactions};
+use super::schema::{events, message_stats, reactions, txns};
 use super::Conn;
 
 /// Counters of these messages (only those that have a row).
@@ -151,6 +151,17 @@ pub fn erase(conn: &mut Conn, id: &str) -> QueryResult<()> {
     .execute(conn)?;
     diesel::delete(reactions::table.filter(reactions::message_id.eq(id))).execute(conn)?;
     Ok(())
+}
+
+/// Replaces the stored answers of idempotent sends (`txns`, kept 24 hours) that hold the
+/// message `id` with `erased`, its erased view: a retried send still gets its answer, and the
+/// deleted text is not kept there either.
+pub fn erase_txn_answers(conn: &mut Conn, id: &str, erased: &str) -> QueryResult<()> {
+    // An id is a UUID: no LIKE wildcards in it.
+    diesel::update(txns::table.filter(txns::response.like(format!("%{id}%"))))
+        .set(txns::response.eq(erased))
+        .execute(conn)
+        .map(drop)
 }
 
 /// The replies to `root_id` in its room, oldest first, at most `limit`.

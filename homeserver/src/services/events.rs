@@ -159,7 +159,13 @@ fn apply_effect(conn: &mut Conn, row: &EventRow) -> Result<(), ApiError> {
             db::rich::set_body(conn, &target.id, &row.body, &row.meta)?;
             db::rich::count_edit(conn, &target.id, row.ts_ms)?;
         }
-        Some(EventKind::Delete) if is_message => db::rich::erase(conn, &target.id)?,
+        Some(EventKind::Delete) if is_message => {
+            db::rich::erase(conn, &target.id)?;
+            if let Some(erased) = db::events::by_id(conn, &target.id)? {
+                let erased = serde_json::to_string(&view(erased)?).map_err(ApiError::internal)?;
+                db::rich::erase_txn_answers(conn, &target.id, &erased)?;
+            }
+        }
         Some(EventKind::Delete) if target_kind == Some(EventKind::Reaction) => {
             db::rich::remove_reaction(conn, &target.id)?
         }
