@@ -127,9 +127,35 @@ pub fn render(event: &Event, local: Option<&str>) -> Rendered {
     Rendered {
         time: clock(&event.ts).to_string(),
         who,
-        text,
+        text: with_aggregates(event, text),
         tone,
     }
+}
+
+/// A message's text as a message view shows it (history, `hearth thread`): `[deleted]`,
+/// `(edited)`, reactions and the reply count. Raw events (sync) carry no aggregates and are
+/// left as they are.
+fn with_aggregates(event: &Event, text: String) -> String {
+    if event.deleted == Some(true) {
+        return "[deleted]".to_string();
+    }
+    let mut text = text;
+    if event.edited.is_some() {
+        text.push_str(" (edited)");
+    }
+    if let Some(reactions) = event.reactions.as_ref().filter(|r| !r.is_empty()) {
+        let shown: Vec<String> = reactions
+            .iter()
+            .map(|r| format!("{} {}", r.emoji, r.count))
+            .collect();
+        text.push_str(&format!("  [{}]", shown.join(", ")));
+    }
+    match event.replies.as_ref().map(|r| r.count) {
+        Some(1) => text.push_str("  (1 reply)"),
+        Some(n) if n > 1 => text.push_str(&format!("  ({n} replies)")),
+        _ => {}
+    }
+    text
 }
 
 /// A handle carried in `meta[key]` (the kicked user, …), shortened; `someone` when absent.
@@ -184,6 +210,32 @@ pub(crate) mod tests {
         assert_eq!(line(&a, Some("hs1"), false), "20:01:02 * bob@hs2 waves");
         let n = event(3, "notice", "bot@hs1", "#general@hs1", "beep");
         assert_eq!(render(&n, Some("hs1")).who, "-bot-");
+    }
+
+    #[test]
+    fn message_views_show_their_aggregates() {
+        let mut e = event(1, "message", "alice@hs1", "#general@hs1", "fixed");
+        e.edited = Some(hearth_client::types::Edited {
+            ts: "2026-02-09T20:01:03.000Z".into(),
+            count: 1,
+        });
+        e.deleted = Some(false);
+        e.reactions = Some(vec![hearth_client::types::ReactionCount {
+            emoji: "👍".into(),
+            count: 2,
+            me: true,
+        }]);
+        e.replies = Some(hearth_client::types::Replies {
+            count: 3,
+            last_ts: None,
+        });
+        assert_eq!(
+            line(&e, Some("hs1"), false),
+            "20:01:02 <alice> fixed (edited)  [👍 2]  (3 replies)"
+        );
+        e.deleted = Some(true);
+        e.body = String::new();
+        assert_eq!(line(&e, Some("hs1"), false), "20:01:02 <alice> [deleted]");
     }
 
     #[test]

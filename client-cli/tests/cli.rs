@@ -236,3 +236,65 @@ fn exit_codes_say_what_went_wrong() {
     assert_eq!(err["error"]["exit"], 6);
     assert!(err["error"]["code"].is_string());
 }
+
+#[test]
+fn edit_delete_react_and_thread() {
+    let server = Server::start("hs1");
+    let h = Hearth::new(&server.url);
+    h.register("alice");
+    h.register("bob");
+    h.json("alice", &["join", "#rich"]);
+    h.json("bob", &["join", "#rich"]);
+    let sent = h.json("alice", &["send", "#rich", "helo"]);
+    let id = sent["id"].as_str().expect("id").to_string();
+
+    let edited = h.json("alice", &["edit", &id, "hello"]);
+    assert_eq!(edited["type"], "edit");
+    assert_eq!(edited["target"], id.as_str());
+    let code = |profile: &str, args: &[&str]| h.run(profile, args, "").status.code();
+    assert_eq!(
+        code("bob", &["edit", &id, "mine"]),
+        Some(5),
+        "not the sender"
+    );
+
+    let reacted = h.json("bob", &["react", &id, "👍"]);
+    assert_eq!(reacted["type"], "reaction");
+    assert_eq!(reacted["body"], "👍");
+    assert_eq!(
+        h.json("bob", &["react", &id, "👍"])["id"],
+        reacted["id"],
+        "a repeat answers the first"
+    );
+    assert_eq!(code("bob", &["react", &id, "ok"]), Some(8), "not an emoji");
+    let shown = h.json("bob", &["show", &id]);
+    assert_eq!(shown["body"], "hello");
+    assert_eq!(shown["edited"]["count"], 1);
+    assert_eq!(shown["reactions"][0]["me"], true);
+    let text = h.ok("bob", &["show", &id]);
+    assert!(text.contains("<alice> hello (edited)  [👍 1]"), "{text}");
+
+    let answer = h.json("bob", &["send", "#rich", "an answer", "--reply-to", &id]);
+    let thread = h.json("alice", &["thread", &id]);
+    assert_eq!(thread["root"]["replies"]["count"], 1);
+    assert_eq!(thread["replies"][0]["id"], answer["id"]);
+    let text = h.ok("alice", &["thread", &id]);
+    assert!(text.contains("↳") && text.contains("an answer"), "{text}");
+
+    let withdrawn = h.json("bob", &["react", &id, "👍", "--remove"]);
+    assert_eq!(withdrawn["type"], "delete");
+    assert_eq!(withdrawn["target"], reacted["id"]);
+    assert_eq!(code("bob", &["delete", &id]), Some(5), "not the sender");
+    let deleted = h.json("alice", &["delete", &id]);
+    assert_eq!(deleted["type"], "delete");
+    assert_eq!(code("alice", &["edit", &id, "again"]), Some(7), "deleted");
+    let history = h.ok("bob", &["history", "#rich"]);
+    assert!(history.contains("<alice> [deleted]"), "{history}");
+    assert!(!history.contains("hello"), "{history}");
+    let unknown = uuid::Uuid::new_v4().to_string();
+    assert_eq!(
+        code("alice", &["show", &unknown]),
+        Some(6),
+        "no such message"
+    );
+}

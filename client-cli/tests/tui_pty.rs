@@ -147,10 +147,27 @@ fn chat_ui_echoes_a_sent_message_and_shows_live_ones() {
     );
 
     let theirs = unique("live-");
-    h.ok("bob", &["send", "#pty", &theirs]);
+    let sent = h.json("bob", &["send", "#pty", &theirs]);
     tmux.wait_screen("bob's message, live", |s| {
         pane_has(s, &format!("<bob> {theirs}"))
     });
+
+    // Edits and deletes are shown in place, not as lines of their own.
+    let id = sent["id"].as_str().expect("id");
+    let fixed = unique("fixed-");
+    h.ok("bob", &["edit", id, &fixed]);
+    let screen = tmux.wait_screen("bob's message edited in place", |s| {
+        pane_has(s, &format!("<bob> {fixed} (edited)"))
+    });
+    assert!(!screen.contains(&theirs), "the old text is gone:\n{screen}");
+    h.ok("bob", &["delete", id]);
+    let screen = tmux.wait_screen("bob's message deleted in place", |s| {
+        pane_has(s, "<bob> [deleted]")
+    });
+    assert!(
+        !screen.contains(&fixed),
+        "the edited text is gone:\n{screen}"
+    );
 
     tmux.type_text("/quit");
     tmux.enter();

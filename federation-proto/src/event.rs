@@ -233,6 +233,147 @@ pub struct Event {
     /// Media ids.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub attachments: Vec<String>,
+    /// Aggregate, in message views only (history, `GET /api/v1/messages/{id}`, threads): the
+    /// message was edited (`body` and `meta` are the latest). Absent otherwise, and in sync.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub edited: Option<Edited>,
+    /// Aggregate: `true` when the message was deleted (its `body` is empty and `meta` `{}`).
+    /// Message views carry it on every message; sync never does.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub deleted: Option<bool>,
+    /// Aggregate: reactions grouped by emoji, in the order they were first given. Message
+    /// views carry it on every message (empty when none); sync never does.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reactions: Option<Vec<ReactionCount>>,
+    /// Aggregate: replies to this message (`reply_to` = its id). Message views carry it on
+    /// every message; sync never does.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub replies: Option<Replies>,
+}
+
+impl Event {
+    /// Whether the kind is a message that edits, deletes, reactions and replies apply to
+    /// (`message`, `action`, `notice`).
+    pub fn is_message(&self) -> bool {
+        self.kind.is_user_sendable()
+    }
+
+    /// The same event without aggregates: the raw event as sync delivers it.
+    pub fn without_aggregates(mut self) -> Event {
+        self.edited = None;
+        self.deleted = None;
+        self.reactions = None;
+        self.replies = None;
+        self
+    }
+}
+
+/// The `edited` aggregate of a message.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+pub struct Edited {
+    /// When the latest edit was made (RFC 3339, milliseconds, UTC).
+    pub ts: String,
+    /// How many edits were made.
+    pub count: i64,
+}
+
+/// One emoji's reactions to a message.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+pub struct ReactionCount {
+    /// The emoji.
+    pub emoji: String,
+    /// How many users reacted with it.
+    pub count: i64,
+    /// Whether the user asking is one of them.
+    pub me: bool,
+}
+
+/// The `replies` aggregate of a message.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+pub struct Replies {
+    /// How many messages answer this one.
+    pub count: i64,
+    /// When the latest reply was sent (RFC 3339), `null` without replies.
+    pub last_ts: Option<String>,
+}
+
+/// Longest reaction, in characters (Unicode scalar values).
+pub const EMOJI_MAX_CHARS: usize = 8;
+/// Longest reaction, in UTF-8 bytes.
+pub const EMOJI_MAX_BYTES: usize = 32;
+
+/// Why a reaction is not an emoji.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+pub enum EmojiError {
+    /// Empty.
+    #[error("a reaction is an emoji, not empty")]
+    Empty,
+    /// Longer than [`EMOJI_MAX_CHARS`] characters or [`EMOJI_MAX_BYTES`] bytes.
+    #[error("a reaction is at most {EMOJI_MAX_CHARS} characters and {EMOJI_MAX_BYTES} bytes")]
+    TooLong,
+    /// Letters, digits, white space, control or formatting characters, or plain ASCII: text.
+    #[error("a reaction is an emoji or symbol, not text")]
+    NotEmoji,
+}
+
+/// Checks that `s` is a reaction: a short sequence of emoji or symbols (with their joiners,
+/// variation selectors, skin tones and tags), not free text. Pure; the server and the SDK use
+/// the same rule. Keycaps (`1️⃣`, `#️⃣`) are the one place an ASCII character may appear.
+pub fn validate_emoji(s: &str) -> Result<(), EmojiError> {
+    if s.is_empty() {
+        return Err(EmojiError::Empty);
+    }
+    if s.len() > EMOJI_MAX_BYTES || s.chars().count() > EMOJI_MAX_CHARS {
+        return Err(EmojiError::TooLong);
+    }
+    let chars: Vec<char> = s.chars().collect();
+    let mut symbols = 0;
+    for (i, &c) in chars.iter().enumerate() {
+        let next = chars.get(i + 1).copied();
+        let keycap = matches!(c, '0'..='9' | '#' | '*')
+            && (next == Some('\u{20E3}')
+                || (next == Some('\u{FE0F}') && chars.get(i + 2) == Some(&'\u{20E3}')));
+        if keycap {
+            symbols += 1;
+            continue;
+        }
+        if is_emoji_modifier(c) {
+            continue;
+        }
+        let text_like = c.is_ascii()
+            || c.is_alphanumeric()
+            || c.is_whitespace()
+            || c.is_control()
+            || is_format(c)
+            || ('\u{0300}'..='\u{036F}').contains(&c);
+        if text_like {
+            return Err(EmojiError::NotEmoji);
+        }
+        symbols += 1;
+    }
+    if symbols == 0 {
+        return Err(EmojiError::NotEmoji);
+    }
+    Ok(())
+}
+
+/// Joiners, variation selectors, the keycap, and tag characters: parts of an emoji sequence
+/// that are not emoji themselves.
+fn is_emoji_modifier(c: char) -> bool {
+    matches!(
+        c,
+        '\u{200D}' | '\u{FE0E}' | '\u{FE0F}' | '\u{20E3}' | '\u{E0020}'..='\u{E007F}'
+    )
+}
+
+/// Invisible formatting characters (direction marks, zero-width spaces, the BOM, …) and
+/// private-use and unassigned-looking ranges that render as nothing or as anything.
+fn is_format(c: char) -> bool {
+    matches!(c,
+        '\u{00AD}' | '\u{061C}' | '\u{180E}'
+        | '\u{200B}'..='\u{200C}' | '\u{200E}'..='\u{200F}' | '\u{2028}'..='\u{202E}'
+        | '\u{2060}'..='\u{206F}' | '\u{FEFF}' | '\u{FFF0}'..='\u{FFFF}'
+        | '\u{E000}'..='\u{F8FF}' | '\u{F0000}'..)
 }
 
 #[cfg(test)]
@@ -275,5 +416,52 @@ mod tests {
         let back = serde_json::to_value(&ev).unwrap();
         assert_eq!(back["type"], "message");
         assert!(back.get("reply_to").is_none());
+        for aggregate in ["edited", "deleted", "reactions", "replies"] {
+            assert!(back.get(aggregate).is_none(), "{aggregate} in a raw event");
+        }
+    }
+
+    #[test]
+    fn emoji_rule() {
+        for good in [
+            "👍",
+            "❤️",
+            "🎉",
+            "👍🏽",
+            "👨‍👩‍👧‍👦",
+            "🇫🇷",
+            "1️⃣",
+            "#️⃣",
+            "✔",
+            "★",
+            "🏳️‍🌈",
+            "🏴󠁧󠁢󠁳󠁣󠁴󠁿",
+            "👍👍",
+        ] {
+            assert_eq!(validate_emoji(good), Ok(()), "{good:?}");
+        }
+        let table = [
+            ("", EmojiError::Empty),
+            ("a", EmojiError::NotEmoji),
+            ("ok", EmojiError::NotEmoji),
+            ("+1", EmojiError::NotEmoji),
+            (":)", EmojiError::NotEmoji),
+            ("1", EmojiError::NotEmoji),
+            ("👍 ", EmojiError::NotEmoji),
+            ("é", EmojiError::NotEmoji),
+            ("日", EmojiError::NotEmoji),
+            ("٣", EmojiError::NotEmoji),
+            ("\u{200D}", EmojiError::NotEmoji),
+            ("\u{FE0F}", EmojiError::NotEmoji),
+            ("\u{202E}👍", EmojiError::NotEmoji),
+            ("👍\n", EmojiError::NotEmoji),
+            ("\u{0007}", EmojiError::NotEmoji),
+            ("\u{E000}", EmojiError::NotEmoji),
+            ("👍👍👍👍👍👍👍👍👍", EmojiError::TooLong),
+            ("👨‍👩‍👧‍👦👨‍👩‍👧‍👦", EmojiError::TooLong),
+        ];
+        for (bad, why) in table {
+            assert_eq!(validate_emoji(bad), Err(why), "{bad:?}");
+        }
     }
 }

@@ -280,3 +280,38 @@ proptest! {
         let _ = RequestAuth::parse_header(&format!("X-Hearth {text}"));
     }
 }
+
+mod emoji {
+    use federation_proto::event::{validate_emoji, EMOJI_MAX_BYTES, EMOJI_MAX_CHARS};
+    use proptest::prelude::*;
+
+    const SYMBOLS: [&str; 8] = ["👍", "❤️", "🎉", "🇫🇷", "👨‍👩‍👧", "★", "✔", "🙂"];
+
+    proptest! {
+        /// Whatever is accepted is short, and never carries text: no letters, digits (outside
+        /// keycaps), white space or control characters.
+        #[test]
+        fn accepted_reactions_are_short_symbols(s in any::<String>()) {
+            if validate_emoji(&s).is_ok() {
+                prop_assert!(s.chars().count() <= EMOJI_MAX_CHARS && s.len() <= EMOJI_MAX_BYTES);
+                prop_assert!(!s.chars().any(|c| c.is_whitespace() || c.is_control()));
+                prop_assert!(!s.chars().any(|c| c.is_alphabetic()));
+            }
+        }
+
+        /// An emoji with any text added is refused.
+        #[test]
+        fn text_next_to_an_emoji_is_refused(i in 0..SYMBOLS.len(), text in "[a-zA-Z0-9 ]{1,3}", before in any::<bool>()) {
+            let s = if before { format!("{text}{}", SYMBOLS[i]) } else { format!("{}{text}", SYMBOLS[i]) };
+            prop_assert!(validate_emoji(&s).is_err(), "{s:?}");
+        }
+
+        /// Short runs of emoji are accepted while within the limits.
+        #[test]
+        fn runs_of_emoji_within_limits(picks in prop::collection::vec(0..SYMBOLS.len(), 1..4)) {
+            let s: String = picks.iter().map(|i| SYMBOLS[*i]).collect();
+            let within = s.chars().count() <= EMOJI_MAX_CHARS && s.len() <= EMOJI_MAX_BYTES;
+            prop_assert_eq!(validate_emoji(&s).is_ok(), within, "{:?}", s);
+        }
+    }
+}

@@ -4,7 +4,7 @@
 //! HTTP routes call these (and so will the WebSocket and the IRC gateway), so the
 //! local-or-remote branching is written once and `services` never calls into `federation`.
 
-use federation_proto::api::client::{ChannelInfo, SendRequest, UserProfile};
+use federation_proto::api::client::{ChannelInfo, EditRequest, SendRequest, UserProfile};
 use federation_proto::event::{Event, EventKind};
 use federation_proto::ids::{ChannelName, Target, UserHandle};
 
@@ -15,6 +15,7 @@ use crate::federation::{directory, ephemeral, mirror, profiles};
 use crate::services::accounts::{self, Session};
 use crate::services::channels::local_actor;
 use crate::services::channels::{self, check_reason, check_topic, parse_channel, parse_modes};
+use crate::services::rich::{self, Acted, Action};
 use crate::services::{messages, typing};
 use crate::state::AppState;
 
@@ -171,6 +172,82 @@ pub async fn send(
         }
         _ => messages::send(state, session, out).await,
     }
+}
+
+/// An edit, delete or reaction of the message `action.target`: a message of a channel hosted
+/// elsewhere goes through its host; every other one (a channel hosted here, a DM here or with
+/// another server) is handled here.
+async fn message_action(
+    state: &AppState,
+    session: &Session,
+    action: Action,
+) -> Result<Acted, ApiError> {
+    rich::check_fields(state, action.kind, &action.body, &action.meta)?;
+    match rich::place_of(state, session, &action.target).await? {
+        Some(mirror) => mirror::message_action(state, session, &mirror, action).await,
+        None => rich::act(state, session, action).await,
+    }
+}
+
+/// `PUT /api/v1/messages/{id}`: edit one's message.
+pub async fn edit(
+    state: &AppState,
+    session: &Session,
+    id: &str,
+    req: EditRequest,
+) -> Result<Event, ApiError> {
+    let meta = match req.meta {
+        None | Some(serde_json::Value::Null) => serde_json::json!({}),
+        Some(meta) => meta,
+    };
+    let action = Action {
+        kind: EventKind::Edit,
+        target: id.to_string(),
+        body: req.body,
+        meta,
+    };
+    Ok(message_action(state, session, action).await?.event)
+}
+
+/// `DELETE /api/v1/messages/{id}`: delete a message (one's own, or any as an operator of its
+/// channel); also withdraws a reaction when `id` names one.
+pub async fn delete(state: &AppState, session: &Session, id: &str) -> Result<Event, ApiError> {
+    let action = Action {
+        kind: EventKind::Delete,
+        target: id.to_string(),
+        body: String::new(),
+        meta: serde_json::json!({}),
+    };
+    Ok(message_action(state, session, action).await?.event)
+}
+
+/// `POST /api/v1/messages/{id}/reactions`: the reaction event, and whether it is new (a
+/// repeat answers the first).
+pub async fn react(
+    state: &AppState,
+    session: &Session,
+    id: &str,
+    emoji: String,
+) -> Result<Acted, ApiError> {
+    let action = Action {
+        kind: EventKind::Reaction,
+        target: id.to_string(),
+        body: emoji,
+        meta: serde_json::json!({}),
+    };
+    message_action(state, session, action).await
+}
+
+/// `DELETE /api/v1/messages/{id}/reactions/{emoji}`: withdraws one's reaction (a `delete` of
+/// the reaction event).
+pub async fn unreact(
+    state: &AppState,
+    session: &Session,
+    id: &str,
+    emoji: &str,
+) -> Result<Event, ApiError> {
+    let reaction = rich::my_reaction(state, session, id, emoji).await?;
+    delete(state, session, &reaction).await
 }
 
 /// `GET /api/v1/users/{handle}`: a user of another server is asked of their server.

@@ -92,6 +92,9 @@ pub struct Config {
     /// Maximum bytes of a message body (a body is also at most 10,000 characters).
     #[arg(long, env = "MAX_MESSAGE_SIZE", default_value_t = 40_000, value_parser = clap::value_parser!(u64).range(1..=1_000_000))]
     pub max_message_size: u64,
+    /// Seconds after sending during which a user may edit their message.
+    #[arg(long, env = "EDIT_WINDOW", default_value_t = 900, value_parser = clap::value_parser!(u64).range(0..=31_536_000))]
+    pub edit_window: u64,
     /// Message of the day.
     #[arg(long, env = "MOTD", default_value = "")]
     pub motd: String,
@@ -193,6 +196,7 @@ impl fmt::Debug for Config {
             .field("max_history", &self.max_history)
             .field("session_timeout", &self.session_timeout)
             .field("max_message_size", &self.max_message_size)
+            .field("edit_window", &self.edit_window)
             .field("motd", &self.motd)
             .field("server_name", &self.server_name)
             .field("federation_key", &redacted(&self.federation_key))

@@ -157,6 +157,7 @@ fn serialize(row: &db::models::EventRow) -> Option<Arc<Delivered>> {
         target: row.target.clone(),
         room_seq: None,
         wire: None,
+        deleted: false,
     };
     let json = services::events::view(row)
         .map_err(|e| e.message)

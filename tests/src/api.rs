@@ -174,6 +174,26 @@ impl Api {
             .await
     }
 
+    /// `PUT` a JSON body.
+    pub async fn put(&self, path: &str, body: Value) -> Reply {
+        self.raw("PUT", path, serde_json::to_vec(&body).expect("json"))
+            .await
+    }
+
+    /// `DELETE` without a body.
+    pub async fn delete(&self, path: &str) -> Reply {
+        let res = self
+            .request(awc::http::Method::DELETE, path)
+            .send()
+            .await
+            .unwrap_or_else(|e| panic!("{path}: {e}"));
+        let (status, bytes) = read(path, res).await;
+        Reply {
+            status,
+            body: serde_json::from_slice(&bytes).unwrap_or(Value::Null),
+        }
+    }
+
     /// `GET`.
     pub async fn get(&self, path: &str) -> Reply {
         let res = self

@@ -1,17 +1,19 @@
-//! Messages: sending (with a `txn_id`, so retries are safe), history, and one sync poll.
+//! Messages: sending (with a `txn_id`, so retries are safe), history, one sync poll, and one
+//! message's edits, deletes, reactions and thread.
 
 use std::time::Duration;
 
 use actix_web::http::Method;
 use federation_proto::api::client::{
-    paths, HistoryQuery, HistoryResponse, SendRequest, SyncQuery, SyncResponse,
-    SYNC_DEFAULT_TIMEOUT_S,
+    paths, EditRequest, HistoryQuery, HistoryResponse, ReactRequest, SendRequest, SyncQuery,
+    SyncResponse, ThreadResponse, SYNC_DEFAULT_TIMEOUT_S,
 };
-use federation_proto::event::{Event, EventKind};
+use federation_proto::event::{validate_emoji, Event, EventKind};
 
 use crate::backoff::Backoff;
 use crate::client::{Auth, Call, Client};
 use crate::error::ClientError;
+use crate::path::fill;
 use crate::sync::SyncStream;
 
 /// A [`SendRequest`] for a plain message to `to`, ready to adjust before [`Client::send_request`].
@@ -124,9 +126,77 @@ impl Client {
         self.call(call).await
     }
 
+    /// `GET /api/v1/messages/{id}`: one message with its aggregates (`edited`, `deleted`,
+    /// `reactions`, `replies`).
+    pub async fn message(&self, id: &str) -> Result<Event, ClientError> {
+        self.get(&message_path(paths::MESSAGE, id, None), Auth::Bearer)
+            .await
+    }
+
+    /// `PUT /api/v1/messages/{id}`: edits one's own message (within the server's
+    /// `EDIT_WINDOW`); returns the `edit` event.
+    pub async fn edit(&self, id: &str, body: &str) -> Result<Event, ClientError> {
+        let req = EditRequest {
+            body: body.to_string(),
+            meta: None,
+        };
+        let path = message_path(paths::MESSAGE, id, None);
+        let mut call = Call::<(), EditRequest>::new(Method::PUT, &path, Auth::Bearer);
+        call.body = Some(&req);
+        self.call(call).await
+    }
+
+    /// `DELETE /api/v1/messages/{id}`: deletes a message (one's own, or any as an operator of
+    /// its channel); returns the `delete` event.
+    pub async fn delete_message(&self, id: &str) -> Result<Event, ClientError> {
+        let path = message_path(paths::MESSAGE, id, None);
+        self.call(Call::<(), ()>::new(Method::DELETE, &path, Auth::Bearer))
+            .await
+    }
+
+    /// `POST /api/v1/messages/{id}/reactions`: reacts with `emoji`; a repeat answers the first
+    /// reaction event.
+    pub async fn react(&self, id: &str, emoji: &str) -> Result<Event, ClientError> {
+        if let Err(e) = validate_emoji(emoji) {
+            return Err(ClientError::InvalidInput(e.to_string()));
+        }
+        let req = ReactRequest {
+            emoji: emoji.to_string(),
+        };
+        self.post(
+            &message_path(paths::REACTIONS, id, None),
+            &req,
+            Auth::Bearer,
+        )
+        .await
+    }
+
+    /// `DELETE /api/v1/messages/{id}/reactions/{emoji}`: withdraws one's reaction; returns
+    /// the `delete` event.
+    pub async fn unreact(&self, id: &str, emoji: &str) -> Result<Event, ClientError> {
+        let path = message_path(paths::REACTION, id, Some(emoji));
+        self.call(Call::<(), ()>::new(Method::DELETE, &path, Auth::Bearer))
+            .await
+    }
+
+    /// `GET /api/v1/messages/{id}/thread`: the root and its replies, oldest first.
+    pub async fn thread(&self, id: &str) -> Result<ThreadResponse, ClientError> {
+        self.get(&message_path(paths::THREAD, id, None), Auth::Bearer)
+            .await
+    }
+
     /// A [`SyncStream`] over this device's events, starting from the server's stored cursor.
     pub fn sync(&self) -> SyncStream {
         SyncStream::new(self.clone())
+    }
+}
+
+/// Fills the `{id}` (and `{emoji}`) of a message path, percent-encoded.
+fn message_path(template: &str, id: &str, emoji: Option<&str>) -> String {
+    let path = fill(template, "id", id);
+    match emoji {
+        Some(emoji) => fill(&path, "emoji", emoji),
+        None => path,
     }
 }
 

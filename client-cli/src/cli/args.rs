@@ -133,6 +133,38 @@ pub enum Command {
         #[arg(long)]
         after: Option<i64>,
     },
+    /// Edit one of your messages (within the server's edit window).
+    Edit {
+        /// The message's id.
+        id: String,
+        /// The new text; read from stdin when left out or `-`.
+        body: Vec<String>,
+    },
+    /// Delete a message (yours, or any in a channel you operate).
+    Delete {
+        /// The message's id.
+        id: String,
+    },
+    /// React to a message with an emoji (or withdraw your reaction with --remove).
+    React {
+        /// The message's id.
+        id: String,
+        /// One emoji, e.g. 👍.
+        emoji: String,
+        /// Withdraw this reaction instead.
+        #[arg(long)]
+        remove: bool,
+    },
+    /// Show a message and its replies, oldest first.
+    Thread {
+        /// The root message's id.
+        id: String,
+    },
+    /// Show one message with its edits, reactions and replies counted.
+    Show {
+        /// The message's id.
+        id: String,
+    },
     /// Follow events live; resumes where the last `tail` of this profile stopped.
     Tail(TailArgs),
     /// Show a user's profile (your own without an argument).

@@ -92,7 +92,7 @@ pub enum Outcome {
     /// New events from the sync stream.
     Events(Vec<Event>),
     /// A message this client sent, as stored.
-    Sent(Event),
+    Sent(Box<Event>),
     /// The sync connection changed state.
     Connection(ConnectionState),
     /// A join succeeded; `channel` is the server's full name.

@@ -1,7 +1,8 @@
 //! One window of the chat UI: a channel, a DM conversation, or the status window. Pure.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 
+use hearth_client::types::{Edited, ReactionCount};
 use hearth_client::{Event, EventKind};
 
 /// What a buffer shows.
@@ -45,6 +46,18 @@ pub struct Buffer {
     /// event seen anywhere when they were written.
     entries: BTreeMap<(i64, u64), Entry>,
     notes: u64,
+    /// Edits, deletes and reactions already applied in place, by `seq`.
+    applied: BTreeSet<i64>,
+    /// Reactions seen: reaction event id → (message id, emoji, who), for their withdrawal.
+    reactions: HashMap<uuid::Uuid, (uuid::Uuid, String, String)>,
+}
+
+/// Edits, deletes and reactions: events that act on an earlier message.
+pub fn acts_on_message(event: &Event) -> bool {
+    matches!(
+        event.kind,
+        EventKind::Edit | EventKind::Delete | EventKind::Reaction
+    ) && event.target.is_some()
 }
 
 impl Buffer {
@@ -60,7 +73,88 @@ impl Buffer {
             topic: String::new(),
             entries: BTreeMap::new(),
             notes: 0,
+            applied: BTreeSet::new(),
+            reactions: HashMap::new(),
         }
+    }
+
+    /// Whether this buffer holds what an edit, delete or reaction names (a message, or a
+    /// reaction it saw), so that it can be shown in place instead of as a line of its own.
+    pub fn holds_target(&self, event: &Event) -> bool {
+        event.target.is_some_and(|target| {
+            self.reactions.contains_key(&target) || self.message(target).is_some()
+        })
+    }
+
+    /// Remembers a reaction from a history page (its message's aggregates already count it),
+    /// so that its withdrawal can be shown later.
+    pub fn remember_reaction(&mut self, event: &Event) {
+        if let (EventKind::Reaction, Some(target)) = (event.kind, event.target) {
+            self.reactions
+                .insert(event.id, (target, event.body.clone(), event.from.clone()));
+        }
+    }
+
+    fn message(&self, id: uuid::Uuid) -> Option<&Event> {
+        self.entries.values().find_map(|e| match e {
+            Entry::Event(ev) if ev.id == id && ev.is_message() => Some(&**ev),
+            _ => None,
+        })
+    }
+
+    fn message_mut(&mut self, id: uuid::Uuid) -> Option<&mut Event> {
+        self.entries.values_mut().find_map(|e| match e {
+            Entry::Event(ev) if ev.id == id && ev.is_message() => Some(&mut **ev),
+            _ => None,
+        })
+    }
+
+    /// Shows a live edit, delete or reaction in place: the message it names gets the new text,
+    /// `[deleted]`, or its reaction counts. `true` when applied (the event needs no line of its
+    /// own); `false` when this buffer does not hold the message. `me` is the user's handle.
+    pub fn apply_in_place(&mut self, event: &Event, me: &str) -> bool {
+        let Some(target) = event.target.filter(|_| acts_on_message(event)) else {
+            return false;
+        };
+        if self.applied.contains(&event.seq) {
+            return true;
+        }
+        let withdrawn = match self.reactions.get(&target) {
+            Some(reaction) if event.kind == EventKind::Delete => Some(reaction.clone()),
+            _ => None,
+        };
+        let message_id = withdrawn.as_ref().map_or(target, |(m, _, _)| *m);
+        let Some(message) = self.message_mut(message_id) else {
+            return false;
+        };
+        let mine = |who: &str| who.eq_ignore_ascii_case(me);
+        match (event.kind, withdrawn) {
+            (EventKind::Edit, _) => {
+                message.body = event.body.clone();
+                message.meta = event.meta.clone();
+                let count = message.edited.as_ref().map_or(0, |e| e.count) + 1;
+                message.edited = Some(Edited {
+                    ts: event.ts.clone(),
+                    count,
+                });
+            }
+            (EventKind::Delete, Some((_, emoji, who))) => {
+                count_reaction(message, &emoji, -1, mine(&who));
+                self.reactions.remove(&target);
+            }
+            (EventKind::Delete, None) => {
+                message.deleted = Some(true);
+                message.body.clear();
+                message.meta.clear();
+                message.reactions = None;
+            }
+            _ => {
+                count_reaction(message, &event.body, 1, mine(&event.from));
+                self.remember_reaction(event);
+            }
+        }
+        self.applied.insert(event.seq);
+        true
     }
 
     /// Adds an event unless one with the same `seq` is there; tells whether it was new.
@@ -133,6 +227,28 @@ impl Buffer {
             && !self.history_complete
             && !self.loading
             && self.at_top(page)
+    }
+}
+
+/// Adds (`delta` 1) or withdraws (-1) one reaction with `emoji` on a message.
+fn count_reaction(message: &mut Event, emoji: &str, delta: i64, mine: bool) {
+    let list = message.reactions.get_or_insert_with(Vec::new);
+    match list.iter_mut().position(|r| r.emoji == emoji) {
+        Some(i) => {
+            list[i].count += delta;
+            if mine {
+                list[i].me = delta > 0;
+            }
+            if list[i].count <= 0 {
+                list.remove(i);
+            }
+        }
+        None if delta > 0 => list.push(ReactionCount {
+            emoji: emoji.to_string(),
+            count: delta,
+            me: mine,
+        }),
+        None => {}
     }
 }
 

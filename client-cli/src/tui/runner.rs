@@ -31,7 +31,7 @@ async fn perform(client: &Client, action: Action) -> Option<Outcome> {
     };
     match action {
         Action::Send { to, kind, body } => match client.send_kind(&to, kind, &body).await {
-            Ok(event) => Some(Outcome::Sent(event)),
+            Ok(event) => Some(Outcome::Sent(Box::new(event))),
             Err(e) => failed(format!("sending to {to}"), e),
         },
         Action::Join { channel, key } => match client.join(&channel, key.as_deref()).await {

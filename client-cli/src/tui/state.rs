@@ -5,7 +5,7 @@ use federation_proto::ids::{ChannelName, ServerName, UserHandle};
 use hearth_client::{ConnectionState, Event, EventKind};
 
 pub use crate::tui::action::{Action, Key, Outcome};
-use crate::tui::buffer::{Buffer, BufferKind};
+use crate::tui::buffer::{acts_on_message, Buffer, BufferKind};
 use crate::tui::command::{self, Input, HELP};
 use crate::tui::editor::LineEditor;
 
@@ -128,7 +128,7 @@ impl State {
                 actions
             }
             Outcome::Events(events) => events.into_iter().flat_map(|e| self.route(e)).collect(),
-            Outcome::Sent(event) => self.route(event),
+            Outcome::Sent(event) => self.route(*event),
             Outcome::Connection(state) => {
                 self.connection = state;
                 Vec::new()
@@ -152,8 +152,17 @@ impl State {
                 let buffer = &mut self.buffers[i];
                 buffer.loading = false;
                 buffer.history_complete = !full_page;
-                for e in events {
+                // A page's messages carry their aggregates: their edits, deletes and
+                // reactions are already counted there, so those get no line of their own
+                // (messages first: a page is newest first).
+                let (acting, plain): (Vec<Event>, Vec<Event>) =
+                    events.into_iter().partition(acts_on_message);
+                for e in plain.into_iter().chain(acting) {
                     self.latest_seq = self.latest_seq.max(e.seq);
+                    self.buffers[i].remember_reaction(&e);
+                    if acts_on_message(&e) && self.buffers[i].holds_target(&e) {
+                        continue;
+                    }
                     self.buffers[i].insert_event(e);
                 }
                 if i == self.active {
@@ -303,7 +312,8 @@ impl State {
         } else if matches!(
             event.kind,
             EventKind::Message | EventKind::Action | EventKind::Notice
-        ) {
+        ) || acts_on_message(&event)
+        {
             let other = if from_me { &event.to } else { &event.from };
             (other.to_ascii_lowercase(), BufferKind::Direct)
         } else {
@@ -337,6 +347,10 @@ impl State {
             event.kind,
             EventKind::Message | EventKind::Action | EventKind::Notice
         );
+        // Edits and deletes show in place, reactions under their message.
+        if self.buffers[i].apply_in_place(&event, &self.me) {
+            return actions;
+        }
         let is_new = self.buffers[i].insert_event(event);
         if is_new && speech && !from_me && i != self.active {
             self.buffers[i].unread += 1;

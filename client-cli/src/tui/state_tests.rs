@@ -106,7 +106,7 @@ fn typing_sends_to_active_buffer() {
 fn sent_message_is_echoed_once() {
     let mut s = in_general();
     let e = event(10, "message", ME, "#general@hs1", "hello");
-    s.apply(Outcome::Sent(e.clone()));
+    s.apply(Outcome::Sent(Box::new(e.clone())));
     s.apply(Outcome::Events(vec![e]));
     assert_eq!(texts(&s), ["20:01:02 <alice> hello"]);
     assert_eq!(s.active().unread, 0);
@@ -141,7 +141,9 @@ fn direct_messages_open_a_buffer_for_the_other_party() {
     )]));
     assert_eq!(keys(&s), [STATUS, "#general@hs1", "bob@hs1"]);
     assert_eq!(s.buffers()[2].unread, 1);
-    s.apply(Outcome::Sent(event(8, "message", ME, "bob@hs1", "yes?")));
+    s.apply(Outcome::Sent(Box::new(event(
+        8, "message", ME, "bob@hs1", "yes?",
+    ))));
     assert_eq!(s.buffers()[2].len(), 2);
 }
 
@@ -421,4 +423,56 @@ fn own_nick_event_from_another_device_updates_me() {
         "zed@hs1",
     )]));
     assert_eq!(s.me(), "zed@hs1");
+}
+
+#[test]
+fn edits_deletes_and_reactions_show_in_place() {
+    let mut s = in_general();
+    let m = event(10, "message", "bob@hs1", "#general@hs1", "helo");
+    let mut edit = event(11, "edit", "bob@hs1", "#general@hs1", "hello");
+    edit.target = Some(m.id);
+    let mut react = event(12, "reaction", ME, "#general@hs1", "👍");
+    react.target = Some(m.id);
+    s.apply(Outcome::Events(vec![
+        m.clone(),
+        edit.clone(),
+        react.clone(),
+    ]));
+    assert_eq!(texts(&s), ["20:01:02 <bob> hello (edited)  [👍 1]"]);
+    // The same events again (a resumed sync) change nothing.
+    s.apply(Outcome::Events(vec![edit, react.clone()]));
+    assert_eq!(texts(&s), ["20:01:02 <bob> hello (edited)  [👍 1]"]);
+    let mut withdraw = event(13, "delete", ME, "#general@hs1", "");
+    withdraw.target = Some(react.id);
+    s.apply(Outcome::Events(vec![withdraw]));
+    assert_eq!(texts(&s), ["20:01:02 <bob> hello (edited)"]);
+    let mut delete = event(14, "delete", "bob@hs1", "#general@hs1", "");
+    delete.target = Some(m.id);
+    s.apply(Outcome::Events(vec![delete]));
+    assert_eq!(texts(&s), ["20:01:02 <bob> [deleted]"]);
+    // An edit of a message this window does not hold is shown as a line.
+    let mut stray = event(15, "edit", "bob@hs1", "#general@hs1", "older");
+    stray.target = Some(uuid::Uuid::new_v4());
+    s.apply(Outcome::Events(vec![stray]));
+    assert_eq!(texts(&s).len(), 2);
+    assert_eq!(s.active().unread, 0);
+}
+
+#[test]
+fn history_pages_do_not_count_edits_twice() {
+    let mut s = State::new(ME);
+    s.apply(Outcome::Channels(vec![summary("#general@hs1", "")]));
+    let mut m = event(10, "message", "bob@hs1", "#general@hs1", "hello");
+    m.edited = Some(hearth_client::types::Edited {
+        ts: m.ts.clone(),
+        count: 1,
+    });
+    m.deleted = Some(false);
+    let mut edit = event(11, "edit", "bob@hs1", "#general@hs1", "hello");
+    edit.target = Some(m.id);
+    s.apply(Outcome::History {
+        target: "#general@hs1".into(),
+        events: vec![edit, m],
+    });
+    assert_eq!(texts(&s), ["20:01:02 <bob> hello (edited)"]);
 }

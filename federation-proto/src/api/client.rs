@@ -4,6 +4,7 @@ use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 
 use crate::event::Event;
+pub use crate::event::{Edited, ReactionCount, Replies};
 
 /// Paths of the client API. `{name}` is a channel name without `#` (the `%23` form is accepted),
 /// `{handle}` a user handle.
@@ -18,6 +19,14 @@ pub mod paths {
     pub const MESSAGES: &str = "/api/v1/messages";
     /// `GET`: the same events as sync, as a Server-Sent Events stream.
     pub const MESSAGES_STREAM: &str = "/api/v1/messages/stream";
+    /// `GET`: one message with its aggregates; `PUT`: edit it; `DELETE`: delete it.
+    pub const MESSAGE: &str = "/api/v1/messages/{id}";
+    /// `POST`: react to a message.
+    pub const REACTIONS: &str = "/api/v1/messages/{id}/reactions";
+    /// `DELETE`: withdraw one's reaction.
+    pub const REACTION: &str = "/api/v1/messages/{id}/reactions/{emoji}";
+    /// `GET`: a message and its replies.
+    pub const THREAD: &str = "/api/v1/messages/{id}/thread";
     /// `GET`: stored history of a channel or DM.
     pub const HISTORY: &str = "/api/v1/history";
     /// `GET`: channels this user is in.
@@ -198,6 +207,36 @@ pub struct SendRequest {
     pub txn_id: Option<String>,
 }
 
+/// `PUT /api/v1/messages/{id}`: the new text of one's message.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct EditRequest {
+    /// The new text.
+    pub body: String,
+    /// A new `meta` object (`{}` when absent).
+    #[serde(default)]
+    #[schema(value_type = Option<Object>)]
+    pub meta: Option<serde_json::Value>,
+}
+
+/// `POST /api/v1/messages/{id}/reactions`
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ReactRequest {
+    /// One emoji (a short sequence of emoji or symbols: at most 8 characters and 32 bytes, no
+    /// letters, digits, white space or control characters).
+    pub emoji: String,
+}
+
+/// Answer to `GET /api/v1/messages/{id}/thread`.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct ThreadResponse {
+    /// The root message, with its aggregates.
+    pub root: Event,
+    /// Its replies (`reply_to` = the root), oldest first, with their aggregates.
+    pub replies: Vec<Event>,
+}
+
 /// Query of `GET /api/v1/history`.
 #[derive(Debug, Clone, Default, Serialize, Deserialize, IntoParams, ToSchema)]
 #[into_params(parameter_in = Query)]
@@ -215,7 +254,8 @@ pub struct HistoryQuery {
 /// Answer to history: newest first.
 #[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
 pub struct HistoryResponse {
-    /// Events, newest first.
+    /// Events, newest first. Messages carry their aggregates (`edited`, `deleted`,
+    /// `reactions`, `replies`).
     pub events: Vec<Event>,
 }
 

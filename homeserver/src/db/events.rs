@@ -94,6 +94,7 @@ pub fn append(conn: &mut Conn, new: NewEvent, max_history: i64) -> QueryResult<E
         target: new.target,
         room_seq: Some(room_seq),
         wire: new.wire,
+        deleted: false,
     })
 }
 

@@ -220,7 +220,7 @@ fn copy_all(
         seq: i64, id: String, room_id: i64, ts_ms: i64, sender: String,
         sender_id: Option<String>, recipient: String, kind: String, body: String, meta: String,
         reply_to: Option<String>, target: Option<String>, room_seq: Option<i64>,
-        wire: Option<String>,
+        wire: Option<String>, deleted: bool,
     });
     copy_table!(
         src,
@@ -332,6 +332,23 @@ fn copy_all(
             handle: String,
             invited_by: String,
             created_ms: i64,
+        }
+    );
+    copy_table!(src, dst, progress, copied, message_stats {
+        message_id: String, edit_count: i64, edited_ms: Option<i64>, reply_count: i64,
+        last_reply_ms: Option<i64>,
+    });
+    copy_table!(
+        src,
+        dst,
+        progress,
+        copied,
+        reactions {
+            message_id: String,
+            user_handle: String,
+            emoji: String,
+            event_id: String,
+            ts_ms: i64,
         }
     );
     Ok(copied)

@@ -25,6 +25,7 @@ pub mod models;
 pub mod outbox;
 pub mod peers;
 pub mod recipients;
+pub mod rich;
 pub mod room_counters;
 pub mod schema;
 pub mod shared;

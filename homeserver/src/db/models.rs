@@ -2,7 +2,7 @@
 
 use diesel::prelude::*;
 
-use super::schema::{channels, devices, events, members, users};
+use super::schema::{channels, devices, events, members, message_stats, reactions, users};
 
 /// A local account.
 #[derive(Debug, Clone, Queryable, Selectable, Insertable)]
@@ -99,6 +99,30 @@ pub struct EventRow {
     pub target: Option<String>,
     pub room_seq: Option<i64>,
     pub wire: Option<String>,
+    /// Erased: a deleted message, or an edit of one.
+    pub deleted: bool,
+}
+
+/// The counters of a message that was edited or answered.
+#[derive(Debug, Clone, Default, Queryable, Selectable)]
+#[diesel(table_name = message_stats)]
+pub struct StatsRow {
+    pub message_id: String,
+    pub edit_count: i64,
+    pub edited_ms: Option<i64>,
+    pub reply_count: i64,
+    pub last_reply_ms: Option<i64>,
+}
+
+/// A current reaction.
+#[derive(Debug, Clone, Queryable, Selectable)]
+#[diesel(table_name = reactions)]
+pub struct ReactionRow {
+    pub message_id: String,
+    pub user_handle: String,
+    pub emoji: String,
+    pub event_id: String,
+    pub ts_ms: i64,
 }
 
 /// An event to append ([`super::events::append`]).

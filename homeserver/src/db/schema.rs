@@ -88,6 +88,27 @@ diesel::table! {
         target -> Nullable<Text>,
         room_seq -> Nullable<BigInt>,
         wire -> Nullable<Text>,
+        deleted -> Bool,
+    }
+}
+
+diesel::table! {
+    message_stats (message_id) {
+        message_id -> Text,
+        edit_count -> BigInt,
+        edited_ms -> Nullable<BigInt>,
+        reply_count -> BigInt,
+        last_reply_ms -> Nullable<BigInt>,
+    }
+}
+
+diesel::table! {
+    reactions (message_id, user_handle, emoji) {
+        message_id -> Text,
+        user_handle -> Text,
+        emoji -> Text,
+        event_id -> Text,
+        ts_ms -> BigInt,
     }
 }
 
@@ -226,4 +247,6 @@ diesel::allow_tables_to_appear_in_same_query!(
     remote_members,
     mirrors,
     remote_invites,
+    message_stats,
+    reactions,
 );

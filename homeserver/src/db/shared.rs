@@ -205,6 +205,9 @@ pub fn room_events_after(
     events::table
         .filter(events::room_id.eq(room_id))
         .filter(events::room_seq.gt(after))
+        // Erased events (deleted messages and their edits) are not served: their signed wire
+        // form is gone. A member server that missed them skips their sequence numbers.
+        .filter(events::deleted.eq(false))
         .order(events::room_seq.asc())
         .limit(limit)
         .select(EventRow::as_select())
@@ -215,6 +218,7 @@ pub fn room_events_after(
 pub fn room_tail(conn: &mut Conn, room_id: i64, limit: i64) -> QueryResult<Vec<EventRow>> {
     let mut rows: Vec<EventRow> = events::table
         .filter(events::room_id.eq(room_id))
+        .filter(events::deleted.eq(false))
         .order(events::room_seq.desc())
         .limit(limit)
         .select(EventRow::as_select())

@@ -18,6 +18,7 @@ use crate::services::channels::{check_reason, info_of, load_channel, parse_modes
 use crate::services::fanout::{channel_state, envelope_of};
 use crate::services::messages::{check_body, check_meta};
 use crate::services::policy::{self, Actor};
+use crate::services::rich::{check_fields, no_such_message, Action};
 use crate::state::AppState;
 
 /// Most envelopes in one pull answer, and in a joiner's backfill.
@@ -46,9 +47,16 @@ fn check_submission(
             format!("the event is not addressed to {global}"),
         ));
     }
-    check_meta(&Value::Object(event.meta.clone()))?;
+    let meta = Value::Object(event.meta.clone());
+    check_meta(&meta)?;
     if event.kind.is_user_sendable() {
         check_body(state, &event.body)?;
+    }
+    if matches!(
+        event.kind,
+        EventKind::Edit | EventKind::Delete | EventKind::Reaction
+    ) {
+        check_fields(state, event.kind, &event.body, &meta)?;
     }
     Ok(Actor::Remote {
         handle: event.from.to_string(),
@@ -110,6 +118,28 @@ fn perform(
                 ));
             }
             act::rename(conn, host, channel, actor, &new.to_string(), submitted)
+        }
+        // Edits, deletes and reactions: the same rules as for a user of this server (sender,
+        // EDIT_WINDOW, operators), and the effect applied when the event is appended.
+        EventKind::Edit | EventKind::Delete | EventKind::Reaction => {
+            let target_id = event
+                .target
+                .ok_or_else(|| {
+                    ApiError::bad_request(
+                        "invalid_event",
+                        format!("a {} names its target", event.kind),
+                    )
+                })?
+                .to_string();
+            let target =
+                db::events::by_id(conn, &target_id)?.ok_or_else(|| no_such_message(&target_id))?;
+            let action = Action {
+                kind: event.kind,
+                target: target_id,
+                body: event.body.clone(),
+                meta: Value::Object(event.meta.clone()),
+            };
+            act::message_action(conn, host, channel, actor, &action, &target, submitted)
         }
         k if k.is_ephemeral() => Err(ApiError::bad_request(
             "unsupported_type",

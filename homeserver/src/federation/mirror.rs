@@ -30,6 +30,7 @@ use crate::services::channels::act::{notify_invitee, Host};
 use crate::services::events::{append_event, view, Draft};
 use crate::services::messages::Outgoing;
 use crate::services::policy::Actor;
+use crate::services::rich::{check_reply_to, Acted, Action};
 use crate::services::{now_ms, now_ms_u64};
 use crate::state::AppState;
 
@@ -75,7 +76,7 @@ fn host_error(host: &str, e: FedError) -> ApiError {
 
 /// Error codes are `&'static str`; a host's code is mapped onto the known set.
 fn leak_code(code: &str) -> &'static str {
-    const KNOWN: [&str; 26] = [
+    const KNOWN: [&str; 35] = [
         "invite_only",
         "bad_channel_key",
         "channel_full",
@@ -102,6 +103,15 @@ fn leak_code(code: &str) -> &'static str {
         "not_mirrored",
         "origin_mismatch",
         "reason_too_long",
+        "no_such_message",
+        "no_such_reaction",
+        "not_sender",
+        "edit_window_closed",
+        "message_deleted",
+        "not_a_message",
+        "already_reacted",
+        "invalid_emoji",
+        "invalid_reply_to",
     ];
     KNOWN
         .into_iter()
@@ -129,6 +139,21 @@ fn signed_event(
     meta: Value,
     reply_to: Option<String>,
 ) -> Result<WireEvent, ApiError> {
+    signed_event_targeting(state, session, channel, kind, body, meta, reply_to, None)
+}
+
+/// [`signed_event`] with a `target` (the message an edit, delete or reaction acts on).
+#[allow(clippy::too_many_arguments)]
+fn signed_event_targeting(
+    state: &AppState,
+    session: &Session,
+    channel: &str,
+    kind: EventKind,
+    body: &str,
+    meta: Value,
+    reply_to: Option<String>,
+    target: Option<String>,
+) -> Result<WireEvent, ApiError> {
     let mut event = json!({
         "id": uuid::Uuid::now_v7().to_string(),
         "ts": federation_proto::time::format_rfc3339_ms(now_ms()),
@@ -140,6 +165,9 @@ fn signed_event(
     });
     if let Some(reply_to) = reply_to {
         event["reply_to"] = json!(reply_to);
+    }
+    if let Some(target) = target {
+        event["target"] = json!(target);
     }
     hash_and_sign_event(&mut event, state.server_name.as_str(), state.keys.current())
         .map_err(ApiError::internal)?;
@@ -258,7 +286,13 @@ pub async fn prepare_send(
     reply_to: Option<String>,
 ) -> Result<WireEvent, ApiError> {
     let global = channel.to_string();
-    require_member(state, session, &global).await?;
+    let room_id = require_member(state, session, &global).await?;
+    if let Some(reply_to) = reply_to.clone() {
+        state
+            .db
+            .run(move |conn| check_reply_to(conn, room_id, &reply_to))
+            .await?;
+    }
     signed_event(state, session, &global, kind, body, meta, reply_to)
 }
 
@@ -311,6 +345,74 @@ pub async fn act(
     let event = signed_event(state, session, &global, kind, body, meta, None)?;
     let answer = submit(state, channel, event, None).await?;
     apply(state, &answer.envelope, Arrival::Answered).await
+}
+
+/// An edit, delete or reaction by a local member on a message of a channel hosted elsewhere:
+/// signed here, judged and sequenced by the host (sender, window, operator: the same rules as
+/// for its own users), then applied here from its envelope like every channel event. A
+/// reaction the user already gave answers the first one.
+pub async fn message_action(
+    state: &AppState,
+    session: &Session,
+    mirror: &MirrorRow,
+    action: Action,
+) -> Result<Acted, ApiError> {
+    let channel: ChannelName = mirror.channel.parse()?;
+    let global = channel.to_string();
+    let room_id = require_member(state, session, &global).await?;
+    let me = format!("{}@{}", session.nick, state.server_name);
+    let first_reaction = |action: &Action| {
+        let (target, me, emoji) = (action.target.clone(), me.clone(), action.body.clone());
+        async move {
+            state
+                .db
+                .run(move |conn| {
+                    let Some(first) = db::rich::reaction(conn, &target, &me, &emoji)? else {
+                        return Ok(None);
+                    };
+                    let row =
+                        db::events::by_id(conn, &first.event_id)?.filter(|r| r.room_id == room_id);
+                    row.map(view).transpose()
+                })
+                .await
+        }
+    };
+    if action.kind == EventKind::Reaction {
+        if let Some(event) = first_reaction(&action).await? {
+            return Ok(Acted {
+                event,
+                created: false,
+            });
+        }
+    }
+    let event = signed_event_targeting(
+        state,
+        session,
+        &global,
+        action.kind,
+        &action.body,
+        action.meta.clone(),
+        None,
+        Some(action.target.clone()),
+    )?;
+    match send_signed(state, &channel, event).await {
+        Ok(event) => Ok(Acted {
+            event,
+            created: true,
+        }),
+        Err(e) if e.code == "already_reacted" => {
+            // Given from another device at the same moment: the host has the first one.
+            pull(state, &global, &mirror.host, mirror.host_seq).await?;
+            match first_reaction(&action).await? {
+                Some(event) => Ok(Acted {
+                    event,
+                    created: false,
+                }),
+                None => Err(e),
+            }
+        }
+        Err(e) => Err(e),
+    }
 }
 
 /// An invitation by a local member of a channel hosted elsewhere: the host checks the rights

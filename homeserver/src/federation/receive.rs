@@ -12,7 +12,7 @@ use std::sync::Arc;
 use federation_proto::api::wire::{Envelope, Transaction, TxnItem, WireEvent};
 use federation_proto::canonical::parse_strict;
 use federation_proto::event::EventKind;
-use federation_proto::ids::{ChannelName, ServerName, UserHandle};
+use federation_proto::ids::{ChannelName, UserHandle};
 use federation_proto::signing::{
     verify_event, verify_events_batch, verifying_key_from_b64, KeyId, KnownKey, VerifiedEvent,
     VerifyError,
@@ -23,8 +23,11 @@ use super::peers::stored_keys;
 use super::{hosting, mirror};
 use crate::db::{self, Conn};
 use crate::error::ApiError;
+use crate::services::channels::act::Host;
 use crate::services::events::{append_event, Draft};
 use crate::services::messages::{check_body, check_meta, dm_room_key_remote};
+use crate::services::policy::DM_PARTICIPANT;
+use crate::services::rich::{check_fields, facts, judge, no_such_message};
 use crate::services::{now_ms, now_ms_u64};
 use crate::state::AppState;
 
@@ -240,6 +243,7 @@ struct DirectEvent {
     body: String,
     meta: Value,
     reply_to: Option<String>,
+    target: Option<String>,
     ts_ms: i64,
 }
 
@@ -268,15 +272,13 @@ async fn receive_direct_events(
     if to_store.is_empty() {
         return Ok(outcomes);
     }
-    let max_history = state.config.max_history;
-    let server = state.server_name.clone();
+    let host = Host::of(state);
     let stored = state
         .db
         .write(move |conn| {
             let mut stored = Vec::with_capacity(to_store.len());
             for (index, direct) in to_store {
-                match db::writer::savepoint(conn, |c| store_direct(c, &server, max_history, direct))
-                {
+                match db::writer::savepoint(conn, |c| store_direct(c, &host, direct)) {
                     Err(e) if e.status.is_server_error() => return Err(e),
                     outcome => stored.push((index, outcome)),
                 }
@@ -295,10 +297,20 @@ fn check_direct(state: &AppState, event: &Value) -> Result<DirectEvent, ApiError
     let event = WireEvent::try_from(event.clone())
         .map_err(|e| ApiError::bad_request("invalid_event", e.to_string()))?;
     let kind = event.kind;
-    if !(kind.is_user_sendable() || kind == EventKind::Invite) {
+    let acts_on_message = matches!(
+        kind,
+        EventKind::Edit | EventKind::Delete | EventKind::Reaction
+    );
+    if !(kind.is_user_sendable() || kind == EventKind::Invite || acts_on_message) {
         return Err(ApiError::bad_request(
             "unsupported_type",
-            "only message, action, notice and invite travel as direct events",
+            "only message, action, notice, invite, edit, delete and reaction travel as direct events",
+        ));
+    }
+    if acts_on_message && event.target.is_none() {
+        return Err(ApiError::bad_request(
+            "invalid_event",
+            format!("a {kind} names its target"),
         ));
     }
     if kind == EventKind::Invite {
@@ -322,9 +334,13 @@ fn check_direct(state: &AppState, event: &Value) -> Result<DirectEvent, ApiError
             format!("{to} is not a user of this server"),
         ));
     }
-    check_body(state, &event.body)?;
     let meta = Value::Object(event.meta.clone());
-    check_meta(&meta)?;
+    if acts_on_message {
+        check_fields(state, kind, &event.body, &meta)?;
+    } else {
+        check_body(state, &event.body)?;
+        check_meta(&meta)?;
+    }
     Ok(DirectEvent {
         id: event.id.to_string(),
         kind,
@@ -333,18 +349,18 @@ fn check_direct(state: &AppState, event: &Value) -> Result<DirectEvent, ApiError
         body: event.body.clone(),
         meta,
         reply_to: event.reply_to.map(|u| u.to_string()),
+        target: event.target.map(|u| u.to_string()),
         ts_ms: i64::try_from(event.ts_ms).unwrap_or_else(|_| now_ms()),
     })
 }
 
 /// Stores a direct event for its local recipient (inside the caller's write); a repeat is
-/// acknowledged and applied once.
-fn store_direct(
-    conn: &mut Conn,
-    server: &ServerName,
-    max_history: i64,
-    direct: DirectEvent,
-) -> Result<(), ApiError> {
+/// acknowledged and applied once. An edit, delete or reaction must name a message of the same
+/// conversation, and is judged by the same rules as a local user's ([`judge`]: one edits and
+/// deletes only one's own messages and reactions, within `EDIT_WINDOW` of the message's
+/// signed time for an edit); a repeated reaction is acknowledged and stored once.
+fn store_direct(conn: &mut Conn, host: &Host, direct: DirectEvent) -> Result<(), ApiError> {
+    let (server, max_history) = (&host.server, host.max_history);
     if db::events::exists(conn, &direct.id)? {
         return Ok(());
     }
@@ -353,6 +369,24 @@ fn store_direct(
         .ok_or_else(|| ApiError::not_found("unknown_user", format!("no user {to}")))?;
     let room = db::events::ensure_room(conn, &dm_room_key_remote(&user.id, &direct.from), "dm")?;
     db::events::open_span(conn, &user.id, room, 0)?;
+    if let Some(target_id) = &direct.target {
+        let target = db::events::by_id(conn, target_id)?
+            .filter(|t| t.room_id == room)
+            .ok_or_else(|| no_such_message(target_id))?;
+        if direct.kind == EventKind::Reaction
+            && db::rich::reaction(conn, &target.id, &direct.from, &direct.body)?.is_some()
+        {
+            return Ok(());
+        }
+        let facts = facts(conn, &target, &direct.from, direct.ts_ms)?;
+        judge(
+            direct.kind,
+            Some(DM_PARTICIPANT),
+            facts,
+            host.edit_window_ms,
+        )
+        .map_err(|d| d.into_error("this conversation"))?;
+    }
     let recipient = to.qualified(server);
     let draft = Draft::new(
         room,
@@ -364,6 +398,7 @@ fn store_direct(
     )
     .with_meta(direct.meta)
     .replying_to(direct.reply_to)
+    .targeting(direct.target)
     .received(direct.id, direct.ts_ms);
     append_event(conn, draft, max_history)?;
     Ok(())

@@ -1,4 +1,5 @@
-//! Sync, send and history handlers.
+//! Sync, send and history handlers, and those of one message: get, edit, delete, reactions
+//! and its thread.
 //!
 //! A sync that has to wait answers `200` at once and streams its body: the JSON answer once
 //! there is one, after leading white space now and then (valid JSON) to keep intermediaries
@@ -14,7 +15,8 @@ use std::future::Future;
 use actix_web::web::Bytes;
 use actix_web::{web, HttpRequest, HttpResponse};
 use federation_proto::api::client::{
-    HistoryQuery, HistoryResponse, SendRequest, StreamQuery, SyncQuery, SyncResponse,
+    EditRequest, HistoryQuery, HistoryResponse, ReactRequest, SendRequest, StreamQuery, SyncQuery,
+    SyncResponse, ThreadResponse,
 };
 use federation_proto::api::{ErrorBody, ErrorDetail};
 use federation_proto::event::Event;
@@ -23,9 +25,9 @@ use futures_util::Stream;
 use super::hangup::{Check, ClientWatch, PeerSocket};
 use crate::error::ApiError;
 use crate::services::accounts::Session;
-use crate::services::messages;
 use crate::services::stream::{self, EventStream};
 use crate::services::sync::{self, Batch, SyncOutcome, SyncParams};
+use crate::services::{messages, rich};
 use crate::state::AppState;
 use crate::transport::{long_poll, sse};
 
@@ -212,4 +214,108 @@ pub async fn history(
     let q = query.into_inner();
     let events = messages::history(&state, &session, &q.target, q.before, q.after, q.limit).await?;
     Ok(web::Json(HistoryResponse { events }))
+}
+
+/// `GET /api/v1/messages/{id}`
+#[utoipa::path(get, path = "/api/v1/messages/{id}", tag = "messages", security(("bearer" = [])),
+    params(("id" = String, Path, description = "the message's id")),
+    responses((status = 200, body = Event, description = "the message with its aggregates: `edited` {ts, count} when edited, `deleted` (true: body empty, meta {}), `reactions` [{emoji, count, me}], `replies` {count, last_ts}"),
+        (status = 401, body = ErrorBody),
+        (status = 404, description = "no_such_message (also for a message of a channel or conversation the user is not in)", body = ErrorBody)))]
+pub async fn get_message(
+    state: web::Data<AppState>,
+    session: Session,
+    id: web::Path<String>,
+) -> Result<web::Json<Event>, ApiError> {
+    Ok(web::Json(rich::get(&state, &session, &id).await?))
+}
+
+/// `PUT /api/v1/messages/{id}`
+#[utoipa::path(put, path = "/api/v1/messages/{id}", tag = "messages", security(("bearer" = [])),
+    params(("id" = String, Path, description = "the message's id")), request_body = EditRequest,
+    responses((status = 200, body = Event, description = "the `edit` event (target = id, the new body and meta); history and GET /api/v1/messages/{id} show the new text with `edited`"),
+        (status = 400, description = "empty_body, invalid_meta, not_a_message", body = ErrorBody),
+        (status = 403, description = "not_sender, edit_window_closed (older than EDIT_WINDOW seconds), not_member", body = ErrorBody),
+        (status = 404, description = "no_such_message", body = ErrorBody),
+        (status = 409, description = "message_deleted", body = ErrorBody),
+        (status = 413, description = "message_too_large, meta_too_large", body = ErrorBody),
+        (status = 502, description = "host_unreachable (a channel hosted elsewhere)", body = ErrorBody)))]
+pub async fn edit(
+    state: web::Data<AppState>,
+    session: Session,
+    id: web::Path<String>,
+    body: web::Json<EditRequest>,
+) -> Result<web::Json<Event>, ApiError> {
+    Ok(web::Json(
+        crate::chat::edit(&state, &session, &id, body.into_inner()).await?,
+    ))
+}
+
+/// `DELETE /api/v1/messages/{id}`
+#[utoipa::path(delete, path = "/api/v1/messages/{id}", tag = "messages", security(("bearer" = [])),
+    params(("id" = String, Path, description = "the message's id (a reaction's id withdraws that reaction)")),
+    responses((status = 200, body = Event, description = "the `delete` event (target = id); the message's body and meta, and those of its edits, are erased from storage, and it shows as `deleted: true`"),
+        (status = 400, description = "not_a_message", body = ErrorBody),
+        (status = 403, description = "not_sender (only the sender or an operator of the channel), not_member", body = ErrorBody),
+        (status = 404, description = "no_such_message", body = ErrorBody),
+        (status = 409, description = "message_deleted (already)", body = ErrorBody)))]
+pub async fn delete(
+    state: web::Data<AppState>,
+    session: Session,
+    id: web::Path<String>,
+) -> Result<web::Json<Event>, ApiError> {
+    Ok(web::Json(crate::chat::delete(&state, &session, &id).await?))
+}
+
+/// `POST /api/v1/messages/{id}/reactions`
+#[utoipa::path(post, path = "/api/v1/messages/{id}/reactions", tag = "messages", security(("bearer" = [])),
+    params(("id" = String, Path, description = "the message's id")), request_body = ReactRequest,
+    responses((status = 201, body = Event, description = "the `reaction` event (target = id, body = the emoji)"),
+        (status = 200, body = Event, description = "the user already reacted with this emoji: the first reaction event; nothing is stored"),
+        (status = 400, description = "invalid_emoji, not_a_message", body = ErrorBody),
+        (status = 403, description = "not_member", body = ErrorBody),
+        (status = 404, description = "no_such_message", body = ErrorBody),
+        (status = 409, description = "message_deleted", body = ErrorBody)))]
+pub async fn react(
+    state: web::Data<AppState>,
+    session: Session,
+    id: web::Path<String>,
+    body: web::Json<ReactRequest>,
+) -> Result<HttpResponse, ApiError> {
+    let acted = crate::chat::react(&state, &session, &id, body.into_inner().emoji).await?;
+    Ok(if acted.created {
+        HttpResponse::Created().json(acted.event)
+    } else {
+        HttpResponse::Ok().json(acted.event)
+    })
+}
+
+/// `DELETE /api/v1/messages/{id}/reactions/{emoji}`
+#[utoipa::path(delete, path = "/api/v1/messages/{id}/reactions/{emoji}", tag = "messages", security(("bearer" = [])),
+    params(("id" = String, Path, description = "the message's id"), ("emoji" = String, Path, description = "the emoji, URL-encoded")),
+    responses((status = 200, body = Event, description = "the `delete` event whose target is the reaction event"),
+        (status = 404, description = "no_such_message, no_such_reaction (the user has no such reaction)", body = ErrorBody)))]
+pub async fn unreact(
+    state: web::Data<AppState>,
+    session: Session,
+    path: web::Path<(String, String)>,
+) -> Result<web::Json<Event>, ApiError> {
+    let (id, emoji) = path.into_inner();
+    Ok(web::Json(
+        crate::chat::unreact(&state, &session, &id, &emoji).await?,
+    ))
+}
+
+/// `GET /api/v1/messages/{id}/thread`
+#[utoipa::path(get, path = "/api/v1/messages/{id}/thread", tag = "messages", security(("bearer" = [])),
+    params(("id" = String, Path, description = "the root message's id")),
+    responses((status = 200, body = ThreadResponse, description = "the root and its replies (reply_to = root), oldest first, with their aggregates (at most 500 replies)"),
+        (status = 404, description = "no_such_message", body = ErrorBody)))]
+pub async fn thread(
+    state: web::Data<AppState>,
+    session: Session,
+    id: web::Path<String>,
+) -> Result<web::Json<ThreadResponse>, ApiError> {
+    let (root, replies) = rich::thread(&state, &session, &id).await?;
+    Ok(web::Json(ThreadResponse { root, replies }))
 }

@@ -93,5 +93,15 @@ pub fn configure(cfg: &mut web::ServiceConfig, json_limit: usize) {
         .service(resource(paths::MODE).post(channels::mode))
         .service(resource(paths::INVITE).post(channels::invite))
         .service(resource(paths::KICK).post(channels::kick))
-        .service(resource(paths::CHANNEL).get(channels::info));
+        .service(resource(paths::CHANNEL).get(channels::info))
+        // After `MESSAGES_STREAM`, which `{id}` would match too.
+        .service(
+            resource(paths::MESSAGE)
+                .get(messages::get_message)
+                .put(messages::edit)
+                .delete(messages::delete),
+        )
+        .service(resource(paths::REACTIONS).post(messages::react))
+        .service(resource(paths::REACTION).delete(messages::unreact))
+        .service(resource(paths::THREAD).get(messages::thread));
 }

@@ -18,6 +18,8 @@ pub const OPENAPI_PATH: &str = "/api/v1/openapi.json";
     paths(
         accounts::register, accounts::login, accounts::logout, accounts::me, accounts::change_nick, accounts::profile,
         messages::sync, messages::stream, messages::send, messages::history,
+        messages::get_message, messages::edit, messages::delete, messages::react, messages::unreact,
+        messages::thread,
         channels::list_mine, channels::list_public, channels::join, channels::part, channels::info,
         channels::topic, channels::mode, channels::invite, channels::kick,
         server::server_info, server::health,

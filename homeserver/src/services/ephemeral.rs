@@ -60,6 +60,10 @@ pub fn event(from: &str, to: &str, kind: EventKind, body: impl Into<String>) -> 
         reply_to: None,
         target: None,
         attachments: Vec::new(),
+        edited: None,
+        deleted: None,
+        reactions: None,
+        replies: None,
     }
 }
 

@@ -6,11 +6,13 @@
 //! publishes them to waiting long-polls once the transaction has committed
 //! ([`crate::db::writer`], [`crate::notifier`]).
 
-use federation_proto::event::{Event, EventKind};
+use std::collections::HashMap;
+
+use federation_proto::event::{Edited, Event, EventKind, ReactionCount, Replies};
 use federation_proto::time::format_rfc3339_ms;
 
 use super::now_ms;
-use crate::db::models::{EventRow, NewEvent};
+use crate::db::models::{EventRow, NewEvent, ReactionRow, StatsRow};
 use crate::db::{self, Conn};
 use crate::error::ApiError;
 
@@ -117,6 +119,7 @@ pub fn append_event(conn: &mut Conn, draft: Draft, max_history: i64) -> Result<E
         wire: draft.wire,
     };
     let row = db::events::append(conn, new, max_history)?;
+    apply_effect(conn, &row)?;
     let recipients = db::events::recipients(conn, draft.room_id)?;
     if !db::writer::record_event(&row, &recipients) {
         return Err(ApiError::internal(
@@ -124,6 +127,124 @@ pub fn append_event(conn: &mut Conn, draft: Draft, max_history: i64) -> Result<E
         ));
     }
     Ok(row)
+}
+
+/// Applies what an appended event does to the message it names: an edit replaces the
+/// message's body and meta and counts; a delete erases the message (or withdraws the reaction
+/// it names); a reaction is recorded; a reply is counted on its root. The one place these
+/// effects happen, for local actions, the host's sequencing of submissions, mirrors applying
+/// envelopes and received DMs alike, so every copy shows the same aggregates. Whether the
+/// actor may do it was decided before (`services::policy`); here the target must be a
+/// message of the same room, or the event changes nothing else.
+fn apply_effect(conn: &mut Conn, row: &EventRow) -> Result<(), ApiError> {
+    let kind = EventKind::from_wire(&row.kind);
+    let named = match kind {
+        Some(EventKind::Edit | EventKind::Delete | EventKind::Reaction) => row.target.as_deref(),
+        Some(k) if k.is_user_sendable() => row.reply_to.as_deref(),
+        _ => None,
+    };
+    let Some(named) = named else {
+        return Ok(());
+    };
+    let Some(target) = db::events::by_id(conn, named)? else {
+        return Ok(());
+    };
+    if target.room_id != row.room_id {
+        return Ok(());
+    }
+    let target_kind = EventKind::from_wire(&target.kind);
+    let is_message = target_kind.is_some_and(|k| k.is_user_sendable());
+    match kind {
+        Some(EventKind::Edit) if is_message && !target.deleted => {
+            db::rich::set_body(conn, &target.id, &row.body, &row.meta)?;
+            db::rich::count_edit(conn, &target.id, row.ts_ms)?;
+        }
+        Some(EventKind::Delete) if is_message => {
+            db::rich::erase(conn, &target.id)?;
+            if let Some(erased) = db::events::by_id(conn, &target.id)? {
+                let erased = serde_json::to_string(&view(erased)?).map_err(ApiError::internal)?;
+                db::rich::erase_txn_answers(conn, &target.id, &erased)?;
+            }
+        }
+        Some(EventKind::Delete) if target_kind == Some(EventKind::Reaction) => {
+            db::rich::remove_reaction(conn, &target.id)?
+        }
+        Some(EventKind::Reaction) if is_message && !target.deleted => {
+            let reaction = ReactionRow {
+                message_id: target.id,
+                user_handle: row.sender.clone(),
+                emoji: row.body.clone(),
+                event_id: row.id.clone(),
+                ts_ms: row.ts_ms,
+            };
+            db::rich::add_reaction(conn, &reaction)?;
+        }
+        Some(k) if k.is_user_sendable() && is_message => {
+            db::rich::count_reply(conn, &target.id, row.ts_ms)?
+        }
+        _ => {}
+    }
+    Ok(())
+}
+
+/// Views of stored events with the aggregates of their messages (`edited`, `deleted`,
+/// `reactions` with `me` for the user `me`, a `nick@server` handle, and `replies`): what
+/// history, `GET /api/v1/messages/{id}` and threads answer. Two queries for the whole page.
+pub fn message_views(
+    conn: &mut Conn,
+    rows: Vec<EventRow>,
+    me: &str,
+) -> Result<Vec<Event>, ApiError> {
+    let ids: Vec<String> = rows
+        .iter()
+        .filter(|r| EventKind::from_wire(&r.kind).is_some_and(|k| k.is_user_sendable()))
+        .map(|r| r.id.clone())
+        .collect();
+    let mut stats: HashMap<String, StatsRow> = db::rich::stats(conn, &ids)?
+        .into_iter()
+        .map(|s| (s.message_id.clone(), s))
+        .collect();
+    let mut reactions: HashMap<String, Vec<ReactionCount>> = HashMap::new();
+    for r in db::rich::reactions_of(conn, &ids)? {
+        let list = reactions.entry(r.message_id).or_default();
+        let mine = r.user_handle.eq_ignore_ascii_case(me);
+        match list.iter_mut().find(|c| c.emoji == r.emoji) {
+            Some(c) => {
+                c.count += 1;
+                c.me |= mine;
+            }
+            None => list.push(ReactionCount {
+                emoji: r.emoji,
+                count: 1,
+                me: mine,
+            }),
+        }
+    }
+    rows.into_iter()
+        .map(|row| {
+            let deleted = row.deleted;
+            let mut event = view(row)?;
+            if !event.is_message() {
+                return Ok(event);
+            }
+            let id = event.id.to_string();
+            let stats = stats.remove(&id).unwrap_or_default();
+            event.edited = stats
+                .edited_ms
+                .filter(|_| stats.edit_count > 0)
+                .map(|ts| Edited {
+                    ts: format_rfc3339_ms(ts),
+                    count: stats.edit_count,
+                });
+            event.deleted = Some(deleted);
+            event.reactions = Some(reactions.remove(&id).unwrap_or_default());
+            event.replies = Some(Replies {
+                count: stats.reply_count,
+                last_ts: stats.last_reply_ms.map(format_rfc3339_ms),
+            });
+            Ok(event)
+        })
+        .collect()
 }
 
 /// The client's view of a stored event.
@@ -152,6 +273,10 @@ pub fn view(row: EventRow) -> Result<Event, ApiError> {
         reply_to: row.reply_to.as_deref().map(parse_uuid).transpose()?,
         target: row.target.as_deref().map(parse_uuid).transpose()?,
         attachments: Vec::new(),
+        edited: None,
+        deleted: None,
+        reactions: None,
+        replies: None,
     })
 }
 

@@ -9,9 +9,10 @@ use federation_proto::signing::hash_and_sign_event;
 
 use super::accounts::{mark_active, Session};
 use super::channels::{for_history, for_send, local_actor, local_channel};
-use super::events::{append_event, view, views, Draft};
+use super::events::{append_event, message_views, view, Draft};
 use super::fanout::fan_out;
 use super::now_ms;
+use super::rich::check_reply_to;
 use crate::db::models::UserRow;
 use crate::db::{self, Conn};
 use crate::error::ApiError;
@@ -244,6 +245,9 @@ pub async fn send(state: &AppState, session: &Session, out: Outgoing) -> Result<
                     (room_id, handle.clone())
                 }
             };
+            if let Some(reply_to) = &out.reply_to {
+                check_reply_to(conn, room_id, reply_to)?;
+            }
             let draft = Draft::new(
                 room_id,
                 &sender,
@@ -289,7 +293,8 @@ pub async fn send(state: &AppState, session: &Session, out: Outgoing) -> Result<
     Ok(event)
 }
 
-/// `GET /api/v1/history`: a channel's or DM's stored events, newest first.
+/// `GET /api/v1/history`: a channel's or DM's stored events, newest first; messages with
+/// their aggregates.
 pub async fn history(
     state: &AppState,
     session: &Session,
@@ -307,7 +312,8 @@ pub async fn history(
     let destination = resolve(state, &target)?;
     let user_id = session.user_id.clone();
     let actor = local_actor(state, session);
-    let rows = state
+    let me = actor.handle().to_string();
+    state
         .db
         .run(move |conn| {
             let room_id = match &destination {
@@ -338,11 +344,11 @@ pub async fn history(
             };
             match room_id {
                 Some(room_id) => {
-                    Ok::<_, ApiError>(db::events::history(conn, room_id, before, after, limit)?)
+                    let rows = db::events::history(conn, room_id, before, after, limit)?;
+                    message_views(conn, rows, &me)
                 }
                 None => Ok(Vec::new()),
             }
         })
-        .await?;
-    views(rows)
+        .await
 }

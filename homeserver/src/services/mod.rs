@@ -13,6 +13,8 @@
 //!   members here (the servers to tell are the caller's to reach).
 //! - [`fanout`]: host-signed envelopes of hosted channels' events, queued for member servers.
 //! - [`messages`]: sending (channels and DMs) and history.
+//! - [`rich`]: edits, deletes, reactions and threads (channels hosted here and DMs); their
+//!   effects are applied by `events::append_event`.
 //! - [`sync`]: the per-device event stream and its long-poll.
 //! - [`stream`]: the same stream for one long response (Server-Sent Events).
 //! - [`ephemeral`]: typing, presence and receipts: delivered to polls and streams, never stored.
@@ -29,6 +31,7 @@ pub mod messages;
 pub mod modes;
 pub mod passwords;
 pub mod policy;
+pub mod rich;
 pub mod sessions;
 pub mod stream;
 pub mod sync;

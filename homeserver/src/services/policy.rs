@@ -1,5 +1,8 @@
 //! The channel rules, once: who may join, speak, set the topic and modes, invite and kick.
 //!
+//! Edits, deletes and reactions are judged here too ([`edit`], [`delete`], [`react`]), for
+//! channels hosted here, mirrors' hosts and DMs alike.
+//!
 //! Pure: every function takes what the rule reads (the channel's modes, the actor's standing,
 //! the target's standing, the member count) and answers allowed or [`Denied`]. The local path
 //! (`services::channels`, `services::messages`) and the host's handling of submissions from
@@ -103,6 +106,15 @@ pub enum Denied {
     OwnerMustBeLocal,
     /// A secret channel does not exist for non-members.
     Hidden,
+    /// Only the sender edits a message (or deletes it, outside channels' operators).
+    NotSender,
+    /// The message is older than `EDIT_WINDOW`.
+    EditWindowClosed,
+    /// The message was deleted.
+    MessageDeleted,
+    /// Edits, deletes and reactions act on messages (and a delete on a reaction), not on
+    /// joins, topics and the like.
+    NotAMessage,
 }
 
 impl Denied {
@@ -167,6 +179,21 @@ impl Denied {
             Denied::Hidden => {
                 ApiError::not_found("no_such_channel", format!("no channel {channel}"))
             }
+            Denied::NotSender => ApiError::forbidden(
+                "not_sender",
+                "only the sender of a message (or an operator of its channel, to delete) may do that",
+            ),
+            Denied::EditWindowClosed => ApiError::forbidden(
+                "edit_window_closed",
+                "the message is too old to edit (EDIT_WINDOW)",
+            ),
+            Denied::MessageDeleted => {
+                ApiError::conflict("message_deleted", "the message was deleted")
+            }
+            Denied::NotAMessage => ApiError::bad_request(
+                "not_a_message",
+                "edits, deletes and reactions act on messages",
+            ),
         }
     }
 }
@@ -305,6 +332,85 @@ pub fn read_history(channel: &ChannelRow, is_member: bool) -> Result<(), Denied>
     see(channel, is_member)?;
     if !is_member {
         return Err(Denied::NotMember);
+    }
+    Ok(())
+}
+
+/// What an edit, delete or reaction is judged on: facts about the message it acts on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct MessageFacts {
+    /// What the target is.
+    pub target: TargetKind,
+    /// The actor sent the target.
+    pub is_sender: bool,
+    /// The target was deleted.
+    pub deleted: bool,
+    /// Milliseconds between the target's timestamp and the action's.
+    pub age_ms: i64,
+}
+
+/// What an edit, delete or reaction acts on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TargetKind {
+    /// A message, action or notice.
+    Message,
+    /// A reaction (only a delete acts on one: withdrawing it).
+    Reaction,
+    /// Anything else (a join, a topic, an edit, …).
+    Other,
+}
+
+/// Where a message lives, for these rules: `member` is the actor's standing in a channel
+/// (`None`: not a member); a DM's two users are plain members (no operators there).
+pub const DM_PARTICIPANT: Standing = Standing {
+    op: false,
+    voice: false,
+    owner: false,
+};
+
+/// Edit a message: members; only its sender; not after `window_ms`; not once deleted.
+pub fn edit(member: Option<Standing>, facts: MessageFacts, window_ms: i64) -> Result<(), Denied> {
+    member.ok_or(Denied::NotMember)?;
+    if facts.target != TargetKind::Message {
+        return Err(Denied::NotAMessage);
+    }
+    if !facts.is_sender {
+        return Err(Denied::NotSender);
+    }
+    if facts.deleted {
+        return Err(Denied::MessageDeleted);
+    }
+    if facts.age_ms > window_ms {
+        return Err(Denied::EditWindowClosed);
+    }
+    Ok(())
+}
+
+/// Delete a message, or withdraw a reaction: members; its sender or an operator of the
+/// channel; not twice.
+pub fn delete(member: Option<Standing>, facts: MessageFacts) -> Result<(), Denied> {
+    let member = member.ok_or(Denied::NotMember)?;
+    if facts.target == TargetKind::Other {
+        return Err(Denied::NotAMessage);
+    }
+    if !(facts.is_sender || member.op) {
+        return Err(Denied::NotSender);
+    }
+    if facts.deleted {
+        return Err(Denied::MessageDeleted);
+    }
+    Ok(())
+}
+
+/// React to a message: members; not to a deleted message. (Once per user and emoji is
+/// answered by the caller with the first reaction, not refused.)
+pub fn react(member: Option<Standing>, facts: MessageFacts) -> Result<(), Denied> {
+    member.ok_or(Denied::NotMember)?;
+    if facts.target != TargetKind::Message {
+        return Err(Denied::NotAMessage);
+    }
+    if facts.deleted {
+        return Err(Denied::MessageDeleted);
     }
     Ok(())
 }
@@ -538,6 +644,112 @@ mod tests {
     }
 
     #[test]
+    fn message_action_rules() {
+        use TargetKind::{Message, Other, Reaction};
+        let facts = |target, is_sender, deleted, age_ms| MessageFacts {
+            target,
+            is_sender,
+            deleted,
+            age_ms,
+        };
+        let own = facts(Message, true, false, 10);
+        let theirs = facts(Message, false, false, 10);
+        let window = 900_000;
+        let edits = [
+            // (standing, facts, expected)
+            (Some(PLAIN), own, Ok(())),
+            (Some(DM_PARTICIPANT), own, Ok(())),
+            (None, own, Err(Denied::NotMember)),
+            (Some(PLAIN), theirs, Err(Denied::NotSender)),
+            (Some(OWNER), theirs, Err(Denied::NotSender)),
+            (
+                Some(PLAIN),
+                facts(Message, true, true, 10),
+                Err(Denied::MessageDeleted),
+            ),
+            (Some(PLAIN), facts(Message, true, false, window), Ok(())),
+            (
+                Some(PLAIN),
+                facts(Message, true, false, window + 1),
+                Err(Denied::EditWindowClosed),
+            ),
+            (
+                Some(PLAIN),
+                facts(Other, true, false, 10),
+                Err(Denied::NotAMessage),
+            ),
+            (
+                Some(PLAIN),
+                facts(Reaction, true, false, 10),
+                Err(Denied::NotAMessage),
+            ),
+        ];
+        for (standing, f, expected) in edits {
+            assert_eq!(
+                edit(standing, f, window),
+                expected,
+                "edit {standing:?} {f:?}"
+            );
+        }
+        let deletes = [
+            (Some(PLAIN), own, Ok(())),
+            (Some(PLAIN), theirs, Err(Denied::NotSender)),
+            (Some(DM_PARTICIPANT), theirs, Err(Denied::NotSender)),
+            (Some(VOICE), theirs, Err(Denied::NotSender)),
+            (Some(OP), theirs, Ok(())),
+            (Some(OWNER), theirs, Ok(())),
+            (None, own, Err(Denied::NotMember)),
+            // No window for deletes.
+            (Some(PLAIN), facts(Message, true, false, i64::MAX), Ok(())),
+            (
+                Some(OP),
+                facts(Message, false, true, 10),
+                Err(Denied::MessageDeleted),
+            ),
+            (Some(PLAIN), facts(Reaction, true, false, 10), Ok(())),
+            (
+                Some(PLAIN),
+                facts(Reaction, false, false, 10),
+                Err(Denied::NotSender),
+            ),
+            (Some(OP), facts(Reaction, false, false, 10), Ok(())),
+            (
+                Some(OP),
+                facts(Other, true, false, 10),
+                Err(Denied::NotAMessage),
+            ),
+        ];
+        for (standing, f, expected) in deletes {
+            assert_eq!(delete(standing, f), expected, "delete {standing:?} {f:?}");
+        }
+        let reactions = [
+            (Some(PLAIN), theirs, Ok(())),
+            (Some(PLAIN), own, Ok(())),
+            (None, theirs, Err(Denied::NotMember)),
+            (
+                Some(OP),
+                facts(Message, false, true, 10),
+                Err(Denied::MessageDeleted),
+            ),
+            (
+                Some(PLAIN),
+                facts(Reaction, false, false, 10),
+                Err(Denied::NotAMessage),
+            ),
+            (
+                Some(PLAIN),
+                facts(Other, false, false, 10),
+                Err(Denied::NotAMessage),
+            ),
+            // Old messages take reactions.
+            (Some(PLAIN), facts(Message, false, false, i64::MAX), Ok(())),
+        ];
+        for (standing, f, expected) in reactions {
+            assert_eq!(react(standing, f), expected, "react {standing:?} {f:?}");
+        }
+    }
+
+    #[test]
     fn denials_keep_their_codes() {
         let codes = [
             (Denied::InviteOnly, "invite_only", 403),
@@ -555,6 +767,10 @@ mod tests {
             (Denied::OwnerRequired, "owner_required", 403),
             (Denied::OwnerMustBeLocal, "invalid_mode", 400),
             (Denied::Hidden, "no_such_channel", 404),
+            (Denied::NotSender, "not_sender", 403),
+            (Denied::EditWindowClosed, "edit_window_closed", 403),
+            (Denied::MessageDeleted, "message_deleted", 409),
+            (Denied::NotAMessage, "not_a_message", 400),
         ];
         for (denied, code, status) in codes {
             let e = denied.into_error("#general");

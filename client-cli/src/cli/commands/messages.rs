@@ -1,4 +1,4 @@
-//! `send`, `dm`, `history`.
+//! `send`, `dm`, `history`, and one message's `edit`, `delete`, `react`, `thread`, `show`.
 
 use std::io::Read;
 
@@ -67,6 +67,59 @@ pub async fn history(
             .collect::<Vec<_>>()
             .join("\n")
     })
+}
+
+/// `hearth edit ID [BODY…]`: the `edit` event is printed.
+pub async fn edit(ctx: &Context, id: &str, words: &[String]) -> Result<(), CliError> {
+    let body = body_from(words, &mut std::io::stdin())?;
+    let event = ctx.authed()?.edit(id, &body).await?;
+    let local = ctx.local_server();
+    ctx.emit(&event, || render::line(&event, local.as_deref(), true))
+}
+
+/// `hearth delete ID`: the `delete` event is printed.
+pub async fn delete(ctx: &Context, id: &str) -> Result<(), CliError> {
+    let event = ctx.authed()?.delete_message(id).await?;
+    let local = ctx.local_server();
+    ctx.emit(&event, || render::line(&event, local.as_deref(), true))
+}
+
+/// `hearth react ID EMOJI [--remove]`: the `reaction` event (or, withdrawing, the `delete`
+/// event) is printed.
+pub async fn react(ctx: &Context, id: &str, emoji: &str, remove: bool) -> Result<(), CliError> {
+    let client = ctx.authed()?;
+    let event = if remove {
+        client.unreact(id, emoji).await?
+    } else {
+        client.react(id, emoji).await?
+    };
+    let local = ctx.local_server();
+    ctx.emit(&event, || render::line(&event, local.as_deref(), true))
+}
+
+/// `hearth thread ID`: the root, then its replies, oldest first (`{root, replies}` with
+/// `--json`).
+pub async fn thread(ctx: &Context, id: &str) -> Result<(), CliError> {
+    let thread = ctx.authed()?.thread(id).await?;
+    let local = ctx.local_server();
+    ctx.emit(&thread, || {
+        std::iter::once(render::line(&thread.root, local.as_deref(), true))
+            .chain(
+                thread
+                    .replies
+                    .iter()
+                    .map(|e| format!("  ↳ {}", render::line(e, local.as_deref(), false))),
+            )
+            .collect::<Vec<_>>()
+            .join("\n")
+    })
+}
+
+/// `hearth show ID`: one message with its aggregates.
+pub async fn show(ctx: &Context, id: &str) -> Result<(), CliError> {
+    let event = ctx.authed()?.message(id).await?;
+    let local = ctx.local_server();
+    ctx.emit(&event, || render::line(&event, local.as_deref(), true))
 }
 
 /// The message body: the words joined by spaces, or all of `stdin` when there are none or the

@@ -26,6 +26,7 @@ use crate::services::messages::dm_room_key_remote;
 use crate::services::modes::{self, MemberMode, ModeChange};
 use crate::services::now_ms;
 use crate::services::policy::{self, Actor, JoinAttempt};
+use crate::services::rich::{check_reply_to, facts, judge, no_such_message, Action};
 use crate::state::AppState;
 
 /// What the actions need of the server.
@@ -37,6 +38,8 @@ pub struct Host {
     pub keys: Arc<KeyStore>,
     /// `MAX_HISTORY`.
     pub max_history: i64,
+    /// `EDIT_WINDOW`, in milliseconds.
+    pub edit_window_ms: i64,
 }
 
 impl Host {
@@ -46,6 +49,8 @@ impl Host {
             server: state.server_name.clone(),
             keys: state.keys.clone(),
             max_history: state.config.max_history,
+            edit_window_ms: i64::try_from(state.config.edit_window.saturating_mul(1000))
+                .unwrap_or(i64::MAX),
         }
     }
 
@@ -88,6 +93,25 @@ fn append(
     meta: Value,
     also: Option<&str>,
 ) -> Result<Done, ApiError> {
+    append_targeting(
+        conn, host, channel, actor, authored, kind, body, meta, also, None,
+    )
+}
+
+/// [`append`] for an event that acts on the message `target` (edits, deletes, reactions).
+#[allow(clippy::too_many_arguments)]
+fn append_targeting(
+    conn: &mut Conn,
+    host: &Host,
+    channel: ChannelRow,
+    actor: &Actor,
+    authored: Authored,
+    kind: EventKind,
+    body: String,
+    meta: Value,
+    also: Option<&str>,
+    target: Option<String>,
+) -> Result<Done, ApiError> {
     let global = host.global(&channel);
     let draft = match authored {
         Authored::Here => Draft::new(
@@ -98,7 +122,8 @@ fn append(
             kind,
             body,
         )
-        .with_meta(meta),
+        .with_meta(meta)
+        .targeting(target),
         Authored::Submitted(event) => Draft::new(
             channel.room_id,
             actor.handle(),
@@ -517,6 +542,9 @@ pub fn say(
 ) -> Result<Done, ApiError> {
     policy::send(&channel, members::standing(conn, &channel, actor)?)
         .map_err(denied(host, &channel))?;
+    if let Some(reply_to) = event.reply_to {
+        check_reply_to(conn, channel.room_id, &reply_to.to_string())?;
+    }
     let done = append(
         conn,
         host,
@@ -529,6 +557,48 @@ pub fn say(
         None,
     )?;
     Ok(done)
+}
+
+/// An edit, delete or reaction by any actor on `target`, a message (or for a delete, a
+/// reaction) of the channel: the same rules ([`policy::edit`], [`policy::delete`],
+/// [`policy::react`]) for users of this server and of member servers. A reaction the actor
+/// already gave is `409 already_reacted` here (a local user's request answers the first one
+/// before coming here). Its effect on the message is applied by `append_event`.
+pub fn message_action(
+    conn: &mut Conn,
+    host: &Host,
+    channel: ChannelRow,
+    actor: &Actor,
+    action: &Action,
+    target: &EventRow,
+    authored: Authored,
+) -> Result<Done, ApiError> {
+    if target.room_id != channel.room_id {
+        return Err(no_such_message(&action.target));
+    }
+    let standing = members::standing(conn, &channel, actor)?;
+    if action.kind == EventKind::Reaction
+        && db::rich::reaction(conn, &target.id, actor.handle(), &action.body)?.is_some()
+    {
+        return Err(ApiError::conflict(
+            "already_reacted",
+            format!("you already reacted {}", action.body),
+        ));
+    }
+    let facts = facts(conn, target, actor.handle(), now_ms())?;
+    judge(action.kind, standing, facts, host.edit_window_ms).map_err(denied(host, &channel))?;
+    append_targeting(
+        conn,
+        host,
+        channel,
+        actor,
+        authored,
+        action.kind,
+        action.body.clone(),
+        action.meta.clone(),
+        None,
+        Some(target.id.clone()),
+    )
 }
 
 /// A nick change of a member: the member keeps their modes under the new handle and the
