@@ -14,6 +14,7 @@
 //! - [`postgres`]: a throwaway Postgres cluster (skipped without Postgres, except in CI).
 //! - [`network`]: a directory and registered homeservers with short timers; test keys.
 //! - [`sse`]: reading the event stream's Server-Sent Events.
+//! - [`ws`]: a WebSocket client for `GET /api/v1/ws` (JSON frames, pings answered).
 //! - [`eventually`]: wait for a condition with a deadline instead of sleeping; [`unique`] names.
 //!
 //! The binaries must be built first (`cargo build --workspace --bins`); the README's test
@@ -27,6 +28,7 @@ pub mod network;
 pub mod postgres;
 pub mod process;
 pub mod sse;
+pub mod ws;
 
 use std::future::Future;
 use std::time::{Duration, Instant};

@@ -200,4 +200,3 @@ mod tests {
         assert_eq!(cursors, [9, 5, 5]);
     }
 }
-
