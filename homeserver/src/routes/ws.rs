@@ -243,7 +243,9 @@ impl Connection {
                     self.last_heard = Instant::now();
                     match message {
                         AggregatedMessage::Text(text) => {
-                            if let Err(ending) = self.on_text(socket, &text).await {
+                            // Boxed: a send's future is large, and an idle socket should not
+                            // carry room for one.
+                            if let Err(ending) = Box::pin(self.on_text(socket, &text)).await {
                                 return ending;
                             }
                         }
