@@ -380,4 +380,13 @@ async fn the_ack_endpoint_moves_the_cursor_forward_within_the_log() {
         .post(ACK, json!({"seq": 1}))
         .await
         .expect_error(401, "missing_token");
+
+    // Both are in the OpenAPI document.
+    let doc = Api::new(&hs.url)
+        .get("/api/v1/openapi.json")
+        .await
+        .expect(200);
+    for path in [ACK, WS] {
+        assert!(doc["paths"][path].is_object(), "{path} is documented");
+    }
 }

@@ -159,14 +159,13 @@ impl Http {
 pub async fn hold_ws(mut framed: actix_codec::Framed<awc::BoxedSocket, awc::ws::Codec>) {
     use futures_util::{SinkExt, StreamExt};
     while let Some(Ok(frame)) = framed.next().await {
-        match frame {
-            awc::ws::Frame::Ping(bytes) => {
-                if framed.send(awc::ws::Message::Pong(bytes)).await.is_err() {
-                    return;
-                }
-            }
-            awc::ws::Frame::Close(_) => return,
-            _ => {}
+        let answered = match frame {
+            awc::ws::Frame::Ping(bytes) => framed.send(awc::ws::Message::Pong(bytes)).await.is_ok(),
+            awc::ws::Frame::Close(_) => false,
+            _ => true,
+        };
+        if !answered {
+            return;
         }
     }
 }
