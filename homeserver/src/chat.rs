@@ -158,6 +158,8 @@ pub async fn send(
     session: &Session,
     req: SendRequest,
 ) -> Result<Event, ApiError> {
+    // Every transport's sends count against the same per-user limit.
+    state.limits.check_send(&session.user_id, &session.nick)?;
     let out = messages::validate(state, req)?;
     match &out.target {
         Target::Channel(channel) if !channel.is_local_to(&state.server_name) => {

@@ -51,6 +51,15 @@ use crate::state::AppState;
 /// Extra room a request body gets beyond the message itself (JSON escaping, meta, fields).
 const BODY_OVERHEAD: usize = 64 * 1024;
 
+/// The largest request body (and WebSocket frame) in bytes: a body may be escaped JSON, up to
+/// 6 bytes per byte of message (`\u00xx`), plus room for the other fields.
+pub fn body_limit(config: &config::Config) -> usize {
+    usize::try_from(config.max_message_size)
+        .unwrap_or(usize::MAX)
+        .saturating_mul(6)
+        .saturating_add(BODY_OVERHEAD)
+}
+
 /// Opens the data directory, the database and the signing key, and builds the state.
 pub fn build_state(config: Config) -> anyhow::Result<AppState> {
     let server_name = config
@@ -188,11 +197,7 @@ pub async fn run(state: AppState, listener: TcpListener) -> anyhow::Result<()> {
 pub async fn run_shared(state: Arc<AppState>, listener: TcpListener) -> anyhow::Result<()> {
     let addr = listener.local_addr()?;
     let state = web::Data::from(state);
-    // A body may be escaped JSON: up to 6 bytes per byte of message (\u00xx).
-    let json_limit = usize::try_from(state.config.max_message_size)
-        .unwrap_or(usize::MAX)
-        .saturating_mul(6)
-        + BODY_OVERHEAD;
+    let json_limit = body_limit(&state.config);
     let reaper = actix_web::rt::spawn(workers::reap_idle_devices(state.clone().into_inner()));
     let checkpointer = actix_web::rt::spawn(workers::checkpoint_wal(state.clone().into_inner()));
     let cursor_flusher = actix_web::rt::spawn(workers::flush_cursors(state.clone().into_inner()));

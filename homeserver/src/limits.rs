@@ -13,9 +13,10 @@
 //! `workers::prune_limits`) forgets the keys whose budget is full again, so memory follows the
 //! number of recently active keys, not every key ever seen.
 //!
-//! HTTP handlers call [`Limits::check_send`], [`Limits::check_login`] and
-//! [`Limits::check_federation`]; the WebSocket and IRC transports, when they come, call the same
-//! functions (a send is a send, whatever carries it).
+//! `crate::chat::send` calls [`Limits::check_send`] and `crate::chat::typing`
+//! [`Limits::check_typing`], so HTTP, the WebSocket and (to come) IRC share them (a send is a
+//! send, whatever carries it); the HTTP handlers call [`Limits::check_login`] and
+//! [`Limits::check_federation`].
 
 use std::collections::HashMap;
 use std::fmt::Write as _;

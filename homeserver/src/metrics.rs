@@ -63,6 +63,8 @@ pub struct Metrics {
     pub active_long_polls: AtomicI64,
     /// Event streams (`GET /api/v1/messages/stream`) currently open.
     pub active_streams: AtomicI64,
+    /// WebSockets (`GET /api/v1/ws`) currently open, authenticated or not.
+    pub active_websockets: AtomicI64,
     /// Time from an event's commit to its delivery in a sync answer.
     pub sync_delivery: Histogram,
     /// Duration of sync requests that returned events.
@@ -105,6 +107,11 @@ impl Metrics {
             "# HELP hearth_active_streams Event streams open now.\n# TYPE hearth_active_streams gauge\nhearth_active_streams {}",
             self.active_streams.load(Ordering::Relaxed)
         );
+        let _ = writeln!(
+            out,
+            "# HELP hearth_active_websockets WebSockets open now.\n# TYPE hearth_active_websockets gauge\nhearth_active_websockets {}",
+            self.active_websockets.load(Ordering::Relaxed)
+        );
         self.sync_delivery.render(
             &mut out,
             "hearth_sync_delivery_seconds",
@@ -137,6 +144,11 @@ impl ActiveGuard {
         Self::new(metrics, |m| &m.active_streams)
     }
 
+    /// Counts an open WebSocket (`hearth_active_websockets`).
+    pub fn websocket(metrics: Arc<Metrics>) -> Self {
+        Self::new(metrics, |m| &m.active_websockets)
+    }
+
     fn new(metrics: Arc<Metrics>, gauge: fn(&Metrics) -> &AtomicI64) -> Self {
         gauge(&metrics).fetch_add(1, Ordering::Relaxed);
         ActiveGuard { metrics, gauge }
@@ -162,7 +174,9 @@ mod tests {
         {
             let _g = ActiveGuard::long_poll(Arc::clone(&m));
             let _s = ActiveGuard::stream(Arc::clone(&m));
+            let _w = ActiveGuard::websocket(Arc::clone(&m));
             let text = m.render();
+            assert!(text.contains("hearth_active_websockets 1"));
             assert!(text.contains("hearth_active_long_polls 1"));
             assert!(text.contains("hearth_active_streams 1"));
         }
@@ -173,5 +187,6 @@ mod tests {
         assert!(text.contains("hearth_sync_delivery_seconds_bucket{le=\"0.001\"} 0"));
         assert!(text.contains("hearth_active_long_polls 0"));
         assert!(text.contains("hearth_active_streams 0"));
+        assert!(text.contains("hearth_active_websockets 0"));
     }
 }

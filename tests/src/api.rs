@@ -93,6 +93,19 @@ impl Api {
         }
     }
 
+    pub(crate) fn client(&self) -> &awc::Client {
+        &self.client
+    }
+
+    pub(crate) fn base(&self) -> &str {
+        &self.base
+    }
+
+    /// The bearer token, if this client has one.
+    pub fn token(&self) -> Option<&str> {
+        self.token.as_deref()
+    }
+
     fn request(&self, method: awc::http::Method, path: &str) -> awc::ClientRequest {
         let mut req = self
             .client

@@ -16,6 +16,7 @@
 //! - [`sse`]: reading the event stream's Server-Sent Events.
 //! - [`tls`]: test CAs and server certificates (rcgen) for the HTTPS tests; the CA the
 //!   harness's clients trust.
+//! - [`ws`]: a WebSocket client for `GET /api/v1/ws` (JSON frames, pings answered).
 //! - [`eventually`]: wait for a condition with a deadline instead of sleeping; [`unique`] names.
 //!
 //! The binaries must be built first (`cargo build --workspace --bins`); the README's test
@@ -30,6 +31,7 @@ pub mod postgres;
 pub mod process;
 pub mod sse;
 pub mod tls;
+pub mod ws;
 
 use std::future::Future;
 use std::time::{Duration, Instant};

@@ -123,3 +123,57 @@ async fn typing_is_rate_limited_per_user() {
     // Another user has a budget of their own.
     type_in(&bob, "alice", true).await.expect(204);
 }
+
+#[actix_web::test]
+async fn a_websocket_types_and_sees_typing() {
+    let hs = ServerProcess::start("hs1.test");
+    let alice = User::register(&hs.url, "alice").await;
+    let bob = User::register(&hs.url, "bob").await;
+    alice.join("#room").await;
+    bob.join("#room").await;
+    let wait = std::time::Duration::from_secs(10);
+    let mut alice_socket = alice
+        .api
+        .open_ws(hearth_tests::ws::WS)
+        .await
+        .expect("upgraded");
+    alice_socket.next_of("ready", wait).await;
+    let mut bob_socket = bob
+        .api
+        .open_ws(hearth_tests::ws::WS)
+        .await
+        .expect("upgraded");
+    bob_socket.next_of("ready", wait).await;
+
+    // A typing frame acts like POST /api/v1/typing: bob's socket gets the event.
+    alice_socket
+        .send_json(&json!({"type": "typing", "target": "#room", "typing": true}))
+        .await;
+    let event = loop {
+        // The socket starts at bob's stored cursor: his join comes first.
+        let event = bob_socket.next_event(wait).await;
+        if event["type"] == "typing" {
+            break event;
+        }
+    };
+    assert_eq!(
+        (
+            &event["type"],
+            &event["from"],
+            &event["meta"]["typing"],
+            &event["seq"]
+        ),
+        (
+            &json!("typing"),
+            &json!("alice@hs1.test"),
+            &json!(true),
+            &json!(0)
+        )
+    );
+    // Its failures come back as error frames.
+    alice_socket
+        .send_json(&json!({"type": "typing", "target": "#elsewhere", "typing": true}))
+        .await;
+    let error = alice_socket.next_of("error", wait).await;
+    assert_eq!(error["error"]["code"], "no_such_channel");
+}

@@ -27,6 +27,10 @@ pub mod paths {
     pub const REACTION: &str = "/api/v1/messages/{id}/reactions/{emoji}";
     /// `GET`: a message and its replies.
     pub const THREAD: &str = "/api/v1/messages/{id}/thread";
+    /// `POST`: acknowledge up to a `seq` (moves the device's cursor) without fetching.
+    pub const MESSAGES_ACK: &str = "/api/v1/messages/ack";
+    /// `GET`: the same events as sync over a WebSocket, with client frames for sends and acks.
+    pub const WS: &str = "/api/v1/ws";
     /// `GET`: stored history of a channel or DM.
     pub const HISTORY: &str = "/api/v1/history";
     /// `GET`: channels this user is in.
@@ -162,6 +166,31 @@ pub struct StreamQuery {
     /// header takes precedence (a reconnecting `EventSource` keeps its first URL). Without
     /// either the stream starts at this device's stored cursor.
     pub after: Option<i64>,
+}
+
+/// Query of `GET /api/v1/ws` (WebSocket).
+#[derive(Debug, Clone, Default, Serialize, Deserialize, IntoParams, ToSchema)]
+#[into_params(parameter_in = Query)]
+pub struct WsQuery {
+    /// Deliver events after this `seq`, acknowledging everything up to it (like sync's
+    /// `after`). Without it the socket starts at this device's stored cursor.
+    pub after: Option<i64>,
+}
+
+/// `POST /api/v1/messages/ack` (and the WebSocket's `ack` frame).
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct AckRequest {
+    /// Everything up to this `seq` has been received. The cursor never moves backwards, and
+    /// never past the end of the log.
+    pub seq: i64,
+}
+
+/// Answer to an acknowledgement, once it is written.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct AckResponse {
+    /// The device's cursor now: where a sync without `after` (or a new stream) starts.
+    pub cursor: i64,
 }
 
 /// Answer to sync.

@@ -25,9 +25,22 @@ impl FromRequest for Session {
 }
 
 fn bearer_token(req: &HttpRequest) -> Result<String, ApiError> {
-    let missing = || ApiError::unauthorized("missing_token", "send Authorization: Bearer <token>");
-    let value = req.headers().get(AUTHORIZATION).ok_or_else(missing)?;
-    let value = value.to_str().map_err(|_| missing())?;
+    bearer_header(req).unwrap_or_else(|| Err(missing()))
+}
+
+fn missing() -> ApiError {
+    ApiError::unauthorized("missing_token", "send Authorization: Bearer <token>")
+}
+
+/// The bearer token of the `Authorization` header: `None` without the header, an error when
+/// it is not `Bearer <token>`. (The WebSocket takes its token from a frame without one.)
+pub(crate) fn bearer_header(req: &HttpRequest) -> Option<Result<String, ApiError>> {
+    let value = req.headers().get(AUTHORIZATION)?;
+    Some(parse_bearer(value.to_str().map_err(|_| missing())))
+}
+
+fn parse_bearer(value: Result<&str, ApiError>) -> Result<String, ApiError> {
+    let value = value?;
     let (scheme, token) = value.trim().split_once(' ').ok_or_else(missing)?;
     if !scheme.eq_ignore_ascii_case("bearer") {
         return Err(missing());

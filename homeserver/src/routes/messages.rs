@@ -15,8 +15,8 @@ use std::future::Future;
 use actix_web::web::Bytes;
 use actix_web::{web, HttpRequest, HttpResponse};
 use federation_proto::api::client::{
-    EditRequest, HistoryQuery, HistoryResponse, ReactRequest, SendRequest, StreamQuery, SyncQuery,
-    SyncResponse, ThreadResponse,
+    AckRequest, AckResponse, EditRequest, HistoryQuery, HistoryResponse, ReactRequest, SendRequest,
+    StreamQuery, SyncQuery, SyncResponse, ThreadResponse,
 };
 use federation_proto::api::{ErrorBody, ErrorDetail};
 use federation_proto::event::Event;
@@ -197,9 +197,21 @@ pub async fn send(
     session: Session,
     body: web::Json<SendRequest>,
 ) -> Result<HttpResponse, ApiError> {
-    state.limits.check_send(&session.user_id, &session.nick)?;
     let event = crate::chat::send(&state, &session, body.into_inner()).await?;
     Ok(HttpResponse::Created().json(event))
+}
+
+/// `POST /api/v1/messages/ack`: moves the device's cursor without fetching anything.
+#[utoipa::path(post, path = "/api/v1/messages/ack", tag = "messages", security(("bearer" = [])), request_body = AckRequest,
+    responses((status = 200, body = AckResponse, description = "the acknowledgement is written: a sync without `after`, a new event stream or WebSocket starts after `cursor`. The cursor never moves backwards (an older `seq` changes nothing) nor past the end of the log (a larger `seq` stops there)"),
+        (status = 400, description = "invalid_cursor (a negative seq), invalid_json", body = ErrorBody), (status = 401, body = ErrorBody)))]
+pub async fn ack(
+    state: web::Data<AppState>,
+    session: Session,
+    body: web::Json<AckRequest>,
+) -> Result<web::Json<AckResponse>, ApiError> {
+    let cursor = sync::acknowledge(&state, &session.device_id, body.seq).await?;
+    Ok(web::Json(AckResponse { cursor }))
 }
 
 /// `GET /api/v1/history`

@@ -17,6 +17,7 @@ pub mod messages;
 pub mod openapi;
 pub mod server;
 pub mod typing;
+pub mod ws;
 
 use actix_web::web;
 use federation_proto::api::client::paths;
@@ -62,6 +63,8 @@ pub fn configure(cfg: &mut web::ServiceConfig, json_limit: usize) {
                 .post(messages::send),
         )
         .service(resource(paths::MESSAGES_STREAM).get(messages::stream))
+        .service(resource(paths::MESSAGES_ACK).post(messages::ack))
+        .service(resource(paths::WS).get(ws::socket))
         .service(resource(paths::HEALTH).get(server::health))
         .service(resource("/metrics").get(server::metrics))
         .service(resource(paths::SERVER).get(server::server_info))

@@ -6,7 +6,7 @@ use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::{Modify, OpenApi};
 use utoipa_swagger_ui::SwaggerUi;
 
-use super::{accounts, channels, messages, server, typing};
+use super::{accounts, channels, messages, server, typing, ws};
 
 /// Where the document is served.
 pub const OPENAPI_PATH: &str = "/api/v1/openapi.json";
@@ -17,7 +17,7 @@ pub const OPENAPI_PATH: &str = "/api/v1/openapi.json";
     info(title = "Hearth client API", description = "Federated IRC-style chat. Errors are `{\"error\": {\"code\", \"message\"}}`."),
     paths(
         accounts::register, accounts::login, accounts::logout, accounts::me, accounts::change_nick, accounts::profile,
-        messages::sync, messages::stream, messages::send, messages::history,
+        messages::sync, messages::stream, messages::ack, messages::send, messages::history, ws::socket,
         messages::get_message, messages::edit, messages::delete, messages::react, messages::unreact,
         messages::thread,
         channels::list_mine, channels::list_public, channels::join, channels::part, channels::info,

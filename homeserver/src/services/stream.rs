@@ -45,11 +45,23 @@ pub struct EventStream {
     /// Events may have come since the last read (set by wake-ups).
     unread: bool,
     checked_session: Instant,
-    _active: ActiveGuard,
+    _active: Option<ActiveGuard>,
 }
 
-/// Opens a stream after `after` (acknowledging it), or at the device's stored cursor.
+/// Opens a stream after `after` (acknowledging it), or at the device's stored cursor, counted
+/// as an event stream (`hearth_active_streams`).
 pub async fn open(
+    state: Arc<AppState>,
+    session: Session,
+    after: Option<i64>,
+) -> Result<EventStream, ApiError> {
+    let mut stream = open_uncounted(state, session, after).await?;
+    stream._active = Some(ActiveGuard::stream(Arc::clone(&stream.state.metrics)));
+    Ok(stream)
+}
+
+/// [`open`] for a transport that counts its connections itself (the WebSocket).
+pub async fn open_uncounted(
     state: Arc<AppState>,
     session: Session,
     after: Option<i64>,
@@ -65,7 +77,6 @@ pub async fn open(
     let subscription = state
         .notifier
         .subscribe(&session.user_id, &session.device_id);
-    let active = ActiveGuard::stream(Arc::clone(&state.metrics));
     Ok(EventStream {
         state,
         session,
@@ -74,7 +85,7 @@ pub async fn open(
         read_db: false,
         unread: true,
         checked_session: Instant::now(),
-        _active: active,
+        _active: None,
     })
 }
 
@@ -117,6 +128,23 @@ impl EventStream {
         self.from
     }
 
+    /// The device this stream is for.
+    pub fn session(&self) -> &Session {
+        &self.session
+    }
+
+    /// When the session is next due to be checked (logout): a transport whose connection is
+    /// otherwise quiet calls [`EventStream::check_session`] then, so a logged-out device's
+    /// stream ends within [`SESSION_CHECK_MS`].
+    pub fn session_check_at(&self) -> Instant {
+        self.checked_session + self.session_check_every()
+    }
+
+    fn session_check_every(&self) -> Duration {
+        let every_ms = (self.state.session_timeout_ms() / 4).min(SESSION_CHECK_MS);
+        Duration::from_millis(u64::try_from(every_ms).unwrap_or(0))
+    }
+
     async fn next_events(&mut self) -> Result<Vec<Arc<Delivered>>, ApiError> {
         if let Some(events) = memory_events(
             &self.state,
@@ -141,12 +169,13 @@ impl EventStream {
         Ok(events)
     }
 
-    /// Now and then: ends the stream if its device logged out (or was removed), and
-    /// otherwise refreshes the session, as a device with an open stream is in use.
-    async fn check_session(&mut self) -> Result<(), ApiError> {
-        let every_ms = (self.state.session_timeout_ms() / 4).min(SESSION_CHECK_MS);
-        let every = Duration::from_millis(u64::try_from(every_ms).unwrap_or(0));
-        if self.checked_session.elapsed() < every {
+    /// Now and then (at most every [`SESSION_CHECK_MS`]; see
+    /// [`EventStream::session_check_at`]): ends the stream if its device logged out (or was
+    /// removed), and otherwise refreshes the session, as a device with an open stream is in
+    /// use. [`EventStream::next_batch`] calls it; a transport whose loop may cancel that often
+    /// calls it itself when it is due.
+    pub async fn check_session(&mut self) -> Result<(), ApiError> {
+        if self.checked_session.elapsed() < self.session_check_every() {
             return Ok(());
         }
         self.checked_session = Instant::now();
@@ -168,4 +197,4 @@ impl EventStream {
 }
 
 /// How often (at most) an open stream checks that its device is still logged in.
-const SESSION_CHECK_MS: i64 = 30_000;
+pub const SESSION_CHECK_MS: i64 = 30_000;

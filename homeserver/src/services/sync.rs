@@ -189,6 +189,21 @@ pub(crate) async fn starting_point(
     }
 }
 
+/// `POST /api/v1/messages/ack` and the WebSocket's `ack` frame: moves the device's cursor to
+/// `seq` without fetching anything, never backwards and never past the log's end. Answers the
+/// device's cursor once the acknowledgement is written.
+pub async fn acknowledge(state: &AppState, device_id: &str, seq: i64) -> Result<i64, ApiError> {
+    // The same validation as a poll's `after`.
+    let seq = SyncParams::new(Some(seq), None, None)?
+        .after
+        .unwrap_or_default();
+    let acked = clamp_to_log(state, seq).await?;
+    let round = state.cursors.acknowledge(device_id, acked);
+    state.cursors.durable(round).await;
+    // An older acknowledgement never wins, but a newer one (another request) may have.
+    Ok(stored_cursor(state, device_id).await?.max(acked))
+}
+
 /// `after`, or the end of the log when `after` is past it.
 async fn clamp_to_log(state: &AppState, after: i64) -> Result<i64, ApiError> {
     if state.notifier.is_buffering() {

@@ -13,3 +13,4 @@
 
 pub mod long_poll;
 pub mod sse;
+pub mod ws;

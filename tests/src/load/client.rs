@@ -136,6 +136,38 @@ impl Http {
         }
         Ok(res)
     }
+
+    /// Opens the device's WebSocket (`GET /api/v1/ws`) after `after`, authenticated by header.
+    pub async fn open_ws(
+        &self,
+        token: &str,
+        after: i64,
+    ) -> Result<actix_codec::Framed<awc::BoxedSocket, awc::ws::Codec>> {
+        let (_, framed) = self
+            .client
+            .ws(format!("{}/api/v1/ws?after={after}", self.base))
+            .bearer_auth(token)
+            .connect()
+            .await
+            .map_err(|e| anyhow!("websocket: {e}"))?;
+        Ok(framed)
+    }
+}
+
+/// Reads a WebSocket's frames until it ends, answering the server's pings (it closes a socket
+/// that stays silent for 45 s).
+pub async fn hold_ws(mut framed: actix_codec::Framed<awc::BoxedSocket, awc::ws::Codec>) {
+    use futures_util::{SinkExt, StreamExt};
+    while let Some(Ok(frame)) = framed.next().await {
+        let answered = match frame {
+            awc::ws::Frame::Ping(bytes) => framed.send(awc::ws::Message::Pong(bytes)).await.is_ok(),
+            awc::ws::Frame::Close(_) => false,
+            _ => true,
+        };
+        if !answered {
+            return;
+        }
+    }
 }
 
 /// A long-poll whose head has arrived.

@@ -25,8 +25,31 @@ pub struct IdleArgs {
     #[arg(long, default_value_t = 500)]
     pub users: usize,
     /// Hold event streams (`GET /api/v1/messages/stream`) instead of long-polls.
-    #[arg(long)]
+    #[arg(long, conflicts_with = "websockets")]
     pub streams: bool,
+    /// Hold WebSockets (`GET /api/v1/ws`, authenticated by header) instead of long-polls.
+    #[arg(long)]
+    pub websockets: bool,
+}
+
+/// What `idle` holds.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Held {
+    Polls,
+    Streams,
+    WebSockets,
+}
+
+impl IdleArgs {
+    fn held(&self) -> Held {
+        if self.websockets {
+            Held::WebSockets
+        } else if self.streams {
+            Held::Streams
+        } else {
+            Held::Polls
+        }
+    }
 }
 
 /// Parameters of `hangup`.
@@ -46,7 +69,7 @@ pub struct HangupArgs {
 /// Opens `count` polls (256 connecting at a time) that read their streamed bodies until
 /// the poll's timeout. Failures are counted in `errors`.
 fn open_many(
-    streams: bool,
+    held: Held,
     http: &Http,
     users: &[LoadUser],
     cursors: &[i64],
@@ -68,7 +91,17 @@ fn open_many(
             );
             Some(actix_web::rt::spawn(async move {
                 let permit = opener.acquire().await;
-                if streams {
+                if held == Held::WebSockets {
+                    let socket = http.open_ws(&token, cursor).await;
+                    drop(permit);
+                    match socket {
+                        // Answer pings (nothing else comes) until the task is aborted.
+                        Ok(framed) => super::client::hold_ws(framed).await,
+                        Err(_) => errors.set(errors.get() + 1),
+                    }
+                    return;
+                }
+                if held == Held::Streams {
                     let stream = http.open_stream(&token, cursor).await;
                     drop(permit);
                     match stream {
@@ -124,10 +157,10 @@ pub async fn idle(common: &Common, args: &IdleArgs) -> Result<Report> {
     let (users, cursors) = users_with_cursors(&target, "i", args.users).await?;
     let setup_s = secs(setup.elapsed());
     actix_web::rt::time::sleep(common.warmup()).await;
-    let gauge = if args.streams {
-        "hearth_active_streams"
-    } else {
-        "hearth_active_long_polls"
+    let gauge = match args.held() {
+        Held::WebSockets => "hearth_active_websockets",
+        Held::Streams => "hearth_active_streams",
+        Held::Polls => "hearth_active_long_polls",
     };
     let base = target.http.metric(gauge).await.unwrap_or(0.0);
     let rss_before = target.rss_kib();
@@ -135,7 +168,7 @@ pub async fn idle(common: &Common, args: &IdleArgs) -> Result<Report> {
     let errors = Rc::new(Cell::new(0));
     let opening = Instant::now();
     let client = Http::new(target.http.base());
-    let handles = open_many(args.streams, &client, &users, &cursors, polls, 120, &errors);
+    let handles = open_many(args.held(), &client, &users, &cursors, polls, 120, &errors);
     let held = target
         .wait_metric(gauge, Duration::from_secs(100), |v| {
             v + errors.get() as f64 >= base + polls as f64
@@ -168,10 +201,10 @@ pub async fn idle(common: &Common, args: &IdleArgs) -> Result<Report> {
     report.note("polls_still_held_at_end", still);
     report.note(
         "held",
-        if args.streams {
-            "streams"
-        } else {
-            "long-polls"
+        match args.held() {
+            Held::WebSockets => "websockets",
+            Held::Streams => "streams",
+            Held::Polls => "long-polls",
         },
     );
     report.note("polls_requested", args.polls as u64);
@@ -202,7 +235,15 @@ pub async fn hangup(common: &Common, args: &HangupArgs) -> Result<Report> {
     while rounds < args.rounds.max(1) && (rounds == 0 || Instant::now() < until) {
         rounds += 1;
         let polls = Http::new(target.http.base());
-        let handles = open_many(false, &polls, &users, &cursors, args.polls, 60, &errors);
+        let handles = open_many(
+            Held::Polls,
+            &polls,
+            &users,
+            &cursors,
+            args.polls,
+            60,
+            &errors,
+        );
         let want = base + args.polls as f64;
         let parked = target
             .wait_polls_at_least(want, Duration::from_secs(30))

@@ -38,11 +38,19 @@ fn scenarios() -> Vec<Scenario> {
             polls: 50,
             users: 5,
             streams: false,
+            websockets: false,
         }),
         Scenario::Idle(polls::IdleArgs {
             polls: 50,
             users: 5,
             streams: true,
+            websockets: false,
+        }),
+        Scenario::Idle(polls::IdleArgs {
+            polls: 50,
+            users: 5,
+            streams: false,
+            websockets: true,
         }),
         Scenario::Hangup(polls::HangupArgs {
             polls: 20,
