@@ -1,9 +1,11 @@
-//! Relaying the events of channels hosted here to the servers with members in them: each event
-//! is wrapped in a host-signed envelope (federation_proto::signing::sign_envelope) and queued in
-//! the outbox in the transaction that stores it (DESIGN.md, "Federation").
+//! Queueing what leaves this server, in the transaction that stores it (DESIGN.md,
+//! "Federation"): the events of channels hosted here, wrapped in host-signed envelopes for the
+//! servers with members in them ([`fan_out`]), and a local user's direct events (DMs,
+//! invitations, their edits, deletes and reactions) for the other user's server
+//! ([`queue_direct`]).
 
 use federation_proto::api::wire::ChannelState;
-use federation_proto::event::EventKind;
+use federation_proto::event::{Event, EventKind};
 use federation_proto::signing::{hash_and_sign_event, sign_envelope_with_state};
 use serde_json::Value;
 
@@ -97,4 +99,26 @@ pub fn fan_out(
         db::outbox::enqueue(conn, &destination, &row.id, &payload, now_ms())?;
     }
     Ok(true)
+}
+
+/// Signs a local user's direct event (`server_name` is this server) and queues it for the
+/// other user's `destination` server, in the caller's write: a send acknowledged after this
+/// commit is durable.
+pub fn queue_direct(
+    conn: &mut Conn,
+    keys: &KeyStore,
+    server_name: &str,
+    destination: &str,
+    event: &Event,
+) -> Result<(), ApiError> {
+    let mut wire = serde_json::to_value(event).map_err(ApiError::internal)?;
+    hash_and_sign_event(&mut wire, server_name, keys.current()).map_err(ApiError::internal)?;
+    db::outbox::enqueue(
+        conn,
+        destination,
+        &event.id.to_string(),
+        &wire.to_string(),
+        now_ms(),
+    )?;
+    Ok(())
 }

@@ -5,12 +5,11 @@ use std::sync::atomic::Ordering;
 use federation_proto::api::client::{SendRequest, BODY_MAX_CHARS, HISTORY_MAX_LIMIT};
 use federation_proto::event::{Event, EventKind};
 use federation_proto::ids::{ChannelName, Target, UserHandle};
-use federation_proto::signing::hash_and_sign_event;
 
 use super::accounts::{mark_active, Session};
 use super::channels::{for_history, for_send, local_actor, local_channel};
 use super::events::{append_event, message_views, view, Draft};
-use super::fanout::fan_out;
+use super::fanout::{fan_out, queue_direct};
 use super::now_ms;
 use super::rich::check_reply_to;
 use crate::db::models::UserRow;
@@ -266,16 +265,7 @@ pub async fn send(state: &AppState, session: &Session, out: Outgoing) -> Result<
             let event = view(row)?;
             if let Destination::RemoteUser(_, peer_server) = &destination {
                 // Signed now and queued in the same transaction: the send is durable.
-                let mut wire = serde_json::to_value(&event).map_err(ApiError::internal)?;
-                hash_and_sign_event(&mut wire, server.as_str(), keys.current())
-                    .map_err(ApiError::internal)?;
-                db::outbox::enqueue(
-                    conn,
-                    peer_server,
-                    &event.id.to_string(),
-                    &wire.to_string(),
-                    now_ms(),
-                )?;
+                queue_direct(conn, &keys, server.as_str(), peer_server, &event)?;
                 queued = true;
             }
             if let Some(txn_id) = &out.txn_id {

@@ -10,13 +10,13 @@
 //! in one place, `services::events::append_event`.
 
 use federation_proto::event::{validate_emoji, Event, EventKind};
-use federation_proto::signing::hash_and_sign_event;
 use serde_json::Value;
 
 use super::accounts::{mark_active, Session};
 use super::channels::act::{self, Authored, Host};
 use super::channels::local_actor;
 use super::events::{append_event, message_views, view, Draft};
+use super::fanout::queue_direct;
 use super::messages::{check_body, check_meta};
 use super::now_ms;
 use super::policy::{self, MessageFacts, TargetKind, DM_PARTICIPANT};
@@ -263,7 +263,13 @@ pub async fn act(state: &AppState, session: &Session, action: Action) -> Result<
                     let row = append_event(conn, draft, host.max_history)?;
                     let queued = match &located.place {
                         Place::RemoteDm(_, server) => {
-                            queue_direct(conn, &host, server, view(row.clone())?)?;
+                            queue_direct(
+                                conn,
+                                &host.keys,
+                                host.server.as_str(),
+                                server,
+                                &view(row.clone())?,
+                            )?;
                             true
                         }
                         _ => false,
@@ -294,21 +300,6 @@ pub async fn act(state: &AppState, session: &Session, action: Action) -> Result<
         state.federation.outbox_wake.notify_one();
     }
     Ok(acted)
-}
-
-/// Signs a local user's event for a user of `server` and queues it, in the caller's write.
-fn queue_direct(conn: &mut Conn, host: &Host, server: &str, event: Event) -> Result<(), ApiError> {
-    let mut wire = serde_json::to_value(&event).map_err(ApiError::internal)?;
-    hash_and_sign_event(&mut wire, host.server.as_str(), host.keys.current())
-        .map_err(ApiError::internal)?;
-    db::outbox::enqueue(
-        conn,
-        server,
-        &event.id.to_string(),
-        &wire.to_string(),
-        now_ms(),
-    )?;
-    Ok(())
 }
 
 /// The user's current reaction with `emoji` to the message `id`: the id of its reaction event

@@ -9,7 +9,6 @@ use std::sync::Arc;
 use federation_proto::api::wire::WireEvent;
 use federation_proto::event::EventKind;
 use federation_proto::ids::ServerName;
-use federation_proto::signing::hash_and_sign_event;
 use serde_json::{json, Value};
 
 use super::{channel_room_key, no_such_channel};
@@ -20,7 +19,7 @@ use crate::error::ApiError;
 use crate::keystore::KeyStore;
 use crate::services::accounts::user_room_key;
 use crate::services::events::{append_event, view, Draft};
-use crate::services::fanout::fan_out;
+use crate::services::fanout::{fan_out, queue_direct};
 use crate::services::members;
 use crate::services::messages::dm_room_key_remote;
 use crate::services::modes::{self, MemberMode, ModeChange};
@@ -517,16 +516,7 @@ pub fn notify_invitee(
             )
             .with_meta(meta);
             let event = view(append_event(conn, draft, host.max_history)?)?;
-            let mut wire = serde_json::to_value(&event).map_err(ApiError::internal)?;
-            hash_and_sign_event(&mut wire, host.server.as_str(), host.keys.current())
-                .map_err(ApiError::internal)?;
-            db::outbox::enqueue(
-                conn,
-                server,
-                &event.id.to_string(),
-                &wire.to_string(),
-                now_ms(),
-            )?;
+            queue_direct(conn, &host.keys, host.server.as_str(), server, &event)?;
             Ok(true)
         }
     }
