@@ -207,6 +207,28 @@ diesel::table! {
     }
 }
 
+diesel::table! {
+    read_markers (room_id, reader) {
+        room_id -> BigInt,
+        reader -> Text,
+        is_local -> Bool,
+        seq -> BigInt,
+        event_id -> Text,
+        ts_ms -> BigInt,
+    }
+}
+
+diesel::table! {
+    profiles (user_id) {
+        user_id -> Text,
+        display_name -> Nullable<Text>,
+        avatar -> Nullable<Text>,
+        status -> Text,
+        status_message -> Nullable<Text>,
+        updated_ms -> BigInt,
+    }
+}
+
 diesel::allow_tables_to_appear_in_same_query!(
     users,
     devices,
@@ -226,4 +248,6 @@ diesel::allow_tables_to_appear_in_same_query!(
     remote_members,
     mirrors,
     remote_invites,
+    read_markers,
+    profiles,
 );
