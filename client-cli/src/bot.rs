@@ -168,6 +168,10 @@ mod tests {
             online: true,
             idle_seconds: 0,
             created: String::new(),
+            display_name: None,
+            avatar: None,
+            status: None,
+            status_message: None,
         };
         let client = Client::new("http://127.0.0.1:1").ok()?;
         let stream = client.sync();

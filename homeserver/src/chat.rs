@@ -16,7 +16,7 @@ use crate::services::accounts::{self, Session};
 use crate::services::channels::local_actor;
 use crate::services::channels::{self, check_reason, check_topic, parse_channel, parse_modes};
 use crate::services::rich::{self, Acted, Action};
-use crate::services::{messages, typing};
+use crate::services::{messages, profiles as local_profiles, read, typing};
 use crate::state::AppState;
 
 /// Where a named channel lives.
@@ -292,4 +292,40 @@ pub async fn typing(
     let notice = typing::from_local(state, &actor, &target, on).await?;
     ephemeral::push(state, notice.servers, ephemeral::item_of(&notice.event));
     Ok(())
+}
+
+/// `POST /api/v1/read`: the marker moves here; the conversation's members here get a
+/// `receipt` event at once, the servers that must hear it (a channel's member servers or host,
+/// a DM's other server) in the background.
+pub async fn read(
+    state: &Arc<AppState>,
+    session: &Session,
+    raw_target: &str,
+    id: &str,
+) -> Result<federation_proto::api::client::ReadResponse, ApiError> {
+    let notice = read::from_local(state, session, raw_target, id).await?;
+    if let Some(event) = &notice.event {
+        ephemeral::push(state, notice.servers, ephemeral::item_of(event));
+    }
+    Ok(notice.answer)
+}
+
+/// `PATCH /api/v1/users/me`: stores the profile; users who share a conversation with this one
+/// get a `presence` event, here at once and on the servers of those conversations in the
+/// background.
+pub async fn update_profile(
+    state: &Arc<AppState>,
+    session: &Session,
+    update: federation_proto::api::client::ProfileUpdate,
+) -> Result<UserProfile, ApiError> {
+    let notice = local_profiles::update(state, session, update).await?;
+    if let Some(event) = &notice.event {
+        let item = ephemeral::item_of(event);
+        for (server, to) in notice.items {
+            let mut item = item.clone();
+            item.to = to;
+            ephemeral::push(state, vec![server], item);
+        }
+    }
+    accounts::local_profile(state, &session.nick).await
 }

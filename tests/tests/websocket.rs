@@ -271,8 +271,8 @@ async fn a_bad_frame_gets_an_error_and_the_socket_stays_usable() {
         (code(error.clone()), &error["txn_id"]),
         ("invalid_frame".to_string(), &json!("t"))
     );
-    // A typing frame for nobody is refused like its HTTP form (tests/tests/typing.rs has the
-    // rest); read markers are not built on this server yet.
+    // Typing and read frames are refused like their HTTP forms (tests/tests/typing.rs and the
+    // read marker below have the rest).
     socket
         .send_json(&json!({"type": "typing", "target": "nobody", "typing": true}))
         .await;
@@ -280,15 +280,22 @@ async fn a_bad_frame_gets_an_error_and_the_socket_stays_usable() {
     socket
         .send_json(&json!({"type": "read", "target": "bob", "id": "x"}))
         .await;
-    assert_eq!(code(socket.next_of("error", WAIT).await), "unsupported");
+    assert_eq!(code(socket.next_of("error", WAIT).await), "invalid_id");
 
     // Still usable.
     socket
         .send_json(&json!({"type": "send", "to": "bob", "body": "still here"}))
         .await;
+    let sent = socket.next_of("sent", WAIT).await["event"].clone();
+    assert_eq!(sent["body"], "still here");
+    // A read frame sets the marker like POST /api/v1/read.
+    socket
+        .send_json(&json!({"type": "read", "target": "bob", "id": sent["id"]}))
+        .await;
+    let read = socket.next_of("read", WAIT).await;
     assert_eq!(
-        socket.next_of("sent", WAIT).await["event"]["body"],
-        "still here"
+        (&read["last_read"], &read["moved"]),
+        (&sent["id"], &json!(true))
     );
 
     // A frame above the body limit closes with 1009, a binary frame with 1003.

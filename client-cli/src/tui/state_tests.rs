@@ -350,6 +350,10 @@ fn nick_change_updates_me() {
         online: true,
         idle_seconds: 0,
         created: String::new(),
+        display_name: None,
+        avatar: None,
+        status: None,
+        status_message: None,
     };
     s.apply(Outcome::Me(profile));
     assert_eq!(s.me(), "zed@hs1");

@@ -135,6 +135,18 @@ pub struct UserProfile {
     pub idle_seconds: i64,
     /// When the account was created (RFC 3339).
     pub created: String,
+    /// The name the user chose to show (1–50 characters), when set.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub display_name: Option<String>,
+    /// An `https://` URL or a media id, when set.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub avatar: Option<String>,
+    /// `online`, `away`, `busy` or `offline` (appears offline), when known.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub status: Option<String>,
+    /// A short status line (at most 100 characters), when set.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub status_message: Option<String>,
 }
 
 /// `POST /api/v1/users/nick`
@@ -421,3 +433,114 @@ pub struct Health {
 /// An empty success body: `{}`.
 #[derive(Debug, Clone, Default, Serialize, Deserialize, ToSchema)]
 pub struct Empty {}
+
+/// Paths of read state, conversations, presence and profiles (DESIGN.md, "Rich chat").
+pub mod read_paths {
+    /// `POST`: set this user's read marker in a channel or DM.
+    pub const READ: &str = "/api/v1/read";
+    /// `GET`: who has read up to or past a message.
+    pub const RECEIPTS: &str = "/api/v1/messages/{id}/receipts";
+    /// `GET`: every channel and DM of the user, most recent activity first.
+    pub const CONVERSATIONS: &str = "/api/v1/conversations";
+    /// `GET`: users of this server by nick or display name.
+    pub const USER_SEARCH: &str = "/api/v1/users/search";
+}
+
+/// `POST /api/v1/read`: this user has read `target` up to message `id`. The marker never moves
+/// backwards; the user's other devices and the other members get a `receipt` event.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ReadRequest {
+    /// `#channel[@host]` or `nick[@server]`.
+    pub target: String,
+    /// The id of a message of that conversation.
+    pub id: String,
+}
+
+/// Answer to `POST /api/v1/read`: the marker as it is now.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct ReadResponse {
+    /// The conversation, as shown (`#channel@host` or `nick@server`).
+    pub target: String,
+    /// The message the marker is at (the newer one when the request would have moved it back).
+    pub last_read: String,
+    /// Whether this request moved the marker.
+    pub moved: bool,
+}
+
+/// One reader of a message.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct Receipt {
+    /// `nick@server`.
+    pub user: String,
+    /// When they read it (RFC 3339): when their marker moved to or past it.
+    pub ts: String,
+}
+
+/// Answer to `GET /api/v1/messages/{id}/receipts`.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct ReceiptsResponse {
+    /// Who has read up to or past the message, earliest first.
+    pub read_by: Vec<Receipt>,
+}
+
+/// One channel or DM of the user.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct Conversation {
+    /// `#channel@host` or `nick@server`.
+    pub target: String,
+    /// `channel` or `dm`.
+    pub kind: String,
+    /// The conversation's newest stored event, if any.
+    pub last_event: Option<Event>,
+    /// Messages from others after the read marker (at most 1000: 1000 means "1000 or more").
+    pub unread: u32,
+    /// How many of those mention the user (`@nick`).
+    pub mentions: u32,
+    /// The message id the read marker is at, if the user has read anything.
+    pub last_read: Option<String>,
+}
+
+/// Answer to `GET /api/v1/conversations`.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct ConversationsResponse {
+    /// Most recent activity first.
+    pub conversations: Vec<Conversation>,
+}
+
+/// `PATCH /api/v1/users/me`: every field is optional; an empty string clears `display_name`,
+/// `avatar` or `status_message`.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ProfileUpdate {
+    /// 1–50 characters (empty clears it).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub display_name: Option<String>,
+    /// An `https://` URL or a media id (empty clears it).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub avatar: Option<String>,
+    /// `online`, `away`, `busy` or `offline` (appear offline).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub status: Option<String>,
+    /// At most 100 characters (empty clears it).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub status_message: Option<String>,
+}
+
+/// Query of `GET /api/v1/users/search`.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, IntoParams, ToSchema)]
+#[into_params(parameter_in = Query)]
+pub struct UserSearchQuery {
+    /// 1–50 characters, matched case-insensitively against nicks and display names.
+    pub q: Option<String>,
+    /// At most this many users (1–50, default 20).
+    #[serde(default)]
+    pub limit: Option<u32>,
+}
+
+/// Answer to `GET /api/v1/users/search`.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct UserSearchResponse {
+    /// Matching users of this server: nick prefixes first, then other matches, by nick.
+    pub users: Vec<UserProfile>,
+}

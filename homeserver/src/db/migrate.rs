@@ -351,6 +351,24 @@ fn copy_all(
             ts_ms: i64,
         }
     );
+    copy_table!(
+        src,
+        dst,
+        progress,
+        copied,
+        read_markers {
+            room_id: i64,
+            reader: String,
+            is_local: bool,
+            seq: i64,
+            event_id: String,
+            ts_ms: i64,
+        }
+    );
+    copy_table!(src, dst, progress, copied, profiles {
+        user_id: String, display_name: Option<String>, avatar: Option<String>, status: String,
+        status_message: Option<String>, updated_ms: i64,
+    });
     Ok(copied)
 }
 

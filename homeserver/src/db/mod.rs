@@ -24,6 +24,7 @@ pub mod migrate;
 pub mod models;
 pub mod outbox;
 pub mod peers;
+pub mod read_state;
 pub mod recipients;
 pub mod rich;
 pub mod room_counters;

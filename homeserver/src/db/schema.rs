@@ -228,6 +228,28 @@ diesel::table! {
     }
 }
 
+diesel::table! {
+    read_markers (room_id, reader) {
+        room_id -> BigInt,
+        reader -> Text,
+        is_local -> Bool,
+        seq -> BigInt,
+        event_id -> Text,
+        ts_ms -> BigInt,
+    }
+}
+
+diesel::table! {
+    profiles (user_id) {
+        user_id -> Text,
+        display_name -> Nullable<Text>,
+        avatar -> Nullable<Text>,
+        status -> Text,
+        status_message -> Nullable<Text>,
+        updated_ms -> BigInt,
+    }
+}
+
 diesel::allow_tables_to_appear_in_same_query!(
     users,
     devices,
@@ -249,4 +271,6 @@ diesel::allow_tables_to_appear_in_same_query!(
     remote_invites,
     message_stats,
     reactions,
+    read_markers,
+    profiles,
 );

@@ -1,4 +1,4 @@
-//! Ephemeral items across servers (typing today; presence and receipts to come): pushed at once
+//! Ephemeral items across servers (typing, receipts, presence): pushed at once
 //! in a relay transaction of their own (`{"events": [], "ephemeral": [...]}`), best effort and
 //! never queued: an item that cannot be delivered within its short lifetime is worth nothing
 //! later. The receiver publishes them to its users and, for a channel it hosts, passes them on
@@ -15,7 +15,7 @@ use serde_json::json;
 use super::client::FedClient;
 use super::sender::RELAY_PATH;
 use crate::error::ApiError;
-use crate::services::{now_ms_u64, typing};
+use crate::services::{now_ms_u64, profiles, read, typing};
 use crate::state::AppState;
 
 /// The wire item of an ephemeral event.
@@ -99,6 +99,26 @@ async fn receive_one(
                 .unwrap_or(false);
             let servers = typing::from_remote(state, origin, &item.from, &item.to, on).await?;
             push(state, servers, item.clone());
+            Ok(())
+        }
+        EventKind::Receipt => {
+            let id = item
+                .meta
+                .get("id")
+                .and_then(serde_json::Value::as_str)
+                .unwrap_or_default();
+            let servers = read::from_remote(state, origin, &item.from, &item.to, id).await?;
+            push(state, servers, item.clone());
+            Ok(())
+        }
+        EventKind::Presence => {
+            let pass_on =
+                profiles::from_remote(state, origin, &item.from, &item.to, &item.meta).await?;
+            for (server, to) in pass_on {
+                let mut passed = item.clone();
+                passed.to = to;
+                push(state, vec![server], passed);
+            }
             Ok(())
         }
         other => Err(ApiError::bad_request(

@@ -15,12 +15,14 @@ pub mod federation;
 pub mod hangup;
 pub mod messages;
 pub mod openapi;
+pub mod profiles;
+pub mod read;
 pub mod server;
 pub mod typing;
 pub mod ws;
 
 use actix_web::web;
-use federation_proto::api::client::paths;
+use federation_proto::api::client::{paths, read_paths};
 use federation_proto::api::federation::paths as fed_paths;
 
 /// A resource that answers 405 for methods it does not route.
@@ -83,9 +85,17 @@ pub fn configure(cfg: &mut web::ServiceConfig, json_limit: usize) {
         .service(resource(paths::REGISTER).post(accounts::register))
         .service(resource(paths::LOGIN).post(accounts::login))
         .service(resource(paths::LOGOUT).post(accounts::logout))
-        .service(resource(paths::ME).get(accounts::me))
+        .service(
+            resource(paths::ME)
+                .get(accounts::me)
+                .patch(profiles::update_me),
+        )
         .service(resource(paths::NICK).post(accounts::change_nick))
         .service(resource(paths::TYPING).post(typing::typing))
+        .service(resource(read_paths::READ).post(read::read))
+        .service(resource(read_paths::RECEIPTS).get(read::receipts))
+        .service(resource(read_paths::CONVERSATIONS).get(read::conversations))
+        .service(resource(read_paths::USER_SEARCH).get(profiles::search))
         .service(resource(paths::USER).get(accounts::profile))
         .service(resource(paths::HISTORY).get(messages::history))
         .service(resource(paths::CHANNELS).get(channels::list_mine))

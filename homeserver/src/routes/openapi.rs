@@ -6,7 +6,7 @@ use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::{Modify, OpenApi};
 use utoipa_swagger_ui::SwaggerUi;
 
-use super::{accounts, channels, messages, server, typing, ws};
+use super::{accounts, channels, messages, profiles, read, server, typing, ws};
 
 /// Where the document is served.
 pub const OPENAPI_PATH: &str = "/api/v1/openapi.json";
@@ -24,6 +24,8 @@ pub const OPENAPI_PATH: &str = "/api/v1/openapi.json";
         channels::topic, channels::mode, channels::invite, channels::kick,
         server::server_info, server::health,
         typing::typing,
+        read::read, read::receipts, read::conversations,
+        profiles::update_me, profiles::search,
     ),
     modifiers(&BearerAuth),
 )]

@@ -56,7 +56,7 @@ Server frames: `{\"type\":\"ready\",\"cursor\":N}` once authenticated (events af
 `{\"type\":\"error\",\"error\":{\"code\",\"message\"},\"txn_id\"?}` for a refused frame (the socket stays open). \
 Client frames: `{\"type\":\"auth\",\"token\"}` (first, without an Authorization header); \
 `{\"type\":\"send\",\"to\",\"body\",\"kind\"?,\"meta\"?,\"reply_to\"?,\"txn_id\"?}` as POST /api/v1/messages (the message type is spelled `kind`); \
-`{\"type\":\"ack\",\"seq\":N}` as POST /api/v1/messages/ack; `{\"type\":\"typing\",\"target\",\"typing\"}` (like POST /api/v1/typing: no answer unless it fails) and `{\"type\":\"read\",\"target\",\"id\"}` (answered `unsupported` until read markers exist). \
+`{\"type\":\"ack\",\"seq\":N}` as POST /api/v1/messages/ack; `{\"type\":\"typing\",\"target\",\"typing\"}` (like POST /api/v1/typing: no answer unless it fails) and `{\"type\":\"read\",\"target\",\"id\"}` as POST /api/v1/read (answered `{\"type\":\"read\",\"target\",\"last_read\",\"moved\"}`). \
 The socket never moves the cursor by itself: only ack frames and `after` do, so a reconnecting client gets everything it has not acknowledged. \
 Close codes: 4401 missing, bad or expired token (or logout: within 30 s), 1009 frame too large (the HTTP body limit), 1003 binary frame, 1008 nothing heard for 45 s (the server pings every 15 s)."),
         (status = 400, description = "not a WebSocket upgrade (websocket_required), invalid_cursor", body = ErrorBody),
@@ -333,11 +333,13 @@ impl Connection {
                     Err(e) => frames::error(e.code, &e.message, None),
                 }
             }
-            ClientFrame::Read { .. } => frames::error(
-                "unsupported",
-                "read markers are not available on this server yet",
-                None,
-            ),
+            ClientFrame::Read { target, id } => {
+                let session = self.session().await?;
+                match crate::chat::read(&self.state, &session, &target, &id).await {
+                    Ok(answer) => frames::read(&answer),
+                    Err(e) => frames::error(e.code, &e.message, None),
+                }
+            }
         };
         socket.send(answer).await
     }

@@ -371,6 +371,10 @@ pub fn profile_of(state: &AppState, user: &UserRow, last_seen_ms: Option<i64>) -
         online,
         idle_seconds: ((now - user.last_active_ms) / 1000).max(0),
         created: format_rfc3339_ms(user.created_ms),
+        display_name: None,
+        avatar: None,
+        status: None,
+        status_message: None,
     }
 }
 
@@ -385,16 +389,20 @@ pub async fn local_profile(state: &AppState, nick: &str) -> Result<UserProfile, 
                 return Ok::<_, ApiError>(None);
             };
             let seen = db::devices::user_last_seen(conn, &user.id)?;
-            Ok(Some((user, seen)))
+            let shown = db::read_state::profile(conn, &user.id)?;
+            Ok(Some((user, seen, shown)))
         })
         .await?;
-    let (user, seen) = found.ok_or_else(|| {
+    let (user, seen, shown) = found.ok_or_else(|| {
         ApiError::not_found(
             "unknown_user",
             format!("no user {nick}@{}", state.server_name),
         )
     })?;
-    Ok(profile_of(state, &user, seen))
+    Ok(super::profiles::with_fields(
+        profile_of(state, &user, seen),
+        shown,
+    ))
 }
 
 /// How stale a user's last-activity time may get: idle time is shown in seconds.

@@ -25,7 +25,7 @@ pub const TXN_ID_MAX: usize = 128;
 const HISTORY_DEFAULT_LIMIT: u32 = 50;
 
 /// Key of the DM conversation between two local users (order-independent).
-fn dm_room_key(a: &str, b: &str) -> String {
+pub fn dm_room_key(a: &str, b: &str) -> String {
     let (lo, hi) = if a <= b { (a, b) } else { (b, a) };
     format!("dm:{lo}:{hi}")
 }

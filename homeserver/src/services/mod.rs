@@ -11,6 +11,8 @@
 //! - [`members`]: the facts the rules read (members of every server, their standing).
 //! - [`typing`]: typing notifications, published as ephemeral events to a conversation's
 //!   members here (the servers to tell are the caller's to reach).
+//! - [`read`]: read markers, receipts, the conversation list with unread and mention counts.
+//! - [`profiles`]: display name, avatar, presence status; `presence` events; user search.
 //! - [`fanout`]: host-signed envelopes of hosted channels' events, queued for member servers.
 //! - [`messages`]: sending (channels and DMs) and history.
 //! - [`rich`]: edits, deletes, reactions and threads (channels hosted here and DMs); their
@@ -31,6 +33,8 @@ pub mod messages;
 pub mod modes;
 pub mod passwords;
 pub mod policy;
+pub mod profiles;
+pub mod read;
 pub mod rich;
 pub mod sessions;
 pub mod stream;

@@ -184,6 +184,17 @@ pub fn sent(txn_id: Option<&str>, event: &Event) -> String {
     Value::Object(frame).to_string()
 }
 
+/// `{"type":"read","target","last_read","moved"}`: the answer to a `read` frame, as
+/// `POST /api/v1/read` answers.
+pub fn read(answer: &federation_proto::api::client::ReadResponse) -> String {
+    let mut frame = match serde_json::to_value(answer) {
+        Ok(Value::Object(map)) => map,
+        _ => Map::new(),
+    };
+    frame.insert("type".into(), "read".into());
+    Value::Object(frame).to_string()
+}
+
 /// `{"type":"error","error":{"code","message"},"txn_id"?}`.
 pub fn error(code: &str, message: &str, txn_id: Option<&str>) -> String {
     let mut frame = Map::new();

@@ -1,0 +1,3 @@
+DROP TABLE profiles;
+DROP INDEX read_markers_reader;
+DROP TABLE read_markers;
