@@ -28,6 +28,7 @@ pub mod channels;
 pub mod ephemeral;
 pub mod events;
 pub mod fanout;
+pub mod landing;
 pub mod members;
 pub mod messages;
 pub mod modes;

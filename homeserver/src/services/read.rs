@@ -35,6 +35,7 @@ use super::accounts::Session;
 use super::channels::{load_channel, local_actor};
 use super::ephemeral::{self, STATE_LIFETIME};
 use super::events::view;
+use super::landing::{self, Landing};
 use super::members;
 use super::messages::{dm_room_key, dm_room_key_remote};
 use super::now_ms;
@@ -252,57 +253,24 @@ fn remote_room(
     actor: &Actor,
     target: &Target,
 ) -> Result<(String, i64, Vec<String>), ApiError> {
-    let hosted_by_origin = matches!(target,
-        Target::Channel(channel) if channel.server.as_ref().map(|s| s.as_str()) == Some(origin));
-    let of_origin = actor
-        .handle()
-        .rsplit_once('@')
-        .is_some_and(|(_, s)| s == origin);
-    if !of_origin && !hosted_by_origin {
-        return Err(ApiError::forbidden(
-            "origin_mismatch",
-            "a server speaks for its own users, and a host for its channels' members",
-        ));
-    }
-    match target {
-        Target::Channel(channel) if channel.is_local_to(server) => {
-            let row = load_channel(conn, &channel.name)?;
-            let global = format!("#{}@{server}", row.name);
-            policy::part(members::standing(conn, &row, actor)?)
-                .map_err(|d| d.into_error(&global))?;
-            let servers = db::shared::member_servers(conn, row.room_id)?
-                .into_iter()
-                .filter(|s| s != origin)
-                .collect();
-            Ok((global, row.room_id, servers))
-        }
-        Target::Channel(channel) if hosted_by_origin => {
-            let global = channel.to_string();
-            let mirror = db::shared::mirror_by_channel(conn, &global)?.ok_or_else(|| {
-                ApiError::forbidden(
-                    "not_mirrored",
-                    format!("no user of this server asked to join {global}"),
-                )
-            })?;
-            Ok((global, mirror.room_id, Vec::new()))
-        }
-        Target::User(handle) if handle.is_local_to(server) => {
-            let user = db::users::by_nick(conn, handle.nick.as_str())?
-                .ok_or_else(|| ApiError::not_found("unknown_user", format!("no user {handle}")))?;
-            let room = db::events::room_id(conn, &dm_room_key_remote(&user.id, actor.handle()))?
+    Ok(match landing::land(conn, server, origin, actor, target)? {
+        Landing::Hosted {
+            global,
+            room_id,
+            pass_on,
+        } => (global, room_id, pass_on),
+        Landing::Mirrored { global, room_id } => (global, room_id, Vec::new()),
+        Landing::User { handle, user_id } => {
+            let room = db::events::room_id(conn, &dm_room_key_remote(&user_id, actor.handle()))?
                 .ok_or_else(|| {
                     ApiError::not_found(
                         "no_conversation",
                         format!("{} has no conversation with {handle}", actor.handle()),
                     )
                 })?;
-            Ok((handle.qualified(server), room, Vec::new()))
+            (handle, room, Vec::new())
         }
-        _ => Err(ApiError::bad_request(
-            "invalid_event",
-            format!("{target} is neither here nor hosted by {origin}"),
-        )),
-    }
+    })
 }
 
 /// `GET /api/v1/messages/{id}/receipts`: who has read up to or past message `id`, for a user

@@ -14,6 +14,7 @@ use serde_json::Value;
 
 use super::channels::load_channel;
 use super::ephemeral::{self, TYPING_LIFETIME};
+use super::landing::{self, Landing};
 use super::members;
 use super::policy::{self, Actor};
 use crate::db::{self, Conn};
@@ -158,54 +159,15 @@ fn remote_place(
     actor: &Actor,
     target: &Target,
 ) -> Result<(String, Vec<String>, Vec<String>), ApiError> {
-    let hosted_by_origin = matches!(target,
-        Target::Channel(channel) if channel.server.as_ref().map(|s| s.as_str()) == Some(origin));
-    let of_origin = actor
-        .handle()
-        .rsplit_once('@')
-        .is_some_and(|(_, s)| s == origin);
-    if !of_origin && !hosted_by_origin {
-        return Err(ApiError::forbidden(
-            "origin_mismatch",
-            "a server speaks for its own users, and a host for its channels' members",
-        ));
-    }
-    match target {
-        Target::Channel(channel) if channel.is_local_to(server) => {
-            let row = load_channel(conn, &channel.name)?;
-            let global = format!("#{}@{server}", row.name);
-            policy::part(members::standing(conn, &row, actor)?)
-                .map_err(|d| d.into_error(&global))?;
-            let users = recipients(conn, &Place::Room(row.room_id))?;
-            let servers = db::shared::member_servers(conn, row.room_id)?
-                .into_iter()
-                .filter(|s| s != origin)
-                .collect();
-            Ok((global, users, servers))
+    Ok(match landing::land(conn, server, origin, actor, target)? {
+        Landing::Hosted {
+            global,
+            room_id,
+            pass_on,
+        } => (global, recipients(conn, &Place::Room(room_id))?, pass_on),
+        Landing::Mirrored { global, room_id } => {
+            (global, recipients(conn, &Place::Room(room_id))?, Vec::new())
         }
-        Target::Channel(channel) if channel.server.as_ref().map(|s| s.as_str()) == Some(origin) => {
-            // The host passes on what happens in its channel: to our users in the mirror.
-            let global = channel.to_string();
-            let mirror = db::shared::mirror_by_channel(conn, &global)?.ok_or_else(|| {
-                ApiError::forbidden(
-                    "not_mirrored",
-                    format!("no user of this server asked to join {global}"),
-                )
-            })?;
-            Ok((
-                global,
-                recipients(conn, &Place::Room(mirror.room_id))?,
-                Vec::new(),
-            ))
-        }
-        Target::User(handle) if handle.is_local_to(server) => {
-            let user = db::users::by_nick(conn, handle.nick.as_str())?
-                .ok_or_else(|| ApiError::not_found("unknown_user", format!("no user {handle}")))?;
-            Ok((handle.qualified(server), vec![user.id], Vec::new()))
-        }
-        _ => Err(ApiError::bad_request(
-            "invalid_event",
-            format!("{target} is neither here nor hosted by {origin}"),
-        )),
-    }
+        Landing::User { handle, user_id } => (handle, vec![user_id], Vec::new()),
+    })
 }
