@@ -114,6 +114,14 @@ impl Buffer {
         })
     }
 
+    /// The `seq` of the event with this id, when held.
+    pub fn seq_of(&self, id: uuid::Uuid) -> Option<i64> {
+        self.entries.values().find_map(|e| match e {
+            Entry::Event(ev) if ev.id == id => Some(ev.seq),
+            _ => None,
+        })
+    }
+
     /// Messages from others than `me` with a `seq` above `seq`.
     pub fn messages_from_others_after(&self, seq: i64, me: &str) -> usize {
         self.entries

@@ -369,6 +369,10 @@ impl State {
             self.typing_event(&event);
             return Vec::new();
         }
+        if event.kind == EventKind::Receipt {
+            self.own_receipt(&event);
+            return Vec::new();
+        }
         if event.kind.is_ephemeral() {
             return Vec::new();
         }
@@ -460,6 +464,24 @@ impl State {
         } else {
             self.buffers[i].typing.remove(&who);
         }
+    }
+
+    /// A `receipt` of this user's other device: the window is read up to that message there,
+    /// so only the messages after it (that this window holds) stay unread.
+    fn own_receipt(&mut self, event: &Event) {
+        if !event.from.eq_ignore_ascii_case(&self.me) {
+            return;
+        }
+        let (Some(i), Some(id)) = (self.find(&event.to.to_ascii_lowercase()), event.target) else {
+            return;
+        };
+        let me = self.me.clone();
+        let b = &mut self.buffers[i];
+        let Some(seq) = b.seq_of(id) else {
+            return;
+        };
+        b.read_upto = b.read_upto.max(seq);
+        b.unread = b.unread.min(b.messages_from_others_after(seq, &me));
     }
 
     /// After a key that changed the input: a typing notification for the active window,

@@ -711,3 +711,29 @@ fn typing_notifications_are_throttled_and_skip_commands() {
     s.set_now(t0 + Duration::from_secs(60));
     assert_eq!(typing(&mut s, 'x'), 0);
 }
+
+#[test]
+fn a_receipt_from_another_device_reads_the_window_here() {
+    let mut s = in_general();
+    s.apply(Outcome::Channels(vec![summary("#dev@hs1", "")]));
+    let first = event(1, "message", "bob@hs1", "#dev@hs1", "one");
+    let first_id = first.id;
+    s.apply(Outcome::Events(vec![
+        first,
+        event(2, "message", "bob@hs1", "#dev@hs1", "two"),
+        event(3, "message", "bob@hs1", "#dev@hs1", "three"),
+    ]));
+    assert_eq!(s.buffers()[2].unread, 3);
+    let mut receipt = event(0, "receipt", "bob@hs1", "#dev@hs1", "");
+    receipt.target = Some(first_id);
+    s.apply(Outcome::Events(vec![receipt.clone()]));
+    assert_eq!(s.buffers()[2].unread, 3, "someone else's receipt");
+    receipt.from = ME.into();
+    s.apply(Outcome::Events(vec![receipt]));
+    assert_eq!(
+        s.buffers()[2].unread,
+        2,
+        "read up to the first on another device"
+    );
+    assert_eq!(s.buffers()[2].len(), 3, "receipts are no lines");
+}
