@@ -33,7 +33,7 @@
 //!
 //! # Layout
 //! - [`client`]: [`Client`], its settings and the request machinery.
-//! - [`api`]: the typed calls, one module per area (account, channels, messages, server).
+//! - [`api`]: the typed calls, one module per area (account, channels, messages, read, server).
 //! - [`sync`]: [`SyncStream`], long-poll with resume, deduplication and reconnects.
 //! - [`bot`]: a small frame for bots (config from the environment, addressed messages, notices).
 //! - [`backoff`]: exponential backoff with jitter, shared by sync and sends.

@@ -1,5 +1,6 @@
 //! The chat UI in a real pseudo-terminal (tmux): type a message, see it echoed in the message
-//! pane, see another user's message arrive live, quit with `/quit`.
+//! pane, see another user's message arrive live, quit with `/quit`; unread counts from the
+//! server, marking read, and typing lines both ways.
 //!
 //! Needs `tmux` (`apt-get install tmux`). The screen is read with `capture-pane`; a UI has no
 //! ready line, so the test polls the screen with a deadline.
@@ -9,7 +10,7 @@ use std::process::{Command, Output};
 use std::time::{Duration, Instant};
 
 use hearth_tests::cli::Hearth;
-use hearth_tests::process::{wait_bounded, Homeserver as Server};
+use hearth_tests::process::{line_channel, wait_bounded, wait_for_line, Homeserver as Server};
 use hearth_tests::unique;
 
 /// A tmux server on a private socket, killed on drop.
@@ -70,6 +71,10 @@ impl Tmux {
 
     fn type_text(&self, text: &str) {
         assert!(self.run(&["send-keys", "-l", text]).status.success());
+    }
+
+    fn key(&self, key: &str) {
+        assert!(self.run(&["send-keys", key]).status.success());
     }
 
     fn enter(&self) {
@@ -185,4 +190,87 @@ fn chat_ui_echoes_a_sent_message_and_shows_live_ones() {
         .filter(|e| e["body"] == mine.as_str())
         .count();
     assert_eq!(stored, 1, "the typed message is stored once");
+}
+
+#[test]
+fn chat_ui_shows_unread_counts_marks_read_and_shows_typing() {
+    let server = Server::start("hs1");
+    let h = Hearth::new(&server.url);
+    h.register("alice");
+    h.register("bob");
+    h.ok("alice", &["join", "#main"]);
+    h.ok("bob", &["join", "#main"]);
+    // Two DMs before the UI starts: only the server knows they are unread.
+    h.ok("bob", &["dm", "alice", "one"]);
+    h.ok("bob", &["dm", "alice", "two"]);
+
+    let command = format!(
+        "env XDG_CONFIG_HOME='{}' '{}' --profile alice --server '{}' chat",
+        h.config.path().display(),
+        env!("CARGO_BIN_EXE_hearth"),
+        server.url
+    );
+    let tmux = Tmux::start(100, 24, &command);
+    tmux.wait_screen("the DM window with 2 unread", |s| {
+        s.contains("bob (2)") && s.contains("● connected")
+    });
+
+    // bob types in #main, the active window: the typing line shows, then lapses.
+    h.ok("bob", &["typing", "#main"]);
+    tmux.wait_screen("bob typing", |s| s.contains("bob is typing…"));
+    tmux.wait_screen("the typing line gone after 5 s", |s| {
+        !s.contains("is typing")
+    });
+
+    // alice types (without sending): bob hears it.
+    let mut tail = h
+        .cmd("bob")
+        .args(["--json", "tail", "#main", "--type", "typing", "--no-resume"])
+        .stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .expect("spawn tail");
+    let lines = line_channel(tail.stdout.take().expect("stdout"));
+    let mut seen = Err(Vec::new());
+    for c in ["h", "e", "l", "l", "o", " ", "t", "h", "e", "r", "e"] {
+        tmux.type_text(c);
+        seen = wait_for_line(&lines, Duration::from_secs(1), |l| l.contains("alice@hs1"));
+        if seen.is_ok() {
+            break;
+        }
+    }
+    let _ = tail.kill();
+    let _ = wait_bounded(tail, Duration::from_secs(10));
+    assert!(seen.is_ok(), "bob never saw alice typing: {seen:?}");
+    tmux.key("C-u");
+
+    // Viewing the DM window clears its count here and on the server.
+    tmux.key("Tab");
+    tmux.wait_screen("the DM window read", |s| {
+        pane_has(s, "<bob> two") && !s.contains("bob (2)")
+    });
+    let deadline = Instant::now() + Duration::from_secs(20);
+    loop {
+        let convs = h.json("alice", &["conversations"]);
+        let dm = convs["conversations"]
+            .as_array()
+            .and_then(|c| c.iter().find(|c| c["target"] == "bob@hs1").cloned());
+        if dm.as_ref().is_some_and(|dm| dm["unread"] == 0) {
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "the server still counts the DM unread: {dm:?}"
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
+
+    tmux.type_text("/quit");
+    tmux.enter();
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while tmux.alive() {
+        assert!(Instant::now() < deadline, "/quit did not end the UI");
+        std::thread::sleep(Duration::from_millis(50));
+    }
 }

@@ -1,11 +1,13 @@
 //! Accounts and users: register, login, logout, own and others' profiles, nick changes.
 
+use actix_web::http::Method;
 use federation_proto::api::client::{
-    paths, LoginRequest, LoginResponse, NickRequest, RegisterRequest, RegisterResponse, UserProfile,
+    paths, read_paths, LoginRequest, LoginResponse, NickRequest, ProfileUpdate, RegisterRequest,
+    RegisterResponse, UserProfile, UserSearchQuery, UserSearchResponse,
 };
 use serde::de::IgnoredAny;
 
-use crate::client::{Auth, Client};
+use crate::client::{Auth, Call, Client};
 use crate::error::{ClientError, ErrorKind};
 use crate::path::user_path;
 
@@ -87,5 +89,27 @@ impl Client {
             nick: nick.to_string(),
         };
         self.post(paths::NICK, &req, Auth::Bearer).await
+    }
+
+    /// `PATCH /api/v1/users/me`: sets any of display name, avatar, status (`online`, `away`,
+    /// `busy`, `offline` = appear offline) and status message; `Some("")` clears a text field,
+    /// `None` leaves a field as it is. Returns the updated profile.
+    pub async fn update_profile(&self, update: &ProfileUpdate) -> Result<UserProfile, ClientError> {
+        let mut call = Call::<(), ProfileUpdate>::new(Method::PATCH, paths::ME, Auth::Bearer);
+        call.body = Some(update);
+        self.call(call).await
+    }
+
+    /// `GET /api/v1/users/search?q=`: users of this server whose nick or display name contains
+    /// `q` (case-insensitive, 1–50 characters), nick prefixes first.
+    pub async fn search_users(&self, q: &str) -> Result<Vec<UserProfile>, ClientError> {
+        let query = UserSearchQuery {
+            q: Some(q.to_string()),
+            limit: None,
+        };
+        let resp: UserSearchResponse = self
+            .get_query(read_paths::USER_SEARCH, &query, None)
+            .await?;
+        Ok(resp.users)
     }
 }

@@ -2,12 +2,15 @@
 //!
 //! Each module covers one area; each method's doc names its `METHOD /path`.
 //!
-//! - [`account`]: register, login, logout, profiles, nick changes.
+//! - [`account`]: register, login, logout, profiles (and their updates), user search, nick
+//!   changes.
 //! - [`channels`]: join, part, lists, info, topic, modes, invite, kick.
 //! - [`messages`]: send (with safe retries), history, one sync poll.
+//! - [`read`]: read markers, receipts, conversations with unread counts, typing.
 //! - [`server`]: server information and health.
 
 pub mod account;
 pub mod channels;
 pub mod messages;
+pub mod read;
 pub mod server;

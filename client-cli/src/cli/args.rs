@@ -165,6 +165,35 @@ pub enum Command {
         /// The message's id.
         id: String,
     },
+    /// Mark a channel or DM read up to a message (the marker never moves backwards).
+    Read {
+        /// `#channel[@server]` or `nick[@server]`.
+        target: String,
+        /// The id of a message of that conversation.
+        id: String,
+    },
+    /// Show who has read up to or past a message.
+    Receipts {
+        /// The message's id.
+        id: String,
+    },
+    /// List your channels and DMs, most recent activity first, with unread and mention counts.
+    Conversations,
+    /// Change your profile (display name, avatar, status, status message).
+    #[command(subcommand)]
+    Profile(ProfileCommand),
+    /// Find users of this server.
+    #[command(subcommand)]
+    Users(UsersCommand),
+    /// Tell a channel or DM that you are typing (it lapses after 5 s), or with --stop that you
+    /// stopped.
+    Typing {
+        /// `#channel[@server]` or `nick[@server]`.
+        target: String,
+        /// Say that you stopped typing.
+        #[arg(long)]
+        stop: bool,
+    },
     /// Follow events live; resumes where the last `tail` of this profile stopped.
     Tail(TailArgs),
     /// Show a user's profile (your own without an argument).
@@ -183,6 +212,67 @@ pub enum Command {
     Profiles,
     /// Open the interactive chat UI.
     Chat,
+}
+
+/// `hearth profile …`.
+#[derive(Debug, Subcommand)]
+pub enum ProfileCommand {
+    /// Set any of your display name, avatar, status and status message (`""` clears a text
+    /// field); prints your profile.
+    Set(ProfileSetArgs),
+}
+
+/// Options of `profile set`.
+#[derive(Debug, Args)]
+#[group(required = true, multiple = true)]
+pub struct ProfileSetArgs {
+    /// The name to show (1-50 characters; "" clears it).
+    #[arg(long)]
+    pub display_name: Option<String>,
+    /// An https:// URL or a media id ("" clears it).
+    #[arg(long)]
+    pub avatar: Option<String>,
+    /// Your status (`offline` appears offline).
+    #[arg(long, value_enum)]
+    pub status: Option<Status>,
+    /// A short status line (at most 100 characters; "" clears it).
+    #[arg(long)]
+    pub status_message: Option<String>,
+}
+
+/// A presence status.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum Status {
+    /// Available.
+    Online,
+    /// Away.
+    Away,
+    /// Busy.
+    Busy,
+    /// Appear offline.
+    Offline,
+}
+
+impl Status {
+    /// The wire spelling.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Status::Online => "online",
+            Status::Away => "away",
+            Status::Busy => "busy",
+            Status::Offline => "offline",
+        }
+    }
+}
+
+/// `hearth users …`.
+#[derive(Debug, Subcommand)]
+pub enum UsersCommand {
+    /// Users of this server whose nick or display name contains QUERY (case-insensitive).
+    Search {
+        /// 1-50 characters.
+        query: String,
+    },
 }
 
 /// Nick and password options of `register` and `login`.
@@ -256,6 +346,34 @@ mod tests {
     fn mode_accepts_minus() {
         let cli = Cli::try_parse_from(["hearth", "mode", "#x", "-i"]).unwrap();
         assert!(matches!(cli.command, Some(Command::Mode { modes: Some(m), .. }) if m == "-i"));
+    }
+
+    #[test]
+    fn profile_set_needs_a_field() {
+        assert!(Cli::try_parse_from(["hearth", "profile", "set"]).is_err());
+        assert!(Cli::try_parse_from(["hearth", "profile", "set", "--status", "lazy"]).is_err());
+        let cli = Cli::try_parse_from([
+            "hearth",
+            "profile",
+            "set",
+            "--status",
+            "busy",
+            "--display-name",
+            "",
+        ])
+        .unwrap();
+        let Some(Command::Profile(ProfileCommand::Set(p))) = cli.command else {
+            panic!("not profile set")
+        };
+        assert_eq!(p.status, Some(Status::Busy));
+        assert_eq!(p.display_name.as_deref(), Some(""));
+        // The global --profile option still works next to the `profile` subcommand.
+        let cli = Cli::try_parse_from(["hearth", "-p", "work", "typing", "#x", "--stop"]).unwrap();
+        assert_eq!(cli.profile, "work");
+        assert!(matches!(
+            cli.command,
+            Some(Command::Typing { stop: true, .. })
+        ));
     }
 
     #[test]

@@ -15,8 +15,8 @@ pub mod error;
 pub mod password;
 pub mod profile;
 
-use args::{Cli, Command};
-use commands::{account, channels, messages, tail};
+use args::{Cli, Command, ProfileCommand, UsersCommand};
+use commands::{account, channels, messages, read, tail};
 use context::Context;
 use error::CliError;
 use profile::ProfileStore;
@@ -66,6 +66,12 @@ pub async fn run(cli: Cli) -> Result<(), CliError> {
         Command::React { id, emoji, remove } => messages::react(&ctx, id, emoji, *remove).await,
         Command::Thread { id } => messages::thread(&ctx, id).await,
         Command::Show { id } => messages::show(&ctx, id).await,
+        Command::Read { target, id } => read::read(&ctx, target, id).await,
+        Command::Receipts { id } => read::receipts(&ctx, id).await,
+        Command::Conversations => read::conversations(&ctx).await,
+        Command::Profile(ProfileCommand::Set(args)) => account::profile_set(&ctx, args).await,
+        Command::Users(UsersCommand::Search { query }) => account::search(&ctx, query).await,
+        Command::Typing { target, stop } => read::typing(&ctx, target, !*stop).await,
         Command::Tail(args) => tail::tail(&mut ctx, args).await,
         Command::Whois { handle } => account::whois(&ctx, handle.as_deref()).await,
         Command::Nick { nick } => account::nick(&mut ctx, nick).await,

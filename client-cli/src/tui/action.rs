@@ -1,7 +1,7 @@
 //! The chat UI's vocabulary: [`Key`]s and [`Outcome`]s go into the state, [`Action`]s come out
 //! for the runner. Plain data.
 
-use federation_proto::api::client::{ChannelSummary, UserProfile};
+use federation_proto::api::client::{ChannelSummary, Conversation, UserProfile};
 use hearth_client::{ConnectionState, Event, EventKind};
 
 /// A key press, already translated from the terminal's events.
@@ -80,6 +80,12 @@ pub enum Action {
     },
     /// Fetch a page of history before `before` (the newest page when `None`).
     LoadHistory { target: String, before: Option<i64> },
+    /// Fetch the unread counts and report [`Outcome::Conversations`].
+    LoadConversations,
+    /// Move the read marker of `target` to message `id` (nothing comes back).
+    MarkRead { target: String, id: String },
+    /// Tell `target` that the user types (nothing comes back).
+    Typing { target: String, on: bool },
     /// Leave the UI.
     Quit,
 }
@@ -89,6 +95,8 @@ pub enum Action {
 pub enum Outcome {
     /// The channels this user is in, at start.
     Channels(Vec<ChannelSummary>),
+    /// The channels and DMs with their unread counts, at start and after reconnects.
+    Conversations(Vec<Conversation>),
     /// New events from the sync stream.
     Events(Vec<Event>),
     /// A message this client sent, as stored.

@@ -1,6 +1,7 @@
 //! One window of the chat UI: a channel, a DM conversation, or the status window. Pure.
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::time::Instant;
 
 use hearth_client::types::{Edited, ReactionCount};
 use hearth_client::{Event, EventKind};
@@ -42,6 +43,13 @@ pub struct Buffer {
     pub loading: bool,
     /// The channel topic, when known.
     pub topic: String,
+    /// Who is typing here (handle, lower-cased) and until when.
+    pub typing: BTreeMap<String, Instant>,
+    /// The server's unread count covers events up to this `seq` (from
+    /// `GET /api/v1/conversations`): only newer ones are counted locally.
+    pub counted_through: i64,
+    /// The `seq` of the newest message this window has been marked read up to.
+    pub read_upto: i64,
     /// Entries ordered by (seq, note counter): events by their `seq`, notes after the newest
     /// event seen anywhere when they were written.
     entries: BTreeMap<(i64, u64), Entry>,
@@ -71,6 +79,9 @@ impl Buffer {
             history_complete: kind == BufferKind::Status,
             loading: false,
             topic: String::new(),
+            typing: BTreeMap::new(),
+            counted_through: 0,
+            read_upto: 0,
             entries: BTreeMap::new(),
             notes: 0,
             applied: BTreeSet::new(),
@@ -93,6 +104,32 @@ impl Buffer {
             self.reactions
                 .insert(event.id, (target, event.body.clone(), event.from.clone()));
         }
+    }
+
+    /// The newest message (message, action or notice) held: where a read marker goes.
+    pub fn newest_message(&self) -> Option<&Event> {
+        self.entries.values().rev().find_map(|e| match e {
+            Entry::Event(ev) if ev.is_message() => Some(&**ev),
+            _ => None,
+        })
+    }
+
+    /// The `seq` of the event with this id, when held.
+    pub fn seq_of(&self, id: uuid::Uuid) -> Option<i64> {
+        self.entries.values().find_map(|e| match e {
+            Entry::Event(ev) if ev.id == id => Some(ev.seq),
+            _ => None,
+        })
+    }
+
+    /// Messages from others than `me` with a `seq` above `seq`.
+    pub fn messages_from_others_after(&self, seq: i64, me: &str) -> usize {
+        self.entries
+            .range((seq.saturating_add(1), 0)..)
+            .filter(|(_, e)| {
+                matches!(e, Entry::Event(ev) if ev.is_message() && !ev.from.eq_ignore_ascii_case(me))
+            })
+            .count()
     }
 
     fn message(&self, id: uuid::Uuid) -> Option<&Event> {

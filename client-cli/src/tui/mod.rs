@@ -23,6 +23,7 @@ pub mod view;
 use std::cell::Cell;
 use std::io::IsTerminal;
 use std::rc::Rc;
+use std::time::{Duration, Instant};
 
 use ratatui::crossterm::event::{self, Event as TermEvent};
 use ratatui::DefaultTerminal;
@@ -45,7 +46,9 @@ pub async fn run(ctx: &mut Context) -> Result<(), CliError> {
 
     let (tx, mut rx) = mpsc::unbounded_channel::<Outcome>();
     let mut state = State::new(&me.handle);
-    let first = state.apply(Outcome::Channels(channels.channels));
+    let mut first = state.apply(Outcome::Channels(channels.channels));
+    // The unread counts come from the server at start (and after each reconnect).
+    first.push(Action::LoadConversations);
     for action in first {
         runner::execute(&client, action, &tx);
     }
@@ -75,14 +78,26 @@ async fn event_loop(
     rx: &mut mpsc::UnboundedReceiver<Outcome>,
 ) -> Result<(), CliError> {
     let mut keys = spawn_key_reader();
+    // Redraws every second so that typing lines lapse on time.
+    let mut tick = tokio::time::interval(Duration::from_secs(1));
     loop {
         terminal.draw(|frame| view::draw(frame, state))?;
         let actions = tokio::select! {
             key = keys.recv() => match key {
-                Some(k) => state.key(k),
+                Some(k) => {
+                    state.set_now(Instant::now());
+                    state.key(k)
+                }
                 None => return Ok(()),
             },
-            Some(outcome) = rx.recv() => state.apply(outcome),
+            Some(outcome) = rx.recv() => {
+                state.set_now(Instant::now());
+                state.apply(outcome)
+            }
+            _ = tick.tick() => {
+                state.set_now(Instant::now());
+                Vec::new()
+            }
         };
         for action in actions {
             if action == Action::Quit {

@@ -93,6 +93,24 @@ async fn perform(client: &Client, action: Action) -> Option<Outcome> {
                 }),
             }
         }
+        Action::LoadConversations => match client.conversations().await {
+            Ok(resp) => Some(Outcome::Conversations(resp.conversations)),
+            Err(e) => failed("loading unread counts".to_string(), e),
+        },
+        // Best effort: a marker that did not move is moved by the next one.
+        Action::MarkRead { target, id } => {
+            if let Err(e) = client.read(&target, &id).await {
+                tracing::debug!(%target, %id, error = %e, "marking read failed");
+            }
+            None
+        }
+        // Best effort too: typing notifications are renewed while the user types.
+        Action::Typing { target, on } => {
+            if let Err(e) = client.typing(&target, on).await {
+                tracing::debug!(%target, error = %e, "typing notification failed");
+            }
+            None
+        }
         Action::Quit => None,
     }
 }

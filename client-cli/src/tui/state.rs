@@ -1,6 +1,9 @@
 //! The chat UI's state and its rules, without any I/O: keys and server outcomes go in, actions
 //! for the runner come out. Everything here is unit-tested.
 
+use std::time::{Duration, Instant};
+
+use federation_proto::api::client::Conversation;
 use federation_proto::ids::{ChannelName, ServerName, UserHandle};
 use hearth_client::{ConnectionState, Event, EventKind};
 
@@ -13,6 +16,10 @@ use crate::tui::editor::LineEditor;
 pub const STATUS: &str = "*status*";
 /// How many events one history request asks for.
 pub const HISTORY_PAGE: u32 = 50;
+/// How long someone shows as typing after their last typing event.
+pub const TYPING_LAPSE: Duration = Duration::from_secs(5);
+/// At most one typing notification per this interval.
+pub const TYPING_THROTTLE: Duration = Duration::from_secs(3);
 
 /// The whole UI state.
 #[derive(Debug)]
@@ -27,6 +34,14 @@ pub struct State {
     pub editor: LineEditor,
     /// The sync connection's state, for the status indicator.
     pub connection: ConnectionState,
+    /// The clock: set by the runner before each key and outcome (and every second), by tests
+    /// explicitly.
+    now: Instant,
+    /// The connection went offline since the last connect: reload the unread counts when it
+    /// comes back.
+    reconnecting: bool,
+    /// When the last typing notification went out.
+    typing_sent: Option<Instant>,
 }
 
 impl State {
@@ -42,6 +57,35 @@ impl State {
             page: 10,
             editor: LineEditor::default(),
             connection: ConnectionState::Connecting,
+            now: Instant::now(),
+            reconnecting: false,
+            typing_sent: None,
+        }
+    }
+
+    /// Sets the clock (typing lines lapse by it) and drops lapsed typing entries.
+    pub fn set_now(&mut self, now: Instant) {
+        self.now = now;
+        for b in &mut self.buffers {
+            b.typing.retain(|_, until| *until > now);
+        }
+    }
+
+    /// "alice is typing…" for the active window, while someone is.
+    pub fn typing_line(&self) -> Option<String> {
+        let local = self.local_server();
+        let names: Vec<&str> = self
+            .active()
+            .typing
+            .iter()
+            .filter(|(_, until)| **until > self.now)
+            .map(|(who, _)| crate::render::short_handle(who, local))
+            .collect();
+        match names.as_slice() {
+            [] => None,
+            [one] => Some(format!("{one} is typing…")),
+            [a, b] => Some(format!("{a} and {b} are typing…")),
+            [a, b, rest @ ..] => Some(format!("{a}, {b} and {} more are typing…", rest.len())),
         }
     }
 
@@ -78,7 +122,10 @@ impl State {
     /// Feeds a key press; returns the work it causes.
     pub fn key(&mut self, key: Key) -> Vec<Action> {
         match key {
-            Key::Char(c) => self.editor.insert(c),
+            Key::Char(c) => {
+                self.editor.insert(c);
+                return self.typing_notification();
+            }
             Key::Enter => return self.submit(),
             Key::Backspace => self.editor.backspace(),
             Key::Delete => self.editor.delete(),
@@ -127,11 +174,21 @@ impl State {
                 }
                 actions
             }
+            Outcome::Conversations(list) => self.conversations(list),
             Outcome::Events(events) => events.into_iter().flat_map(|e| self.route(e)).collect(),
             Outcome::Sent(event) => self.route(*event),
             Outcome::Connection(state) => {
+                let mut actions = Vec::new();
+                match state {
+                    ConnectionState::Offline { .. } => self.reconnecting = true,
+                    ConnectionState::Connected if self.reconnecting => {
+                        self.reconnecting = false;
+                        actions.push(Action::LoadConversations);
+                    }
+                    _ => {}
+                }
                 self.connection = state;
-                Vec::new()
+                actions
             }
             Outcome::Joined { channel, topic } => {
                 let i = self.ensure_buffer(&channel.to_ascii_lowercase(), BufferKind::Channel);
@@ -166,7 +223,9 @@ impl State {
                     self.buffers[i].insert_event(e);
                 }
                 if i == self.active {
-                    return self.older_history_if_needed();
+                    let mut actions = self.mark_read(i);
+                    actions.extend(self.older_history_if_needed());
+                    return actions;
                 }
                 Vec::new()
             }
@@ -221,6 +280,10 @@ impl State {
             Ok(None) => Vec::new(),
             Ok(Some(input)) => {
                 self.buffers[self.active].scroll = 0;
+                if matches!(input, Input::Say(_) | Input::Me(_)) {
+                    // The message ends the typing: the next one is announced at once.
+                    self.typing_sent = None;
+                }
                 self.run(input)
             }
             Err(message) => {
@@ -302,6 +365,14 @@ impl State {
 
     /// Puts an event in its buffer (creating a DM buffer when needed) and counts it as unread.
     fn route(&mut self, event: Event) -> Vec<Action> {
+        if event.kind == EventKind::Typing {
+            self.typing_event(&event);
+            return Vec::new();
+        }
+        if event.kind == EventKind::Receipt {
+            self.own_receipt(&event);
+            return Vec::new();
+        }
         if event.kind.is_ephemeral() {
             return Vec::new();
         }
@@ -351,11 +422,138 @@ impl State {
         if self.buffers[i].apply_in_place(&event, &self.me) {
             return actions;
         }
+        if speech {
+            // Their message ends their typing.
+            self.buffers[i]
+                .typing
+                .remove(&event.from.to_ascii_lowercase());
+        }
+        let seq = event.seq;
         let is_new = self.buffers[i].insert_event(event);
-        if is_new && speech && !from_me && i != self.active {
-            self.buffers[i].unread += 1;
+        if is_new && speech && !from_me {
+            if i == self.active {
+                actions.extend(self.mark_read(i));
+            } else if seq > self.buffers[i].counted_through {
+                self.buffers[i].unread += 1;
+            }
         }
         actions
+    }
+
+    /// A `typing` event: shows (for 5 s) or clears the sender in their window.
+    fn typing_event(&mut self, event: &Event) {
+        if event.from.eq_ignore_ascii_case(&self.me) {
+            return;
+        }
+        let key = if event.to.starts_with('#') {
+            &event.to
+        } else {
+            &event.from
+        };
+        let Some(i) = self.find(&key.to_ascii_lowercase()) else {
+            return;
+        };
+        let who = event.from.to_ascii_lowercase();
+        let on = event
+            .meta
+            .get("typing")
+            .and_then(|v| v.as_bool())
+            .unwrap_or(true);
+        if on {
+            self.buffers[i].typing.insert(who, self.now + TYPING_LAPSE);
+        } else {
+            self.buffers[i].typing.remove(&who);
+        }
+    }
+
+    /// A `receipt` of this user's other device: the window is read up to that message there,
+    /// so only the messages after it (that this window holds) stay unread.
+    fn own_receipt(&mut self, event: &Event) {
+        if !event.from.eq_ignore_ascii_case(&self.me) {
+            return;
+        }
+        let (Some(i), Some(id)) = (self.find(&event.to.to_ascii_lowercase()), event.target) else {
+            return;
+        };
+        let me = self.me.clone();
+        let b = &mut self.buffers[i];
+        let Some(seq) = b.seq_of(id) else {
+            return;
+        };
+        b.read_upto = b.read_upto.max(seq);
+        b.unread = b.unread.min(b.messages_from_others_after(seq, &me));
+    }
+
+    /// After a key that changed the input: a typing notification for the active window,
+    /// unless the line is a `/command` or one went out less than 3 s ago.
+    fn typing_notification(&mut self) -> Vec<Action> {
+        let b = &self.buffers[self.active];
+        let text = self.editor.text();
+        if b.kind == BufferKind::Status || text.starts_with('/') || text.trim().is_empty() {
+            return Vec::new();
+        }
+        if self
+            .typing_sent
+            .is_some_and(|at| self.now.saturating_duration_since(at) < TYPING_THROTTLE)
+        {
+            return Vec::new();
+        }
+        self.typing_sent = Some(self.now);
+        vec![Action::Typing {
+            target: b.key.clone(),
+            on: true,
+        }]
+    }
+
+    /// The server's unread counts: they replace the local ones for everything up to each
+    /// conversation's newest event; messages seen here since then are added. The active
+    /// window is read instead. DM windows are opened for DMs with unread messages.
+    fn conversations(&mut self, list: Vec<Conversation>) -> Vec<Action> {
+        let mut actions = Vec::new();
+        for c in list {
+            let key = c.target.to_ascii_lowercase();
+            let i = match (self.find(&key), c.kind.as_str()) {
+                (Some(i), _) => i,
+                (None, "dm") if c.unread > 0 => self.ensure_buffer(&key, BufferKind::Direct),
+                (None, "channel") => {
+                    let i = self.ensure_buffer(&key, BufferKind::Channel);
+                    actions.extend(self.load_newest(i));
+                    i
+                }
+                (None, _) => continue,
+            };
+            let through = c.last_event.as_ref().map_or(0, |e| e.seq);
+            let me = self.me.clone();
+            let b = &mut self.buffers[i];
+            b.counted_through = b.counted_through.max(through);
+            if i == self.active {
+                b.unread = 0;
+                actions.extend(self.mark_read(i));
+            } else {
+                let seen_since = b.messages_from_others_after(through, &me);
+                b.unread = usize::try_from(c.unread).unwrap_or(usize::MAX) + seen_since;
+            }
+        }
+        actions
+    }
+
+    /// Marks buffer `i` read up to its newest message, unless it already is.
+    fn mark_read(&mut self, i: usize) -> Vec<Action> {
+        let b = &mut self.buffers[i];
+        if b.kind == BufferKind::Status {
+            return Vec::new();
+        }
+        let Some((seq, id)) = b.newest_message().map(|e| (e.seq, e.id)) else {
+            return Vec::new();
+        };
+        if seq <= b.read_upto {
+            return Vec::new();
+        }
+        b.read_upto = seq;
+        vec![Action::MarkRead {
+            target: b.key.clone(),
+            id: id.to_string(),
+        }]
     }
 
     /// Makes buffer `i` active, clearing its unread count.
@@ -368,7 +566,9 @@ impl State {
         {
             return self.load_newest(i);
         }
-        self.older_history_if_needed()
+        let mut actions = self.mark_read(i);
+        actions.extend(self.older_history_if_needed());
+        actions
     }
 
     /// Requests the newest page of history for buffer `i`.

@@ -3,7 +3,9 @@
 use super::*;
 use crate::render::tests::event;
 use crate::tui::buffer::Entry;
-use federation_proto::api::client::{ChannelSummary, UserProfile};
+use std::time::{Duration, Instant};
+
+use federation_proto::api::client::{ChannelSummary, Conversation, UserProfile};
 
 const ME: &str = "alice@hs1";
 
@@ -290,11 +292,19 @@ fn scrolling_up_fetches_older_history() {
         .rev()
         .map(|seq| event(seq, "message", "bob@hs1", "#general@hs1", "x"))
         .collect();
+    let newest = page[0].id.to_string();
     let actions = s.apply(Outcome::History {
         target: "#general@hs1".into(),
         events: page,
     });
-    assert!(actions.is_empty());
+    assert_eq!(
+        actions,
+        [Action::MarkRead {
+            target: "#general@hs1".into(),
+            id: newest
+        }],
+        "the viewed window is read up to its newest message"
+    );
     assert!(!s.active().history_complete);
     let mut requested = None;
     for _ in 0..10 {
@@ -479,4 +489,251 @@ fn history_pages_do_not_count_edits_twice() {
         events: vec![edit, m],
     });
     assert_eq!(texts(&s), ["20:01:02 <bob> hello (edited)"]);
+}
+
+fn conversation(target: &str, kind: &str, unread: u32, last_seq: i64) -> Conversation {
+    Conversation {
+        target: target.into(),
+        kind: kind.into(),
+        last_event: (last_seq > 0).then(|| event(last_seq, "message", "bob@hs1", target, "x")),
+        unread,
+        mentions: 0,
+        last_read: None,
+    }
+}
+
+fn unread(s: &State) -> Vec<(&str, usize)> {
+    s.buffers()
+        .iter()
+        .map(|b| (b.key.as_str(), b.unread))
+        .collect()
+}
+
+fn typing_event(from: &str, to: &str, on: bool) -> Event {
+    let mut e = event(0, "typing", from, to, "");
+    e.meta.insert("typing".into(), serde_json::Value::Bool(on));
+    e
+}
+
+#[test]
+fn unread_counts_come_from_the_server_and_count_on_locally() {
+    let mut s = State::new(ME);
+    s.apply(Outcome::Channels(vec![
+        summary("#a@hs1", ""),
+        summary("#b@hs1", ""),
+    ]));
+    // A message of #b arrives before the counts: it is newer than what the server counted.
+    s.apply(Outcome::Events(vec![event(
+        11, "message", "bob@hs1", "#b@hs1", "early",
+    )]));
+    let actions = s.apply(Outcome::Conversations(vec![
+        conversation("#b@hs1", "channel", 4, 10),
+        conversation("#a@hs1", "channel", 2, 9),
+        conversation("carol@hs1", "dm", 3, 8),
+        conversation("dave@hs1", "dm", 0, 7),
+    ]));
+    // #a is active: it is read, not counted (its history, once loaded, marks it).
+    assert!(actions.is_empty(), "{actions:?}");
+    assert_eq!(
+        unread(&s),
+        [(STATUS, 0), ("#a@hs1", 0), ("#b@hs1", 5), ("carol@hs1", 3)],
+        "a DM window opens only for unread DMs"
+    );
+    // Events the server already counted (seq ≤ 10) are not counted again; newer ones are.
+    s.apply(Outcome::Events(vec![
+        event(10, "message", "bob@hs1", "#b@hs1", "counted"),
+        event(12, "message", "bob@hs1", "#b@hs1", "new"),
+        event(13, "message", ME, "#b@hs1", "mine"),
+        event(14, "join", "erin@hs1", "#b@hs1", ""),
+    ]));
+    assert_eq!(s.buffers()[2].unread, 6);
+
+    // Viewing a window clears its count and marks it read up to its newest message.
+    let actions = s.key(Key::Jump(2));
+    assert_eq!(s.active().unread, 0);
+    let newest = s.active().newest_message().map(|e| e.id.to_string());
+    assert_eq!(newest.as_deref().map(str::len), Some(36));
+    assert_eq!(
+        actions,
+        [Action::MarkRead {
+            target: "#b@hs1".into(),
+            id: newest.clone().unwrap_or_default()
+        }]
+    );
+    // Nothing new: no second marker. A new message in the viewed window is read at once.
+    s.key(Key::Jump(1));
+    assert!(s.key(Key::Jump(2)).is_empty());
+    let live = event(15, "message", "bob@hs1", "#b@hs1", "live");
+    let live_id = live.id.to_string();
+    let actions = s.apply(Outcome::Events(vec![live]));
+    assert_eq!(
+        actions,
+        [Action::MarkRead {
+            target: "#b@hs1".into(),
+            id: live_id
+        }]
+    );
+    assert_eq!(s.active().unread, 0);
+}
+
+#[test]
+fn reconnects_reload_the_unread_counts() {
+    let mut s = in_general();
+    assert!(s
+        .apply(Outcome::Connection(ConnectionState::Connected))
+        .is_empty());
+    s.apply(Outcome::Connection(ConnectionState::Offline {
+        failures: 1,
+        retry_in: Duration::from_secs(1),
+        error: "gone".into(),
+    }));
+    assert!(s
+        .apply(Outcome::Connection(ConnectionState::Connecting))
+        .is_empty());
+    assert_eq!(
+        s.apply(Outcome::Connection(ConnectionState::Connected)),
+        [Action::LoadConversations]
+    );
+    assert!(s
+        .apply(Outcome::Connection(ConnectionState::Connected))
+        .is_empty());
+    // The fresh counts replace what was counted locally.
+    s.apply(Outcome::Channels(vec![summary("#dev@hs1", "")]));
+    s.apply(Outcome::Events(vec![event(
+        5, "message", "bob@hs1", "#dev@hs1", "hi",
+    )]));
+    assert_eq!(s.buffers()[2].unread, 1);
+    s.apply(Outcome::Conversations(vec![conversation(
+        "#dev@hs1", "channel", 0, 5,
+    )]));
+    assert_eq!(s.buffers()[2].unread, 0, "read on another device");
+}
+
+#[test]
+fn typing_line_appears_and_lapses() {
+    let mut s = in_general();
+    s.apply(Outcome::Channels(vec![summary("#dev@hs1", "")]));
+    let t0 = Instant::now();
+    s.set_now(t0);
+    assert_eq!(s.typing_line(), None);
+    s.apply(Outcome::Events(vec![typing_event(
+        "bob@hs1",
+        "#general@hs1",
+        true,
+    )]));
+    assert_eq!(s.typing_line().as_deref(), Some("bob is typing…"));
+    // Ephemeral events leave the unread counts and the buffers alone.
+    assert!(s.active().is_empty());
+    s.set_now(t0 + Duration::from_secs(3));
+    s.apply(Outcome::Events(vec![
+        typing_event("carol@hs2", "#general@hs1", true),
+        typing_event(ME, "#general@hs1", true),
+        typing_event("dave@hs1", "#dev@hs1", true),
+    ]));
+    assert_eq!(
+        s.typing_line().as_deref(),
+        Some("bob and carol@hs2 are typing…"),
+        "not me, not other windows"
+    );
+    s.set_now(t0 + Duration::from_millis(5_001));
+    assert_eq!(s.typing_line().as_deref(), Some("carol@hs2 is typing…"));
+    s.set_now(t0 + Duration::from_secs(9));
+    assert_eq!(s.typing_line(), None, "lapsed after 5 s");
+
+    // Renewed, then ended by a stop or by a message.
+    s.apply(Outcome::Events(vec![typing_event(
+        "bob@hs1",
+        "#general@hs1",
+        true,
+    )]));
+    s.apply(Outcome::Events(vec![typing_event(
+        "erin@hs1",
+        "#general@hs1",
+        true,
+    )]));
+    s.apply(Outcome::Events(vec![typing_event(
+        "bob@hs1",
+        "#general@hs1",
+        false,
+    )]));
+    assert_eq!(s.typing_line().as_deref(), Some("erin is typing…"));
+    s.apply(Outcome::Events(vec![event(
+        20,
+        "message",
+        "erin@hs1",
+        "#general@hs1",
+        "done",
+    )]));
+    assert_eq!(s.typing_line(), None);
+
+    // DMs: the sender's window.
+    s.apply(Outcome::Events(vec![event(
+        21, "message", "bob@hs1", ME, "psst",
+    )]));
+    s.apply(Outcome::Events(vec![typing_event("bob@hs1", ME, true)]));
+    s.key(Key::Jump(3));
+    assert_eq!(s.active().key, "bob@hs1");
+    assert_eq!(s.typing_line().as_deref(), Some("bob is typing…"));
+}
+
+#[test]
+fn typing_notifications_are_throttled_and_skip_commands() {
+    let mut s = in_general();
+    let t0 = Instant::now();
+    s.set_now(t0);
+    let typing = |s: &mut State, c: char| {
+        s.key(Key::Char(c))
+            .into_iter()
+            .filter(|a| matches!(a, Action::Typing { .. }))
+            .count()
+    };
+    assert_eq!(typing(&mut s, 'h'), 1);
+    assert_eq!(s.key(Key::Char('e')), [], "at most one every 3 s");
+    s.set_now(t0 + Duration::from_secs(2));
+    assert_eq!(typing(&mut s, 'l'), 0);
+    s.set_now(t0 + Duration::from_secs(3));
+    assert_eq!(
+        s.key(Key::Char('l')),
+        [Action::Typing {
+            target: "#general@hs1".into(),
+            on: true
+        }]
+    );
+    s.key(Key::Enter);
+    // After a message the next one is announced at once; commands never are.
+    assert_eq!(typing(&mut s, '/'), 0);
+    assert_eq!(typing(&mut s, 'm'), 0);
+    s.key(Key::KillLine);
+    assert_eq!(typing(&mut s, 'x'), 1);
+    s.key(Key::KillLine);
+    // Nor in the status window.
+    s.key(Key::Jump(0));
+    s.set_now(t0 + Duration::from_secs(60));
+    assert_eq!(typing(&mut s, 'x'), 0);
+}
+
+#[test]
+fn a_receipt_from_another_device_reads_the_window_here() {
+    let mut s = in_general();
+    s.apply(Outcome::Channels(vec![summary("#dev@hs1", "")]));
+    let first = event(1, "message", "bob@hs1", "#dev@hs1", "one");
+    let first_id = first.id;
+    s.apply(Outcome::Events(vec![
+        first,
+        event(2, "message", "bob@hs1", "#dev@hs1", "two"),
+        event(3, "message", "bob@hs1", "#dev@hs1", "three"),
+    ]));
+    assert_eq!(s.buffers()[2].unread, 3);
+    let mut receipt = event(0, "receipt", "bob@hs1", "#dev@hs1", "");
+    receipt.target = Some(first_id);
+    s.apply(Outcome::Events(vec![receipt.clone()]));
+    assert_eq!(s.buffers()[2].unread, 3, "someone else's receipt");
+    receipt.from = ME.into();
+    s.apply(Outcome::Events(vec![receipt]));
+    assert_eq!(
+        s.buffers()[2].unread,
+        2,
+        "read up to the first on another device"
+    );
+    assert_eq!(s.buffers()[2].len(), 3, "receipts are no lines");
 }

@@ -18,9 +18,11 @@ const SIDEBAR: u16 = 24;
 
 /// Draws everything and tells the state how tall the message pane is.
 pub fn draw(frame: &mut Frame, state: &mut State) {
-    let [title, body, status, input] = Layout::vertical([
+    let typing = state.typing_line();
+    let [title, body, typing_area, status, input] = Layout::vertical([
         Constraint::Length(1),
         Constraint::Fill(1),
+        Constraint::Length(u16::from(typing.is_some())),
         Constraint::Length(1),
         Constraint::Length(1),
     ])
@@ -35,6 +37,12 @@ pub fn draw(frame: &mut Frame, state: &mut State) {
         message_pane(state.active(), state.local_server(), messages),
         messages,
     );
+    if let Some(text) = typing {
+        frame.render_widget(
+            Paragraph::new(format!(" {text}")).style(Style::new().fg(Color::DarkGray)),
+            typing_area,
+        );
+    }
     frame.render_widget(status_line(state), status);
     draw_input(frame, state, input);
 }
@@ -276,5 +284,21 @@ mod tests {
         assert!(screen.contains("<bob> hi alice"), "{screen}");
         assert!(screen.contains("connected"), "{screen}");
         assert!(screen.contains("2 #general"), "{screen}");
+        assert!(!screen.contains("typing"), "{screen}");
+
+        let mut typing = event(0, "typing", "bob@hs1", "#general@hs1", "");
+        typing
+            .meta
+            .insert("typing".into(), serde_json::Value::Bool(true));
+        state.apply(Outcome::Events(vec![typing]));
+        terminal.draw(|f| draw(f, &mut state)).unwrap();
+        let screen: String = terminal
+            .backend()
+            .buffer()
+            .content()
+            .chunks(80)
+            .map(|row| row.iter().map(|c| c.symbol()).collect::<String>() + "\n")
+            .collect();
+        assert!(screen.contains("bob is typing…"), "{screen}");
     }
 }

@@ -1,9 +1,9 @@
 //! `register`, `login`, `logout`, `whois`, `nick`, `server`, `profiles`.
 
-use federation_proto::api::client::UserProfile;
+use federation_proto::api::client::{ProfileUpdate, UserProfile};
 use serde_json::json;
 
-use crate::cli::args::Credentials;
+use crate::cli::args::{Credentials, ProfileSetArgs};
 use crate::cli::context::Context;
 use crate::cli::error::CliError;
 use crate::cli::password::{self, Confirm};
@@ -89,6 +89,47 @@ pub async fn whois(ctx: &Context, handle: Option<&str>) -> Result<(), CliError> 
     ctx.emit(&user, || describe_user(&user))
 }
 
+/// `hearth profile set [--display-name X] [--avatar URL] [--status S] [--status-message X]`:
+/// prints the updated profile.
+pub async fn profile_set(ctx: &Context, args: &ProfileSetArgs) -> Result<(), CliError> {
+    let update = ProfileUpdate {
+        display_name: args.display_name.clone(),
+        avatar: args.avatar.clone(),
+        status: args.status.map(|s| s.as_str().to_string()),
+        status_message: args.status_message.clone(),
+    };
+    let me = ctx.authed()?.update_profile(&update).await?;
+    ctx.emit(&me, || describe_user(&me))
+}
+
+/// `hearth users search QUERY`: `{users}` with `--json`; one user a line for people.
+pub async fn search(ctx: &Context, query: &str) -> Result<(), CliError> {
+    let users = ctx.authed()?.search_users(query).await?;
+    ctx.emit(&json!({ "users": users }), || {
+        if users.is_empty() {
+            return format!("no user matches {query:?}");
+        }
+        users.iter().map(user_line).collect::<Vec<_>>().join("\n")
+    })
+}
+
+/// One user on one line: `bob@hs1  "Bob B."  away: at lunch`.
+fn user_line(u: &UserProfile) -> String {
+    let mut line = u.handle.clone();
+    if let Some(name) = &u.display_name {
+        line.push_str(&format!("  {name:?}"));
+    }
+    let status = u
+        .status
+        .clone()
+        .unwrap_or_else(|| if u.online { "online" } else { "offline" }.to_string());
+    line.push_str(&format!("  {status}"));
+    if let Some(msg) = u.status_message.as_deref().filter(|m| !m.is_empty()) {
+        line.push_str(&format!(": {msg}"));
+    }
+    line
+}
+
 /// `hearth nick NEW`: changes the nick and updates the profile.
 pub async fn nick(ctx: &mut Context, nick: &str) -> Result<(), CliError> {
     let me = ctx.authed()?.change_nick(nick).await?;
@@ -159,10 +200,21 @@ pub fn describe_user(u: &UserProfile) -> String {
     } else {
         "offline".to_string()
     };
-    format!(
-        "{} ({status})\n  id {}\n  registered {}",
-        u.handle, u.id, u.created
-    )
+    let mut text = format!("{} ({status})", u.handle);
+    if let Some(name) = u.display_name.as_deref().filter(|n| !n.is_empty()) {
+        text.push_str(&format!("\n  display name {name}"));
+    }
+    if let Some(s) = &u.status {
+        text.push_str(&format!("\n  status {s}"));
+    }
+    if let Some(msg) = u.status_message.as_deref().filter(|m| !m.is_empty()) {
+        text.push_str(&format!("\n  status message {msg}"));
+    }
+    if let Some(avatar) = u.avatar.as_deref().filter(|a| !a.is_empty()) {
+        text.push_str(&format!("\n  avatar {avatar}"));
+    }
+    text.push_str(&format!("\n  id {}\n  registered {}", u.id, u.created));
+    text
 }
 
 /// `90` → `1m30s`.
@@ -178,6 +230,44 @@ fn idle(secs: i64) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn profile() -> UserProfile {
+        UserProfile {
+            id: "u1".into(),
+            nick: "bob".into(),
+            handle: "bob@hs1".into(),
+            online: true,
+            idle_seconds: 5,
+            created: "2026-01-01T00:00:00Z".into(),
+            display_name: Some("Bob B.".into()),
+            avatar: Some("https://example.com/bob.png".into()),
+            status: Some("away".into()),
+            status_message: Some("at lunch".into()),
+        }
+    }
+
+    #[test]
+    fn profiles_show_their_fields() {
+        let text = describe_user(&profile());
+        for part in [
+            "display name Bob B.",
+            "status away",
+            "status message at lunch",
+            "avatar https://example.com/bob.png",
+        ] {
+            assert!(text.contains(part), "{part}: {text}");
+        }
+        assert_eq!(user_line(&profile()), "bob@hs1  \"Bob B.\"  away: at lunch");
+        let bare = UserProfile {
+            display_name: None,
+            status: None,
+            status_message: None,
+            avatar: None,
+            ..profile()
+        };
+        assert_eq!(user_line(&bare), "bob@hs1  online");
+        assert!(!describe_user(&bare).contains("status"));
+    }
 
     #[test]
     fn idle_times() {

@@ -3,4 +3,5 @@
 pub mod account;
 pub mod channels;
 pub mod messages;
+pub mod read;
 pub mod tail;
