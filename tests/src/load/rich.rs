@@ -253,3 +253,21 @@ fn round1(x: f64) -> f64 {
 fn round3(x: f64) -> f64 {
     (x * 1000.0).round() / 1000.0
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_cycle_follows_the_mix() {
+        let args = Args {
+            members: 1,
+            users: 1,
+            sends: 2,
+            reactions: 1,
+            reads: 0,
+            recent: 1,
+        };
+        assert_eq!(cycle(&args), [Kind::Send, Kind::Send, Kind::React]);
+    }
+}

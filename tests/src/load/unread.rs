@@ -182,3 +182,22 @@ pub async fn run(common: &Common, args: &Args) -> Result<Report> {
     target.finish(&mut report);
     Ok(report)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn check_wants_the_channel_with_the_expected_counts() {
+        let list = [
+            json!({"target": "bob@load.test", "unread": 3, "mentions": 0}),
+            json!({"target": "#c@load.test", "unread": 1000, "mentions": 0}),
+        ];
+        assert!(check(&list, "#c", 1000).is_ok());
+        assert!(check(&list, "#c", 999).is_err());
+        assert!(check(&list, "#other", 1000).is_err());
+        let mentioned = [json!({"target": "#c@load.test", "unread": 5, "mentions": 1})];
+        assert!(check(&mentioned, "#c", 5).is_err());
+    }
+}
