@@ -3,7 +3,7 @@
 use anyhow::Result;
 
 use super::report::Report;
-use super::{fanout, federation, latency, polls, raw, sends, smoke, startup, Common};
+use super::{fanout, federation, latency, polls, raw, rich, sends, smoke, startup, unread, Common};
 
 /// Load generator for Hearth homeservers and federation (see BENCHMARKS.md).
 #[derive(clap::Parser, Debug)]
@@ -36,6 +36,11 @@ pub enum Scenario {
     Relay(federation::RelayArgs),
     /// Start to healthy with a pre-filled database.
     Startup(startup::Args),
+    /// Sends, reactions and read markers mixed in one channel: ops/s and latency per kind.
+    Rich(rich::Args),
+    /// `GET /api/v1/conversations` in a big channel after a burst: latency, and the unread
+    /// count checked.
+    Unread(unread::Args),
     /// Baseline: bare SQLite insert loop with the server's durability settings.
     RawSqlite(raw::SqliteArgs),
     /// Baseline: trivial actix-web handler.
@@ -55,6 +60,8 @@ pub async fn run(common: &Common, scenario: &Scenario) -> Result<Report> {
         Scenario::Dm(a) => federation::dm(common, a).await,
         Scenario::Relay(a) => federation::relay(common, a).await,
         Scenario::Startup(a) => startup::run(common, a).await,
+        Scenario::Rich(a) => rich::run(common, a).await,
+        Scenario::Unread(a) => unread::run(common, a).await,
         Scenario::RawSqlite(a) => raw::sqlite(common, a),
         Scenario::RawHttp(a) => raw::http(common, a).await,
         Scenario::Smoke => anyhow::bail!("smoke runs through smoke::run"),

@@ -276,6 +276,64 @@ impl LoadUser {
         Ok(event["seq"].as_i64().unwrap_or(0))
     }
 
+    /// Sends a message and returns its event id (acknowledged: `201`).
+    pub async fn send_id(&self, to: &str, body: &str) -> Result<String> {
+        let event = self
+            .post("/api/v1/messages", &json!({"to": to, "body": body}), 201)
+            .await?;
+        event["id"]
+            .as_str()
+            .map(str::to_string)
+            .with_context(|| format!("send as {}: no id in {event}", self.nick))
+    }
+
+    /// Reacts to message `id` with `emoji`: `true` when new (`201`), `false` when this user
+    /// had already reacted so (`200`, nothing stored).
+    pub async fn react(&self, id: &str, emoji: &str) -> Result<bool> {
+        let path = format!("/api/v1/messages/{id}/reactions");
+        let (status, value) = self
+            .http
+            .call(
+                awc::http::Method::POST,
+                &path,
+                Some(&self.token),
+                Some(&json!({"emoji": emoji})),
+            )
+            .await?;
+        match status {
+            201 => Ok(true),
+            200 => Ok(false),
+            _ => bail!("react as {}: {status} {value}", self.nick),
+        }
+    }
+
+    /// Moves the read marker in `target` to message `id` (`POST /api/v1/read`).
+    pub async fn mark_read(&self, target: &str, id: &str) -> Result<()> {
+        self.post("/api/v1/read", &json!({"target": target, "id": id}), 200)
+            .await
+            .map(drop)
+    }
+
+    /// `GET /api/v1/conversations`: the `conversations` array.
+    pub async fn conversations(&self) -> Result<Vec<Value>> {
+        let (status, value) = self
+            .http
+            .call(
+                awc::http::Method::GET,
+                "/api/v1/conversations",
+                Some(&self.token),
+                None,
+            )
+            .await?;
+        if status != 200 {
+            bail!("conversations as {}: {status} {value}", self.nick);
+        }
+        value["conversations"]
+            .as_array()
+            .cloned()
+            .with_context(|| format!("conversations as {}: {value}", self.nick))
+    }
+
     /// One sync call that returns at once: `(events, next)`.
     pub async fn sync_now(&self, after: Option<i64>) -> Result<(Vec<Value>, i64)> {
         let path = match after {

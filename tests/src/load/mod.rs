@@ -11,7 +11,8 @@
 //! - [`procfs`]: server pid, RSS, CPU, open-file limit.
 //! - [`target`]: starting or addressing the servers.
 //! - one module per scenario: [`sends`], [`latency`], [`fanout`], [`polls`] (idle and hangup),
-//!   [`federation`] (dm and relay), [`startup`], [`raw`] (raw-sqlite, raw-http), [`smoke`].
+//!   [`federation`] (dm and relay), [`startup`], [`raw`] (raw-sqlite, raw-http), [`rich`] (sends, reactions and
+//!   reads mixed), [`unread`] (conversation list after a burst), [`smoke`].
 
 pub mod cli;
 pub mod client;
@@ -22,10 +23,12 @@ pub mod polls;
 pub mod procfs;
 pub mod raw;
 pub mod report;
+pub mod rich;
 pub mod sends;
 pub mod smoke;
 pub mod startup;
 pub mod target;
+pub mod unread;
 
 use std::time::{Duration, Instant};
 

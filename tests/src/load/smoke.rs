@@ -3,7 +3,7 @@
 //! something and saw no errors; it checks no timings.
 
 use super::cli::{self, print, Scenario};
-use super::{fanout, federation, latency, polls, raw, sends, startup, Common};
+use super::{fanout, federation, latency, polls, raw, rich, sends, startup, unread, Common};
 
 fn scenarios() -> Vec<Scenario> {
     vec![
@@ -16,6 +16,21 @@ fn scenarios() -> Vec<Scenario> {
         Scenario::Sends(sends::Args {
             members: 5,
             senders: 2,
+        }),
+        Scenario::Rich(rich::Args {
+            members: 5,
+            users: 3,
+            sends: 1,
+            reactions: 1,
+            reads: 1,
+            recent: 16,
+        }),
+        Scenario::Unread(unread::Args {
+            members: 20,
+            messages: 30,
+            concurrency: 4,
+            burst_concurrency: 4,
+            register_concurrency: 8,
         }),
         Scenario::Latency(latency::Args {
             rate: 50.0,
