@@ -167,8 +167,13 @@ pub async fn send(
             mirror::send(state, session, &channel, out).await
         }
         Target::User(handle) if !handle.is_local_to(&state.server_name) => {
-            if let Some(server) = &handle.server {
-                directory::peer(state, server.as_str()).await?;
+            // Only a peer listed in PEERS may need resolving first; a known peer costs the
+            // send no extra query (the send's own write checks it is live).
+            match &handle.server {
+                Some(server) if directory::is_listed(state, server.as_str()) => {
+                    directory::peer(state, server.as_str()).await?;
+                }
+                _ => {}
             }
             messages::send(state, session, out).await
         }

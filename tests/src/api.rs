@@ -195,22 +195,17 @@ impl Api {
 
     /// `DELETE` without a body.
     pub async fn delete(&self, path: &str) -> Reply {
-        let res = self
-            .request(awc::http::Method::DELETE, path)
-            .send()
-            .await
-            .unwrap_or_else(|e| panic!("{path}: {e}"));
-        let (status, bytes) = read(path, res).await;
-        Reply {
-            status,
-            body: serde_json::from_slice(&bytes).unwrap_or(Value::Null),
-        }
+        self.bodiless(awc::http::Method::DELETE, path).await
     }
 
     /// `GET`.
     pub async fn get(&self, path: &str) -> Reply {
+        self.bodiless(awc::http::Method::GET, path).await
+    }
+
+    async fn bodiless(&self, method: awc::http::Method, path: &str) -> Reply {
         let res = self
-            .request(awc::http::Method::GET, path)
+            .request(method, path)
             .send()
             .await
             .unwrap_or_else(|e| panic!("{path}: {e}"));
@@ -223,10 +218,20 @@ impl Api {
 
     /// Waits (up to 10 s) until the server's `/metrics` shows `count` open event streams.
     pub async fn streams_open(&self, count: usize) {
-        let want = format!("hearth_active_streams {count}\n");
+        self.gauge_reaches("hearth_active_streams", count).await;
+    }
+
+    /// Waits (up to 10 s) until the server's `/metrics` shows `count` open WebSockets.
+    pub async fn sockets_open(&self, count: usize) {
+        self.gauge_reaches("hearth_active_websockets", count).await;
+    }
+
+    /// Waits (up to 10 s) until the gauge `name` of `/metrics` is `count`.
+    async fn gauge_reaches(&self, name: &str, count: usize) {
+        let want = format!("{name} {count}\n");
         crate::eventually(
             Duration::from_secs(10),
-            &format!("{count} open streams"),
+            &format!("{name} at {count}"),
             || async {
                 self.get_text("/metrics")
                     .await

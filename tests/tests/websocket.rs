@@ -5,26 +5,12 @@
 use std::time::Duration;
 
 use hearth_tests::api::{Api, User};
-use hearth_tests::eventually;
 use hearth_tests::process::Homeserver;
 use hearth_tests::ws::{Incoming, WsClient, WS};
 use serde_json::{json, Value};
 
 const WAIT: Duration = Duration::from_secs(10);
 const ACK: &str = "/api/v1/messages/ack";
-
-async fn sockets_open(metrics: &Api, count: usize) {
-    let want = format!("hearth_active_websockets {count}\n");
-    eventually(WAIT, &format!("{count} open websockets"), || async {
-        metrics
-            .get_text("/metrics")
-            .await
-            .1
-            .contains(&want)
-            .then_some(())
-    })
-    .await;
-}
 
 /// Opens the device's socket with its token in the header and reads the `ready` frame.
 async fn open(user: &User, path: &str) -> (WsClient, i64) {
@@ -60,7 +46,7 @@ async fn events_arrive_in_order_and_only_acks_move_the_cursor() {
 
     let (mut socket, start) = open(&bob, &format!("{WS}?after={cursor}")).await;
     assert_eq!(start, cursor, "after= is where the socket starts");
-    sockets_open(&metrics, 1).await;
+    metrics.sockets_open(1).await;
     for body in ["one", "two", "three"] {
         alice.say("#room", body).await;
     }
@@ -90,14 +76,14 @@ async fn events_arrive_in_order_and_only_acks_move_the_cursor() {
 
     // A dropped socket loses nothing: the next one starts at the stored cursor.
     drop(socket);
-    sockets_open(&metrics, 0).await;
+    metrics.sockets_open(0).await;
     alice.say("#room", "four").await;
     let (mut again, start) = open(&bob, WS).await;
     assert_eq!(start, second);
     assert_eq!(next_message(&mut again).await, (third, "three".to_string()));
     assert_eq!(next_message(&mut again).await.1, "four");
     again.close().await;
-    sockets_open(&metrics, 0).await;
+    metrics.sockets_open(0).await;
 }
 
 #[actix_web::test]
@@ -334,7 +320,7 @@ async fn the_socket_closes_when_its_device_logs_out() {
     let metrics = Api::new(&hs.url);
     let bob = User::register(&hs.url, "bob").await;
     let (mut socket, _) = open(&bob, WS).await;
-    sockets_open(&metrics, 1).await;
+    metrics.sockets_open(1).await;
     let reply = bob.api.post("/api/v1/logout", json!({})).await;
     assert!(reply.status < 300, "logout: {}", reply.status);
     loop {
@@ -347,7 +333,7 @@ async fn the_socket_closes_when_its_device_logs_out() {
             Incoming::Ended => panic!("closed without a close frame"),
         }
     }
-    sockets_open(&metrics, 0).await;
+    metrics.sockets_open(0).await;
     assert_eq!(bob.api.open_ws(WS).await.err(), Some(401));
 }
 

@@ -370,6 +370,16 @@ async fn resolve_listed(
         .map_err(|e| e.to_string())
 }
 
+/// Whether `name` is listed in `PEERS`.
+pub fn is_listed(state: &AppState, name: &str) -> bool {
+    state
+        .config
+        .manual_peers()
+        .unwrap_or_default()
+        .iter()
+        .any(|(listed, _)| listed == name)
+}
+
 /// A live peer by name. A server listed in `PEERS` that is not resolved yet (it was down when
 /// this server started, say) is resolved now, when it is first needed or first heard from,
 /// instead of at the next pull. `404 unknown_server` when it is neither known nor listed, or

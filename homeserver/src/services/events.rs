@@ -100,6 +100,7 @@ impl Draft {
 /// Appends the event and records it, with the users it must be delivered to, for publication
 /// after the commit. Must run inside [`crate::db::Db::write`].
 pub fn append_event(conn: &mut Conn, draft: Draft, max_history: i64) -> Result<EventRow, ApiError> {
+    let kind = draft.kind;
     let (id, ts_ms) = draft
         .received
         .unwrap_or_else(|| (uuid::Uuid::now_v7().to_string(), now_ms()));
@@ -119,7 +120,7 @@ pub fn append_event(conn: &mut Conn, draft: Draft, max_history: i64) -> Result<E
         wire: draft.wire,
     };
     let row = db::events::append(conn, new, max_history)?;
-    apply_effect(conn, &row)?;
+    apply_effect(conn, kind, &row)?;
     let recipients = db::events::recipients(conn, draft.room_id)?;
     if !db::writer::record_event(&row, &recipients) {
         return Err(ApiError::internal(
@@ -136,11 +137,10 @@ pub fn append_event(conn: &mut Conn, draft: Draft, max_history: i64) -> Result<E
 /// envelopes and received DMs alike, so every copy shows the same aggregates. Whether the
 /// actor may do it was decided before (`services::policy`); here the target must be a
 /// message of the same room, or the event changes nothing else.
-fn apply_effect(conn: &mut Conn, row: &EventRow) -> Result<(), ApiError> {
-    let kind = EventKind::from_wire(&row.kind);
+fn apply_effect(conn: &mut Conn, kind: EventKind, row: &EventRow) -> Result<(), ApiError> {
     let named = match kind {
-        Some(EventKind::Edit | EventKind::Delete | EventKind::Reaction) => row.target.as_deref(),
-        Some(k) if k.is_user_sendable() => row.reply_to.as_deref(),
+        EventKind::Edit | EventKind::Delete | EventKind::Reaction => row.target.as_deref(),
+        k if k.is_user_sendable() => row.reply_to.as_deref(),
         _ => None,
     };
     let Some(named) = named else {
@@ -155,21 +155,21 @@ fn apply_effect(conn: &mut Conn, row: &EventRow) -> Result<(), ApiError> {
     let target_kind = EventKind::from_wire(&target.kind);
     let is_message = target_kind.is_some_and(|k| k.is_user_sendable());
     match kind {
-        Some(EventKind::Edit) if is_message && !target.deleted => {
+        EventKind::Edit if is_message && !target.deleted => {
             db::rich::set_body(conn, &target.id, &row.body, &row.meta)?;
             db::rich::count_edit(conn, &target.id, row.ts_ms)?;
         }
-        Some(EventKind::Delete) if is_message => {
+        EventKind::Delete if is_message => {
             db::rich::erase(conn, &target.id)?;
             if let Some(erased) = db::events::by_id(conn, &target.id)? {
                 let erased = serde_json::to_string(&view(erased)?).map_err(ApiError::internal)?;
                 db::rich::erase_txn_answers(conn, &target.id, &erased)?;
             }
         }
-        Some(EventKind::Delete) if target_kind == Some(EventKind::Reaction) => {
+        EventKind::Delete if target_kind == Some(EventKind::Reaction) => {
             db::rich::remove_reaction(conn, &target.id)?
         }
-        Some(EventKind::Reaction) if is_message && !target.deleted => {
+        EventKind::Reaction if is_message && !target.deleted => {
             let reaction = ReactionRow {
                 message_id: target.id,
                 user_handle: row.sender.clone(),
@@ -179,7 +179,7 @@ fn apply_effect(conn: &mut Conn, row: &EventRow) -> Result<(), ApiError> {
             };
             db::rich::add_reaction(conn, &reaction)?;
         }
-        Some(k) if k.is_user_sendable() && is_message => {
+        k if k.is_user_sendable() && is_message => {
             db::rich::count_reply(conn, &target.id, row.ts_ms)?
         }
         _ => {}
