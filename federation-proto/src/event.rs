@@ -44,6 +44,12 @@ pub enum EventKind {
     Delete,
     /// A reaction to an earlier message (`target`).
     Reaction,
+    /// A message was pinned in a channel (`target`).
+    Pin,
+    /// A message was unpinned (`target`).
+    Unpin,
+    /// A channel's description changed (`body`).
+    Description,
     /// Ephemeral: a user is typing.
     Typing,
     /// Ephemeral: a user's presence changed.
@@ -100,7 +106,7 @@ impl std::fmt::Debug for TypeName {
 
 impl EventKind {
     /// Every kind, in declaration order.
-    pub const ALL: [EventKind; 18] = [
+    pub const ALL: [EventKind; 21] = [
         EventKind::Message,
         EventKind::Action,
         EventKind::Notice,
@@ -116,6 +122,9 @@ impl EventKind {
         EventKind::Edit,
         EventKind::Delete,
         EventKind::Reaction,
+        EventKind::Pin,
+        EventKind::Unpin,
+        EventKind::Description,
         EventKind::Typing,
         EventKind::Presence,
         EventKind::Receipt,
@@ -139,6 +148,9 @@ impl EventKind {
             EventKind::Edit => "edit",
             EventKind::Delete => "delete",
             EventKind::Reaction => "reaction",
+            EventKind::Pin => "pin",
+            EventKind::Unpin => "unpin",
+            EventKind::Description => "description",
             EventKind::Typing => "typing",
             EventKind::Presence => "presence",
             EventKind::Receipt => "receipt",

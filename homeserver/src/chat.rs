@@ -4,7 +4,7 @@
 //! HTTP routes call these (and so will the WebSocket and the IRC gateway), so the
 //! local-or-remote branching is written once and `services` never calls into `federation`.
 
-use federation_proto::api::client::{ChannelInfo, EditRequest, SendRequest, UserProfile};
+use federation_proto::api::client::{ChannelInfo, EditRequest, Pin, SendRequest, UserProfile};
 use federation_proto::event::{Event, EventKind};
 use federation_proto::ids::{ChannelName, Target, UserHandle};
 
@@ -14,6 +14,7 @@ use crate::error::ApiError;
 use crate::federation::{directory, ephemeral, mirror, profiles};
 use crate::services::accounts::{self, Session};
 use crate::services::channels::local_actor;
+use crate::services::channels::settings::{self, check_description};
 use crate::services::channels::{self, check_reason, check_topic, parse_channel, parse_modes};
 use crate::services::rich::{self, Acted, Action};
 use crate::services::{messages, profiles as local_profiles, read, typing};
@@ -333,4 +334,68 @@ pub async fn update_profile(
         }
     }
     accounts::local_profile(state, &session.nick).await
+}
+
+/// `PUT /api/v1/channels/{name}`: sets the description (operators), here or through the host.
+pub async fn describe(
+    state: &AppState,
+    session: &Session,
+    raw: &str,
+    description: String,
+) -> Result<ChannelInfo, ApiError> {
+    check_description(&description)?;
+    match place(state, raw)? {
+        Place::Here(channel) => settings::describe(state, session, channel, description).await,
+        Place::Elsewhere(channel) => {
+            let meta = serde_json::json!({});
+            let kind = EventKind::Description;
+            mirror::act(state, session, &channel, kind, &description, meta).await?;
+            mirror::info(state, &channel).await
+        }
+    }
+}
+
+/// `POST /api/v1/channels/{name}/pins` (`kind` pin) and `DELETE …/pins/{id}` (`kind` unpin):
+/// the `pin` or `unpin` event.
+pub async fn pin(
+    state: &AppState,
+    session: &Session,
+    raw: &str,
+    kind: EventKind,
+    id: &str,
+) -> Result<Event, ApiError> {
+    let id = uuid::Uuid::parse_str(id)
+        .map_err(|_| rich::no_such_message(id))?
+        .to_string();
+    match place(state, raw)? {
+        Place::Here(channel) => settings::pin(state, session, channel, kind, id).await,
+        Place::Elsewhere(channel) => {
+            mirror::settings::pin(state, session, &channel, kind, &id).await
+        }
+    }
+}
+
+/// `GET /api/v1/channels/{name}/pins`: from this server's copy (a channel hosted here, or the
+/// mirror of one hosted elsewhere).
+pub async fn pins(state: &AppState, session: &Session, raw: &str) -> Result<Vec<Pin>, ApiError> {
+    match place(state, raw)? {
+        Place::Here(channel) => settings::pins(state, session, channel).await,
+        Place::Elsewhere(channel) => mirror::settings::pins(state, session, &channel).await,
+    }
+}
+
+/// `DELETE /api/v1/channels/{name}`: the owner deletes the channel; answers the `system`
+/// event that announced it (`None` for a channel hosted elsewhere, whose host refuses: its
+/// owner is always one of the host's users).
+pub async fn delete_channel(
+    state: &AppState,
+    session: &Session,
+    raw: &str,
+) -> Result<Option<Event>, ApiError> {
+    match place(state, raw)? {
+        Place::Here(channel) => settings::delete(state, session, channel).await.map(Some),
+        Place::Elsewhere(channel) => mirror::settings::delete(state, session, &channel)
+            .await
+            .map(|()| None),
+    }
 }

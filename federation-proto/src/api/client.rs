@@ -45,6 +45,10 @@ pub mod paths {
     pub const CHANNEL: &str = "/api/v1/channels/{name}";
     /// `POST`: set the topic.
     pub const TOPIC: &str = "/api/v1/channels/{name}/topic";
+    /// `GET` a channel's pins, `POST` a pin.
+    pub const PINS: &str = "/api/v1/channels/{name}/pins";
+    /// `DELETE` a pin (unpin the message `{id}`).
+    pub const PIN: &str = "/api/v1/channels/{name}/pins/{id}";
     /// `POST`: change channel or member modes.
     pub const MODE: &str = "/api/v1/channels/{name}/mode";
     /// `POST`: invite a user past `+i`.
@@ -328,6 +332,9 @@ pub struct ChannelSummary {
     pub members: i64,
     /// Channel modes, e.g. `+nt`.
     pub modes: String,
+    /// What the channel is for (empty when unset).
+    #[serde(default)]
+    pub description: String,
 }
 
 /// Answer to `GET /api/v1/channels` and `/channels/public`.
@@ -360,6 +367,9 @@ pub struct ChannelInfo {
     /// Who set the topic.
     #[serde(default)]
     pub topic_set_by: Option<String>,
+    /// What the channel is for, at most 500 characters (empty when unset).
+    #[serde(default)]
+    pub description: String,
     /// Channel modes, e.g. `+ntl 50` (the key is only shown to members).
     pub modes: String,
     /// The owner's handle.
@@ -376,6 +386,41 @@ pub struct ChannelInfo {
 pub struct TopicRequest {
     /// The new topic (at most 1000 characters; empty clears it).
     pub topic: String,
+}
+
+/// `PUT /api/v1/channels/{name}`: the channel's settings.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ChannelSettingsRequest {
+    /// What the channel is for: at most 500 characters, no control characters except line
+    /// breaks; empty clears it.
+    pub description: String,
+}
+
+/// `POST /api/v1/channels/{name}/pins`
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct PinRequest {
+    /// The id of a message of the channel.
+    pub id: String,
+}
+
+/// One pinned message.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct Pin {
+    /// The message as it reads now (after edits), with its aggregates.
+    pub message: Event,
+    /// Who pinned it (`nick@server`).
+    pub pinned_by: String,
+    /// When (RFC 3339).
+    pub pinned_at: String,
+}
+
+/// Answer to `GET /api/v1/channels/{name}/pins`: newest pin first; deleted messages drop off.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct PinList {
+    /// The pins.
+    pub pins: Vec<Pin>,
 }
 
 /// `POST /api/v1/channels/{name}/mode`: `{"modes": "+mt"}`, `{"modes": "+k", "arg": "secret"}`,
@@ -499,6 +544,9 @@ pub struct Conversation {
     pub mentions: u32,
     /// The message id the read marker is at, if the user has read anything.
     pub last_read: Option<String>,
+    /// A channel's description (absent for DMs and channels without one).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub description: Option<String>,
 }
 
 /// Answer to `GET /api/v1/conversations`.

@@ -228,6 +228,9 @@ pub struct ChannelState {
     pub modes: String,
     /// Members on every server.
     pub members: i64,
+    /// The channel's description (absent from hosts that predate it).
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub description: String,
 }
 
 /// A channel event sequenced and counter-signed by the channel's host (see

@@ -29,6 +29,7 @@ pub mod recipients;
 pub mod rich;
 pub mod room_counters;
 pub mod schema;
+pub mod settings;
 pub mod shared;
 pub mod users;
 pub mod writer;

@@ -250,6 +250,25 @@ diesel::table! {
     }
 }
 
+diesel::table! {
+    channel_settings (room_id) {
+        room_id -> BigInt,
+        description -> Text,
+        set_by -> Nullable<Text>,
+        set_ms -> Nullable<BigInt>,
+    }
+}
+
+diesel::table! {
+    pins (room_id, message_id) {
+        room_id -> BigInt,
+        message_id -> Text,
+        pinned_by -> Text,
+        event_id -> Text,
+        ts_ms -> BigInt,
+    }
+}
+
 diesel::allow_tables_to_appear_in_same_query!(
     users,
     devices,
@@ -273,4 +292,6 @@ diesel::allow_tables_to_appear_in_same_query!(
     reactions,
     read_markers,
     profiles,
+    channel_settings,
+    pins,
 );

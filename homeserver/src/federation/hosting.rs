@@ -13,6 +13,7 @@ use serde_json::Value;
 
 use crate::db::{self, Conn};
 use crate::error::ApiError;
+use crate::federation::mirror::settings::DELETE_REQUEST;
 use crate::services::channels::act::{self, Authored, Done, Host};
 use crate::services::channels::{check_reason, info_of, load_channel, parse_modes};
 use crate::services::fanout::{channel_state, envelope_of};
@@ -51,6 +52,9 @@ fn check_submission(
     check_meta(&meta)?;
     if event.kind.is_user_sendable() {
         check_body(state, &event.body)?;
+    }
+    if event.kind == EventKind::Description {
+        crate::services::channels::settings::check_description(&event.body)?;
     }
     if matches!(
         event.kind,
@@ -145,6 +149,28 @@ fn perform(
             "unsupported_type",
             format!("{k} is ephemeral and is never stored"),
         )),
+        EventKind::Description => {
+            act::describe(conn, host, channel, actor, event.body.clone(), submitted)
+        }
+        EventKind::Pin | EventKind::Unpin => {
+            let target_id = event
+                .target
+                .ok_or_else(|| {
+                    ApiError::bad_request(
+                        "invalid_event",
+                        format!("a {} names its target", event.kind),
+                    )
+                })?
+                .to_string();
+            let target =
+                db::events::by_id(conn, &target_id)?.ok_or_else(|| no_such_message(&target_id))?;
+            act::pin(conn, host, channel, actor, event.kind, &target, submitted)
+        }
+        // A member's request to delete the channel: the same owner-only rule answers (the
+        // deletion, if allowed, is announced by this server's own `system` event).
+        EventKind::System if event.meta.contains_key(DELETE_REQUEST) => {
+            act::delete_channel(conn, host, channel, actor)
+        }
         EventKind::Quit | EventKind::System => Err(ApiError::bad_request(
             "unsupported_type",
             format!("{} cannot be submitted to a channel", event.kind),

@@ -18,6 +18,7 @@ pub mod openapi;
 pub mod profiles;
 pub mod read;
 pub mod server;
+pub mod settings;
 pub mod typing;
 pub mod ws;
 
@@ -106,7 +107,18 @@ pub fn configure(cfg: &mut web::ServiceConfig, json_limit: usize) {
         .service(resource(paths::MODE).post(channels::mode))
         .service(resource(paths::INVITE).post(channels::invite))
         .service(resource(paths::KICK).post(channels::kick))
-        .service(resource(paths::CHANNEL).get(channels::info))
+        .service(
+            resource(paths::PINS)
+                .get(settings::pins)
+                .post(settings::pin),
+        )
+        .service(resource(paths::PIN).delete(settings::unpin))
+        .service(
+            resource(paths::CHANNEL)
+                .get(channels::info)
+                .put(settings::describe)
+                .delete(settings::delete_channel),
+        )
         // After `MESSAGES_STREAM`, which `{id}` would match too.
         .service(
             resource(paths::MESSAGE)

@@ -6,7 +6,7 @@ use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::{Modify, OpenApi};
 use utoipa_swagger_ui::SwaggerUi;
 
-use super::{accounts, channels, messages, profiles, read, server, typing, ws};
+use super::{accounts, channels, messages, profiles, read, server, settings, typing, ws};
 
 /// Where the document is served.
 pub const OPENAPI_PATH: &str = "/api/v1/openapi.json";
@@ -22,6 +22,7 @@ pub const OPENAPI_PATH: &str = "/api/v1/openapi.json";
         messages::thread,
         channels::list_mine, channels::list_public, channels::join, channels::part, channels::info,
         channels::topic, channels::mode, channels::invite, channels::kick,
+        settings::describe, settings::delete_channel, settings::pins, settings::pin, settings::unpin,
         server::server_info, server::health,
         typing::typing,
         read::read, read::receipts, read::conversations,

@@ -132,14 +132,24 @@ pub fn append_event(conn: &mut Conn, draft: Draft, max_history: i64) -> Result<E
 
 /// Applies what an appended event does to the message it names: an edit replaces the
 /// message's body and meta and counts; a delete erases the message (or withdraws the reaction
-/// it names); a reaction is recorded; a reply is counted on its root. The one place these
+/// it names); a reaction is recorded; a pin or unpin changes the room's pins and a
+/// `description` its description; a reply is counted on its root. The one place these
 /// effects happen, for local actions, the host's sequencing of submissions, mirrors applying
 /// envelopes and received DMs alike, so every copy shows the same aggregates. Whether the
 /// actor may do it was decided before (`services::policy`); here the target must be a
 /// message of the same room, or the event changes nothing else.
 fn apply_effect(conn: &mut Conn, kind: EventKind, row: &EventRow) -> Result<(), ApiError> {
+    if kind == EventKind::Description {
+        // A channel's (or its mirror's) description is what its latest `description` says.
+        db::settings::set_description(conn, row.room_id, &row.body, &row.sender, row.ts_ms)?;
+        return Ok(());
+    }
     let named = match kind {
-        EventKind::Edit | EventKind::Delete | EventKind::Reaction => row.target.as_deref(),
+        EventKind::Edit
+        | EventKind::Delete
+        | EventKind::Reaction
+        | EventKind::Pin
+        | EventKind::Unpin => row.target.as_deref(),
         k if k.is_user_sendable() => row.reply_to.as_deref(),
         _ => None,
     };
@@ -161,6 +171,7 @@ fn apply_effect(conn: &mut Conn, kind: EventKind, row: &EventRow) -> Result<(), 
         }
         EventKind::Delete if is_message => {
             db::rich::erase(conn, &target.id)?;
+            db::settings::unpin_erased(conn, &target.id)?;
             if let Some(erased) = db::events::by_id(conn, &target.id)? {
                 let erased = serde_json::to_string(&view(erased)?).map_err(ApiError::internal)?;
                 db::rich::erase_txn_answers(conn, &target.id, &erased)?;
@@ -179,6 +190,17 @@ fn apply_effect(conn: &mut Conn, kind: EventKind, row: &EventRow) -> Result<(), 
             };
             db::rich::add_reaction(conn, &reaction)?;
         }
+        EventKind::Pin if is_message && !target.deleted => {
+            let pin = db::settings::PinRow {
+                room_id: row.room_id,
+                message_id: target.id,
+                pinned_by: row.sender.clone(),
+                event_id: row.id.clone(),
+                ts_ms: row.ts_ms,
+            };
+            db::settings::add_pin(conn, &pin)?;
+        }
+        EventKind::Unpin => db::settings::remove_pin(conn, row.room_id, &target.id)?,
         k if k.is_user_sendable() && is_message => {
             db::rich::count_reply(conn, &target.id, row.ts_ms)?
         }

@@ -22,6 +22,7 @@ pub fn channel_state(conn: &mut Conn, channel: &ChannelRow) -> Result<ChannelSta
         topic: channel.topic.clone(),
         modes: modes::render(channel, false),
         members: members::count(conn, channel.room_id)?,
+        description: db::settings::description(conn, channel.room_id)?,
     })
 }
 
@@ -35,6 +36,7 @@ pub fn changes_state(kind: &str) -> bool {
                 | EventKind::Kick
                 | EventKind::Topic
                 | EventKind::Mode
+                | EventKind::Description
         )
     )
 }

@@ -1,7 +1,8 @@
 //! The channel rules, once: who may join, speak, set the topic and modes, invite and kick.
 //!
 //! Edits, deletes and reactions are judged here too ([`edit`], [`delete`], [`react`]), for
-//! channels hosted here, mirrors' hosts and DMs alike.
+//! channels hosted here, mirrors' hosts and DMs alike; so are the channel settings
+//! ([`describe`], [`pin`], [`unpin`], [`read_pins`], [`delete_channel`]).
 //!
 //! Pure: every function takes what the rule reads (the channel's modes, the actor's standing,
 //! the target's standing, the member count) and answers allowed or [`Denied`]. The local path
@@ -115,6 +116,12 @@ pub enum Denied {
     /// Edits, deletes and reactions act on messages (and a delete on a reaction), not on
     /// joins, topics and the like.
     NotAMessage,
+    /// The message is pinned already.
+    AlreadyPinned,
+    /// The message is not pinned.
+    NotPinned,
+    /// Only the owner deletes the channel.
+    OwnerOnly,
 }
 
 impl Denied {
@@ -192,7 +199,18 @@ impl Denied {
             }
             Denied::NotAMessage => ApiError::bad_request(
                 "not_a_message",
-                "edits, deletes and reactions act on messages",
+                "edits, deletes, reactions and pins act on messages",
+            ),
+            Denied::AlreadyPinned => ApiError::conflict(
+                "already_pinned",
+                format!("the message is already pinned in {channel}"),
+            ),
+            Denied::NotPinned => {
+                ApiError::not_found("not_pinned", format!("the message is not pinned in {channel}"))
+            }
+            Denied::OwnerOnly => ApiError::forbidden(
+                "owner_required",
+                format!("only the owner of {channel} can delete it"),
             ),
         }
     }
@@ -415,6 +433,55 @@ pub fn react(member: Option<Standing>, facts: MessageFacts) -> Result<(), Denied
     Ok(())
 }
 
+/// Set the channel's description: operators.
+pub fn describe(member: Option<Standing>) -> Result<(), Denied> {
+    change_modes(member).map(drop)
+}
+
+/// Pin a message: operators; a message (not a join, a topic, …) that is not deleted and not
+/// pinned yet.
+pub fn pin(
+    member: Option<Standing>,
+    target: TargetKind,
+    deleted: bool,
+    pinned: bool,
+) -> Result<(), Denied> {
+    change_modes(member)?;
+    if target != TargetKind::Message {
+        return Err(Denied::NotAMessage);
+    }
+    if deleted {
+        return Err(Denied::MessageDeleted);
+    }
+    if pinned {
+        return Err(Denied::AlreadyPinned);
+    }
+    Ok(())
+}
+
+/// Unpin a message: operators; a pinned one.
+pub fn unpin(member: Option<Standing>, pinned: bool) -> Result<(), Denied> {
+    change_modes(member)?;
+    if !pinned {
+        return Err(Denied::NotPinned);
+    }
+    Ok(())
+}
+
+/// Read the pins: members (like the history).
+pub fn read_pins(channel: &ChannelRow, is_member: bool) -> Result<(), Denied> {
+    read_history(channel, is_member)
+}
+
+/// Delete the channel: its owner only (always a user of the host).
+pub fn delete_channel(member: Option<Standing>) -> Result<(), Denied> {
+    let member = member.ok_or(Denied::NotMember)?;
+    if !member.owner {
+        return Err(Denied::OwnerOnly);
+    }
+    Ok(())
+}
+
 /// A member server reads a channel's log or info when it has members there, or when the
 /// channel is open (neither `+s` nor `+i`).
 pub fn peer_reads(channel: &ChannelRow, has_members: bool) -> Result<(), Denied> {
@@ -624,6 +691,126 @@ mod tests {
             Err(Denied::CannotKickOwner)
         );
         assert_eq!(kick(Some(OWNER), Some(OWNER), "t"), Ok(()));
+    }
+
+    /// Channel settings (issue 24): who describes, pins, unpins and deletes.
+    #[test]
+    fn settings_rules() {
+        use TargetKind::{Message, Other, Reaction};
+        let ch = channel();
+        // (standing, describe, delete)
+        let table: [(Option<Standing>, Result<(), Denied>, Result<(), Denied>); 5] = [
+            (None, Err(Denied::NotMember), Err(Denied::NotMember)),
+            (
+                Some(PLAIN),
+                Err(Denied::ChanopRequired),
+                Err(Denied::OwnerOnly),
+            ),
+            (
+                Some(VOICE),
+                Err(Denied::ChanopRequired),
+                Err(Denied::OwnerOnly),
+            ),
+            (Some(OP), Ok(()), Err(Denied::OwnerOnly)),
+            (Some(OWNER), Ok(()), Ok(())),
+        ];
+        for (standing, describes, deletes) in table {
+            assert_eq!(describe(standing), describes, "describe {standing:?}");
+            assert_eq!(delete_channel(standing), deletes, "delete {standing:?}");
+        }
+        // (standing, target, deleted, pinned, pin, unpin)
+        type Row = (
+            Option<Standing>,
+            TargetKind,
+            bool,
+            bool,
+            Result<(), Denied>,
+            Result<(), Denied>,
+        );
+        let pins: [Row; 9] = [
+            (
+                None,
+                Message,
+                false,
+                false,
+                Err(Denied::NotMember),
+                Err(Denied::NotMember),
+            ),
+            (
+                Some(PLAIN),
+                Message,
+                false,
+                false,
+                Err(Denied::ChanopRequired),
+                Err(Denied::ChanopRequired),
+            ),
+            (
+                Some(VOICE),
+                Message,
+                false,
+                true,
+                Err(Denied::ChanopRequired),
+                Err(Denied::ChanopRequired),
+            ),
+            (
+                Some(OP),
+                Message,
+                false,
+                false,
+                Ok(()),
+                Err(Denied::NotPinned),
+            ),
+            (
+                Some(OP),
+                Message,
+                false,
+                true,
+                Err(Denied::AlreadyPinned),
+                Ok(()),
+            ),
+            (
+                Some(OWNER),
+                Message,
+                false,
+                false,
+                Ok(()),
+                Err(Denied::NotPinned),
+            ),
+            (
+                Some(OP),
+                Message,
+                true,
+                false,
+                Err(Denied::MessageDeleted),
+                Err(Denied::NotPinned),
+            ),
+            (
+                Some(OP),
+                Other,
+                false,
+                false,
+                Err(Denied::NotAMessage),
+                Err(Denied::NotPinned),
+            ),
+            (
+                Some(OP),
+                Reaction,
+                false,
+                false,
+                Err(Denied::NotAMessage),
+                Err(Denied::NotPinned),
+            ),
+        ];
+        for (standing, target, deleted, pinned, pins_it, unpins_it) in pins {
+            let row = format!("{standing:?} {target:?} deleted {deleted} pinned {pinned}");
+            assert_eq!(pin(standing, target, deleted, pinned), pins_it, "pin {row}");
+            assert_eq!(unpin(standing, pinned), unpins_it, "unpin {row}");
+        }
+        assert_eq!(read_pins(&ch, false), Err(Denied::NotMember));
+        assert_eq!(read_pins(&ch, true), Ok(()));
+        let mut secret = channel();
+        secret.mode_secret = true;
+        assert_eq!(read_pins(&secret, false), Err(Denied::Hidden));
     }
 
     #[test]

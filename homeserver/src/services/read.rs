@@ -336,6 +336,10 @@ pub async fn conversations(
                     .map(|(room, name)| (room, format!("#{name}@{server}")))
                     .collect();
             names.extend(db::read_state::mirror_names(conn, &ids)?);
+            let mut descriptions: std::collections::HashMap<i64, String> =
+                db::settings::descriptions(conn, &ids)?
+                    .into_iter()
+                    .collect();
             let me = format!("{nick}@{server}");
             let mut out = Vec::with_capacity(rooms.len());
             for room in rooms {
@@ -375,6 +379,7 @@ pub async fn conversations(
                         unread: u32::try_from(bodies.len()).unwrap_or(u32::MAX),
                         mentions: u32::try_from(mentions).unwrap_or(u32::MAX),
                         last_read: marker.map(|m| m.event_id),
+                        description: descriptions.remove(&room.room_id),
                     },
                 ));
             }

@@ -268,6 +268,15 @@ async fn store(
             .received(id, ts_ms)
             .mirrored(seq, Some(event.to_json()));
             let row = append_event(conn, draft, max_history)?;
+            if is_deletion(event, &mirror.host) {
+                // The host deleted the channel: local members got the `system` event; their
+                // windows close on it, and the mirror and its history go.
+                for user_id in db::events::recipients(conn, mirror.room_id)?.iter() {
+                    db::events::close_span(conn, user_id, mirror.room_id, row.seq)?;
+                }
+                db::settings::erase_room(conn, mirror.room_id, &row.id, &global)?;
+                return Ok(Applied::Stored);
+            }
             // A local user who leaves or is kicked receives that event, then nothing more.
             let leaver = match event.kind {
                 EventKind::Part => local_user(conn, &from)?,
@@ -293,6 +302,15 @@ async fn store(
             Ok(Applied::Stored)
         })
         .await
+}
+
+/// Whether a (host-signed) envelope's event is the host's announcement that it deleted the
+/// channel: a `system` event from a user of the host with `meta.channel_deleted` (member
+/// servers cannot submit `system` events, so only the host makes one).
+fn is_deletion(event: &federation_proto::api::wire::WireEvent, host: &str) -> bool {
+    event.kind == EventKind::System
+        && event.meta.contains_key("channel_deleted")
+        && event.from.server.as_ref().map(|s| s.as_str()) == Some(host)
 }
 
 fn not_mirrored(global: &str) -> ApiError {

@@ -9,6 +9,7 @@
 //! envelopes are verified and stored, pulled and caught up.
 
 mod apply;
+pub mod settings;
 
 use apply::mirror_of;
 pub use apply::{apply, pull, run_catch_up, Arrival};
@@ -78,7 +79,7 @@ fn host_error(host: &str, e: FedError) -> ApiError {
 
 /// Error codes are `&'static str`; a host's code is mapped onto the known set.
 fn leak_code(code: &str) -> &'static str {
-    const KNOWN: [&str; 35] = [
+    const KNOWN: [&str; 38] = [
         "invite_only",
         "bad_channel_key",
         "channel_full",
@@ -114,6 +115,9 @@ fn leak_code(code: &str) -> &'static str {
         "already_reacted",
         "invalid_emoji",
         "invalid_reply_to",
+        "already_pinned",
+        "not_pinned",
+        "invalid_description",
     ];
     KNOWN
         .into_iter()

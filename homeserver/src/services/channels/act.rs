@@ -619,3 +619,105 @@ pub fn rename(
     )?;
     Ok(done)
 }
+
+/// Set the channel's description (operators). The `description` event's effect (the stored
+/// description, here and on every mirror) is applied by `append_event`.
+pub fn describe(
+    conn: &mut Conn,
+    host: &Host,
+    channel: ChannelRow,
+    actor: &Actor,
+    description: String,
+    authored: Authored,
+) -> Result<Done, ApiError> {
+    super::settings::check_description(&description)?;
+    policy::describe(members::standing(conn, &channel, actor)?).map_err(denied(host, &channel))?;
+    append(
+        conn,
+        host,
+        channel,
+        actor,
+        authored,
+        EventKind::Description,
+        description,
+        json!({}),
+        None,
+    )
+}
+
+/// Pin (`kind` [`EventKind::Pin`]) or unpin ([`EventKind::Unpin`]) a message of the channel
+/// (operators). The pins change when `append_event` applies the event, here and on mirrors.
+pub fn pin(
+    conn: &mut Conn,
+    host: &Host,
+    channel: ChannelRow,
+    actor: &Actor,
+    kind: EventKind,
+    target: &EventRow,
+    authored: Authored,
+) -> Result<Done, ApiError> {
+    if target.room_id != channel.room_id {
+        return Err(no_such_message(&target.id));
+    }
+    let standing = members::standing(conn, &channel, actor)?;
+    let pinned = db::settings::pin(conn, channel.room_id, &target.id)?.is_some();
+    let judged = match kind {
+        EventKind::Pin => {
+            let is_message =
+                EventKind::from_wire(&target.kind).is_some_and(|k| k.is_user_sendable());
+            let target_kind = if is_message {
+                policy::TargetKind::Message
+            } else {
+                policy::TargetKind::Other
+            };
+            policy::pin(standing, target_kind, target.deleted, pinned)
+        }
+        _ => policy::unpin(standing, pinned),
+    };
+    judged.map_err(denied(host, &channel))?;
+    append_targeting(
+        conn,
+        host,
+        channel,
+        actor,
+        authored,
+        kind,
+        String::new(),
+        json!({}),
+        None,
+        Some(target.id.clone()),
+    )
+}
+
+/// Delete the channel (its owner only): members get a `system` event (`meta.channel_deleted`
+/// is the channel's global name) and their windows close on it; member servers get it in an
+/// envelope and drop their mirrors; then the history is erased and the name is free
+/// ([`db::settings::erase_room`]). Always authored here: the host announces a deletion.
+pub fn delete_channel(
+    conn: &mut Conn,
+    host: &Host,
+    channel: ChannelRow,
+    actor: &Actor,
+) -> Result<Done, ApiError> {
+    policy::delete_channel(members::standing(conn, &channel, actor)?)
+        .map_err(denied(host, &channel))?;
+    let global = host.global(&channel);
+    let room_id = channel.room_id;
+    let local_members = db::events::recipients(conn, room_id)?;
+    let done = append(
+        conn,
+        host,
+        channel,
+        actor,
+        Authored::Here,
+        EventKind::System,
+        format!("{global} was deleted by {}", actor.handle()),
+        json!({ "channel_deleted": global }),
+        None,
+    )?;
+    for user_id in local_members.iter() {
+        db::events::close_span(conn, user_id, room_id, done.row.seq)?;
+    }
+    db::settings::erase_room(conn, room_id, &done.row.id, &global)?;
+    Ok(done)
+}

@@ -8,6 +8,7 @@
 //! request.
 
 pub mod act;
+pub mod settings;
 
 use federation_proto::api::client::{ChannelInfo, ChannelMember, ChannelSummary};
 use federation_proto::ids::{ChannelName, ServerName};
@@ -322,6 +323,7 @@ pub fn info_of(
         name: format!("#{}@{server}", row.name),
         topic: row.topic.clone(),
         topic_set_by: row.topic_set_by.clone(),
+        description: db::settings::description(conn, row.room_id)?,
         modes: modes::render(row, is_member),
         owner,
         created: format_rfc3339_ms(row.created_ms),
@@ -340,6 +342,7 @@ fn summary(
         topic: row.topic.clone(),
         members: super::members::count(conn, row.room_id)?,
         modes: modes::render(row, is_member),
+        description: db::settings::description(conn, row.room_id)?,
     })
 }
 
@@ -358,6 +361,7 @@ pub async fn mine(state: &AppState, session: &Session) -> Result<Vec<ChannelSumm
                 .collect::<Result<Vec<_>, ApiError>>()?;
             for mirror in db::shared::mirrors_of_user(conn, &user_id)? {
                 list.push(ChannelSummary {
+                    description: db::settings::description(conn, mirror.room_id)?,
                     name: mirror.channel,
                     topic: mirror.topic,
                     members: mirror.members,
