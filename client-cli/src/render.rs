@@ -43,7 +43,16 @@ pub fn clock(ts: &str) -> &str {
         .unwrap_or(ts)
 }
 
+/// ` (id)` of the message a pin or unpin names, or nothing.
+fn target_suffix(event: &Event) -> String {
+    event
+        .target
+        .map(|id| format!(" ({id})"))
+        .unwrap_or_default()
+}
+
 /// Splits an event into time, sender and text.
+
 pub fn render(event: &Event, local: Option<&str>) -> Rendered {
     let nick = short_handle(&event.from, local);
     let place = short_handle(&event.to, local);
@@ -110,6 +119,26 @@ pub fn render(event: &Event, local: Option<&str>) -> Rendered {
             Tone::Status,
         ),
         EventKind::Reaction => ("-!-".into(), format!("{nick} reacted {body}"), Tone::Status),
+        EventKind::Pin => (
+            "-!-".into(),
+            format!("{nick} pinned a message{}", target_suffix(event)),
+            Tone::Status,
+        ),
+        EventKind::Unpin => (
+            "-!-".into(),
+            format!("{nick} unpinned a message{}", target_suffix(event)),
+            Tone::Status,
+        ),
+        EventKind::Description if body.is_empty() => (
+            "-!-".into(),
+            format!("{nick} cleared the description of {place}"),
+            Tone::Status,
+        ),
+        EventKind::Description => (
+            "-!-".into(),
+            format!("{nick} set the description of {place}: {body}"),
+            Tone::Status,
+        ),
         EventKind::Typing => ("-!-".into(), format!("{nick} is typing"), Tone::Status),
         EventKind::Presence => ("-!-".into(), format!("{nick} is {body}"), Tone::Status),
         EventKind::Receipt => (

@@ -8,9 +8,11 @@
 //! - [`messages`]: send (with safe retries), history, one sync poll.
 //! - [`read`]: read markers, receipts, conversations with unread counts, typing.
 //! - [`server`]: server information and health.
+//! - [`settings`]: channel descriptions, pins, deleting a channel.
 
 pub mod account;
 pub mod channels;
 pub mod messages;
 pub mod read;
 pub mod server;
+pub mod settings;

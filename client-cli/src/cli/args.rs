@@ -110,6 +110,28 @@ pub enum Command {
         /// Why.
         reason: Vec<String>,
     },
+    /// Pin a message of a channel (operators).
+    Pin {
+        /// `#name` or `#name@server`.
+        channel: String,
+        /// The message's id.
+        id: String,
+    },
+    /// Unpin a message of a channel (operators).
+    Unpin {
+        /// `#name` or `#name@server`.
+        channel: String,
+        /// The message's id.
+        id: String,
+    },
+    /// List a channel's pinned messages, newest pin first.
+    Pins {
+        /// `#name` or `#name@server`.
+        channel: String,
+    },
+    /// Channel settings: describe or delete a channel.
+    #[command(subcommand)]
+    Channel(ChannelCommand),
     /// Send a message to a channel or user; the body comes from the arguments or stdin.
     Send(SendArgs),
     /// Send a direct message; the body comes from the arguments or stdin.
@@ -212,6 +234,29 @@ pub enum Command {
     Profiles,
     /// Open the interactive chat UI.
     Chat,
+}
+
+/// `hearth channel …`.
+#[derive(Debug, Subcommand)]
+pub enum ChannelCommand {
+    /// Show or set a channel's description (operators set it; at most 500 characters).
+    Describe {
+        /// `#name` or `#name@server`.
+        channel: String,
+        /// The new description; shows it when left out. `--clear` empties it.
+        text: Vec<String>,
+        /// Clear the description.
+        #[arg(long, conflicts_with = "text")]
+        clear: bool,
+    },
+    /// Delete a channel (its owner only): members are parted and its history is erased.
+    Delete {
+        /// `#name` or `#name@server`.
+        channel: String,
+        /// Confirm: the history is erased for everyone.
+        #[arg(long)]
+        yes: bool,
+    },
 }
 
 /// `hearth profile …`.

@@ -15,8 +15,8 @@ pub mod error;
 pub mod password;
 pub mod profile;
 
-use args::{Cli, Command, ProfileCommand, UsersCommand};
-use commands::{account, channels, messages, read, tail};
+use args::{ChannelCommand, Cli, Command, ProfileCommand, UsersCommand};
+use commands::{account, channels, messages, read, settings, tail};
 use context::Context;
 use error::CliError;
 use profile::ProfileStore;
@@ -53,6 +53,17 @@ pub async fn run(cli: Cli) -> Result<(), CliError> {
             nick,
             reason,
         } => channels::kick(&ctx, channel, nick, reason).await,
+        Command::Pin { channel, id } => settings::pin(&ctx, channel, id).await,
+        Command::Unpin { channel, id } => settings::unpin(&ctx, channel, id).await,
+        Command::Pins { channel } => settings::pins(&ctx, channel).await,
+        Command::Channel(ChannelCommand::Describe {
+            channel,
+            text,
+            clear,
+        }) => settings::describe(&ctx, channel, text, *clear).await,
+        Command::Channel(ChannelCommand::Delete { channel, yes }) => {
+            settings::delete(&ctx, channel, *yes).await
+        }
         Command::Send(args) => messages::send(&ctx, args).await,
         Command::Dm { nick, body } => messages::dm(&ctx, nick, body).await,
         Command::History {

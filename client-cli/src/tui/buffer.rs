@@ -43,6 +43,8 @@ pub struct Buffer {
     pub loading: bool,
     /// The channel topic, when known.
     pub topic: String,
+    /// The channel description, when known.
+    pub description: String,
     /// Who is typing here (handle, lower-cased) and until when.
     pub typing: BTreeMap<String, Instant>,
     /// The server's unread count covers events up to this `seq` (from
@@ -79,6 +81,7 @@ impl Buffer {
             history_complete: kind == BufferKind::Status,
             loading: false,
             topic: String::new(),
+            description: String::new(),
             typing: BTreeMap::new(),
             counted_through: 0,
             read_upto: 0,
@@ -203,6 +206,9 @@ impl Buffer {
         if event.kind == EventKind::Topic {
             self.topic = event.body.clone();
         }
+        if event.kind == EventKind::Description {
+            self.description = event.body.clone();
+        }
         let older_than_view = self.oldest_seq().is_some_and(|oldest| event.seq < oldest);
         self.entries.insert(key, Entry::Event(Box::new(event)));
         // Keep the lines on screen where they are when something arrives below them.
@@ -313,6 +319,13 @@ mod tests {
         assert!(b.insert_event(event(7, "message", "x@hs", "#a@hs", "7")));
         assert_eq!(seqs(&b), [Some(3), Some(5), None, Some(7)]);
         assert_eq!(b.oldest_seq(), Some(3));
+    }
+
+    #[test]
+    fn description_events_set_the_description() {
+        let mut b = Buffer::new("#a@hs".into(), BufferKind::Channel);
+        b.insert_event(event(1, "description", "x@hs", "#a@hs", "what #a is for"));
+        assert_eq!(b.description, "what #a is for");
     }
 
     #[test]

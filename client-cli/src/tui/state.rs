@@ -167,6 +167,7 @@ impl State {
                     let key = c.name.to_ascii_lowercase();
                     let i = self.ensure_buffer(&key, BufferKind::Channel);
                     self.buffers[i].topic = c.topic;
+                    self.buffers[i].description = c.description;
                     actions.extend(self.load_newest(i));
                 }
                 if self.active == 0 && self.buffers.len() > 1 {

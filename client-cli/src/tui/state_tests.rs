@@ -29,6 +29,7 @@ fn summary(name: &str, topic: &str) -> ChannelSummary {
         topic: topic.into(),
         members: 2,
         modes: "+nt".into(),
+        description: String::new(),
     }
 }
 
@@ -499,6 +500,7 @@ fn conversation(target: &str, kind: &str, unread: u32, last_seq: i64) -> Convers
         unread,
         mentions: 0,
         last_read: None,
+        description: None,
     }
 }
 

@@ -51,8 +51,16 @@ fn title_bar(state: &State) -> Paragraph<'static> {
     let b = state.active();
     let text = match b.kind {
         BufferKind::Status => format!(" hearth: {}", state.me()),
-        BufferKind::Channel if b.topic.is_empty() => format!(" {}", b.key),
-        BufferKind::Channel => format!(" {}: {}", b.key, b.topic),
+        BufferKind::Channel => {
+            let mut text = format!(" {}", b.key);
+            if !b.topic.is_empty() {
+                text.push_str(&format!(": {}", b.topic));
+            }
+            if !b.description.is_empty() {
+                text.push_str(&format!(" — {}", b.description));
+            }
+            text
+        }
         BufferKind::Direct => format!(" conversation with {}", b.key),
     };
     Paragraph::new(text).style(Style::new().bg(Color::Blue).fg(Color::White))
@@ -256,6 +264,7 @@ mod tests {
                 topic: "hello topic".into(),
                 members: 1,
                 modes: "+nt".into(),
+                description: String::new(),
             },
         ]));
         state.apply(Outcome::History {

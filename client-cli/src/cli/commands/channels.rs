@@ -161,6 +161,9 @@ pub fn describe_channel(info: &ChannelInfo, local: Option<&str>) -> String {
             text.push_str(&format!(" (set by {})", short_handle(by, local)));
         }
     }
+    if !info.description.is_empty() {
+        text.push_str(&format!("\n  description: {}", info.description));
+    }
     text.push_str(&format!(
         "\n  owner: {}, created {}",
         short_handle(&info.owner, local),

@@ -4,4 +4,5 @@ pub mod account;
 pub mod channels;
 pub mod messages;
 pub mod read;
+pub mod settings;
 pub mod tail;

@@ -126,6 +126,7 @@ mod tests {
             unread,
             mentions,
             last_read: None,
+            description: None,
         }
     }
 
