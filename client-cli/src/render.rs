@@ -52,7 +52,6 @@ fn target_suffix(event: &Event) -> String {
 }
 
 /// Splits an event into time, sender and text.
-
 pub fn render(event: &Event, local: Option<&str>) -> Rendered {
     let nick = short_handle(&event.from, local);
     let place = short_handle(&event.to, local);

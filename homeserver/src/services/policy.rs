@@ -698,8 +698,9 @@ mod tests {
     fn settings_rules() {
         use TargetKind::{Message, Other, Reaction};
         let ch = channel();
+        type Answer = Result<(), Denied>;
         // (standing, describe, delete)
-        let table: [(Option<Standing>, Result<(), Denied>, Result<(), Denied>); 5] = [
+        let table: [(Option<Standing>, Answer, Answer); 5] = [
             (None, Err(Denied::NotMember), Err(Denied::NotMember)),
             (
                 Some(PLAIN),
@@ -719,14 +720,7 @@ mod tests {
             assert_eq!(delete_channel(standing), deletes, "delete {standing:?}");
         }
         // (standing, target, deleted, pinned, pin, unpin)
-        type Row = (
-            Option<Standing>,
-            TargetKind,
-            bool,
-            bool,
-            Result<(), Denied>,
-            Result<(), Denied>,
-        );
+        type Row = (Option<Standing>, TargetKind, bool, bool, Answer, Answer);
         let pins: [Row; 9] = [
             (
                 None,
