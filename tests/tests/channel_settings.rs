@@ -320,7 +320,11 @@ async fn settings_of_a_channel_hosted_here() {
 
 #[actix_web::test]
 async fn settings_of_a_channel_hosted_on_another_server() {
-    let (_dir, servers) = federated_with(&[("hs1.test", vec![]), ("hs2.test", vec![])]).await;
+    let (_dir, servers) = federated_with(&[
+        ("hs1.test", vec![("RATE_LIMIT_SEND", "off")]),
+        ("hs2.test", vec![]),
+    ])
+    .await;
     let [hs1, hs2] = <[_; 2]>::try_from(servers).ok().unwrap();
     let alice = User::register(&hs1.url, "alice").await;
     let bob = User::register(&hs2.url, "bob").await;
@@ -457,4 +461,35 @@ async fn settings_of_a_channel_hosted_on_another_server() {
         "old history in the new channel: {history}"
     );
     assert_eq!(pinned(&pins(&bob, path).await.expect(200)), []);
+
+    // A server that joins after more than a backfill of events still lists every pin, with
+    // the message's current text, and shows the description.
+    alice.join("#late").await;
+    let old = id_of(&alice.say("#late", "first draft").await);
+    alice
+        .api
+        .put(
+            &format!("/api/v1/messages/{old}"),
+            json!({"body": "final words"}),
+        )
+        .await
+        .expect(200);
+    pin(&alice, "late", &old).await.expect(201);
+    describe(&alice, "late", "Latecomers welcome")
+        .await
+        .expect(200);
+    for i in 0..60 {
+        alice.say("#late", &format!("filler {i}")).await;
+    }
+    carol.join("#late@hs1.test").await;
+    pins_until(&carol, "late@hs1.test", &[(&old, "final words")]).await;
+    let mine = carol.api.get("/api/v1/channels").await.expect(200);
+    let late = mine["channels"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["name"] == "#late@hs1.test")
+        .cloned()
+        .expect("#late in carol's channels");
+    assert_eq!(late["description"], "Latecomers welcome");
 }

@@ -170,3 +170,34 @@ pub fn erase_room(conn: &mut Conn, room_id: i64, keep: &str, global: &str) -> Qu
     diesel::delete(mirrors::table.find(room_id)).execute(conn)?;
     Ok(())
 }
+
+/// The events a joining member server needs to list the room's current pins but would miss in
+/// a backfill that starts at `before_room_seq`: the pinned messages, their `pin` events and
+/// their edits older than that, in room order.
+pub fn pin_context(
+    conn: &mut Conn,
+    room_id: i64,
+    before_room_seq: i64,
+) -> QueryResult<Vec<EventRow>> {
+    let current: Vec<(String, String)> = pins::table
+        .filter(pins::room_id.eq(room_id))
+        .select((pins::message_id, pins::event_id))
+        .load(conn)?;
+    if current.is_empty() {
+        return Ok(Vec::new());
+    }
+    let messages: Vec<&String> = current.iter().map(|(m, _)| m).collect();
+    let named: Vec<&String> = current.iter().flat_map(|(m, e)| [m, e]).collect();
+    events::table
+        .filter(events::room_id.eq(room_id))
+        .filter(events::room_seq.lt(before_room_seq))
+        .filter(events::deleted.eq(false))
+        .filter(
+            events::id
+                .eq_any(named)
+                .or(events::target.eq_any(messages).and(events::kind.eq("edit"))),
+        )
+        .order(events::room_seq.asc())
+        .select(EventRow::as_select())
+        .load(conn)
+}

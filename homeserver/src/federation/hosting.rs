@@ -208,8 +208,14 @@ pub async fn submit(
             let shown = channel_state(conn, &done.channel)?;
             let envelope = envelope_of(&host.keys, server, &done.channel, &done.row, Some(&shown))?;
             let (backfill, info) = if event.kind == EventKind::Join {
-                let before = db::shared::room_tail(conn, done.channel.room_id, BACKFILL + 1)?;
-                let backfill = before
+                let mut before = db::shared::room_tail(conn, done.channel.room_id, BACKFILL + 1)?;
+                // The pins' messages (and edits) from before the tail come first, so that the
+                // joiner's copy lists every current pin.
+                let tail_start = before.first().and_then(|r| r.room_seq).unwrap_or(0);
+                let mut context =
+                    db::settings::pin_context(conn, done.channel.room_id, tail_start)?;
+                context.append(&mut before);
+                let backfill = context
                     .iter()
                     .filter(|r| r.seq != done.row.seq)
                     .map(|r| envelope_of(&host.keys, server, &done.channel, r, None))

@@ -298,6 +298,18 @@ async fn store(
                     &shown.modes,
                     shown.members,
                 )?;
+                let known = db::settings::description(conn, mirror.room_id)?;
+                if known != shown.description {
+                    // A joiner learns the description from the state (its event may be
+                    // older than the backfill).
+                    db::settings::set_description(
+                        conn,
+                        mirror.room_id,
+                        &shown.description,
+                        &from,
+                        ts_ms,
+                    )?;
+                }
             }
             Ok(Applied::Stored)
         })
