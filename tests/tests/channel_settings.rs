@@ -325,7 +325,7 @@ async fn settings_of_a_channel_hosted_on_another_server() {
         ("hs2.test", vec![]),
     ])
     .await;
-    let [hs1, hs2] = <[_; 2]>::try_from(servers).ok().unwrap();
+    let [mut hs1, hs2] = <[_; 2]>::try_from(servers).ok().unwrap();
     let alice = User::register(&hs1.url, "alice").await;
     let bob = User::register(&hs2.url, "bob").await;
     let carol = User::register(&hs2.url, "carol").await;
@@ -492,4 +492,10 @@ async fn settings_of_a_channel_hosted_on_another_server() {
         .cloned()
         .expect("#late in carol's channels");
     assert_eq!(late["description"], "Latecomers welcome");
+
+    // Pins are asked of the host; while it is down, hs2's own copy answers (the join brought
+    // the pinned message and its edit, though older than the backfill).
+    hs1.kill();
+    let list = pins(&carol, "late@hs1.test").await.expect(200);
+    assert_eq!(pinned(&list), [(old.clone(), "final words".to_string())]);
 }

@@ -27,6 +27,9 @@ pub mod paths {
     pub const CHANNEL_EVENTS: &str = "/api/v1/federation/channels/{name}/events";
     /// `GET`: a hosted channel's info.
     pub const CHANNEL: &str = "/api/v1/federation/channels/{name}";
+    /// `GET ?user=nick@origin`: a hosted channel's pins (`{"pins": […]}`, the client's
+    /// `PinList`, with reactions' `me` for `user`).
+    pub const CHANNEL_PINS: &str = "/api/v1/federation/channels/{name}/pins";
 }
 
 /// Answer of `GET /api/v1/federation/status`.

@@ -321,3 +321,28 @@ pub async fn channel_info(
         })
         .await
 }
+
+/// A hosted channel's pins for a member server's user (`user`, of `origin`; reactions' `me`
+/// is theirs): only for a server with members there, or an open channel.
+pub async fn pins(
+    state: &AppState,
+    origin: &str,
+    name: &str,
+    user: &str,
+) -> Result<Vec<federation_proto::api::client::Pin>, ApiError> {
+    let (origin, name) = (origin.to_string(), name.to_string());
+    let me = match user.rsplit_once('@') {
+        Some((_, server)) if server == origin => user.to_string(),
+        _ => String::new(),
+    };
+    state
+        .db
+        .run(move |conn| {
+            let channel = load_channel(conn, &name)?;
+            let has_members = db::shared::member_servers(conn, channel.room_id)?.contains(&origin);
+            policy::peer_reads(&channel, has_members)
+                .map_err(|d| d.into_error(&format!("#{name}")))?;
+            crate::services::channels::settings::pins_of(conn, channel.room_id, &me)
+        })
+        .await
+}

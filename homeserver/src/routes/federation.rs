@@ -137,6 +137,28 @@ pub async fn channel_info(
     ))
 }
 
+/// `GET /api/v1/federation/channels/{name}/pins?user=nick@origin`: a hosted channel's pins
+/// for a member server.
+pub async fn channel_pins(
+    state: web::Data<AppState>,
+    req: HttpRequest,
+    name: web::Path<String>,
+    query: web::Query<PinsQuery>,
+) -> Result<web::Json<federation_proto::api::client::PinList>, ApiError> {
+    let origin = verified(&state, &req, &[]).await?;
+    let name = crate::services::channels::local_channel(&state, &name)?.name;
+    let user = query.into_inner().user.unwrap_or_default();
+    Ok(web::Json(federation_proto::api::client::PinList {
+        pins: hosting::pins(&state, &origin, &name, &user).await?,
+    }))
+}
+
+/// Query of a pins request: the member server's user who asks.
+#[derive(Debug, serde::Deserialize)]
+pub struct PinsQuery {
+    user: Option<String>,
+}
+
 /// `GET /api/v1/federation/status`: the directory link and every known peer.
 pub async fn status(state: web::Data<AppState>) -> Result<web::Json<FederationStatus>, ApiError> {
     let (peers, dir_state, depths, destinations) = state

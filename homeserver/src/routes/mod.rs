@@ -82,6 +82,7 @@ pub fn configure(cfg: &mut web::ServiceConfig, json_limit: usize) {
         .service(resource(fed_paths::USER).get(federation::user))
         .service(resource(fed_paths::CHANNEL_SUBMIT).post(federation::submit))
         .service(resource(fed_paths::CHANNEL_EVENTS).get(federation::channel_events))
+        .service(resource(fed_paths::CHANNEL_PINS).get(federation::channel_pins))
         .service(resource(fed_paths::CHANNEL).get(federation::channel_info))
         .service(resource(paths::REGISTER).post(accounts::register))
         .service(resource(paths::LOGIN).post(accounts::login))
