@@ -141,3 +141,31 @@ pub async fn delete(
     }
     Ok(event)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn descriptions_are_checked() {
+        let ok = [
+            "",
+            "Rules: be kind.",
+            "two\nlines\tand a tab",
+            &"é".repeat(500),
+        ];
+        for text in ok {
+            assert!(check_description(text).is_ok(), "{text:?}");
+        }
+        let bad = [
+            &"x".repeat(501) as &str,
+            "bell\u{7}",
+            "nul\u{0}",
+            "esc\u{1b}[31m",
+        ];
+        for text in bad {
+            let e = check_description(text).expect_err(text);
+            assert_eq!(e.code, "invalid_description");
+        }
+    }
+}
