@@ -288,6 +288,23 @@ async fn sqlite_to_postgres_migration_round_trip() {
         alice.say("#keep", &format!("k{i}")).await;
     }
     alice.say("bob", "dm before the move").await;
+    // Channel settings come along too (issue 24).
+    alice
+        .api
+        .put("/api/v1/channels/keep", json!({"description": "kept"}))
+        .await
+        .expect(200);
+    let pinned = alice.say("#keep", "pinned").await;
+    alice
+        .api
+        .post("/api/v1/channels/keep/pins", json!({"id": pinned["id"]}))
+        .await
+        .expect(201);
+    let pins = alice
+        .api
+        .get("/api/v1/channels/keep/pins")
+        .await
+        .expect(200);
     let bob_pending = bob.sync(None, 0).await;
     let laptop_pending = laptop.sync(None, 0).await;
     let history = alice
@@ -343,6 +360,14 @@ async fn sqlite_to_postgres_migration_round_trip() {
     assert_eq!(
         alice.api.get("/api/v1/channels/keep").await.expect(200),
         info
+    );
+    assert_eq!(
+        alice
+            .api
+            .get("/api/v1/channels/keep/pins")
+            .await
+            .expect(200),
+        pins
     );
     alice.api.get("/api/v1/channels/second").await.expect(200);
     // New events continue after the old ones.

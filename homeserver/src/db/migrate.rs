@@ -369,6 +369,22 @@ fn copy_all(
         user_id: String, display_name: Option<String>, avatar: Option<String>, status: String,
         status_message: Option<String>, updated_ms: i64,
     });
+    copy_table!(src, dst, progress, copied, channel_settings {
+        room_id: i64, description: String, set_by: Option<String>, set_ms: Option<i64>,
+    });
+    copy_table!(
+        src,
+        dst,
+        progress,
+        copied,
+        pins {
+            room_id: i64,
+            message_id: String,
+            pinned_by: String,
+            event_id: String,
+            ts_ms: i64,
+        }
+    );
     Ok(copied)
 }
 
