@@ -54,6 +54,12 @@ pub async fn apply(
     verify(&known_keys(state).await?, envelope)?;
     match store(state, envelope, arrival).await? {
         Applied::Stored | Applied::Duplicate => Ok(()),
+        // A deletion needs nothing before it (the history goes), and the host has no log left
+        // to pull from.
+        Applied::Gap { .. } if is_deletion(&envelope.event, envelope.host()) => {
+            store(state, envelope, Arrival::Pulled).await?;
+            Ok(())
+        }
         Applied::Gap { have } => {
             pull(state, &envelope.channel.to_string(), envelope.host(), have).await?;
             store(state, envelope, Arrival::Pulled).await?;
