@@ -1,8 +1,8 @@
 //! Read markers, conversations and profiles.
 //!
 //! A read marker is one row per reader and conversation (`read_markers`), moved forward in
-//! place. Unread counts are read from the room's log after the marker through the
-//! `events(room_id, seq)` index, at most a bounded number of rows: nothing is stored per
+//! place. Unread counts are read from the room's messages after the marker through the
+//! `events(room_id, kind, seq)` index, at most a bounded number of rows: nothing is stored per
 //! recipient per message.
 
 use diesel::prelude::*;
@@ -170,8 +170,9 @@ pub fn last_event(conn: &mut Conn, room_id: i64) -> QueryResult<Option<EventRow>
         .optional())
 }
 
-/// Bodies of the room's messages after `after` that `user_id` did not send, oldest first, at
-/// most `cap`: the unread messages of a conversation (one range of the `(room_id, seq)` index).
+/// Bodies of the room's messages after `after` that `user_id` did not send and nobody
+/// deleted, oldest first, at most `cap`: the unread messages of a conversation (one range of
+/// the `(room_id, kind, seq)` index, so other events after the marker are not read).
 pub fn unread_bodies(
     conn: &mut Conn,
     room_id: i64,
@@ -184,6 +185,7 @@ pub fn unread_bodies(
         .filter(events::room_id.eq(room_id))
         .filter(events::seq.gt(after))
         .filter(events::kind.eq("message"))
+        .filter(events::deleted.eq(false))
         .filter(events::sender.ne(sender))
         .filter(
             events::sender_id
