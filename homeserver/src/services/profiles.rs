@@ -35,16 +35,21 @@ pub const SEARCH_QUERY_MAX: usize = 50;
 pub const SEARCH_MAX: u32 = 50;
 const SEARCH_DEFAULT: u32 = 20;
 
-/// A profile with the user's chosen fields; `offline` (appear offline) shows `online: false`.
+/// A profile with the user's chosen fields and effective status: `offline` (appear offline)
+/// shows `online: false`, and a user who is not online (no device connected or seen within
+/// `PRESENCE_GRACE`, [`super::presence`]) shows status `offline`.
 pub fn with_fields(mut profile: UserProfile, fields: Option<ProfileRow>) -> UserProfile {
     let fields = fields.unwrap_or_default();
-    let status = if fields.status.is_empty() {
+    let mut status = if fields.status.is_empty() {
         "online".to_string()
     } else {
         fields.status
     };
     if status == "offline" {
         profile.online = false;
+    }
+    if !profile.online {
+        status = "offline".to_string();
     }
     profile.status = Some(status);
     profile.display_name = fields.display_name;
@@ -221,6 +226,55 @@ pub async fn update(
             Ok::<_, ApiError>((next, users, items))
         })
         .await?;
+    // The user's own change: they are here to make it.
+    let event = presence_event(&me, &me, &fields);
+    ephemeral::publish(state, &users, &event, STATE_LIFETIME)?;
+    Ok(Notice {
+        event: Some(event),
+        items,
+    })
+}
+
+/// A local user connected (`true`) or has had no connection for `PRESENCE_GRACE`
+/// (`false`): the other co-members here get a `presence` event with the user's status (or `offline`),
+/// and the servers to tell are returned, as for [`update`]. A user who appears offline
+/// announces nothing.
+pub async fn connection_changed(
+    state: &AppState,
+    user_id: &str,
+    connected: bool,
+) -> Result<Notice, ApiError> {
+    let server = state.server_name.to_string();
+    let id = user_id.to_string();
+    let found = state
+        .db
+        .run(move |conn| {
+            let Some(user) = db::users::by_id(conn, &id)? else {
+                return Ok::<_, ApiError>(None);
+            };
+            let fields = db::read_state::profile(conn, &id)?.unwrap_or_default();
+            if fields.status == "offline" {
+                return Ok(None);
+            }
+            let me = format!("{}@{server}", user.nick);
+            // The others: a user's own devices know whether they are connected.
+            let mut users = db::read_state::co_members(conn, &id)?;
+            users.retain(|u| *u != id);
+            let items = items_of(conn, &id, &(me.clone(), server))?;
+            Ok(Some((me, fields, users, items)))
+        })
+        .await?;
+    let Some((me, mut fields, users, items)) = found else {
+        return Ok(Notice {
+            event: None,
+            items: Vec::new(),
+        });
+    };
+    fields.status = match (connected, fields.status.is_empty()) {
+        (false, _) => "offline".to_string(),
+        (true, true) => "online".to_string(),
+        (true, false) => fields.status,
+    };
     let event = presence_event(&me, &me, &fields);
     ephemeral::publish(state, &users, &event, STATE_LIFETIME)?;
     Ok(Notice {
