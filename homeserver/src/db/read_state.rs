@@ -198,6 +198,25 @@ pub fn unread_bodies(
         .load(c))
 }
 
+/// `(room, members)`: how many users have an open window on each of these rooms.
+pub fn open_member_counts(conn: &mut Conn, room_ids: &[i64]) -> QueryResult<Vec<(i64, i64)>> {
+    spans::table
+        .filter(spans::room_id.eq_any(room_ids))
+        .filter(spans::to_seq.eq(OPEN))
+        .group_by(spans::room_id)
+        .select((spans::room_id, diesel::dsl::count_star()))
+        .load(conn)
+}
+
+/// `(room, user)` for every user with an open window on these rooms.
+pub fn open_members(conn: &mut Conn, room_ids: &[i64]) -> QueryResult<Vec<(i64, String)>> {
+    spans::table
+        .filter(spans::room_id.eq_any(room_ids))
+        .filter(spans::to_seq.eq(OPEN))
+        .select((spans::room_id, spans::user_id))
+        .load(conn)
+}
+
 /// Users with an open window on any room where `user_id` has one (channels, mirrors, DMs): who
 /// shares a conversation with them (the user included).
 pub fn co_members(conn: &mut Conn, user_id: &str) -> QueryResult<Vec<String>> {
