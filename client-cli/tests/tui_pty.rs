@@ -1,6 +1,6 @@
 //! The chat UI in a real pseudo-terminal (tmux): type a message, see it echoed in the message
-//! pane, see another user's message arrive live, quit with `/quit`; unread counts from the
-//! server, marking read, and typing lines both ways.
+//! pane, see another user's message arrive live, quit with `/quit`; unread and mention counts
+//! from the server, a DM partner's presence, marking read, and typing lines both ways.
 //!
 //! Needs `tmux` (`apt-get install tmux`). The screen is read with `capture-pane`; a UI has no
 //! ready line, so the test polls the screen with a deadline.
@@ -202,7 +202,7 @@ fn chat_ui_shows_unread_counts_marks_read_and_shows_typing() {
     h.ok("bob", &["join", "#main"]);
     // Two DMs before the UI starts: only the server knows they are unread.
     h.ok("bob", &["dm", "alice", "one"]);
-    h.ok("bob", &["dm", "alice", "two"]);
+    h.ok("bob", &["dm", "alice", "two @alice"]);
 
     let command = format!(
         "env XDG_CONFIG_HOME='{}' '{}' --profile alice --server '{}' chat",
@@ -211,9 +211,12 @@ fn chat_ui_shows_unread_counts_marks_read_and_shows_typing() {
         server.url
     );
     let tmux = Tmux::start(100, 24, &command);
-    tmux.wait_screen("the DM window with 2 unread", |s| {
-        s.contains("bob (2)") && s.contains("● connected")
+    // The server's counts: 2 unread, one of them a mention; bob's presence beside his window.
+    tmux.wait_screen("the DM window with 2 unread, 1 mention, bob online", |s| {
+        s.contains("bob (2) @1 online") && s.contains("● connected")
     });
+    h.ok("bob", &["profile", "set", "--status", "away"]);
+    tmux.wait_screen("bob away", |s| s.contains("bob (2) @1 away"));
 
     // bob types in #main, the active window: the typing line shows, then lapses.
     h.ok("bob", &["typing", "#main"]);
@@ -248,7 +251,7 @@ fn chat_ui_shows_unread_counts_marks_read_and_shows_typing() {
     // Viewing the DM window clears its count here and on the server.
     tmux.key("Tab");
     tmux.wait_screen("the DM window read", |s| {
-        pane_has(s, "<bob> two") && !s.contains("bob (2)")
+        pane_has(s, "<bob> two @alice") && !s.contains("bob (2)")
     });
     let deadline = Instant::now() + Duration::from_secs(20);
     loop {

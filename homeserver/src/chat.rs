@@ -399,3 +399,22 @@ pub async fn delete_channel(
             .map(|()| None),
     }
 }
+
+/// A local user connected, or their presence grace ran out (`services::presence`): the
+/// `presence` event here, the ephemeral items to the other servers.
+#[tracing::instrument(skip(state))]
+pub async fn connection_changed(state: &Arc<AppState>, user_id: &str, connected: bool) {
+    match local_profiles::connection_changed(state, user_id, connected).await {
+        Ok(notice) => {
+            if let Some(event) = &notice.event {
+                let item = ephemeral::item_of(event);
+                for (server, to) in notice.items {
+                    let mut item = item.clone();
+                    item.to = to;
+                    ephemeral::push(state, vec![server], item);
+                }
+            }
+        }
+        Err(e) => tracing::warn!(code = e.code, message = %e.message, "presence not announced"),
+    }
+}

@@ -95,6 +95,10 @@ pub struct Config {
     /// Seconds after sending during which a user may edit their message.
     #[arg(long, env = "EDIT_WINDOW", default_value_t = 900, value_parser = clap::value_parser!(u64).range(0..=31_536_000))]
     pub edit_window: u64,
+    /// Seconds a user still shows their status (not `offline`) after their last poll, event
+    /// stream or WebSocket closed; then co-members get a `presence` event with `offline`.
+    #[arg(long, env = "PRESENCE_GRACE", default_value_t = 60, value_parser = clap::value_parser!(u64).range(1..=86_400))]
+    pub presence_grace: u64,
     /// Message of the day.
     #[arg(long, env = "MOTD", default_value = "")]
     pub motd: String,
@@ -197,6 +201,7 @@ impl fmt::Debug for Config {
             .field("session_timeout", &self.session_timeout)
             .field("max_message_size", &self.max_message_size)
             .field("edit_window", &self.edit_window)
+            .field("presence_grace", &self.presence_grace)
             .field("motd", &self.motd)
             .field("server_name", &self.server_name)
             .field("federation_key", &redacted(&self.federation_key))

@@ -388,6 +388,14 @@ impl Notifier {
             .is_some_and(|slot| slot.released.is_none())
     }
 
+    /// Visits every user with a slot: `None` while a poll, event stream or WebSocket of theirs
+    /// is open, else when the last one ended (presence: `crate::services::presence`).
+    pub fn for_each_connection(&self, mut visit: impl FnMut(&str, Option<Instant>)) {
+        for (user_id, slot) in &self.lock().slots {
+            visit(user_id, slot.released);
+        }
+    }
+
     /// Number of users with a waiting poll.
     pub fn waiting_users(&self) -> usize {
         self.lock()

@@ -158,6 +158,31 @@ pub async fn sweep_notifier(state: Arc<AppState>) {
     }
 }
 
+/// Announces users who connect and users whose presence grace ran out
+/// ([`crate::services::presence`]).
+pub async fn watch_presence(state: Arc<AppState>) {
+    use crate::services::presence::{grace, tick, Tracker};
+    let grace = grace(&state);
+    let mut ticks = tokio::time::interval(tick(grace));
+    ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    let mut tracker = Tracker::default();
+    loop {
+        ticks.tick().await;
+        let (came, went) = tracker.look(std::time::Instant::now(), grace, |visit| {
+            state
+                .notifier
+                .for_each_connection(|user, released| visit(user, released));
+        });
+        let changes = came
+            .into_iter()
+            .map(|u| (u, true))
+            .chain(went.into_iter().map(|u| (u, false)));
+        for (user_id, connected) in changes {
+            crate::chat::connection_changed(&state, &user_id, connected).await;
+        }
+    }
+}
+
 /// How often the rate limiters forget keys whose budget has refilled.
 pub const PRUNE_LIMITS: Duration = Duration::from_secs(30);
 

@@ -165,6 +165,63 @@ async fn markers_receipts_and_conversations_on_one_server() {
     assert_eq!(conversation(&alice, "#general@hs1.test").await["unread"], 0);
 }
 
+/// `(unread, mentions)` of one of the user's conversations.
+async fn counts(user: &User, target: &str) -> (Value, Value) {
+    let c = conversation(user, target).await;
+    (c["unread"].clone(), c["mentions"].clone())
+}
+
+async fn delete_message(user: &User, id: &Value) {
+    let id = id.as_str().unwrap();
+    user.api
+        .delete(&format!("/api/v1/messages/{id}"))
+        .await
+        .expect(200);
+}
+
+#[actix_web::test]
+async fn deleted_messages_are_neither_unread_nor_mentions() {
+    let hs = ServerProcess::start("hs1.test");
+    let alice = User::register(&hs.url, "alice").await;
+    let bob = User::register(&hs.url, "bob").await;
+    let carol = User::register(&hs.url, "carol").await;
+    alice.join("#general").await;
+    bob.join("#general").await;
+    carol.join("#general").await;
+
+    let kept = bob.say("#general", "this one stays").await["id"].clone();
+    let oops = bob.say("#general", "hey @carol, wrong window").await["id"].clone();
+    let rude = bob.say("#general", "@carol something rude").await["id"].clone();
+    assert_eq!(
+        counts(&carol, "#general@hs1.test").await,
+        (json!(3), json!(2))
+    );
+
+    // The sender takes one back; the channel's operator (its creator) removes the other.
+    delete_message(&bob, &oops).await;
+    assert_eq!(
+        counts(&carol, "#general@hs1.test").await,
+        (json!(2), json!(1))
+    );
+    delete_message(&alice, &rude).await;
+    assert_eq!(
+        counts(&carol, "#general@hs1.test").await,
+        (json!(1), json!(0))
+    );
+    // The delete events themselves are not messages to read.
+    read(&carol, "#general", &kept).await.expect(200);
+    assert_eq!(
+        counts(&carol, "#general@hs1.test").await,
+        (json!(0), json!(0))
+    );
+
+    // In a DM too.
+    let dm = bob.say("carol", "@carol psst").await["id"].clone();
+    assert_eq!(counts(&carol, "bob@hs1.test").await, (json!(1), json!(1)));
+    delete_message(&bob, &dm).await;
+    assert_eq!(counts(&carol, "bob@hs1.test").await, (json!(0), json!(0)));
+}
+
 #[actix_web::test]
 async fn receipts_cross_servers_through_the_host_and_in_dms() {
     let (_dir, servers) = federated(&["hs1.test", "hs2.test", "hs3.test"]).await;

@@ -634,3 +634,83 @@ async fn dms_across_servers() {
         }
     }
 }
+
+async fn rename(user: &User, nick: &str) {
+    user.api
+        .post("/api/v1/users/nick", json!({"nick": nick}))
+        .await
+        .expect(200);
+}
+
+#[actix_web::test]
+async fn reactions_belong_to_the_user_across_a_nick_change() {
+    let (_dir, servers) = federated_with(&[("hs1.test", vec![]), ("hs2.test", vec![])]).await;
+    let [hs1, hs2] = <[_; 2]>::try_from(servers).ok().unwrap();
+    let alice = User::register(&hs1.url, "alice").await;
+    let bob = User::register(&hs1.url, "bob").await;
+    let carol = User::register(&hs2.url, "carol").await;
+    alice.join("#general").await;
+    bob.join("#general").await;
+    carol.join("#general@hs1.test").await;
+
+    // A channel hosted here and a DM: bob reacts, renames, and the reaction is still his.
+    let m = id_of(&alice.say("#general", "react to me").await);
+    let d = id_of(&alice.say("bob", "and to me").await);
+    react(&bob, &m, "👍").await.expect(201);
+    react(&bob, &d, "🎉").await.expect(201);
+    rename(&bob, "robert").await;
+    assert_eq!(
+        reactions(&get(&bob, &m).await.expect(200)),
+        [r("👍", 1, true)]
+    );
+    assert_eq!(
+        reactions(&get(&bob, &d).await.expect(200)),
+        [r("🎉", 1, true)]
+    );
+    assert_eq!(
+        reactions(&get(&alice, &m).await.expect(200)),
+        [r("👍", 1, false)]
+    );
+    // Once per user still: the same reaction again is the first one.
+    react(&bob, &m, "👍").await.expect(200);
+    unreact(&bob, &m, "👍").await.expect(200);
+    unreact(&bob, &d, "🎉").await.expect(200);
+    assert_eq!(reactions(&get(&alice, &m).await.expect(200)), []);
+    assert_eq!(reactions(&get(&alice, &d).await.expect(200)), []);
+    // A user who takes the old nick does not inherit anything.
+    let new_bob = User::register(&hs1.url, "bob").await;
+    new_bob.join("#general").await;
+    react(&new_bob, &m, "👍").await.expect(201);
+    assert_eq!(
+        reactions(&get(&new_bob, &m).await.expect(200)),
+        [r("👍", 1, true)]
+    );
+    unreact(&new_bob, &m, "👍").await.expect(200);
+
+    // A user of another server, in a channel hosted here: the host follows the nick event, the
+    // member server keys the reaction by the user.
+    let c = id_of(&alice.say("#general", "across servers").await);
+    view_until(&carol, &c, "the message on hs2", |_| true).await;
+    react(&carol, &c, "🔥").await.expect(201);
+    view_until(&alice, &c, "carol's reaction on hs1", |v| {
+        reactions(v) == [r("🔥", 1, false)]
+    })
+    .await;
+    rename(&carol, "caroline").await;
+    carol.say("#general@hs1.test", "renamed").await;
+    assert_eq!(
+        reactions(&get(&carol, &c).await.expect(200)),
+        [r("🔥", 1, true)]
+    );
+    react(&carol, &c, "🔥").await.expect(200);
+    unreact(&carol, &c, "🔥").await.expect(200);
+    view_until(&alice, &c, "the withdrawal on hs1", |v| {
+        reactions(v).is_empty()
+    })
+    .await;
+    view_until(&carol, &c, "the withdrawal on hs2", |v| {
+        reactions(v).is_empty()
+    })
+    .await;
+    drop((hs1, hs2));
+}

@@ -84,6 +84,8 @@ pub enum Action {
     LoadConversations,
     /// Move the read marker of `target` to message `id` (nothing comes back).
     MarkRead { target: String, id: String },
+    /// Fetch a DM partner's profile and report [`Outcome::Presence`].
+    LoadPresence { handle: String },
     /// Tell `target` that the user types (nothing comes back).
     Typing { target: String, on: bool },
     /// Leave the UI.
@@ -113,6 +115,8 @@ pub enum Outcome {
     Topic { channel: String, topic: String },
     /// Own profile after a nick change.
     Me(UserProfile),
+    /// A DM partner's status (from their profile).
+    Presence { handle: String, status: String },
     /// A history request failed.
     HistoryFailed { target: String, error: String },
     /// An action failed.

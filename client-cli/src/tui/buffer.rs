@@ -35,6 +35,11 @@ pub struct Buffer {
     pub kind: BufferKind,
     /// Messages that arrived while another buffer was active.
     pub unread: usize,
+    /// Of those, the ones that mention this user (`@nick`).
+    pub mentions: usize,
+    /// A DM partner's status from their `presence` events and profile (`online`, `away`,
+    /// `busy`, `offline`), once known.
+    pub presence: Option<String>,
     /// How many entries the view is scrolled up from the newest.
     pub scroll: usize,
     /// No older history exists on the server.
@@ -62,6 +67,12 @@ pub struct Buffer {
     reactions: HashMap<uuid::Uuid, (uuid::Uuid, String, String)>,
 }
 
+/// Whether `body` mentions the user whose handle is `me` (`nick@server`), by the server's rule.
+pub fn mentions_me(body: &str, me: &str) -> bool {
+    let (nick, server) = me.rsplit_once('@').unwrap_or((me, ""));
+    federation_proto::mention::mentions(body, nick, server)
+}
+
 /// Edits, deletes and reactions: events that act on an earlier message.
 pub fn acts_on_message(event: &Event) -> bool {
     matches!(
@@ -77,6 +88,8 @@ impl Buffer {
             key,
             kind,
             unread: 0,
+            mentions: 0,
+            presence: None,
             scroll: 0,
             history_complete: kind == BufferKind::Status,
             loading: false,
@@ -131,6 +144,18 @@ impl Buffer {
             .range((seq.saturating_add(1), 0)..)
             .filter(|(_, e)| {
                 matches!(e, Entry::Event(ev) if ev.is_message() && !ev.from.eq_ignore_ascii_case(me))
+            })
+            .count()
+    }
+
+    /// How many of the messages after `seq` from others mention `me` (`nick@server`).
+    pub fn mentions_after(&self, seq: i64, me: &str) -> usize {
+        self.entries
+            .range((seq.saturating_add(1), 0)..)
+            .filter(|(_, e)| {
+                matches!(e, Entry::Event(ev) if ev.is_message()
+                    && !ev.from.eq_ignore_ascii_case(me)
+                    && mentions_me(&ev.body, me))
             })
             .count()
     }

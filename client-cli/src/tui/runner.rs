@@ -104,6 +104,19 @@ async fn perform(client: &Client, action: Action) -> Option<Outcome> {
             }
             None
         }
+        // Best effort: presence events keep it current anyway.
+        Action::LoadPresence { handle } => match client.user(&handle).await {
+            Ok(profile) => Some(Outcome::Presence {
+                handle,
+                status: profile.status.unwrap_or_else(|| {
+                    if profile.online { "online" } else { "offline" }.to_string()
+                }),
+            }),
+            Err(e) => {
+                tracing::debug!(%handle, error = %e, "loading presence failed");
+                None
+            }
+        },
         // Best effort too: typing notifications are renewed while the user types.
         Action::Typing { target, on } => {
             if let Err(e) = client.typing(&target, on).await {

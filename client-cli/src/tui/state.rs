@@ -8,7 +8,7 @@ use federation_proto::ids::{ChannelName, ServerName, UserHandle};
 use hearth_client::{ConnectionState, Event, EventKind};
 
 pub use crate::tui::action::{Action, Key, Outcome};
-use crate::tui::buffer::{acts_on_message, Buffer, BufferKind};
+use crate::tui::buffer::{acts_on_message, mentions_me, Buffer, BufferKind};
 use crate::tui::command::{self, Input, HELP};
 use crate::tui::editor::LineEditor;
 
@@ -243,6 +243,12 @@ impl State {
                 self.note_active(text);
                 Vec::new()
             }
+            Outcome::Presence { handle, status } => {
+                if let Some(i) = self.find(&handle.to_ascii_lowercase()) {
+                    self.buffers[i].presence = Some(status);
+                }
+                Vec::new()
+            }
             Outcome::Me(profile) => {
                 self.me = profile.handle.to_ascii_lowercase();
                 self.note_active(format!("you are now known as {}", profile.nick));
@@ -374,6 +380,10 @@ impl State {
             self.own_receipt(&event);
             return Vec::new();
         }
+        if event.kind == EventKind::Presence {
+            self.presence_event(&event);
+            return Vec::new();
+        }
         if event.kind.is_ephemeral() {
             return Vec::new();
         }
@@ -415,6 +425,9 @@ impl State {
         if !existed && kind == BufferKind::Channel {
             actions.extend(self.load_newest(i));
         }
+        if !existed && kind == BufferKind::Direct {
+            actions.push(Action::LoadPresence { handle: key });
+        }
         let speech = matches!(
             event.kind,
             EventKind::Message | EventKind::Action | EventKind::Notice
@@ -430,12 +443,14 @@ impl State {
                 .remove(&event.from.to_ascii_lowercase());
         }
         let seq = event.seq;
+        let mentioned = speech && mentions_me(&event.body, &self.me);
         let is_new = self.buffers[i].insert_event(event);
         if is_new && speech && !from_me {
             if i == self.active {
                 actions.extend(self.mark_read(i));
             } else if seq > self.buffers[i].counted_through {
                 self.buffers[i].unread += 1;
+                self.buffers[i].mentions += usize::from(mentioned);
             }
         }
         actions
@@ -483,6 +498,7 @@ impl State {
         };
         b.read_upto = b.read_upto.max(seq);
         b.unread = b.unread.min(b.messages_from_others_after(seq, &me));
+        b.mentions = b.mentions.min(b.mentions_after(seq, &me));
     }
 
     /// After a key that changed the input: a typing notification for the active window,
@@ -529,13 +545,32 @@ impl State {
             b.counted_through = b.counted_through.max(through);
             if i == self.active {
                 b.unread = 0;
+                b.mentions = 0;
                 actions.extend(self.mark_read(i));
             } else {
                 let seen_since = b.messages_from_others_after(through, &me);
                 b.unread = usize::try_from(c.unread).unwrap_or(usize::MAX) + seen_since;
+                b.mentions = usize::try_from(c.mentions).unwrap_or(usize::MAX)
+                    + b.mentions_after(through, &me);
+            }
+            if c.kind == "dm" && self.buffers[i].presence.is_none() {
+                actions.push(Action::LoadPresence { handle: key });
             }
         }
         actions
+    }
+
+    /// A `presence` event: the status of a DM partner, shown beside their window.
+    fn presence_event(&mut self, event: &Event) {
+        let Some(i) = self.find(&event.from.to_ascii_lowercase()) else {
+            return;
+        };
+        if self.buffers[i].kind != BufferKind::Direct {
+            return;
+        }
+        if let Some(status) = event.meta.get("status").and_then(|v| v.as_str()) {
+            self.buffers[i].presence = Some(status.to_string());
+        }
     }
 
     /// Marks buffer `i` read up to its newest message, unless it already is.
@@ -561,6 +596,7 @@ impl State {
     fn switch_to(&mut self, i: usize) -> Vec<Action> {
         self.active = i;
         self.buffers[i].unread = 0;
+        self.buffers[i].mentions = 0;
         if self.buffers[i].is_empty()
             && !self.buffers[i].history_complete
             && !self.buffers[i].loading

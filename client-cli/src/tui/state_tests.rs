@@ -534,8 +534,14 @@ fn unread_counts_come_from_the_server_and_count_on_locally() {
         conversation("carol@hs1", "dm", 3, 8),
         conversation("dave@hs1", "dm", 0, 7),
     ]));
-    // #a is active: it is read, not counted (its history, once loaded, marks it).
-    assert!(actions.is_empty(), "{actions:?}");
+    // #a is active: it is read, not counted (its history, once loaded, marks it). The DM
+    // window asks for its partner's presence.
+    assert_eq!(
+        actions,
+        [Action::LoadPresence {
+            handle: "carol@hs1".into()
+        }]
+    );
     assert_eq!(
         unread(&s),
         [(STATUS, 0), ("#a@hs1", 0), ("#b@hs1", 5), ("carol@hs1", 3)],
@@ -738,4 +744,62 @@ fn a_receipt_from_another_device_reads_the_window_here() {
         "read up to the first on another device"
     );
     assert_eq!(s.buffers()[2].len(), 3, "receipts are no lines");
+}
+
+#[test]
+fn mentions_count_beside_unread_and_dm_partners_show_their_presence() {
+    let mut s = State::new(ME);
+    s.apply(Outcome::Channels(vec![
+        summary("#a@hs1", ""),
+        summary("#b@hs1", ""),
+    ]));
+    let mut counted = conversation("#b@hs1", "channel", 4, 10);
+    counted.mentions = 2;
+    s.apply(Outcome::Conversations(vec![
+        counted,
+        conversation("carol@hs1", "dm", 1, 8),
+    ]));
+    let b = |s: &State| (s.buffers()[2].unread, s.buffers()[2].mentions);
+    assert_eq!(b(&s), (4, 2));
+    // Newer messages count on locally; a mention of someone else (or by me) does not count.
+    let me_nick = ME.split('@').next().unwrap_or_default();
+    s.apply(Outcome::Events(vec![
+        event(
+            11,
+            "message",
+            "bob@hs1",
+            "#b@hs1",
+            &format!("hi @{me_nick}"),
+        ),
+        event(
+            12,
+            "message",
+            "bob@hs1",
+            "#b@hs1",
+            &format!("@{me_nick}x no"),
+        ),
+        event(13, "message", ME, "#b@hs1", &format!("@{me_nick} me")),
+    ]));
+    assert_eq!(b(&s), (6, 3));
+    s.key(Key::Jump(2));
+    assert_eq!(b(&s), (0, 0), "viewing clears both");
+
+    // The DM partner's status: from their profile, then from presence events.
+    s.apply(Outcome::Presence {
+        handle: "carol@hs1".into(),
+        status: "away".into(),
+    });
+    let dm = |s: &State| {
+        s.buffers()
+            .iter()
+            .find(|b| b.key == "carol@hs1")
+            .and_then(|b| b.presence.clone())
+    };
+    assert_eq!(dm(&s).as_deref(), Some("away"));
+    let mut presence = event(0, "presence", "carol@hs1", "carol@hs1", "");
+    presence
+        .meta
+        .insert("status".into(), serde_json::Value::String("offline".into()));
+    s.apply(Outcome::Events(vec![presence]));
+    assert_eq!(dm(&s).as_deref(), Some("offline"));
 }

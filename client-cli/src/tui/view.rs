@@ -81,6 +81,21 @@ fn window_list(state: &State) -> List<'static> {
                     Style::new().fg(Color::Yellow).add_modifier(Modifier::BOLD),
                 ));
             }
+            if b.mentions > 0 {
+                spans.push(Span::styled(
+                    format!(" @{}", b.mentions),
+                    Style::new().fg(Color::Red).add_modifier(Modifier::BOLD),
+                ));
+            }
+            if let Some(status) = &b.presence {
+                let colour = match status.as_str() {
+                    "online" => Color::Green,
+                    "away" => Color::Yellow,
+                    "busy" => Color::Red,
+                    _ => Color::DarkGray,
+                };
+                spans.push(Span::styled(format!(" {status}"), Style::new().fg(colour)));
+            }
             let style = if i == state.active_index() {
                 Style::new().add_modifier(Modifier::REVERSED)
             } else {

@@ -345,7 +345,7 @@ fn copy_all(
         copied,
         reactions {
             message_id: String,
-            user_handle: String,
+            reactor: String,
             emoji: String,
             event_id: String,
             ts_ms: i64,

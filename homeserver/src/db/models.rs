@@ -119,7 +119,8 @@ pub struct StatsRow {
 #[diesel(table_name = reactions)]
 pub struct ReactionRow {
     pub message_id: String,
-    pub user_handle: String,
+    /// Who reacted: a local user's id, or the handle of a user of another server.
+    pub reactor: String,
     pub emoji: String,
     pub event_id: String,
     pub ts_ms: i64,

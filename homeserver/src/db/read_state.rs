@@ -1,8 +1,8 @@
 //! Read markers, conversations and profiles.
 //!
 //! A read marker is one row per reader and conversation (`read_markers`), moved forward in
-//! place. Unread counts are read from the room's log after the marker through the
-//! `events(room_id, seq)` index, at most a bounded number of rows: nothing is stored per
+//! place. Unread counts are read from the room's messages after the marker through the
+//! `events(room_id, kind, seq)` index, at most a bounded number of rows: nothing is stored per
 //! recipient per message.
 
 use diesel::prelude::*;
@@ -170,8 +170,9 @@ pub fn last_event(conn: &mut Conn, room_id: i64) -> QueryResult<Option<EventRow>
         .optional())
 }
 
-/// Bodies of the room's messages after `after` that `user_id` did not send, oldest first, at
-/// most `cap`: the unread messages of a conversation (one range of the `(room_id, seq)` index).
+/// Bodies of the room's messages after `after` that `user_id` did not send and nobody
+/// deleted, oldest first, at most `cap`: the unread messages of a conversation (one range of
+/// the `(room_id, kind, seq)` index, so other events after the marker are not read).
 pub fn unread_bodies(
     conn: &mut Conn,
     room_id: i64,
@@ -184,6 +185,7 @@ pub fn unread_bodies(
         .filter(events::room_id.eq(room_id))
         .filter(events::seq.gt(after))
         .filter(events::kind.eq("message"))
+        .filter(events::deleted.eq(false))
         .filter(events::sender.ne(sender))
         .filter(
             events::sender_id
@@ -194,6 +196,25 @@ pub fn unread_bodies(
         .limit(cap)
         .select(events::body)
         .load(c))
+}
+
+/// `(room, members)`: how many users have an open window on each of these rooms.
+pub fn open_member_counts(conn: &mut Conn, room_ids: &[i64]) -> QueryResult<Vec<(i64, i64)>> {
+    spans::table
+        .filter(spans::room_id.eq_any(room_ids))
+        .filter(spans::to_seq.eq(OPEN))
+        .group_by(spans::room_id)
+        .select((spans::room_id, diesel::dsl::count_star()))
+        .load(conn)
+}
+
+/// `(room, user)` for every user with an open window on these rooms.
+pub fn open_members(conn: &mut Conn, room_ids: &[i64]) -> QueryResult<Vec<(i64, String)>> {
+    spans::table
+        .filter(spans::room_id.eq_any(room_ids))
+        .filter(spans::to_seq.eq(OPEN))
+        .select((spans::room_id, spans::user_id))
+        .load(conn)
 }
 
 /// Users with an open window on any room where `user_id` has one (channels, mirrors, DMs): who

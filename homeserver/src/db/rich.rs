@@ -2,7 +2,7 @@
 //!
 //! A message's row holds its latest body and meta; `message_stats` its edit and reply counters
 //! (a row only for messages that have some); `reactions` the current reactions, one per user,
-//! emoji and message. A history page reads the aggregates of its messages in two queries by
+//! emoji and message (keyed by a local user's id, so a nick change keeps them). A history page reads the aggregates of its messages in two queries by
 //! message id, whatever its length.
 
 use diesel::prelude::*;
@@ -34,15 +34,19 @@ pub fn reactions_of(conn: &mut Conn, ids: &[String]) -> QueryResult<Vec<Reaction
         .load(conn)
 }
 
-/// The current reaction of `user` with `emoji` to a message.
+/// The current reaction with `emoji` to a message by whoever `reactor` names: the keys one
+/// user may be stored under (a local user's id and, for rows from before reactions were keyed
+/// by user, their handle; a remote user's handle).
 pub fn reaction(
     conn: &mut Conn,
     message_id: &str,
-    user: &str,
+    reactor: &[&str],
     emoji: &str,
 ) -> QueryResult<Option<ReactionRow>> {
     reactions::table
-        .find((message_id, user, emoji))
+        .filter(reactions::message_id.eq(message_id))
+        .filter(reactions::reactor.eq_any(reactor))
+        .filter(reactions::emoji.eq(emoji))
         .select(ReactionRow::as_select())
         .first(conn)
         .optional()
@@ -50,19 +54,42 @@ pub fn reaction(
 
 /// Records a reaction; `false` (and nothing changes) when the user already has it.
 pub fn add_reaction(conn: &mut Conn, row: &ReactionRow) -> QueryResult<bool> {
-    if reaction(conn, &row.message_id, &row.user_handle, &row.emoji)?.is_some() {
+    if reaction(conn, &row.message_id, &[&row.reactor], &row.emoji)?.is_some() {
         return Ok(false);
     }
     diesel::insert_into(reactions::table)
         .values((
             reactions::message_id.eq(&row.message_id),
-            reactions::user_handle.eq(&row.user_handle),
+            reactions::reactor.eq(&row.reactor),
             reactions::emoji.eq(&row.emoji),
             reactions::event_id.eq(&row.event_id),
             reactions::ts_ms.eq(row.ts_ms),
         ))
         .execute(conn)
         .map(|_| true)
+}
+
+/// A user of another server (or, for rows from before reactions were keyed by user, a local
+/// one) changed nick: their reactions stored under the old handle move to the new one. A
+/// reaction the new handle already has (a reused nick) wins over the old handle's.
+pub fn rename_reactor(conn: &mut Conn, old: &str, new: &str) -> QueryResult<()> {
+    let clashes: Vec<(String, String)> = reactions::table
+        .filter(reactions::reactor.eq(new))
+        .select((reactions::message_id, reactions::emoji))
+        .load(conn)?;
+    for (message_id, emoji) in clashes {
+        diesel::delete(
+            reactions::table
+                .filter(reactions::reactor.eq(old))
+                .filter(reactions::message_id.eq(&message_id))
+                .filter(reactions::emoji.eq(&emoji)),
+        )
+        .execute(conn)?;
+    }
+    diesel::update(reactions::table.filter(reactions::reactor.eq(old)))
+        .set(reactions::reactor.eq(new))
+        .execute(conn)
+        .map(drop)
 }
 
 /// The reaction recorded by the reaction event `event_id`, if it is current.

@@ -103,9 +103,9 @@ diesel::table! {
 }
 
 diesel::table! {
-    reactions (message_id, user_handle, emoji) {
+    reactions (message_id, reactor, emoji) {
         message_id -> Text,
-        user_handle -> Text,
+        reactor -> Text,
         emoji -> Text,
         event_id -> Text,
         ts_ms -> BigInt,

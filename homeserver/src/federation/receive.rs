@@ -374,11 +374,12 @@ fn store_direct(conn: &mut Conn, host: &Host, direct: DirectEvent) -> Result<(),
             .filter(|t| t.room_id == room)
             .ok_or_else(|| no_such_message(target_id))?;
         if direct.kind == EventKind::Reaction
-            && db::rich::reaction(conn, &target.id, &direct.from, &direct.body)?.is_some()
+            && db::rich::reaction(conn, &target.id, &[direct.from.as_str()], &direct.body)?
+                .is_some()
         {
             return Ok(());
         }
-        let facts = facts(conn, &target, &direct.from, direct.ts_ms)?;
+        let facts = facts(conn, &target, &[direct.from.as_str()], direct.ts_ms)?;
         judge(
             direct.kind,
             Some(DM_PARTICIPANT),

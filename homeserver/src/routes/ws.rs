@@ -1,5 +1,12 @@
-//! `GET /api/v1/ws`: the device's events over a WebSocket ([`actix_ws`]), with client frames
-//! that act like their HTTP forms. Frames: [`crate::transport::ws`].
+//! `GET /api/v1/ws`: the device's events over a WebSocket, with client frames that act like
+//! their HTTP forms. Frames: [`crate::transport::ws`]; bytes on the wire:
+//! [`crate::transport::ws_wire`].
+//!
+//! - **One body, no task.** The upgrade's response body owns the socket: the payload it reads
+//!   client frames from, the event stream, the timers. Each time actix polls the body it waits
+//!   for whichever comes first (a client frame, events, a timer) and answers with the bytes to
+//!   write. No task, no channel: an idle socket costs what an idle SSE stream costs
+//!   (BENCHMARKS.md, "Idle WebSockets").
 //!
 //! - **Authentication.** The upgrade request's `Authorization: Bearer` header (a bad one is a
 //!   plain `401` before any upgrade), or else the first client frame `{"type":"auth","token"}`
@@ -11,8 +18,8 @@
 //!   ([`crate::services::stream`]): it starts at `?after=N` (acknowledging it) or the stored
 //!   cursor, and never moves the cursor by itself. Only `ack` frames (or `after=`) do, so a
 //!   dropped socket loses nothing.
-//! - **Hang-ups and keep-alive.** A socket the client closed ends its task at once (the read
-//!   half sees the end). The server pings every [`PING_EVERY`] and closes a socket it has heard
+//! - **Hang-ups and keep-alive.** A socket the client closed ends its body at once (the payload
+//!   ends). The server pings every [`PING_EVERY`] and closes a socket it has heard
 //!   nothing from (pongs included) for [`SILENCE_LIMIT`]. A logged-out device's socket closes
 //!   within 30 s ([`crate::services::stream::SESSION_CHECK_MS`]).
 //! - **Limits.** A frame (or a fragmented message) is at most [`crate::body_limit`] bytes,
@@ -22,20 +29,23 @@
 use std::sync::Arc;
 use std::time::Duration;
 
+use actix_http::ws::{CloseCode, CloseReason, ProtocolError};
+use actix_web::body::{BodyStream, MessageBody};
+use actix_web::web::{Bytes, BytesMut};
 use actix_web::{web, HttpRequest, HttpResponse};
-use actix_ws::{AggregatedMessage, AggregatedMessageStream, CloseCode, CloseReason, ProtocolError};
 use federation_proto::api::client::WsQuery;
 use federation_proto::api::ErrorBody;
-use tokio::time::{sleep_until, timeout, Instant};
+use tokio::time::{sleep_until, timeout_at, Instant};
 
 use super::auth::bearer_header;
 use crate::error::ApiError;
 use crate::metrics::ActiveGuard;
 use crate::services::accounts::{authenticate, Session};
 use crate::services::stream::{self, EventStream};
-use crate::services::sync::{self, Batch, SyncParams};
+use crate::services::sync::{self, SyncParams};
 use crate::state::AppState;
 use crate::transport::ws::{self as frames, ClientFrame};
+use crate::transport::ws_wire::{self as wire, Incoming, Reader};
 
 /// How long a socket without an `Authorization` header waits for its `auth` frame.
 pub const AUTH_DEADLINE: Duration = Duration::from_secs(10);
@@ -71,44 +81,66 @@ pub async fn socket(
     // The same validation as a poll's `after`, before upgrading.
     let after = SyncParams::new(query.after, None, None)?.after;
     let token = bearer_header(&req).transpose()?;
-    let session = match &token {
-        Some(token) => Some(authenticate(&state, token).await?),
-        None => None,
-    };
-    let (response, ws, messages) = actix_ws::handle(&req, body)
-        .map_err(|e| ApiError::bad_request("websocket_required", e.to_string()))?;
-    let limit = crate::body_limit(&state.config);
-    let messages = messages
-        .max_frame_size(limit)
-        .aggregate_continuations()
-        .max_continuation_size(limit);
-    let active = ActiveGuard::websocket(Arc::clone(&state.metrics));
-    actix_web::rt::spawn(async move {
-        let _active = active;
-        let mut socket = Socket { ws, messages };
-        let close = socket.run(state, token.zip(session), after).await;
-        if let Some(reason) = close {
-            // The client may be gone already; nothing to do then.
-            let _ = socket.ws.close(Some(reason)).await;
+    let phase = match token {
+        Some(token) => {
+            let session = authenticate(&state, &token).await?;
+            Phase::Authenticated {
+                token,
+                session,
+                after,
+            }
         }
+        None => Phase::Auth {
+            deadline: Instant::now() + AUTH_DEADLINE,
+            after,
+        },
+    };
+    let mut response = actix_http::ws::handshake(req.head())
+        .map_err(|e| ApiError::bad_request("websocket_required", e.to_string()))?;
+    let socket = Socket {
+        reader: Reader::new(body.into_inner(), crate::body_limit(&state.config)),
+        _active: ActiveGuard::websocket(Arc::clone(&state.metrics)),
+        state,
+        phase,
+    };
+    let body = futures_util::stream::unfold(socket, |mut socket| async move {
+        let bytes = socket.step().await?;
+        Some((Ok::<Bytes, actix_web::Error>(bytes), socket))
     });
-    Ok(response)
+    let response = response
+        .message_body(BodyStream::new(body).boxed())
+        .map_err(|e| ApiError::internal(e.to_string()))?;
+    Ok(response.into())
 }
 
-/// The two halves of one WebSocket.
+/// One WebSocket: everything it holds lives in its response body.
 struct Socket {
-    ws: actix_ws::Session,
-    messages: AggregatedMessageStream,
+    state: Arc<AppState>,
+    reader: Reader,
+    phase: Phase,
+    _active: ActiveGuard,
 }
 
-/// What woke the connection's loop.
-enum Step {
-    Frame(Option<Result<AggregatedMessage, ProtocolError>>),
-    Events(Result<Batch, ApiError>),
-    Timer,
+/// Where a socket is in its life.
+enum Phase {
+    /// No `Authorization` header: waiting for the `auth` frame until `deadline`.
+    Auth {
+        deadline: Instant,
+        after: Option<i64>,
+    },
+    /// Authenticated; the event stream opens next.
+    Authenticated {
+        token: String,
+        session: Session,
+        after: Option<i64>,
+    },
+    /// Serving the device's stream.
+    Open(Connection),
+    /// The close frame is written (or the client is gone): the body ends.
+    Closed,
 }
 
-/// Why the loop ended: a close frame to send, or none when the client is gone.
+/// Why the socket ends: a close frame to send, or none when the client is gone.
 type Ending = Option<CloseReason>;
 
 fn close(code: CloseCode, description: &str) -> Ending {
@@ -131,178 +163,206 @@ fn close_for(error: &ApiError) -> Ending {
     }
 }
 
-impl Socket {
-    /// Authenticates (unless the header did), opens the stream and serves it until either side
-    /// ends it.
-    async fn run(
-        &mut self,
-        state: Arc<AppState>,
-        authenticated: Option<(String, Session)>,
-        after: Option<i64>,
-    ) -> Ending {
-        let (token, session) = match authenticated {
-            Some(pair) => pair,
-            None => match timeout(AUTH_DEADLINE, self.auth_frame(&state)).await {
-                Ok(Ok(pair)) => pair,
-                Ok(Err(ending)) => return ending,
-                Err(_) => return unauthorized("no auth frame within 10 s"),
-            },
-        };
-        let events = match stream::open_uncounted(Arc::clone(&state), session, after).await {
-            Ok(events) => events,
-            Err(e) => return close_for(&e),
-        };
-        if let Err(ending) = self.send(frames::ready(events.position())).await {
-            return ending;
-        }
-        Connection {
-            state,
-            token,
-            events,
-            last_heard: Instant::now(),
-            next_ping: Instant::now() + PING_EVERY,
-        }
-        .serve(self)
-        .await
-    }
-
-    /// Waits for the `auth` frame; anything else first closes the socket.
-    async fn auth_frame(&mut self, state: &AppState) -> Result<(String, Session), Ending> {
-        loop {
-            let text = match self.messages.recv().await {
-                None => return Err(None),
-                Some(Err(e)) => return Err(protocol_close(&e)),
-                Some(Ok(AggregatedMessage::Text(text))) => text,
-                Some(Ok(AggregatedMessage::Ping(bytes))) => {
-                    self.ws.pong(&bytes).await.map_err(|_| None)?;
-                    continue;
-                }
-                Some(Ok(AggregatedMessage::Pong(_))) => continue,
-                Some(Ok(AggregatedMessage::Close(_))) => return Err(close(CloseCode::Normal, "")),
-                Some(Ok(AggregatedMessage::Binary(_))) => {
-                    return Err(unauthorized(
-                        "the first frame must be {\"type\":\"auth\",\"token\"}",
-                    ))
-                }
-            };
-            return match frames::parse(&text) {
-                Ok(ClientFrame::Auth { token }) => match authenticate(state, &token).await {
-                    Ok(session) => Ok((token, session)),
-                    Err(e) => Err(close_for(&e)),
-                },
-                _ => Err(unauthorized(
-                    "the first frame must be {\"type\":\"auth\",\"token\"}",
-                )),
-            };
-        }
-    }
-
-    /// Queues a text frame. A client that reads nothing for [`SILENCE_LIMIT`] (its socket and
-    /// our queue full) is gone.
-    async fn send(&mut self, frame: String) -> Result<(), Ending> {
-        match timeout(SILENCE_LIMIT, self.ws.text(frame)).await {
-            Ok(Ok(())) => Ok(()),
-            _ => Err(None),
-        }
-    }
-}
-
 fn protocol_close(error: &ProtocolError) -> Ending {
     match error {
         ProtocolError::Overflow => close(CloseCode::Size, "frame too large"),
+        ProtocolError::Io(e) if e.kind() == std::io::ErrorKind::InvalidData => {
+            close(CloseCode::Invalid, "text frames must be UTF-8")
+        }
         ProtocolError::Io(_) => None,
         other => close(CloseCode::Protocol, &other.to_string()),
     }
 }
 
+const FIRST_FRAME: &str = "the first frame must be {\"type\":\"auth\",\"token\"}";
+
+impl Socket {
+    /// The next bytes to write, once there are some; `None` ends the body (and the
+    /// connection).
+    async fn step(&mut self) -> Option<Bytes> {
+        if matches!(self.phase, Phase::Closed) {
+            return None;
+        }
+        let mut out = BytesMut::new();
+        if let Err(ending) = self.advance(&mut out).await {
+            self.phase = Phase::Closed;
+            match ending {
+                Some(reason) => wire::write_close(&mut out, reason),
+                None => return None,
+            }
+        }
+        Some(out.freeze())
+    }
+
+    /// Runs the socket until it has something to write (into `out`) or ends.
+    async fn advance(&mut self, out: &mut BytesMut) -> Result<(), Ending> {
+        loop {
+            match &mut self.phase {
+                Phase::Closed => return Err(None),
+                Phase::Auth { deadline, after } => {
+                    let after = *after;
+                    let Ok(message) = timeout_at(*deadline, self.reader.next()).await else {
+                        return Err(unauthorized("no auth frame within 10 s"));
+                    };
+                    let text = match message {
+                        None => return Err(None),
+                        Some(Err(e)) => return Err(protocol_close(&e)),
+                        Some(Ok(Incoming::Text(text))) => text,
+                        Some(Ok(Incoming::Ping(bytes))) => {
+                            wire::write_pong(out, &bytes);
+                            return Ok(());
+                        }
+                        Some(Ok(Incoming::Pong)) => continue,
+                        Some(Ok(Incoming::Close)) => return Err(close(CloseCode::Normal, "")),
+                        Some(Ok(Incoming::Binary)) => return Err(unauthorized(FIRST_FRAME)),
+                    };
+                    let Ok(ClientFrame::Auth { token }) = frames::parse(&text) else {
+                        return Err(unauthorized(FIRST_FRAME));
+                    };
+                    // Boxed: an idle socket should not carry room for this future.
+                    let session = Box::pin(authenticate(&self.state, &token))
+                        .await
+                        .map_err(|e| close_for(&e))?;
+                    self.phase = Phase::Authenticated {
+                        token,
+                        session,
+                        after,
+                    };
+                }
+                Phase::Authenticated { .. } => {
+                    let Phase::Authenticated {
+                        token,
+                        session,
+                        after,
+                    } = std::mem::replace(&mut self.phase, Phase::Closed)
+                    else {
+                        return Err(None);
+                    };
+                    let events = Box::pin(stream::open_uncounted(
+                        Arc::clone(&self.state),
+                        session,
+                        after,
+                    ))
+                    .await
+                    .map_err(|e| close_for(&e))?;
+                    wire::write_text(out, &frames::ready(events.position()));
+                    self.phase = Phase::Open(Connection {
+                        token,
+                        events,
+                        last_heard: Instant::now(),
+                        next_ping: Instant::now() + PING_EVERY,
+                    });
+                    return Ok(());
+                }
+                Phase::Open(connection) => {
+                    return connection.serve(&self.state, &mut self.reader, out).await
+                }
+            }
+        }
+    }
+}
+
 /// An authenticated socket's state.
 struct Connection {
-    state: Arc<AppState>,
-    /// Resolved again for each `send` and `ack`, as an HTTP request would be.
+    /// Resolved again for each client frame that acts, as an HTTP request would be.
     token: String,
     events: EventStream,
     last_heard: Instant,
     next_ping: Instant,
 }
 
+/// What woke the connection.
+enum Step {
+    Frame(Option<Result<Incoming, ProtocolError>>),
+    Events(Result<crate::services::sync::Batch, ApiError>),
+    Timer,
+}
+
 impl Connection {
-    async fn serve(mut self, socket: &mut Socket) -> Ending {
+    /// Waits until there is something to write (into `out`), or the socket ends.
+    async fn serve(
+        &mut self,
+        state: &Arc<AppState>,
+        reader: &mut Reader,
+        out: &mut BytesMut,
+    ) -> Result<(), Ending> {
         loop {
             // Wakes for a ping, and when the stream is due to check its session (logout).
             let timer = self.next_ping.min(self.events.session_check_at());
             let step = tokio::select! {
                 biased;
-                frame = socket.messages.recv() => Step::Frame(frame),
+                frame = reader.next() => Step::Frame(frame),
                 batch = self.events.next_batch() => Step::Events(batch),
                 () = sleep_until(timer) => Step::Timer,
             };
             match step {
-                Step::Frame(None) => return None,
-                Step::Frame(Some(Err(e))) => return protocol_close(&e),
+                Step::Frame(None) => return Err(None),
+                Step::Frame(Some(Err(e))) => return Err(protocol_close(&e)),
                 Step::Frame(Some(Ok(message))) => {
                     self.last_heard = Instant::now();
                     match message {
-                        AggregatedMessage::Text(text) => {
+                        Incoming::Text(text) => {
                             // Boxed: a send's future is large, and an idle socket should not
                             // carry room for one.
-                            if let Err(ending) = Box::pin(self.on_text(socket, &text)).await {
-                                return ending;
+                            if let Some(answer) = Box::pin(self.on_text(state, &text)).await? {
+                                wire::write_text(out, &answer);
+                                return Ok(());
                             }
                         }
-                        AggregatedMessage::Binary(_) => {
-                            return close(
+                        Incoming::Binary => {
+                            return Err(close(
                                 CloseCode::Unsupported,
                                 "binary frames are not supported: send JSON text frames",
-                            )
+                            ))
                         }
-                        AggregatedMessage::Ping(bytes) => {
-                            if socket.ws.pong(&bytes).await.is_err() {
-                                return None;
-                            }
+                        Incoming::Ping(bytes) => {
+                            wire::write_pong(out, &bytes);
+                            return Ok(());
                         }
-                        AggregatedMessage::Pong(_) => {}
-                        AggregatedMessage::Close(_) => return close(CloseCode::Normal, ""),
+                        Incoming::Pong => {}
+                        Incoming::Close => return Err(close(CloseCode::Normal, "")),
                     }
                 }
                 Step::Events(Ok(batch)) => {
                     for frame in frames::event_frames(&batch) {
-                        if let Err(ending) = socket.send(frame).await {
-                            return ending;
-                        }
+                        wire::write_text(out, &frame);
+                    }
+                    if !out.is_empty() {
+                        return Ok(());
                     }
                 }
                 Step::Events(Err(e)) => {
                     tracing::info!(code = e.code, message = %e.message, at = self.events.position(), "websocket stream ended");
-                    return close_for(&e);
+                    return Err(close_for(&e));
                 }
                 Step::Timer => {
                     if let Err(e) = self.events.check_session().await {
-                        return close_for(&e);
+                        return Err(close_for(&e));
                     }
                     let now = Instant::now();
                     if now >= self.next_ping {
                         if now.duration_since(self.last_heard) >= SILENCE_LIMIT {
-                            return close(CloseCode::Policy, "no pong for 45 s");
-                        }
-                        if socket.ws.ping(b"").await.is_err() {
-                            return None;
+                            return Err(close(CloseCode::Policy, "no pong for 45 s"));
                         }
                         self.next_ping = now + PING_EVERY;
+                        wire::write_ping(out);
+                        return Ok(());
                     }
                 }
             }
         }
     }
 
-    /// Acts on one client text frame and answers it. Errs only to close the socket.
-    async fn on_text(&mut self, socket: &mut Socket, text: &str) -> Result<(), Ending> {
+    /// Acts on one client text frame: its answer, if it has one. Errs only to close the
+    /// socket.
+    async fn on_text(
+        &mut self,
+        state: &Arc<AppState>,
+        text: &str,
+    ) -> Result<Option<String>, Ending> {
         let frame = match frames::parse(text) {
             Ok(frame) => frame,
-            Err(e) => {
-                return socket
-                    .send(frames::error(e.code, &e.message, e.txn_id.as_deref()))
-                    .await
-            }
+            Err(e) => return Ok(Some(frames::error(e.code, &e.message, e.txn_id.as_deref()))),
         };
         let answer = match frame {
             ClientFrame::Auth { .. } => frames::error(
@@ -311,43 +371,43 @@ impl Connection {
                 None,
             ),
             ClientFrame::Send(request) => {
-                let session = self.session().await?;
+                let session = self.session(state).await?;
                 let txn_id = request.txn_id.clone();
-                match crate::chat::send(&self.state, &session, request).await {
+                match crate::chat::send(state, &session, request).await {
                     Ok(event) => frames::sent(txn_id.as_deref(), &event),
                     Err(e) => frames::error(e.code, &e.message, txn_id.as_deref()),
                 }
             }
             ClientFrame::Ack(ack) => {
-                let session = self.session().await?;
-                match sync::acknowledge(&self.state, &session.device_id, ack.seq).await {
+                let session = self.session(state).await?;
+                match sync::acknowledge(state, &session.device_id, ack.seq).await {
                     Ok(cursor) => frames::acked(cursor),
                     Err(e) => frames::error(e.code, &e.message, None),
                 }
             }
             ClientFrame::Typing { target, typing } => {
                 // Like `POST /api/v1/typing` (204): nothing to answer unless it failed.
-                let session = self.session().await?;
-                match crate::chat::typing(&self.state, &session, &target, typing).await {
-                    Ok(()) => return Ok(()),
+                let session = self.session(state).await?;
+                match crate::chat::typing(state, &session, &target, typing).await {
+                    Ok(()) => return Ok(None),
                     Err(e) => frames::error(e.code, &e.message, None),
                 }
             }
             ClientFrame::Read { target, id } => {
-                let session = self.session().await?;
-                match crate::chat::read(&self.state, &session, &target, &id).await {
+                let session = self.session(state).await?;
+                match crate::chat::read(state, &session, &target, &id).await {
                     Ok(answer) => frames::read(&answer),
                     Err(e) => frames::error(e.code, &e.message, None),
                 }
             }
         };
-        socket.send(answer).await
+        Ok(Some(answer))
     }
 
     /// The token resolved again, by the `Session` extractor's rules: a device that logged out
     /// or expired acts no more, and its socket closes.
-    async fn session(&self) -> Result<Session, Ending> {
-        match authenticate(&self.state, &self.token).await {
+    async fn session(&self, state: &AppState) -> Result<Session, Ending> {
+        match authenticate(state, &self.token).await {
             Ok(session) if session.device_id == self.events.session().device_id => Ok(session),
             Ok(_) => Err(unauthorized("the token changed devices")),
             Err(e) => Err(close_for(&e)),

@@ -25,8 +25,6 @@ pub const PASSWORD_MIN: usize = 8;
 pub const PASSWORD_MAX: usize = 1024;
 /// Longest device name, in characters.
 const DEVICE_NAME_MAX: usize = 64;
-/// A user counts as online while any device was seen this recently.
-const ONLINE_WINDOW_MS: i64 = 5 * 60 * 1000;
 
 /// The authenticated caller of a request.
 #[derive(Debug, Clone)]
@@ -362,8 +360,12 @@ pub async fn change_nick(
 /// A user's public profile.
 pub fn profile_of(state: &AppState, user: &UserRow, last_seen_ms: Option<i64>) -> UserProfile {
     let now = now_ms();
+    // Connected now, or a device seen within the presence grace (a poll, stream or socket
+    // that ended touches its device): the rule `services::presence` announces.
+    let grace_ms =
+        i64::try_from(state.config.presence_grace.saturating_mul(1000)).unwrap_or(i64::MAX);
     let online = state.notifier.is_waiting(&user.id)
-        || last_seen_ms.is_some_and(|seen| now - seen <= ONLINE_WINDOW_MS);
+        || last_seen_ms.is_some_and(|seen| now - seen <= grace_ms);
     UserProfile {
         id: user.id.clone(),
         nick: user.nick.clone(),

@@ -144,6 +144,10 @@ fn apply_effect(conn: &mut Conn, kind: EventKind, row: &EventRow) -> Result<(), 
         db::settings::set_description(conn, row.room_id, &row.body, &row.sender, row.ts_ms)?;
         return Ok(());
     }
+    if kind == EventKind::Nick {
+        // Reactions stored under the old handle (a user of another server) follow the nick.
+        return Ok(db::rich::rename_reactor(conn, &row.sender, &row.body)?);
+    }
     let named = match kind {
         EventKind::Edit
         | EventKind::Delete
@@ -183,7 +187,7 @@ fn apply_effect(conn: &mut Conn, kind: EventKind, row: &EventRow) -> Result<(), 
         EventKind::Reaction if is_message && !target.deleted => {
             let reaction = ReactionRow {
                 message_id: target.id,
-                user_handle: row.sender.clone(),
+                reactor: reactor_of(row),
                 emoji: row.body.clone(),
                 event_id: row.id.clone(),
                 ts_ms: row.ts_ms,
@@ -209,13 +213,26 @@ fn apply_effect(conn: &mut Conn, kind: EventKind, row: &EventRow) -> Result<(), 
     Ok(())
 }
 
+/// Who a reaction event is from, as reactions are keyed: the local user's id when the sender
+/// is a user of this server, their handle otherwise.
+fn reactor_of(row: &EventRow) -> String {
+    row.sender_id.clone().unwrap_or_else(|| row.sender.clone())
+}
+
+/// The keys a local user's reactions are stored under: their id, and their handle for rows
+/// from before reactions were keyed by user (`db::rich::reaction`).
+pub fn reactor_keys<'a>(user_id: &'a str, handle: &'a str) -> [&'a str; 2] {
+    [user_id, handle]
+}
+
 /// Views of stored events with the aggregates of their messages (`edited`, `deleted`,
-/// `reactions` with `me` for the user `me`, a `nick@server` handle, and `replies`): what
-/// history, `GET /api/v1/messages/{id}` and threads answer. Two queries for the whole page.
+/// `reactions` with `me` for the user whose keys are `me` ([`reactor_keys`]), and `replies`):
+/// what history, `GET /api/v1/messages/{id}` and threads answer. Two queries for the whole
+/// page.
 pub fn message_views(
     conn: &mut Conn,
     rows: Vec<EventRow>,
-    me: &str,
+    me: &[&str],
 ) -> Result<Vec<Event>, ApiError> {
     let ids: Vec<String> = rows
         .iter()
@@ -229,7 +246,7 @@ pub fn message_views(
     let mut reactions: HashMap<String, Vec<ReactionCount>> = HashMap::new();
     for r in db::rich::reactions_of(conn, &ids)? {
         let list = reactions.entry(r.message_id).or_default();
-        let mine = r.user_handle.eq_ignore_ascii_case(me);
+        let mine = me.iter().any(|key| r.reactor.eq_ignore_ascii_case(key));
         match list.iter_mut().find(|c| c.emoji == r.emoji) {
             Some(c) => {
                 c.count += 1;

@@ -8,7 +8,7 @@ use federation_proto::ids::{ChannelName, Target, UserHandle};
 
 use super::accounts::{mark_active, Session};
 use super::channels::{for_history, for_send, local_actor, local_channel};
-use super::events::{append_event, message_views, view, Draft};
+use super::events::{append_event, message_views, reactor_keys, view, Draft};
 use super::fanout::{fan_out, queue_direct};
 use super::now_ms;
 use super::rich::check_reply_to;
@@ -335,7 +335,7 @@ pub async fn history(
             match room_id {
                 Some(room_id) => {
                     let rows = db::events::history(conn, room_id, before, after, limit)?;
-                    message_views(conn, rows, &me)
+                    message_views(conn, rows, &reactor_keys(&user_id, &me))
                 }
                 None => Ok(Vec::new()),
             }

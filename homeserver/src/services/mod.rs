@@ -34,6 +34,7 @@ pub mod messages;
 pub mod modes;
 pub mod passwords;
 pub mod policy;
+pub mod presence;
 pub mod profiles;
 pub mod read;
 pub mod rich;

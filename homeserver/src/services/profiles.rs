@@ -9,6 +9,8 @@
 //! hosts of mirrored channels, the servers of DM partners. A host passes it on to its channels'
 //! other member servers (`to` = the channel), which publish it to their mirror's members.
 
+use std::collections::HashMap;
+
 use federation_proto::api::client::{ProfileUpdate, UserProfile, UserSearchResponse};
 use federation_proto::event::{Event, EventKind};
 use serde_json::Value;
@@ -29,22 +31,30 @@ pub const STATUS_MESSAGE_MAX: usize = 100;
 pub const AVATAR_MAX: usize = 2048;
 /// The statuses a user may set.
 pub const STATUSES: [&str; 4] = ["online", "away", "busy", "offline"];
+/// The biggest channel (members here and elsewhere) whose members get a `presence` event when
+/// someone connects or goes offline ([`connection_changed`]).
+pub const PRESENCE_FANOUT_MAX: i64 = 200;
 /// Longest search query, in characters.
 pub const SEARCH_QUERY_MAX: usize = 50;
 /// Most users a search answers (and the default).
 pub const SEARCH_MAX: u32 = 50;
 const SEARCH_DEFAULT: u32 = 20;
 
-/// A profile with the user's chosen fields; `offline` (appear offline) shows `online: false`.
+/// A profile with the user's chosen fields and effective status: `offline` (appear offline)
+/// shows `online: false`, and a user who is not online (no device connected or seen within
+/// `PRESENCE_GRACE`, [`super::presence`]) shows status `offline`.
 pub fn with_fields(mut profile: UserProfile, fields: Option<ProfileRow>) -> UserProfile {
     let fields = fields.unwrap_or_default();
-    let status = if fields.status.is_empty() {
+    let mut status = if fields.status.is_empty() {
         "online".to_string()
     } else {
         fields.status
     };
     if status == "offline" {
         profile.online = false;
+    }
+    if !profile.online {
+        status = "offline".to_string();
     }
     profile.status = Some(status);
     profile.display_name = fields.display_name;
@@ -221,12 +231,139 @@ pub async fn update(
             Ok::<_, ApiError>((next, users, items))
         })
         .await?;
+    // The user's own change: they are here to make it.
     let event = presence_event(&me, &me, &fields);
     ephemeral::publish(state, &users, &event, STATE_LIFETIME)?;
     Ok(Notice {
         event: Some(event),
         items,
     })
+}
+
+/// A local user connected (`true`) or has had no connection for `PRESENCE_GRACE`
+/// (`false`): the other co-members here get a `presence` event with the user's status (or `offline`),
+/// and the servers to tell are returned, as for [`update`]. A user who appears offline
+/// announces nothing.
+pub async fn connection_changed(
+    state: &AppState,
+    user_id: &str,
+    connected: bool,
+) -> Result<Notice, ApiError> {
+    let server = state.server_name.to_string();
+    let id = user_id.to_string();
+    let found = state
+        .db
+        .run(move |conn| {
+            let Some(user) = db::users::by_id(conn, &id)? else {
+                return Ok::<_, ApiError>(None);
+            };
+            let fields = db::read_state::profile(conn, &id)?.unwrap_or_default();
+            if fields.status == "offline" {
+                return Ok(None);
+            }
+            let me = format!("{}@{server}", user.nick);
+            let (users, items) = connection_audience(conn, &id, &me, &server)?;
+            Ok(Some((me, fields, users, items)))
+        })
+        .await?;
+    let Some((me, mut fields, users, items)) = found else {
+        return Ok(Notice {
+            event: None,
+            items: Vec::new(),
+        });
+    };
+    fields.status = match (connected, fields.status.is_empty()) {
+        (false, _) => "offline".to_string(),
+        (true, true) => "online".to_string(),
+        (true, false) => fields.status,
+    };
+    let event = presence_event(&me, &me, &fields);
+    ephemeral::publish(state, &users, &event, STATE_LIFETIME)?;
+    Ok(Notice {
+        event: Some(event),
+        items,
+    })
+}
+
+/// Local users to publish to, and `(server, to)` items for other servers.
+type Audience = (Vec<String>, Vec<(String, String)>);
+
+/// Who hears that a user connected or went offline: the other local members of their DMs and
+/// of channels of at most [`PRESENCE_FANOUT_MAX`] members here (a connection change in a big
+/// channel would wake every member for every member who comes or goes: there, profiles show
+/// it), and as items the DM partners' servers and the member servers of such channels hosted
+/// here. For channels hosted elsewhere only the local members of small ones hear it: the host
+/// is not told, as it would pass the item on to all of the user's channels there, big ones
+/// included (their members see the user's profile).
+fn connection_audience(
+    conn: &mut Conn,
+    user_id: &str,
+    me: &str,
+    server: &str,
+) -> Result<Audience, ApiError> {
+    let rooms = db::read_state::open_rooms(conn, user_id)?;
+    let ids: Vec<i64> = rooms.iter().map(|r| r.room_id).collect();
+    // Members are read only for rooms small enough to hear it.
+    let small: Vec<i64> = db::read_state::open_member_counts(conn, &ids)?
+        .into_iter()
+        .filter(|(_, count)| *count <= PRESENCE_FANOUT_MAX)
+        .map(|(room, _)| room)
+        .collect();
+    let mut members: HashMap<i64, Vec<String>> = HashMap::new();
+    for (room, user) in db::read_state::open_members(conn, &small)? {
+        members.entry(room).or_default().push(user);
+    }
+    let names: HashMap<i64, String> = db::read_state::channel_names(conn, &ids)?
+        .into_iter()
+        .collect();
+    let mirror_sizes: HashMap<i64, i64> = db::shared::mirrors_of_user(conn, user_id)?
+        .into_iter()
+        .map(|m| (m.room_id, m.members))
+        .collect();
+    let (mut users, mut items) = (Vec::new(), Vec::new());
+    for room in &rooms {
+        let Some(here) = members.remove(&room.room_id) else {
+            continue; // too big (or empty)
+        };
+        match room.kind.as_str() {
+            "dm" => {
+                if let Some((_, handle)) = room.room_key.rsplit_once(':') {
+                    if let Some((_, peer)) = handle.rsplit_once('@') {
+                        items.push((peer.to_string(), me.to_string()));
+                    }
+                }
+            }
+            "channel" => {
+                let Some(name) = names.get(&room.room_id) else {
+                    continue;
+                };
+                let size = i64::try_from(here.len()).unwrap_or(i64::MAX)
+                    + db::shared::remote_member_count(conn, room.room_id)?;
+                if size > PRESENCE_FANOUT_MAX {
+                    continue;
+                }
+                for peer in db::shared::member_servers(conn, room.room_id)? {
+                    items.push((peer, format!("#{name}@{server}")));
+                }
+            }
+            // Its local members hear it here; the host is not told (see above).
+            "mirror" => {
+                let known = mirror_sizes.get(&room.room_id).copied();
+                if known.is_none_or(|size| size > PRESENCE_FANOUT_MAX) {
+                    continue;
+                }
+            }
+            _ => continue,
+        }
+        users.extend(here);
+    }
+    // The others: a user's own devices know whether they are connected.
+    users.retain(|u| u != user_id);
+    users.sort();
+    users.dedup();
+    items.sort();
+    items.dedup();
+    Ok((users, items))
 }
 
 /// Where a user's presence goes: `(server, to)`. A channel hosted here goes to its member

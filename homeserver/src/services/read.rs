@@ -28,6 +28,7 @@ use federation_proto::api::client::{
 };
 use federation_proto::event::{Event, EventKind};
 use federation_proto::ids::{ServerName, Target};
+use federation_proto::mention::mentions;
 use federation_proto::time::format_rfc3339_ms;
 use serde_json::Value;
 
@@ -408,78 +409,4 @@ fn dm_other(
     }
     let other = if a == user_id { b } else { a };
     Ok(db::users::by_id(conn, other)?.map(|u| format!("{}@{server}", u.nick)))
-}
-
-fn is_nick_char(c: char) -> bool {
-    c.is_alphanumeric()
-        || matches!(
-            c,
-            '_' | '-' | '[' | ']' | '\\' | '`' | '^' | '{' | '}' | '|'
-        )
-}
-
-/// Whether `body` mentions `@nick` (or `@nick@server`) as a word, case-insensitively. `@nick`
-/// followed by another server's name is someone else.
-pub fn mentions(body: &str, nick: &str, server: &str) -> bool {
-    let body = body.to_lowercase();
-    let needle = format!("@{}", nick.to_lowercase());
-    let server = server.to_lowercase();
-    let mut from = 0;
-    while let Some(found) = body[from..].find(&needle) {
-        let start = from + found;
-        let end = start + needle.len();
-        from = end;
-        if body[..start].chars().next_back().is_some_and(is_nick_char) {
-            continue;
-        }
-        let rest = &body[end..];
-        match rest.chars().next() {
-            None => return true,
-            Some('@') => {
-                let Some(after) = rest[1..].strip_prefix(server.as_str()) else {
-                    continue;
-                };
-                if !after
-                    .chars()
-                    .next()
-                    .is_some_and(|c| c.is_alphanumeric() || c == '-')
-                {
-                    return true;
-                }
-            }
-            Some(c) if is_nick_char(c) => continue,
-            Some(_) => return true,
-        }
-    }
-    false
-}
-
-#[cfg(test)]
-mod tests {
-    use super::mentions;
-
-    #[test]
-    fn a_mention_is_the_nick_as_a_word() {
-        for body in [
-            "@ann",
-            "hi @ann!",
-            "@ANN, look",
-            "(@ann)",
-            "cc @ann@hs1.test.",
-            "@bob @ann",
-        ] {
-            assert!(mentions(body, "ann", "hs1.test"), "{body}");
-        }
-        for body in [
-            "ann",
-            "@anna",
-            "me@ann",
-            "@ann@hs2.test",
-            "@ann@hs1.testing",
-            "",
-            "@an",
-        ] {
-            assert!(!mentions(body, "ann", "hs1.test"), "{body}");
-        }
-    }
 }

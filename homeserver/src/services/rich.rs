@@ -15,7 +15,7 @@ use serde_json::Value;
 use super::accounts::{mark_active, Session};
 use super::channels::act::{self, Authored, Host};
 use super::channels::local_actor;
-use super::events::{append_event, message_views, view, Draft};
+use super::events::{append_event, message_views, reactor_keys, view, Draft};
 use super::fanout::queue_direct;
 use super::messages::{check_body, check_meta};
 use super::now_ms;
@@ -103,11 +103,15 @@ pub async fn place_of(
         .await
 }
 
-/// What the rules read about the message an action by `actor` (a handle) at `at_ms` names.
+/// What the rules read about the message an action at `at_ms` names, by the user whose keys
+/// are `actor` (a local user's id and handle, or a remote user's handle). The sender is
+/// recognised by id where the row has one, so a nick change keeps a user's messages and
+/// reactions theirs; a reaction also by whom it is now stored under (a remote user's
+/// reactions follow their nick events).
 pub fn facts(
     conn: &mut Conn,
     target: &EventRow,
-    actor: &str,
+    actor: &[&str],
     at_ms: i64,
 ) -> Result<MessageFacts, ApiError> {
     let kind = EventKind::from_wire(&target.kind);
@@ -116,12 +120,22 @@ pub fn facts(
         Some(EventKind::Reaction) => TargetKind::Reaction,
         _ => TargetKind::Other,
     };
+    let is = |key: &str| actor.iter().any(|a| a.eq_ignore_ascii_case(key));
+    let mut is_sender = match &target.sender_id {
+        Some(id) => is(id),
+        None => is(&target.sender),
+    };
     // A withdrawn reaction counts as deleted.
-    let withdrawn = target_kind == TargetKind::Reaction
-        && db::rich::reaction_by_event(conn, &target.id)?.is_none();
+    let mut withdrawn = false;
+    if target_kind == TargetKind::Reaction {
+        match db::rich::reaction_by_event(conn, &target.id)? {
+            Some(current) => is_sender |= is(&current.reactor),
+            None => withdrawn = true,
+        }
+    }
     Ok(MessageFacts {
         target: target_kind,
-        is_sender: target.sender.eq_ignore_ascii_case(actor),
+        is_sender,
         deleted: target.deleted || withdrawn,
         age_ms: at_ms.saturating_sub(target.ts_ms),
     })
@@ -209,7 +223,9 @@ pub async fn act(state: &AppState, session: &Session, action: Action) -> Result<
             let located = locate(conn, &user_id, &action.target)?;
             let me = actor.handle().to_string();
             if action.kind == EventKind::Reaction {
-                if let Some(first) = db::rich::reaction(conn, &located.row.id, &me, &action.body)? {
+                let keys = reactor_keys(&user_id, &me);
+                if let Some(first) = db::rich::reaction(conn, &located.row.id, &keys, &action.body)?
+                {
                     let row = db::events::by_id(conn, &first.event_id)?
                         .ok_or_else(|| ApiError::internal("a reaction without its event"))?;
                     let event = view(row)?;
@@ -237,7 +253,7 @@ pub async fn act(state: &AppState, session: &Session, action: Action) -> Result<
                 }
                 Place::LocalDm | Place::RemoteDm(..) => {
                     let target = &located.row;
-                    let facts = facts(conn, target, &me, now_ms())?;
+                    let facts = facts(conn, target, &reactor_keys(&user_id, &me), now_ms())?;
                     judge(
                         action.kind,
                         Some(DM_PARTICIPANT),
@@ -316,7 +332,7 @@ pub async fn my_reaction(
         .db
         .run(move |conn| {
             let located = locate(conn, &user_id, &id)?;
-            db::rich::reaction(conn, &located.row.id, &me, &emoji)?
+            db::rich::reaction(conn, &located.row.id, &reactor_keys(&user_id, &me), &emoji)?
                 .map(|r| r.event_id)
                 .ok_or_else(|| {
                     ApiError::not_found("no_such_reaction", format!("you did not react {emoji}"))
@@ -333,7 +349,7 @@ pub async fn get(state: &AppState, session: &Session, id: &str) -> Result<Event,
         .db
         .run(move |conn| {
             let located = locate(conn, &user_id, &id)?;
-            message_views(conn, vec![located.row], &me)?
+            message_views(conn, vec![located.row], &reactor_keys(&user_id, &me))?
                 .pop()
                 .ok_or_else(|| ApiError::internal("a view of one row is empty"))
         })
@@ -354,8 +370,11 @@ pub async fn thread(
         .run(move |conn| {
             let root = locate(conn, &user_id, &id)?.row;
             let replies = db::rich::replies(conn, root.room_id, &root.id, THREAD_MAX)?;
-            let mut views =
-                message_views(conn, std::iter::once(root).chain(replies).collect(), &me)?;
+            let mut views = message_views(
+                conn,
+                std::iter::once(root).chain(replies).collect(),
+                &reactor_keys(&user_id, &me),
+            )?;
             let root = views.remove(0);
             Ok((root, views))
         })

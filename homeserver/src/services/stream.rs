@@ -196,5 +196,13 @@ impl EventStream {
     }
 }
 
+impl Drop for EventStream {
+    /// A closed stream (or WebSocket) marks its device seen: its user shows online for the
+    /// presence grace after it (`services::presence`).
+    fn drop(&mut self) {
+        touch_device(&self.state, &self.session.device_id);
+    }
+}
+
 /// How often (at most) an open stream checks that its device is still logged in.
 pub const SESSION_CHECK_MS: i64 = 30_000;

@@ -14,3 +14,4 @@
 pub mod long_poll;
 pub mod sse;
 pub mod ws;
+pub mod ws_wire;

@@ -249,12 +249,11 @@ async fn store(
                 Ok(db::users::by_nick(conn, nick)?.map(|u| u.id))
             };
             let from = event.from.to_string();
+            // A local user's event is stored with their id, as on a channel hosted here (their
+            // reactions are keyed by it; unread counts skip their own messages by it).
+            let sender_id = local_user(conn, &from)?;
             // A local user's join opens their window before the event, so they receive it.
-            let joiner = if event.kind == EventKind::Join {
-                local_user(conn, &from)?
-            } else {
-                None
-            };
+            let joiner = sender_id.clone().filter(|_| event.kind == EventKind::Join);
             if let Some(user_id) = &joiner {
                 let next = db::events::max_seq(conn)? + 1;
                 db::events::open_span(conn, user_id, mirror.room_id, next)?;
@@ -263,7 +262,7 @@ async fn store(
             let draft = Draft::new(
                 mirror.room_id,
                 &from,
-                None,
+                sender_id.as_deref(),
                 &global,
                 event.kind,
                 event.body.clone(),

@@ -369,11 +369,13 @@ pub async fn message_action(
     let me = format!("{}@{}", session.nick, state.server_name);
     let first_reaction = |action: &Action| {
         let (target, me, emoji) = (action.target.clone(), me.clone(), action.body.clone());
+        let user_id = session.user_id.clone();
         async move {
             state
                 .db
                 .run(move |conn| {
-                    let Some(first) = db::rich::reaction(conn, &target, &me, &emoji)? else {
+                    let keys = crate::services::events::reactor_keys(&user_id, &me);
+                    let Some(first) = db::rich::reaction(conn, &target, &keys, &emoji)? else {
                         return Ok(None);
                     };
                     let row =

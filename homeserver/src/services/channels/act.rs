@@ -567,15 +567,21 @@ pub fn message_action(
         return Err(no_such_message(&action.target));
     }
     let standing = members::standing(conn, &channel, actor)?;
+    // Who acts: a local user by id (older rows by handle), a remote one by handle.
+    let reactor: Vec<&str> = actor
+        .user_id()
+        .into_iter()
+        .chain([actor.handle()])
+        .collect();
     if action.kind == EventKind::Reaction
-        && db::rich::reaction(conn, &target.id, actor.handle(), &action.body)?.is_some()
+        && db::rich::reaction(conn, &target.id, &reactor, &action.body)?.is_some()
     {
         return Err(ApiError::conflict(
             "already_reacted",
             format!("you already reacted {}", action.body),
         ));
     }
-    let facts = facts(conn, target, actor.handle(), now_ms())?;
+    let facts = facts(conn, target, &reactor, now_ms())?;
     judge(action.kind, standing, facts, host.edit_window_ms).map_err(denied(host, &channel))?;
     append_targeting(
         conn,

@@ -1,0 +1,1 @@
+DROP INDEX events_room_kind_seq;
