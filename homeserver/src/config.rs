@@ -176,6 +176,9 @@ pub struct Config {
     /// when unset it is open to anyone who can reach the port.
     #[arg(long, env = "METRICS_TOKEN")]
     pub metrics_token: Option<String>,
+    /// Uploads: size, types, malware scanning, retention.
+    #[command(flatten)]
+    pub media: crate::services::media::config::MediaConfig,
 }
 
 impl fmt::Debug for Config {
@@ -220,6 +223,7 @@ impl fmt::Debug for Config {
             .field("trusted_proxies", &self.trusted_proxies)
             .field("cors_origins", &self.cors_origins)
             .field("metrics_token", &redacted(&self.metrics_token))
+            .field("media", &self.media)
             .finish()
     }
 }

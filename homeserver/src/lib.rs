@@ -95,6 +95,12 @@ pub fn build_state(config: Config) -> anyhow::Result<AppState> {
     let limits = Arc::new(limits::Limits::new(&config));
     let hashing = services::passwords::Hashing::new()
         .map_err(|e| anyhow::anyhow!("cannot set up password hashing: {e}"))?;
+    let media = services::media::Media::new(&config).with_context(|| {
+        format!(
+            "cannot open the media store in {}",
+            config.data_dir.join("media").display()
+        )
+    })?;
     Ok(AppState {
         config,
         server_name,
@@ -111,6 +117,7 @@ pub fn build_state(config: Config) -> anyhow::Result<AppState> {
         tls,
         limits,
         hashing: Arc::new(hashing),
+        media: Arc::new(media),
     })
 }
 
@@ -167,6 +174,7 @@ fn serialize(row: &db::models::EventRow) -> Option<Arc<Delivered>> {
         room_seq: None,
         wire: None,
         deleted: false,
+        attachments: row.attachments.clone(),
     };
     let json = services::events::view(row)
         .map_err(|e| e.message)

@@ -220,7 +220,7 @@ fn copy_all(
         seq: i64, id: String, room_id: i64, ts_ms: i64, sender: String,
         sender_id: Option<String>, recipient: String, kind: String, body: String, meta: String,
         reply_to: Option<String>, target: Option<String>, room_seq: Option<i64>,
-        wire: Option<String>, deleted: bool,
+        wire: Option<String>, deleted: bool, attachments: Option<String>,
     });
     copy_table!(
         src,

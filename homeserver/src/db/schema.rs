@@ -89,6 +89,7 @@ diesel::table! {
         room_seq -> Nullable<BigInt>,
         wire -> Nullable<Text>,
         deleted -> Bool,
+        attachments -> Nullable<Text>,
     }
 }
 
@@ -250,6 +251,28 @@ diesel::table! {
     }
 }
 
+diesel::table! {
+    media (id) {
+        id -> Text,
+        origin -> Text,
+        uploader -> Text,
+        uploader_id -> Nullable<Text>,
+        filename -> Text,
+        size -> BigInt,
+        content_type -> Text,
+        sha256 -> Text,
+        created_ms -> BigInt,
+    }
+}
+
+diesel::table! {
+    media_refs (media_id, event_id) {
+        media_id -> Text,
+        event_id -> Text,
+        room_id -> BigInt,
+    }
+}
+
 diesel::allow_tables_to_appear_in_same_query!(
     users,
     devices,
@@ -273,4 +296,6 @@ diesel::allow_tables_to_appear_in_same_query!(
     reactions,
     read_markers,
     profiles,
+    media,
+    media_refs,
 );

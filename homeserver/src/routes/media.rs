@@ -1,0 +1,274 @@
+//! Media handlers: upload, download, thumbnail ([`crate::services::media`]).
+//!
+//! Downloads are served so that an uploaded file can never run script in our origin: the type
+//! decided at upload, `X-Content-Type-Options: nosniff`, `Content-Security-Policy:
+//! default-src 'none'; sandbox`, and `Content-Disposition: attachment` for everything but
+//! images and PDF. `ETag`/`If-None-Match` and `Range` come from actix-files' `NamedFile`
+//! (blobs never change once stored).
+
+use actix_files::NamedFile;
+use actix_web::http::header::{self, ContentDisposition, DispositionParam, DispositionType};
+use actix_web::web::Bytes;
+use actix_web::{web, HttpRequest, HttpResponse};
+use federation_proto::api::ErrorBody;
+use federation_proto::media::{MediaInfo, UploadQuery};
+use futures_util::{Stream, StreamExt};
+
+use crate::error::ApiError;
+use crate::services::accounts::Session;
+use crate::services::media::{self, upload};
+use crate::state::AppState;
+
+/// The policy of every served file: nothing loads, nothing runs.
+const CSP: &str = "default-src 'none'; sandbox";
+
+/// `POST /api/v1/media`: upload a file (multipart with a `file` part, or a raw body with
+/// `?filename=`).
+#[utoipa::path(post, path = "/api/v1/media", tag = "media", security(("bearer" = [])), params(UploadQuery),
+    request_body(content_type = "multipart/form-data", description = "a `file` part; or any other Content-Type with the file as the raw body and its name in `?filename=`"),
+    responses((status = 201, body = MediaInfo, description = "stored; `thumbnail_url` for images"),
+        (status = 400, description = "empty_file, no_file_part, upload_interrupted", body = ErrorBody),
+        (status = 401, body = ErrorBody),
+        (status = 413, description = "too_large: over MAX_UPLOAD_SIZE (checked while streaming)", body = ErrorBody),
+        (status = 415, description = "unsupported_media_type: the content is not of a MEDIA_TYPES type", body = ErrorBody),
+        (status = 422, description = "malware_detected (CLAMD_ADDR)", body = ErrorBody),
+        (status = 503, description = "scanner_unavailable: CLAMD_ADDR is set and clamd cannot be reached", body = ErrorBody)))]
+pub async fn upload(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    session: Session,
+    query: web::Query<UploadQuery>,
+    payload: web::Payload,
+) -> Result<HttpResponse, ApiError> {
+    let limit = state.config.media.max_upload_size;
+    let declared = req
+        .headers()
+        .get(header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<u64>().ok());
+    let is_multipart = req
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| {
+            v.trim_start()
+                .to_ascii_lowercase()
+                .starts_with("multipart/form-data")
+        });
+    let mut payload = payload.into_inner();
+    if let Err(e) = upload::check_declared_length(declared, limit) {
+        drain(&mut payload, limit).await;
+        return Err(e);
+    }
+    let stored = if is_multipart {
+        let mut form = actix_multipart::Multipart::new(req.headers(), payload);
+        let mut stored = None;
+        while let Some(field) = form.next().await {
+            let field = field.map_err(|e| {
+                ApiError::bad_request("invalid_multipart", format!("bad multipart body: {e}"))
+            })?;
+            if field.name() != Some("file") {
+                continue;
+            }
+            let filename = field
+                .content_disposition()
+                .and_then(|cd| cd.get_filename())
+                .map(str::to_string)
+                .or_else(|| query.filename.clone());
+            let mut field = field;
+            let result = upload::upload(&state, &session, filename.as_deref(), &mut field).await;
+            if result.is_err() {
+                drain(&mut field, limit).await;
+            }
+            stored = Some(result);
+            break;
+        }
+        // Whatever follows the file part is read and ignored.
+        while let Some(Ok(mut rest)) = form.next().await {
+            drain(&mut rest, limit).await;
+        }
+        stored.unwrap_or_else(|| {
+            Err(ApiError::bad_request(
+                "no_file_part",
+                "the multipart body has no part named file",
+            ))
+        })
+    } else {
+        let result =
+            upload::upload(&state, &session, query.filename.as_deref(), &mut payload).await;
+        if result.is_err() {
+            drain(&mut payload, limit).await;
+        }
+        result
+    };
+    Ok(HttpResponse::Created().json(stored?))
+}
+
+/// Reads and drops what is left of a refused upload (up to a bound), so that the client can
+/// read the answer instead of meeting a reset connection.
+async fn drain<S, E>(body: &mut S, limit: u64)
+where
+    S: Stream<Item = Result<Bytes, E>> + Unpin,
+{
+    let bound = limit.max(16 << 20);
+    let mut read = 0u64;
+    while let Some(Ok(chunk)) = body.next().await {
+        read += chunk.len() as u64;
+        if read > bound {
+            break;
+        }
+    }
+}
+
+/// `GET /api/v1/media/{id}`: the file.
+#[utoipa::path(get, path = "/api/v1/media/{id}", tag = "media", security(("bearer" = [])),
+    params(("id" = String, Path, description = "media id `<uuid>@<server>`"),
+        ("Range" = Option<String>, Header, description = "a byte range (`bytes=0-99`)"),
+        ("If-None-Match" = Option<String>, Header, description = "an ETag seen before")),
+    responses((status = 200, content_type = "application/octet-stream", description = "the bytes, with Content-Type, Content-Disposition (inline for images and PDF, attachment otherwise), ETag, Accept-Ranges, X-Content-Type-Options: nosniff and a sandboxing Content-Security-Policy"),
+        (status = 206, description = "the requested range"),
+        (status = 304, description = "not modified (If-None-Match)"),
+        (status = 401, body = ErrorBody),
+        (status = 404, description = "media_not_found: no such media, or not shared with this user (only its uploader and the members of a conversation where it was sent may read it)", body = ErrorBody),
+        (status = 416, description = "the range is not satisfiable")))]
+pub async fn download(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    session: Session,
+    id: web::Path<String>,
+) -> Result<HttpResponse, ApiError> {
+    let (row, path) = media::readable(&state, &session, &id).await?;
+    let inline = is_inline(&row.content_type);
+    serve(&req, path, &row.content_type, &row.filename, inline).await
+}
+
+/// `GET /api/v1/media/{id}/thumbnail`: a thumbnail of an image.
+#[utoipa::path(get, path = "/api/v1/media/{id}/thumbnail", tag = "media", security(("bearer" = [])),
+    params(("id" = String, Path, description = "media id `<uuid>@<server>`")),
+    responses((status = 200, content_type = "image/jpeg", description = "at most 320×320, never larger than the image, EXIF orientation applied; JPEG, or PNG for images with transparency"),
+        (status = 304, description = "not modified (If-None-Match)"),
+        (status = 401, body = ErrorBody),
+        (status = 404, description = "media_not_found; no_thumbnail (not an image)", body = ErrorBody),
+        (status = 422, description = "image_too_large (over the decoding budget of 50 megapixels), bad_image", body = ErrorBody)))]
+pub async fn thumbnail(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    session: Session,
+    id: web::Path<String>,
+) -> Result<HttpResponse, ApiError> {
+    let (path, content_type) = media::thumbnail(&state, &session, &id).await?;
+    let name = match content_type {
+        "image/png" => "thumbnail.png",
+        _ => "thumbnail.jpg",
+    };
+    serve(&req, path, content_type, name, true).await
+}
+
+/// Images and PDF are shown in the browser; everything else is a download.
+fn is_inline(content_type: &str) -> bool {
+    content_type.starts_with("image/") || content_type == "application/pdf"
+}
+
+/// Serves a stored file with the headers of every media answer.
+async fn serve(
+    req: &HttpRequest,
+    path: std::path::PathBuf,
+    content_type: &str,
+    filename: &str,
+    inline: bool,
+) -> Result<HttpResponse, ApiError> {
+    let mime: mime::Mime = content_type
+        .parse()
+        .unwrap_or(mime::APPLICATION_OCTET_STREAM);
+    let file = web::block(move || NamedFile::open(path))
+        .await
+        .map_err(ApiError::internal)?
+        .map_err(|e| match e.kind() {
+            std::io::ErrorKind::NotFound => {
+                ApiError::not_found("media_not_found", "the media's file is missing")
+            }
+            _ => ApiError::internal(e),
+        })?;
+    let disposition = ContentDisposition {
+        disposition: if inline {
+            DispositionType::Inline
+        } else {
+            DispositionType::Attachment
+        },
+        parameters: disposition_names(filename),
+    };
+    let mut response = file
+        .set_content_type(mime)
+        .set_content_disposition(disposition)
+        .use_last_modified(false)
+        .into_response(req);
+    let headers = response.headers_mut();
+    headers.insert(
+        header::X_CONTENT_TYPE_OPTIONS,
+        header::HeaderValue::from_static("nosniff"),
+    );
+    headers.insert(
+        header::CONTENT_SECURITY_POLICY,
+        header::HeaderValue::from_static(CSP),
+    );
+    headers.insert(
+        header::CACHE_CONTROL,
+        header::HeaderValue::from_static("private, max-age=86400"),
+    );
+    headers.insert(
+        header::HeaderName::from_static("cross-origin-resource-policy"),
+        header::HeaderValue::from_static("same-origin"),
+    );
+    Ok(response)
+}
+
+/// `filename` as a plain ASCII fallback (quotes, backslashes and non-ASCII replaced) and as
+/// RFC 5987 `filename*` in UTF-8 when it is not plain ASCII.
+fn disposition_names(filename: &str) -> Vec<DispositionParam> {
+    let ascii: String = filename
+        .chars()
+        .map(|c| {
+            if c.is_ascii_graphic() && c != '"' && c != '\\' || c == ' ' {
+                c
+            } else {
+                '_'
+            }
+        })
+        .collect();
+    let mut params = vec![DispositionParam::Filename(ascii.clone())];
+    if ascii != filename {
+        params.push(DispositionParam::FilenameExt(header::ExtendedValue {
+            charset: header::Charset::Ext("UTF-8".to_string()),
+            language_tag: None,
+            value: filename.as_bytes().to_vec(),
+        }));
+    }
+    params
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_images_and_pdf_are_inline() {
+        assert!(is_inline("image/png"));
+        assert!(is_inline("application/pdf"));
+        assert!(!is_inline("application/zip"));
+        assert!(!is_inline("application/msword"));
+    }
+
+    #[test]
+    fn disposition_names_are_escaped() {
+        let cd = ContentDisposition {
+            disposition: DispositionType::Attachment,
+            parameters: disposition_names("a\"b\\c é.zip"),
+        };
+        let text = cd.to_string();
+        assert!(
+            text.starts_with("attachment; filename=\"a_b_c _.zip\""),
+            "{text}"
+        );
+        assert!(text.contains("filename*=UTF-8''"), "{text}");
+    }
+}
