@@ -26,6 +26,7 @@ pub mod api;
 pub mod cli;
 pub mod directory;
 pub mod load;
+pub mod media;
 pub mod network;
 pub mod postgres;
 pub mod process;

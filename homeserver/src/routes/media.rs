@@ -55,13 +55,13 @@ pub async fn upload(
                 .to_ascii_lowercase()
                 .starts_with("multipart/form-data")
         });
-    let mut payload = payload.into_inner();
+    let mut payload = payload.into_inner().fuse();
     if let Err(e) = upload::check_declared_length(declared, limit) {
         drain(&mut payload, limit).await;
         return Err(e);
     }
     let stored = if is_multipart {
-        let mut form = actix_multipart::Multipart::new(req.headers(), payload);
+        let mut form = actix_multipart::Multipart::new(req.headers(), payload.into_inner());
         let mut stored = None;
         while let Some(field) = form.next().await {
             let field = field.map_err(|e| {
@@ -75,7 +75,9 @@ pub async fn upload(
                 .and_then(|cd| cd.get_filename())
                 .map(str::to_string)
                 .or_else(|| query.filename.clone());
-            let mut field = field;
+            // Fused: a field must not be polled again once it has ended (actix-multipart
+            // panics), and a refused upload drains what is left of it.
+            let mut field = field.fuse();
             let result = upload::upload(&state, &session, filename.as_deref(), &mut field).await;
             if result.is_err() {
                 drain(&mut field, limit).await;
@@ -83,10 +85,7 @@ pub async fn upload(
             stored = Some(result);
             break;
         }
-        // Whatever follows the file part is read and ignored.
-        while let Some(Ok(mut rest)) = form.next().await {
-            drain(&mut rest, limit).await;
-        }
+        // Whatever follows the file part is left unread.
         stored.unwrap_or_else(|| {
             Err(ApiError::bad_request(
                 "no_file_part",

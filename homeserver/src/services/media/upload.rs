@@ -4,10 +4,11 @@
 //!    thread, hashed (sha256) as they pass, never held whole in memory; the size is checked
 //!    chunk by chunk, so an upload over `MAX_UPLOAD_SIZE` is cut off (`413 too_large`) as soon
 //!    as it passes the limit;
-//! 2. **type**: decided by the file's magic bytes (`infer`) against `MEDIA_TYPES`
+//! 2. **scan**: with `CLAMD_ADDR`, the file is streamed to clamd (`422 malware_detected`;
+//!    `503 scanner_unavailable` when clamd cannot be reached: never a silent pass), whatever
+//!    its type;
+//! 3. **type**: decided by the file's magic bytes (`infer`) against `MEDIA_TYPES`
 //!    (`415 unsupported_media_type`); the declared type and the name are hints only;
-//! 3. **scan**: with `CLAMD_ADDR`, the file is streamed to clamd (`422 malware_detected`;
-//!    `503 scanner_unavailable` when clamd cannot be reached: never a silent pass);
 //! 4. **store**: renamed into place under its hash (identical files are stored once), then the
 //!    metadata row is written.
 //!
@@ -93,14 +94,15 @@ where
     if spooled.size == 0 {
         return Err(ApiError::bad_request("empty_file", "the file is empty"));
     }
-    let (extension, content_type) = detect(&spooled.head).ok_or_else(unsupported)?;
-    if !state.config.media.media_types.allows(extension) {
-        return Err(unsupported());
-    }
+    // Scanned first: a detection is reported as such, whatever the file's type.
     let spooled = match state.config.media.clamd() {
         Some(addr) => scan(addr.to_string(), spooled).await?,
         None => spooled,
     };
+    let (extension, content_type) = detect(&spooled.head).ok_or_else(unsupported)?;
+    if !state.config.media.media_types.allows(extension) {
+        return Err(unsupported());
+    }
     let Spooled {
         file, size, sha256, ..
     } = spooled;
