@@ -43,6 +43,12 @@ pub enum Command {
         #[command(subcommand)]
         action: DbCommand,
     },
+    /// Uploaded media: list, delete, apply retention now. Works while the server runs.
+    Media {
+        /// What to do with the media.
+        #[command(subcommand)]
+        action: crate::services::media::admin::MediaCommand,
+    },
 }
 
 /// `homeserver db …`

@@ -212,6 +212,8 @@ pub async fn run_shared(state: Arc<AppState>, listener: TcpListener) -> anyhow::
     let sweeper = actix_web::rt::spawn(workers::sweep_notifier(state.clone().into_inner()));
     let pruner = actix_web::rt::spawn(workers::prune_records(state.clone().into_inner()));
     let limit_pruner = actix_web::rt::spawn(workers::prune_limits(state.clone().into_inner()));
+    let media_sweeper =
+        actix_web::rt::spawn(services::media::run_retention(state.clone().into_inner()));
     let sender = actix_web::rt::spawn(federation::sender::run(state.clone().into_inner()));
     let catch_up =
         actix_web::rt::spawn(federation::mirror::run_catch_up(state.clone().into_inner()));
@@ -279,6 +281,7 @@ pub async fn run_shared(state: Arc<AppState>, listener: TcpListener) -> anyhow::
     sweeper.abort();
     pruner.abort();
     limit_pruner.abort();
+    media_sweeper.abort();
     // Acknowledgements still pending are written before the process exits.
     workers::write_cursors(&state).await;
     sender.abort();

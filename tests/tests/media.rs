@@ -398,3 +398,92 @@ async fn clamd_refuses_malware() {
         .await
         .expect(201);
 }
+
+#[actix_web::test]
+async fn unreferenced_media_are_removed_and_operators_list_and_delete() {
+    let hs = Homeserver::start_with("hs1.test", &[("MEDIA_GRACE_HOURS", "0")]);
+    let alice = User::register(&hs.url, "alice").await;
+    alice.join("#general").await;
+    let kept = id_of(
+        &upload_raw(&alice.api, "kept.png", "image/png", png(20, 20))
+            .await
+            .expect(201),
+    );
+    let loose = id_of(
+        &upload_raw(&alice.api, "loose.png", "image/png", png(21, 21))
+            .await
+            .expect(201),
+    );
+    let message = alice
+        .api
+        .post(
+            "/api/v1/messages",
+            json!({"to": "#general", "body": "kept", "attachments": [kept]}),
+        )
+        .await
+        .expect(201);
+    let listed = |hs: &ServerProcess| {
+        let out = hs.run(&["media", "list", "--json"]);
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8_lossy(&out.stdout)
+            .lines()
+            .map(|l| {
+                serde_json::from_str::<Value>(l).expect("json")["id"]
+                    .as_str()
+                    .unwrap()
+                    .to_string()
+            })
+            .collect::<Vec<_>>()
+    };
+    let mut both = listed(&hs);
+    both.sort();
+    let mut want = vec![kept.clone(), loose.clone()];
+    want.sort();
+    assert_eq!(both, want);
+
+    // Past the grace period, only the media no message refers to goes.
+    let out = hs.run(&["media", "sweep"]);
+    assert!(out.status.success());
+    assert_eq!(
+        String::from_utf8_lossy(&out.stdout).trim(),
+        "removed 1 media"
+    );
+    assert_eq!(listed(&hs), [kept.clone()]);
+    assert_eq!(blobs(&hs).len(), 1);
+    let gone = fetch(&alice.api, &format!("/api/v1/media/{loose}"), &[]).await;
+    assert_eq!(gone.status, 404);
+
+    // Deleting the message that shared it lets it go too.
+    alice
+        .api
+        .delete(&format!("/api/v1/messages/{}", id_of(&message)))
+        .await
+        .expect(200);
+    hs.run(&["media", "sweep"]);
+    assert!(listed(&hs).is_empty());
+    assert!(blobs(&hs).is_empty());
+
+    // The operator deletes one by id.
+    let third = id_of(
+        &upload_raw(&alice.api, "third.png", "image/png", png(22, 22))
+            .await
+            .expect(201),
+    );
+    let out = hs.run(&["media", "delete", &third]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(
+        fetch(&alice.api, &format!("/api/v1/media/{third}"), &[])
+            .await
+            .status,
+        404
+    );
+    assert!(!hs.run(&["media", "delete", &third]).status.success());
+}

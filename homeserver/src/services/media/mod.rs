@@ -10,7 +10,14 @@
 //! - [`store`]: the content-addressed blobs under `DATA_DIR/media`.
 //! - [`clamd`]: the `INSTREAM` client.
 //! - [`thumbnail`]: decoding under a pixel budget, orientation, shrinking, caching.
+//! - [`admin`]: `homeserver media list|delete|sweep`.
+//!
+//! Retention: a media that no message refers to (never attached, or every message that
+//! shared it deleted) is removed once it is older than `MEDIA_GRACE_HOURS` (default 24), by a
+//! worker every 10 minutes or by `homeserver media sweep`. The blob goes with the last row that
+//! names it.
 
+pub mod admin;
 pub mod clamd;
 pub mod config;
 pub mod store;
@@ -242,6 +249,22 @@ pub async fn sweep(state: &AppState) -> Result<usize, ApiError> {
         }
     }
     Ok(removed)
+}
+
+/// How often the retention worker looks for media to remove.
+const SWEEP_EVERY: std::time::Duration = std::time::Duration::from_secs(600);
+
+/// The retention worker: [`sweep`] at start and every 10 minutes.
+pub async fn run_retention(state: Arc<AppState>) {
+    let mut ticks = tokio::time::interval(SWEEP_EVERY);
+    loop {
+        ticks.tick().await;
+        match sweep(&state).await {
+            Ok(0) => {}
+            Ok(n) => tracing::info!(media = n, "removed media no message refers to"),
+            Err(e) => tracing::warn!(error = %e, "media retention failed"),
+        }
+    }
 }
 
 /// Deletes one media (operator command, retention): its row and references, and its blob when
