@@ -452,7 +452,7 @@ async fn unreferenced_media_are_removed_and_operators_list_and_delete() {
         String::from_utf8_lossy(&out.stdout).trim(),
         "removed 1 media"
     );
-    assert_eq!(listed(&hs), [kept.clone()]);
+    assert_eq!(listed(&hs), std::slice::from_ref(&kept));
     assert_eq!(blobs(&hs).len(), 1);
     let gone = fetch(&alice.api, &format!("/api/v1/media/{loose}"), &[]).await;
     assert_eq!(gone.status, 404);
