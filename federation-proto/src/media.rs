@@ -20,6 +20,10 @@ pub mod paths {
     pub const MEDIA_ONE: &str = "/api/v1/media/{id}";
     /// `GET`: a thumbnail of an image (at most 320×320).
     pub const MEDIA_THUMBNAIL: &str = "/api/v1/media/{id}/thumbnail";
+    /// `GET`, signed by a peer: the description of a media of this server ([`super::RemoteMedia`]).
+    pub const FEDERATION_MEDIA: &str = "/api/v1/federation/media/{id}";
+    /// `GET`, signed by a peer: the bytes of a media of this server.
+    pub const FEDERATION_MEDIA_CONTENT: &str = "/api/v1/federation/media/{id}/content";
 }
 
 /// At most this many attachments per message.
@@ -113,6 +117,25 @@ pub struct MediaInfo {
     /// Where its thumbnail is, for images.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub thumbnail_url: Option<String>,
+}
+
+/// What the origin of a media tells a peer about it (`GET /api/v1/federation/media/{id}`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RemoteMedia {
+    /// `<uuid>@<origin>`.
+    pub id: String,
+    /// The file's name.
+    pub filename: String,
+    /// Bytes.
+    pub size: i64,
+    /// Its type.
+    pub content_type: String,
+    /// Lower-case hex sha256 of the bytes: the receiver checks what it fetched against it.
+    pub sha256: String,
+    /// The uploader's handle.
+    pub uploader: String,
+    /// Unix ms of the upload.
+    pub created_ms: i64,
 }
 
 /// The URL path of a media.

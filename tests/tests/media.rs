@@ -487,3 +487,85 @@ async fn unreferenced_media_are_removed_and_operators_list_and_delete() {
     );
     assert!(!hs.run(&["media", "delete", &third]).status.success());
 }
+
+#[actix_web::test]
+async fn remote_media_are_fetched_from_their_origin_once() {
+    let (_dir, servers) =
+        hearth_tests::network::federated_with(&[("hs1.test", vec![]), ("hs2.test", vec![])]).await;
+    let [hs1, hs2] = <[_; 2]>::try_from(servers).ok().unwrap();
+    let alice = User::register(&hs1.url, "alice").await;
+    let bob = User::register(&hs2.url, "bob").await;
+    let carol = User::register(&hs2.url, "carol").await;
+    let image = png(500, 250);
+    let id = id_of(
+        &upload_raw(&alice.api, "holiday.png", "image/png", image.clone())
+            .await
+            .expect(201),
+    );
+    let path = format!("/api/v1/media/{id}");
+    // Not shared with anyone on hs2 yet: hs2 does not even ask.
+    assert_eq!(fetch(&bob.api, &path, &[]).await.status, 404);
+
+    // A DM carries the id over federation; bob's server fetches it on first request.
+    let mut bob_cursor = bob.sync(None, 0).await["next"].as_i64().unwrap();
+    let sent = alice
+        .api
+        .post(
+            "/api/v1/messages",
+            json!({"to": "bob@hs2.test", "body": "look", "attachments": [id]}),
+        )
+        .await
+        .expect(201);
+    let seen = bob
+        .wait_for(&mut bob_cursor, "alice's DM", |e| e["id"] == sent["id"])
+        .await;
+    assert_eq!(seen["attachments"], json!([id]));
+    let got = fetch(&bob.api, &path, &[]).await;
+    assert_eq!(got.status, 200, "{:?}", got.json());
+    assert_eq!(got.bytes, image);
+    assert_eq!(got.header("content-type"), Some("image/png"));
+    assert!(got
+        .header("content-disposition")
+        .unwrap()
+        .contains("holiday.png"));
+    assert_eq!(blobs(&hs2).len(), 1);
+    // Served from the cache now, with a thumbnail made here; others on hs2 still cannot.
+    assert_eq!(fetch(&bob.api, &path, &[]).await.bytes, image);
+    let thumb = fetch(&bob.api, &format!("{path}/thumbnail"), &[]).await;
+    assert_eq!(dimensions(&thumb.bytes), (320, 160));
+    assert_eq!(fetch(&carol.api, &path, &[]).await.status, 404);
+    // History on hs2 describes the cached file.
+    let history = bob
+        .api
+        .get("/api/v1/history?target=alice@hs1.test")
+        .await
+        .expect(200);
+    assert_eq!(history["events"][0]["files"][0]["filename"], "holiday.png");
+
+    // A channel hosted on hs1 with a member on hs2: bob shares his own upload there, and
+    // alice's server fetches it from hs2.
+    alice.join("#photos").await;
+    bob.join("#photos@hs1.test").await;
+    let bobs = id_of(
+        &upload_raw(&bob.api, "mine.pdf", "application/pdf", pdf())
+            .await
+            .expect(201),
+    );
+    let mut alice_cursor = alice.sync(None, 0).await["next"].as_i64().unwrap();
+    let posted = bob
+        .api
+        .post(
+            "/api/v1/messages",
+            json!({"to": "#photos@hs1.test", "body": "my pdf", "attachments": [bobs]}),
+        )
+        .await
+        .expect(201);
+    assert_eq!(posted["attachments"], json!([bobs]));
+    alice
+        .wait_for(&mut alice_cursor, "bob's post", |e| e["id"] == posted["id"])
+        .await;
+    let got = fetch(&alice.api, &format!("/api/v1/media/{bobs}"), &[]).await;
+    assert_eq!(got.status, 200, "{:?}", got.json());
+    assert_eq!(got.bytes, pdf());
+    assert_eq!(got.header("content-type"), Some("application/pdf"));
+}

@@ -3,7 +3,7 @@
 use diesel::prelude::*;
 
 use super::events::OPEN;
-use super::schema::{events, media, media_refs, spans};
+use super::schema::{events, media, media_refs, mirrors, remote_members, rooms, spans};
 use super::Conn;
 
 /// A stored media.
@@ -107,18 +107,38 @@ pub fn shared_with(conn: &mut Conn, id: &str, user_id: &str) -> QueryResult<bool
         .map(|n| n > 0)
 }
 
-/// Whether a message sent to the server `server` shared the media `id` (a room where that
-/// server has members: a DM with one of its users, or a channel it mirrors).
-pub fn shared_with_server(conn: &mut Conn, id: &str, rooms: &[i64]) -> QueryResult<bool> {
-    if rooms.is_empty() {
+/// Whether a message that went to the server `server` shared the media `id`: one in a
+/// channel hosted here where `server` has members, in a DM with one of its users, or in a
+/// channel hosted elsewhere (its host relays it to every member server, which this server
+/// does not know).
+pub fn shared_with_server(conn: &mut Conn, id: &str, server: &str) -> QueryResult<bool> {
+    let shared: Vec<i64> = media_refs::table
+        .filter(media_refs::media_id.eq(id))
+        .select(media_refs::room_id)
+        .load(conn)?;
+    if shared.is_empty() {
         return Ok(false);
     }
-    media_refs::table
-        .filter(media_refs::media_id.eq(id))
-        .filter(media_refs::room_id.eq_any(rooms))
+    let members = remote_members::table
+        .filter(remote_members::room_id.eq_any(&shared))
+        .filter(remote_members::server.eq(server))
         .count()
-        .get_result::<i64>(conn)
-        .map(|n| n > 0)
+        .get_result::<i64>(conn)?;
+    let mirrored = mirrors::table
+        .filter(mirrors::room_id.eq_any(&shared))
+        .count()
+        .get_result::<i64>(conn)?;
+    if members + mirrored > 0 {
+        return Ok(true);
+    }
+    // A DM with a user of `server`: its room key ends with `@server` (services::messages).
+    let suffix = format!("@{server}");
+    let dm_keys: Vec<String> = rooms::table
+        .filter(rooms::id.eq_any(&shared))
+        .filter(rooms::kind.eq("dm"))
+        .select(rooms::room_key)
+        .load(conn)?;
+    Ok(dm_keys.iter().any(|k| k.ends_with(&suffix)))
 }
 
 /// Media that no message refers to and that were created before `before_ms`.

@@ -136,7 +136,7 @@ pub async fn download(
     session: Session,
     id: web::Path<String>,
 ) -> Result<HttpResponse, ApiError> {
-    let (row, path) = media::readable(&state, &session, &id).await?;
+    let (row, path) = crate::federation::media::readable(&state, &session, &id).await?;
     let inline = is_inline(&row.content_type);
     serve(&req, path, &row.content_type, &row.filename, inline).await
 }
@@ -155,12 +155,39 @@ pub async fn thumbnail(
     session: Session,
     id: web::Path<String>,
 ) -> Result<HttpResponse, ApiError> {
-    let (path, content_type) = media::thumbnail(&state, &session, &id).await?;
+    let (row, source) = crate::federation::media::readable(&state, &session, &id).await?;
+    let (path, content_type) = media::thumbnail(&state, &row, source).await?;
     let name = match content_type {
         "image/png" => "thumbnail.png",
         _ => "thumbnail.jpg",
     };
     serve(&req, path, content_type, name, true).await
+}
+
+/// `GET /api/v1/federation/media/{id}` (signed by a peer): the description of a media of this
+/// server that was shared with the peer ([`crate::federation::media`]).
+pub async fn federation_describe(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    id: web::Path<String>,
+) -> Result<HttpResponse, ApiError> {
+    let origin = crate::federation::inbound::verify(&state, &req, &[]).await?;
+    state.limits.check_federation(&origin)?;
+    let row = crate::federation::media::for_peer(&state, &origin, &id).await?;
+    Ok(HttpResponse::Ok().json(crate::federation::media::describe(&row)))
+}
+
+/// `GET /api/v1/federation/media/{id}/content` (signed by a peer): its bytes.
+pub async fn federation_content(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    id: web::Path<String>,
+) -> Result<HttpResponse, ApiError> {
+    let origin = crate::federation::inbound::verify(&state, &req, &[]).await?;
+    state.limits.check_federation(&origin)?;
+    let row = crate::federation::media::for_peer(&state, &origin, &id).await?;
+    let path = state.media.store.blob_path(&row.sha256);
+    serve(&req, path, &row.content_type, &row.filename, false).await
 }
 
 /// Images and PDF are shown in the browser; everything else is a download.

@@ -122,5 +122,7 @@ pub fn configure(cfg: &mut web::ServiceConfig, json_limit: usize) {
         .service(resource(paths::THREAD).get(messages::thread))
         .service(resource(media_paths::MEDIA).post(media::upload))
         .service(resource(media_paths::MEDIA_ONE).get(media::download))
-        .service(resource(media_paths::MEDIA_THUMBNAIL).get(media::thumbnail));
+        .service(resource(media_paths::MEDIA_THUMBNAIL).get(media::thumbnail))
+        .service(resource(media_paths::FEDERATION_MEDIA).get(media::federation_describe))
+        .service(resource(media_paths::FEDERATION_MEDIA_CONTENT).get(media::federation_content));
 }

@@ -162,39 +162,49 @@ pub fn files_of(conn: &mut Conn, rows: &[EventRow]) -> Result<Files, ApiError> {
     ))
 }
 
-/// A media the session's user may read, with the path of its blob.
-pub async fn readable(
-    state: &AppState,
-    session: &Session,
-    id: &str,
-) -> Result<(MediaRow, PathBuf), ApiError> {
+/// Where a media the session's user may read is.
+pub enum Readable {
+    /// Stored here: its row and the path of its blob.
+    Here(MediaRow, PathBuf),
+    /// Another server's, not fetched yet (shared with the user in a message from there).
+    Elsewhere(MediaId),
+}
+
+/// Finds a media the session's user may read: its uploader, or a member of a conversation
+/// where a message shared it. To anyone else it does not exist (`404 media_not_found`).
+pub async fn lookup(state: &AppState, session: &Session, id: &str) -> Result<Readable, ApiError> {
     let parsed: MediaId = id.parse().map_err(|_| not_found())?;
     let id = parsed.to_string();
     let user_id = session.user_id.clone();
     let row = state
         .db
         .run(move |conn| {
-            let Some(row) = db::media::get(conn, &id)? else {
-                return Ok::<_, ApiError>(None);
-            };
-            let allowed = row.uploader_id.as_deref() == Some(user_id.as_str())
-                || db::media::shared_with(conn, &id, &user_id)?;
-            Ok(allowed.then_some(row))
+            let row = db::media::get(conn, &id)?;
+            let mine = row
+                .as_ref()
+                .is_some_and(|r| r.uploader_id.as_deref() == Some(user_id.as_str()));
+            let allowed = mine || db::media::shared_with(conn, &id, &user_id)?;
+            Ok::<_, ApiError>(allowed.then_some(row))
         })
         .await?
         .ok_or_else(not_found)?;
-    let path = state.media.store.blob_path(&row.sha256);
-    Ok((row, path))
+    match row {
+        Some(row) => {
+            let path = state.media.store.blob_path(&row.sha256);
+            Ok(Readable::Here(row, path))
+        }
+        None if parsed.server != state.server_name => Ok(Readable::Elsewhere(parsed)),
+        None => Err(not_found()),
+    }
 }
 
-/// The cached thumbnail of a media the user may read (made now if needed, on the blocking
-/// pool, at most one per core at once): its path and type.
+/// The cached thumbnail of a stored media (made now if needed, on the blocking pool, at most
+/// one per core at once): its path and type.
 pub async fn thumbnail(
     state: &AppState,
-    session: &Session,
-    id: &str,
+    row: &MediaRow,
+    source: PathBuf,
 ) -> Result<(PathBuf, &'static str), ApiError> {
-    let (row, source) = readable(state, session, id).await?;
     if !wire::has_thumbnail(&row.content_type) {
         return Err(ApiError::not_found(
             "no_thumbnail",

@@ -36,11 +36,13 @@ const HEAD_BYTES: usize = 64 * 1024;
 /// Chunks queued between the request and the spooling thread.
 const QUEUE: usize = 8;
 
-/// A file spooled to disk.
-struct Spooled {
+/// A file spooled to disk (removed when dropped, unless it was stored).
+pub(crate) struct Spooled {
     file: tempfile::NamedTempFile,
-    size: u64,
-    sha256: String,
+    /// Bytes.
+    pub size: u64,
+    /// Lower-case hex.
+    pub sha256: String,
     head: Vec<u8>,
 }
 
@@ -49,17 +51,44 @@ pub async fn upload<S, E>(
     state: &AppState,
     session: &Session,
     filename: Option<&str>,
-    mut body: S,
+    body: S,
 ) -> Result<MediaInfo, ApiError>
 where
     S: Stream<Item = Result<Bytes, E>> + Unpin,
     E: std::fmt::Display,
 {
-    let media = state.media.clone();
-    let limit = state.config.media.max_upload_size;
     let filename = clean_filename(filename);
+    let spooled = receive(state, state.config.media.max_upload_size, body).await?;
+    let (spooled, content_type) = vet(state, spooled).await?;
+    let row = MediaRow {
+        id: MediaId::new(state.server_name.clone()).to_string(),
+        origin: state.server_name.to_string(),
+        uploader: format!("{}@{}", session.nick, state.server_name),
+        uploader_id: Some(session.user_id.clone()),
+        filename,
+        size: i64::try_from(spooled.size).unwrap_or(i64::MAX),
+        content_type: content_type.to_string(),
+        sha256: spooled.sha256.clone(),
+        created_ms: now_ms(),
+    };
+    keep(state, spooled, row.clone()).await?;
+    tracing::info!(id = %row.id, size = row.size, content_type = %row.content_type, "media stored");
+    Ok(info_of(&row))
+}
+
+/// Spools `body` to a temporary file while hashing it, refusing it (`413 too_large`) as soon
+/// as it passes `limit` bytes.
+pub(crate) async fn receive<S, E>(
+    state: &AppState,
+    limit: u64,
+    mut body: S,
+) -> Result<Spooled, ApiError>
+where
+    S: Stream<Item = Result<Bytes, E>> + Unpin,
+    E: std::fmt::Display,
+{
     let (tx, rx) = tokio::sync::mpsc::channel::<Bytes>(QUEUE);
-    let tmp_dir = media.store.tmp_dir();
+    let tmp_dir = state.media.store.tmp_dir();
     let spooling = actix_web::rt::task::spawn_blocking(move || spool(rx, &tmp_dir));
     let mut size: u64 = 0;
     let mut fed = Ok(());
@@ -94,6 +123,15 @@ where
     if spooled.size == 0 {
         return Err(ApiError::bad_request("empty_file", "the file is empty"));
     }
+    Ok(spooled)
+}
+
+/// Scans a spooled file (with `CLAMD_ADDR`) and decides its type by its magic bytes against
+/// `MEDIA_TYPES`: the file and its MIME type.
+pub(crate) async fn vet(
+    state: &AppState,
+    spooled: Spooled,
+) -> Result<(Spooled, &'static str), ApiError> {
     // Scanned first: a detection is reported as such, whatever the file's type.
     let spooled = match state.config.media.clamd() {
         Some(addr) => scan(addr.to_string(), spooled).await?,
@@ -103,33 +141,26 @@ where
     if !state.config.media.media_types.allows(extension) {
         return Err(unsupported());
     }
-    let Spooled {
-        file, size, sha256, ..
-    } = spooled;
-    let store = media.store.clone();
-    let key = sha256.clone();
+    Ok((spooled, content_type))
+}
+
+/// Moves a vetted file into the store under its hash and records its row.
+pub(crate) async fn keep(
+    state: &AppState,
+    spooled: Spooled,
+    row: MediaRow,
+) -> Result<(), ApiError> {
+    let store = state.media.store.clone();
+    let key = spooled.sha256.clone();
+    let file = spooled.file;
     actix_web::web::block(move || store.put(file, &key))
         .await
         .map_err(ApiError::internal)?
         .map_err(ApiError::internal)?;
-    let row = MediaRow {
-        id: MediaId::new(state.server_name.clone()).to_string(),
-        origin: state.server_name.to_string(),
-        uploader: format!("{}@{}", session.nick, state.server_name),
-        uploader_id: Some(session.user_id.clone()),
-        filename,
-        size: i64::try_from(size).unwrap_or(i64::MAX),
-        content_type: content_type.to_string(),
-        sha256,
-        created_ms: now_ms(),
-    };
-    let stored = row.clone();
     state
         .db
-        .write(move |conn| crate::db::media::insert(conn, &stored).map_err(ApiError::from))
-        .await?;
-    tracing::info!(id = %row.id, size = row.size, content_type = %row.content_type, "media stored");
-    Ok(info_of(&row))
+        .write(move |conn| crate::db::media::insert(conn, &row).map_err(ApiError::from))
+        .await
 }
 
 /// Writes the queued chunks to a temporary file while hashing them. Blocking.
