@@ -322,3 +322,84 @@ impl Clamd {
             && answer.starts_with(b"PONG")
     }
 }
+
+/// A local S3 stand-in: moto's server mode (`pip install 'moto[server]'`), on a free port, with
+/// one bucket made through its API. Killed when dropped.
+pub struct Moto {
+    _child: crate::process::KillOnDrop,
+    /// `http://127.0.0.1:PORT`.
+    pub endpoint: String,
+    /// The bucket made at start.
+    pub bucket: String,
+}
+
+impl Moto {
+    /// Starts `moto_server` and makes the bucket `bucket`; `None` (with a note) when moto is
+    /// not installed, except with `CI=true`, where that is a failure.
+    pub async fn start_or_skip(test: &str, bucket: &str) -> Option<Moto> {
+        let found = std::env::var_os("PATH")
+            .map(|paths| std::env::split_paths(&paths).collect::<Vec<_>>())
+            .unwrap_or_default()
+            .into_iter()
+            .chain([std::path::PathBuf::from("/root/.pyenv/shims")])
+            .map(|dir| dir.join("moto_server"))
+            .find(|p| p.is_file());
+        let Some(binary) = found else {
+            let ci = std::env::var("CI").is_ok_and(|v| v == "true" || v == "1");
+            assert!(
+                !ci,
+                "{test}: moto_server is not installed (pip install 'moto[server]')"
+            );
+            eprintln!("{test}: moto_server not installed: skipping");
+            return None;
+        };
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .and_then(|l| l.local_addr())
+            .map(|a| a.port())
+            .expect("a free port");
+        let child = std::process::Command::new(binary)
+            .args(["-H", "127.0.0.1", "-p", &port.to_string()])
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .expect("moto_server starts");
+        let moto = Moto {
+            _child: crate::process::KillOnDrop(child),
+            endpoint: format!("http://127.0.0.1:{port}"),
+            bucket: bucket.to_string(),
+        };
+        let client = awc::Client::default();
+        let url = format!("{}/{bucket}", moto.endpoint);
+        crate::eventually(
+            std::time::Duration::from_secs(60),
+            "moto_server to make the bucket",
+            || {
+                let req = client.put(&url);
+                async move {
+                    match req.send().await {
+                        Ok(res) if res.status().is_success() => Some(()),
+                        _ => None,
+                    }
+                }
+            },
+        )
+        .await;
+        Some(moto)
+    }
+
+    /// The objects in the bucket (their keys), from its listing.
+    pub async fn keys(&self) -> Vec<String> {
+        let mut res = awc::Client::default()
+            .get(format!("{}/{}", self.endpoint, self.bucket))
+            .send()
+            .await
+            .expect("list bucket");
+        let body = res.body().limit(16 << 20).await.expect("listing");
+        let text = String::from_utf8_lossy(&body);
+        text.split("<Key>")
+            .skip(1)
+            .filter_map(|s| s.split("</Key>").next())
+            .map(str::to_string)
+            .collect()
+    }
+}

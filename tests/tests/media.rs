@@ -569,3 +569,72 @@ async fn remote_media_are_fetched_from_their_origin_once() {
     assert_eq!(got.bytes, pdf());
     assert_eq!(got.header("content-type"), Some("application/pdf"));
 }
+
+#[actix_web::test]
+async fn media_in_an_s3_bucket() {
+    let Some(moto) =
+        hearth_tests::media::Moto::start_or_skip("media_in_an_s3_bucket", "hearth-media").await
+    else {
+        return;
+    };
+    let hs = Homeserver::start_with(
+        "hs1.test",
+        &[
+            ("MEDIA_S3_URL", "s3://hearth-media/blobs"),
+            ("AWS_ENDPOINT_URL", &moto.endpoint),
+            ("AWS_ACCESS_KEY_ID", "testing"),
+            ("AWS_SECRET_ACCESS_KEY", "testing"),
+            ("AWS_REGION", "us-east-1"),
+            ("MEDIA_GRACE_HOURS", "0"),
+        ],
+    );
+    let alice = User::register(&hs.url, "alice").await;
+    let image = png(640, 480);
+    let a = id_of(
+        &upload_raw(&alice.api, "a.png", "image/png", image.clone())
+            .await
+            .expect(201),
+    );
+    // The same bytes again: one object.
+    upload_multipart(&alice.api, "b.png", "image/png", &image)
+        .await
+        .expect(201);
+    let keys = moto.keys().await;
+    assert_eq!(keys.len(), 1, "{keys:?}");
+    assert!(keys[0].starts_with("blobs/"), "{keys:?}");
+    assert!(blobs(&hs).is_empty(), "nothing under DATA_DIR/media");
+
+    let path = format!("/api/v1/media/{a}");
+    let got = fetch(&alice.api, &path, &[]).await;
+    assert_eq!(got.status, 200);
+    assert_eq!(got.bytes, image);
+    assert_eq!(got.header("content-type"), Some("image/png"));
+    assert_eq!(got.header("x-content-type-options"), Some("nosniff"));
+    let etag = got.header("etag").expect("etag").to_string();
+    assert_eq!(
+        fetch(&alice.api, &path, &[("If-None-Match", &etag)])
+            .await
+            .status,
+        304
+    );
+    let part = fetch(&alice.api, &path, &[("Range", "bytes=10-19")]).await;
+    assert_eq!(part.status, 206);
+    assert_eq!(part.bytes, image[10..20]);
+    assert_eq!(
+        fetch(&alice.api, &path, &[("Range", "bytes=99999999-")])
+            .await
+            .status,
+        416
+    );
+    let thumb = fetch(&alice.api, &format!("{path}/thumbnail"), &[]).await;
+    assert_eq!(dimensions(&thumb.bytes), (320, 240));
+
+    // Retention removes the object with the last row that names it.
+    let out = hs.run(&["media", "sweep"]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(moto.keys().await.is_empty());
+}

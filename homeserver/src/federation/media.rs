@@ -12,8 +12,6 @@
 //! channel hosted elsewhere (whose host relays it to member servers this server does not
 //! know). Anything else is `404 media_not_found`.
 
-use std::path::PathBuf;
-
 use actix_web::http::StatusCode;
 use federation_proto::media::{MediaId, RemoteMedia};
 
@@ -33,19 +31,11 @@ fn bad_gateway(message: String) -> ApiError {
 }
 
 /// A media the session's user may read, fetched from its origin first if it is another
-/// server's: its row and the path of its blob.
-pub async fn readable(
-    state: &AppState,
-    session: &Session,
-    id: &str,
-) -> Result<(MediaRow, PathBuf), ApiError> {
+/// server's.
+pub async fn readable(state: &AppState, session: &Session, id: &str) -> Result<MediaRow, ApiError> {
     match media::lookup(state, session, id).await? {
-        Readable::Here(row, path) => Ok((row, path)),
-        Readable::Elsewhere(id) => {
-            let row = fetch(state, &id).await?;
-            let path = state.media.store.blob_path(&row.sha256);
-            Ok((row, path))
-        }
+        Readable::Here(row) => Ok(row),
+        Readable::Elsewhere(id) => fetch(state, &id).await,
     }
 }
 

@@ -136,9 +136,9 @@ pub async fn download(
     session: Session,
     id: web::Path<String>,
 ) -> Result<HttpResponse, ApiError> {
-    let (row, path) = crate::federation::media::readable(&state, &session, &id).await?;
+    let row = crate::federation::media::readable(&state, &session, &id).await?;
     let inline = is_inline(&row.content_type);
-    serve(&req, path, &row.content_type, &row.filename, inline).await
+    serve_media(&req, &state, &row, inline).await
 }
 
 /// `GET /api/v1/media/{id}/thumbnail`: a thumbnail of an image.
@@ -155,8 +155,8 @@ pub async fn thumbnail(
     session: Session,
     id: web::Path<String>,
 ) -> Result<HttpResponse, ApiError> {
-    let (row, source) = crate::federation::media::readable(&state, &session, &id).await?;
-    let (path, content_type) = media::thumbnail(&state, &row, source).await?;
+    let row = crate::federation::media::readable(&state, &session, &id).await?;
+    let (path, content_type) = media::thumbnail(&state, &row).await?;
     let name = match content_type {
         "image/png" => "thumbnail.png",
         _ => "thumbnail.jpg",
@@ -186,13 +186,120 @@ pub async fn federation_content(
     let origin = crate::federation::inbound::verify(&state, &req, &[]).await?;
     state.limits.check_federation(&origin)?;
     let row = crate::federation::media::for_peer(&state, &origin, &id).await?;
-    let path = state.media.store.blob_path(&row.sha256);
-    serve(&req, path, &row.content_type, &row.filename, false).await
+    serve_media(&req, &state, &row, false).await
 }
 
 /// Images and PDF are shown in the browser; everything else is a download.
 fn is_inline(content_type: &str) -> bool {
     content_type.starts_with("image/") || content_type == "application/pdf"
+}
+
+/// Serves a media's bytes from the local store or the bucket.
+async fn serve_media(
+    req: &HttpRequest,
+    state: &AppState,
+    row: &crate::db::media::MediaRow,
+    inline: bool,
+) -> Result<HttpResponse, ApiError> {
+    match &state.media.bucket {
+        None => {
+            let path = state.media.store.blob_path(&row.sha256);
+            serve(req, path, &row.content_type, &row.filename, inline).await
+        }
+        Some(bucket) => serve_bucket(req, bucket, row, inline).await,
+    }
+}
+
+/// Serves a blob of the bucket: `ETag` (the content hash) with `If-None-Match`, one `Range`,
+/// streamed from the bucket.
+async fn serve_bucket(
+    req: &HttpRequest,
+    bucket: &media::bucket::Bucket,
+    row: &crate::db::media::MediaRow,
+    inline: bool,
+) -> Result<HttpResponse, ApiError> {
+    let etag = format!("\"{}\"", row.sha256);
+    let size = u64::try_from(row.size).unwrap_or(0);
+    let mut response = if req
+        .headers()
+        .get(header::IF_NONE_MATCH)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.split(',').any(|t| t.trim() == etag || t.trim() == "*"))
+    {
+        HttpResponse::NotModified().finish()
+    } else {
+        let range = req
+            .headers()
+            .get(header::RANGE)
+            .and_then(|v| v.to_str().ok())
+            .map(|v| actix_files::HttpRange::parse(v, size));
+        match range {
+            Some(Err(_)) => HttpResponse::RangeNotSatisfiable()
+                .insert_header((header::CONTENT_RANGE, format!("bytes */{size}")))
+                .finish(),
+            Some(Ok(ranges)) if !ranges.is_empty() => {
+                let r = ranges[0];
+                let stream = bucket
+                    .get(&row.sha256, Some(r.start..r.start + r.length))
+                    .await?;
+                HttpResponse::PartialContent()
+                    .insert_header((
+                        header::CONTENT_RANGE,
+                        format!("bytes {}-{}/{size}", r.start, r.start + r.length - 1),
+                    ))
+                    .no_chunking(r.length)
+                    .streaming(stream)
+            }
+            _ => {
+                let stream = bucket.get(&row.sha256, None).await?;
+                HttpResponse::Ok().no_chunking(size).streaming(stream)
+            }
+        }
+    };
+    let disposition = ContentDisposition {
+        disposition: if inline {
+            DispositionType::Inline
+        } else {
+            DispositionType::Attachment
+        },
+        parameters: disposition_names(&row.filename),
+    };
+    let headers = response.headers_mut();
+    if let Ok(value) = header::HeaderValue::from_str(&row.content_type) {
+        headers.insert(header::CONTENT_TYPE, value);
+    }
+    if let Ok(value) = header::HeaderValue::from_str(&disposition.to_string()) {
+        headers.insert(header::CONTENT_DISPOSITION, value);
+    }
+    if let Ok(value) = header::HeaderValue::from_str(&etag) {
+        headers.insert(header::ETAG, value);
+    }
+    headers.insert(
+        header::ACCEPT_RANGES,
+        header::HeaderValue::from_static("bytes"),
+    );
+    safety_headers(headers);
+    Ok(response)
+}
+
+/// The headers of every media answer: no sniffing, no script, private caching.
+fn safety_headers(headers: &mut header::HeaderMap) {
+    headers.insert(
+        header::X_CONTENT_TYPE_OPTIONS,
+        header::HeaderValue::from_static("nosniff"),
+    );
+    headers.insert(
+        header::CONTENT_SECURITY_POLICY,
+        header::HeaderValue::from_static(CSP),
+    );
+    headers.insert(
+        header::CACHE_CONTROL,
+        header::HeaderValue::from_static("private, max-age=86400"),
+    );
+    headers.insert(
+        header::HeaderName::from_static("cross-origin-resource-policy"),
+        header::HeaderValue::from_static("same-origin"),
+    );
 }
 
 /// Serves a stored file with the headers of every media answer.
@@ -228,23 +335,7 @@ async fn serve(
         .set_content_disposition(disposition)
         .use_last_modified(false)
         .into_response(req);
-    let headers = response.headers_mut();
-    headers.insert(
-        header::X_CONTENT_TYPE_OPTIONS,
-        header::HeaderValue::from_static("nosniff"),
-    );
-    headers.insert(
-        header::CONTENT_SECURITY_POLICY,
-        header::HeaderValue::from_static(CSP),
-    );
-    headers.insert(
-        header::CACHE_CONTROL,
-        header::HeaderValue::from_static("private, max-age=86400"),
-    );
-    headers.insert(
-        header::HeaderName::from_static("cross-origin-resource-policy"),
-        header::HeaderValue::from_static("same-origin"),
-    );
+    safety_headers(response.headers_mut());
     Ok(response)
 }
 

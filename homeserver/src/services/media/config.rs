@@ -22,6 +22,11 @@ pub struct MediaConfig {
     /// detection is `422 malware_detected`; clamd unreachable is `503 scanner_unavailable`.
     #[arg(long, env = "CLAMD_ADDR")]
     pub clamd_addr: Option<String>,
+    /// Store media in an S3-compatible bucket instead of DATA_DIR/media: `s3://bucket/prefix`.
+    /// Credentials, region and endpoint come from AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY,
+    /// AWS_REGION and AWS_ENDPOINT_URL (plain http:// allowed, for a local store).
+    #[arg(long, env = "MEDIA_S3_URL")]
+    pub media_s3_url: Option<String>,
     /// Hours an upload that no message refers to is kept before the retention worker removes
     /// it (also once the last message that shared it is deleted).
     #[arg(long, env = "MEDIA_GRACE_HOURS", default_value_t = 24, value_parser = clap::value_parser!(u64).range(0..=87_600))]
@@ -32,6 +37,14 @@ impl MediaConfig {
     /// The default `MEDIA_TYPES`.
     pub fn default_types() -> MediaTypes {
         parse_types(DEFAULT_TYPES).unwrap_or(MediaTypes(Vec::new()))
+    }
+
+    /// `MEDIA_S3_URL`, when set and not empty.
+    pub fn s3_url(&self) -> Option<&str> {
+        self.media_s3_url
+            .as_deref()
+            .map(str::trim)
+            .filter(|s| !s.is_empty())
     }
 
     /// `CLAMD_ADDR`, when set and not empty.

@@ -7,7 +7,9 @@
 //! # Layout
 //! - [`config`]: `MAX_UPLOAD_SIZE`, `MEDIA_TYPES`, `CLAMD_ADDR`, `MEDIA_GRACE_HOURS`.
 //! - [`upload`]: spool while hashing, size while streaming, type by magic bytes, scan, store.
-//! - [`store`]: the content-addressed blobs under `DATA_DIR/media`.
+//! - [`store`]: the content-addressed blobs under `DATA_DIR/media` (also the spool and the
+//!   thumbnail cache when blobs are in a bucket).
+//! - [`bucket`]: the blobs in an S3-compatible bucket (`MEDIA_S3_URL`).
 //! - [`clamd`]: the `INSTREAM` client.
 //! - [`thumbnail`]: decoding under a pixel budget, orientation, shrinking, caching.
 //! - [`admin`]: `homeserver media list|delete|sweep`.
@@ -18,6 +20,7 @@
 //! names it.
 
 pub mod admin;
+pub mod bucket;
 pub mod clamd;
 pub mod config;
 pub mod store;
@@ -46,15 +49,24 @@ pub struct Media {
     pub store: store::LocalStore,
     /// Thumbnails made at once (one per core).
     pub thumbnails: Arc<Semaphore>,
+    /// Where blobs live when `MEDIA_S3_URL` is set (else in `store`).
+    pub bucket: Option<bucket::Bucket>,
 }
 
 impl Media {
     /// Opens the store under the data directory.
     pub fn new(config: &Config) -> std::io::Result<Media> {
         let cores = std::thread::available_parallelism().map_or(2, |n| n.get());
+        let bucket = config
+            .media
+            .s3_url()
+            .map(bucket::Bucket::from_url)
+            .transpose()
+            .map_err(std::io::Error::other)?;
         Ok(Media {
             store: store::LocalStore::open(&config.data_dir)?,
             thumbnails: Arc::new(Semaphore::new(cores)),
+            bucket,
         })
     }
 }
@@ -164,8 +176,8 @@ pub fn files_of(conn: &mut Conn, rows: &[EventRow]) -> Result<Files, ApiError> {
 
 /// Where a media the session's user may read is.
 pub enum Readable {
-    /// Stored here: its row and the path of its blob.
-    Here(MediaRow, PathBuf),
+    /// Stored here: its row.
+    Here(MediaRow),
     /// Another server's, not fetched yet (shared with the user in a message from there).
     Elsewhere(MediaId),
 }
@@ -189,10 +201,7 @@ pub async fn lookup(state: &AppState, session: &Session, id: &str) -> Result<Rea
         .await?
         .ok_or_else(not_found)?;
     match row {
-        Some(row) => {
-            let path = state.media.store.blob_path(&row.sha256);
-            Ok(Readable::Here(row, path))
-        }
+        Some(row) => Ok(Readable::Here(row)),
         None if parsed.server != state.server_name => Ok(Readable::Elsewhere(parsed)),
         None => Err(not_found()),
     }
@@ -203,7 +212,6 @@ pub async fn lookup(state: &AppState, session: &Session, id: &str) -> Result<Rea
 pub async fn thumbnail(
     state: &AppState,
     row: &MediaRow,
-    source: PathBuf,
 ) -> Result<(PathBuf, &'static str), ApiError> {
     if !wire::has_thumbnail(&row.content_type) {
         return Err(ApiError::not_found(
@@ -221,9 +229,23 @@ pub async fn thumbnail(
         .acquire_owned()
         .await
         .map_err(ApiError::internal)?;
+    // The image, on local disk: the blob itself, or a copy of the bucket's for the decoder.
+    let mut copy = None;
+    let source = match &state.media.bucket {
+        None => state.media.store.blob_path(&row.sha256),
+        Some(bucket) => {
+            let tmp = tempfile::NamedTempFile::new_in(state.media.store.tmp_dir())
+                .map_err(ApiError::internal)?;
+            let file = tmp.reopen().map_err(ApiError::internal)?;
+            bucket.download_to(&row.sha256, file).await?;
+            let path = tmp.path().to_path_buf();
+            copy = Some(tmp);
+            path
+        }
+    };
     let store = state.media.store.clone();
     let sha256 = row.sha256.clone();
-    actix_web::web::block(move || match store.thumbnail(&sha256) {
+    let made = actix_web::web::block(move || match store.thumbnail(&sha256) {
         // Made by another request while this one waited for its permit.
         Some(cached) => Ok(cached),
         None => {
@@ -238,7 +260,9 @@ pub async fn thumbnail(
     })
     .await
     .map_err(ApiError::internal)?
-    .map_err(ApiError::from)
+    .map_err(ApiError::from);
+    drop(copy);
+    made
 }
 
 /// Removes media that no message refers to and that are older than the grace period
@@ -289,6 +313,10 @@ pub async fn delete(state: &AppState, id: &str) -> Result<bool, ApiError> {
         return Ok(false);
     };
     if !still_used {
+        if let Some(bucket) = &state.media.bucket {
+            bucket.delete(&row.sha256).await?;
+        }
+        // The blob (unless it is in the bucket) and the cached thumbnails.
         let store = state.media.store.clone();
         actix_web::web::block(move || store.remove(&row.sha256))
             .await

@@ -150,13 +150,18 @@ pub(crate) async fn keep(
     spooled: Spooled,
     row: MediaRow,
 ) -> Result<(), ApiError> {
-    let store = state.media.store.clone();
     let key = spooled.sha256.clone();
     let file = spooled.file;
-    actix_web::web::block(move || store.put(file, &key))
-        .await
-        .map_err(ApiError::internal)?
-        .map_err(ApiError::internal)?;
+    match &state.media.bucket {
+        Some(bucket) => bucket.put_file(file, &key).await?,
+        None => {
+            let store = state.media.store.clone();
+            actix_web::web::block(move || store.put(file, &key))
+                .await
+                .map_err(ApiError::internal)?
+                .map_err(ApiError::internal)?;
+        }
+    }
     state
         .db
         .write(move |conn| crate::db::media::insert(conn, &row).map_err(ApiError::from))
