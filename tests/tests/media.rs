@@ -292,6 +292,27 @@ async fn attachments_decide_who_may_download() {
     assert_eq!(fetch(&dave.api, &path, &[]).await.status, 200);
     assert_eq!(fetch(&carol.api, &path, &[]).await.status, 404);
 
+    // The WebSocket's send frame takes attachments too (the same chat::send).
+    let mut socket = alice.api.open_ws("/api/v1/ws").await.expect("upgraded");
+    socket
+        .send_json(&json!({"type": "send", "to": "#general", "body": "ws", "attachments": [id], "txn_id": "w1"}))
+        .await;
+    let sent = socket
+        .next_of("sent", std::time::Duration::from_secs(10))
+        .await;
+    assert_eq!(sent["event"]["attachments"], json!([id]));
+    socket.close().await;
+
+    // The endpoints are in the OpenAPI document.
+    let doc = alice.api.get("/api/v1/openapi.json").await.expect(200);
+    for p in [
+        "/api/v1/media",
+        "/api/v1/media/{id}",
+        "/api/v1/media/{id}/thumbnail",
+    ] {
+        assert!(doc["paths"][p].is_object(), "{p} is documented");
+    }
+
     // Leaving the channel ends bob's access through it.
     bob.api
         .post("/api/v1/channels/part", json!({"channel": "#general"}))
