@@ -369,6 +369,22 @@ fn copy_all(
         user_id: String, display_name: Option<String>, avatar: Option<String>, status: String,
         status_message: Option<String>, updated_ms: i64,
     });
+    // Media rows (the blobs stay in DATA_DIR/media or the bucket).
+    copy_table!(src, dst, progress, copied, media {
+        id: String, origin: String, uploader: String, uploader_id: Option<String>,
+        filename: String, size: i64, content_type: String, sha256: String, created_ms: i64,
+    });
+    copy_table!(
+        src,
+        dst,
+        progress,
+        copied,
+        media_refs {
+            media_id: String,
+            event_id: String,
+            room_id: i64,
+        }
+    );
     Ok(copied)
 }
 
