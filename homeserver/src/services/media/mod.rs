@@ -51,6 +51,21 @@ pub struct Media {
     pub thumbnails: Arc<Semaphore>,
     /// Where blobs live when `MEDIA_S3_URL` is set (else in `store`).
     pub bucket: Option<bucket::Bucket>,
+    /// Striped by content hash: storing a blob and its row, and deleting a row and then its
+    /// blob, never interleave for the same content (else an upload that found the blob present
+    /// could be left with a row whose blob a deletion just removed).
+    blob_locks: Vec<tokio::sync::Mutex<()>>,
+}
+
+impl Media {
+    /// The lock of the blob `sha256`.
+    pub fn blob_lock(&self, sha256: &str) -> &tokio::sync::Mutex<()> {
+        let stripe = sha256
+            .get(..2)
+            .and_then(|h| usize::from_str_radix(h, 16).ok())
+            .unwrap_or(0);
+        &self.blob_locks[stripe % self.blob_locks.len()]
+    }
 }
 
 impl Media {
@@ -67,6 +82,7 @@ impl Media {
             store: store::LocalStore::open(&config.data_dir)?,
             thumbnails: Arc::new(Semaphore::new(cores)),
             bucket,
+            blob_locks: (0..64).map(|_| tokio::sync::Mutex::new(())).collect(),
         })
     }
 }
@@ -304,6 +320,16 @@ pub async fn run_retention(state: Arc<AppState>) {
 /// Deletes one media (operator command, retention): its row and references, and its blob when
 /// no other row names it. `false` when there is no such media.
 pub async fn delete(state: &AppState, id: &str) -> Result<bool, ApiError> {
+    let lookup = id.to_string();
+    let sha256 = state
+        .db
+        .run(move |conn| db::media::get(conn, &lookup).map_err(ApiError::from))
+        .await?
+        .map(|row| row.sha256);
+    let Some(sha256) = sha256 else {
+        return Ok(false);
+    };
+    let _blob = state.media.blob_lock(&sha256).lock().await;
     let lookup = id.to_string();
     let deleted = state
         .db

@@ -152,6 +152,7 @@ pub(crate) async fn keep(
 ) -> Result<(), ApiError> {
     let key = spooled.sha256.clone();
     let file = spooled.file;
+    let _blob = state.media.blob_lock(&key).lock().await;
     match &state.media.bucket {
         Some(bucket) => bucket.put_file(file, &key).await?,
         None => {
