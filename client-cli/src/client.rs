@@ -140,6 +140,11 @@ impl Client {
         &self.base
     }
 
+    /// The HTTP client (for streamed bodies: media).
+    pub(crate) fn http_client(&self) -> &awc::Client {
+        &self.http
+    }
+
     /// This client's settings.
     pub fn config(&self) -> &ClientConfig {
         &self.config

@@ -171,6 +171,22 @@ fn with_aggregates(event: &Event, text: String) -> String {
     if event.edited.is_some() {
         text.push_str(" (edited)");
     }
+    // Attachments: names and sizes where the server described them (message views), else
+    // how many (raw events).
+    match &event.files {
+        Some(files) if !files.is_empty() => {
+            let shown: Vec<String> = files
+                .iter()
+                .map(|f| format!("{} ({})", f.filename, size(f.size)))
+                .collect();
+            text.push_str(&format!("  [attached: {}]", shown.join(", ")));
+        }
+        _ => match event.attachments.len() {
+            0 => {}
+            1 => text.push_str("  [1 attachment]"),
+            n => text.push_str(&format!("  [{n} attachments]")),
+        },
+    }
     if let Some(reactions) = event.reactions.as_ref().filter(|r| !r.is_empty()) {
         let shown: Vec<String> = reactions
             .iter()
@@ -211,6 +227,21 @@ pub fn line(event: &Event, local: Option<&str>, with_target: bool) -> String {
     }
 }
 
+/// A byte count for people: `512 B`, `1.5 KB`, `10.0 MB` (binary units).
+pub fn size(bytes: i64) -> String {
+    const UNITS: [&str; 4] = ["KB", "MB", "GB", "TB"];
+    if bytes < 1024 {
+        return format!("{bytes} B");
+    }
+    let mut value = bytes as f64 / 1024.0;
+    let mut unit = 0;
+    while value >= 1024.0 && unit < UNITS.len() - 1 {
+        value /= 1024.0;
+        unit += 1;
+    }
+    format!("{value:.1} {}", UNITS[unit])
+}
+
 /// The server part of a handle (`hs1` for `alice@hs1`).
 pub fn server_of(handle: &str) -> Option<&str> {
     handle.split_once('@').map(|(_, s)| s)
@@ -219,6 +250,25 @@ pub fn server_of(handle: &str) -> Option<&str> {
 #[cfg(test)]
 pub(crate) mod tests {
     use super::*;
+
+    #[test]
+    fn sizes_and_attachments_are_shown() {
+        assert_eq!(size(512), "512 B");
+        assert_eq!(size(1536), "1.5 KB");
+        assert_eq!(size(10 << 20), "10.0 MB");
+        let mut e = event(1, "message", "alice@hs1", "#c@hs1", "look");
+        e.attachments = vec!["x@hs1".into()];
+        assert!(line(&e, Some("hs1"), false).ends_with("look  [1 attachment]"));
+        e.files = Some(vec![federation_proto::media::MediaInfo {
+            id: "x@hs1".into(),
+            filename: "cat.png".into(),
+            size: 2048,
+            content_type: "image/png".into(),
+            url: "/api/v1/media/x@hs1".into(),
+            thumbnail_url: None,
+        }]);
+        assert!(line(&e, Some("hs1"), false).ends_with("look  [attached: cat.png (2.0 KB)]"));
+    }
 
     pub(crate) fn event(seq: i64, kind: &str, from: &str, to: &str, body: &str) -> Event {
         serde_json::from_value(serde_json::json!({

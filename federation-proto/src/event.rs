@@ -261,6 +261,10 @@ pub struct Event {
     /// every message; sync never does.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub replies: Option<Replies>,
+    /// Aggregate: for each of `attachments` this server knows, its name, size, type and
+    /// thumbnail (in the order of `attachments`). Message views with attachments only.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub files: Option<Vec<crate::media::MediaInfo>>,
 }
 
 impl Event {
@@ -276,6 +280,7 @@ impl Event {
         self.deleted = None;
         self.reactions = None;
         self.replies = None;
+        self.files = None;
         self
     }
 }

@@ -25,6 +25,7 @@ pub mod host;
 pub mod ids;
 pub mod keydoc;
 pub mod keyring;
+pub mod media;
 pub mod mention;
 pub mod replay;
 pub mod signing;

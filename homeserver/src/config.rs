@@ -43,6 +43,12 @@ pub enum Command {
         #[command(subcommand)]
         action: DbCommand,
     },
+    /// Uploaded media: list, delete, apply retention now. Works while the server runs.
+    Media {
+        /// What to do with the media.
+        #[command(subcommand)]
+        action: crate::services::media::admin::MediaCommand,
+    },
 }
 
 /// `homeserver db …`
@@ -180,6 +186,9 @@ pub struct Config {
     /// when unset it is open to anyone who can reach the port.
     #[arg(long, env = "METRICS_TOKEN")]
     pub metrics_token: Option<String>,
+    /// Uploads: size, types, malware scanning, retention.
+    #[command(flatten)]
+    pub media: crate::services::media::config::MediaConfig,
 }
 
 impl fmt::Debug for Config {
@@ -225,6 +234,7 @@ impl fmt::Debug for Config {
             .field("trusted_proxies", &self.trusted_proxies)
             .field("cors_origins", &self.cors_origins)
             .field("metrics_token", &redacted(&self.metrics_token))
+            .field("media", &self.media)
             .finish()
     }
 }

@@ -95,6 +95,12 @@ pub fn build_state(config: Config) -> anyhow::Result<AppState> {
     let limits = Arc::new(limits::Limits::new(&config));
     let hashing = services::passwords::Hashing::new()
         .map_err(|e| anyhow::anyhow!("cannot set up password hashing: {e}"))?;
+    let media = services::media::Media::new(&config).with_context(|| {
+        format!(
+            "cannot open the media store in {}",
+            config.data_dir.join("media").display()
+        )
+    })?;
     Ok(AppState {
         config,
         server_name,
@@ -111,6 +117,7 @@ pub fn build_state(config: Config) -> anyhow::Result<AppState> {
         tls,
         limits,
         hashing: Arc::new(hashing),
+        media: Arc::new(media),
     })
 }
 
@@ -167,6 +174,7 @@ fn serialize(row: &db::models::EventRow) -> Option<Arc<Delivered>> {
         room_seq: None,
         wire: None,
         deleted: false,
+        attachments: row.attachments.clone(),
     };
     let json = services::events::view(row)
         .map_err(|e| e.message)
@@ -205,6 +213,8 @@ pub async fn run_shared(state: Arc<AppState>, listener: TcpListener) -> anyhow::
     let pruner = actix_web::rt::spawn(workers::prune_records(state.clone().into_inner()));
     let limit_pruner = actix_web::rt::spawn(workers::prune_limits(state.clone().into_inner()));
     let presence = actix_web::rt::spawn(workers::watch_presence(state.clone().into_inner()));
+    let media_sweeper =
+        actix_web::rt::spawn(services::media::run_retention(state.clone().into_inner()));
     let sender = actix_web::rt::spawn(federation::sender::run(state.clone().into_inner()));
     let catch_up =
         actix_web::rt::spawn(federation::mirror::run_catch_up(state.clone().into_inner()));
@@ -273,6 +283,7 @@ pub async fn run_shared(state: Arc<AppState>, listener: TcpListener) -> anyhow::
     pruner.abort();
     limit_pruner.abort();
     presence.abort();
+    media_sweeper.abort();
     // Acknowledgements still pending are written before the process exits.
     workers::write_cursors(&state).await;
     sender.abort();

@@ -42,6 +42,9 @@ fn main() -> anyhow::Result<()> {
         None | Some(Command::Serve) => serve(cli.config),
         Some(Command::Keys { action }) => keys(&cli.config, action),
         Some(Command::Db { action }) => db(&cli.config, action),
+        Some(Command::Media { action }) => {
+            homeserver::services::media::admin::run(cli.config, action)
+        }
     }
 }
 

@@ -43,6 +43,8 @@ pub struct AppState {
     pub limits: Arc<Limits>,
     /// Password hashing, bounded to one hash per core.
     pub hashing: Arc<Hashing>,
+    /// Media: the blob store and the thumbnailers' permits.
+    pub media: Arc<crate::services::media::Media>,
 }
 
 impl AppState {

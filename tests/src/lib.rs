@@ -11,6 +11,9 @@
 //!   requests (the directory crate's tests).
 //! - [`cli`]: running the `hearth` command (the client crate's tests).
 //! - [`api`]: a small JSON-over-HTTP client and typed helpers for the client API.
+//! - [`media`]: uploads and downloads with headers, test files made on the spot (images,
+//!   EICAR, a PNG header claiming a huge image), a real clamd and moto's S3 server (each
+//!   skipped when not installed, except under `CI=true`).
 //! - [`postgres`]: a throwaway Postgres cluster (skipped without Postgres, except in CI).
 //! - [`network`]: a directory and registered homeservers with short timers; test keys.
 //! - [`sse`]: reading the event stream's Server-Sent Events.
@@ -26,6 +29,7 @@ pub mod api;
 pub mod cli;
 pub mod directory;
 pub mod load;
+pub mod media;
 pub mod network;
 pub mod postgres;
 pub mod process;

@@ -25,6 +25,7 @@ pub fn message(to: &str, body: &str) -> SendRequest {
         meta: None,
         reply_to: None,
         txn_id: None,
+        attachments: Vec::new(),
     }
 }
 

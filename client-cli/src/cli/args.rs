@@ -182,6 +182,26 @@ pub enum Command {
         /// The root message's id.
         id: String,
     },
+    /// Upload a file (its type is decided by its content); with --to, send it as an attachment.
+    Upload {
+        /// The file.
+        file: std::path::PathBuf,
+        /// Send a message with the file attached to `#channel[@server]` or `nick[@server]`.
+        #[arg(long)]
+        to: Option<String>,
+        /// The message's text (with --to); the file's name when left out.
+        #[arg(long, short = 'm', requires = "to")]
+        message: Option<String>,
+    },
+    /// Download a media by its id.
+    Download {
+        /// The media id (`<uuid>@<server>`).
+        id: String,
+        /// Where to write it (`-` for standard output); default: the name the server gives, in
+        /// the current directory.
+        #[arg(long, short = 'o')]
+        output: Option<std::path::PathBuf>,
+    },
     /// Show one message with its edits, reactions and replies counted.
     Show {
         /// The message's id.

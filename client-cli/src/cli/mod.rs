@@ -16,7 +16,7 @@ pub mod password;
 pub mod profile;
 
 use args::{ChannelCommand, Cli, Command, ProfileCommand, UsersCommand};
-use commands::{account, channels, messages, read, settings, tail};
+use commands::{account, channels, media, messages, read, settings, tail};
 use context::Context;
 use error::CliError;
 use profile::ProfileStore;
@@ -77,6 +77,10 @@ pub async fn run(cli: Cli) -> Result<(), CliError> {
         Command::React { id, emoji, remove } => messages::react(&ctx, id, emoji, *remove).await,
         Command::Thread { id } => messages::thread(&ctx, id).await,
         Command::Show { id } => messages::show(&ctx, id).await,
+        Command::Upload { file, to, message } => {
+            media::upload(&ctx, file, to.as_deref(), message.as_deref()).await
+        }
+        Command::Download { id, output } => media::download(&ctx, id, output.as_deref()).await,
         Command::Read { target, id } => read::read(&ctx, target, id).await,
         Command::Receipts { id } => read::receipts(&ctx, id).await,
         Command::Conversations => read::conversations(&ctx).await,

@@ -250,6 +250,9 @@ pub struct SendRequest {
     /// Client transaction id: a repeat from the same device returns the first result.
     #[serde(default)]
     pub txn_id: Option<String>,
+    /// Media ids (`<uuid>@<server>`) the sender uploaded, at most 10.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub attachments: Vec<String>,
 }
 
 /// `PUT /api/v1/messages/{id}`: the new text of one's message.

@@ -76,6 +76,7 @@ pub fn append(conn: &mut Conn, new: NewEvent, max_history: i64) -> QueryResult<E
             events::target.eq(&new.target),
             events::room_seq.eq(Some(room_seq)),
             events::wire.eq(&new.wire),
+            events::attachments.eq(&new.attachments),
         ))
         .returning(events::seq)
         .get_result(c))?;
@@ -95,6 +96,7 @@ pub fn append(conn: &mut Conn, new: NewEvent, max_history: i64) -> QueryResult<E
         room_seq: Some(room_seq),
         wire: new.wire,
         deleted: false,
+        attachments: new.attachments,
     })
 }
 

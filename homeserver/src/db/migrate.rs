@@ -220,7 +220,7 @@ fn copy_all(
         seq: i64, id: String, room_id: i64, ts_ms: i64, sender: String,
         sender_id: Option<String>, recipient: String, kind: String, body: String, meta: String,
         reply_to: Option<String>, target: Option<String>, room_seq: Option<i64>,
-        wire: Option<String>, deleted: bool,
+        wire: Option<String>, deleted: bool, attachments: Option<String>,
     });
     copy_table!(
         src,
@@ -372,6 +372,11 @@ fn copy_all(
     copy_table!(src, dst, progress, copied, channel_settings {
         room_id: i64, description: String, set_by: Option<String>, set_ms: Option<i64>,
     });
+    // Media rows (the blobs stay in DATA_DIR/media or the bucket).
+    copy_table!(src, dst, progress, copied, media {
+        id: String, origin: String, uploader: String, uploader_id: Option<String>,
+        filename: String, size: i64, content_type: String, sha256: String, created_ms: i64,
+    });
     copy_table!(
         src,
         dst,
@@ -383,6 +388,17 @@ fn copy_all(
             pinned_by: String,
             event_id: String,
             ts_ms: i64,
+        }
+    );
+    copy_table!(
+        src,
+        dst,
+        progress,
+        copied,
+        media_refs {
+            media_id: String,
+            event_id: String,
+            room_id: i64,
         }
     );
     Ok(copied)

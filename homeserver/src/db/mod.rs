@@ -20,6 +20,7 @@ pub mod backend;
 pub mod channels;
 pub mod devices;
 pub mod events;
+pub mod media;
 pub mod migrate;
 pub mod models;
 pub mod outbox;

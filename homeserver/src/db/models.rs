@@ -101,6 +101,8 @@ pub struct EventRow {
     pub wire: Option<String>,
     /// Erased: a deleted message, or an edit of one.
     pub deleted: bool,
+    /// Media ids, a JSON array (`None` without attachments).
+    pub attachments: Option<String>,
 }
 
 /// The counters of a message that was edited or answered.
@@ -143,4 +145,6 @@ pub struct NewEvent {
     /// The host's position when mirroring a channel; `None` takes the room's next position.
     pub room_seq: Option<i64>,
     pub wire: Option<String>,
+    /// Media ids, a JSON array (`None` without attachments).
+    pub attachments: Option<String>,
 }

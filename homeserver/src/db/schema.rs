@@ -89,6 +89,7 @@ diesel::table! {
         room_seq -> Nullable<BigInt>,
         wire -> Nullable<Text>,
         deleted -> Bool,
+        attachments -> Nullable<Text>,
     }
 }
 
@@ -260,12 +261,34 @@ diesel::table! {
 }
 
 diesel::table! {
+    media (id) {
+        id -> Text,
+        origin -> Text,
+        uploader -> Text,
+        uploader_id -> Nullable<Text>,
+        filename -> Text,
+        size -> BigInt,
+        content_type -> Text,
+        sha256 -> Text,
+        created_ms -> BigInt,
+    }
+}
+
+diesel::table! {
     pins (room_id, message_id) {
         room_id -> BigInt,
         message_id -> Text,
         pinned_by -> Text,
         event_id -> Text,
         ts_ms -> BigInt,
+    }
+}
+
+diesel::table! {
+    media_refs (media_id, event_id) {
+        media_id -> Text,
+        event_id -> Text,
+        room_id -> BigInt,
     }
 }
 
@@ -294,4 +317,6 @@ diesel::allow_tables_to_appear_in_same_query!(
     profiles,
     channel_settings,
     pins,
+    media,
+    media_refs,
 );

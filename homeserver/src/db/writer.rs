@@ -538,6 +538,7 @@ mod tests {
             target: None,
             room_seq: None,
             wire: None,
+            attachments: None,
         };
         // Twelve concurrent appends (so they share batches); the fifth fails after appending.
         let writes: Vec<_> = (0..12)

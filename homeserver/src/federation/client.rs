@@ -140,6 +140,50 @@ impl FedClient {
             .await
     }
 
+    /// A signed `GET` of `base_url` + `path` whose answer is read by the caller as a byte
+    /// stream (media): the response once its status is a success.
+    pub async fn signed_get_stream(
+        &self,
+        base_url: &str,
+        path: &str,
+        destination: &str,
+    ) -> Result<awc::ClientResponse, FedError> {
+        let auth = sign_request(
+            "GET",
+            path,
+            &self.origin,
+            destination,
+            now_ms_u64(),
+            &[],
+            self.keys.current(),
+        )
+        .map_err(|e| FedError::Signing(e.to_string()))?;
+        let url = format!("{}{}", base_url.trim_end_matches('/'), path);
+        let mut req = self
+            .http
+            .get(&url)
+            .insert_header(("Authorization", auth.to_header()));
+        if let Some(key) = self.federation_key.as_deref() {
+            req = req.insert_header((
+                super::inbound::PROOF_HEADER,
+                super::inbound::federation_proof(key, &auth.sig),
+            ));
+        }
+        let mut res = req.send().await.map_err(|e| FedError::Unreachable {
+            url: url.clone(),
+            message: e.to_string(),
+        })?;
+        if !res.status().is_success() {
+            let bytes = res.body().limit(4096).await.unwrap_or_default();
+            return Err(FedError::Status {
+                url,
+                status: res.status().as_u16(),
+                body: String::from_utf8_lossy(&bytes).into_owned(),
+            });
+        }
+        Ok(res)
+    }
+
     async fn send(
         &self,
         method: Method,

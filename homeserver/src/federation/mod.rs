@@ -9,6 +9,8 @@
 //!   destination, persisted backoff, retries on a timer).
 //! - [`inbound`]: verifying signed requests from peers (signature, destination, clock skew,
 //!   replays, `FEDERATION_KEY`).
+//! - [`media`]: another server's media fetched from its origin (signed, hash checked, cached),
+//!   and this server's media described and served to peers it was shared with.
 //! - [`receive`]: applying the events of a received transaction, each verified first.
 //! - [`hosting`]: shared channels on their host: submissions, sequencing, envelopes, fan-out,
 //!   pulls.
@@ -20,6 +22,7 @@ pub mod directory;
 pub mod ephemeral;
 pub mod hosting;
 pub mod inbound;
+pub mod media;
 pub mod mirror;
 pub mod peers;
 pub mod profiles;

@@ -244,6 +244,7 @@ struct DirectEvent {
     meta: Value,
     reply_to: Option<String>,
     target: Option<String>,
+    attachments: Vec<String>,
     ts_ms: i64,
 }
 
@@ -350,6 +351,10 @@ fn check_direct(state: &AppState, event: &Value) -> Result<DirectEvent, ApiError
         meta,
         reply_to: event.reply_to.map(|u| u.to_string()),
         target: event.target.map(|u| u.to_string()),
+        attachments: crate::services::media::received_attachments(
+            &event.attachments,
+            &event.origin,
+        ),
         ts_ms: i64::try_from(event.ts_ms).unwrap_or_else(|_| now_ms()),
     })
 }
@@ -400,6 +405,7 @@ fn store_direct(conn: &mut Conn, host: &Host, direct: DirectEvent) -> Result<(),
     .with_meta(direct.meta)
     .replying_to(direct.reply_to)
     .targeting(direct.target)
+    .with_attachments(direct.attachments)
     .received(direct.id, direct.ts_ms);
     append_event(conn, draft, max_history)?;
     Ok(())

@@ -3,7 +3,8 @@
 //!
 //! # Layout
 //! - [`auth`]: the `Session` extractor (bearer token).
-//! - [`accounts`], [`channels`], [`messages`], [`server`], [`federation`]: handlers by resource.
+//! - [`accounts`], [`channels`], [`messages`], [`server`], [`federation`], [`media`]: handlers
+//!   by resource.
 //! - [`errors`]: JSON errors for bad bodies, queries and paths, 404 and 405.
 //! - [`openapi`]: the generated OpenAPI document and the offline docs page.
 
@@ -13,6 +14,7 @@ pub mod channels;
 pub mod errors;
 pub mod federation;
 pub mod hangup;
+pub mod media;
 pub mod messages;
 pub mod openapi;
 pub mod profiles;
@@ -25,6 +27,7 @@ pub mod ws;
 use actix_web::web;
 use federation_proto::api::client::{paths, read_paths};
 use federation_proto::api::federation::paths as fed_paths;
+use federation_proto::media::paths as media_paths;
 
 /// A resource that answers 405 for methods it does not route.
 fn resource(path: &str) -> actix_web::Resource {
@@ -129,5 +132,10 @@ pub fn configure(cfg: &mut web::ServiceConfig, json_limit: usize) {
         )
         .service(resource(paths::REACTIONS).post(messages::react))
         .service(resource(paths::REACTION).delete(messages::unreact))
-        .service(resource(paths::THREAD).get(messages::thread));
+        .service(resource(paths::THREAD).get(messages::thread))
+        .service(resource(media_paths::MEDIA).post(media::upload))
+        .service(resource(media_paths::MEDIA_ONE).get(media::download))
+        .service(resource(media_paths::MEDIA_THUMBNAIL).get(media::thumbnail))
+        .service(resource(media_paths::FEDERATION_MEDIA).get(media::federation_describe))
+        .service(resource(media_paths::FEDERATION_MEDIA_CONTENT).get(media::federation_content));
 }

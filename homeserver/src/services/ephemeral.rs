@@ -64,6 +64,7 @@ pub fn event(from: &str, to: &str, kind: EventKind, body: impl Into<String>) -> 
         deleted: None,
         reactions: None,
         replies: None,
+        files: None,
     }
 }
 

@@ -31,6 +31,7 @@ pub struct Draft {
     received: Option<(String, i64)>,
     room_seq: Option<i64>,
     wire: Option<String>,
+    attachments: Vec<String>,
 }
 
 impl Draft {
@@ -56,6 +57,7 @@ impl Draft {
             received: None,
             room_seq: None,
             wire: None,
+            attachments: Vec::new(),
         }
     }
 
@@ -90,6 +92,13 @@ impl Draft {
         self
     }
 
+    /// Sets `attachments` (media ids; checked by the caller: `services::media::attach` for a
+    /// local send, the origin's signature for a received event).
+    pub fn with_attachments(mut self, attachments: Vec<String>) -> Draft {
+        self.attachments = attachments;
+        self
+    }
+
     /// Sets `target` (the message an edit, delete or reaction acts on).
     pub fn targeting(mut self, target: Option<String>) -> Draft {
         self.target = target;
@@ -118,8 +127,16 @@ pub fn append_event(conn: &mut Conn, draft: Draft, max_history: i64) -> Result<E
         target: draft.target,
         room_seq: draft.room_seq,
         wire: draft.wire,
+        attachments: if draft.attachments.is_empty() {
+            None
+        } else {
+            Some(serde_json::to_string(&draft.attachments).map_err(ApiError::internal)?)
+        },
     };
     let row = db::events::append(conn, new, max_history)?;
+    if !draft.attachments.is_empty() && kind.is_user_sendable() {
+        db::media::add_refs(conn, &draft.attachments, &row.id, row.room_id)?;
+    }
     apply_effect(conn, kind, &row)?;
     let recipients = db::events::recipients(conn, draft.room_id)?;
     if !db::writer::record_event(&row, &recipients) {
@@ -176,6 +193,7 @@ fn apply_effect(conn: &mut Conn, kind: EventKind, row: &EventRow) -> Result<(), 
         EventKind::Delete if is_message => {
             db::rich::erase(conn, &target.id)?;
             db::settings::unpin_erased(conn, &target.id)?;
+            db::media::drop_refs_of(conn, &target.id)?;
             if let Some(erased) = db::events::by_id(conn, &target.id)? {
                 let erased = serde_json::to_string(&view(erased)?).map_err(ApiError::internal)?;
                 db::rich::erase_txn_answers(conn, &target.id, &erased)?;
@@ -259,12 +277,16 @@ pub fn message_views(
             }),
         }
     }
+    let mut files = super::media::files_of(conn, &rows)?;
     rows.into_iter()
         .map(|row| {
             let deleted = row.deleted;
             let mut event = view(row)?;
             if !event.is_message() {
                 return Ok(event);
+            }
+            if !event.attachments.is_empty() && !deleted {
+                event.files = Some(files.take(&event.attachments));
             }
             let id = event.id.to_string();
             let stats = stats.remove(&id).unwrap_or_default();
@@ -311,11 +333,20 @@ pub fn view(row: EventRow) -> Result<Event, ApiError> {
         meta,
         reply_to: row.reply_to.as_deref().map(parse_uuid).transpose()?,
         target: row.target.as_deref().map(parse_uuid).transpose()?,
-        attachments: Vec::new(),
+        attachments: match row.attachments.as_deref() {
+            None => Vec::new(),
+            Some(json) => serde_json::from_str(json).map_err(|_| {
+                ApiError::internal(format!(
+                    "stored attachments of event {} are not a list",
+                    row.id
+                ))
+            })?,
+        },
         edited: None,
         deleted: None,
         reactions: None,
         replies: None,
+        files: None,
     })
 }
 

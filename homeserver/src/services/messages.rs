@@ -130,6 +130,9 @@ pub struct Outgoing {
     pub reply_to: Option<String>,
     /// The device's idempotency key.
     pub txn_id: Option<String>,
+    /// Media ids the sender uploaded (well-formed, at most 10; ownership is checked in the
+    /// send's write).
+    pub attachments: Vec<String>,
 }
 
 /// Checks a send request's fields.
@@ -170,6 +173,7 @@ pub fn validate(state: &AppState, req: SendRequest) -> Result<Outgoing, ApiError
             ));
         }
     }
+    let attachments = super::media::parse_attachments(req.attachments)?;
     Ok(Outgoing {
         target,
         kind,
@@ -177,6 +181,7 @@ pub fn validate(state: &AppState, req: SendRequest) -> Result<Outgoing, ApiError
         meta,
         reply_to,
         txn_id: req.txn_id,
+        attachments,
     })
 }
 
@@ -247,6 +252,7 @@ pub async fn send(state: &AppState, session: &Session, out: Outgoing) -> Result<
             if let Some(reply_to) = &out.reply_to {
                 check_reply_to(conn, room_id, reply_to)?;
             }
+            super::media::check_attachments(conn, &session.user_id, &out.attachments)?;
             let draft = Draft::new(
                 room_id,
                 &sender,
@@ -256,7 +262,8 @@ pub async fn send(state: &AppState, session: &Session, out: Outgoing) -> Result<
                 out.body,
             )
             .with_meta(out.meta)
-            .replying_to(out.reply_to);
+            .replying_to(out.reply_to)
+            .with_attachments(out.attachments);
             let row = append_event(conn, draft, max_history)?;
             let mut queued = match &hosted {
                 Some(channel) => fan_out(conn, &keys, server.as_str(), channel, &row, None)?,

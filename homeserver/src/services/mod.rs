@@ -14,6 +14,7 @@
 //! - [`read`]: read markers, receipts, the conversation list with unread and mention counts.
 //! - [`profiles`]: display name, avatar, presence status; `presence` events; user search.
 //! - [`fanout`]: host-signed envelopes of hosted channels' events, queued for member servers.
+//! - [`media`]: uploads, downloads, thumbnails, attachments, malware scanning, retention.
 //! - [`messages`]: sending (channels and DMs) and history.
 //! - [`rich`]: edits, deletes, reactions and threads (channels hosted here and DMs); their
 //!   effects are applied by `events::append_event`.
@@ -29,6 +30,7 @@ pub mod ephemeral;
 pub mod events;
 pub mod fanout;
 pub mod landing;
+pub mod media;
 pub mod members;
 pub mod messages;
 pub mod modes;

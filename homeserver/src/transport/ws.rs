@@ -12,8 +12,8 @@
 //!
 //! Client frames:
 //! - `{"type":"auth","token":"…"}`: first, when the upgrade request had no `Authorization`.
-//! - `{"type":"send","to":…,"body":…,"kind"?,"meta"?,"reply_to"?,"txn_id"?}`: the fields of
-//!   `POST /api/v1/messages`, with the message's own type (`message`, `action`, `notice`)
+//! - `{"type":"send","to":…,"body":…,"kind"?,"meta"?,"reply_to"?,"txn_id"?,"attachments"?}`:
+//!   the fields of `POST /api/v1/messages`, with the message's own type (`message`, `action`, `notice`)
 //!   spelled `kind`, as `type` names the frame.
 //! - `{"type":"ack","seq":N}`: `POST /api/v1/messages/ack`.
 //! - `{"type":"typing","target","typing"}` and `{"type":"read","target","id"}`:

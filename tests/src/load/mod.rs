@@ -29,6 +29,7 @@ pub mod smoke;
 pub mod startup;
 pub mod target;
 pub mod unread;
+pub mod uploads;
 
 use std::time::{Duration, Instant};
 

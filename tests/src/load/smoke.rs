@@ -3,7 +3,9 @@
 //! something and saw no errors; it checks no timings.
 
 use super::cli::{self, print, Scenario};
-use super::{fanout, federation, latency, polls, raw, rich, sends, startup, unread, Common};
+use super::{
+    fanout, federation, latency, polls, raw, rich, sends, startup, unread, uploads, Common,
+};
 
 fn scenarios() -> Vec<Scenario> {
     vec![
@@ -24,6 +26,11 @@ fn scenarios() -> Vec<Scenario> {
             reactions: 1,
             reads: 1,
             recent: 16,
+        }),
+        Scenario::Uploads(uploads::Args {
+            concurrency: 2,
+            size_mib: 1,
+            rounds: 1,
         }),
         Scenario::Unread(unread::Args {
             members: 20,

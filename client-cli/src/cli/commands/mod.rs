@@ -2,6 +2,7 @@
 
 pub mod account;
 pub mod channels;
+pub mod media;
 pub mod messages;
 pub mod read;
 pub mod settings;

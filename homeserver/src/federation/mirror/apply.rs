@@ -270,6 +270,10 @@ async fn store(
             .with_meta(Value::Object(event.meta.clone()))
             .replying_to(event.reply_to.map(|u| u.to_string()))
             .targeting(event.target.map(|u| u.to_string()))
+            .with_attachments(crate::services::media::received_attachments(
+                &event.attachments,
+                &event.origin,
+            ))
             .received(id, ts_ms)
             .mirrored(seq, Some(event.to_json()));
             let row = append_event(conn, draft, max_history)?;

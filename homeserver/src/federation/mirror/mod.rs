@@ -145,7 +145,17 @@ fn signed_event(
     meta: Value,
     reply_to: Option<String>,
 ) -> Result<WireEvent, ApiError> {
-    signed_event_targeting(state, session, channel, kind, body, meta, reply_to, None)
+    signed_event_targeting(
+        state,
+        session,
+        channel,
+        kind,
+        body,
+        meta,
+        reply_to,
+        None,
+        &[],
+    )
 }
 
 /// [`signed_event`] with a `target` (the message an edit, delete or reaction acts on).
@@ -159,6 +169,7 @@ fn signed_event_targeting(
     meta: Value,
     reply_to: Option<String>,
     target: Option<String>,
+    attachments: &[String],
 ) -> Result<WireEvent, ApiError> {
     let mut event = json!({
         "id": uuid::Uuid::now_v7().to_string(),
@@ -174,6 +185,9 @@ fn signed_event_targeting(
     }
     if let Some(target) = target {
         event["target"] = json!(target);
+    }
+    if !attachments.is_empty() {
+        event["attachments"] = json!(attachments);
     }
     hash_and_sign_event(&mut event, state.server_name.as_str(), state.keys.current())
         .map_err(ApiError::internal)?;
@@ -282,6 +296,7 @@ pub async fn part(
 }
 
 /// Builds and signs a local member's message for a channel hosted elsewhere.
+#[allow(clippy::too_many_arguments)]
 pub async fn prepare_send(
     state: &AppState,
     session: &Session,
@@ -290,6 +305,7 @@ pub async fn prepare_send(
     body: &str,
     meta: Value,
     reply_to: Option<String>,
+    attachments: Vec<String>,
 ) -> Result<WireEvent, ApiError> {
     let global = channel.to_string();
     let room_id = require_member(state, session, &global).await?;
@@ -299,7 +315,24 @@ pub async fn prepare_send(
             .run(move |conn| check_reply_to(conn, room_id, &reply_to))
             .await?;
     }
-    signed_event(state, session, &global, kind, body, meta, reply_to)
+    if !attachments.is_empty() {
+        let (user_id, ids) = (session.user_id.clone(), attachments.clone());
+        state
+            .db
+            .run(move |conn| crate::services::media::check_attachments(conn, &user_id, &ids))
+            .await?;
+    }
+    signed_event_targeting(
+        state,
+        session,
+        &global,
+        kind,
+        body,
+        meta,
+        reply_to,
+        None,
+        &attachments,
+    )
 }
 
 /// Submits a signed message to its channel's host; acknowledged once the host has sequenced
@@ -402,6 +435,7 @@ pub async fn message_action(
         action.meta.clone(),
         None,
         Some(action.target.clone()),
+        &[],
     )?;
     match send_signed(state, &channel, event).await {
         Ok(event) => Ok(Acted {
@@ -509,6 +543,7 @@ pub async fn send(
                 &out.body,
                 out.meta,
                 out.reply_to,
+                out.attachments,
             )
             .await?;
             if let Some(txn_id) = &out.txn_id {

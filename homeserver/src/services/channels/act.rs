@@ -134,6 +134,10 @@ fn append_targeting(
         .with_meta(Value::Object(event.meta.clone()))
         .replying_to(event.reply_to.map(|id| id.to_string()))
         .targeting(event.target.map(|id| id.to_string()))
+        .with_attachments(crate::services::media::received_attachments(
+            &event.attachments,
+            &event.origin,
+        ))
         .received(
             event.id.to_string(),
             i64::try_from(event.ts_ms).unwrap_or_else(|_| now_ms()),

@@ -1,0 +1,3 @@
+DROP TABLE media_refs;
+DROP TABLE media;
+ALTER TABLE events DROP COLUMN attachments;
