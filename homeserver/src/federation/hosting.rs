@@ -342,7 +342,7 @@ pub async fn pins(
             let has_members = db::shared::member_servers(conn, channel.room_id)?.contains(&origin);
             policy::peer_reads(&channel, has_members)
                 .map_err(|d| d.into_error(&format!("#{name}")))?;
-            crate::services::channels::settings::pins_of(conn, channel.room_id, &me)
+            crate::services::channels::settings::pins_of(conn, channel.room_id, &[me.as_str()])
         })
         .await
 }

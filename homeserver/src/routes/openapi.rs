@@ -6,9 +6,7 @@ use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::{Modify, OpenApi};
 use utoipa_swagger_ui::SwaggerUi;
 
-use super::{
-    accounts, channels, media, messages, profiles, read, server, settings, typing, ws,
-};
+use super::{accounts, channels, media, messages, profiles, read, server, settings, typing, ws};
 
 /// Where the document is served.
 pub const OPENAPI_PATH: &str = "/api/v1/openapi.json";

@@ -18,6 +18,7 @@ use super::{
 use crate::error::ApiError;
 use crate::services::accounts::Session;
 use crate::services::channels::settings::pins_of;
+use crate::services::events::reactor_keys;
 use crate::state::AppState;
 
 /// Meta of the submission that asks a channel's host to delete it.
@@ -43,6 +44,7 @@ pub async fn pin(
         json!({}),
         None,
         Some(id.to_string()),
+        &[],
     )?;
     send_signed(state, channel, event).await
 }
@@ -61,7 +63,11 @@ pub async fn pins(
         Ok(pins) => Ok(pins),
         Err(e) if e.code == "host_unreachable" => {
             tracing::info!(%channel, error = %e, "pins from the mirror's copy");
-            state.db.run(move |conn| pins_of(conn, room_id, &me)).await
+            let user_id = session.user_id.clone();
+            state
+                .db
+                .run(move |conn| pins_of(conn, room_id, &reactor_keys(&user_id, &me)))
+                .await
         }
         Err(e) => Err(e),
     }

@@ -15,7 +15,7 @@ use super::{channel_for, local_actor, run_action};
 use crate::db::{self, Conn};
 use crate::error::ApiError;
 use crate::services::accounts::Session;
-use crate::services::events::{message_views, view};
+use crate::services::events::{message_views, reactor_keys, view};
 use crate::services::members;
 use crate::services::policy;
 use crate::services::rich::no_such_message;
@@ -90,6 +90,7 @@ pub async fn pins(
     channel: ChannelName,
 ) -> Result<Vec<Pin>, ApiError> {
     let actor = local_actor(state, session);
+    let user_id = session.user_id.clone();
     state
         .db
         .run(move |conn| {
@@ -97,14 +98,15 @@ pub async fn pins(
             let is_member = members::standing(conn, &row, &actor)?.is_some();
             policy::read_pins(&row, is_member)
                 .map_err(|d| d.into_error(&format!("#{}", row.name)))?;
-            pins_of(conn, row.room_id, actor.handle())
+            pins_of(conn, row.room_id, &reactor_keys(&user_id, actor.handle()))
         })
         .await
 }
 
 /// A room's pins (a channel hosted here or a mirror), newest pin first, each message as it
-/// reads now (after edits, with its aggregates for `me`); deleted messages are left out.
-pub fn pins_of(conn: &mut Conn, room_id: i64, me: &str) -> Result<Vec<Pin>, ApiError> {
+/// reads now (after edits, with its aggregates for the reader whose reaction keys are `me`,
+/// see [`reactor_keys`]); deleted messages are left out.
+pub fn pins_of(conn: &mut Conn, room_id: i64, me: &[&str]) -> Result<Vec<Pin>, ApiError> {
     let rows = db::settings::pinned(conn, room_id, PINS_MAX)?;
     let (pins, messages): (Vec<_>, Vec<_>) = rows.into_iter().unzip();
     let messages = message_views(conn, messages, me)?;
