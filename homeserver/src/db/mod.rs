@@ -387,4 +387,15 @@ mod tests {
         assert!(!sqlite.is_empty());
         assert_eq!(sqlite, migrations("postgres"));
     }
+
+    /// Diesel keys a migration by the version before the first `_`: two folders with the same
+    /// version would leave one of them unapplied on a database that has the other.
+    #[test]
+    fn migration_versions_are_unique() {
+        let mut versions = BTreeSet::new();
+        for name in migrations("sqlite") {
+            let version = name.split('_').next().unwrap_or_default().to_string();
+            assert!(versions.insert(version), "two migrations share the version of {name}");
+        }
+    }
 }
