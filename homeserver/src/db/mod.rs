@@ -395,7 +395,10 @@ mod tests {
         let mut versions = BTreeSet::new();
         for name in migrations("sqlite") {
             let version = name.split('_').next().unwrap_or_default().to_string();
-            assert!(versions.insert(version), "two migrations share the version of {name}");
+            assert!(
+                versions.insert(version),
+                "two migrations share the version of {name}"
+            );
         }
     }
 }
