@@ -145,6 +145,7 @@ pub fn render(event: &Event, local: Option<&str>) -> Rendered {
             format!("{nick} read up to here"),
             Tone::Status,
         ),
+        EventKind::Notification => ("-!-".into(), format!("notification: {body}"), Tone::Status),
         // A type newer than this client: shown as what it is, never dropped silently.
         EventKind::Other(kind) => (
             "-!-".into(),

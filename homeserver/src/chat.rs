@@ -144,6 +144,58 @@ pub async fn kick(
     }
 }
 
+/// `POST /api/v1/channels/{name}/mute` (`mute` true) and `/unmute`: a channel hosted elsewhere
+/// is asked through its host, which judges and announces it.
+pub async fn mute(
+    state: &AppState,
+    session: &Session,
+    raw: &str,
+    nick: &str,
+    mute: bool,
+    seconds: Option<i64>,
+) -> Result<(), ApiError> {
+    use crate::services::channels::sanctions::{self, MUTE_REQUEST, UNMUTE_REQUEST};
+    let seconds = sanctions::check_seconds(seconds)?;
+    match place(state, raw)? {
+        Place::Here(channel) => {
+            sanctions::mute(state, session, channel, nick.to_string(), mute, seconds).await
+        }
+        Place::Elsewhere(channel) => {
+            let meta = if mute {
+                serde_json::json!({ MUTE_REQUEST: nick, "seconds": seconds })
+            } else {
+                serde_json::json!({ UNMUTE_REQUEST: nick })
+            };
+            mirror::act(state, session, &channel, EventKind::System, "", meta).await
+        }
+    }
+}
+
+/// `PUT /api/v1/channels/{name}/notifications`: the user's level for a channel they are in,
+/// hosted here or elsewhere (kept by this server either way).
+pub async fn notification_level(
+    state: &AppState,
+    session: &Session,
+    raw: &str,
+    level: String,
+) -> Result<federation_proto::api::community::LevelResponse, ApiError> {
+    use crate::services::notifications;
+    notifications::check_level(&level)?;
+    let (global, room_id) = match place(state, raw)? {
+        Place::Here(channel) => {
+            let global = format!("#{}@{}", channel.name, state.server_name);
+            let room = notifications::hosted_room(state, session, channel.name).await?;
+            (global, room)
+        }
+        Place::Elsewhere(channel) => {
+            let global = channel.to_string();
+            let room = mirror::require_member(state, session, &global).await?;
+            (global, room)
+        }
+    };
+    notifications::set_level(state, session, global, room_id, level).await
+}
+
 /// `GET /api/v1/channels/{name}`
 pub async fn info(state: &AppState, session: &Session, raw: &str) -> Result<ChannelInfo, ApiError> {
     match place(state, raw)? {

@@ -198,6 +198,15 @@ pub async fn run_shared(state: Arc<AppState>, listener: TcpListener) -> anyhow::
     let addr = listener.local_addr()?;
     let state = web::Data::from(state);
     let json_limit = body_limit(&state.config);
+    let notifications_feed = state
+        .db
+        .commit_feed("notifications", services::notifications::FEED_CAPACITY);
+    let notifier_of_users = actix_web::rt::spawn(services::notifications::run(
+        state.clone().into_inner(),
+        notifications_feed,
+    ));
+    let notification_pruner =
+        actix_web::rt::spawn(services::notifications::prune(state.clone().into_inner()));
     let reaper = actix_web::rt::spawn(workers::reap_idle_devices(state.clone().into_inner()));
     let checkpointer = actix_web::rt::spawn(workers::checkpoint_wal(state.clone().into_inner()));
     let cursor_flusher = actix_web::rt::spawn(workers::flush_cursors(state.clone().into_inner()));
@@ -271,6 +280,8 @@ pub async fn run_shared(state: Arc<AppState>, listener: TcpListener) -> anyhow::
     sweeper.abort();
     pruner.abort();
     limit_pruner.abort();
+    notifier_of_users.abort();
+    notification_pruner.abort();
     // Acknowledgements still pending are written before the process exits.
     workers::write_cursors(&state).await;
     sender.abort();

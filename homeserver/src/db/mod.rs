@@ -22,6 +22,8 @@ pub mod devices;
 pub mod events;
 pub mod migrate;
 pub mod models;
+pub mod moderation;
+pub mod notifications;
 pub mod outbox;
 pub mod peers;
 pub mod read_state;

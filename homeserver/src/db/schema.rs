@@ -269,6 +269,44 @@ diesel::table! {
     }
 }
 
+diesel::table! {
+    bans (room_id, mask) {
+        room_id -> BigInt,
+        mask -> Text,
+        set_by -> Text,
+        set_ms -> BigInt,
+    }
+}
+
+diesel::table! {
+    mutes (room_id, handle) {
+        room_id -> BigInt,
+        handle -> Text,
+        until_ms -> Nullable<BigInt>,
+        set_by -> Text,
+        set_ms -> BigInt,
+    }
+}
+
+diesel::table! {
+    notifications (id) {
+        id -> Text,
+        user_id -> Text,
+        kind -> Text,
+        event_id -> Text,
+        ts_ms -> BigInt,
+        is_read -> Bool,
+    }
+}
+
+diesel::table! {
+    notification_levels (user_id, room_id) {
+        user_id -> Text,
+        room_id -> BigInt,
+        level -> Text,
+    }
+}
+
 diesel::allow_tables_to_appear_in_same_query!(
     users,
     devices,
@@ -294,4 +332,8 @@ diesel::allow_tables_to_appear_in_same_query!(
     profiles,
     channel_settings,
     pins,
+    bans,
+    mutes,
+    notifications,
+    notification_levels,
 );

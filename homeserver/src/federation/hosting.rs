@@ -15,6 +15,7 @@ use crate::db::{self, Conn};
 use crate::error::ApiError;
 use crate::federation::mirror::settings::DELETE_REQUEST;
 use crate::services::channels::act::{self, Authored, Done, Host};
+use crate::services::channels::sanctions::{self, MUTE_REQUEST, UNMUTE_REQUEST};
 use crate::services::channels::{check_reason, info_of, load_channel, parse_modes};
 use crate::services::fanout::{channel_state, envelope_of};
 use crate::services::messages::{check_body, check_meta};
@@ -170,6 +171,16 @@ fn perform(
         // deletion, if allowed, is announced by this server's own `system` event).
         EventKind::System if event.meta.contains_key(DELETE_REQUEST) => {
             act::delete_channel(conn, host, channel, actor)
+        }
+        // A member server's operator mutes or unmutes: the same rule as for a user here.
+        EventKind::System if event.meta.contains_key(MUTE_REQUEST) => {
+            let nick = text(MUTE_REQUEST).unwrap_or_default();
+            let seconds = event.meta.get("seconds").and_then(Value::as_i64);
+            sanctions::set_mute(conn, host, channel, actor, &nick, true, seconds, submitted)
+        }
+        EventKind::System if event.meta.contains_key(UNMUTE_REQUEST) => {
+            let nick = text(UNMUTE_REQUEST).unwrap_or_default();
+            sanctions::set_mute(conn, host, channel, actor, &nick, false, None, submitted)
         }
         EventKind::Quit | EventKind::System => Err(ApiError::bad_request(
             "unsupported_type",

@@ -10,6 +10,7 @@
 pub mod accounts;
 pub mod auth;
 pub mod channels;
+pub mod community;
 pub mod errors;
 pub mod federation;
 pub mod hangup;
@@ -24,6 +25,7 @@ pub mod ws;
 
 use actix_web::web;
 use federation_proto::api::client::{paths, read_paths};
+use federation_proto::api::community::{notification_paths, paths as community_paths};
 use federation_proto::api::federation::paths as fed_paths;
 
 /// A resource that answers 405 for methods it does not route.
@@ -108,6 +110,12 @@ pub fn configure(cfg: &mut web::ServiceConfig, json_limit: usize) {
         .service(resource(paths::MODE).post(channels::mode))
         .service(resource(paths::INVITE).post(channels::invite))
         .service(resource(paths::KICK).post(channels::kick))
+        .service(resource(community_paths::MUTE).post(community::mute))
+        .service(resource(community_paths::UNMUTE).post(community::unmute))
+        .service(resource(notification_paths::LEVEL).put(community::level))
+        .service(resource(notification_paths::NOTIFICATIONS).get(community::notifications))
+        .service(resource(notification_paths::READ_ALL).patch(community::read_all))
+        .service(resource(notification_paths::READ_ONE).patch(community::read_one))
         .service(
             resource(paths::PINS)
                 .get(settings::pins)

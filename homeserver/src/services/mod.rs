@@ -32,6 +32,7 @@ pub mod landing;
 pub mod members;
 pub mod messages;
 pub mod modes;
+pub mod notifications;
 pub mod passwords;
 pub mod policy;
 pub mod profiles;

@@ -79,7 +79,7 @@ fn host_error(host: &str, e: FedError) -> ApiError {
 
 /// Error codes are `&'static str`; a host's code is mapped onto the known set.
 fn leak_code(code: &str) -> &'static str {
-    const KNOWN: [&str; 38] = [
+    const KNOWN: [&str; 42] = [
         "invite_only",
         "bad_channel_key",
         "channel_full",
@@ -118,6 +118,10 @@ fn leak_code(code: &str) -> &'static str {
         "already_pinned",
         "not_pinned",
         "invalid_description",
+        "banned",
+        "muted",
+        "cannot_sanction_owner",
+        "invalid_duration",
     ];
     KNOWN
         .into_iter()

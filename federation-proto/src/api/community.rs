@@ -1,0 +1,109 @@
+//! Community tools (issue 18): mutes, and the moderation surface DESIGN.md fixes
+//! ("Notifications, invites, moderation, limits"). Bans are channel modes (`+b`/`-b` on the
+//! mode endpoint); their list is `ChannelInfo::bans`.
+
+use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
+
+/// Paths of the community tools.
+pub mod paths {
+    /// `POST`: mute a member of a channel.
+    pub const MUTE: &str = "/api/v1/channels/{name}/mute";
+    /// `POST`: lift a member's mute.
+    pub const UNMUTE: &str = "/api/v1/channels/{name}/unmute";
+}
+
+/// `POST /api/v1/channels/{name}/mute`.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct MuteRequest {
+    /// Whom: `nick` (this server) or `nick@server`.
+    pub nick: String,
+    /// How long, 1 s to a year; without it the mute lasts until lifted.
+    #[serde(default)]
+    pub seconds: Option<i64>,
+}
+
+/// `POST /api/v1/channels/{name}/unmute`.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct UnmuteRequest {
+    /// Whom.
+    pub nick: String,
+}
+
+/// Paths of notifications.
+pub mod notification_paths {
+    /// `GET`: the user's notifications, newest first (`?unread=true` for unread ones only).
+    pub const NOTIFICATIONS: &str = "/api/v1/notifications";
+    /// `PATCH`: mark one read.
+    pub const READ_ONE: &str = "/api/v1/notifications/{id}/read";
+    /// `PATCH`: mark all read.
+    pub const READ_ALL: &str = "/api/v1/notifications/read-all";
+    /// `PUT`: this user's notification level for a channel.
+    pub const LEVEL: &str = "/api/v1/channels/{name}/notifications";
+}
+
+/// One notification.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct Notification {
+    /// Its id.
+    pub id: String,
+    /// `mention`, `reply`, `invite`, `dm`, or `message` (a channel whose level is `all`).
+    #[serde(rename = "type")]
+    pub kind: String,
+    /// The event it is about (`null` once that event is gone from the log).
+    #[schema(value_type = Object)]
+    pub event: Option<crate::event::Event>,
+    /// When it was made (RFC 3339).
+    pub ts: String,
+    /// Whether the user marked it read.
+    pub read: bool,
+}
+
+/// `GET /api/v1/notifications`.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct NotificationList {
+    /// Newest first (at most 200).
+    pub notifications: Vec<Notification>,
+    /// How many of the user's notifications are unread.
+    pub unread: i64,
+}
+
+/// `GET /api/v1/notifications` query.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct NotificationQuery {
+    /// Only unread ones.
+    #[serde(default)]
+    pub unread: Option<bool>,
+    /// At most this many (1–200, default 50).
+    #[serde(default)]
+    pub limit: Option<i64>,
+}
+
+/// `PUT /api/v1/channels/{name}/notifications`.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct LevelRequest {
+    /// `all`, `mentions` or `muted`.
+    pub level: String,
+}
+
+/// Answer to `PUT /api/v1/channels/{name}/notifications`.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct LevelResponse {
+    /// The channel (`#name@host`).
+    pub channel: String,
+    /// The level now.
+    pub level: String,
+}
+
+/// Answer to the mark-read endpoints.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct MarkedRead {
+    /// Notifications that were unread and are read now.
+    pub marked: i64,
+    /// Unread notifications left.
+    pub unread: i64,
+}
