@@ -196,6 +196,28 @@ pub async fn notification_level(
     notifications::set_level(state, session, global, room_id, level).await
 }
 
+/// `POST /api/v1/channels/{name}/invites`: invite links are made by the channel's host, for
+/// its own users; a channel hosted elsewhere answers `400 not_hosted_here`.
+pub async fn create_invite_link(
+    state: &AppState,
+    session: &Session,
+    raw: &str,
+    max_uses: Option<i64>,
+    expires_in: Option<i64>,
+) -> Result<federation_proto::api::community::InviteLink, ApiError> {
+    use crate::services::channels::invite_links;
+    invite_links::check_request(max_uses, expires_in)?;
+    match place(state, raw)? {
+        Place::Here(channel) => {
+            invite_links::create(state, session, channel, max_uses, expires_in).await
+        }
+        Place::Elsewhere(channel) => Err(ApiError::bad_request(
+            "not_hosted_here",
+            format!("invite links of {channel} are made on its host"),
+        )),
+    }
+}
+
 /// `GET /api/v1/channels/{name}`
 pub async fn info(state: &AppState, session: &Session, raw: &str) -> Result<ChannelInfo, ApiError> {
     match place(state, raw)? {

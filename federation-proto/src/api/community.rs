@@ -107,3 +107,40 @@ pub struct MarkedRead {
     /// Unread notifications left.
     pub unread: i64,
 }
+
+/// Paths of invite links.
+pub mod invite_paths {
+    /// `POST`: an operator makes an invite link for a channel hosted here.
+    pub const CHANNEL_INVITES: &str = "/api/v1/channels/{name}/invites";
+    /// `GET`: a link's details; `DELETE`: revoke it (operators).
+    pub const INVITE: &str = "/api/v1/invites/{code}";
+    /// `POST`: join the channel through the link.
+    pub const ACCEPT: &str = "/api/v1/invites/{code}/accept";
+}
+
+/// `POST /api/v1/channels/{name}/invites`.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct InviteLinkRequest {
+    /// How many joins it allows (1–1,000,000; unlimited without).
+    #[serde(default)]
+    pub max_uses: Option<i64>,
+    /// Seconds until it expires (1 s to a year; default 7 days).
+    #[serde(default)]
+    pub expires_in: Option<i64>,
+}
+
+/// An invite link.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct InviteLink {
+    /// The code: 22 URL-safe characters (16 random bytes).
+    pub code: String,
+    /// The channel (`#name@host`).
+    pub channel: String,
+    /// When it expires (RFC 3339).
+    pub expires: String,
+    /// How many joins it allows (`null`: unlimited).
+    pub max_uses: Option<i64>,
+    /// How many joins it made.
+    pub uses: i64,
+}

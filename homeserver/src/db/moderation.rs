@@ -1,8 +1,9 @@
-//! Moderation rows (issue 18): a hosted channel's bans and mutes, keyed by room.
+//! Moderation rows (issue 18): a hosted channel's bans, mutes and invite links, keyed by room.
 
 use diesel::prelude::*;
 
-use super::schema::{bans, mutes};
+use super::models::ChannelRow;
+use super::schema::{bans, channels, invite_links, mutes};
 use super::Conn;
 
 /// A ban: a normalized mask (`services::modes::normalize_mask`).
@@ -110,5 +111,65 @@ pub fn rename(conn: &mut Conn, room_id: i64, old: &str, new: &str) -> QueryResul
 pub fn erase_room(conn: &mut Conn, room_id: i64) -> QueryResult<()> {
     diesel::delete(bans::table.filter(bans::room_id.eq(room_id))).execute(conn)?;
     diesel::delete(mutes::table.filter(mutes::room_id.eq(room_id))).execute(conn)?;
+    diesel::delete(invite_links::table.filter(invite_links::room_id.eq(room_id))).execute(conn)?;
     Ok(())
+}
+
+/// An invite link.
+#[derive(Debug, Clone, Queryable, Selectable, Insertable)]
+#[diesel(table_name = invite_links)]
+pub struct InviteLinkRow {
+    pub code: String,
+    pub room_id: i64,
+    pub created_by: String,
+    pub created_ms: i64,
+    pub expires_ms: i64,
+    pub max_uses: Option<i64>,
+    pub uses: i64,
+}
+
+/// Stores a new invite link.
+pub fn add_link(conn: &mut Conn, row: &InviteLinkRow) -> QueryResult<()> {
+    diesel::insert_into(invite_links::table)
+        .values(row)
+        .execute(conn)
+        .map(drop)
+}
+
+/// The invite link with this code.
+pub fn link(conn: &mut Conn, code: &str) -> QueryResult<Option<InviteLinkRow>> {
+    invite_links::table
+        .find(code)
+        .select(InviteLinkRow::as_select())
+        .first(conn)
+        .optional()
+}
+
+/// Counts one use of a link, only while it has uses left: `false` when it had none. One
+/// statement, so two accepts can never both take the last use.
+pub fn use_link(conn: &mut Conn, code: &str) -> QueryResult<bool> {
+    let updated = diesel::update(
+        invite_links::table.find(code).filter(
+            invite_links::max_uses
+                .is_null()
+                .or(invite_links::uses.lt(invite_links::max_uses.assume_not_null())),
+        ),
+    )
+    .set(invite_links::uses.eq(invite_links::uses + 1))
+    .execute(conn)?;
+    Ok(updated == 1)
+}
+
+/// Revokes (deletes) a link.
+pub fn remove_link(conn: &mut Conn, code: &str) -> QueryResult<bool> {
+    Ok(diesel::delete(invite_links::table.find(code)).execute(conn)? > 0)
+}
+
+/// The channel hosted here whose room this is (an invite link's channel).
+pub fn channel_by_room(conn: &mut Conn, room_id: i64) -> QueryResult<Option<ChannelRow>> {
+    channels::table
+        .filter(channels::room_id.eq(room_id))
+        .select(ChannelRow::as_select())
+        .first(conn)
+        .optional()
 }

@@ -307,6 +307,18 @@ diesel::table! {
     }
 }
 
+diesel::table! {
+    invite_links (code) {
+        code -> Text,
+        room_id -> BigInt,
+        created_by -> Text,
+        created_ms -> BigInt,
+        expires_ms -> BigInt,
+        max_uses -> Nullable<BigInt>,
+        uses -> BigInt,
+    }
+}
+
 diesel::allow_tables_to_appear_in_same_query!(
     users,
     devices,
@@ -336,4 +348,5 @@ diesel::allow_tables_to_appear_in_same_query!(
     mutes,
     notifications,
     notification_levels,
+    invite_links,
 );

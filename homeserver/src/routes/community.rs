@@ -1,17 +1,19 @@
-//! Community tools' handlers (issue 18): mutes and notifications. Bans go through
+//! Community tools' handlers (issue 18): mutes, notifications and invite links. Bans go through
 //! `channels::mode` (`+b`/`-b`).
 
 use actix_web::web;
+use federation_proto::api::client::ChannelInfo;
 use federation_proto::api::client::Empty;
 use federation_proto::api::community::{
-    LevelRequest, LevelResponse, MarkedRead, MuteRequest, NotificationList, NotificationQuery,
-    UnmuteRequest,
+    InviteLink, InviteLinkRequest, LevelRequest, LevelResponse, MarkedRead, MuteRequest,
+    NotificationList, NotificationQuery, UnmuteRequest,
 };
 use federation_proto::api::ErrorBody;
 
 use crate::chat;
 use crate::error::ApiError;
 use crate::services::accounts::Session;
+use crate::services::channels::invite_links;
 use crate::services::notifications;
 use crate::state::AppState;
 
@@ -104,4 +106,66 @@ pub async fn level(
     Ok(web::Json(
         chat::notification_level(&state, &session, &name, body.into_inner().level).await?,
     ))
+}
+
+/// `POST /api/v1/channels/{name}/invites`: an operator makes an invite link (default 7 days).
+#[utoipa::path(post, path = "/api/v1/channels/{name}/invites", tag = "invites", security(("bearer" = [])),
+    params(("name" = String, Path)), request_body = InviteLinkRequest,
+    responses((status = 201, body = InviteLink),
+        (status = 400, description = "invalid_max_uses, invalid_expires_in, not_hosted_here", body = ErrorBody),
+        (status = 403, description = "chanop_required, not_member", body = ErrorBody)))]
+pub async fn create_invite(
+    state: web::Data<AppState>,
+    session: Session,
+    name: web::Path<String>,
+    body: web::Json<InviteLinkRequest>,
+) -> Result<actix_web::HttpResponse, ApiError> {
+    let req = body.into_inner();
+    let link =
+        chat::create_invite_link(&state, &session, &name, req.max_uses, req.expires_in).await?;
+    Ok(actix_web::HttpResponse::Created().json(link))
+}
+
+/// `GET /api/v1/invites/{code}`
+#[utoipa::path(get, path = "/api/v1/invites/{code}", tag = "invites", security(("bearer" = [])),
+    params(("code" = String, Path)),
+    responses((status = 200, body = InviteLink), (status = 404, description = "no_such_invite", body = ErrorBody)))]
+pub async fn invite_details(
+    state: web::Data<AppState>,
+    _session: Session,
+    code: web::Path<String>,
+) -> Result<web::Json<InviteLink>, ApiError> {
+    Ok(web::Json(
+        invite_links::details(&state, code.into_inner()).await?,
+    ))
+}
+
+/// `POST /api/v1/invites/{code}/accept`: join through the link (past +i and +k, not a ban).
+#[utoipa::path(post, path = "/api/v1/invites/{code}/accept", tag = "invites", security(("bearer" = [])),
+    params(("code" = String, Path)),
+    responses((status = 200, body = ChannelInfo),
+        (status = 403, description = "banned, invite_expired, invite_used_up, channel_full", body = ErrorBody),
+        (status = 404, description = "no_such_invite", body = ErrorBody)))]
+pub async fn accept_invite(
+    state: web::Data<AppState>,
+    session: Session,
+    code: web::Path<String>,
+) -> Result<web::Json<ChannelInfo>, ApiError> {
+    Ok(web::Json(
+        invite_links::accept(&state, &session, code.into_inner()).await?,
+    ))
+}
+
+/// `DELETE /api/v1/invites/{code}`: revoke (the channel's operators).
+#[utoipa::path(delete, path = "/api/v1/invites/{code}", tag = "invites", security(("bearer" = [])),
+    params(("code" = String, Path)),
+    responses((status = 200, body = Empty), (status = 403, description = "chanop_required", body = ErrorBody),
+        (status = 404, description = "no_such_invite", body = ErrorBody)))]
+pub async fn revoke_invite(
+    state: web::Data<AppState>,
+    session: Session,
+    code: web::Path<String>,
+) -> Result<web::Json<Empty>, ApiError> {
+    invite_links::revoke(&state, &session, code.into_inner()).await?;
+    Ok(web::Json(Empty {}))
 }

@@ -25,7 +25,9 @@ pub mod ws;
 
 use actix_web::web;
 use federation_proto::api::client::{paths, read_paths};
-use federation_proto::api::community::{notification_paths, paths as community_paths};
+use federation_proto::api::community::{
+    invite_paths, notification_paths, paths as community_paths,
+};
 use federation_proto::api::federation::paths as fed_paths;
 
 /// A resource that answers 405 for methods it does not route.
@@ -113,6 +115,13 @@ pub fn configure(cfg: &mut web::ServiceConfig, json_limit: usize) {
         .service(resource(community_paths::MUTE).post(community::mute))
         .service(resource(community_paths::UNMUTE).post(community::unmute))
         .service(resource(notification_paths::LEVEL).put(community::level))
+        .service(resource(invite_paths::CHANNEL_INVITES).post(community::create_invite))
+        .service(resource(invite_paths::ACCEPT).post(community::accept_invite))
+        .service(
+            resource(invite_paths::INVITE)
+                .get(community::invite_details)
+                .delete(community::revoke_invite),
+        )
         .service(resource(notification_paths::NOTIFICATIONS).get(community::notifications))
         .service(resource(notification_paths::READ_ALL).patch(community::read_all))
         .service(resource(notification_paths::READ_ONE).patch(community::read_one))

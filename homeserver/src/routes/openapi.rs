@@ -30,7 +30,8 @@ pub const OPENAPI_PATH: &str = "/api/v1/openapi.json";
         read::read, read::receipts, read::conversations,
         profiles::update_me, profiles::search,
         community::mute, community::unmute, community::notifications, community::read_one,
-        community::read_all, community::level,
+        community::read_all, community::level, community::create_invite, community::invite_details,
+        community::accept_invite, community::revoke_invite,
     ),
     modifiers(&BearerAuth),
 )]

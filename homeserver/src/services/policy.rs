@@ -410,6 +410,11 @@ pub fn mute(
     Ok(())
 }
 
+/// Make or revoke a channel's invite links: operators.
+pub fn manage_invite_links(member: Option<Standing>) -> Result<(), Denied> {
+    change_modes(member).map(drop)
+}
+
 /// Whether a new ban removes a present member with this standing: everyone but the owner.
 pub fn ban_removes(target: Standing) -> bool {
     !target.owner
@@ -748,6 +753,12 @@ mod tests {
             mute(Some(OWNER), Some(OWNER), "t"),
             Err(Denied::CannotSanctionOwner)
         );
+        assert_eq!(manage_invite_links(Some(OP)), Ok(()));
+        assert_eq!(
+            manage_invite_links(Some(VOICE)),
+            Err(Denied::ChanopRequired)
+        );
+        assert_eq!(manage_invite_links(None), Err(Denied::NotMember));
         assert!(ban_removes(OP));
         assert!(!ban_removes(OWNER));
     }

@@ -8,6 +8,7 @@
 //! request.
 
 pub mod act;
+pub mod invite_links;
 pub mod sanctions;
 pub mod settings;
 
