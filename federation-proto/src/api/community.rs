@@ -144,3 +144,27 @@ pub struct InviteLink {
     /// How many joins it made.
     pub uses: i64,
 }
+
+/// Paths of blocks.
+pub mod block_paths {
+    /// `POST`: block a user; `DELETE`: unblock.
+    pub const BLOCK: &str = "/api/v1/users/{handle}/block";
+    /// `GET`: the users this user blocked.
+    pub const BLOCKS: &str = "/api/v1/users/me/blocks";
+}
+
+/// A blocked user.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct Block {
+    /// `nick@server`.
+    pub user: String,
+    /// Since when (RFC 3339).
+    pub ts: String,
+}
+
+/// `GET /api/v1/users/me/blocks`, and the answer to blocking and unblocking.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct BlockList {
+    /// Oldest first.
+    pub blocks: Vec<Block>,
+}

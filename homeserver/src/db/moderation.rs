@@ -1,9 +1,10 @@
-//! Moderation rows (issue 18): a hosted channel's bans, mutes and invite links, keyed by room.
+//! Moderation rows (issue 18): a hosted channel's bans, mutes and invite links, keyed by room;
+//! users' blocks.
 
 use diesel::prelude::*;
 
 use super::models::ChannelRow;
-use super::schema::{bans, channels, invite_links, mutes};
+use super::schema::{bans, blocks, channels, invite_links, mutes};
 use super::Conn;
 
 /// A ban: a normalized mask (`services::modes::normalize_mask`).
@@ -172,4 +173,42 @@ pub fn channel_by_room(conn: &mut Conn, room_id: i64) -> QueryResult<Option<Chan
         .select(ChannelRow::as_select())
         .first(conn)
         .optional()
+}
+
+/// Blocks `blocked` (a lowercase handle) for `user_id` (`false` when already blocked).
+pub fn add_block(conn: &mut Conn, user_id: &str, blocked: &str, ts_ms: i64) -> QueryResult<bool> {
+    if is_blocked(conn, user_id, blocked)? {
+        return Ok(false);
+    }
+    diesel::insert_into(blocks::table)
+        .values((
+            blocks::user_id.eq(user_id),
+            blocks::blocked.eq(blocked),
+            blocks::ts_ms.eq(ts_ms),
+        ))
+        .execute(conn)?;
+    Ok(true)
+}
+
+/// Lifts a block (`false` when there was none).
+pub fn remove_block(conn: &mut Conn, user_id: &str, blocked: &str) -> QueryResult<bool> {
+    Ok(diesel::delete(blocks::table.find((user_id, blocked))).execute(conn)? > 0)
+}
+
+/// Whether `user_id` blocked `handle` (lowercase).
+pub fn is_blocked(conn: &mut Conn, user_id: &str, handle: &str) -> QueryResult<bool> {
+    Ok(blocks::table
+        .find((user_id, handle))
+        .count()
+        .get_result::<i64>(conn)?
+        > 0)
+}
+
+/// A user's blocks, oldest first: `(handle, ts_ms)`.
+pub fn blocks_of(conn: &mut Conn, user_id: &str) -> QueryResult<Vec<(String, i64)>> {
+    blocks::table
+        .filter(blocks::user_id.eq(user_id))
+        .order(blocks::ts_ms.asc())
+        .select((blocks::blocked, blocks::ts_ms))
+        .load(conn)
 }

@@ -319,6 +319,14 @@ diesel::table! {
     }
 }
 
+diesel::table! {
+    blocks (user_id, blocked) {
+        user_id -> Text,
+        blocked -> Text,
+        ts_ms -> BigInt,
+    }
+}
+
 diesel::allow_tables_to_appear_in_same_query!(
     users,
     devices,
@@ -349,4 +357,5 @@ diesel::allow_tables_to_appear_in_same_query!(
     notifications,
     notification_levels,
     invite_links,
+    blocks,
 );

@@ -1,11 +1,11 @@
-//! Community tools' handlers (issue 18): mutes, notifications and invite links. Bans go through
+//! Community tools' handlers (issue 18): mutes, notifications, invite links and blocks. Bans go through
 //! `channels::mode` (`+b`/`-b`).
 
 use actix_web::web;
 use federation_proto::api::client::ChannelInfo;
 use federation_proto::api::client::Empty;
 use federation_proto::api::community::{
-    InviteLink, InviteLinkRequest, LevelRequest, LevelResponse, MarkedRead, MuteRequest,
+    BlockList, InviteLink, InviteLinkRequest, LevelRequest, LevelResponse, MarkedRead, MuteRequest,
     NotificationList, NotificationQuery, UnmuteRequest,
 };
 use federation_proto::api::ErrorBody;
@@ -14,7 +14,7 @@ use crate::chat;
 use crate::error::ApiError;
 use crate::services::accounts::Session;
 use crate::services::channels::invite_links;
-use crate::services::notifications;
+use crate::services::{blocks, notifications};
 use crate::state::AppState;
 
 /// `POST /api/v1/channels/{name}/mute`: a muted member reads but cannot send (`403 muted`).
@@ -168,4 +168,43 @@ pub async fn revoke_invite(
 ) -> Result<web::Json<Empty>, ApiError> {
     invite_links::revoke(&state, &session, code.into_inner()).await?;
     Ok(web::Json(Empty {}))
+}
+
+/// `POST /api/v1/users/{handle}/block`: refuse the user's direct messages (`403 blocked`).
+#[utoipa::path(post, path = "/api/v1/users/{handle}/block", tag = "moderation", security(("bearer" = [])),
+    params(("handle" = String, Path, description = "nick (this server) or nick@server")),
+    responses((status = 200, body = BlockList), (status = 400, description = "cannot_block_self, invalid_nick", body = ErrorBody),
+        (status = 404, description = "unknown_user", body = ErrorBody)))]
+pub async fn block(
+    state: web::Data<AppState>,
+    session: Session,
+    handle: web::Path<String>,
+) -> Result<web::Json<BlockList>, ApiError> {
+    Ok(web::Json(
+        blocks::set(&state, &session, handle.into_inner(), true).await?,
+    ))
+}
+
+/// `DELETE /api/v1/users/{handle}/block`
+#[utoipa::path(delete, path = "/api/v1/users/{handle}/block", tag = "moderation", security(("bearer" = [])),
+    params(("handle" = String, Path)),
+    responses((status = 200, body = BlockList), (status = 404, description = "unknown_user", body = ErrorBody)))]
+pub async fn unblock(
+    state: web::Data<AppState>,
+    session: Session,
+    handle: web::Path<String>,
+) -> Result<web::Json<BlockList>, ApiError> {
+    Ok(web::Json(
+        blocks::set(&state, &session, handle.into_inner(), false).await?,
+    ))
+}
+
+/// `GET /api/v1/users/me/blocks`
+#[utoipa::path(get, path = "/api/v1/users/me/blocks", tag = "moderation", security(("bearer" = [])),
+    responses((status = 200, body = BlockList)))]
+pub async fn my_blocks(
+    state: web::Data<AppState>,
+    session: Session,
+) -> Result<web::Json<BlockList>, ApiError> {
+    Ok(web::Json(blocks::list(&state, &session).await?))
 }

@@ -26,7 +26,7 @@ pub mod ws;
 use actix_web::web;
 use federation_proto::api::client::{paths, read_paths};
 use federation_proto::api::community::{
-    invite_paths, notification_paths, paths as community_paths,
+    block_paths, invite_paths, notification_paths, paths as community_paths,
 };
 use federation_proto::api::federation::paths as fed_paths;
 
@@ -115,6 +115,12 @@ pub fn configure(cfg: &mut web::ServiceConfig, json_limit: usize) {
         .service(resource(community_paths::MUTE).post(community::mute))
         .service(resource(community_paths::UNMUTE).post(community::unmute))
         .service(resource(notification_paths::LEVEL).put(community::level))
+        .service(resource(block_paths::BLOCKS).get(community::my_blocks))
+        .service(
+            resource(block_paths::BLOCK)
+                .post(community::block)
+                .delete(community::unblock),
+        )
         .service(resource(invite_paths::CHANNEL_INVITES).post(community::create_invite))
         .service(resource(invite_paths::ACCEPT).post(community::accept_invite))
         .service(

@@ -31,7 +31,8 @@ pub const OPENAPI_PATH: &str = "/api/v1/openapi.json";
         profiles::update_me, profiles::search,
         community::mute, community::unmute, community::notifications, community::read_one,
         community::read_all, community::level, community::create_invite, community::invite_details,
-        community::accept_invite, community::revoke_invite,
+        community::accept_invite, community::revoke_invite, community::block, community::unblock,
+        community::my_blocks,
     ),
     modifiers(&BearerAuth),
 )]

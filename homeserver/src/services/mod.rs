@@ -24,6 +24,7 @@
 //! - [`events`]: appending an event (published to long-polls after its commit); event views.
 
 pub mod accounts;
+pub mod blocks;
 pub mod channels;
 pub mod ephemeral;
 pub mod events;
