@@ -218,6 +218,26 @@ pub async fn create_invite_link(
     }
 }
 
+/// `GET /api/v1/channels/{name}/reports`: the reports this server keeps about a channel it
+/// hosts (a channel hosted elsewhere: `400 not_hosted_here`; its reports here are in the
+/// admins' queue).
+pub async fn channel_reports(
+    state: &AppState,
+    session: &Session,
+    raw: &str,
+    open_only: bool,
+) -> Result<federation_proto::api::community::ReportList, ApiError> {
+    match place(state, raw)? {
+        Place::Here(channel) => {
+            crate::services::reports::list_channel(state, session, channel, open_only).await
+        }
+        Place::Elsewhere(channel) => Err(ApiError::bad_request(
+            "not_hosted_here",
+            format!("{channel} is reviewed on its host"),
+        )),
+    }
+}
+
 /// `GET /api/v1/channels/{name}`
 pub async fn info(state: &AppState, session: &Session, raw: &str) -> Result<ChannelInfo, ApiError> {
     match place(state, raw)? {

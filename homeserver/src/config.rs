@@ -43,6 +43,13 @@ pub enum Command {
         #[command(subcommand)]
         action: DbCommand,
     },
+    /// Server administration: admins, accounts, the report queue. Takes the server's
+    /// configuration and works while it runs (it opens the same database).
+    Admin {
+        /// What to do.
+        #[command(subcommand)]
+        action: crate::admin::AdminCommand,
+    },
 }
 
 /// `homeserver db …`

@@ -16,6 +16,7 @@
 //!
 //! [`run`] serves on a listener the caller bound, so tests and embedders choose the port.
 
+pub mod admin;
 pub mod chat;
 pub mod config;
 pub mod cursors;

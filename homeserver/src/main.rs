@@ -42,6 +42,7 @@ fn main() -> anyhow::Result<()> {
         None | Some(Command::Serve) => serve(cli.config),
         Some(Command::Keys { action }) => keys(&cli.config, action),
         Some(Command::Db { action }) => db(&cli.config, action),
+        Some(Command::Admin { action }) => homeserver::admin::run(&cli.config, action),
     }
 }
 

@@ -168,3 +168,81 @@ pub struct BlockList {
     /// Oldest first.
     pub blocks: Vec<Block>,
 }
+
+/// Paths of reports and their review.
+pub mod report_paths {
+    /// `POST`: report a message.
+    pub const REPORT: &str = "/api/v1/messages/{id}/report";
+    /// `GET`: every report (server admins).
+    pub const ADMIN_REPORTS: &str = "/api/v1/admin/reports";
+    /// `POST`: resolve a report (server admins, or operators of its channel).
+    pub const RESOLVE: &str = "/api/v1/admin/reports/{id}/resolve";
+    /// `GET`: the reports of a channel hosted here (its operators).
+    pub const CHANNEL_REPORTS: &str = "/api/v1/channels/{name}/reports";
+}
+
+/// `POST /api/v1/messages/{id}/report`.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ReportRequest {
+    /// Why (1–500 characters).
+    pub reason: String,
+}
+
+/// Answer to a report.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct ReportCreated {
+    /// The report's id.
+    pub id: String,
+}
+
+/// A report in a review queue.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct Report {
+    /// Its id.
+    pub id: String,
+    /// The reported message's id.
+    pub message: String,
+    /// The message as it is now (`null` once gone from the log).
+    #[schema(value_type = Object)]
+    pub event: Option<crate::event::Event>,
+    /// The channel (`#name@host`) when it is one hosted here.
+    pub channel: Option<String>,
+    /// Who reported it.
+    pub reporter: String,
+    /// Who sent the message.
+    pub sender: String,
+    /// Why.
+    pub reason: String,
+    /// When (RFC 3339).
+    pub ts: String,
+    /// `open`, `dismissed`, `deleted` or `banned`.
+    pub status: String,
+    /// Who resolved it.
+    pub resolved_by: Option<String>,
+}
+
+/// A review queue, newest first.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct ReportList {
+    /// The reports.
+    pub reports: Vec<Report>,
+}
+
+/// `GET` query of the review queues.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ReportQuery {
+    /// Only open reports.
+    #[serde(default)]
+    pub open: Option<bool>,
+}
+
+/// `POST /api/v1/admin/reports/{id}/resolve`.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ResolveRequest {
+    /// `dismiss`, `delete` (the message is deleted as by an operator of its channel) or `ban`
+    /// (its sender is banned from the channel, `+b nick@server`, and removed).
+    pub action: String,
+}

@@ -16,6 +16,7 @@
 //! - [`users`], [`devices`], [`channels`], [`events`], [`peers`]: queries grouped by aggregate.
 //! - [`migrate`]: copying a SQLite database into Postgres (`homeserver db migrate-from-sqlite`).
 
+pub mod admin;
 pub mod backend;
 pub mod channels;
 pub mod devices;

@@ -327,6 +327,31 @@ diesel::table! {
     }
 }
 
+diesel::table! {
+    account_flags (user_id) {
+        user_id -> Text,
+        is_admin -> Bool,
+        disabled -> Bool,
+    }
+}
+
+diesel::table! {
+    reports (id) {
+        id -> Text,
+        reporter_id -> Text,
+        reporter -> Text,
+        event_id -> Text,
+        room_id -> BigInt,
+        channel -> Nullable<Text>,
+        sender -> Text,
+        reason -> Text,
+        ts_ms -> BigInt,
+        status -> Text,
+        resolved_by -> Nullable<Text>,
+        resolved_ms -> Nullable<BigInt>,
+    }
+}
+
 diesel::allow_tables_to_appear_in_same_query!(
     users,
     devices,
@@ -358,4 +383,6 @@ diesel::allow_tables_to_appear_in_same_query!(
     notification_levels,
     invite_links,
     blocks,
+    account_flags,
+    reports,
 );

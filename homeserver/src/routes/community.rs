@@ -1,4 +1,5 @@
-//! Community tools' handlers (issue 18): mutes, notifications, invite links and blocks. Bans go through
+//! Community tools' handlers (issue 18): mutes, notifications, invite links, blocks and
+//! reports. Bans go through
 //! `channels::mode` (`+b`/`-b`).
 
 use actix_web::web;
@@ -6,7 +7,8 @@ use federation_proto::api::client::ChannelInfo;
 use federation_proto::api::client::Empty;
 use federation_proto::api::community::{
     BlockList, InviteLink, InviteLinkRequest, LevelRequest, LevelResponse, MarkedRead, MuteRequest,
-    NotificationList, NotificationQuery, UnmuteRequest,
+    NotificationList, NotificationQuery, Report, ReportCreated, ReportList, ReportQuery,
+    ReportRequest, ResolveRequest, UnmuteRequest,
 };
 use federation_proto::api::ErrorBody;
 
@@ -14,7 +16,7 @@ use crate::chat;
 use crate::error::ApiError;
 use crate::services::accounts::Session;
 use crate::services::channels::invite_links;
-use crate::services::{blocks, notifications};
+use crate::services::{blocks, notifications, reports};
 use crate::state::AppState;
 
 /// `POST /api/v1/channels/{name}/mute`: a muted member reads but cannot send (`403 muted`).
@@ -207,4 +209,68 @@ pub async fn my_blocks(
     session: Session,
 ) -> Result<web::Json<BlockList>, ApiError> {
     Ok(web::Json(blocks::list(&state, &session).await?))
+}
+
+/// `POST /api/v1/messages/{id}/report`: report a message one can read.
+#[utoipa::path(post, path = "/api/v1/messages/{id}/report", tag = "moderation", security(("bearer" = [])),
+    params(("id" = String, Path)), request_body = ReportRequest,
+    responses((status = 201, body = ReportCreated), (status = 400, description = "invalid_reason", body = ErrorBody),
+        (status = 404, description = "no_such_message", body = ErrorBody)))]
+pub async fn report(
+    state: web::Data<AppState>,
+    session: Session,
+    id: web::Path<String>,
+    body: web::Json<ReportRequest>,
+) -> Result<actix_web::HttpResponse, ApiError> {
+    let created =
+        reports::report(&state, &session, id.into_inner(), body.into_inner().reason).await?;
+    Ok(actix_web::HttpResponse::Created().json(created))
+}
+
+/// `GET /api/v1/admin/reports?open=true`: every report, newest first (server admins).
+#[utoipa::path(get, path = "/api/v1/admin/reports", tag = "moderation", security(("bearer" = [])),
+    params(("open" = Option<bool>, Query, description = "only open reports")),
+    responses((status = 200, body = ReportList), (status = 403, description = "admin_required", body = ErrorBody)))]
+pub async fn admin_reports(
+    state: web::Data<AppState>,
+    session: Session,
+    query: web::Query<ReportQuery>,
+) -> Result<web::Json<ReportList>, ApiError> {
+    let open = query.into_inner().open.unwrap_or(false);
+    Ok(web::Json(reports::list_all(&state, &session, open).await?))
+}
+
+/// `GET /api/v1/channels/{name}/reports?open=true`: a channel's reports (its operators).
+#[utoipa::path(get, path = "/api/v1/channels/{name}/reports", tag = "moderation", security(("bearer" = [])),
+    params(("name" = String, Path), ("open" = Option<bool>, Query, description = "only open reports")),
+    responses((status = 200, body = ReportList), (status = 403, description = "chanop_required", body = ErrorBody)))]
+pub async fn channel_reports(
+    state: web::Data<AppState>,
+    session: Session,
+    name: web::Path<String>,
+    query: web::Query<ReportQuery>,
+) -> Result<web::Json<ReportList>, ApiError> {
+    let open = query.into_inner().open.unwrap_or(false);
+    Ok(web::Json(
+        chat::channel_reports(&state, &session, &name, open).await?,
+    ))
+}
+
+/// `POST /api/v1/admin/reports/{id}/resolve`: `dismiss`, `delete` or `ban` (server admins,
+/// or operators of the report's channel).
+#[utoipa::path(post, path = "/api/v1/admin/reports/{id}/resolve", tag = "moderation", security(("bearer" = [])),
+    params(("id" = String, Path)), request_body = ResolveRequest,
+    responses((status = 200, body = Report), (status = 400, description = "invalid_action, not_hosted_here", body = ErrorBody),
+        (status = 403, description = "admin_required, chanop_required", body = ErrorBody),
+        (status = 404, description = "no_such_report", body = ErrorBody),
+        (status = 409, description = "already_resolved", body = ErrorBody)))]
+pub async fn resolve_report(
+    state: web::Data<AppState>,
+    session: Session,
+    id: web::Path<String>,
+    body: web::Json<ResolveRequest>,
+) -> Result<web::Json<Report>, ApiError> {
+    Ok(web::Json(
+        reports::resolve(&state, &session, id.into_inner(), body.into_inner().action).await?,
+    ))
 }

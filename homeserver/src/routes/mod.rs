@@ -26,7 +26,7 @@ pub mod ws;
 use actix_web::web;
 use federation_proto::api::client::{paths, read_paths};
 use federation_proto::api::community::{
-    block_paths, invite_paths, notification_paths, paths as community_paths,
+    block_paths, invite_paths, notification_paths, paths as community_paths, report_paths,
 };
 use federation_proto::api::federation::paths as fed_paths;
 
@@ -116,6 +116,10 @@ pub fn configure(cfg: &mut web::ServiceConfig, json_limit: usize) {
         .service(resource(community_paths::UNMUTE).post(community::unmute))
         .service(resource(notification_paths::LEVEL).put(community::level))
         .service(resource(block_paths::BLOCKS).get(community::my_blocks))
+        .service(resource(report_paths::REPORT).post(community::report))
+        .service(resource(report_paths::ADMIN_REPORTS).get(community::admin_reports))
+        .service(resource(report_paths::RESOLVE).post(community::resolve_report))
+        .service(resource(report_paths::CHANNEL_REPORTS).get(community::channel_reports))
         .service(
             resource(block_paths::BLOCK)
                 .post(community::block)

@@ -32,7 +32,8 @@ pub const OPENAPI_PATH: &str = "/api/v1/openapi.json";
         community::mute, community::unmute, community::notifications, community::read_one,
         community::read_all, community::level, community::create_invite, community::invite_details,
         community::accept_invite, community::revoke_invite, community::block, community::unblock,
-        community::my_blocks,
+        community::my_blocks, community::report, community::admin_reports,
+        community::channel_reports, community::resolve_report,
     ),
     modifiers(&BearerAuth),
 )]

@@ -38,6 +38,7 @@ pub mod passwords;
 pub mod policy;
 pub mod profiles;
 pub mod read;
+pub mod reports;
 pub mod rich;
 pub mod sessions;
 pub mod stream;

@@ -150,6 +150,8 @@ pub enum Denied {
     Muted,
     /// The owner cannot be banned or muted.
     CannotSanctionOwner,
+    /// Server admins only.
+    AdminRequired,
 }
 
 impl Denied {
@@ -245,6 +247,9 @@ impl Denied {
             }
             Denied::Muted => {
                 ApiError::forbidden("muted", format!("you are muted in {channel}"))
+            }
+            Denied::AdminRequired => {
+                ApiError::forbidden("admin_required", "only the server's admins may do that")
             }
             Denied::CannotSanctionOwner => ApiError::forbidden(
                 "cannot_sanction_owner",
@@ -413,6 +418,23 @@ pub fn mute(
 /// Make or revoke a channel's invite links: operators.
 pub fn manage_invite_links(member: Option<Standing>) -> Result<(), Denied> {
     change_modes(member).map(drop)
+}
+
+/// Review a channel's reports (list, resolve): the server's admins, or its operators.
+pub fn review_reports(is_admin: bool, member: Option<Standing>) -> Result<(), Denied> {
+    if is_admin {
+        return Ok(());
+    }
+    change_modes(member).map(drop)
+}
+
+/// The server-wide review queue: admins.
+pub fn review_all_reports(is_admin: bool) -> Result<(), Denied> {
+    if is_admin {
+        Ok(())
+    } else {
+        Err(Denied::AdminRequired)
+    }
 }
 
 /// Whether a new ban removes a present member with this standing: everyone but the owner.
@@ -759,6 +781,15 @@ mod tests {
             Err(Denied::ChanopRequired)
         );
         assert_eq!(manage_invite_links(None), Err(Denied::NotMember));
+        assert_eq!(review_reports(true, None), Ok(()));
+        assert_eq!(review_reports(false, Some(OP)), Ok(()));
+        assert_eq!(
+            review_reports(false, Some(VOICE)),
+            Err(Denied::ChanopRequired)
+        );
+        assert_eq!(review_reports(false, None), Err(Denied::NotMember));
+        assert_eq!(review_all_reports(true), Ok(()));
+        assert_eq!(review_all_reports(false), Err(Denied::AdminRequired));
         assert!(ban_removes(OP));
         assert!(!ban_removes(OWNER));
     }
@@ -1125,6 +1156,7 @@ mod tests {
             (Denied::Banned, "banned", 403),
             (Denied::Muted, "muted", 403),
             (Denied::CannotSanctionOwner, "cannot_sanction_owner", 403),
+            (Denied::AdminRequired, "admin_required", 403),
         ];
         for (denied, code, status) in codes {
             let e = denied.into_error("#general");
