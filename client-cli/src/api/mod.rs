@@ -5,6 +5,7 @@
 //! - [`account`]: register, login, logout, profiles (and their updates), user search, nick
 //!   changes.
 //! - [`channels`]: join, part, lists, info, topic, modes, invite, kick.
+//! - [`community`]: bans, mutes, notifications, invite links, blocks, reports.
 //! - [`messages`]: send (with safe retries), history, one sync poll.
 //! - [`read`]: read markers, receipts, conversations with unread counts, typing.
 //! - [`server`]: server information and health.
@@ -12,6 +13,7 @@
 
 pub mod account;
 pub mod channels;
+pub mod community;
 pub mod messages;
 pub mod read;
 pub mod server;

@@ -201,7 +201,7 @@ async fn handle(state: &AppState, items: Vec<(EventRow, Arc<[String]>)>) -> Resu
         }
         ephemeral::publish(
             state,
-            &[row.user_id.clone()],
+            std::slice::from_ref(&row.user_id),
             &announce,
             ephemeral::STATE_LIFETIME,
         )?;
@@ -451,14 +451,16 @@ pub async fn prune(state: Arc<AppState>) {
 mod tests {
     use super::*;
 
-    fn named(body: &str) -> Vec<(String, Option<String>)> {
+    type Named = Vec<(String, Option<String>)>;
+
+    fn named(body: &str) -> Named {
         mentions(body)
     }
 
     #[test]
     fn finds_mentions_on_word_boundaries() {
         let m = |n: &str, s: Option<&str>| (n.to_string(), s.map(str::to_string));
-        let table: [(&str, Vec<(String, Option<String>)>); 12] = [
+        let table: [(&str, Named); 12] = [
             ("hi @bob", vec![m("bob", None)]),
             ("@Bob: look", vec![m("bob", None)]),
             ("@bob@hs2.example, hi", vec![m("bob", Some("hs2.example"))]),
