@@ -3,7 +3,9 @@
 use anyhow::Result;
 
 use super::report::Report;
-use super::{fanout, federation, latency, polls, raw, rich, sends, smoke, startup, unread, Common};
+use super::{
+    fanout, federation, latency, mentions, polls, raw, rich, sends, smoke, startup, unread, Common,
+};
 
 /// Load generator for Hearth homeservers and federation (see BENCHMARKS.md).
 #[derive(clap::Parser, Debug)]
@@ -41,6 +43,9 @@ pub enum Scenario {
     /// `GET /api/v1/conversations` in a big channel after a burst: latency, and the unread
     /// count checked.
     Unread(unread::Args),
+    /// Sends into a big channel without and with a mention: latency, throughput, CPU, and the
+    /// mentioned member's notification checked.
+    Mentions(mentions::Args),
     /// Baseline: bare SQLite insert loop with the server's durability settings.
     RawSqlite(raw::SqliteArgs),
     /// Baseline: trivial actix-web handler.
@@ -62,6 +67,7 @@ pub async fn run(common: &Common, scenario: &Scenario) -> Result<Report> {
         Scenario::Startup(a) => startup::run(common, a).await,
         Scenario::Rich(a) => rich::run(common, a).await,
         Scenario::Unread(a) => unread::run(common, a).await,
+        Scenario::Mentions(a) => mentions::run(common, a).await,
         Scenario::RawSqlite(a) => raw::sqlite(common, a),
         Scenario::RawHttp(a) => raw::http(common, a).await,
         Scenario::Smoke => anyhow::bail!("smoke runs through smoke::run"),
