@@ -242,7 +242,10 @@ pub async fn channel_reports(
 pub async fn info(state: &AppState, session: &Session, raw: &str) -> Result<ChannelInfo, ApiError> {
     match place(state, raw)? {
         Place::Here(channel) => channels::info(state, session, channel).await,
-        Place::Elsewhere(channel) => mirror::info(state, &channel).await,
+        Place::Elsewhere(channel) => {
+            let me = format!("{}@{}", session.nick, state.server_name);
+            mirror::info_as(state, &channel, &me).await
+        }
     }
 }
 

@@ -263,6 +263,20 @@ async fn bans_and_mutes_across_servers() {
     assert_eq!(kick["meta"]["nick"], "erin@hs1.test");
     assert_eq!(kick["meta"]["by"], "carol@hs2.test");
     join(&erin, "#town").await.expect_error(403, "banned");
+    // A remote operator sees the bans in the channel's info (asked of the host); a remote
+    // member does not.
+    let seen = carol
+        .api
+        .get(&format!("/api/v1/channels/{path}"))
+        .await
+        .expect(200);
+    assert_eq!(masks(&seen), ["erin@hs1.test"]);
+    let seen = bob
+        .api
+        .get(&format!("/api/v1/channels/{path}"))
+        .await
+        .expect(200);
+    assert!(seen.get("bans").is_none(), "a member sees the bans: {seen}");
     mode(&carol, path, "-b", "erin@hs1.test").await.expect(200);
     erin.join("#town").await;
 

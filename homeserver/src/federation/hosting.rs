@@ -314,13 +314,16 @@ pub async fn events_after(
 }
 
 /// A hosted channel's info for a peer (secret channels only for servers with members).
+/// With `user` (`nick@origin`), the bans are shown when that user operates the channel.
 pub async fn channel_info(
     state: &AppState,
     origin: &str,
     name: &str,
+    user: Option<&str>,
 ) -> Result<ChannelInfo, ApiError> {
     let server = state.server_name.clone();
     let (origin, name) = (origin.to_string(), name.to_string());
+    let user = user.map(str::to_string);
     state
         .db
         .run(move |conn| {
@@ -328,7 +331,21 @@ pub async fn channel_info(
             let has_members = db::shared::member_servers(conn, channel.room_id)?.contains(&origin);
             policy::peer_reads(&channel, has_members)
                 .map_err(|d| d.into_error(&format!("#{name}")))?;
-            info_of(conn, &server, &channel, has_members)
+            let mut info = info_of(conn, &server, &channel, has_members)?;
+            let asker = user.filter(|u| {
+                u.rsplit_once('@')
+                    .is_some_and(|(_, s)| s.eq_ignore_ascii_case(&origin))
+            });
+            if let Some(handle) = asker {
+                let actor = Actor::Remote {
+                    handle,
+                    server: origin.clone(),
+                };
+                let standing = crate::services::members::standing(conn, &channel, &actor)?;
+                info.bans =
+                    crate::services::channels::info_for(conn, &server, &channel, standing)?.bans;
+            }
+            Ok(info)
         })
         .await
 }

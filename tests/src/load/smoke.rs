@@ -3,7 +3,9 @@
 //! something and saw no errors; it checks no timings.
 
 use super::cli::{self, print, Scenario};
-use super::{fanout, federation, latency, polls, raw, rich, sends, startup, unread, Common};
+use super::{
+    fanout, federation, latency, mentions, polls, raw, rich, sends, startup, unread, Common,
+};
 
 fn scenarios() -> Vec<Scenario> {
     vec![
@@ -30,6 +32,11 @@ fn scenarios() -> Vec<Scenario> {
             messages: 30,
             concurrency: 4,
             burst_concurrency: 4,
+            register_concurrency: 8,
+        }),
+        Scenario::Mentions(mentions::Args {
+            members: 20,
+            concurrency: 2,
             register_concurrency: 8,
         }),
         Scenario::Latency(latency::Args {

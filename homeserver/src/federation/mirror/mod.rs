@@ -586,6 +586,27 @@ pub async fn info(state: &AppState, channel: &ChannelName) -> Result<ChannelInfo
     serde_json::from_value(answer).map_err(|e| bad_gateway(&host, e))
 }
 
+/// The channel's info from its host as `me` (`nick@server`, a user of this server) sees it:
+/// with its bans when `me` is one of its operators.
+pub async fn info_as(
+    state: &AppState,
+    channel: &ChannelName,
+    me: &str,
+) -> Result<ChannelInfo, ApiError> {
+    let host = host_of(channel);
+    let url = host_url(state, &host).await?;
+    let path = format!(
+        "{}?user={}",
+        channel_path(&channel.name, ""),
+        settings::encode_query(me)
+    );
+    let answer = client(state)
+        .signed(Method::GET, &url, &path, &host, None)
+        .await
+        .map_err(|e| host_error(&host, e))?;
+    serde_json::from_value(answer).map_err(|e| bad_gateway(&host, e))
+}
+
 /// The mirror room of a remote channel the user is in, or 403.
 pub async fn require_member(
     state: &AppState,
