@@ -214,4 +214,26 @@ async fn reports_and_admins() {
         .await
         .expect_error(403, "admin_required");
     assert!(!admin(&hs, &["grant", "nobody"]).status.success());
+
+    // Every endpoint of the community tools is in the OpenAPI document.
+    let doc = root.api.get("/api/v1/openapi.json").await.expect(200);
+    for path in [
+        "/api/v1/notifications",
+        "/api/v1/notifications/{id}/read",
+        "/api/v1/notifications/read-all",
+        "/api/v1/channels/{name}/notifications",
+        "/api/v1/channels/{name}/invites",
+        "/api/v1/invites/{code}",
+        "/api/v1/invites/{code}/accept",
+        "/api/v1/channels/{name}/mute",
+        "/api/v1/channels/{name}/unmute",
+        "/api/v1/users/{handle}/block",
+        "/api/v1/users/me/blocks",
+        "/api/v1/messages/{id}/report",
+        "/api/v1/admin/reports",
+        "/api/v1/admin/reports/{id}/resolve",
+        "/api/v1/channels/{name}/reports",
+    ] {
+        assert!(doc["paths"][path].is_object(), "{path} is not documented");
+    }
 }
