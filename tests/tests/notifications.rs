@@ -157,16 +157,21 @@ async fn notifications_on_one_server() {
     assert_eq!(set["level"], "muted");
     assert_eq!(set["channel"], "#den@hs1.test");
     bob.say("#den", "@alice are you there?").await;
+    // The consumer judges events in order, with the level it reads then: once this DM's
+    // notification is there, the mention above was judged while the channel was muted.
+    bob.say("alice", "checkpoint").await;
+    let got = until_count(&alice, 5).await;
+    assert_eq!(kinds(&got)[0], ("dm".to_string(), "checkpoint".to_string()));
     level(&alice, "den", "all").await.expect(200);
     carol.say("#den", "just chatting").await;
-    let got = until_count(&alice, 5).await;
+    let got = until_count(&alice, 6).await;
     assert_eq!(
         kinds(&got)[0],
         ("message".to_string(), "just chatting".to_string())
     );
     level(&alice, "den", "mentions").await.expect(200);
     bob.say("#den", "@alice now?").await;
-    let got = until_count(&alice, 6).await;
+    let got = until_count(&alice, 7).await;
     assert_eq!(kinds(&got)[0], ("mention".into(), "@alice now?".into()));
     assert!(
         !kinds(&got)
