@@ -28,6 +28,48 @@ pub struct Rendered {
     pub tone: Tone,
 }
 
+/// Whether `body` mentions the user `me` (`nick@server`): `@nick` or `@nick@server` on word
+/// boundaries, any case (the rule the server's notifications follow).
+pub fn mentions_me(body: &str, me: &str) -> bool {
+    let me = me.to_ascii_lowercase();
+    let (nick, server) = me.split_once('@').unwrap_or((me.as_str(), ""));
+    if nick.is_empty() {
+        return false;
+    }
+    let lower = body.to_ascii_lowercase();
+    let bytes = lower.as_bytes();
+    let word = |b: u8| b.is_ascii_alphanumeric() || b == b'_';
+    let mut from = 0;
+    while let Some(at) = lower[from..].find('@').map(|i| i + from) {
+        from = at + 1;
+        if at > 0 && (word(bytes[at - 1]) || bytes[at - 1] == b'@') {
+            continue;
+        }
+        let rest = &lower[at + 1..];
+        if !rest.starts_with(nick) {
+            continue;
+        }
+        let after = &rest[nick.len()..];
+        match after.as_bytes().first() {
+            None => return true,
+            Some(&b) if word(b) => continue,
+            Some(b'@') => {
+                let host = &after[1..];
+                if host.starts_with(server)
+                    && !host[server.len()..]
+                        .bytes()
+                        .next()
+                        .is_some_and(|b| b.is_ascii_alphanumeric() || b == b'-')
+                {
+                    return true;
+                }
+            }
+            Some(_) => return true,
+        }
+    }
+    false
+}
+
 /// `alice` for `alice@<local>`, the full handle otherwise.
 pub fn short_handle<'a>(handle: &'a str, local: Option<&str>) -> &'a str {
     match (handle.split_once('@'), local) {
@@ -145,6 +187,7 @@ pub fn render(event: &Event, local: Option<&str>) -> Rendered {
             format!("{nick} read up to here"),
             Tone::Status,
         ),
+        EventKind::Notification => ("-!-".into(), format!("notification: {body}"), Tone::Status),
         // A type newer than this client: shown as what it is, never dropped silently.
         EventKind::Other(kind) => (
             "-!-".into(),
@@ -268,6 +311,24 @@ pub(crate) mod tests {
             thumbnail_url: None,
         }]);
         assert!(line(&e, Some("hs1"), false).ends_with("look  [attached: cat.png (2.0 KB)]"));
+    }
+
+    #[test]
+    fn mentions_are_found_on_word_boundaries() {
+        let me = "alice@hs1.example";
+        for (body, expected) in [
+            ("hi @alice", true),
+            ("@Alice: look", true),
+            ("ping @alice@hs1.example.", true),
+            ("ping @alice@hs2.example", false),
+            ("mail alice@hs1.example", false),
+            ("@alicia", false),
+            ("@alice_b", false),
+            ("x@alice", false),
+            ("(@alice)", true),
+        ] {
+            assert_eq!(mentions_me(body, me), expected, "{body:?}");
+        }
     }
 
     pub(crate) fn event(seq: i64, kind: &str, from: &str, to: &str, body: &str) -> Event {

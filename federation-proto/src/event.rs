@@ -56,6 +56,8 @@ pub enum EventKind {
     Presence,
     /// Ephemeral: a read receipt.
     Receipt,
+    /// Ephemeral: a notification was made for the user (`meta.notification`).
+    Notification,
     /// A type this build does not know (see [`TypeName`] for the names allowed).
     Other(TypeName),
 }
@@ -106,7 +108,7 @@ impl std::fmt::Debug for TypeName {
 
 impl EventKind {
     /// Every kind, in declaration order.
-    pub const ALL: [EventKind; 21] = [
+    pub const ALL: [EventKind; 22] = [
         EventKind::Message,
         EventKind::Action,
         EventKind::Notice,
@@ -128,6 +130,7 @@ impl EventKind {
         EventKind::Typing,
         EventKind::Presence,
         EventKind::Receipt,
+        EventKind::Notification,
     ];
 
     /// The wire name (`"message"`, `"join"`, …).
@@ -154,6 +157,7 @@ impl EventKind {
             EventKind::Typing => "typing",
             EventKind::Presence => "presence",
             EventKind::Receipt => "receipt",
+            EventKind::Notification => "notification",
             EventKind::Other(name) => name.as_str(),
         }
     }
@@ -186,7 +190,7 @@ impl EventKind {
     pub fn is_ephemeral(&self) -> bool {
         matches!(
             self,
-            EventKind::Typing | EventKind::Presence | EventKind::Receipt
+            EventKind::Typing | EventKind::Presence | EventKind::Receipt | EventKind::Notification
         )
     }
 }

@@ -144,11 +144,108 @@ pub async fn kick(
     }
 }
 
+/// `POST /api/v1/channels/{name}/mute` (`mute` true) and `/unmute`: a channel hosted elsewhere
+/// is asked through its host, which judges and announces it.
+pub async fn mute(
+    state: &AppState,
+    session: &Session,
+    raw: &str,
+    nick: &str,
+    mute: bool,
+    seconds: Option<i64>,
+) -> Result<(), ApiError> {
+    use crate::services::channels::sanctions::{self, MUTE_REQUEST, UNMUTE_REQUEST};
+    let seconds = sanctions::check_seconds(seconds)?;
+    match place(state, raw)? {
+        Place::Here(channel) => {
+            sanctions::mute(state, session, channel, nick.to_string(), mute, seconds).await
+        }
+        Place::Elsewhere(channel) => {
+            let meta = if mute {
+                serde_json::json!({ MUTE_REQUEST: nick, "seconds": seconds })
+            } else {
+                serde_json::json!({ UNMUTE_REQUEST: nick })
+            };
+            mirror::act(state, session, &channel, EventKind::System, "", meta).await
+        }
+    }
+}
+
+/// `PUT /api/v1/channels/{name}/notifications`: the user's level for a channel they are in,
+/// hosted here or elsewhere (kept by this server either way).
+pub async fn notification_level(
+    state: &AppState,
+    session: &Session,
+    raw: &str,
+    level: String,
+) -> Result<federation_proto::api::community::LevelResponse, ApiError> {
+    use crate::services::notifications;
+    notifications::check_level(&level)?;
+    let (global, room_id) = match place(state, raw)? {
+        Place::Here(channel) => {
+            let global = format!("#{}@{}", channel.name, state.server_name);
+            let room = notifications::hosted_room(state, session, channel.name).await?;
+            (global, room)
+        }
+        Place::Elsewhere(channel) => {
+            let global = channel.to_string();
+            let room = mirror::require_member(state, session, &global).await?;
+            (global, room)
+        }
+    };
+    notifications::set_level(state, session, global, room_id, level).await
+}
+
+/// `POST /api/v1/channels/{name}/invites`: invite links are made by the channel's host, for
+/// its own users; a channel hosted elsewhere answers `400 not_hosted_here`.
+pub async fn create_invite_link(
+    state: &AppState,
+    session: &Session,
+    raw: &str,
+    max_uses: Option<i64>,
+    expires_in: Option<i64>,
+) -> Result<federation_proto::api::community::InviteLink, ApiError> {
+    use crate::services::channels::invite_links;
+    invite_links::check_request(max_uses, expires_in)?;
+    match place(state, raw)? {
+        Place::Here(channel) => {
+            invite_links::create(state, session, channel, max_uses, expires_in).await
+        }
+        Place::Elsewhere(channel) => Err(ApiError::bad_request(
+            "not_hosted_here",
+            format!("invite links of {channel} are made on its host"),
+        )),
+    }
+}
+
+/// `GET /api/v1/channels/{name}/reports`: the reports this server keeps about a channel it
+/// hosts (a channel hosted elsewhere: `400 not_hosted_here`; its reports here are in the
+/// admins' queue).
+pub async fn channel_reports(
+    state: &AppState,
+    session: &Session,
+    raw: &str,
+    open_only: bool,
+) -> Result<federation_proto::api::community::ReportList, ApiError> {
+    match place(state, raw)? {
+        Place::Here(channel) => {
+            crate::services::reports::list_channel(state, session, channel, open_only).await
+        }
+        Place::Elsewhere(channel) => Err(ApiError::bad_request(
+            "not_hosted_here",
+            format!("{channel} is reviewed on its host"),
+        )),
+    }
+}
+
 /// `GET /api/v1/channels/{name}`
 pub async fn info(state: &AppState, session: &Session, raw: &str) -> Result<ChannelInfo, ApiError> {
     match place(state, raw)? {
         Place::Here(channel) => channels::info(state, session, channel).await,
-        Place::Elsewhere(channel) => mirror::info(state, &channel).await,
+        Place::Elsewhere(channel) => {
+            let me = format!("{}@{}", session.nick, state.server_name);
+            mirror::info_as(state, &channel, &me).await
+        }
     }
 }
 

@@ -49,6 +49,13 @@ pub enum Command {
         #[command(subcommand)]
         action: crate::services::media::admin::MediaCommand,
     },
+    /// Server administration: admins, accounts, the report queue. Takes the server's
+    /// configuration and works while it runs (it opens the same database).
+    Admin {
+        /// What to do.
+        #[command(subcommand)]
+        action: crate::admin::AdminCommand,
+    },
 }
 
 /// `homeserver db …`

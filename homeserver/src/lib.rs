@@ -16,6 +16,7 @@
 //!
 //! [`run`] serves on a listener the caller bound, so tests and embedders choose the port.
 
+pub mod admin;
 pub mod chat;
 pub mod config;
 pub mod cursors;
@@ -206,6 +207,15 @@ pub async fn run_shared(state: Arc<AppState>, listener: TcpListener) -> anyhow::
     let addr = listener.local_addr()?;
     let state = web::Data::from(state);
     let json_limit = body_limit(&state.config);
+    let notifications_feed = state
+        .db
+        .commit_feed("notifications", services::notifications::FEED_CAPACITY);
+    let notifier_of_users = actix_web::rt::spawn(services::notifications::run(
+        state.clone().into_inner(),
+        notifications_feed,
+    ));
+    let notification_pruner =
+        actix_web::rt::spawn(services::notifications::prune(state.clone().into_inner()));
     let reaper = actix_web::rt::spawn(workers::reap_idle_devices(state.clone().into_inner()));
     let checkpointer = actix_web::rt::spawn(workers::checkpoint_wal(state.clone().into_inner()));
     let cursor_flusher = actix_web::rt::spawn(workers::flush_cursors(state.clone().into_inner()));
@@ -284,6 +294,8 @@ pub async fn run_shared(state: Arc<AppState>, listener: TcpListener) -> anyhow::
     limit_pruner.abort();
     presence.abort();
     media_sweeper.abort();
+    notifier_of_users.abort();
+    notification_pruner.abort();
     // Acknowledgements still pending are written before the process exits.
     workers::write_cursors(&state).await;
     sender.abort();

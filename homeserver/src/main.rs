@@ -45,6 +45,7 @@ fn main() -> anyhow::Result<()> {
         Some(Command::Media { action }) => {
             homeserver::services::media::admin::run(cli.config, action)
         }
+        Some(Command::Admin { action }) => homeserver::admin::run(&cli.config, action),
     }
 }
 

@@ -199,6 +199,23 @@ impl ServerProcess {
         wait_bounded(child, COMMAND_TIMEOUT)
     }
 
+    /// Like [`ServerProcess::run`], with `input` on its standard input.
+    pub fn run_with_input(&self, args: &[&str], input: &str) -> Output {
+        use std::io::Write as _;
+        let mut child = self
+            .command("0")
+            .args(args)
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap_or_else(|e| panic!("spawn {}: {e}", self.bin));
+        if let Some(mut stdin) = child.stdin.take() {
+            stdin.write_all(input.as_bytes()).expect("write stdin");
+        }
+        wait_bounded(child, COMMAND_TIMEOUT)
+    }
+
     /// The port it listens on (kept across [`ServerProcess::restart`]).
     pub fn port(&self) -> u16 {
         self.url

@@ -5,6 +5,7 @@
 //! - [`account`]: register, login, logout, profiles (and their updates), user search, nick
 //!   changes.
 //! - [`channels`]: join, part, lists, info, topic, modes, invite, kick.
+//! - [`community`]: bans, mutes, notifications, invite links, blocks, reports.
 //! - [`media`]: upload a file, download a media (both streamed).
 //! - [`messages`]: send (with safe retries), history, one sync poll.
 //! - [`read`]: read markers, receipts, conversations with unread counts, typing.
@@ -13,6 +14,7 @@
 
 pub mod account;
 pub mod channels;
+pub mod community;
 pub mod media;
 pub mod messages;
 pub mod read;

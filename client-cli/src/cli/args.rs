@@ -132,6 +132,79 @@ pub enum Command {
     /// Channel settings: describe or delete a channel.
     #[command(subcommand)]
     Channel(ChannelCommand),
+    /// Ban a `nick@server` mask from a channel (`*`/`?` wildcards; a bare nick is `nick@*`);
+    /// present members it matches are removed (operators).
+    Ban {
+        /// `#name` or `#name@server`.
+        channel: String,
+        /// The mask, e.g. `troll@hs2.example`, `*@spam.example`.
+        mask: String,
+        /// Lift the ban instead.
+        #[arg(long)]
+        remove: bool,
+    },
+    /// Mute a member of a channel: they read but cannot send (operators).
+    Mute {
+        /// `#name` or `#name@server`.
+        channel: String,
+        /// `nick` or `nick@server`.
+        nick: String,
+        /// For this many seconds (without: until unmuted).
+        #[arg(long)]
+        seconds: Option<i64>,
+        /// Unmute instead.
+        #[arg(long)]
+        remove: bool,
+    },
+    /// Refuse a user's direct messages (any server).
+    Block {
+        /// `nick` or `nick@server`.
+        handle: String,
+        /// Unblock instead.
+        #[arg(long)]
+        remove: bool,
+    },
+    /// List the users you blocked.
+    Blocks,
+    /// Report a message to the channel's operators and the server's admins.
+    Report {
+        /// The message's id.
+        id: String,
+        /// Why.
+        reason: Vec<String>,
+    },
+    /// Make an invite link for a channel (operators): past +i and +k, never past a ban.
+    InviteLink {
+        /// `#name` (a channel hosted on your server).
+        channel: String,
+        /// How many joins it allows (default: unlimited).
+        #[arg(long)]
+        max_uses: Option<i64>,
+        /// Seconds until it expires (default: 7 days).
+        #[arg(long)]
+        expires_in: Option<i64>,
+    },
+    /// Join a channel through an invite link's code.
+    AcceptInvite {
+        /// The code.
+        code: String,
+    },
+    /// Your notifications (mentions, replies, invitations, DMs), newest first.
+    Notifications {
+        /// Only unread ones.
+        #[arg(long)]
+        unread: bool,
+        /// Mark them all read (after listing).
+        #[arg(long)]
+        read_all: bool,
+    },
+    /// Set your notification level for a channel: all, mentions (default) or muted.
+    NotifyLevel {
+        /// `#name` or `#name@server`.
+        channel: String,
+        /// `all`, `mentions` or `muted`.
+        level: String,
+    },
     /// Send a message to a channel or user; the body comes from the arguments or stdin.
     Send(SendArgs),
     /// Send a direct message; the body comes from the arguments or stdin.

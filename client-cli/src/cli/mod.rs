@@ -16,7 +16,7 @@ pub mod password;
 pub mod profile;
 
 use args::{ChannelCommand, Cli, Command, ProfileCommand, UsersCommand};
-use commands::{account, channels, media, messages, read, settings, tail};
+use commands::{account, channels, community, media, messages, read, settings, tail};
 use context::Context;
 use error::CliError;
 use profile::ProfileStore;
@@ -63,6 +63,32 @@ pub async fn run(cli: Cli) -> Result<(), CliError> {
         }) => settings::describe(&ctx, channel, text, *clear).await,
         Command::Channel(ChannelCommand::Delete { channel, yes }) => {
             settings::delete(&ctx, channel, *yes).await
+        }
+        Command::Ban {
+            channel,
+            mask,
+            remove,
+        } => community::ban(&ctx, channel, mask, !*remove).await,
+        Command::Mute {
+            channel,
+            nick,
+            seconds,
+            remove,
+        } => community::mute(&ctx, channel, nick, !*remove, *seconds).await,
+        Command::Block { handle, remove } => community::block(&ctx, handle, !*remove).await,
+        Command::Blocks => community::blocks(&ctx).await,
+        Command::Report { id, reason } => community::report(&ctx, id, reason).await,
+        Command::InviteLink {
+            channel,
+            max_uses,
+            expires_in,
+        } => community::invite_link(&ctx, channel, *max_uses, *expires_in).await,
+        Command::AcceptInvite { code } => community::accept_invite(&ctx, code).await,
+        Command::Notifications { unread, read_all } => {
+            community::notifications(&ctx, *unread, *read_all).await
+        }
+        Command::NotifyLevel { channel, level } => {
+            community::notify_level(&ctx, channel, level).await
         }
         Command::Send(args) => messages::send(&ctx, args).await,
         Command::Dm { nick, body } => messages::dm(&ctx, nick, body).await,

@@ -88,6 +88,25 @@ pub enum Action {
     LoadPresence { handle: String },
     /// Tell `target` that the user types (nothing comes back).
     Typing { target: String, on: bool },
+    /// Ban (`on`) or unban a mask; the mode event shows it.
+    Ban {
+        channel: String,
+        mask: String,
+        on: bool,
+    },
+    /// Mute (`on`) or unmute a member; reports [`Outcome::Note`].
+    Mute {
+        channel: String,
+        nick: String,
+        seconds: Option<i64>,
+        on: bool,
+    },
+    /// Block (`on`) or unblock a user; reports [`Outcome::Note`].
+    Block { handle: String, on: bool },
+    /// Report a message; reports [`Outcome::Note`].
+    Report { id: String, reason: String },
+    /// Make an invite link; reports [`Outcome::Note`] with its code.
+    InviteLink { channel: String },
     /// Leave the UI.
     Quit,
 }
@@ -121,6 +140,8 @@ pub enum Outcome {
     HistoryFailed { target: String, error: String },
     /// An action failed.
     Failed { what: String, error: String },
+    /// A line for the active window (what a community command did).
+    Note(String),
     /// The sync stream stopped for good (e.g. the session expired).
     SyncStopped(String),
 }

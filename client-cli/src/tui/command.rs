@@ -35,6 +35,25 @@ pub enum Input {
         modes: String,
         arg: Option<String>,
     },
+    /// `/ban [#chan] mask` and `/unban [#chan] mask` (`on` false).
+    Ban {
+        channel: Option<String>,
+        mask: String,
+        on: bool,
+    },
+    /// `/mute [#chan] nick [seconds]` and `/unmute [#chan] nick`.
+    Mute {
+        channel: Option<String>,
+        nick: String,
+        seconds: Option<i64>,
+        on: bool,
+    },
+    /// `/block nick` and `/unblock nick`.
+    Block { handle: String, on: bool },
+    /// `/report id reason`.
+    Report { id: String, reason: String },
+    /// `/invite-link [#chan]`.
+    InviteLink { channel: Option<String> },
     /// `/help`.
     Help,
     /// `/quit`.
@@ -51,6 +70,11 @@ pub const HELP: &[&str] = &[
     "/topic [#chan] [text]    show or set the topic",
     "/nick new                change your nick",
     "/mode [#chan] modes [x]  +mt, -i, +k key, +l 50, +o nick",
+    "/ban [#chan] mask        ban nick@server (* and ? wildcards); /unban lifts it",
+    "/mute [#chan] nick [s]   mute a member (for s seconds); /unmute",
+    "/block nick              refuse their DMs; /unblock",
+    "/report id reason        report a message to operators and admins",
+    "/invite-link [#chan]     make an invite link (operators)",
     "/quit                    leave",
     "Tab/Ctrl-N, Shift-Tab/Ctrl-P, Alt-1..9: switch window; PgUp/PgDn: scroll",
 ];
@@ -157,11 +181,78 @@ pub fn parse(line: &str) -> Result<Option<Input>, String> {
                 arg: non_empty(arg),
             }
         }
+        "ban" | "unban" => {
+            let (channel, tail) = channel_first(rest);
+            let (mask, _) = split_word(tail);
+            if mask.is_empty() {
+                return Err(format!("usage: /{name} [#channel] nick@server"));
+            }
+            Input::Ban {
+                channel,
+                mask: mask.to_string(),
+                on: name.eq_ignore_ascii_case("ban"),
+            }
+        }
+        "mute" | "unmute" => {
+            let (channel, tail) = channel_first(rest);
+            let (nick, tail) = split_word(tail);
+            if nick.is_empty() {
+                return Err(format!("usage: /{name} [#channel] nick [seconds]"));
+            }
+            let on = name.eq_ignore_ascii_case("mute");
+            let seconds = match non_empty(tail) {
+                Some(s) if on => Some(
+                    s.parse::<i64>()
+                        .map_err(|_| "usage: /mute [#channel] nick [seconds]".to_string())?,
+                ),
+                _ => None,
+            };
+            Input::Mute {
+                channel,
+                nick: nick.to_string(),
+                seconds,
+                on,
+            }
+        }
+        "block" | "unblock" => {
+            let (handle, _) = split_word(rest);
+            if handle.is_empty() {
+                return Err(format!("usage: /{name} nick"));
+            }
+            Input::Block {
+                handle: handle.to_string(),
+                on: name.eq_ignore_ascii_case("block"),
+            }
+        }
+        "report" => {
+            let (id, reason) = split_word(rest);
+            if id.is_empty() || reason.trim().is_empty() {
+                return Err("usage: /report message-id reason".into());
+            }
+            Input::Report {
+                id: id.to_string(),
+                reason: reason.trim().to_string(),
+            }
+        }
+        "invite-link" => {
+            let (channel, _) = channel_first(rest);
+            Input::InviteLink { channel }
+        }
         "help" | "h" | "?" => Input::Help,
         "quit" | "exit" => Input::Quit,
         other => return Err(format!("unknown command /{other} (try /help)")),
     };
     Ok(Some(input))
+}
+
+/// An optional leading `#channel`, and the rest.
+fn channel_first(rest: &str) -> (Option<String>, &str) {
+    let (first, tail) = split_word(rest);
+    if first.starts_with('#') {
+        (Some(first.to_string()), tail)
+    } else {
+        (None, rest)
+    }
 }
 
 /// The first word and the rest (which keeps its inner spacing).
@@ -306,6 +397,62 @@ mod tests {
             }
         );
         assert!(parse("/mode bob").is_err());
+    }
+
+    #[test]
+    fn community_commands() {
+        assert_eq!(
+            ok("/ban troll@hs2"),
+            Input::Ban {
+                channel: None,
+                mask: "troll@hs2".into(),
+                on: true
+            }
+        );
+        assert_eq!(
+            ok("/unban #a *@spam"),
+            Input::Ban {
+                channel: Some("#a".into()),
+                mask: "*@spam".into(),
+                on: false
+            }
+        );
+        assert!(parse("/ban").is_err());
+        assert_eq!(
+            ok("/mute bob 60"),
+            Input::Mute {
+                channel: None,
+                nick: "bob".into(),
+                seconds: Some(60),
+                on: true
+            }
+        );
+        assert!(parse("/mute bob soon").is_err());
+        assert_eq!(
+            ok("/unmute #a bob"),
+            Input::Mute {
+                channel: Some("#a".into()),
+                nick: "bob".into(),
+                seconds: None,
+                on: false
+            }
+        );
+        assert_eq!(
+            ok("/block eve@hs3"),
+            Input::Block {
+                handle: "eve@hs3".into(),
+                on: true
+            }
+        );
+        assert_eq!(
+            ok("/report abc spam and more"),
+            Input::Report {
+                id: "abc".into(),
+                reason: "spam and more".into()
+            }
+        );
+        assert!(parse("/report abc").is_err());
+        assert_eq!(ok("/invite-link"), Input::InviteLink { channel: None });
     }
 
     #[test]

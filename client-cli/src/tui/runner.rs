@@ -75,6 +75,48 @@ async fn perform(client: &Client, action: Action) -> Option<Outcome> {
                 Err(e) => failed(format!("mode {modes} on {channel}"), e),
             }
         }
+        // The mode event (and the kicks it causes) show a ban.
+        Action::Ban { channel, mask, on } => match client.ban(&channel, &mask, on).await {
+            Ok(_) => None,
+            Err(e) => failed(format!("banning {mask} from {channel}"), e),
+        },
+        Action::Mute {
+            channel,
+            nick,
+            seconds,
+            on,
+        } => match client.mute(&channel, &nick, on, seconds).await {
+            Ok(()) => Some(Outcome::Note(if on {
+                format!("{nick} is muted in {channel}")
+            } else {
+                format!("{nick} is unmuted in {channel}")
+            })),
+            Err(e) => failed(format!("muting {nick} in {channel}"), e),
+        },
+        Action::Block { handle, on } => match client.block(&handle, on).await {
+            Ok(_) => Some(Outcome::Note(if on {
+                format!("{handle} is blocked: their direct messages are refused")
+            } else {
+                format!("{handle} is unblocked")
+            })),
+            Err(e) => failed(format!("blocking {handle}"), e),
+        },
+        Action::Report { id, reason } => match client.report(&id, &reason).await {
+            Ok(created) => Some(Outcome::Note(format!(
+                "reported {id} (report {})",
+                created.id
+            ))),
+            Err(e) => failed(format!("reporting {id}"), e),
+        },
+        Action::InviteLink { channel } => {
+            match client.create_invite_link(&channel, None, None).await {
+                Ok(link) => Some(Outcome::Note(format!(
+                    "invite link for {}: {} (expires {}; `hearth accept-invite {}`)",
+                    link.channel, link.code, link.expires, link.code
+                ))),
+                Err(e) => failed(format!("making an invite link for {channel}"), e),
+            }
+        }
         Action::LoadHistory { target, before } => {
             let query = federation_proto::api::client::HistoryQuery {
                 target: target.clone(),

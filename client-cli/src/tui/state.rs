@@ -266,6 +266,10 @@ impl State {
                 self.note_active(format!("{what} failed: {error}"));
                 Vec::new()
             }
+            Outcome::Note(text) => {
+                self.note_active(text);
+                Vec::new()
+            }
             Outcome::SyncStopped(error) => {
                 self.connection = ConnectionState::Offline {
                     failures: 0,
@@ -356,6 +360,27 @@ impl State {
                     arg,
                 }]
             }),
+            Input::Ban { channel, mask, on } => self
+                .channel_or_active(channel)
+                .map(|channel| vec![Action::Ban { channel, mask, on }]),
+            Input::Mute {
+                channel,
+                nick,
+                seconds,
+                on,
+            } => self.channel_or_active(channel).map(|channel| {
+                vec![Action::Mute {
+                    channel,
+                    nick,
+                    seconds,
+                    on,
+                }]
+            }),
+            Input::Block { handle, on } => Ok(vec![Action::Block { handle, on }]),
+            Input::Report { id, reason } => Ok(vec![Action::Report { id, reason }]),
+            Input::InviteLink { channel } => self
+                .channel_or_active(channel)
+                .map(|channel| vec![Action::InviteLink { channel }]),
             Input::Help => {
                 for line in HELP {
                     self.note_active(*line);

@@ -9,7 +9,7 @@ use ratatui::Frame;
 
 use hearth_client::ConnectionState;
 
-use crate::render::{render, short_handle, Tone};
+use crate::render::{mentions_me, render, short_handle, Tone};
 use crate::tui::buffer::{Buffer, BufferKind, Entry};
 use crate::tui::state::State;
 
@@ -34,7 +34,7 @@ pub fn draw(frame: &mut Frame, state: &mut State) {
     frame.render_widget(title_bar(state), title);
     frame.render_widget(window_list(state), sidebar);
     frame.render_widget(
-        message_pane(state.active(), state.local_server(), messages),
+        message_pane(state.active(), state.local_server(), state.me(), messages),
         messages,
     );
     if let Some(text) = typing {
@@ -108,12 +108,12 @@ fn window_list(state: &State) -> List<'static> {
 }
 
 /// The newest entries that fit, bottom-aligned, after skipping `scroll` entries.
-fn message_pane(buffer: &Buffer, local: Option<&str>, area: Rect) -> Paragraph<'static> {
+fn message_pane(buffer: &Buffer, local: Option<&str>, me: &str, area: Rect) -> Paragraph<'static> {
     let width = usize::from(area.width.max(1));
     let height = usize::from(area.height);
     let mut lines: Vec<Line> = Vec::new();
     for entry in buffer.entries().rev().skip(buffer.scroll) {
-        let mut wrapped = wrap(entry_line(entry, local), width);
+        let mut wrapped = wrap(entry_line(entry, local, me), width);
         wrapped.reverse();
         lines.extend(wrapped);
         if lines.len() >= height {
@@ -134,7 +134,8 @@ fn message_pane(buffer: &Buffer, local: Option<&str>, area: Rect) -> Paragraph<'
     Paragraph::new(all)
 }
 
-fn entry_line(entry: &Entry, local: Option<&str>) -> Line<'static> {
+/// One entry as a line; a message that mentions `me` is highlighted.
+fn entry_line(entry: &Entry, local: Option<&str>, me: &str) -> Line<'static> {
     match entry {
         Entry::Note(text) => Line::styled(format!("-*- {text}"), Style::new().fg(Color::Cyan)),
         Entry::Event(e) => {
@@ -147,6 +148,8 @@ fn entry_line(entry: &Entry, local: Option<&str>) -> Line<'static> {
             };
             let text_style = if r.tone == Tone::Status {
                 Style::new().fg(Color::DarkGray)
+            } else if e.from.to_ascii_lowercase() != me && mentions_me(&e.body, me) {
+                Style::new().fg(Color::Yellow).add_modifier(Modifier::BOLD)
             } else {
                 Style::new()
             };

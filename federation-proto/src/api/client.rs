@@ -381,6 +381,20 @@ pub struct ChannelInfo {
     pub created: String,
     /// Members with their modes.
     pub members: Vec<ChannelMember>,
+    /// The channel's bans (`+b` masks), shown to its operators only.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub bans: Option<Vec<ChannelBan>>,
+}
+
+/// A ban of a channel (`GET /api/v1/channels/{name}`, operators only).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+pub struct ChannelBan {
+    /// The mask, `nick@server` with `*`/`?` wildcards (lowercase).
+    pub mask: String,
+    /// Who set it (`nick@server`).
+    pub set_by: String,
+    /// When (RFC 3339).
+    pub set_at: String,
 }
 
 /// `POST /api/v1/channels/{name}/topic`

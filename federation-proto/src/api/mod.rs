@@ -4,6 +4,7 @@
 //! so each path is written once.
 
 pub mod client;
+pub mod community;
 pub mod directory;
 pub mod error;
 pub mod federation;

@@ -401,6 +401,46 @@ fn copy_all(
             room_id: i64,
         }
     );
+    copy_table!(
+        src,
+        dst,
+        progress,
+        copied,
+        bans {
+            room_id: i64,
+            mask: String,
+            set_by: String,
+            set_ms: i64,
+        }
+    );
+    copy_table!(src, dst, progress, copied, mutes {
+        room_id: i64, handle: String, until_ms: Option<i64>, set_by: String, set_ms: i64,
+    });
+    copy_table!(
+        src,
+        dst,
+        progress,
+        copied,
+        notifications {
+            id: String,
+            user_id: String,
+            kind: String,
+            event_id: String,
+            ts_ms: i64,
+            is_read: bool,
+        }
+    );
+    copy_table!(
+        src,
+        dst,
+        progress,
+        copied,
+        notification_levels {
+            user_id: String,
+            room_id: i64,
+            level: String,
+        }
+    );
     Ok(copied)
 }
 

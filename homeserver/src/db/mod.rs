@@ -16,6 +16,7 @@
 //! - [`users`], [`devices`], [`channels`], [`events`], [`peers`]: queries grouped by aggregate.
 //! - [`migrate`]: copying a SQLite database into Postgres (`homeserver db migrate-from-sqlite`).
 
+pub mod admin;
 pub mod backend;
 pub mod channels;
 pub mod devices;
@@ -23,6 +24,8 @@ pub mod events;
 pub mod media;
 pub mod migrate;
 pub mod models;
+pub mod moderation;
+pub mod notifications;
 pub mod outbox;
 pub mod peers;
 pub mod read_state;

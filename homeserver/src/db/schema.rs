@@ -292,6 +292,89 @@ diesel::table! {
     }
 }
 
+diesel::table! {
+    bans (room_id, mask) {
+        room_id -> BigInt,
+        mask -> Text,
+        set_by -> Text,
+        set_ms -> BigInt,
+    }
+}
+
+diesel::table! {
+    mutes (room_id, handle) {
+        room_id -> BigInt,
+        handle -> Text,
+        until_ms -> Nullable<BigInt>,
+        set_by -> Text,
+        set_ms -> BigInt,
+    }
+}
+
+diesel::table! {
+    notifications (id) {
+        id -> Text,
+        user_id -> Text,
+        kind -> Text,
+        event_id -> Text,
+        ts_ms -> BigInt,
+        is_read -> Bool,
+    }
+}
+
+diesel::table! {
+    notification_levels (user_id, room_id) {
+        user_id -> Text,
+        room_id -> BigInt,
+        level -> Text,
+    }
+}
+
+diesel::table! {
+    invite_links (code) {
+        code -> Text,
+        room_id -> BigInt,
+        created_by -> Text,
+        created_ms -> BigInt,
+        expires_ms -> BigInt,
+        max_uses -> Nullable<BigInt>,
+        uses -> BigInt,
+    }
+}
+
+diesel::table! {
+    blocks (user_id, blocked) {
+        user_id -> Text,
+        blocked -> Text,
+        ts_ms -> BigInt,
+    }
+}
+
+diesel::table! {
+    account_flags (user_id) {
+        user_id -> Text,
+        is_admin -> Bool,
+        disabled -> Bool,
+    }
+}
+
+diesel::table! {
+    reports (id) {
+        id -> Text,
+        reporter_id -> Text,
+        reporter -> Text,
+        event_id -> Text,
+        room_id -> BigInt,
+        channel -> Nullable<Text>,
+        sender -> Text,
+        reason -> Text,
+        ts_ms -> BigInt,
+        status -> Text,
+        resolved_by -> Nullable<Text>,
+        resolved_ms -> Nullable<BigInt>,
+    }
+}
+
 diesel::allow_tables_to_appear_in_same_query!(
     users,
     devices,
@@ -319,4 +402,12 @@ diesel::allow_tables_to_appear_in_same_query!(
     pins,
     media,
     media_refs,
+    bans,
+    mutes,
+    notifications,
+    notification_levels,
+    invite_links,
+    blocks,
+    account_flags,
+    reports,
 );

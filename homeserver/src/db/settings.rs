@@ -146,6 +146,7 @@ pub fn erase_room(conn: &mut Conn, room_id: i64, keep: &str, global: &str) -> Qu
     let pattern = format!("%\"to\":\"{}\"%", global.replace('_', "\\_"));
     diesel::delete(txns::table.filter(txns::response.like(pattern).escape('\\'))).execute(conn)?;
     diesel::delete(pins::table.filter(pins::room_id.eq(room_id))).execute(conn)?;
+    super::moderation::erase_room(conn, room_id)?;
     diesel::delete(channel_settings::table.find(room_id)).execute(conn)?;
     diesel::delete(read_markers::table.filter(read_markers::room_id.eq(room_id))).execute(conn)?;
     diesel::delete(members::table.filter(members::room_id.eq(room_id))).execute(conn)?;

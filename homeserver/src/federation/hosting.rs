@@ -15,6 +15,7 @@ use crate::db::{self, Conn};
 use crate::error::ApiError;
 use crate::federation::mirror::settings::DELETE_REQUEST;
 use crate::services::channels::act::{self, Authored, Done, Host};
+use crate::services::channels::sanctions::{self, MUTE_REQUEST, UNMUTE_REQUEST};
 use crate::services::channels::{check_reason, info_of, load_channel, parse_modes};
 use crate::services::fanout::{channel_state, envelope_of};
 use crate::services::messages::{check_body, check_meta};
@@ -171,6 +172,16 @@ fn perform(
         EventKind::System if event.meta.contains_key(DELETE_REQUEST) => {
             act::delete_channel(conn, host, channel, actor)
         }
+        // A member server's operator mutes or unmutes: the same rule as for a user here.
+        EventKind::System if event.meta.contains_key(MUTE_REQUEST) => {
+            let nick = text(MUTE_REQUEST).unwrap_or_default();
+            let seconds = event.meta.get("seconds").and_then(Value::as_i64);
+            sanctions::set_mute(conn, host, channel, actor, &nick, true, seconds, submitted)
+        }
+        EventKind::System if event.meta.contains_key(UNMUTE_REQUEST) => {
+            let nick = text(UNMUTE_REQUEST).unwrap_or_default();
+            sanctions::set_mute(conn, host, channel, actor, &nick, false, None, submitted)
+        }
         EventKind::Quit | EventKind::System => Err(ApiError::bad_request(
             "unsupported_type",
             format!("{} cannot be submitted to a channel", event.kind),
@@ -303,13 +314,16 @@ pub async fn events_after(
 }
 
 /// A hosted channel's info for a peer (secret channels only for servers with members).
+/// With `user` (`nick@origin`), the bans are shown when that user operates the channel.
 pub async fn channel_info(
     state: &AppState,
     origin: &str,
     name: &str,
+    user: Option<&str>,
 ) -> Result<ChannelInfo, ApiError> {
     let server = state.server_name.clone();
     let (origin, name) = (origin.to_string(), name.to_string());
+    let user = user.map(str::to_string);
     state
         .db
         .run(move |conn| {
@@ -317,7 +331,21 @@ pub async fn channel_info(
             let has_members = db::shared::member_servers(conn, channel.room_id)?.contains(&origin);
             policy::peer_reads(&channel, has_members)
                 .map_err(|d| d.into_error(&format!("#{name}")))?;
-            info_of(conn, &server, &channel, has_members)
+            let mut info = info_of(conn, &server, &channel, has_members)?;
+            let asker = user.filter(|u| {
+                u.rsplit_once('@')
+                    .is_some_and(|(_, s)| s.eq_ignore_ascii_case(&origin))
+            });
+            if let Some(handle) = asker {
+                let actor = Actor::Remote {
+                    handle,
+                    server: origin.clone(),
+                };
+                let standing = crate::services::members::standing(conn, &channel, &actor)?;
+                info.bans =
+                    crate::services::channels::info_for(conn, &server, &channel, standing)?.bans;
+            }
+            Ok(info)
         })
         .await
 }

@@ -372,6 +372,7 @@ fn store_direct(conn: &mut Conn, host: &Host, direct: DirectEvent) -> Result<(),
     let to = direct.to;
     let user = db::users::by_nick(conn, to.nick.as_str())?
         .ok_or_else(|| ApiError::not_found("unknown_user", format!("no user {to}")))?;
+    crate::services::blocks::check_dm(conn, &user.id, &direct.from)?;
     let room = db::events::ensure_room(conn, &dm_room_key_remote(&user.id, &direct.from), "dm")?;
     db::events::open_span(conn, &user.id, room, 0)?;
     if let Some(target_id) = &direct.target {

@@ -124,16 +124,19 @@ pub struct PullQuery {
     limit: Option<i64>,
 }
 
-/// `GET /api/v1/federation/channels/{name}`: a hosted channel's info for a peer.
+/// `GET /api/v1/federation/channels/{name}[?user=nick@origin]`: a hosted channel's info for a
+/// peer (with the bans when `user`, of the asking server, operates the channel).
 pub async fn channel_info(
     state: web::Data<AppState>,
     req: HttpRequest,
     name: web::Path<String>,
+    query: web::Query<PinsQuery>,
 ) -> Result<web::Json<federation_proto::api::client::ChannelInfo>, ApiError> {
     let origin = verified(&state, &req, &[]).await?;
     let name = crate::services::channels::local_channel(&state, &name)?.name;
+    let user = query.into_inner().user;
     Ok(web::Json(
-        hosting::channel_info(&state, &origin, &name).await?,
+        hosting::channel_info(&state, &origin, &name, user.as_deref()).await?,
     ))
 }
 

@@ -11,6 +11,7 @@
 pub mod accounts;
 pub mod auth;
 pub mod channels;
+pub mod community;
 pub mod errors;
 pub mod federation;
 pub mod hangup;
@@ -26,6 +27,9 @@ pub mod ws;
 
 use actix_web::web;
 use federation_proto::api::client::{paths, read_paths};
+use federation_proto::api::community::{
+    block_paths, invite_paths, notification_paths, paths as community_paths, report_paths,
+};
 use federation_proto::api::federation::paths as fed_paths;
 use federation_proto::media::paths as media_paths;
 
@@ -111,6 +115,29 @@ pub fn configure(cfg: &mut web::ServiceConfig, json_limit: usize) {
         .service(resource(paths::MODE).post(channels::mode))
         .service(resource(paths::INVITE).post(channels::invite))
         .service(resource(paths::KICK).post(channels::kick))
+        .service(resource(community_paths::MUTE).post(community::mute))
+        .service(resource(community_paths::UNMUTE).post(community::unmute))
+        .service(resource(notification_paths::LEVEL).put(community::level))
+        .service(resource(block_paths::BLOCKS).get(community::my_blocks))
+        .service(resource(report_paths::REPORT).post(community::report))
+        .service(resource(report_paths::ADMIN_REPORTS).get(community::admin_reports))
+        .service(resource(report_paths::RESOLVE).post(community::resolve_report))
+        .service(resource(report_paths::CHANNEL_REPORTS).get(community::channel_reports))
+        .service(
+            resource(block_paths::BLOCK)
+                .post(community::block)
+                .delete(community::unblock),
+        )
+        .service(resource(invite_paths::CHANNEL_INVITES).post(community::create_invite))
+        .service(resource(invite_paths::ACCEPT).post(community::accept_invite))
+        .service(
+            resource(invite_paths::INVITE)
+                .get(community::invite_details)
+                .delete(community::revoke_invite),
+        )
+        .service(resource(notification_paths::NOTIFICATIONS).get(community::notifications))
+        .service(resource(notification_paths::READ_ALL).patch(community::read_all))
+        .service(resource(notification_paths::READ_ONE).patch(community::read_one))
         .service(
             resource(paths::PINS)
                 .get(settings::pins)

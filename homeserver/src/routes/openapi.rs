@@ -6,7 +6,9 @@ use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::{Modify, OpenApi};
 use utoipa_swagger_ui::SwaggerUi;
 
-use super::{accounts, channels, media, messages, profiles, read, server, settings, typing, ws};
+use super::{
+    accounts, channels, community, media, messages, profiles, read, server, settings, typing, ws,
+};
 
 /// Where the document is served.
 pub const OPENAPI_PATH: &str = "/api/v1/openapi.json";
@@ -28,6 +30,11 @@ pub const OPENAPI_PATH: &str = "/api/v1/openapi.json";
         read::read, read::receipts, read::conversations,
         profiles::update_me, profiles::search,
         media::upload, media::download, media::thumbnail,
+        community::mute, community::unmute, community::notifications, community::read_one,
+        community::read_all, community::level, community::create_invite, community::invite_details,
+        community::accept_invite, community::revoke_invite, community::block, community::unblock,
+        community::my_blocks, community::report, community::admin_reports,
+        community::channel_reports, community::resolve_report,
     ),
     modifiers(&BearerAuth),
 )]

@@ -172,7 +172,15 @@ pub async fn login(
     let now = now_ms();
     let (token, device_id) = state
         .db
-        .write(move |conn| new_device(conn, &user.id, device, now))
+        .write(move |conn| {
+            if db::admin::flags(conn, &user.id)?.1 {
+                return Err(ApiError::forbidden(
+                    "account_disabled",
+                    "this account is disabled by the server's admins",
+                ));
+            }
+            new_device(conn, &user.id, device, now)
+        })
         .await?;
     Ok(LoginResponse { token, device_id })
 }

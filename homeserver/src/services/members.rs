@@ -4,7 +4,8 @@
 
 use federation_proto::ids::{ServerName, UserHandle};
 
-use super::policy::{Actor, Standing};
+use super::modes::mask_matches;
+use super::policy::{Actor, Sanctions, Standing};
 use crate::db::models::ChannelRow;
 use crate::db::{self, Conn};
 use crate::error::ApiError;
@@ -30,6 +31,22 @@ pub fn standing(
                 owner: false,
             }),
     })
+}
+
+/// The bans and mutes that apply to `actor` in a channel hosted here at `now_ms` (the same
+/// facts for a user of this server and of another; the owner's exemption is policy's).
+pub fn sanctions(
+    conn: &mut Conn,
+    channel: &ChannelRow,
+    actor: &Actor,
+    now_ms: i64,
+) -> Result<Sanctions, ApiError> {
+    let handle = actor.handle().to_ascii_lowercase();
+    let banned = db::moderation::bans_of(conn, channel.room_id)?
+        .iter()
+        .any(|ban| mask_matches(&ban.mask, &handle));
+    let muted = db::moderation::is_muted(conn, channel.room_id, &handle, now_ms)?;
+    Ok(Sanctions { banned, muted })
 }
 
 /// Members of a channel on every server (what `+l` counts).

@@ -229,6 +229,7 @@ pub async fn send(state: &AppState, session: &Session, out: Outgoing) -> Result<
                 }
                 Destination::LocalUser(handle) => {
                     let peer = local_user_by_handle(conn, handle)?;
+                    super::blocks::check_dm(conn, &peer.id, &sender)?;
                     let room_id = db::events::ensure_room(
                         conn,
                         &dm_room_key(&session.user_id, &peer.id),

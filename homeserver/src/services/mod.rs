@@ -25,6 +25,7 @@
 //! - [`events`]: appending an event (published to long-polls after its commit); event views.
 
 pub mod accounts;
+pub mod blocks;
 pub mod channels;
 pub mod ephemeral;
 pub mod events;
@@ -34,11 +35,13 @@ pub mod media;
 pub mod members;
 pub mod messages;
 pub mod modes;
+pub mod notifications;
 pub mod passwords;
 pub mod policy;
 pub mod presence;
 pub mod profiles;
 pub mod read;
+pub mod reports;
 pub mod rich;
 pub mod sessions;
 pub mod stream;

@@ -1,7 +1,8 @@
 //! Channel and member modes: parsing mode strings and rendering a channel's modes. Pure.
 //!
 //! Channel modes: `i` invite-only, `m` moderated, `s` secret, `t` ops-only topic, `n` no
-//! external messages, `k <key>`, `l <limit>`. Member modes: `o` operator, `v` voice, and `q`
+//! external messages, `k <key>`, `l <limit>`, and `b <mask>` (a ban, see [`normalize_mask`] and
+//! [`mask_matches`]; a list, not a flag). Member modes: `o` operator, `v` voice, and `q`
 //! (owner: `+q nick` transfers ownership). A request may carry several letters (`+mt-i`); the
 //! arguments of `k`, `l` and member modes follow the letters (`+kl secret 50`) or come in the
 //! request's `arg` / `nick` fields.
@@ -52,6 +53,8 @@ pub enum ModeChange {
     Limit(Option<i64>),
     /// `+o nick`, `-v nick`, `+q nick`, …
     Member(MemberMode, bool, String),
+    /// `+b mask` / `-b mask` (the mask normalized: lowercase, with an `@`).
+    Ban(bool, String),
 }
 
 /// Why a mode string was refused.
@@ -113,6 +116,10 @@ pub fn parse(
                         &args.pop_front().ok_or(ModeError::MissingArg('l'))?,
                     )?)),
                     'l' => ModeChange::Limit(None),
+                    'b' => ModeChange::Ban(
+                        on,
+                        normalize_mask(&args.pop_front().ok_or(ModeError::MissingArg('b'))?)?,
+                    ),
                     'o' | 'v' | 'q' => {
                         let mode = match c {
                             'o' => MemberMode::Op,
@@ -166,6 +173,61 @@ fn valid_limit(text: &str) -> Result<i64, ModeError> {
     }
 }
 
+/// Longest ban mask.
+pub const MASK_MAX: usize = 120;
+
+/// A ban mask as stored: lowercase `nick@server`, where either side may hold `*` (any run of
+/// characters) and `?` (one character). A mask without `@` names a nick on every server
+/// (`bob` is `bob@*`, as IRC's `/ban bob` is `bob!*@*`); `*` alone is everyone.
+pub fn normalize_mask(raw: &str) -> Result<String, ModeError> {
+    let mask = raw.trim().to_ascii_lowercase();
+    let bad = || {
+        ModeError::BadArg(
+            'b',
+            format!(
+                "a ban mask is nick@server with * and ? wildcards (at most {MASK_MAX} characters)"
+            ),
+        )
+    };
+    let allowed = |c: char| c.is_ascii_alphanumeric() || "_.-:*?[]@".contains(c);
+    if mask.is_empty() || mask.len() > MASK_MAX || !mask.chars().all(allowed) {
+        return Err(bad());
+    }
+    let mask = match mask.split_once('@') {
+        None => format!("{mask}@*"),
+        Some((nick, server)) if !nick.is_empty() && !server.is_empty() && !server.contains('@') => {
+            mask
+        }
+        Some(_) => return Err(bad()),
+    };
+    Ok(mask)
+}
+
+/// Whether `handle` (`nick@server`, any case) matches a normalized ban `mask`.
+pub fn mask_matches(mask: &str, handle: &str) -> bool {
+    let handle = handle.to_ascii_lowercase();
+    let (p, t) = (mask.as_bytes(), handle.as_bytes());
+    // Greedy glob with one backtrack point: linear for masks without `*`, O(n·m) at worst.
+    let (mut i, mut j) = (0, 0);
+    let mut star: Option<(usize, usize)> = None;
+    while j < t.len() {
+        if i < p.len() && (p[i] == b'?' || p[i] == t[j]) {
+            i += 1;
+            j += 1;
+        } else if i < p.len() && p[i] == b'*' {
+            star = Some((i, j));
+            i += 1;
+        } else if let Some((si, sj)) = star {
+            i = si + 1;
+            j = sj + 1;
+            star = Some((si, sj + 1));
+        } else {
+            return false;
+        }
+    }
+    p[i..].iter().all(|&c| c == b'*')
+}
+
 /// Applies channel-level changes to a row (member changes are the caller's).
 pub fn apply(row: &mut ChannelRow, change: &ModeChange) {
     match change {
@@ -181,7 +243,7 @@ pub fn apply(row: &mut ChannelRow, change: &ModeChange) {
         }
         ModeChange::Key(key) => row.chan_key = key.clone(),
         ModeChange::Limit(limit) => row.user_limit = *limit,
-        ModeChange::Member(..) => {}
+        ModeChange::Member(..) | ModeChange::Ban(..) => {}
     }
 }
 
@@ -244,6 +306,7 @@ pub fn describe(change: &ModeChange) -> String {
             };
             format!("{}{c} {nick}", sign(*on))
         }
+        ModeChange::Ban(on, mask) => format!("{}b {mask}", sign(*on)),
     }
 }
 
@@ -303,6 +366,82 @@ mod tests {
             parse("+m extra", None, None),
             Err(ModeError::ExtraArg("extra".into()))
         );
+    }
+
+    #[test]
+    fn parses_bans() {
+        assert_eq!(
+            parse("+b", None, Some("Bob@HS2.example")).unwrap(),
+            vec![ModeChange::Ban(true, "bob@hs2.example".into())]
+        );
+        assert_eq!(
+            parse("-b *@spam.example", None, None).unwrap(),
+            vec![ModeChange::Ban(false, "*@spam.example".into())]
+        );
+        assert_eq!(
+            parse("+b", None, Some("troll")).unwrap(),
+            vec![ModeChange::Ban(true, "troll@*".into())]
+        );
+        assert_eq!(parse("+b", None, None), Err(ModeError::MissingArg('b')));
+        for bad in ["a@b@c", "@x", "x@", "bob!u@h", "a b", ""] {
+            assert!(normalize_mask(bad).is_err(), "{bad:?}");
+        }
+        assert_eq!(describe(&ModeChange::Ban(true, "*@x".into())), "+b *@x");
+    }
+
+    #[test]
+    fn masks_match() {
+        let table = [
+            ("bob@hs2", "bob@hs2", true),
+            ("bob@hs2", "BOB@HS2", true),
+            ("bob@hs2", "bob@hs3", false),
+            ("bob@hs2", "bobby@hs2", false),
+            ("*@hs2", "anyone@hs2", true),
+            ("*@hs2", "anyone@hs22", false),
+            ("bob@*", "bob@127.0.0.1:8080", true),
+            ("b?b@*", "bab@x", true),
+            ("b?b@*", "bb@x", false),
+            ("*", "x@y", true),
+            ("*@*", "x@y", true),
+            ("*o*@*", "alice@hs1", false),
+            ("*o*@*", "bob@hs1", true),
+            ("a*b*c@s", "axxbyyc@s", true),
+            ("a*b*c@s", "axxbyy@s", false),
+        ];
+        for (mask, handle, expected) in table {
+            assert_eq!(mask_matches(mask, handle), expected, "{mask} ~ {handle}");
+        }
+    }
+
+    mod prop {
+        use crate::services::modes::{mask_matches, normalize_mask};
+        use proptest::prelude::*;
+
+        proptest! {
+            /// A handle matches itself as a mask, `*@` its server and `*`; a mask without
+            /// wildcards matches only its own handle.
+            #[test]
+            fn masks(nick in "[a-z0-9_]{3,20}", server in "[a-z0-9.]{1,20}", other in "[a-z0-9_]{3,20}") {
+                let handle = format!("{nick}@{server}");
+                let exact = normalize_mask(&handle).unwrap();
+                let everyone_there = normalize_mask(&format!("*@{server}")).unwrap();
+                let that_nick = normalize_mask(&nick).unwrap();
+                let them = format!("{other}@{server}");
+                prop_assert!(mask_matches(&exact, &handle));
+                prop_assert!(mask_matches(&everyone_there, &handle));
+                prop_assert!(mask_matches(&that_nick, &handle));
+                prop_assert!(mask_matches("*", &handle));
+                prop_assert_eq!(mask_matches(&handle, &them), other == nick);
+            }
+
+            /// Matching never panics and `?` stands for one character.
+            #[test]
+            fn wildcards(mask in "[a-c*?@]{0,12}", handle in "[a-c@]{0,12}") {
+                let _ = mask_matches(&mask, &handle);
+                let q: String = handle.chars().map(|_| '?').collect();
+                prop_assert!(mask_matches(&q, &handle));
+            }
+        }
     }
 
     #[test]

@@ -9,7 +9,9 @@
 //! (`services::channels`, `services::messages`) and the host's handling of submissions from
 //! member servers (`federation::hosting`) both load those facts through
 //! [`super::members`] and ask here, so a rule cannot differ between a user of this server and a
-//! user of another. Bans and mutes will be two more facts read here.
+//! user of another. Bans and mutes are two more facts ([`Sanctions`], loaded by
+//! `members::sanctions`): a ban is checked on join (an invite link included) and send, a mute on
+//! send; the channel's owner is exempt from both.
 
 use super::modes::MemberMode;
 use crate::db::models::ChannelRow;
@@ -71,6 +73,26 @@ pub struct Standing {
     pub owner: bool,
 }
 
+/// Bans and mutes that apply to an actor in a channel (whether or not a member).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Sanctions {
+    /// A `+b` mask matches the actor's handle.
+    pub banned: bool,
+    /// The actor is muted (and the mute has not expired).
+    pub muted: bool,
+}
+
+impl Sanctions {
+    /// What applies to someone with this standing: nothing to the owner.
+    fn applying_to(self, member: Option<Standing>) -> Sanctions {
+        if member.is_some_and(|m| m.owner) {
+            Sanctions::default()
+        } else {
+            self
+        }
+    }
+}
+
 /// Why a rule said no. [`Denied::into_error`] turns it into the answer, with the same code for
 /// local and remote actors.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -122,6 +144,14 @@ pub enum Denied {
     NotPinned,
     /// Only the owner deletes the channel.
     OwnerOnly,
+    /// A `+b` mask matches the actor.
+    Banned,
+    /// The actor is muted in the channel.
+    Muted,
+    /// The owner cannot be banned or muted.
+    CannotSanctionOwner,
+    /// Server admins only.
+    AdminRequired,
 }
 
 impl Denied {
@@ -212,6 +242,19 @@ impl Denied {
                 "owner_required",
                 format!("only the owner of {channel} can delete it"),
             ),
+            Denied::Banned => {
+                ApiError::forbidden("banned", format!("you are banned from {channel} (+b)"))
+            }
+            Denied::Muted => {
+                ApiError::forbidden("muted", format!("you are muted in {channel}"))
+            }
+            Denied::AdminRequired => {
+                ApiError::forbidden("admin_required", "only the server's admins may do that")
+            }
+            Denied::CannotSanctionOwner => ApiError::forbidden(
+                "cannot_sanction_owner",
+                format!("the owner of {channel} cannot be banned or muted"),
+            ),
         }
     }
 }
@@ -227,18 +270,28 @@ pub struct JoinAttempt<'a> {
     pub key: Option<&'a str>,
     /// Members on every server, before the join.
     pub members: i64,
+    /// A ban matches the joiner.
+    pub banned: bool,
+    /// The joiner is the channel's owner (exempt from bans).
+    pub owner: bool,
+    /// The join is through an invite link: past `+i` and `+k` (never past a ban or `+l`).
+    pub link: bool,
 }
 
-/// Join: `+i` needs an invitation, `+k` the key, `+l` room (members of every server count).
+/// Join: never when banned (the owner excepted); `+i` needs an invitation, `+k` the key (an
+/// invite link stands for both), `+l` room (members of every server count).
 pub fn join(channel: &ChannelRow, attempt: &JoinAttempt, who: &str) -> Result<(), Denied> {
     if attempt.member.is_some() {
         return Err(Denied::AlreadyMember(who.to_string()));
     }
-    if channel.mode_invite_only && !attempt.invited {
+    if attempt.banned && !attempt.owner {
+        return Err(Denied::Banned);
+    }
+    if channel.mode_invite_only && !attempt.invited && !attempt.link {
         return Err(Denied::InviteOnly);
     }
     if let Some(key) = &channel.chan_key {
-        if attempt.key != Some(key.as_str()) {
+        if attempt.key != Some(key.as_str()) && !attempt.link {
             return Err(Denied::BadKey);
         }
     }
@@ -255,12 +308,23 @@ pub fn part(member: Option<Standing>) -> Result<(), Denied> {
     member.map(drop).ok_or(Denied::NotMember)
 }
 
-/// Send a message: `+n` keeps outsiders out and a `+s` channel does not exist for them; `+m`
-/// needs voice or operator.
-pub fn send(channel: &ChannelRow, member: Option<Standing>) -> Result<(), Denied> {
+/// Send a message: `+n` keeps outsiders out and a `+s` channel does not exist for them; a
+/// banned or muted actor does not speak (the owner excepted); `+m` needs voice or operator.
+pub fn send(
+    channel: &ChannelRow,
+    member: Option<Standing>,
+    sanctions: Sanctions,
+) -> Result<(), Denied> {
     see(channel, member.is_some())?;
+    let sanctions = sanctions.applying_to(member);
+    if sanctions.banned {
+        return Err(Denied::Banned);
+    }
     if member.is_none() && channel.mode_no_external {
         return Err(Denied::NoExternal);
+    }
+    if sanctions.muted {
+        return Err(Denied::Muted);
     }
     if channel.mode_moderated && !member.is_some_and(|m| m.op || m.voice) {
         return Err(Denied::Moderated);
@@ -335,6 +399,47 @@ pub fn kick(
         return Err(Denied::CannotKickOwner);
     }
     Ok(())
+}
+
+/// Mute or unmute a member: operators; the target must be in; never the owner.
+pub fn mute(
+    member: Option<Standing>,
+    target: Option<Standing>,
+    target_name: &str,
+) -> Result<(), Denied> {
+    change_modes(member)?;
+    let target = target.ok_or_else(|| Denied::NotInChannel(target_name.to_string()))?;
+    if target.owner {
+        return Err(Denied::CannotSanctionOwner);
+    }
+    Ok(())
+}
+
+/// Make or revoke a channel's invite links: operators.
+pub fn manage_invite_links(member: Option<Standing>) -> Result<(), Denied> {
+    change_modes(member).map(drop)
+}
+
+/// Review a channel's reports (list, resolve): the server's admins, or its operators.
+pub fn review_reports(is_admin: bool, member: Option<Standing>) -> Result<(), Denied> {
+    if is_admin {
+        return Ok(());
+    }
+    change_modes(member).map(drop)
+}
+
+/// The server-wide review queue: admins.
+pub fn review_all_reports(is_admin: bool) -> Result<(), Denied> {
+    if is_admin {
+        Ok(())
+    } else {
+        Err(Denied::AdminRequired)
+    }
+}
+
+/// Whether a new ban removes a present member with this standing: everyone but the owner.
+pub fn ban_removes(target: Standing) -> bool {
+    !target.owner
 }
 
 /// See the channel (info): a secret channel does not exist for non-members.
@@ -586,11 +691,107 @@ mod tests {
             ch.mode_moderated = m;
             ch.mode_secret = s;
             assert_eq!(
-                send(&ch, standing),
+                send(&ch, standing, Sanctions::default()),
                 expected,
                 "n={n} m={m} s={s} {standing:?}"
             );
         }
+    }
+
+    /// Bans and mutes: the same facts for local and remote actors; the owner is exempt.
+    #[test]
+    fn sanction_rules() {
+        let ch = channel();
+        let banned = Sanctions {
+            banned: true,
+            muted: false,
+        };
+        let muted = Sanctions {
+            banned: false,
+            muted: true,
+        };
+        let table = [
+            // (standing, sanctions, expected send)
+            (Some(PLAIN), banned, Err(Denied::Banned)),
+            (Some(OP), banned, Err(Denied::Banned)),
+            (Some(OWNER), banned, Ok(())),
+            (None, banned, Err(Denied::Banned)),
+            (Some(PLAIN), muted, Err(Denied::Muted)),
+            (Some(VOICE), muted, Err(Denied::Muted)),
+            (Some(OP), muted, Err(Denied::Muted)),
+            (Some(OWNER), muted, Ok(())),
+            (None, muted, Err(Denied::NoExternal)),
+            (Some(PLAIN), Sanctions::default(), Ok(())),
+        ];
+        for (standing, sanctions, expected) in table {
+            assert_eq!(
+                send(&ch, standing, sanctions),
+                expected,
+                "{standing:?} {sanctions:?}"
+            );
+        }
+        let mut ch = channel();
+        let attempt = JoinAttempt {
+            banned: true,
+            ..JoinAttempt::default()
+        };
+        assert_eq!(join(&ch, &attempt, "a"), Err(Denied::Banned));
+        // The owner rejoins past a ban.
+        let owner = JoinAttempt {
+            owner: true,
+            ..attempt
+        };
+        assert_eq!(join(&ch, &owner, "a"), Ok(()));
+        let invited = JoinAttempt {
+            invited: true,
+            link: true,
+            ..attempt
+        };
+        assert_eq!(join(&ch, &invited, "a"), Err(Denied::Banned));
+        // An invite link gets past +i and +k, not past +l.
+        ch.mode_invite_only = true;
+        ch.chan_key = Some("k".into());
+        let link = JoinAttempt {
+            link: true,
+            ..JoinAttempt::default()
+        };
+        assert_eq!(join(&ch, &link, "a"), Ok(()));
+        ch.user_limit = Some(1);
+        let full = JoinAttempt { members: 1, ..link };
+        assert_eq!(join(&ch, &full, "a"), Err(Denied::Full(1)));
+
+        assert_eq!(mute(None, Some(PLAIN), "t"), Err(Denied::NotMember));
+        assert_eq!(
+            mute(Some(PLAIN), Some(PLAIN), "t"),
+            Err(Denied::ChanopRequired)
+        );
+        assert_eq!(mute(Some(OP), Some(PLAIN), "t"), Ok(()));
+        assert_eq!(mute(Some(OP), Some(OP), "t"), Ok(()));
+        assert_eq!(
+            mute(Some(OP), None, "t"),
+            Err(Denied::NotInChannel("t".into()))
+        );
+        assert_eq!(
+            mute(Some(OWNER), Some(OWNER), "t"),
+            Err(Denied::CannotSanctionOwner)
+        );
+        assert_eq!(manage_invite_links(Some(OP)), Ok(()));
+        assert_eq!(
+            manage_invite_links(Some(VOICE)),
+            Err(Denied::ChanopRequired)
+        );
+        assert_eq!(manage_invite_links(None), Err(Denied::NotMember));
+        assert_eq!(review_reports(true, None), Ok(()));
+        assert_eq!(review_reports(false, Some(OP)), Ok(()));
+        assert_eq!(
+            review_reports(false, Some(VOICE)),
+            Err(Denied::ChanopRequired)
+        );
+        assert_eq!(review_reports(false, None), Err(Denied::NotMember));
+        assert_eq!(review_all_reports(true), Ok(()));
+        assert_eq!(review_all_reports(false), Err(Denied::AdminRequired));
+        assert!(ban_removes(OP));
+        assert!(!ban_removes(OWNER));
     }
 
     #[test]
@@ -952,6 +1153,10 @@ mod tests {
             (Denied::EditWindowClosed, "edit_window_closed", 403),
             (Denied::MessageDeleted, "message_deleted", 409),
             (Denied::NotAMessage, "not_a_message", 400),
+            (Denied::Banned, "banned", 403),
+            (Denied::Muted, "muted", 403),
+            (Denied::CannotSanctionOwner, "cannot_sanction_owner", 403),
+            (Denied::AdminRequired, "admin_required", 403),
         ];
         for (denied, code, status) in codes {
             let e = denied.into_error("#general");

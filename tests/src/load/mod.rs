@@ -12,13 +12,15 @@
 //! - [`target`]: starting or addressing the servers.
 //! - one module per scenario: [`sends`], [`latency`], [`fanout`], [`polls`] (idle and hangup),
 //!   [`federation`] (dm and relay), [`startup`], [`raw`] (raw-sqlite, raw-http), [`rich`] (sends, reactions and
-//!   reads mixed), [`unread`] (conversation list after a burst), [`smoke`].
+//!   reads mixed), [`unread`] (conversation list after a burst), [`mentions`] (sends with and
+//!   without a mention into a big channel), [`smoke`].
 
 pub mod cli;
 pub mod client;
 pub mod fanout;
 pub mod federation;
 pub mod latency;
+pub mod mentions;
 pub mod polls;
 pub mod procfs;
 pub mod raw;

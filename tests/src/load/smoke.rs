@@ -4,7 +4,7 @@
 
 use super::cli::{self, print, Scenario};
 use super::{
-    fanout, federation, latency, polls, raw, rich, sends, startup, unread, uploads, Common,
+    fanout, federation, latency, mentions, polls, raw, rich, sends, startup, unread, uploads, Common,
 };
 
 fn scenarios() -> Vec<Scenario> {
@@ -37,6 +37,11 @@ fn scenarios() -> Vec<Scenario> {
             messages: 30,
             concurrency: 4,
             burst_concurrency: 4,
+            register_concurrency: 8,
+        }),
+        Scenario::Mentions(mentions::Args {
+            members: 20,
+            concurrency: 2,
             register_concurrency: 8,
         }),
         Scenario::Latency(latency::Args {

@@ -2,6 +2,7 @@
 
 pub mod account;
 pub mod channels;
+pub mod community;
 pub mod media;
 pub mod messages;
 pub mod read;

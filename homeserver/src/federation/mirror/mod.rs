@@ -79,7 +79,7 @@ fn host_error(host: &str, e: FedError) -> ApiError {
 
 /// Error codes are `&'static str`; a host's code is mapped onto the known set.
 fn leak_code(code: &str) -> &'static str {
-    const KNOWN: [&str; 38] = [
+    const KNOWN: [&str; 42] = [
         "invite_only",
         "bad_channel_key",
         "channel_full",
@@ -118,6 +118,10 @@ fn leak_code(code: &str) -> &'static str {
         "already_pinned",
         "not_pinned",
         "invalid_description",
+        "banned",
+        "muted",
+        "cannot_sanction_owner",
+        "invalid_duration",
     ];
     KNOWN
         .into_iter()
@@ -614,6 +618,27 @@ pub async fn info(state: &AppState, channel: &ChannelName) -> Result<ChannelInfo
             &host,
             None,
         )
+        .await
+        .map_err(|e| host_error(&host, e))?;
+    serde_json::from_value(answer).map_err(|e| bad_gateway(&host, e))
+}
+
+/// The channel's info from its host as `me` (`nick@server`, a user of this server) sees it:
+/// with its bans when `me` is one of its operators.
+pub async fn info_as(
+    state: &AppState,
+    channel: &ChannelName,
+    me: &str,
+) -> Result<ChannelInfo, ApiError> {
+    let host = host_of(channel);
+    let url = host_url(state, &host).await?;
+    let path = format!(
+        "{}?user={}",
+        channel_path(&channel.name, ""),
+        settings::encode_query(me)
+    );
+    let answer = client(state)
+        .signed(Method::GET, &url, &path, &host, None)
         .await
         .map_err(|e| host_error(&host, e))?;
     serde_json::from_value(answer).map_err(|e| bad_gateway(&host, e))

@@ -95,7 +95,7 @@ async fn from_host(
 }
 
 /// A handle in a query string (`nick@server`, with `:port` maybe): `%`, `@` and `:` escaped.
-fn encode_query(value: &str) -> String {
+pub(super) fn encode_query(value: &str) -> String {
     value
         .replace('%', "%25")
         .replace('@', "%40")

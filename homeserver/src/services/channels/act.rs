@@ -81,7 +81,7 @@ pub struct Done {
 
 /// Appends an action's event and queues its envelope for the member servers (and `also`).
 #[allow(clippy::too_many_arguments)]
-fn append(
+pub(super) fn append(
     conn: &mut Conn,
     host: &Host,
     channel: ChannelRow,
@@ -153,7 +153,7 @@ fn append_targeting(
     })
 }
 
-fn denied(host: &Host, channel: &ChannelRow) -> impl Fn(policy::Denied) -> ApiError {
+pub(super) fn denied(host: &Host, channel: &ChannelRow) -> impl Fn(policy::Denied) -> ApiError {
     let name = host.global(channel);
     move |d| d.into_error(&name)
 }
@@ -166,6 +166,19 @@ pub fn join(
     name: &str,
     actor: &Actor,
     key: Option<&str>,
+    authored: Authored,
+) -> Result<Option<Done>, ApiError> {
+    join_with(conn, host, name, actor, key, false, authored)
+}
+
+/// [`join`], with `link` when the actor holds a valid invite link (past `+i` and `+k`).
+pub fn join_with(
+    conn: &mut Conn,
+    host: &Host,
+    name: &str,
+    actor: &Actor,
+    key: Option<&str>,
+    link: bool,
     authored: Authored,
 ) -> Result<Option<Done>, ApiError> {
     let now = now_ms();
@@ -183,11 +196,15 @@ pub fn join(
                     db::shared::has_remote_invite(conn, channel.room_id, handle)?
                 }
             };
+            let sanctions = members::sanctions(conn, &channel, actor, now)?;
             let attempt = JoinAttempt {
                 member,
                 invited,
                 key,
                 members: members::count(conn, channel.room_id)?,
+                banned: sanctions.banned,
+                owner: actor.user_id() == Some(channel.owner_id.as_str()),
+                link,
             };
             policy::join(&channel, &attempt, actor.handle()).map_err(denied(host, &channel))?;
             if invited {
@@ -256,7 +273,7 @@ pub fn join(
 
 /// Removes a member of any server from a channel; a local one's window closes at `seq` (call
 /// after appending the event that removes them, so they receive it).
-fn close_window(
+pub(super) fn close_window(
     conn: &mut Conn,
     channel: &ChannelRow,
     who: &Actor,
@@ -268,7 +285,11 @@ fn close_window(
     Ok(())
 }
 
-fn remove_member(conn: &mut Conn, channel: &ChannelRow, who: &Actor) -> Result<(), ApiError> {
+pub(super) fn remove_member(
+    conn: &mut Conn,
+    channel: &ChannelRow,
+    who: &Actor,
+) -> Result<(), ApiError> {
     match who {
         Actor::Local { user_id, .. } => {
             db::channels::remove_member(conn, channel.room_id, user_id)?
@@ -349,7 +370,22 @@ pub fn set_modes(
         .map_err(denied(host, &channel))?;
     let mut announced = Vec::new();
     let mut channel_changed = false;
+    let mut new_bans = Vec::new();
     for change in changes {
+        if let ModeChange::Ban(on, mask) = change {
+            let changed = if *on {
+                db::moderation::add_ban(conn, channel.room_id, mask, actor.handle(), now_ms())?
+            } else {
+                db::moderation::remove_ban(conn, channel.room_id, mask)?
+            };
+            if changed {
+                announced.push(modes::describe(change));
+                if *on {
+                    new_bans.push(mask.clone());
+                }
+            }
+            continue;
+        }
         let ModeChange::Member(mode, on, who) = change else {
             modes::apply(&mut channel, change);
             channel_changed = true;
@@ -391,7 +427,7 @@ pub fn set_modes(
         db::channels::update(conn, &channel)?;
     }
     let meta = json!({"modes": modes::render(&channel, false)});
-    let done = append(
+    let mut done = append(
         conn,
         host,
         channel,
@@ -402,6 +438,10 @@ pub fn set_modes(
         meta,
         None,
     )?;
+    if !new_bans.is_empty() {
+        done.queued |=
+            super::sanctions::remove_banned(conn, host, &done.channel, actor, &new_bans)?;
+    }
     Ok(done)
 }
 
@@ -534,8 +574,13 @@ pub fn say(
     actor: &Actor,
     event: &WireEvent,
 ) -> Result<Done, ApiError> {
-    policy::send(&channel, members::standing(conn, &channel, actor)?)
-        .map_err(denied(host, &channel))?;
+    let sanctions = members::sanctions(conn, &channel, actor, now_ms())?;
+    policy::send(
+        &channel,
+        members::standing(conn, &channel, actor)?,
+        sanctions,
+    )
+    .map_err(denied(host, &channel))?;
     if let Some(reply_to) = event.reply_to {
         check_reply_to(conn, channel.room_id, &reply_to.to_string())?;
     }
@@ -615,6 +660,12 @@ pub fn rename(
     if let Actor::Remote { handle, .. } = actor {
         db::shared::rename_remote_member(conn, channel.room_id, handle, new_handle)?;
     }
+    db::moderation::rename(
+        conn,
+        channel.room_id,
+        &actor.handle().to_ascii_lowercase(),
+        &new_handle.to_ascii_lowercase(),
+    )?;
     let meta = json!({"old": actor.handle(), "new": new_handle});
     let done = append(
         conn,

@@ -8,9 +8,11 @@
 //! request.
 
 pub mod act;
+pub mod invite_links;
+pub mod sanctions;
 pub mod settings;
 
-use federation_proto::api::client::{ChannelInfo, ChannelMember, ChannelSummary};
+use federation_proto::api::client::{ChannelBan, ChannelInfo, ChannelMember, ChannelSummary};
 use federation_proto::ids::{ChannelName, ServerName};
 use federation_proto::time::format_rfc3339_ms;
 
@@ -129,8 +131,8 @@ where
             if let Some(user_id) = actor.user_id() {
                 mark_active(conn, user_id)?;
             }
-            let is_member = super::members::standing(conn, &done.channel, &actor)?.is_some();
-            let info = info_of(conn, &host.server, &done.channel, is_member)?;
+            let standing = super::members::standing(conn, &done.channel, &actor)?;
+            let info = info_for(conn, &host.server, &done.channel, standing)?;
             Ok::<_, ApiError>((info, done.queued))
         })
         .await?;
@@ -168,7 +170,8 @@ pub async fn join(
             if let Some(user_id) = actor.user_id() {
                 mark_active(conn, user_id)?;
             }
-            Ok::<_, ApiError>((info_of(conn, &host.server, &row, true)?, queued))
+            let standing = super::members::standing(conn, &row, &actor)?;
+            Ok::<_, ApiError>((info_for(conn, &host.server, &row, standing)?, queued))
         })
         .await?;
     if queued {
@@ -264,10 +267,33 @@ pub async fn info(
         .db
         .run(move |conn| {
             let row = channel_for(conn, &channel.name, &actor)?;
-            let is_member = super::members::standing(conn, &row, &actor)?.is_some();
-            info_of(conn, &server, &row, is_member)
+            let standing = super::members::standing(conn, &row, &actor)?;
+            info_for(conn, &server, &row, standing)
         })
         .await
+}
+
+/// The channel's info as a user with `standing` sees it: the bans only for operators.
+pub fn info_for(
+    conn: &mut Conn,
+    server: &ServerName,
+    row: &ChannelRow,
+    standing: Option<policy::Standing>,
+) -> Result<ChannelInfo, ApiError> {
+    let mut info = info_of(conn, server, row, standing.is_some())?;
+    if standing.is_some_and(|s| s.op) {
+        let bans = db::moderation::bans_of(conn, row.room_id)?;
+        info.bans = Some(
+            bans.into_iter()
+                .map(|b| ChannelBan {
+                    mask: b.mask,
+                    set_by: b.set_by,
+                    set_at: format_rfc3339_ms(b.set_ms),
+                })
+                .collect(),
+        );
+    }
+    Ok(info)
 }
 
 /// The channel's info: topic, modes (the key only for members), owner and members of every
@@ -328,6 +354,7 @@ pub fn info_of(
         owner,
         created: format_rfc3339_ms(row.created_ms),
         members,
+        bans: None,
     })
 }
 
@@ -396,7 +423,8 @@ pub async fn public(state: &AppState, session: &Session) -> Result<Vec<ChannelSu
 pub fn for_send(conn: &mut Conn, name: &str, actor: &Actor) -> Result<ChannelRow, ApiError> {
     let row = load_channel(conn, name)?;
     let member = super::members::standing(conn, &row, actor)?;
-    policy::send(&row, member).map_err(|d| d.into_error(&format!("#{}", row.name)))?;
+    let sanctions = super::members::sanctions(conn, &row, actor, super::now_ms())?;
+    policy::send(&row, member, sanctions).map_err(|d| d.into_error(&format!("#{}", row.name)))?;
     Ok(row)
 }
 

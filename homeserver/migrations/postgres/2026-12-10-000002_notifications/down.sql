@@ -1,0 +1,2 @@
+DROP TABLE notification_levels;
+DROP TABLE notifications;
