@@ -4,8 +4,8 @@ use anyhow::Result;
 
 use super::report::Report;
 use super::{
-    fanout, federation, latency, mentions, polls, raw, rich, sends, smoke, startup, unread, uploads,
-    Common,
+    fanout, federation, latency, mentions, polls, raw, rich, sends, smoke, startup, unread,
+    uploads, Common,
 };
 
 /// Load generator for Hearth homeservers and federation (see BENCHMARKS.md).

@@ -4,7 +4,8 @@
 
 use super::cli::{self, print, Scenario};
 use super::{
-    fanout, federation, latency, mentions, polls, raw, rich, sends, startup, unread, uploads, Common,
+    fanout, federation, latency, mentions, polls, raw, rich, sends, startup, unread, uploads,
+    Common,
 };
 
 fn scenarios() -> Vec<Scenario> {
