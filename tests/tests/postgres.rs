@@ -114,7 +114,7 @@ async fn core_scenarios_on_postgres() {
     laptop
         .sync(Some(resumed["next"].as_i64().unwrap()), 0)
         .await;
-    assert_eq!(laptop.sync(None, 0).await["events"], json!([]));
+    assert_eq!(log_only(laptop.sync(None, 0).await)["events"], json!([]));
 
     // A retried txn_id answers with the first event.
     let body = json!({"to": "#general", "body": "only once", "txn_id": "txn-1"});
