@@ -88,6 +88,8 @@ pub enum Action {
     LoadPresence { handle: String },
     /// Tell `target` that the user types (nothing comes back).
     Typing { target: String, on: bool },
+    /// Search and report [`Outcome::SearchResults`].
+    Search { query: String },
     /// Leave the UI.
     Quit,
 }
@@ -117,6 +119,8 @@ pub enum Outcome {
     Me(UserProfile),
     /// A DM partner's status (from their profile).
     Presence { handle: String, status: String },
+    /// A search's results, one line each, most relevant first.
+    SearchResults { query: String, lines: Vec<String> },
     /// A history request failed.
     HistoryFailed { target: String, error: String },
     /// An action failed.

@@ -35,6 +35,8 @@ pub enum Input {
         modes: String,
         arg: Option<String>,
     },
+    /// `/search words "phrases"`: search what this user may read.
+    Search(String),
     /// `/help`.
     Help,
     /// `/quit`.
@@ -51,6 +53,7 @@ pub const HELP: &[&str] = &[
     "/topic [#chan] [text]    show or set the topic",
     "/nick new                change your nick",
     "/mode [#chan] modes [x]  +mt, -i, +k key, +l 50, +o nick",
+    "/search words \"phrase\"  search the messages you may read",
     "/quit                    leave",
     "Tab/Ctrl-N, Shift-Tab/Ctrl-P, Alt-1..9: switch window; PgUp/PgDn: scroll",
 ];
@@ -158,6 +161,12 @@ pub fn parse(line: &str) -> Result<Option<Input>, String> {
             }
         }
         "help" | "h" | "?" => Input::Help,
+        "search" => {
+            if rest.is_empty() {
+                return Err("usage: /search words \"phrases\"".into());
+            }
+            Input::Search(rest.to_string())
+        }
         "quit" | "exit" => Input::Quit,
         other => return Err(format!("unknown command /{other} (try /help)")),
     };

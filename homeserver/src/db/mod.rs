@@ -30,6 +30,7 @@ pub mod recipients;
 pub mod rich;
 pub mod room_counters;
 pub mod schema;
+pub mod search;
 pub mod settings;
 pub mod shared;
 pub mod users;
@@ -395,7 +396,10 @@ mod tests {
         let mut versions = BTreeSet::new();
         for name in migrations("sqlite") {
             let version = name.split('_').next().unwrap_or_default().to_string();
-            assert!(versions.insert(version), "two migrations share the version of {name}");
+            assert!(
+                versions.insert(version),
+                "two migrations share the version of {name}"
+            );
         }
     }
 }

@@ -6,7 +6,9 @@ use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::{Modify, OpenApi};
 use utoipa_swagger_ui::SwaggerUi;
 
-use super::{accounts, channels, media, messages, profiles, read, server, settings, typing, ws};
+use super::{
+    accounts, channels, media, messages, profiles, read, search, server, settings, typing, ws,
+};
 
 /// Where the document is served.
 pub const OPENAPI_PATH: &str = "/api/v1/openapi.json";
@@ -27,6 +29,7 @@ pub const OPENAPI_PATH: &str = "/api/v1/openapi.json";
         typing::typing,
         read::read, read::receipts, read::conversations,
         profiles::update_me, profiles::search,
+        search::search,
         media::upload, media::download, media::thumbnail,
     ),
     modifiers(&BearerAuth),

@@ -40,6 +40,7 @@ pub mod presence;
 pub mod profiles;
 pub mod read;
 pub mod rich;
+pub mod search;
 pub mod sessions;
 pub mod stream;
 pub mod sync;

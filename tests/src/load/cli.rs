@@ -4,7 +4,8 @@ use anyhow::Result;
 
 use super::report::Report;
 use super::{
-    fanout, federation, latency, polls, raw, rich, sends, smoke, startup, unread, uploads, Common,
+    fanout, federation, latency, polls, raw, rich, search, sends, smoke, startup, unread, uploads,
+    Common,
 };
 
 /// Load generator for Hearth homeservers and federation (see BENCHMARKS.md).
@@ -45,6 +46,9 @@ pub enum Scenario {
     Unread(unread::Args),
     /// 20 concurrent 10 MiB uploads: throughput and the server's RSS while they stream.
     Uploads(uploads::Args),
+    /// Full-text search over a filled channel: rare and common words, p50/p99, beside a
+    /// plain `LIKE` scan of the SQLite file.
+    Search(search::Args),
     /// Baseline: bare SQLite insert loop with the server's durability settings.
     RawSqlite(raw::SqliteArgs),
     /// Baseline: trivial actix-web handler.
@@ -67,6 +71,7 @@ pub async fn run(common: &Common, scenario: &Scenario) -> Result<Report> {
         Scenario::Rich(a) => rich::run(common, a).await,
         Scenario::Unread(a) => unread::run(common, a).await,
         Scenario::Uploads(a) => uploads::run(common, a).await,
+        Scenario::Search(a) => search::run(common, a).await,
         Scenario::RawSqlite(a) => raw::sqlite(common, a),
         Scenario::RawHttp(a) => raw::http(common, a).await,
         Scenario::Smoke => anyhow::bail!("smoke runs through smoke::run"),

@@ -12,7 +12,8 @@
 //! - [`target`]: starting or addressing the servers.
 //! - one module per scenario: [`sends`], [`latency`], [`fanout`], [`polls`] (idle and hangup),
 //!   [`federation`] (dm and relay), [`startup`], [`raw`] (raw-sqlite, raw-http), [`rich`] (sends, reactions and
-//!   reads mixed), [`unread`] (conversation list after a burst), [`smoke`].
+//!   reads mixed), [`unread`] (conversation list after a burst), [`search`] (full-text search
+//!   beside a `LIKE` scan), [`smoke`].
 
 pub mod cli;
 pub mod client;
@@ -24,6 +25,7 @@ pub mod procfs;
 pub mod raw;
 pub mod report;
 pub mod rich;
+pub mod search;
 pub mod sends;
 pub mod smoke;
 pub mod startup;

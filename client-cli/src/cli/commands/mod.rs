@@ -5,5 +5,6 @@ pub mod channels;
 pub mod media;
 pub mod messages;
 pub mod read;
+pub mod search;
 pub mod settings;
 pub mod tail;
