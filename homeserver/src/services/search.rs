@@ -343,10 +343,13 @@ mod tests {
     #[test]
     fn index_queries_quote_everything() {
         let terms = parse_terms(r#"NEAR(a b) "c' d\" e:*"#);
-        assert_eq!(db::search::fts5_query(&terms), r#""near a b" AND "c d e""#);
+        assert_eq!(
+            db::search::fts5_query(&terms),
+            r#""near a" AND "b" AND "c d" AND "e""#
+        );
         assert_eq!(
             db::search::tsquery(&terms),
-            r"'NEAR(a' & 'b)' & 'c'' d\\ e:*'"
+            r"'NEAR(a' & 'b)' & 'c'' d\\' & 'e:*'"
         );
     }
 

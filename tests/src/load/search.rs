@@ -135,7 +135,7 @@ pub async fn run(common: &Common, args: &Args) -> Result<Report> {
             let (mut stored, mut errors) = (0u64, 0u64);
             let mut i = w as u64;
             while i < total && Instant::now() < until && errors < 100 {
-                let body = if i % every == 0 {
+                let body = if i.is_multiple_of(every) {
                     format!("{COMMON} message {i} about the {RARE} seen in the park")
                 } else {
                     format!("{COMMON} ipsum message {i} of a realistic length, about sixty")
