@@ -7,8 +7,9 @@
 //! re-index the latest body and deletes, rotation and channel deletion remove entries.
 //!
 //! Order: by relevance (SQLite's `bm25`, Postgres's `ts_rank`), then newest first (`seq`
-//! descending). A page continues after the last `(score, seq)` of the previous one, and only
-//! events up to the first page's `snapshot` seq are searched, so pages never repeat a result.
+//! descending), among the [`CANDIDATES`] newest matches the user may read. A page continues
+//! after the last `(score, seq)` of the previous one, and only events up to the first page's
+//! `snapshot` seq are searched, so pages never repeat a result.
 
 use diesel::prelude::*;
 use diesel::sql_types::{BigInt, Bool, Double, Nullable, Text};
@@ -111,13 +112,19 @@ fn filters(p: fn(u32) -> String, link: &str) -> String {
     )
 }
 
+/// Most matches ranked per search: the newest ones the user may read. Ranking costs per match
+/// (Postgres computes each body's `tsvector` again), so a word found in most messages would
+/// otherwise cost a pass over the whole log; with the cap a search stays in milliseconds.
+pub const CANDIDATES: i64 = 5_000;
+
 fn sqlite_sql() -> String {
     let p = |n: u32| format!("?{n}");
     format!(
         "SELECT seq, score FROM (\
            SELECT e.seq AS seq, bm25(events_fts) AS score \
            FROM events_fts JOIN events e ON e.seq = events_fts.rowid \
-           WHERE events_fts MATCH ?2 AND {MESSAGE_KINDS} AND e.deleted = 0 {filters}\
+           WHERE events_fts MATCH ?2 AND {MESSAGE_KINDS} AND e.deleted = 0 {filters} \
+           ORDER BY events_fts.rowid DESC LIMIT {CANDIDATES}\
          ) WHERE ?10 IS NULL OR score > ?10 OR (score = ?10 AND seq < ?11) \
          ORDER BY score ASC, seq DESC LIMIT ?12",
         filters = filters(p, "LIKE"),
@@ -134,10 +141,15 @@ fn postgres_sql() -> String {
     };
     format!(
         "SELECT seq, score FROM (\
-           SELECT e.seq AS seq, (-ts_rank(to_tsvector('simple'::regconfig, e.body), q))::float8 AS score \
-           FROM events e, to_tsquery('simple'::regconfig, $2) q \
-           WHERE to_tsvector('simple'::regconfig, e.body) @@ q \
-           AND {MESSAGE_KINDS} AND NOT e.deleted {filters}\
+           SELECT c.seq AS seq, \
+             (-ts_rank(to_tsvector('simple'::regconfig, c.body), \
+                       to_tsquery('simple'::regconfig, $2)))::float8 AS score \
+           FROM (\
+             SELECT e.seq, e.body FROM events e \
+             WHERE to_tsvector('simple'::regconfig, e.body) @@ to_tsquery('simple'::regconfig, $2) \
+             AND {MESSAGE_KINDS} AND NOT e.deleted {filters} \
+             ORDER BY e.seq DESC LIMIT {CANDIDATES}\
+           ) c\
          ) r WHERE $10::float8 IS NULL OR score > $10::float8 OR (score = $10::float8 AND seq < $11::bigint) \
          ORDER BY score ASC, seq DESC LIMIT $12::bigint",
         filters = filters(p, "ILIKE"),

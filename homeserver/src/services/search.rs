@@ -7,9 +7,12 @@
 //! DMs; a channel left keeps what was sent while they were in it. Deleted messages are not in
 //! the index; edited ones are indexed in their latest text.
 //!
-//! Order: most relevant first (SQLite's `bm25`, Postgres's `ts_rank`), then newest first.
+//! Order: most relevant first (SQLite's `bm25`, Postgres's `ts_rank`), then newest first,
+//! among the newest [`db::search::CANDIDATES`] matches the user may read.
 //! Highlights are computed here from the terms: `[start, end)` ranges of the body in Unicode
 //! characters, matched case-insensitively on whole words (a phrase: consecutive words).
+
+use std::collections::HashMap;
 
 use federation_proto::api::client::{
     Highlight, SearchContext, SearchQuery as SearchParams, SearchResponse, SearchResult,
@@ -294,29 +297,47 @@ pub async fn search(
             let keys = reactor_keys(&user_id, &me);
             let seqs: Vec<i64> = hits.iter().map(|h| h.seq).collect();
             let rows = db::search::by_seqs(conn, &seqs)?;
-            let mut results = Vec::with_capacity(rows.len());
+            // Every result and its neighbours: their views in one batch (a few queries), each
+            // row once (a result may be another's neighbour).
+            let mut unique: Vec<db::models::EventRow> = Vec::new();
+            let mut shapes = Vec::with_capacity(rows.len());
             for row in rows {
                 let (before, after) = neighbours(conn, &user_id, row.room_id, row.seq)?;
-                let event = one_view(conn, row, &keys)?;
-                let highlights = highlights(&event.body, &query.terms);
+                let seqs_of = |rows: &[db::models::EventRow]| -> Vec<i64> {
+                    rows.iter().map(|r| r.seq).collect()
+                };
+                shapes.push((row.seq, seqs_of(&before), seqs_of(&after)));
+                for r in std::iter::once(row).chain(before).chain(after) {
+                    if !unique.iter().any(|u| u.seq == r.seq) {
+                        unique.push(r);
+                    }
+                }
+            }
+            let order: Vec<i64> = unique.iter().map(|r| r.seq).collect();
+            let views: HashMap<i64, Event> = order
+                .into_iter()
+                .zip(message_views(conn, unique, &keys)?)
+                .collect();
+            let pick = |seqs: &[i64]| -> Vec<Event> {
+                seqs.iter().filter_map(|s| views.get(s).cloned()).collect()
+            };
+            let mut results = Vec::with_capacity(shapes.len());
+            for (seq, before, after) in shapes {
+                let Some(event) = views.get(&seq).cloned() else {
+                    continue;
+                };
                 results.push(SearchResult {
+                    highlights: highlights(&event.body, &query.terms),
                     event,
-                    highlights,
                     context: SearchContext {
-                        before: message_views(conn, before, &keys)?,
-                        after: message_views(conn, after, &keys)?,
+                        before: pick(&before),
+                        after: pick(&after),
                     },
                 });
             }
             Ok(SearchResponse { results, next })
         })
         .await
-}
-
-fn one_view(conn: &mut Conn, row: db::models::EventRow, keys: &[&str]) -> Result<Event, ApiError> {
-    message_views(conn, vec![row], keys)?
-        .pop()
-        .ok_or_else(|| ApiError::internal("a search result has no view"))
 }
 
 #[cfg(test)]
