@@ -340,3 +340,32 @@ async fn pages_without_duplicates_and_bad_input() {
         .await;
     assert_eq!(anonymous.status, 401);
 }
+
+#[actix_web::test]
+async fn a_channel_hosted_elsewhere_is_searched_in_the_local_mirror() {
+    let (_dir, servers) =
+        hearth_tests::network::federated_with(&[("hs1.test", vec![]), ("hs2.test", vec![])]).await;
+    let [hs1, hs2] = <[_; 2]>::try_from(servers).ok().expect("two servers");
+    let alice = User::register(&hs1.url, "alice").await;
+    let bob = User::register(&hs2.url, "bob").await;
+    alice.join("#far").await;
+    bob.join("#far@hs1.test").await;
+    alice.say("#far", "mirrorword from the host").await;
+    bob.say("#far@hs1.test", "mirrorword from hs2").await;
+    let answer = hearth_tests::eventually(
+        std::time::Duration::from_secs(30),
+        "both messages in hs2's mirror",
+        || async {
+            let answer = search(&bob, &[("q", "mirrorword"), ("in", "#far@hs1.test")]).await;
+            (bodies(&answer).len() == 2).then_some(answer)
+        },
+    )
+    .await;
+    let mut found = bodies(&answer);
+    found.sort();
+    assert_eq!(found, ["mirrorword from hs2", "mirrorword from the host"]);
+    assert_eq!(
+        bodies(&search(&alice, &[("q", "mirrorword"), ("from", "bob@hs2.test")]).await),
+        ["mirrorword from hs2"]
+    );
+}
