@@ -325,4 +325,13 @@ mod tests {
             .unwrap_err()
             .contains("unknown command"));
     }
+
+    #[test]
+    fn search() {
+        assert_eq!(
+            ok("/search red \"new flat\""),
+            Input::Search("red \"new flat\"".into())
+        );
+        assert!(parse("/search  ").unwrap_err().contains("usage"));
+    }
 }
