@@ -270,6 +270,25 @@ pub fn line(event: &Event, local: Option<&str>, with_target: bool) -> String {
     }
 }
 
+/// `body` with each highlight (character ranges) in `[brackets]`.
+pub fn bracketed(body: &str, highlights: &[federation_proto::api::client::Highlight]) -> String {
+    let mut out = String::with_capacity(body.len() + 2 * highlights.len());
+    for (i, ch) in body.chars().enumerate() {
+        if highlights.iter().any(|h| h.start == i) {
+            out.push('[');
+        }
+        if highlights.iter().any(|h| h.end == i) {
+            out.push(']');
+        }
+        out.push(ch);
+    }
+    let n = body.chars().count();
+    if highlights.iter().any(|h| h.end == n) {
+        out.push(']');
+    }
+    out
+}
+
 /// A byte count for people: `512 B`, `1.5 KB`, `10.0 MB` (binary units).
 pub fn size(bytes: i64) -> String {
     const UNITS: [&str; 4] = ["KB", "MB", "GB", "TB"];
@@ -426,5 +445,19 @@ pub(crate) mod tests {
         assert_eq!(short_handle("a@hs2", Some("hs1")), "a@hs2");
         assert_eq!(short_handle("a", Some("hs1")), "a");
         assert_eq!(server_of("a@hs1"), Some("hs1"));
+    }
+}
+
+#[cfg(test)]
+mod search_tests {
+    use super::bracketed;
+    use federation_proto::api::client::Highlight;
+
+    #[test]
+    fn brackets_character_ranges() {
+        let h = |start, end| Highlight { start, end };
+        assert_eq!(bracketed("Grüße Köln", &[h(6, 10)]), "Grüße [Köln]");
+        assert_eq!(bracketed("a b", &[h(0, 1), h(2, 3)]), "[a] [b]");
+        assert_eq!(bracketed("abc", &[]), "abc");
     }
 }

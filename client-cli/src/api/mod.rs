@@ -9,6 +9,7 @@
 //! - [`media`]: upload a file, download a media (both streamed).
 //! - [`messages`]: send (with safe retries), history, one sync poll.
 //! - [`read`]: read markers, receipts, conversations with unread counts, typing.
+//! - [`search`]: full-text search of messages.
 //! - [`server`]: server information and health.
 //! - [`settings`]: channel descriptions, pins, deleting a channel.
 
@@ -18,5 +19,6 @@ pub mod community;
 pub mod media;
 pub mod messages;
 pub mod read;
+pub mod search;
 pub mod server;
 pub mod settings;

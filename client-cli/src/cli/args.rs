@@ -228,6 +228,9 @@ pub enum Command {
         #[arg(long)]
         after: Option<i64>,
     },
+    /// Search the messages you may read: words and "phrases", all required; most relevant
+    /// first, then newest. Matches are shown in [brackets].
+    Search(SearchArgs),
     /// Edit one of your messages (within the server's edit window).
     Edit {
         /// The message's id.
@@ -458,6 +461,35 @@ pub struct TailArgs {
     /// Do not resume from (nor save) this profile's cursor: start from the server's.
     #[arg(long)]
     pub no_resume: bool,
+}
+
+/// `hearth search QUERY…`.
+#[derive(Debug, Args)]
+pub struct SearchArgs {
+    /// Words and "phrases" (quote a phrase for the shell too: '"red roof"').
+    #[arg(required = true)]
+    pub query: Vec<String>,
+    /// Only this channel (`#channel[@server]`) or DM (`nick[@server]`).
+    #[arg(long = "in", value_name = "TARGET")]
+    pub in_: Option<String>,
+    /// Only messages from this user (`nick[@server]`).
+    #[arg(long, value_name = "USER")]
+    pub from: Option<String>,
+    /// Only messages with an attachment or a link.
+    #[arg(long, value_parser = ["attachment", "link"])]
+    pub has: Option<String>,
+    /// Only messages sent before this RFC 3339 time.
+    #[arg(long, value_name = "TIME")]
+    pub before: Option<String>,
+    /// Only messages sent after this RFC 3339 time.
+    #[arg(long, value_name = "TIME")]
+    pub after: Option<String>,
+    /// How many results (1-100).
+    #[arg(long, short = 'n', default_value_t = 20, value_parser = clap::value_parser!(u32).range(1..=100))]
+    pub limit: u32,
+    /// Continue a search: the `next` of a previous page (printed last, or in --json).
+    #[arg(long)]
+    pub next: Option<String>,
 }
 
 #[cfg(test)]

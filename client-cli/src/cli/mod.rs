@@ -16,7 +16,7 @@ pub mod password;
 pub mod profile;
 
 use args::{ChannelCommand, Cli, Command, ProfileCommand, UsersCommand};
-use commands::{account, channels, community, media, messages, read, settings, tail};
+use commands::{account, channels, community, media, messages, read, search, settings, tail};
 use context::Context;
 use error::CliError;
 use profile::ProfileStore;
@@ -98,6 +98,7 @@ pub async fn run(cli: Cli) -> Result<(), CliError> {
             before,
             after,
         } => messages::history(&ctx, target, *limit, *before, *after).await,
+        Command::Search(args) => search::search(&ctx, args).await,
         Command::Edit { id, body } => messages::edit(&ctx, id, body).await,
         Command::Delete { id } => messages::delete(&ctx, id).await,
         Command::React { id, emoji, remove } => messages::react(&ctx, id, emoji, *remove).await,

@@ -107,6 +107,8 @@ pub enum Action {
     Report { id: String, reason: String },
     /// Make an invite link; reports [`Outcome::Note`] with its code.
     InviteLink { channel: String },
+    /// Search and report [`Outcome::SearchResults`].
+    Search { query: String },
     /// Leave the UI.
     Quit,
 }
@@ -136,6 +138,8 @@ pub enum Outcome {
     Me(UserProfile),
     /// A DM partner's status (from their profile).
     Presence { handle: String, status: String },
+    /// A search's results, one line each, most relevant first.
+    SearchResults { query: String, lines: Vec<String> },
     /// A history request failed.
     HistoryFailed { target: String, error: String },
     /// An action failed.

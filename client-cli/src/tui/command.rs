@@ -54,6 +54,8 @@ pub enum Input {
     Report { id: String, reason: String },
     /// `/invite-link [#chan]`.
     InviteLink { channel: Option<String> },
+    /// `/search words "phrases"`: search what this user may read.
+    Search(String),
     /// `/help`.
     Help,
     /// `/quit`.
@@ -75,6 +77,7 @@ pub const HELP: &[&str] = &[
     "/block nick              refuse their DMs; /unblock",
     "/report id reason        report a message to operators and admins",
     "/invite-link [#chan]     make an invite link (operators)",
+    "/search words \"phrase\"  search the messages you may read",
     "/quit                    leave",
     "Tab/Ctrl-N, Shift-Tab/Ctrl-P, Alt-1..9: switch window; PgUp/PgDn: scroll",
 ];
@@ -239,6 +242,12 @@ pub fn parse(line: &str) -> Result<Option<Input>, String> {
             Input::InviteLink { channel }
         }
         "help" | "h" | "?" => Input::Help,
+        "search" => {
+            if rest.is_empty() {
+                return Err("usage: /search words \"phrases\"".into());
+            }
+            Input::Search(rest.to_string())
+        }
         "quit" | "exit" => Input::Quit,
         other => return Err(format!("unknown command /{other} (try /help)")),
     };
@@ -462,5 +471,14 @@ mod tests {
         assert!(parse("/frobnicate")
             .unwrap_err()
             .contains("unknown command"));
+    }
+
+    #[test]
+    fn search() {
+        assert_eq!(
+            ok("/search red \"new flat\""),
+            Input::Search("red \"new flat\"".into())
+        );
+        assert!(parse("/search  ").unwrap_err().contains("usage"));
     }
 }

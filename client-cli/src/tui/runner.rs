@@ -9,6 +9,9 @@ use tokio::sync::mpsc::UnboundedSender;
 
 use crate::tui::state::{Action, Outcome, HISTORY_PAGE};
 
+/// Results `/search` shows.
+const SEARCH_PAGE: u32 = 10;
+
 /// Starts `action` in the background. `Action::Quit` is the caller's to handle.
 pub fn execute(client: &Client, action: Action, tx: &UnboundedSender<Outcome>) {
     let client = client.clone();
@@ -57,6 +60,28 @@ async fn perform(client: &Client, action: Action) -> Option<Outcome> {
             }),
             Err(e) => failed(format!("getting the topic of {channel}"), e),
         },
+        Action::Search { query } => {
+            let params = federation_proto::api::client::SearchQuery {
+                q: Some(query.clone()),
+                limit: Some(SEARCH_PAGE),
+                ..Default::default()
+            };
+            match client.search(&params).await {
+                Ok(resp) => Some(Outcome::SearchResults {
+                    query,
+                    lines: resp
+                        .results
+                        .iter()
+                        .map(|r| {
+                            let mut event = r.event.clone();
+                            event.body = crate::render::bracketed(&event.body, &r.highlights);
+                            crate::render::line(&event, None, true)
+                        })
+                        .collect(),
+                }),
+                Err(e) => failed(format!("searching {query}"), e),
+            }
+        }
         Action::Nick(nick) => match client.change_nick(&nick).await {
             Ok(me) => Some(Outcome::Me(me)),
             Err(e) => failed(format!("changing nick to {nick}"), e),

@@ -249,6 +249,13 @@ impl State {
                 }
                 Vec::new()
             }
+            Outcome::SearchResults { query, lines } => {
+                self.note_active(format!("search {query}: {} result(s)", lines.len()));
+                for line in lines {
+                    self.note_active(line);
+                }
+                Vec::new()
+            }
             Outcome::Me(profile) => {
                 self.me = profile.handle.to_ascii_lowercase();
                 self.note_active(format!("you are now known as {}", profile.nick));
@@ -348,6 +355,7 @@ impl State {
                     None => vec![Action::ShowTopic { channel }],
                 })
             }
+            Input::Search(query) => Ok(vec![Action::Search { query }]),
             Input::Nick(nick) => Ok(vec![Action::Nick(nick)]),
             Input::Mode {
                 channel,

@@ -276,6 +276,30 @@ fn topic_nick_mode_commands() {
 }
 
 #[test]
+fn search_asks_and_shows_results_in_the_active_window() {
+    let mut s = in_general();
+    assert_eq!(
+        typed(&mut s, "/search red \"new flat\""),
+        [Action::Search {
+            query: "red \"new flat\"".into()
+        }]
+    );
+    s.apply(Outcome::SearchResults {
+        query: "red".into(),
+        lines: vec!["12:00:00 #general bob the [red] door".into()],
+    });
+    let texts = texts(&s);
+    assert!(
+        texts.iter().any(|t| t.contains("search red: 1 result")),
+        "{texts:?}"
+    );
+    assert!(
+        texts.iter().any(|t| t.contains("the [red] door")),
+        "{texts:?}"
+    );
+}
+
+#[test]
 fn status_window_refuses_plain_text() {
     let mut s = State::new(ME);
     assert!(typed(&mut s, "hello").is_empty());

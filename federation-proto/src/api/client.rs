@@ -609,3 +609,76 @@ pub struct UserSearchResponse {
     /// Matching users of this server: nick prefixes first, then other matches, by nick.
     pub users: Vec<UserProfile>,
 }
+
+/// Paths of search (DESIGN.md, "Search").
+pub mod search_paths {
+    /// `GET`: full-text search over what the user may read.
+    pub const SEARCH: &str = "/api/v1/search";
+}
+
+/// Default number of search results per page.
+pub const SEARCH_DEFAULT_LIMIT: u32 = 20;
+/// Most search results per page.
+pub const SEARCH_MAX_LIMIT: u32 = 100;
+
+/// Query of `GET /api/v1/search`.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, IntoParams, ToSchema)]
+#[into_params(parameter_in = Query)]
+pub struct SearchQuery {
+    /// Words and "phrases" (in double quotes), all required; at most 500 characters and 16
+    /// terms. Case-insensitive; no operators (everything is quoted).
+    pub q: Option<String>,
+    /// Only this channel (`#name[@host]`) or DM (a user handle).
+    #[serde(rename = "in")]
+    pub in_: Option<String>,
+    /// Only messages from this user handle (`nick` or `nick@server`).
+    pub from: Option<String>,
+    /// `attachment` or `link` (`http://` or `https://` in the body).
+    pub has: Option<String>,
+    /// Only messages sent before this RFC 3339 time.
+    pub before: Option<String>,
+    /// Only messages sent after this RFC 3339 time.
+    pub after: Option<String>,
+    /// At most this many results (1–100, default 20).
+    pub limit: Option<u32>,
+    /// The `next` of the previous page (same query).
+    pub next: Option<String>,
+}
+
+/// A match range of a message body: `[start, end)` in Unicode characters (code points).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+pub struct Highlight {
+    /// First character of the match.
+    pub start: usize,
+    /// One past its last character.
+    pub end: usize,
+}
+
+/// The messages around a search result in its conversation, that the user may read.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, ToSchema)]
+pub struct SearchContext {
+    /// Up to 2 messages just before it, oldest first.
+    pub before: Vec<Event>,
+    /// Up to 2 messages just after it, oldest first.
+    pub after: Vec<Event>,
+}
+
+/// One search result.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct SearchResult {
+    /// The message, with its aggregates, in its latest form.
+    pub event: Event,
+    /// Where the query's words and phrases occur in `event.body`, in order.
+    pub highlights: Vec<Highlight>,
+    /// Its neighbours.
+    pub context: SearchContext,
+}
+
+/// Answer to `GET /api/v1/search`.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct SearchResponse {
+    /// Most relevant first; equally relevant ones newest first.
+    pub results: Vec<SearchResult>,
+    /// Pass as `next=` with the same query for the next page; `null` at the end.
+    pub next: Option<String>,
+}

@@ -231,3 +231,31 @@ pub fn max_seq(conn: &mut Conn) -> QueryResult<i64> {
         .first(conn)?;
     Ok(max.unwrap_or(0))
 }
+
+/// The delivery-window rule of [`for_user_after`] as an SQL condition, for hand-written queries
+/// (search): the `events` row aliased `e` lies in one of the windows of the user whose id is
+/// the bind parameter `user_param` (`?1` on SQLite, `$1` on Postgres).
+pub fn readable_sql(user_param: &str) -> String {
+    format!(
+        "EXISTS (SELECT 1 FROM spans s WHERE s.user_id = {user_param} \
+         AND s.room_id = e.room_id AND s.from_seq <= e.seq AND e.seq <= s.to_seq)"
+    )
+}
+
+/// The user's delivery window of a room that holds `seq` (`(from_seq, to_seq)`), if any: the
+/// same rule as [`for_user_after`], for one event.
+pub fn window_of(
+    conn: &mut Conn,
+    user_id: &str,
+    room_id: i64,
+    seq: i64,
+) -> QueryResult<Option<(i64, i64)>> {
+    per_backend!(conn, |c| spans::table
+        .filter(spans::user_id.eq(user_id))
+        .filter(spans::room_id.eq(room_id))
+        .filter(spans::from_seq.le(seq))
+        .filter(spans::to_seq.ge(seq))
+        .select((spans::from_seq, spans::to_seq))
+        .first(c)
+        .optional())
+}

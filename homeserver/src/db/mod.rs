@@ -33,6 +33,7 @@ pub mod recipients;
 pub mod rich;
 pub mod room_counters;
 pub mod schema;
+pub mod search;
 pub mod settings;
 pub mod shared;
 pub mod users;

@@ -20,13 +20,14 @@ pub mod messages;
 pub mod openapi;
 pub mod profiles;
 pub mod read;
+pub mod search;
 pub mod server;
 pub mod settings;
 pub mod typing;
 pub mod ws;
 
 use actix_web::web;
-use federation_proto::api::client::{paths, read_paths};
+use federation_proto::api::client::{paths, read_paths, search_paths};
 use federation_proto::api::community::{
     block_paths, invite_paths, notification_paths, paths as community_paths, report_paths,
 };
@@ -105,6 +106,7 @@ pub fn configure(cfg: &mut web::ServiceConfig, json_limit: usize) {
         .service(resource(read_paths::RECEIPTS).get(read::receipts))
         .service(resource(read_paths::CONVERSATIONS).get(read::conversations))
         .service(resource(read_paths::USER_SEARCH).get(profiles::search))
+        .service(resource(search_paths::SEARCH).get(search::search))
         .service(resource(paths::USER).get(accounts::profile))
         .service(resource(paths::HISTORY).get(messages::history))
         .service(resource(paths::CHANNELS).get(channels::list_mine))

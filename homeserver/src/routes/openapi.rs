@@ -7,7 +7,8 @@ use utoipa::{Modify, OpenApi};
 use utoipa_swagger_ui::SwaggerUi;
 
 use super::{
-    accounts, channels, community, media, messages, profiles, read, server, settings, typing, ws,
+    accounts, channels, community, media, messages, profiles, read, search, server, settings, typing,
+    ws,
 };
 
 /// Where the document is served.
@@ -29,6 +30,7 @@ pub const OPENAPI_PATH: &str = "/api/v1/openapi.json";
         typing::typing,
         read::read, read::receipts, read::conversations,
         profiles::update_me, profiles::search,
+        search::search,
         media::upload, media::download, media::thumbnail,
         community::mute, community::unmute, community::notifications, community::read_one,
         community::read_all, community::level, community::create_invite, community::invite_details,

@@ -105,6 +105,38 @@ fn resolve(state: &AppState, target: &Target) -> Result<Destination, ApiError> {
     }
 }
 
+/// A conversation a target names, resolved without the database (see [`RoomRef::room_id`]).
+pub struct RoomRef(Destination);
+
+/// Resolves `target` to the conversation it names (search's `in`).
+pub fn room_ref(state: &AppState, target: &Target) -> Result<RoomRef, ApiError> {
+    resolve(state, target).map(RoomRef)
+}
+
+impl RoomRef {
+    /// Its room for `user_id` (a channel hosted here, the mirror of one hosted elsewhere, or
+    /// their DM with a user), `None` when there is none. No permission check: the caller reads
+    /// only within the user's delivery windows (search).
+    pub fn room_id(&self, conn: &mut Conn, user_id: &str) -> Result<Option<i64>, ApiError> {
+        Ok(match &self.0 {
+            Destination::Channel(channel) => {
+                db::channels::by_name(conn, &channel.name)?.map(|row| row.room_id)
+            }
+            Destination::RemoteChannel(channel) => {
+                db::shared::mirror_by_channel(conn, &channel.to_string())?.map(|m| m.room_id)
+            }
+            Destination::LocalUser(handle) => match db::users::by_nick(conn, handle.nick.as_str())?
+            {
+                Some(peer) => db::events::room_id(conn, &dm_room_key(user_id, &peer.id))?,
+                None => None,
+            },
+            Destination::RemoteUser(handle, _) => {
+                db::events::room_id(conn, &dm_room_key_remote(user_id, handle))?
+            }
+        })
+    }
+}
+
 /// A live peer, or 404 `unknown_server`.
 fn require_peer(conn: &mut Conn, server: &str) -> Result<(), ApiError> {
     match db::peers::get(conn, server)? {

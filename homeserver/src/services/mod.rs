@@ -43,6 +43,7 @@ pub mod profiles;
 pub mod read;
 pub mod reports;
 pub mod rich;
+pub mod search;
 pub mod sessions;
 pub mod stream;
 pub mod sync;

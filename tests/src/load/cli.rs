@@ -4,7 +4,7 @@ use anyhow::Result;
 
 use super::report::Report;
 use super::{
-    fanout, federation, latency, mentions, polls, raw, rich, sends, smoke, startup, unread,
+    fanout, federation, latency, mentions, polls, raw, rich, search, sends, smoke, startup, unread,
     uploads, Common,
 };
 
@@ -49,6 +49,9 @@ pub enum Scenario {
     /// Sends into a big channel without and with a mention: latency, throughput, CPU, and the
     /// mentioned member's notification checked.
     Mentions(mentions::Args),
+    /// Full-text search over a filled channel: rare and common words, p50/p99, beside a
+    /// plain `LIKE` scan of the SQLite file.
+    Search(search::Args),
     /// Baseline: bare SQLite insert loop with the server's durability settings.
     RawSqlite(raw::SqliteArgs),
     /// Baseline: trivial actix-web handler.
@@ -72,6 +75,7 @@ pub async fn run(common: &Common, scenario: &Scenario) -> Result<Report> {
         Scenario::Unread(a) => unread::run(common, a).await,
         Scenario::Uploads(a) => uploads::run(common, a).await,
         Scenario::Mentions(a) => mentions::run(common, a).await,
+        Scenario::Search(a) => search::run(common, a).await,
         Scenario::RawSqlite(a) => raw::sqlite(common, a),
         Scenario::RawHttp(a) => raw::http(common, a).await,
         Scenario::Smoke => anyhow::bail!("smoke runs through smoke::run"),

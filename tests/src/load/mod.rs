@@ -13,7 +13,8 @@
 //! - one module per scenario: [`sends`], [`latency`], [`fanout`], [`polls`] (idle and hangup),
 //!   [`federation`] (dm and relay), [`startup`], [`raw`] (raw-sqlite, raw-http), [`rich`] (sends, reactions and
 //!   reads mixed), [`unread`] (conversation list after a burst), [`mentions`] (sends with and
-//!   without a mention into a big channel), [`smoke`].
+//!   without a mention into a big channel), [`search`] (full-text search beside a `LIKE` scan),
+//!   [`smoke`].
 
 pub mod cli;
 pub mod client;
@@ -26,6 +27,7 @@ pub mod procfs;
 pub mod raw;
 pub mod report;
 pub mod rich;
+pub mod search;
 pub mod sends;
 pub mod smoke;
 pub mod startup;

@@ -6,5 +6,6 @@ pub mod community;
 pub mod media;
 pub mod messages;
 pub mod read;
+pub mod search;
 pub mod settings;
 pub mod tail;

@@ -1,0 +1,245 @@
+//! The full-text index of messages: one interface, SQL per backend.
+//!
+//! SQLite: the FTS5 table `events_fts` (external content over `events`, keyed by `seq`, kept
+//! by triggers). Postgres: the GIN index `events_body_search` over
+//! `to_tsvector('simple', body)` of messages that are not deleted. Both built by the migration
+//! `2026-12-16-000001_search`; both change in the transaction of the rows they cover, so edits
+//! re-index the latest body and deletes, rotation and channel deletion remove entries.
+//!
+//! Order: by relevance (SQLite's `bm25`, Postgres's `ts_rank`), then newest first (`seq`
+//! descending), among the [`CANDIDATES`] newest matches the user may read. A page continues
+//! after the last `(score, seq)` of the previous one, and only events up to the first page's
+//! `snapshot` seq are searched, so pages never repeat a result.
+
+use diesel::prelude::*;
+use diesel::sql_types::{BigInt, Bool, Double, Nullable, Text};
+
+use super::events::readable_sql;
+use super::models::EventRow;
+use super::schema::events;
+use super::{Conn, DbConn};
+
+/// A parsed search: the index query and the filters, all optional but the query.
+#[derive(Debug, Clone, Default)]
+pub struct SearchQuery {
+    /// The terms (words or phrases), each a list of lower-case tokens, all required.
+    pub terms: Vec<Term>,
+    /// Only this room.
+    pub room_id: Option<i64>,
+    /// Only from this sender handle (`nick@server`).
+    pub sender: Option<String>,
+    /// Only messages with attachments.
+    pub has_attachment: bool,
+    /// Only messages with an `http://` or `https://` link.
+    pub has_link: bool,
+    /// Only messages sent strictly before this time (unix ms).
+    pub before_ms: Option<i64>,
+    /// Only messages sent strictly after this time (unix ms).
+    pub after_ms: Option<i64>,
+}
+
+/// One term of a query: a word or a "phrase", as the user typed it and as tokens.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Term {
+    /// The text as typed (a phrase without its quotes).
+    pub raw: String,
+    /// Its words: maximal runs of alphanumeric characters, lower-cased.
+    pub tokens: Vec<String>,
+}
+
+/// Where a page starts: after `(score, seq)`, among events up to `snapshot`.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Position {
+    /// The newest `seq` searched (the log's end when the first page was asked for).
+    pub snapshot: i64,
+    /// The last result's score and seq, `None` on the first page.
+    pub after: Option<(f64, i64)>,
+}
+
+/// One hit: the event's `seq` and its score (lower is more relevant).
+#[derive(Debug, Clone, Copy, PartialEq, QueryableByName)]
+pub struct Hit {
+    /// The event.
+    #[diesel(sql_type = BigInt)]
+    pub seq: i64,
+    /// Lower is better: SQLite's `bm25`, or minus Postgres's `ts_rank`.
+    #[diesel(sql_type = Double)]
+    pub score: f64,
+}
+
+/// The FTS5 query: every term as a quoted string of its tokens (so no user text can be FTS
+/// syntax), all required.
+pub fn fts5_query(terms: &[Term]) -> String {
+    terms
+        .iter()
+        .map(|t| format!("\"{}\"", t.tokens.join(" ")))
+        .collect::<Vec<_>>()
+        .join(" AND ")
+}
+
+/// The `to_tsquery` text: every term as a quoted lexeme of its text as typed (quotes and
+/// backslashes escaped, so no user text can be tsquery syntax), which Postgres's parser splits
+/// as it split the body (a phrase of several words becomes `<->`), all required.
+pub fn tsquery(terms: &[Term]) -> String {
+    terms
+        .iter()
+        .map(|t| format!("'{}'", t.raw.replace('\\', "\\\\").replace('\'', "''")))
+        .collect::<Vec<_>>()
+        .join(" & ")
+}
+
+const MESSAGE_KINDS: &str = "e.kind IN ('message', 'action', 'notice')";
+
+/// The filters shared by both backends; `p` renders bind parameter `n`.
+fn filters(p: fn(u32) -> String, link: &str) -> String {
+    format!(
+        "AND e.seq <= {snap} \
+         AND ({room} IS NULL OR e.room_id = {room}) \
+         AND ({sender} IS NULL OR e.sender = {sender}) \
+         AND ({att} = FALSE OR (e.attachments IS NOT NULL AND e.attachments <> '[]')) \
+         AND ({has_link} = FALSE OR e.body {link} '%http://%' OR e.body {link} '%https://%') \
+         AND ({before} IS NULL OR e.ts_ms < {before}) \
+         AND ({after} IS NULL OR e.ts_ms > {after}) \
+         AND {readable}",
+        snap = p(9),
+        room = p(3),
+        sender = p(4),
+        att = p(5),
+        has_link = p(6),
+        before = p(7),
+        after = p(8),
+        readable = readable_sql(&p(1)),
+    )
+}
+
+/// Most matches ranked per search: the newest ones the user may read. Ranking costs per match
+/// (Postgres computes each body's `tsvector` again), so a word found in most messages would
+/// otherwise cost a pass over the whole log; with the cap a search stays in milliseconds.
+pub const CANDIDATES: i64 = 5_000;
+
+fn sqlite_sql() -> String {
+    let p = |n: u32| format!("?{n}");
+    format!(
+        "SELECT seq, score FROM (\
+           SELECT e.seq AS seq, bm25(events_fts) AS score \
+           FROM events_fts JOIN events e ON e.seq = events_fts.rowid \
+           WHERE events_fts MATCH ?2 AND {MESSAGE_KINDS} AND e.deleted = 0 {filters} \
+           ORDER BY events_fts.rowid DESC LIMIT {CANDIDATES}\
+         ) WHERE ?10 IS NULL OR score > ?10 OR (score = ?10 AND seq < ?11) \
+         ORDER BY score ASC, seq DESC LIMIT ?12",
+        filters = filters(p, "LIKE"),
+    )
+}
+
+fn postgres_sql() -> String {
+    let p = |n: u32| match n {
+        3 | 7 | 8 | 9 | 11 | 12 => format!("${n}::bigint"),
+        4 => format!("${n}::text"),
+        5 | 6 => format!("${n}::boolean"),
+        10 => format!("${n}::float8"),
+        _ => format!("${n}"),
+    };
+    format!(
+        "SELECT seq, score FROM (\
+           SELECT c.seq AS seq, \
+             (-ts_rank(to_tsvector('simple'::regconfig, c.body), \
+                       to_tsquery('simple'::regconfig, $2)))::float8 AS score \
+           FROM (\
+             SELECT e.seq, e.body FROM events e \
+             WHERE to_tsvector('simple'::regconfig, e.body) @@ to_tsquery('simple'::regconfig, $2) \
+             AND {MESSAGE_KINDS} AND NOT e.deleted {filters} \
+             ORDER BY e.seq DESC LIMIT {CANDIDATES}\
+           ) c\
+         ) r WHERE $10::float8 IS NULL OR score > $10::float8 OR (score = $10::float8 AND seq < $11::bigint) \
+         ORDER BY score ASC, seq DESC LIMIT $12::bigint",
+        filters = filters(p, "ILIKE"),
+    )
+}
+
+/// The user's hits for `query` from `position`, best first, at most `limit`.
+pub fn search(
+    conn: &mut Conn,
+    user_id: &str,
+    query: &SearchQuery,
+    position: Position,
+    limit: i64,
+) -> QueryResult<Vec<Hit>> {
+    if query.terms.is_empty() {
+        return Ok(Vec::new());
+    }
+    let (after_score, after_seq) = match position.after {
+        Some((score, seq)) => (Some(score), seq),
+        None => (None, i64::MAX),
+    };
+    macro_rules! run {
+        ($c:expr, $sql:expr, $text:expr) => {
+            diesel::sql_query($sql)
+                .bind::<Text, _>(user_id)
+                .bind::<Text, _>($text)
+                .bind::<Nullable<BigInt>, _>(query.room_id)
+                .bind::<Nullable<Text>, _>(query.sender.as_deref())
+                .bind::<Bool, _>(query.has_attachment)
+                .bind::<Bool, _>(query.has_link)
+                .bind::<Nullable<BigInt>, _>(query.before_ms)
+                .bind::<Nullable<BigInt>, _>(query.after_ms)
+                .bind::<BigInt, _>(position.snapshot)
+                .bind::<Nullable<Double>, _>(after_score)
+                .bind::<BigInt, _>(after_seq)
+                .bind::<BigInt, _>(limit)
+                .load::<Hit>($c)
+        };
+    }
+    match conn {
+        DbConn::Sqlite(c) => run!(c, sqlite_sql(), fts5_query(&query.terms)),
+        DbConn::Postgres(c) => run!(c, postgres_sql(), tsquery(&query.terms)),
+    }
+}
+
+/// Stored events by `seq`, in the order of `seqs` (missing ones skipped).
+pub fn by_seqs(conn: &mut Conn, seqs: &[i64]) -> QueryResult<Vec<EventRow>> {
+    if seqs.is_empty() {
+        return Ok(Vec::new());
+    }
+    let rows: Vec<EventRow> = events::table
+        .filter(events::seq.eq_any(seqs))
+        .select(EventRow::as_select())
+        .load(conn)?;
+    let mut by_seq: std::collections::HashMap<i64, EventRow> =
+        rows.into_iter().map(|r| (r.seq, r)).collect();
+    Ok(seqs.iter().filter_map(|s| by_seq.remove(s)).collect())
+}
+
+/// Up to `limit` messages (not deleted) of a room next to `seq`: before it (newest first,
+/// `seq` in `[bound, seq)`) when `before`, else after it (oldest first, in `(seq, bound]`).
+pub fn messages_near(
+    conn: &mut Conn,
+    room_id: i64,
+    bound_or_seq: i64,
+    seq_or_bound: i64,
+    before: bool,
+    limit: i64,
+) -> QueryResult<Vec<EventRow>> {
+    let kinds = ["message", "action", "notice"];
+    let query = events::table
+        .filter(events::room_id.eq(room_id))
+        .filter(events::kind.eq_any(kinds))
+        .filter(events::deleted.eq(false))
+        .select(EventRow::as_select())
+        .limit(limit)
+        .into_boxed();
+    if before {
+        let (from, seq) = (bound_or_seq, seq_or_bound);
+        query
+            .filter(events::seq.ge(from))
+            .filter(events::seq.lt(seq))
+            .order(events::seq.desc())
+            .load(conn)
+    } else {
+        let (seq, to) = (bound_or_seq, seq_or_bound);
+        query
+            .filter(events::seq.gt(seq))
+            .filter(events::seq.le(to))
+            .order(events::seq.asc())
+            .load(conn)
+    }
+}
