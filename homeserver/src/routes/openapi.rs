@@ -7,8 +7,8 @@ use utoipa::{Modify, OpenApi};
 use utoipa_swagger_ui::SwaggerUi;
 
 use super::{
-    accounts, channels, community, media, messages, profiles, read, search, server, settings, typing,
-    ws,
+    accounts, channels, community, media, messages, profiles, read, search, server, settings,
+    typing, ws,
 };
 
 /// Where the document is served.
