@@ -186,7 +186,8 @@ pub enum Command {
     },
     /// Join a channel through an invite link's code.
     AcceptInvite {
-        /// The code.
+        /// The code (it may begin with `-`: codes are base64url).
+        #[arg(allow_hyphen_values = true)]
         code: String,
     },
     /// Your notifications (mentions, replies, invitations, DMs), newest first.
@@ -516,6 +517,13 @@ mod tests {
     fn mode_accepts_minus() {
         let cli = Cli::try_parse_from(["hearth", "mode", "#x", "-i"]).unwrap();
         assert!(matches!(cli.command, Some(Command::Mode { modes: Some(m), .. }) if m == "-i"));
+    }
+
+    /// Invite codes are base64url, so one in 32 begins with `-`.
+    #[test]
+    fn an_invite_code_may_begin_with_a_minus() {
+        let cli = Cli::try_parse_from(["hearth", "--json", "accept-invite", "-iQH9T5Kk"]).unwrap();
+        assert!(matches!(cli.command, Some(Command::AcceptInvite { code }) if code == "-iQH9T5Kk"));
     }
 
     #[test]

@@ -13,6 +13,10 @@ CREATE VIRTUAL TABLE events_fts USING fts5(
     tokenize = 'unicode61 remove_diacritics 0'
 );
 
+-- A removed entry is taken out of the index's pages at once, not only marked deleted until a
+-- merge: a deleted message's words must not stay in the file (issue 16: erased, not hidden).
+INSERT INTO events_fts (events_fts, rank) VALUES ('secure-delete', 1);
+
 INSERT INTO events_fts (rowid, body)
     SELECT seq, body FROM events
     WHERE kind IN ('message', 'action', 'notice') AND deleted = 0;
