@@ -11,6 +11,7 @@ use federation_proto::event::EventKind;
 use federation_proto::ids::UserHandle;
 use serde_json::Value;
 
+use crate::db::models::EventRow;
 use crate::db::{self, Conn};
 use crate::error::ApiError;
 use crate::federation::mirror::settings::DELETE_REQUEST;
@@ -70,6 +71,21 @@ fn check_submission(
 }
 
 /// Applies a checked submission: the action its type names, by the remote actor.
+/// The stored event a submitted edit, delete, reaction, pin or unpin names as its `target`.
+fn named_target(conn: &mut Conn, event: &WireEvent) -> Result<(String, EventRow), ApiError> {
+    let target_id = event
+        .target
+        .ok_or_else(|| {
+            ApiError::bad_request(
+                "invalid_event",
+                format!("a {} names its target", event.kind),
+            )
+        })?
+        .to_string();
+    let target = db::events::by_id(conn, &target_id)?.ok_or_else(|| no_such_message(&target_id))?;
+    Ok((target_id, target))
+}
+
 fn perform(
     conn: &mut Conn,
     host: &Host,
@@ -127,17 +143,7 @@ fn perform(
         // Edits, deletes and reactions: the same rules as for a user of this server (sender,
         // EDIT_WINDOW, operators), and the effect applied when the event is appended.
         EventKind::Edit | EventKind::Delete | EventKind::Reaction => {
-            let target_id = event
-                .target
-                .ok_or_else(|| {
-                    ApiError::bad_request(
-                        "invalid_event",
-                        format!("a {} names its target", event.kind),
-                    )
-                })?
-                .to_string();
-            let target =
-                db::events::by_id(conn, &target_id)?.ok_or_else(|| no_such_message(&target_id))?;
+            let (target_id, target) = named_target(conn, event)?;
             let action = Action {
                 kind: event.kind,
                 target: target_id,
@@ -154,17 +160,7 @@ fn perform(
             act::describe(conn, host, channel, actor, event.body.clone(), submitted)
         }
         EventKind::Pin | EventKind::Unpin => {
-            let target_id = event
-                .target
-                .ok_or_else(|| {
-                    ApiError::bad_request(
-                        "invalid_event",
-                        format!("a {} names its target", event.kind),
-                    )
-                })?
-                .to_string();
-            let target =
-                db::events::by_id(conn, &target_id)?.ok_or_else(|| no_such_message(&target_id))?;
+            let (_, target) = named_target(conn, event)?;
             act::pin(conn, host, channel, actor, event.kind, &target, submitted)
         }
         // A member's request to delete the channel: the same owner-only rule answers (the
