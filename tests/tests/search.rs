@@ -369,3 +369,48 @@ async fn a_channel_hosted_elsewhere_is_searched_in_the_local_mirror() {
         ["mirrorword from hs2"]
     );
 }
+
+/// Words are the same on both backends and in the highlights, whatever the database's locale
+/// (the test Postgres runs with `--locale=C`): non-ASCII case is folded, and e-mail
+/// addresses, URLs, host names and numbers split into their words.
+#[actix_web::test]
+async fn words_fold_case_and_split_addresses_on_every_backend() {
+    let hs = Homeserver::start("hs1.test");
+    let alice = User::register(&hs.url, "alice").await;
+    alice.join("#words").await;
+    let body = "Write to MUM@Example.org about the ÉCOLE trip, see https://photos.example.net/a_b v3.14";
+    alice.say("#words", body).await;
+    alice.say("#words", "nothing to see here").await;
+    for q in [
+        "mum",
+        "example",
+        "école",
+        "École",
+        "ÉCOLE",
+        "photos",
+        "a",
+        "b",
+        "14",
+        "\"example org\"",
+        "\"mum example\"",
+    ] {
+        assert_eq!(found(&alice, q).await, [body], "query {q}");
+    }
+    let answer = search(&alice, &[("q", "école mum")]).await;
+    let highlights = &answer["results"][0]["highlights"];
+    let body_chars: Vec<char> = body.chars().collect();
+    let words: Vec<String> = highlights
+        .as_array()
+        .expect("highlights")
+        .iter()
+        .map(|h| {
+            let (start, end) = (
+                h["start"].as_u64().expect("start") as usize,
+                h["end"].as_u64().expect("end") as usize,
+            );
+            body_chars[start..end].iter().collect()
+        })
+        .collect();
+    assert_eq!(words, ["MUM", "ÉCOLE"], "{highlights}");
+    assert!(found(&alice, "écoles").await.is_empty());
+}

@@ -2,8 +2,10 @@
 //!
 //! SQLite: the FTS5 table `events_fts` (external content over `events`, keyed by `seq`, kept
 //! by triggers). Postgres: the GIN index `events_body_search` over
-//! `to_tsvector('simple', body)` of messages that are not deleted. Both built by the migration
-//! `2026-12-16-000001_search`; both change in the transaction of the rows they cover, so edits
+//! `to_tsvector('simple', hearth_search_text(body))` of messages that are not deleted
+//! (`hearth_search_text` folds case with ICU and keeps only letters and digits, so words are
+//! the same as SQLite's and the highlights' in any database locale). Built by the migrations
+//! `2026-12-16-000001_search` and `2026-12-16-000002_search_folding`; both change in the transaction of the rows they cover, so edits
 //! re-index the latest body and deletes, rotation and channel deletion remove entries.
 //!
 //! Order: by relevance (SQLite's `bm25`, Postgres's `ts_rank`), then newest first (`seq`
@@ -77,13 +79,21 @@ pub fn fts5_query(terms: &[Term]) -> String {
         .join(" AND ")
 }
 
-/// The `to_tsquery` text: every term as a quoted lexeme of its text as typed (quotes and
-/// backslashes escaped, so no user text can be tsquery syntax), which Postgres's parser splits
-/// as it split the body (a phrase of several words becomes `<->`), all required.
+/// The `to_tsquery` text: every term as its tokens, each a quoted lexeme (quotes and
+/// backslashes escaped, so no user text can be tsquery syntax), the tokens of a phrase joined
+/// by `<->` (followed by), all terms required. The tokens are already lower-cased words, as
+/// `hearth_search_text` leaves the body for the index.
 pub fn tsquery(terms: &[Term]) -> String {
     terms
         .iter()
-        .map(|t| format!("'{}'", t.raw.replace('\\', "\\\\").replace('\'', "''")))
+        .map(|t| {
+            let lexemes: Vec<String> = t
+                .tokens
+                .iter()
+                .map(|w| format!("'{}'", w.replace('\\', "\\\\").replace('\'', "''")))
+                .collect();
+            format!("({})", lexemes.join(" <-> "))
+        })
         .collect::<Vec<_>>()
         .join(" & ")
 }
@@ -142,11 +152,12 @@ fn postgres_sql() -> String {
     format!(
         "SELECT seq, score FROM (\
            SELECT c.seq AS seq, \
-             (-ts_rank(to_tsvector('simple'::regconfig, c.body), \
+             (-ts_rank(to_tsvector('simple'::regconfig, hearth_search_text(c.body)), \
                        to_tsquery('simple'::regconfig, $2)))::float8 AS score \
            FROM (\
              SELECT e.seq, e.body FROM events e \
-             WHERE to_tsvector('simple'::regconfig, e.body) @@ to_tsquery('simple'::regconfig, $2) \
+             WHERE to_tsvector('simple'::regconfig, hearth_search_text(e.body)) \
+               @@ to_tsquery('simple'::regconfig, $2) \
              AND {MESSAGE_KINDS} AND NOT e.deleted {filters} \
              ORDER BY e.seq DESC LIMIT {CANDIDATES}\
            ) c\

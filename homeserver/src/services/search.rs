@@ -370,7 +370,7 @@ mod tests {
         );
         assert_eq!(
             db::search::tsquery(&terms),
-            r"'NEAR(a' & 'b)' & 'c'' d\\' & 'e:*'"
+            "('near' <-> 'a') & ('b') & ('c' <-> 'd') & ('e')"
         );
     }
 

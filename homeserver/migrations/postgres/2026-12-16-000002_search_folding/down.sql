@@ -1,0 +1,5 @@
+DROP INDEX IF EXISTS events_body_search;
+DROP FUNCTION IF EXISTS hearth_search_text(text);
+CREATE INDEX events_body_search ON events
+    USING GIN (to_tsvector('simple'::regconfig, body))
+    WHERE kind IN ('message', 'action', 'notice') AND NOT deleted;

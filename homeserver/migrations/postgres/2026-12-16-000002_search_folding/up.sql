@@ -1,0 +1,34 @@
+-- Search (issue 19): words as the highlights see them, whatever the database's locale.
+--
+-- `to_tsvector('simple', body)` left two differences from the words `services::search` finds
+-- in Rust (maximal runs of Unicode letters and digits, lower-cased):
+--   * case folding followed the database's LC_CTYPE, so in a `C`-locale database (the common
+--     `initdb --locale=C`) only ASCII was folded: `École` did not match `école`;
+--   * Postgres's parser keeps e-mail addresses, URLs, host names, file paths and numbers like
+--     `3.14` as single tokens, so `mum` did not find `mum@example.org`.
+-- `hearth_search_text` lower-cases with ICU's root locale and replaces every run of
+-- characters that are not letters or digits (ICU's classes) by one space, so the parser only
+-- ever sees plain words. Without ICU (a Postgres built without it) the database's locale
+-- decides, as before. The index and `db::search` use this one function.
+DO $$
+BEGIN
+    IF EXISTS (SELECT 1 FROM pg_collation WHERE collname = 'und-x-icu') THEN
+        EXECUTE $f$
+            CREATE FUNCTION hearth_search_text(body text) RETURNS text
+            LANGUAGE sql IMMUTABLE PARALLEL SAFE
+            AS $b$ SELECT regexp_replace(lower(body COLLATE "und-x-icu"), '[^[:alnum:]]+', ' ', 'g') $b$
+        $f$;
+    ELSE
+        EXECUTE $f$
+            CREATE FUNCTION hearth_search_text(body text) RETURNS text
+            LANGUAGE sql IMMUTABLE PARALLEL SAFE
+            AS $b$ SELECT regexp_replace(lower(body), '[^[:alnum:]]+', ' ', 'g') $b$
+        $f$;
+    END IF;
+END
+$$;
+
+DROP INDEX IF EXISTS events_body_search;
+CREATE INDEX events_body_search ON events
+    USING GIN (to_tsvector('simple'::regconfig, hearth_search_text(body)))
+    WHERE kind IN ('message', 'action', 'notice') AND NOT deleted;

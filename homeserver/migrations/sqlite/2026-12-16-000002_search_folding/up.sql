@@ -1,0 +1,3 @@
+-- Search (issue 19): the Postgres side of this migration makes its index fold case and split
+-- words with ICU, as FTS5's `unicode61` tokenizer here already does (Unicode case folding;
+-- every character that is not a letter or digit separates words). Nothing to change here.
