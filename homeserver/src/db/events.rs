@@ -242,6 +242,29 @@ pub fn readable_sql(user_param: &str) -> String {
     )
 }
 
+/// Every delivery window of a user, `(room_id, from_seq, to_seq)`: the rule of
+/// [`for_user_after`] as data, for queries that walk each window on its own (search on
+/// Postgres, [`window_sql`]).
+pub fn windows(conn: &mut Conn, user_id: &str) -> QueryResult<Vec<(i64, i64, i64)>> {
+    per_backend!(conn, |c| spans::table
+        .filter(spans::user_id.eq(user_id))
+        .select((spans::room_id, spans::from_seq, spans::to_seq))
+        .order(spans::room_id.asc())
+        .load(c))
+}
+
+/// One window of [`windows`] as an SQL condition on the `events` row aliased `e`, capped at
+/// `through` (the numbers come from the database, never from a user). Written as row
+/// comparisons on `(room_id, seq)`, which only the index `events_room_seq` answers: with
+/// `room_id = R AND seq <= T` Postgres may walk the whole log backwards by `seq` when the room's
+/// rows are old (it assumes a room's rows are spread evenly over the log).
+pub fn window_sql(room_id: i64, from_seq: i64, to_seq: i64, through: i64) -> String {
+    format!(
+        "(e.room_id, e.seq) >= ({room_id}, {from_seq}) AND (e.room_id, e.seq) <= ({room_id}, {})",
+        to_seq.min(through)
+    )
+}
+
 /// The user's delivery window of a room that holds `seq` (`(from_seq, to_seq)`), if any: the
 /// same rule as [`for_user_after`], for one event.
 pub fn window_of(
