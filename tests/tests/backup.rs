@@ -375,6 +375,9 @@ fn status_of<'a>(report: &'a Value, check: &str) -> (&'a str, &'a str) {
 async fn doctor_on_healthy_and_broken_deployments() {
     let mut hs = Homeserver::start("hs1.test");
     User::register(&hs.url, "alice").await;
+    // A deployment's data directory is owner-only (systemd's StateDirectory, the image's volume).
+    std::fs::set_permissions(hs.data_dir(), std::fs::Permissions::from_mode(0o700))
+        .expect("chmod");
 
     // Healthy.
     let (out, report) = doctor(&hs, &[]);
