@@ -32,7 +32,10 @@ fn ok(out: &Output) -> String {
 #[track_caller]
 fn refused(out: &Output, words: &str) -> String {
     let err = String::from_utf8_lossy(&out.stderr).into_owned();
-    assert!(!out.status.success(), "expected a refusal ({words}), got success");
+    assert!(
+        !out.status.success(),
+        "expected a refusal ({words}), got success"
+    );
     assert!(err.contains(words), "expected {words:?} in: {err}");
     err
 }
@@ -153,7 +156,11 @@ async fn backup_while_sending_then_restore() {
         .iter()
         .any(|f| f["path"] == manifest["database"]["file"]));
     assert_eq!(
-        std::fs::metadata(&target).expect("dir").permissions().mode() & 0o777,
+        std::fs::metadata(&target)
+            .expect("dir")
+            .permissions()
+            .mode()
+            & 0o777,
         0o700
     );
     eprintln!(
@@ -205,7 +212,11 @@ async fn backup_while_sending_then_restore() {
         .collect();
     assert!(before.len() >= 40);
     for body in &before {
-        assert_eq!(counts.get(body), Some(&1), "{body} is not there exactly once");
+        assert_eq!(
+            counts.get(body),
+            Some(&1),
+            "{body} is not there exactly once"
+        );
     }
     assert!(counts.values().all(|n| *n == 1), "a message is there twice");
     assert_eq!(counts.get("a picture"), Some(&1));
@@ -219,7 +230,10 @@ async fn backup_while_sending_then_restore() {
         .filter_map(|e| e["seq"].as_i64())
         .collect();
     assert!(!seqs.is_empty());
-    assert!(seqs.iter().all(|s| *s > bob_cursor), "{seqs:?} vs {bob_cursor}");
+    assert!(
+        seqs.iter().all(|s| *s > bob_cursor),
+        "{seqs:?} vs {bob_cursor}"
+    );
 
     // Media.
     let download = fetch(&alice2.api, &format!("/api/v1/media/{media_id}"), &[]).await;
@@ -376,14 +390,20 @@ async fn doctor_on_healthy_and_broken_deployments() {
     let mut hs = Homeserver::start("hs1.test");
     User::register(&hs.url, "alice").await;
     // A deployment's data directory is owner-only (systemd's StateDirectory, the image's volume).
-    std::fs::set_permissions(hs.data_dir(), std::fs::Permissions::from_mode(0o700))
-        .expect("chmod");
+    std::fs::set_permissions(hs.data_dir(), std::fs::Permissions::from_mode(0o700)).expect("chmod");
 
     // Healthy.
     let (out, report) = doctor(&hs, &[]);
     assert!(out.status.success(), "{report}");
     assert_eq!(report["ok"], true, "{report}");
-    for check in ["data_dir", "signing_key", "database", "public_url", "tls", "directory"] {
+    for check in [
+        "data_dir",
+        "signing_key",
+        "database",
+        "public_url",
+        "tls",
+        "directory",
+    ] {
         assert_eq!(status_of(&report, check).0, "ok", "{check}: {report}");
     }
     // The plain-words form.
@@ -402,13 +422,11 @@ async fn doctor_on_healthy_and_broken_deployments() {
     std::fs::set_permissions(&key, std::fs::Permissions::from_mode(0o600)).expect("chmod");
 
     // A data directory every user can read is a warning, not a failure.
-    std::fs::set_permissions(hs.data_dir(), std::fs::Permissions::from_mode(0o755))
-        .expect("chmod");
+    std::fs::set_permissions(hs.data_dir(), std::fs::Permissions::from_mode(0o755)).expect("chmod");
     let (out, report) = doctor(&hs, &[]);
     assert!(out.status.success(), "{report}");
     assert_eq!(status_of(&report, "data_dir").0, "warn", "{report}");
-    std::fs::set_permissions(hs.data_dir(), std::fs::Permissions::from_mode(0o700))
-        .expect("chmod");
+    std::fs::set_permissions(hs.data_dir(), std::fs::Permissions::from_mode(0o700)).expect("chmod");
 
     // An unmigrated database (an empty SQLite file).
     let empty = tempfile::tempdir().expect("tempdir");
@@ -434,4 +452,56 @@ async fn doctor_on_healthy_and_broken_deployments() {
     let (status, message) = status_of(&report, "public_url");
     assert_eq!(status, "fail", "{report}");
     assert!(message.contains("not reachable"), "{message}");
+}
+
+#[actix_web::test]
+async fn doctor_checks_tls_and_the_directory() {
+    use hearth_tests::network::{directory_key, start_directory_with, start_homeserver_with};
+    use hearth_tests::tls::test_ca;
+
+    let cert = test_ca().issue();
+    // The directory fetches the homeserver's key over HTTPS: it trusts the test CA.
+    let dir = start_directory_with(&[("EXTRA_CA_FILE", cert.ca())]);
+    let key = directory_key(&dir).await;
+    let hs = start_homeserver_with("hs1.test", &dir, &key, &cert.env());
+    assert!(hs.url.starts_with("https://"), "{}", hs.url);
+    std::fs::set_permissions(hs.data_dir(), std::fs::Permissions::from_mode(0o700)).expect("chmod");
+
+    // Registered over HTTPS: every check passes once the directory lists it.
+    let report = hearth_tests::eventually(Duration::from_secs(30), "a clean doctor", || {
+        let (out, report) = doctor(&hs, &[]);
+        async move { out.status.success().then_some(report) }
+    })
+    .await;
+    let (status, message) = status_of(&report, "tls");
+    assert_eq!(status, "ok", "{report}");
+    assert!(message.contains("valid until"), "{message}");
+    let (status, message) = status_of(&report, "directory");
+    assert_eq!(status, "ok", "{report}");
+    assert!(message.contains("lists hs1.test as up"), "{message}");
+    assert_eq!(status_of(&report, "public_url").0, "ok", "{report}");
+
+    // An expired certificate.
+    let expired = test_ca().issue_expired();
+    let (out, report) = doctor(
+        &hs,
+        &["--tls-cert", expired.cert(), "--tls-key", expired.key()],
+    );
+    assert!(!out.status.success());
+    let (status, message) = status_of(&report, "tls");
+    assert_eq!(status, "fail", "{report}");
+    assert!(message.contains("expired"), "{message}");
+
+    // A server the directory does not list.
+    let alone = Homeserver::start("hs2.test");
+    std::fs::set_permissions(alone.data_dir(), std::fs::Permissions::from_mode(0o700))
+        .expect("chmod");
+    let (out, report) = doctor(
+        &alone,
+        &["--directory-url", &dir.url, "--directory-key", &key],
+    );
+    assert!(!out.status.success());
+    let (status, message) = status_of(&report, "directory");
+    assert_eq!(status, "fail", "{report}");
+    assert!(message.contains("does not list hs2.test"), "{message}");
 }

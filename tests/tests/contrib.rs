@@ -19,7 +19,10 @@ fn contrib_files_hold_together() {
     let ci = std::env::var("CI").is_ok_and(|v| v == "true" || v == "1");
     let ready = have("python3", &["-c", "import yaml"]) && have("systemd-analyze", &["--version"]);
     if !ready {
-        assert!(!ci, "CI needs python3 with PyYAML (python3-yaml) and systemd-analyze");
+        assert!(
+            !ci,
+            "CI needs python3 with PyYAML (python3-yaml) and systemd-analyze"
+        );
         eprintln!("python3 with PyYAML or systemd-analyze not available: skipping");
         return;
     }
@@ -33,6 +36,9 @@ fn contrib_files_hold_together() {
         String::from_utf8_lossy(&out.stdout),
         String::from_utf8_lossy(&out.stderr)
     );
-    assert!(out.status.success(), "scripts/check-contrib failed:\n{report}");
+    assert!(
+        out.status.success(),
+        "scripts/check-contrib failed:\n{report}"
+    );
     assert!(report.contains("contrib/ checks passed"), "{report}");
 }

@@ -126,7 +126,8 @@ pub fn database_name(conn: &mut DbConn) -> Result<String, DbError> {
     match conn {
         DbConn::Sqlite(_) => Ok("main".into()),
         DbConn::Postgres(c) => {
-            let row: Name = diesel::sql_query("SELECT current_database()::text AS name").get_result(c)?;
+            let row: Name =
+                diesel::sql_query("SELECT current_database()::text AS name").get_result(c)?;
             Ok(row.name)
         }
     }
@@ -137,10 +138,12 @@ pub fn database_name(conn: &mut DbConn) -> Result<String, DbError> {
 pub fn sqlite_health(conn: &mut DbConn) -> Result<Option<(String, String)>, DbError> {
     match conn {
         DbConn::Sqlite(c) => {
-            let mode: Name = diesel::sql_query("SELECT journal_mode AS name FROM pragma_journal_mode")
-                .get_result(c)?;
-            let check: Name = diesel::sql_query("SELECT quick_check AS name FROM pragma_quick_check")
-                .get_result(c)?;
+            let mode: Name =
+                diesel::sql_query("SELECT journal_mode AS name FROM pragma_journal_mode")
+                    .get_result(c)?;
+            let check: Name =
+                diesel::sql_query("SELECT quick_check AS name FROM pragma_quick_check")
+                    .get_result(c)?;
             Ok(Some((mode.name, check.name)))
         }
         DbConn::Postgres(_) => Ok(None),

@@ -55,9 +55,7 @@ pub fn run(config: &Config, args: BackupArgs) -> anyhow::Result<()> {
         });
         println!("{}", serde_json::to_string_pretty(&summary)?);
     } else {
-        let db_size = manifest
-            .file(&manifest.database.file)
-            .map_or(0, |f| f.size);
+        let db_size = manifest.file(&manifest.database.file).map_or(0, |f| f.size);
         let media_note = if manifest.media == "s3" {
             "media not copied (MEDIA_S3_URL: back the bucket up on its own)".to_string()
         } else {
@@ -177,7 +175,8 @@ fn write(config: &Config, dir: &Path, progress: &mut Progress) -> anyhow::Result
 
     // Media blobs, unless they live in a bucket.
     let media = if config.media.s3_url().is_some() {
-        progress.done("media: in MEDIA_S3_URL's bucket, not copied (back the bucket up on its own)");
+        progress
+            .done("media: in MEDIA_S3_URL's bucket, not copied (back the bucket up on its own)");
         "s3"
     } else {
         copy_media(
@@ -261,8 +260,8 @@ fn copy_media(
 
 /// The manifest entry of `dir/rel`, hashed from the copy in the backup.
 fn entry(dir: &Path, rel: &str) -> anyhow::Result<FileEntry> {
-    let (size, sha256) = manifest::hash_file(&dir.join(rel))
-        .with_context(|| format!("cannot read back {rel}"))?;
+    let (size, sha256) =
+        manifest::hash_file(&dir.join(rel)).with_context(|| format!("cannot read back {rel}"))?;
     Ok(FileEntry {
         path: rel.to_string(),
         size,

@@ -86,9 +86,8 @@ pub fn run(config: &Config, args: DoctorArgs) -> anyhow::Result<()> {
                     .disable_redirects()
                     .finish();
                 let server_name = config.server_name_or_hostname();
-                let mut out = vec![
-                    public_url_check(&http, &url, &server_name, public_key.as_deref()).await,
-                ];
+                let mut out =
+                    vec![public_url_check(&http, &url, &server_name, public_key.as_deref()).await];
                 out.push(directory(&http, config, &url, &server_name, public_key.as_deref()).await);
                 out
             });
@@ -207,11 +206,7 @@ fn signing_key(dir: &Path) -> (Finding, Option<String>) {
                 finding(
                     CHECK,
                     Status::Ok,
-                    format!(
-                        "{} {} (owner-only)",
-                        key.key_id(),
-                        key.public_key_b64()
-                    ),
+                    format!("{} {} (owner-only)", key.key_id(), key.public_key_b64()),
                 ),
                 Some(key.public_key_b64()),
             )
@@ -621,7 +616,10 @@ async fn directory(
             ),
         );
     }
-    let listed_url = entry["url"].as_str().unwrap_or_default().trim_end_matches('/');
+    let listed_url = entry["url"]
+        .as_str()
+        .unwrap_or_default()
+        .trim_end_matches('/');
     if listed_url != url {
         return finding(
             CHECK,
@@ -662,10 +660,24 @@ mod tests {
     fn certificate_dates() {
         let day = 86_400;
         let now = 1_800_000_000;
-        assert_eq!(cert_dates(now - day, now + 90 * day, now).status, Status::Ok);
-        assert_eq!(cert_dates(now - day, now + 3 * day, now).status, Status::Warn);
-        assert_eq!(cert_dates(now - 9 * day, now - day, now).status, Status::Fail);
-        assert_eq!(cert_dates(now + day, now + 9 * day, now).status, Status::Fail);
-        assert!(cert_dates(now - 9 * day, now - day, now).message.contains("expired"));
+        assert_eq!(
+            cert_dates(now - day, now + 90 * day, now).status,
+            Status::Ok
+        );
+        assert_eq!(
+            cert_dates(now - day, now + 3 * day, now).status,
+            Status::Warn
+        );
+        assert_eq!(
+            cert_dates(now - 9 * day, now - day, now).status,
+            Status::Fail
+        );
+        assert_eq!(
+            cert_dates(now + day, now + 9 * day, now).status,
+            Status::Fail
+        );
+        assert!(cert_dates(now - 9 * day, now - day, now)
+            .message
+            .contains("expired"));
     }
 }

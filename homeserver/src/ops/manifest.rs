@@ -74,10 +74,7 @@ impl Manifest {
     pub fn read(dir: &Path) -> anyhow::Result<Manifest> {
         let path = dir.join(MANIFEST);
         let text = std::fs::read_to_string(&path).with_context(|| {
-            format!(
-                "{} is not a backup: cannot read {MANIFEST}",
-                dir.display()
-            )
+            format!("{} is not a backup: cannot read {MANIFEST}", dir.display())
         })?;
         let manifest: Manifest = serde_json::from_str(&text)
             .with_context(|| format!("{} is not a valid manifest", path.display()))?;

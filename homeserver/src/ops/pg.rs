@@ -123,6 +123,9 @@ mod tests {
             split_password("postgresql://h/db"),
             ("postgresql://h/db".to_string(), None)
         );
-        assert_eq!(split_password("postgres://u:a%2"), ("postgres://u:a%2".to_string(), None));
+        assert_eq!(
+            split_password("postgres://u:a%2"),
+            ("postgres://u:a%2".to_string(), None)
+        );
     }
 }

@@ -40,8 +40,15 @@ pub fn run(config: &Config, args: RestoreArgs) -> anyhow::Result<()> {
     check_target(config, backend, &url)?;
 
     let mut written = Written::default();
-    if let Err(e) = restore(config, &dir, &manifest, backend, &url, &mut written, &mut progress)
-    {
+    if let Err(e) = restore(
+        config,
+        &dir,
+        &manifest,
+        backend,
+        &url,
+        &mut written,
+        &mut progress,
+    ) {
         written.undo();
         return Err(e);
     }
@@ -189,7 +196,12 @@ fn check_target(config: &Config, backend: Backend, url: &str) -> anyhow::Result<
                     "the database {name} already has {} tables ({}…): restore only into an \
                      empty database (createdb a new one)",
                     tables.len(),
-                    tables.iter().take(3).cloned().collect::<Vec<_>>().join(", ")
+                    tables
+                        .iter()
+                        .take(3)
+                        .cloned()
+                        .collect::<Vec<_>>()
+                        .join(", ")
                 );
             }
         }
@@ -283,8 +295,7 @@ fn restore(
             let tmp = PathBuf::from(format!("{url}.restoring"));
             let _ = fs::remove_file(&tmp);
             written.files.push(tmp.clone());
-            fs::copy(&source, &tmp)
-                .with_context(|| format!("cannot write {}", tmp.display()))?;
+            fs::copy(&source, &tmp).with_context(|| format!("cannot write {}", tmp.display()))?;
             fs::File::open(&tmp)?.sync_all()?;
             // A link fails if a database appeared meanwhile: never overwrite one.
             fs::hard_link(&tmp, &target).with_context(|| {
