@@ -281,6 +281,19 @@ async fn backup_and_restore_refuse() {
         .expect("file")
         .to_string();
 
+    // With MEDIA_S3_URL, media live in the bucket: the manifest says so and copies none.
+    let bucket = dir.path().join("bucket");
+    let with_s3 = json_of(&hs.run(&[
+        "--media-s3-url",
+        "s3://hearth-media/hs1",
+        "backup",
+        &bucket.to_string_lossy(),
+        "--json",
+    ]));
+    assert_eq!(with_s3["manifest"]["media"], "s3", "{with_s3}");
+    assert_eq!(with_s3["media_files"], 0, "{with_s3}");
+    assert_eq!(summary["manifest"]["media"], "local", "{summary}");
+
     // A backup goes into a new or empty directory only.
     refused(
         &hs.run(&["backup", &good.to_string_lossy()]),
