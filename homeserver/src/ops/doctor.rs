@@ -19,6 +19,7 @@ use std::time::Duration;
 use anyhow::bail;
 use federation_proto::api::client::paths as client_paths;
 use federation_proto::api::directory::paths as directory_paths;
+use federation_proto::api::federation::paths as federation_paths;
 use federation_proto::time::format_rfc3339_ms;
 use federation_proto::tls::TlsSettings;
 use serde::Serialize;
@@ -487,7 +488,7 @@ async fn public_url_check(
             )
         }
     }
-    let key_url = format!("{url}/api/v1/federation/key");
+    let key_url = format!("{url}{}", federation_paths::KEY);
     let doc = match get_json(http, &key_url).await {
         Ok((200, doc)) => doc,
         Ok((status, _)) => {
