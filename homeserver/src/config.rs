@@ -56,6 +56,15 @@ pub enum Command {
         #[command(subcommand)]
         action: crate::admin::AdminCommand,
     },
+    /// Write a consistent copy of the running server (database, signing key, media and a
+    /// manifest with checksums) into DIR, without stopping it.
+    Backup(crate::ops::BackupArgs),
+    /// Bring a backup back into an empty DATA_DIR (or the empty database of DBURL), after
+    /// checking its manifest and every checksum. Never overwrites a server's data.
+    Restore(crate::ops::RestoreArgs),
+    /// Check this deployment (data directory, key file, database, PUBLIC_URL, TLS certificate,
+    /// directory registration) and say what is wrong; exits non-zero on a failure.
+    Doctor(crate::ops::DoctorArgs),
 }
 
 /// `homeserver db …`

@@ -27,6 +27,7 @@ pub mod keystore;
 pub mod limits;
 pub mod metrics;
 pub mod notifier;
+pub mod ops;
 pub mod routes;
 pub mod services;
 pub mod state;

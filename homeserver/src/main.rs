@@ -46,6 +46,9 @@ fn main() -> anyhow::Result<()> {
             homeserver::services::media::admin::run(cli.config, action)
         }
         Some(Command::Admin { action }) => homeserver::admin::run(&cli.config, action),
+        Some(Command::Backup(args)) => homeserver::ops::backup::run(&cli.config, args),
+        Some(Command::Restore(args)) => homeserver::ops::restore::run(&cli.config, args),
+        Some(Command::Doctor(args)) => homeserver::ops::doctor::run(&cli.config, args),
     }
 }
 

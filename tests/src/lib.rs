@@ -6,7 +6,8 @@
 //!
 //! # Layout
 //! - [`process`]: [`process::Homeserver`]: spawn, ready line, stop, restart on the same data,
-//!   subcommands on its data; reading a child's lines with a deadline.
+//!   subcommands on its data (also while the test goes on, and on a prepared process before
+//!   it starts: `homeserver restore`); reading a child's lines with a deadline.
 //! - [`directory`]: the directory alone, with in-process homeserver stand-ins and signed
 //!   requests (the directory crate's tests).
 //! - [`cli`]: running the `hearth` command (the client crate's tests).

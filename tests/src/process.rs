@@ -84,6 +84,35 @@ impl ServerProcess {
     }
 
     fn launch(bin: &'static str, name: &str, env: &[(&str, &str)]) -> ServerProcess {
+        let mut server = Self::prepare_bin(bin, name, env);
+        server.spawn();
+        server
+    }
+
+    /// A homeserver with its data directory and settings (and, with
+    /// `HEARTH_TEST_BACKEND=postgres`, its own empty database), not started yet: run
+    /// subcommands on it first (`homeserver restore`), then [`ServerProcess::start_prepared`].
+    pub fn prepare(name: &str, env: &[(&str, &str)]) -> ServerProcess {
+        Self::prepare_bin("homeserver", name, env)
+    }
+
+    /// Starts a process made by [`ServerProcess::prepare`].
+    pub fn start_prepared(&mut self) {
+        assert!(self.child.is_none(), "already running");
+        self.spawn();
+    }
+
+    /// The value of a setting this process runs with (`DBURL` under
+    /// `HEARTH_TEST_BACKEND=postgres`), if the test or the harness set it.
+    pub fn setting(&self, key: &str) -> Option<&str> {
+        self.env
+            .iter()
+            .rev()
+            .find(|(k, _)| k == key)
+            .map(|(_, v)| v.as_str())
+    }
+
+    fn prepare_bin(bin: &'static str, name: &str, env: &[(&str, &str)]) -> ServerProcess {
         let data = tempfile::tempdir().expect("tempdir");
         let mut env: Vec<(String, String)> = env
             .iter()
@@ -100,7 +129,7 @@ impl ServerProcess {
         } else {
             None
         };
-        let mut server = ServerProcess {
+        ServerProcess {
             bin,
             url: String::new(),
             name: name.to_string(),
@@ -108,9 +137,7 @@ impl ServerProcess {
             env,
             child: None,
             _pg: pg,
-        };
-        server.spawn();
-        server
+        }
     }
 
     /// The data directory.
@@ -197,6 +224,14 @@ impl ServerProcess {
             .spawn()
             .unwrap_or_else(|e| panic!("spawn {}: {e}", self.bin));
         wait_bounded(child, COMMAND_TIMEOUT)
+    }
+
+    /// The command [`ServerProcess::run`] would run, to start it while the test goes on
+    /// (`homeserver backup` while senders send); wait for it with [`wait_bounded`].
+    pub fn subcommand(&self, args: &[&str]) -> Command {
+        let mut cmd = self.command("0");
+        cmd.args(args).stdout(Stdio::piped()).stderr(Stdio::piped());
+        cmd
     }
 
     /// Like [`ServerProcess::run`], with `input` on its standard input.

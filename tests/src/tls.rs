@@ -65,6 +65,18 @@ impl TestCa {
         self.issue_for(&[SanType::DnsName(name.try_into().expect("a DNS name"))])
     }
 
+    /// A certificate for `127.0.0.1` and `localhost` that expired on 2020-01-01 (for
+    /// `homeserver doctor`).
+    pub fn issue_expired(&self) -> TestCert {
+        let mut params = CertificateParams::new(Vec::<String>::new()).expect("params");
+        params.subject_alt_names = vec![SanType::IpAddress(IpAddr::V4(Ipv4Addr::LOCALHOST))];
+        params.not_before = rcgen::date_time_ymd(2019, 1, 1);
+        params.not_after = rcgen::date_time_ymd(2020, 1, 1);
+        let key = KeyPair::generate().expect("server key");
+        let cert = params.signed_by(&key, &self.issuer).expect("certificate");
+        TestCert::write(&cert.pem(), &key.serialize_pem(), &self.pem())
+    }
+
     fn issue_for(&self, names: &[SanType]) -> TestCert {
         let mut params = CertificateParams::new(Vec::<String>::new()).expect("params");
         params.subject_alt_names = names.to_vec();

@@ -26,6 +26,7 @@ pub mod migrate;
 pub mod models;
 pub mod moderation;
 pub mod notifications;
+pub mod ops;
 pub mod outbox;
 pub mod peers;
 pub mod read_state;
