@@ -80,7 +80,9 @@ pub async fn socket(
     let state = state.into_inner();
     // The same validation as a poll's `after`, before upgrading.
     let after = SyncParams::new(query.after, None, None)?.after;
-    let token = bearer_header(&req).transpose()?;
+    let token = bearer_header(&req)
+        .or_else(|| super::web_session::socket_cookie_token(&req))
+        .transpose()?;
     let phase = match token {
         Some(token) => {
             let session = authenticate(&state, &token).await?;
