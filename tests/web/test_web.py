@@ -13,7 +13,10 @@ errors. Screenshots of the main views go to --screenshots (docs/web when refresh
 """
 
 import argparse
+import json
 import os
+import urllib.request
+from concurrent.futures import ThreadPoolExecutor
 import struct
 import sys
 import tempfile
@@ -69,6 +72,25 @@ class Watch:
         context.on("page", on_page)
 
 
+def call(origin, method, path, body=None, token=None):
+    """The client API with a bearer token (to fill a channel quickly)."""
+    req = urllib.request.Request(origin + path, method=method, data=json.dumps(body).encode() if body is not None else None)
+    req.add_header("Content-Type", "application/json")
+    if token:
+        req.add_header("Authorization", f"Bearer {token}")
+    with urllib.request.urlopen(req, timeout=30) as res:
+        return json.loads(res.read() or b"null")
+
+
+def fill_channel(origin, channel, count, suffix):
+    """A channel with `count` messages, sent by a bot over the API."""
+    token = call(origin, "POST", "/api/v1/register", {"nick": f"bot{suffix}", "password": "correct horse battery"})["token"]
+    call(origin, "POST", "/api/v1/channels/join", {"channel": channel}, token)
+    send = lambda i: call(origin, "POST", "/api/v1/messages", {"to": channel, "body": f"message number {i:05}"}, token)
+    with ThreadPoolExecutor(8) as pool:
+        list(pool.map(send, range(count)))
+
+
 def step(name):
     print(f"ok - {name}", flush=True)
 
@@ -104,6 +126,7 @@ def main():
     ap.add_argument("--url", required=True)
     ap.add_argument("--chromium", default="/usr/bin/chromium")
     ap.add_argument("--screenshots", default=None)
+    ap.add_argument("--messages", type=int, default=10_000, help="messages in the big channel")
     args = ap.parse_args()
     expect.set_options(timeout=TIMEOUT_MS)
     url = args.url.rstrip("/") + "/"
@@ -283,6 +306,31 @@ def main():
         say(alice, "after your reload")
         expect(message(bob, "after your reload")).to_have_count(1)
         step("a reload keeps the session; nothing is doubled after reconnecting")
+
+        # A channel of 10,000 messages: the timeline loads pages as it scrolls back, and keeps at
+        # most 200 messages in the page.
+        big = f"#big{suffix}"
+        started = time.monotonic()
+        fill_channel(origin, big, args.messages, suffix)
+        step(f"{args.messages} messages sent to {big} in {time.monotonic() - started:.1f} s")
+        history_calls = []
+        bob.on("request", lambda r: "/api/v1/history" in r.url and history_calls.append(r.url))
+        join(bob, big)
+        expect(message(bob, f"message number {args.messages - 1:05}")).to_be_visible()
+        most = 0
+        for _ in range(12):
+            before = bob.locator("li.msg").first.get_attribute("data-id")
+            bob.evaluate("document.querySelector('.messages').scrollTop = 0")
+            bob.wait_for_function(
+                "(id) => document.querySelector('li.msg') && document.querySelector('li.msg').dataset.id !== id",
+                arg=before,
+            )
+            most = max(most, bob.locator("li.msg").count())
+        assert most <= 200, f"{most} messages in the page"
+        assert len(history_calls) < 20, f"{len(history_calls)} history pages for 12 scrolls"
+        oldest = bob.locator("li.msg .body").first.inner_text()
+        assert f"{args.messages - 1:05}" not in oldest, oldest
+        step(f"scrolling back loads {len(history_calls)} pages of 50, at most {most} messages in the page; oldest shown: {oldest.strip()}")
 
         # Dark mode follows the system, and the toggle overrides it.
         ctx_d = browser.new_context(viewport={"width": 1280, "height": 800}, color_scheme="dark",

@@ -5,11 +5,27 @@ import { Live } from './live.js';
 import { render as markdown, mentions } from './markdown.js';
 import {
   store, subscribe, changed, flash, convOf, label, timeline, loadOlder, refreshConversations,
-  refreshNotifications, markRead, sameTarget, isChannel, isShown, isChat, canonical,
+  refreshNotifications, markRead, sameTarget, isChannel, isShown, isChat, canonical, WINDOW,
 } from './store.js';
 
 const EMOJI = ['👍', '❤️', '😂', '🎉', '😮', '😢', '🙏', '👀', '🔥', '✅', '👎', '🤔'];
-const WINDOW = 200; // messages in the DOM at most
+
+// Icons drawn here (no icon font, nothing from another host).
+const ICONS = {
+  search: ['M11 4a7 7 0 1 0 0 14a7 7 0 1 0 0-14z', 'M21 21l-5-5'],
+  bell: ['M6 8a6 6 0 0 1 12 0c0 7 3 9 3 9H3s3-2 3-9', 'M10.3 21a1.94 1.94 0 0 0 3.4 0'],
+  people: ['M9 3a4 4 0 1 0 0 8a4 4 0 1 0 0-8z', 'M2 21v-2a4 4 0 0 1 4-4h6a4 4 0 0 1 4 4v2', 'M16 3.1a4 4 0 0 1 0 7.8', 'M22 21v-2a4 4 0 0 0-3-3.9'],
+  theme: ['M12 3a9 9 0 1 0 0 18a9 9 0 1 0 0-18z', 'M12 3v18'],
+  attach: ['M21.4 11.1l-9.2 9.2a6 6 0 0 1-8.5-8.5l9.2-9.2a4 4 0 0 1 5.7 5.7l-9.2 9.2a2 2 0 0 1-2.8-2.8l8.5-8.5'],
+  smile: ['M12 2a10 10 0 1 0 0 20a10 10 0 1 0 0-20z', 'M8 14s1.5 2 4 2s4-2 4-2', 'M9 9h.01', 'M15 9h.01'],
+  reply: ['M9 17l-5-5l5-5', 'M20 18v-2a4 4 0 0 0-4-4H4'],
+  edit: ['M12 20h9', 'M16.5 3.5a2.1 2.1 0 0 1 3 3L7 19l-4 1l1-4z'],
+  trash: ['M3 6h18', 'M8 6V4h8v2', 'M19 6l-1 14H6L5 6'],
+  file: ['M14 2H6a2 2 0 0 0-2 2v16a2 2 0 0 0 2 2h12a2 2 0 0 0 2-2V8z', 'M14 2v6h6'],
+  close: ['M18 6L6 18', 'M6 6l12 12'],
+  back: ['M19 12H5', 'M12 19l-7-7l7-7'],
+};
+const Icon = ({ name }) => html`<svg class="ico" viewBox="0 0 24 24" aria-hidden="true" focusable="false" fill="none" stroke="currentColor" stroke-width="2" stroke-linecap="round" stroke-linejoin="round">${ICONS[name].map((d) => html`<path d=${d} />`)}</svg>`;
 let live = null;
 
 // ---------- session ----------
@@ -328,14 +344,14 @@ function Header() {
     changed();
   };
   return html`<header class="top">
-    <button class="icon back" aria-label="Back to conversations" onClick=${() => ((store.current = null), changed())}>←</button>
+    <button class="icon back" aria-label="Back to conversations" onClick=${() => ((store.current = null), changed())}><${Icon} name="back" /></button>
     <span class="brand">Hearth</span>
     <span class=${'conn ' + store.conn} role="status" aria-live="polite" title="Connection">${{ connected: 'Connected', connecting: 'Connecting…', offline: 'Offline' }[store.conn]}</span>
     <span class="grow"></span>
-    <button class="icon" aria-label="Search (Ctrl+F)" title="Search (Ctrl+F or /)" onClick=${() => openPane('search')}>🔍</button>
-    <button class="icon" aria-label=${`Notifications, ${unread} unread`} title="Notifications" onClick=${() => openPane('notifications')}>🔔${unread > 0 && html`<span class="badge">${unread}</span>`}</button>
-    <button class="icon" aria-label="People" title="Find people" onClick=${() => openPane('people')}>👥</button>
-    <button class="icon" aria-label="Toggle dark mode" title="Theme" onClick=${toggleTheme}>◐</button>
+    <button class="icon" aria-label="Search (Ctrl+F)" title="Search (Ctrl+F or /)" onClick=${() => openPane('search')}><${Icon} name="search" /></button>
+    <button class="icon" aria-label=${`Notifications, ${unread} unread`} title="Notifications" onClick=${() => openPane('notifications')}><${Icon} name="bell" />${unread > 0 && html`<span class="badge">${unread}</span>`}</button>
+    <button class="icon" aria-label="People" title="Find people" onClick=${() => openPane('people')}><${Icon} name="people" /></button>
+    <button class="icon" aria-label="Toggle dark mode" title="Theme" onClick=${toggleTheme}><${Icon} name="theme" /></button>
     <button class="me" aria-label="Your profile" onClick=${() => openPane('profile')}>${store.me.display_name || store.me.nick}</button>
   </header>`;
 }
@@ -461,14 +477,14 @@ function Timeline({ target }) {
   </section>`;
 }
 
-function Message({ e, grouped, target, onReply, editing, setEditing }) {
+function Message({ e, grouped, target, onReply, editing, setEditing, inThread }) {
   const [picker, setPicker] = useState(false);
   const mine = sameTarget(e.from, store.me.handle);
   const highlight = store.highlight === e.id;
   if (!isChat(e)) {
     return html`<li class="system" data-id=${e.id} id=${'m-' + e.id}><span class="muted">${systemText(e)} · ${timeOf(e.ts)}</span></li>`;
   }
-  const parent = e.reply_to && findMessage(e.reply_to);
+  const parent = !inThread && e.reply_to && findMessage(e.reply_to);
   const react = async (emoji) => {
     setPicker(false);
     const have = (e.reactions || []).find((r) => r.emoji === emoji && r.me);
@@ -498,7 +514,7 @@ function Message({ e, grouped, target, onReply, editing, setEditing }) {
   };
   const isMention = !mine && mentions(e.body, store.me.nick);
   return html`<li class=${'msg' + (grouped ? ' grouped' : '') + (isMention ? ' mentioned' : '') + (highlight ? ' highlight' : '')} data-id=${e.id} id=${'m-' + e.id} tabindex="-1">
-    ${parent && html`<div class="reply-ref muted">↳ ${label(parent.from)}: ${(parent.body || '').slice(0, 80)}</div>`}
+    ${parent && html`<div class="reply-ref muted">↳ ${label(parent.from)}: ${(parent.body || '').replace(/[*_~`>]/g, '').slice(0, 80)}</div>`}
     ${!grouped && html`<div class="meta"><button class="who link" onClick=${() => showUser(e.from)}>${label(e.from)}</button><time datetime=${e.ts} class="muted">${timeOf(e.ts)}</time></div>`}
     ${editing ? html`<${EditBox} e=${e} done=${() => setEditing(null)} />` : html`<div class=${'body' + (e.type === 'action' ? ' action' : '') + (e.deleted ? ' deleted' : '')}>
       ${e.deleted ? html`<em class="muted">message deleted</em>` : markdown(e.type === 'action' ? `* ${label(e.from)} ${e.body}` : e.body, store.me.nick)}
@@ -506,12 +522,12 @@ function Message({ e, grouped, target, onReply, editing, setEditing }) {
     </div>`}
     ${!e.deleted && (e.files || []).length > 0 && html`<div class="files">${e.files.map((f) => html`<${FileCard} key=${f.id} f=${f} />`)}</div>`}
     ${(e.reactions || []).length > 0 && html`<div class="reactions">${e.reactions.map((r) => html`<button key=${r.emoji} class=${'chip' + (r.me ? ' me' : '')} aria-pressed=${r.me} aria-label=${`${r.emoji} ${r.count}`} onClick=${() => react(r.emoji)}>${r.emoji} ${r.count}</button>`)}</div>`}
-    ${e.replies && e.replies.count > 0 && html`<button class="link replies" onClick=${() => openThread(e.id)}>${e.replies.count} ${e.replies.count === 1 ? 'reply' : 'replies'}</button>`}
+    ${!inThread && e.replies && e.replies.count > 0 && html`<button class="link replies" onClick=${() => openThread(e.id)}>${e.replies.count} ${e.replies.count === 1 ? 'reply' : 'replies'}</button>`}
     ${!e.deleted && html`<div class="actions" role="toolbar" aria-label="Message actions">
-      <button aria-label="Add reaction" title="React" onClick=${() => setPicker(!picker)}>☺</button>
-      <button aria-label="Reply in thread" title="Reply" onClick=${() => (openThread(e.id), onReply && onReply(null))}>↩</button>
-      ${mine && html`<button aria-label="Edit" title="Edit" onClick=${() => setEditing(e.id)}>✎</button>`}
-      <button aria-label="Delete" title="Delete" onClick=${remove}>🗑</button>
+      <button aria-label="Add reaction" title="React" onClick=${() => setPicker(!picker)}><${Icon} name="smile" /></button>
+      <button aria-label="Reply in thread" title="Reply" onClick=${() => (openThread(e.id), onReply && onReply(null))}><${Icon} name="reply" /></button>
+      ${mine && html`<button aria-label="Edit" title="Edit" onClick=${() => setEditing(e.id)}><${Icon} name="edit" /></button>`}
+      <button aria-label="Delete" title="Delete" onClick=${remove}><${Icon} name="trash" /></button>
     </div>`}
     ${picker && html`<div class="picker" role="menu" aria-label="Pick a reaction">${EMOJI.map((em) => html`<button role="menuitem" key=${em} aria-label=${'React ' + em} onClick=${() => react(em)}>${em}</button>`)}</div>`}
   </li>`;
@@ -537,7 +553,7 @@ function FileCard({ f }) {
     return html`<a class="image" href=${f.url} target="_blank" rel="noopener noreferrer"><img src=${f.thumbnail_url} alt=${f.filename} loading="lazy" /></a>`;
   }
   return html`<a class="file" href=${f.url} target="_blank" rel="noopener noreferrer" download=${f.filename}>
-    <span class="file-icon" aria-hidden="true">📄</span><span>${f.filename}<br /><small class="muted">${(f.size / 1024).toFixed(1)} KB · ${f.content_type}</small></span></a>`;
+    <span class="file-icon"><${Icon} name="file" /></span><span>${f.filename}<br /><small class="muted">${(f.size / 1024).toFixed(1)} KB · ${f.content_type}</small></span></a>`;
 }
 
 function EditBox({ e, done }) {
@@ -611,7 +627,7 @@ function Composer({ target, replyTo, onEditLast, threadRoot }) {
       ${f.error ? html`<span class="error">${f.error}</span>` : html`<progress max="1" value=${f.progress} aria-label=${'Uploading ' + f.name}></progress>`}
       <button aria-label=${'Remove ' + f.name} onClick=${() => setFiles((fs) => fs.filter((x) => x.key !== f.key))}>×</button></li>`)}</ul>`}
     <div class="row">
-      <label class="attach" title="Attach a file"><span class="sr">Attach files</span>📎<input type="file" multiple onChange=${(ev) => { addFiles(ev.target.files); ev.target.value = ''; }} /></label>
+      <label class="attach" title="Attach a file"><span class="sr">Attach files</span><${Icon} name="attach" /><input type="file" multiple onChange=${(ev) => { addFiles(ev.target.files); ev.target.value = ''; }} /></label>
       <label class="sr" for=${'compose-' + (threadRoot || 'main')}>Message</label>
       <textarea id=${'compose-' + (threadRoot || 'main')} class="compose" ref=${input} rows="1" value=${text} placeholder=${threadRoot ? 'Reply in thread…' : `Message ${label(target)}`}
         onInput=${onInput} onKeyDown=${onKeyDown} onBlur=${() => live && text === '' && live.typing(target, false)}
@@ -665,7 +681,7 @@ function Pane() {
     notifications: NotificationsPane, people: PeoplePane, browse: BrowsePane, user: UserPane,
   }[p.kind];
   return html`<aside class="pane" aria-label=${titles[p.kind]}>
-    <div class="pane-head"><h2>${titles[p.kind]}</h2><span class="grow"></span><button class="icon" aria-label="Close" onClick=${close}>×</button></div>
+    <div class="pane-head"><h2>${titles[p.kind]}</h2><span class="grow"></span><button class="icon" aria-label="Close" onClick=${close}><${Icon} name="close" /></button></div>
     <div class="pane-body"><${body} p=${p} /></div>
   </aside>`;
 }
@@ -674,9 +690,9 @@ function ThreadPane({ p }) {
   if (!p.thread) return html`<p role="status">Loading…</p>`;
   const root = p.thread.root;
   return html`<ol class="messages thread" role="log">
-      <${Message} e=${root} target=${convOf(root)} />
+      <${Message} e=${root} target=${convOf(root)} inThread=${true} />
       <li class="day"><span>${p.thread.replies.length} ${p.thread.replies.length === 1 ? 'reply' : 'replies'}</span></li>
-      ${p.thread.replies.map((e) => html`<${Message} key=${e.id} e=${e} target=${convOf(e)} />`)}
+      ${p.thread.replies.map((e) => html`<${Message} key=${e.id} e=${e} target=${convOf(e)} inThread=${true} />`)}
     </ol>
     <${Composer} target=${convOf(root)} threadRoot=${root.id} />`;
 }
@@ -724,8 +740,8 @@ function SearchPane({ p }) {
         <label>In<select name="in"><option value="">everywhere</option>${store.current && html`<option value="here">${label(store.current)}</option>`}</select></label>
         <label>From<input name="from" placeholder="nick or nick@server" /></label>
       </div>
+      <label>Has<select name="has"><option value="">anything</option><option value="attachment">attachment</option><option value="link">link</option></select></label>
       <div class="row">
-        <label>Has<select name="has"><option value="">anything</option><option value="attachment">attachment</option><option value="link">link</option></select></label>
         <label>After<input name="after" type="date" /></label>
         <label>Before<input name="before" type="date" /></label>
       </div>
@@ -765,6 +781,7 @@ function NotificationsPane() {
 function ProfilePane() {
   const me = store.me;
   const [avatar, setAvatar] = useState(me.avatar || '');
+  const [status, setStatus] = useState(me.status || 'online');
   const save = async (ev) => {
     ev.preventDefault();
     const f = Object.fromEntries(new FormData(ev.target));
@@ -792,10 +809,10 @@ function ProfilePane() {
       <div class="avatar-row">${avatar ? html`<img class="avatar" src=${avatar} alt="Your avatar" />` : html`<span class="avatar none" aria-hidden="true">${me.nick[0].toUpperCase()}</span>`}
         <label class="button">Change avatar<input type="file" accept="image/*" class="sr" onChange=${pickAvatar} /></label></div>
       <p class="muted">${me.handle}</p>
-      <label>Display name<input name="display_name" maxlength="50" value=${me.display_name || ''} /></label>
-      <label>Status<select name="status" value=${me.status || 'online'}>
+      <label>Display name<input name="display_name" maxlength="50" defaultValue=${me.display_name || ''} /></label>
+      <label>Status<select name="status" value=${status} onChange=${(ev) => setStatus(ev.target.value)}>
         <option value="online">Online</option><option value="away">Away</option><option value="busy">Busy</option><option value="offline">Appear offline</option></select></label>
-      <label>Status message<input name="status_message" maxlength="100" value=${me.status_message || ''} /></label>
+      <label>Status message<input name="status_message" maxlength="100" defaultValue=${me.status_message || ''} /></label>
       <button class="primary">Save</button>
     </form>
     <hr /><button onClick=${logout}>Log out</button>`;
@@ -882,10 +899,10 @@ function SettingsPane({ p }) {
   return html`<div class="settings">
     <p><strong>${label(info.name)}</strong> <span class="muted">modes ${info.modes} · owner ${label(info.owner)}</span></p>
     <form onSubmit=${act((ev) => post(`/api/v1/channels/${name}/topic`, { topic: form(ev).topic }))}>
-      <label>Topic<input name="topic" value=${info.topic} disabled=${!op && info.modes.includes('t')} /></label>
+      <label>Topic<input name="topic" defaultValue=${info.topic} disabled=${!op && info.modes.includes('t')} /></label>
       ${(op || !info.modes.includes('t')) && html`<button>Set topic</button>`}</form>
     ${op && html`<form onSubmit=${act((ev) => put(`/api/v1/channels/${name}`, { description: form(ev).description }))}>
-      <label>Description<textarea name="description" maxlength="500" value=${info.description}></textarea></label><button>Save description</button></form>
+      <label>Description<textarea name="description" maxlength="500" defaultValue=${info.description}></textarea></label><button>Save description</button></form>
     <fieldset><legend>Modes</legend>${MODES.map(([m, text]) => html`<label class="check" key=${m}>
       <input type="checkbox" checked=${info.modes.includes(m)} onChange=${act((ev) => post(`/api/v1/channels/${name}/mode`, { modes: (ev.target.checked ? '+' : '-') + m }))} />${text} (+${m})</label>`)}</fieldset>
     <fieldset><legend>Bans</legend>
@@ -907,7 +924,12 @@ function SettingsPane({ p }) {
       ${p.invite && html`<p>Invite code: <code class="invite-code">${p.invite.code}</code> <span class="muted">(expires ${new Date(p.invite.expires).toLocaleDateString()})</span>
         <button onClick=${act(() => del(`/api/v1/invites/${encodeURIComponent(p.invite.code)}`).then(() => (p.invite = null)))}>Revoke</button></p>`}
     </fieldset>`}
-    <label>Notifications<select onChange=${act((ev) => put(`/api/v1/channels/${name}/notifications`, { level: ev.target.value }))}>
+    <label>Notifications<select value=${localStorage.getItem('hearth.level.' + p.target.toLowerCase()) || 'all'}
+      onChange=${act(async (ev) => {
+        const level = ev.target.value;
+        await put(`/api/v1/channels/${name}/notifications`, { level });
+        localStorage.setItem('hearth.level.' + p.target.toLowerCase(), level);
+      })}>
       <option value="all">All messages</option><option value="mentions">Mentions only</option><option value="muted">Muted</option></select></label>
     <h3>Members (${info.members.length})</h3>
     <ul class="members">${info.members.map((m) => html`<li key=${m.handle}><button class="link" onClick=${() => showUser(m.handle)}>${m.owner ? '~' : m.modes.includes('o') ? '@' : m.modes.includes('v') ? '+' : ''}${label(m.handle)}</button>

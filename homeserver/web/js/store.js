@@ -78,6 +78,7 @@ export function timeline(target) {
 }
 
 const PAGE = 50;
+export const WINDOW = 200; // messages in the DOM at most
 
 // Loads the page before the oldest loaded event; returns how many were added.
 export async function loadOlder(target) {
@@ -88,10 +89,13 @@ export async function loadOlder(target) {
   try {
     const before = tl.events.length ? tl.events[0].seq : undefined;
     const page = await get('/api/v1/history?' + qs({ target, before, limit: PAGE }));
-    const older = page.events.filter((e) => !tl.ids.has(e.id)).reverse();
+    // Edits, deletes and reactions are already folded into the messages they act on.
+    const older = page.events.filter((e) => isShown(e) && !tl.ids.has(e.id)).reverse();
     for (const e of older) tl.ids.set(e.id, e);
     tl.events = older.concat(tl.events);
     if (tl.end !== null) tl.end += older.length;
+    // Reading back past the window detaches it from the newest messages.
+    if ((tl.end ?? tl.events.length) - tl.start > WINDOW) tl.end = tl.start + WINDOW;
     tl.hasMore = page.events.length >= PAGE;
     tl.loaded = true;
     return older.length;
