@@ -138,6 +138,7 @@ def main():
     suffix = str(int(time.time() * 1000) % 100000)
     alice_nick, bob_nick = f"alice{suffix}", f"bob{suffix}"
     lounge_name, quiet_name = f"#lounge{suffix}", f"#quiet{suffix}"
+    display = f"Alice Liddell {suffix}"
 
     def shot(page, name):
         if shots:
@@ -149,7 +150,14 @@ def main():
             args=["--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage", "--disable-background-networking"],
         )
         ctx_a = browser.new_context(viewport={"width": 1280, "height": 800}, color_scheme="light")
-        ctx_b = browser.new_context(viewport={"width": 1280, "height": 800}, color_scheme="light")
+        ctx_b = browser.new_context(viewport={"width": 1280, "height": 800}, color_scheme="light",
+                                    permissions=["notifications"])
+        # Count the desktop notifications Bob's page shows (Playwright injects this itself;
+        # the page's CSP still forbids inline script).
+        ctx_b.add_init_script(
+            "window.__notes = []; const N = window.Notification;"
+            "window.Notification = class extends N { constructor(t, o) { super(t, o); window.__notes.push(t); } };"
+        )
         watch.attach(ctx_a, "alice")
         watch.attach(ctx_b, "bob")
         alice = ctx_a.new_page()
@@ -257,6 +265,10 @@ def main():
         expect(lounge.locator(".badge.mention")).to_have_text("@1")
         expect(lounge).to_have_class("conv unread")
         step("the sidebar shows unread and mention marks")
+        bob.wait_for_function("window.__notes.length > 0")
+        note = bob.evaluate("window.__notes[0]")
+        assert alice_nick in note, note
+        step(f"a desktop notification for the mention: {note!r}")
         lounge.click()
         expect(bob.locator(".conv", has_text=lounge_name).locator(".badge")).to_have_count(0)
         step("opening the conversation marks it read")
@@ -290,6 +302,35 @@ def main():
         bob.get_by_role("button", name="Close").click()
         step("the notification centre lists the mention")
 
+        # Profile: a display name and an avatar; the header shows the name.
+        alice.get_by_role("button", name="Your profile").click()
+        alice.get_by_label("Display name").fill(display)
+        with tempfile.TemporaryDirectory() as tmp:
+            path = os.path.join(tmp, "me.png")
+            with open(path, "wb") as f:
+                f.write(png(96, 96))
+            alice.locator(".pane input[type=file]").set_input_files(path)
+            expect(alice.locator(".pane img.avatar")).to_be_visible()
+        alice.get_by_label("Status message").fill("baking")
+        alice.get_by_role("button", name="Save", exact=True).click()
+        expect(alice.get_by_role("button", name="Your profile")).to_have_text(display)
+        alice.get_by_role("button", name="Close").click()
+        step("the profile takes a display name, an avatar and a status message")
+
+        # User search, then a DM from the profile.
+        bob.get_by_role("button", name="People").click()
+        bob.get_by_label("Find people").fill(display)
+        bob.get_by_role("button", name="Search", exact=True).click()
+        bob.locator(".pane .result", has_text=display).click()
+        expect(bob.locator(".pane h3")).to_have_text(display)
+        bob.get_by_role("button", name="Message", exact=True).click()
+        expect(bob.locator(".chat-head h2")).to_have_text(f"@ {alice_nick}")
+        say(bob, "a direct hello")
+        expect(alice.locator(".conv", has_text=bob_nick)).to_be_visible()
+        alice.locator(".conv", has_text=bob_nick).click()
+        expect(message(alice, "a direct hello")).to_be_visible()
+        step("user search finds Alice by display name; a DM reaches her sidebar")
+
         # Ctrl+K switcher.
         bob.keyboard.press("Control+k")
         bob.locator("#switch-input").fill(quiet_name[1:])
@@ -303,6 +344,8 @@ def main():
         expect(bob.locator(".conv", has_text=lounge_name)).to_be_visible()
         assert bob.evaluate("document.cookie").find("hearth_session") < 0, "the session cookie is HttpOnly"
         bob.locator(".conv", has_text=lounge_name).click()
+        alice.locator(".conv", has_text=lounge_name).click()
+        expect(alice.locator(".chat-head h2")).to_have_text(lounge_name)
         say(alice, "after your reload")
         expect(message(bob, "after your reload")).to_have_count(1)
         step("a reload keeps the session; nothing is doubled after reconnecting")
@@ -319,6 +362,8 @@ def main():
         expect(message(bob, f"message number {args.messages - 1:05}")).to_be_visible()
         most = 0
         for _ in range(12):
+            if bob.locator(".beginning").count():
+                break
             before = bob.locator("li.msg").first.get_attribute("data-id")
             bob.evaluate("document.querySelector('.messages').scrollTop = 0")
             bob.wait_for_function(

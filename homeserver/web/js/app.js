@@ -187,7 +187,7 @@ function desktopNotify(e) {
   if (!['mention', 'dm', 'reply'].includes(n.type)) return;
   const ev = n.event || {};
   if (document.visibilityState === 'visible' && store.current && ev.to && sameTarget(convOf(ev), store.current)) return;
-  const title = n.type === 'dm' ? `${ev.from} (direct message)` : `${ev.from} in ${label(ev.to || '')}`;
+  const title = n.type === 'dm' ? `${label(ev.from)} (direct message)` : `${label(ev.from)} in ${label(ev.to || '')}`;
   const note = new Notification(title, { body: (ev.body || '').slice(0, 200), tag: n.id });
   note.onclick = () => {
     window.focus();
@@ -800,13 +800,14 @@ function ProfilePane() {
     if (!file) return;
     try {
       const info = await upload(file, () => {});
-      setAvatar(info.thumbnail_url || info.url);
+      // `check_avatar` takes a media id without its `@server`; the server is the user's own.
+      setAvatar(info.id.split('@')[0]);
     } catch (err) {
       flash(err.message);
     }
   };
   return html`<form class="profile" onSubmit=${save}>
-      <div class="avatar-row">${avatar ? html`<img class="avatar" src=${avatar} alt="Your avatar" />` : html`<span class="avatar none" aria-hidden="true">${me.nick[0].toUpperCase()}</span>`}
+      <div class="avatar-row">${avatarSrc(avatar, me.handle) ? html`<img class="avatar" src=${avatarSrc(avatar, me.handle)} alt="Your avatar" />` : html`<span class="avatar none" aria-hidden="true">${me.nick[0].toUpperCase()}</span>`}
         <label class="button">Change avatar<input type="file" accept="image/*" class="sr" onChange=${pickAvatar} /></label></div>
       <p class="muted">${me.handle}</p>
       <label>Display name<input name="display_name" maxlength="50" defaultValue=${me.display_name || ''} /></label>
@@ -818,10 +819,21 @@ function ProfilePane() {
     <hr /><button onClick=${logout}>Log out</button>`;
 }
 
+// An avatar is a media id (served through this server) or an https URL of another host, which
+// the page does not load (nothing is fetched from another origin): the initial shows instead.
+// A profile keeps a media id without its server: the server is the user's (`handle`). The
+// server lets only a media's uploader and the members of a conversation it was sent in read it,
+// so other users' avatars show as their initial (asking would log a 404).
+function avatarSrc(avatar, handle) {
+  if (!avatar || /^https?:/i.test(avatar) || !sameTarget(handle, store.me.handle)) return null;
+  const id = avatar.includes('@') ? avatar : `${avatar}@${handle.split('@')[1]}`;
+  return `/api/v1/media/${encodeURIComponent(id)}/thumbnail`;
+}
+
 function UserPane({ p }) {
   const u = p.user;
   return html`<div class="profile">
-    ${u.avatar ? html`<img class="avatar" src=${u.avatar} alt="" />` : html`<span class="avatar none" aria-hidden="true">${u.nick[0].toUpperCase()}</span>`}
+    ${avatarSrc(u.avatar, u.handle) ? html`<img class="avatar" src=${avatarSrc(u.avatar, u.handle)} alt="" />` : html`<span class="avatar none" aria-hidden="true">${u.nick[0].toUpperCase()}</span>`}
     <h3>${u.display_name || u.nick}</h3><p class="muted">${u.handle}</p>
     <p>${u.online ? '● online' : '○ offline'}${u.status && u.status !== 'online' ? ` · ${u.status}` : ''}</p>
     ${u.status_message && html`<p>${u.status_message}</p>`}
