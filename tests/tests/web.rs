@@ -3,12 +3,14 @@
 //! unchanged), and the client itself driven in Debian's headless Chromium by Playwright
 //! (`tests/web/test_web.py`, started here against servers the harness runs).
 
+use std::io::Write;
 use std::path::PathBuf;
-use std::process::Command;
-use std::time::Duration;
+use std::process::{Command, Stdio};
+use std::sync::mpsc::RecvTimeoutError;
+use std::time::{Duration, Instant};
 
 use hearth_tests::api::{Api, FullReply, User};
-use hearth_tests::process::{wait_bounded, ServerProcess};
+use hearth_tests::process::{line_channel, wait_bounded, ServerProcess};
 use serde_json::{json, Value};
 
 fn header_all(reply: &FullReply, name: &str) -> Vec<String> {
@@ -26,7 +28,10 @@ async fn the_client_is_served_with_strict_headers_etags_and_gzip() {
 
     let page = api.exchange("GET", "/", &[], None).await;
     assert_eq!(page.reply.status, 200);
-    assert_eq!(page.header("content-type"), Some("text/html; charset=utf-8"));
+    assert_eq!(
+        page.header("content-type"),
+        Some("text/html; charset=utf-8")
+    );
     let csp = page.header("content-security-policy").expect("a CSP");
     for part in [
         "default-src 'self'",
@@ -43,7 +48,10 @@ async fn the_client_is_served_with_strict_headers_etags_and_gzip() {
     assert_eq!(status, 200);
     assert!(html.contains(r#"<script type="module" src="/web/js/app.js">"#));
     assert!(!html.contains("<script>"), "no inline script");
-    assert!(!html.contains("http://") && !html.contains("https://"), "no other host");
+    assert!(
+        !html.contains("http://") && !html.contains("https://"),
+        "no other host"
+    );
 
     // ETag and 304.
     let etag = page.header("etag").expect("an ETag").to_string();
@@ -76,22 +84,24 @@ async fn the_client_is_served_with_strict_headers_etags_and_gzip() {
         .await;
     assert_eq!(gz.header("content-encoding"), Some("gzip"));
     assert_eq!(gz.header("etag"), js.header("etag"));
-    assert!(gz.header("vary").is_some_and(|v| v.contains("Accept-Encoding")));
+    assert!(gz
+        .header("vary")
+        .is_some_and(|v| v.contains("Accept-Encoding")));
     let gz_len: usize = gz
         .header("content-length")
         .and_then(|v| v.parse().ok())
         .expect("a length");
-    assert!(
-        gz_len * 2 < plain.len(),
-        "gzip {gz_len} of {}",
-        plain.len()
-    );
+    assert!(gz_len * 2 < plain.len(), "gzip {gz_len} of {}", plain.len());
     let css = api.exchange("GET", "/web/app.css", &[], None).await;
     assert_eq!(css.header("content-type"), Some("text/css; charset=utf-8"));
     assert!(css.header("content-security-policy").is_some());
 
     // Unknown files and escapes are JSON 404s; the API is untouched by the prefix.
-    for path in ["/web/nope.js", "/web/../Cargo.toml", "/web/js/../../src/main.rs"] {
+    for path in [
+        "/web/nope.js",
+        "/web/../Cargo.toml",
+        "/web/js/../../src/main.rs",
+    ] {
         let reply = api.get(path).await;
         assert_eq!(reply.status, 404, "{path}");
     }
@@ -112,7 +122,10 @@ async fn browser_register(api: &Api, nick: &str) -> (String, String) {
         )
         .await;
     assert_eq!(reply.reply.status, 201, "{}", reply.reply.body);
-    assert!(reply.reply.body.get("token").is_none(), "no token in the body");
+    assert!(
+        reply.reply.body.get("token").is_none(),
+        "no token in the body"
+    );
     cookies_of(&reply)
 }
 
@@ -154,10 +167,15 @@ async fn a_browser_session_is_a_cookie_with_csrf_and_origin_checks() {
 
     // A change without the CSRF header, with a wrong one, or from another site is refused.
     let send = json!({"to": "#webroom", "body": "hi"});
-    api.exchange("POST", "/api/v1/channels/join", &[("Cookie", &cookie), ("X-CSRF-Token", &csrf)], body(json!({"channel": "#webroom"})))
-        .await
-        .reply
-        .expect(200);
+    api.exchange(
+        "POST",
+        "/api/v1/channels/join",
+        &[("Cookie", &cookie), ("X-CSRF-Token", &csrf)],
+        body(json!({"channel": "#webroom"})),
+    )
+    .await
+    .reply
+    .expect(200);
     for headers in [
         vec![("Cookie", cookie.as_str())],
         vec![("Cookie", cookie.as_str()), ("X-CSRF-Token", "forged")],
@@ -210,7 +228,13 @@ async fn a_browser_session_is_a_cookie_with_csrf_and_origin_checks() {
         .exchange(
             "POST",
             "/api/v1/web/login",
-            &[("Origin", &own_origin), ("User-Agent", "Mozilla/5.0 (Windows NT 10.0; rv:140.0) Gecko/20100101 Firefox/140.0")],
+            &[
+                ("Origin", &own_origin),
+                (
+                    "User-Agent",
+                    "Mozilla/5.0 (Windows NT 10.0; rv:140.0) Gecko/20100101 Firefox/140.0",
+                ),
+            ],
             body(login),
         )
         .await;
@@ -291,10 +315,19 @@ async fn bearer_tokens_work_as_before_beside_cookies() {
             "POST",
             "/api/v1/login",
             &[],
-            Some(serde_json::to_vec(&json!({"nick": "alice", "password": hearth_tests::api::PASSWORD})).unwrap()),
+            Some(
+                serde_json::to_vec(
+                    &json!({"nick": "alice", "password": hearth_tests::api::PASSWORD}),
+                )
+                .unwrap(),
+            ),
         )
         .await;
-    assert!(login.reply.body["token"].is_string(), "{}", login.reply.body);
+    assert!(
+        login.reply.body["token"].is_string(),
+        "{}",
+        login.reply.body
+    );
     assert!(header_all(&login, "set-cookie").is_empty());
     // Without any credentials: the usual 401.
     Api::new(&hs.url)
@@ -318,7 +351,10 @@ fn browser_available() -> bool {
         "the browser tests need Debian's chromium ({}) and the PyPI playwright package (chromium: {chromium}, playwright: {playwright})",
         chromium_path()
     );
-    assert!(std::env::var("CI").map_or(true, |v| v != "true"), "{missing}");
+    assert!(
+        std::env::var("CI").map_or(true, |v| v != "true"),
+        "{missing}"
+    );
     eprintln!("skipped: {missing}");
     false
 }
@@ -332,13 +368,13 @@ async fn the_client_works_in_headless_chromium() {
     if !browser_available() {
         return;
     }
-    let hs = ServerProcess::start("web.test");
+    let mut hs = ServerProcess::start("web.test");
     let script = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("web/test_web.py");
     let shots = match std::env::var("HEARTH_WEB_SCREENSHOTS") {
         Ok(dir) if !dir.is_empty() => PathBuf::from(dir),
         _ => std::env::temp_dir().join(format!("hearth-web-shots-{}", std::process::id())),
     };
-    let child = Command::new("python3")
+    let mut child = Command::new("python3")
         .arg(&script)
         .arg("--url")
         .arg(&hs.url)
@@ -346,12 +382,38 @@ async fn the_client_works_in_headless_chromium() {
         .arg(chromium_path())
         .arg("--screenshots")
         .arg(&shots)
-        .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::piped())
+        .arg("--restart")
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
         .spawn()
         .expect("python3");
-    let out = wait_bounded(child, Duration::from_secs(240));
-    let stdout = String::from_utf8_lossy(&out.stdout);
+    let pid = child.id();
+    // The script asks for one restart of the server (the harness alone runs servers): it prints
+    // RESTART and waits for "restarted" on its standard input.
+    let mut stdin = child.stdin.take().expect("stdin");
+    let lines = line_channel(child.stdout.take().expect("stdout"));
+    let deadline = Instant::now() + Duration::from_secs(300);
+    let mut stdout = Vec::new();
+    loop {
+        match lines.recv_timeout(deadline.saturating_duration_since(Instant::now())) {
+            Ok(line) => {
+                if line == "RESTART" {
+                    hs.restart();
+                    writeln!(stdin, "restarted").expect("write to the script");
+                    stdin.flush().expect("flush");
+                }
+                stdout.push(line);
+            }
+            Err(RecvTimeoutError::Disconnected) => break,
+            Err(RecvTimeoutError::Timeout) => {
+                let _ = Command::new("kill").args(["-9", &pid.to_string()]).status();
+                panic!("the browser test did not finish in time\n{}", stdout.join("\n"));
+            }
+        }
+    }
+    let out = wait_bounded(child, Duration::from_secs(30));
+    let stdout = stdout.join("\n");
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(
         out.status.success(),

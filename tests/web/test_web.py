@@ -51,6 +51,7 @@ class Watch:
         self.origin = origin
         self.foreign = []
         self.errors = []
+        self.paused = False  # while the server restarts, failed connections are expected
 
     def attach(self, context, who):
         def route(r):
@@ -65,9 +66,9 @@ class Watch:
         context.route("**/*", route)
 
         def on_page(page):
-            page.on("console", lambda m: m.type == "error" and self.errors.append(f"{who}: {m.text}"))
+            page.on("console", lambda m: m.type == "error" and not self.paused and self.errors.append(f"{who}: {m.text}"))
             page.on("pageerror", lambda e: self.errors.append(f"{who}: uncaught {e}"))
-            page.on("response", lambda r: r.status >= 400 and self.errors.append(f"{who}: {r.status} {r.request.method} {r.url}"))
+            page.on("response", lambda r: r.status >= 400 and not self.paused and self.errors.append(f"{who}: {r.status} {r.request.method} {r.url}"))
 
         context.on("page", on_page)
 
@@ -126,6 +127,8 @@ def main():
     ap.add_argument("--url", required=True)
     ap.add_argument("--chromium", default="/usr/bin/chromium")
     ap.add_argument("--screenshots", default=None)
+    ap.add_argument("--restart", action="store_true",
+                    help="ask the harness for a server restart (print RESTART, read 'restarted')")
     ap.add_argument("--messages", type=int, default=10_000, help="messages in the big channel")
     args = ap.parse_args()
     expect.set_options(timeout=TIMEOUT_MS)
@@ -157,6 +160,10 @@ def main():
         ctx_b.add_init_script(
             "window.__notes = []; const N = window.Notification;"
             "window.Notification = class extends N { constructor(t, o) { super(t, o); window.__notes.push(t); } };"
+            # Every connection state the header shows, in order.
+            "window.__conn = []; new MutationObserver(() => { const c = document.querySelector('.conn');"
+            " const t = c && c.textContent; if (t && window.__conn[window.__conn.length - 1] !== t) window.__conn.push(t); })"
+            ".observe(document, { subtree: true, childList: true, characterData: true });"
         )
         watch.attach(ctx_a, "alice")
         watch.attach(ctx_b, "bob")
@@ -349,6 +356,28 @@ def main():
         say(alice, "after your reload")
         expect(message(bob, "after your reload")).to_have_count(1)
         step("a reload keeps the session; nothing is doubled after reconnecting")
+
+        # The server restarts: both pages show it, reconnect by themselves, and get what was
+        # sent meanwhile exactly once.
+        if args.restart:
+            relay = call(origin, "POST", "/api/v1/register", {"nick": f"relay{suffix}", "password": "correct horse battery"})["token"]
+            call(origin, "POST", "/api/v1/channels/join", {"channel": lounge_name}, relay)
+            expect(message(bob, "after your reload")).to_have_count(1)
+            watch.paused = True
+            print("RESTART", flush=True)
+            answer = sys.stdin.readline().strip()
+            assert answer == "restarted", answer
+            call(origin, "POST", "/api/v1/messages", {"to": lounge_name, "body": "sent while you were away"}, relay)
+            for page in (alice, bob):
+                expect(page.locator(".conn")).to_have_text("Connected", timeout=40_000)
+                expect(message(page, "sent while you were away")).to_have_count(1)
+            watch.paused = False
+            states = bob.evaluate("window.__conn")
+            assert "Connecting…" in states[1:] or "Offline" in states, states
+            say(alice, "after the restart")
+            expect(message(bob, "after the restart")).to_have_count(1)
+            expect(message(bob, "after your reload")).to_have_count(1)
+            step(f"after a server restart both reconnect ({' → '.join(states)}); nothing missed or doubled")
 
         # A channel of 10,000 messages: the timeline loads pages as it scrolls back, and keeps at
         # most 200 messages in the page.
