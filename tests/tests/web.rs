@@ -408,7 +408,10 @@ async fn the_client_works_in_headless_chromium() {
             Err(RecvTimeoutError::Disconnected) => break,
             Err(RecvTimeoutError::Timeout) => {
                 let _ = Command::new("kill").args(["-9", &pid.to_string()]).status();
-                panic!("the browser test did not finish in time\n{}", stdout.join("\n"));
+                panic!(
+                    "the browser test did not finish in time\n{}",
+                    stdout.join("\n")
+                );
             }
         }
     }

@@ -182,8 +182,12 @@ def main():
         sign_up(bob, url, bob_nick)
         step("two users signed up in two browsers")
         join(alice, lounge_name)
-        join(bob, lounge_name)
-        step(f"both joined {lounge_name}")
+        bob.get_by_role("button", name="Browse").click()
+        listed = bob.locator(".pane .result", has_text=lounge_name)
+        expect(listed).to_contain_text("1 member")
+        listed.get_by_role("button", name="Join").click()
+        expect(bob.locator(".chat-head h2")).to_have_text(lounge_name)
+        step(f"Alice created {lounge_name}; Bob found it among the public channels and joined")
 
         # Real time: Bob sees Alice's message without reloading.
         say(alice, "hello **bob**, see https://example.org/page")

@@ -7,6 +7,8 @@
 //!   by resource.
 //! - [`errors`]: JSON errors for bad bodies, queries and paths, 404 and 405.
 //! - [`openapi`]: the generated OpenAPI document and the offline docs page.
+//! - [`web_client`]: the web client's files (`/`, `/web/…`); [`web_session`]: the browser's
+//!   cookie session with its CSRF and Origin checks.
 
 pub mod accounts;
 pub mod auth;

@@ -1,8 +1,9 @@
 //! The web client's files (`homeserver/web/`, see `docs/web.md`): `GET /` is `index.html`,
 //! everything else lives under `/web/…`, a prefix no API path uses.
 //!
-//! The files are compiled into the binary with rust-embed (a release build embeds them; a debug
-//! build reads the same folder from disk, so a changed file shows on reload without a rebuild).
+//! The files are compiled into the binary with rust-embed, in debug builds too (its
+//! `debug-embed` feature), so the tests serve exactly what ships; cargo rebuilds the crate when
+//! an embedded file changes.
 //! Every answer carries a strong `ETag` (the file's sha256, computed by rust-embed), is
 //! revalidated with `If-None-Match` (`304`), is gzipped when the client accepts it (each file
 //! once, remembered by its ETag), and carries the client's security headers: a strict
@@ -61,7 +62,9 @@ async fn serve(req: &HttpRequest, path: &str) -> Result<HttpResponse, ApiError> 
         .insert_header((header::VARY, "Accept-Encoding"));
     security_headers(&mut res);
     if not_modified(req, &etag) {
-        return Ok(res.status(actix_web::http::StatusCode::NOT_MODIFIED).finish());
+        return Ok(res
+            .status(actix_web::http::StatusCode::NOT_MODIFIED)
+            .finish());
     }
     res.insert_header((header::CONTENT_TYPE, content_type(path)));
     if accepts_gzip(req) {

@@ -209,7 +209,9 @@ fn set_cookies(res: &mut actix_web::HttpResponseBuilder, req: &HttpRequest, toke
     };
     res.append_header((
         header::SET_COOKIE,
-        format!("{SESSION_COOKIE}={session}; Path=/; Max-Age={age}; HttpOnly; SameSite=Strict{secure}"),
+        format!(
+            "{SESSION_COOKIE}={session}; Path=/; Max-Age={age}; HttpOnly; SameSite=Strict{secure}"
+        ),
     ))
     .append_header((
         header::SET_COOKIE,
@@ -335,6 +337,9 @@ mod tests {
         let a = csrf_for("token-a");
         assert_ne!(a, csrf_for("token-b"));
         assert!(!a.contains("token-a"));
-        assert!(constant_time_eq(a.as_bytes(), csrf_for("token-a").as_bytes()));
+        assert!(constant_time_eq(
+            a.as_bytes(),
+            csrf_for("token-a").as_bytes()
+        ));
     }
 }
