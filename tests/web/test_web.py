@@ -197,9 +197,10 @@ def main():
         link = msg.locator("a")
         expect(link).to_have_attribute("target", "_blank")
         expect(link).to_have_attribute("rel", "noopener noreferrer")
-        say(bob, "hi alice <img src=x onerror=alert(1)>")
+        say(bob, "hi alice <img src=x onerror=alert(1)> [click](javascript:alert(1))")
         expect(message(alice, "hi alice")).to_be_visible()
         assert alice.locator("li.msg img[src=x]").count() == 0, "markup in a message is text"
+        assert alice.locator("li.msg a[href^=javascript]").count() == 0, "only http(s) and mailto links"
         step("messages arrive live; markdown renders, markup stays text, links open safely")
 
         # Typing indicator.

@@ -14,6 +14,13 @@ function csrf() {
   return m ? decodeURIComponent(m[1]) : '';
 }
 
+// A random id (txn ids, keys). `crypto.randomUUID` exists only in secure contexts, and a family
+// server on a LAN may be plain http: getRandomValues works everywhere.
+export function uid() {
+  const b = crypto.getRandomValues(new Uint8Array(16));
+  return Array.from(b, (x) => x.toString(16).padStart(2, '0')).join('');
+}
+
 export let onUnauthorized = () => {};
 export function setUnauthorizedHandler(fn) {
   onUnauthorized = fn;

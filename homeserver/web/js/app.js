@@ -1,6 +1,6 @@
 // The Hearth web client: Preact components written with htm, no build step.
 import { html, render, useState, useEffect, useLayoutEffect, useRef } from '../vendor/htm-preact-standalone.js';
-import { get, post, put, patch, del, qs, chanPath, upload, setUnauthorizedHandler, ApiError } from './api.js';
+import { get, post, put, patch, del, qs, chanPath, upload, setUnauthorizedHandler, ApiError, uid } from './api.js';
 import { Live } from './live.js';
 import { render as markdown, mentions } from './markdown.js';
 import {
@@ -264,7 +264,7 @@ async function jumpTo(ev) {
 
 async function send(target, body, { replyTo, files } = {}) {
   const attachments = (files || []).map((f) => f.id);
-  const req = { to: target, body, txn_id: crypto.randomUUID(), attachments };
+  const req = { to: target, body, txn_id: uid(), attachments };
   if (replyTo) req.reply_to = replyTo;
   const ev = await post('/api/v1/messages', req);
   askNotifyOnce();
@@ -581,7 +581,7 @@ function Composer({ target, replyTo, onEditLast, threadRoot }) {
   const input = useRef(null);
   const addFiles = (list) => {
     for (const file of list) {
-      const entry = { key: crypto.randomUUID(), name: file.name || 'pasted image', progress: 0, preview: file.type.startsWith('image/') ? URL.createObjectURL(file) : null };
+      const entry = { key: uid(), name: file.name || 'pasted image', progress: 0, preview: file.type.startsWith('image/') ? URL.createObjectURL(file) : null };
       setFiles((fs) => [...fs, entry]);
       upload(file, (p) => setFiles((fs) => fs.map((f) => (f.key === entry.key ? { ...f, progress: p } : f))))
         .then((info) => setFiles((fs) => fs.map((f) => (f.key === entry.key ? { ...f, progress: 1, info } : f))))
