@@ -550,7 +550,7 @@ function systemText(e) {
 
 function FileCard({ f }) {
   if (f.thumbnail_url) {
-    return html`<a class="image" href=${f.url} target="_blank" rel="noopener noreferrer"><img src=${f.thumbnail_url} alt=${f.filename} loading="lazy" /></a>`;
+    return html`<a class="image" href=${f.url} target="_blank" rel="noopener noreferrer"><img src=${f.thumbnail_url} alt=${f.filename} /></a>`;
   }
   return html`<a class="file" href=${f.url} target="_blank" rel="noopener noreferrer" download=${f.filename}>
     <span class="file-icon"><${Icon} name="file" /></span><span>${f.filename}<br /><small class="muted">${(f.size / 1024).toFixed(1)} KB · ${f.content_type}</small></span></a>`;
