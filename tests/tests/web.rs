@@ -425,3 +425,31 @@ async fn the_client_works_in_headless_chromium() {
     );
     println!("{stdout}");
 }
+
+#[actix_web::test]
+async fn the_client_chats_across_servers_in_chromium() {
+    if !browser_available() {
+        return;
+    }
+    let (_dir, servers) = hearth_tests::network::federated(&["hs1.web.test", "hs2.web.test"]).await;
+    let script = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("web/test_web.py");
+    let child = Command::new("python3")
+        .arg(&script)
+        .args(["--url", &servers[0].url, "--remote-url", &servers[1].url])
+        .args(["--remote-names", &servers[0].name, &servers[1].name])
+        .args(["--chromium", &chromium_path()])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("python3");
+    let out = wait_bounded(child, Duration::from_secs(180));
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "the browser test failed\n--- stdout\n{stdout}\n--- stderr\n{}\n--- logs\n{}\n{}",
+        String::from_utf8_lossy(&out.stderr),
+        servers[0].log(),
+        servers[1].log()
+    );
+    println!("{stdout}");
+}

@@ -122,16 +122,72 @@ def message(page, text):
     return page.locator("li.msg", has=page.locator(".body", has_text=text)).last
 
 
+def across_servers(args):
+    """Alice on one server, Bob on another: Bob joins Alice's channel as #name@server, they chat
+    live both ways, and Bob starts a DM to alice@server that reaches Alice's sidebar."""
+    url1, url2 = args.url.rstrip("/"), args.remote_url.rstrip("/")
+    name1 = args.remote_names[0]
+    suffix = str(int(time.time() * 1000) % 100000)
+    alice_nick, bob_nick, chan = f"alice{suffix}", f"bob{suffix}", f"#fed{suffix}"
+    watches = [Watch(url1), Watch(url2)]
+    with sync_playwright() as p:
+        browser = p.chromium.launch(
+            executable_path=args.chromium,
+            args=["--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage", "--disable-background-networking"],
+        )
+        ctx_a = browser.new_context(viewport={"width": 1280, "height": 800})
+        ctx_b = browser.new_context(viewport={"width": 1280, "height": 800})
+        watches[0].attach(ctx_a, "alice")
+        watches[1].attach(ctx_b, "bob")
+        alice, bob = ctx_a.new_page(), ctx_b.new_page()
+        for page in (alice, bob):
+            page.set_default_timeout(TIMEOUT_MS)
+        sign_up(alice, url1 + "/", alice_nick)
+        sign_up(bob, url2 + "/", bob_nick)
+        join(alice, chan)
+        remote = f"{chan}@{name1}"
+        join(bob, remote)
+        step(f"Bob on the second server joined {remote}")
+        say(alice, "hello from the host")
+        expect(message(bob, "hello from the host")).to_be_visible(timeout=30_000)
+        say(bob, "hello from the member server")
+        expect(message(alice, "hello from the member server")).to_be_visible(timeout=30_000)
+        step("a channel of another server chats live both ways")
+        bob.get_by_role("button", name="+ DM").click()
+        bob.get_by_label("To", exact=True).fill(f"{alice_nick}@{name1}")
+        bob.get_by_role("button", name="Start").click()
+        say(bob, "a DM across servers")
+        expect(alice.locator(".conv", has_text=bob_nick)).to_be_visible(timeout=30_000)
+        alice.locator(".conv", has_text=bob_nick).click()
+        expect(message(alice, "a DM across servers")).to_be_visible()
+        step("a DM to nick@server reaches the other server's sidebar")
+        browser.close()
+    failed = False
+    for w in watches:
+        if w.foreign or w.errors:
+            failed = True
+            print("\n".join(w.foreign + w.errors), file=sys.stderr)
+    if failed:
+        sys.exit(1)
+    step("no request left each page's own server; no console errors")
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--url", required=True)
     ap.add_argument("--chromium", default="/usr/bin/chromium")
     ap.add_argument("--screenshots", default=None)
+    ap.add_argument("--remote-url", default=None,
+                    help="a second, federated homeserver: run the across-servers scenario instead")
+    ap.add_argument("--remote-names", nargs=2, default=None,
+                    help="the server names of --url and --remote-url")
     ap.add_argument("--restart", action="store_true",
                     help="ask the harness for a server restart (print RESTART, read 'restarted')")
     ap.add_argument("--messages", type=int, default=10_000, help="messages in the big channel")
     args = ap.parse_args()
     expect.set_options(timeout=TIMEOUT_MS)
+    if args.remote_url:
+        return across_servers(args)
     url = args.url.rstrip("/") + "/"
     origin = args.url.rstrip("/")
     shots = args.screenshots
