@@ -59,6 +59,26 @@ impl Api {
     }
 }
 
+impl Api {
+    /// Opens `path` as a WebSocket with extra headers (a browser's `Cookie` and `Origin`) and
+    /// no `Authorization`. `Err(status)` when the server does not upgrade.
+    pub async fn open_ws_with_headers(
+        &self,
+        path: &str,
+        headers: &[(&str, &str)],
+    ) -> Result<WsClient, u16> {
+        let mut req = self.client().ws(format!("{}{path}", self.base()));
+        for (name, value) in headers {
+            req = req.set_header(*name, *value);
+        }
+        match req.connect().await {
+            Ok((_, framed)) => Ok(WsClient { framed }),
+            Err(awc::error::WsClientError::InvalidResponseStatus(status)) => Err(status.as_u16()),
+            Err(e) => panic!("{path}: {e}"),
+        }
+    }
+}
+
 impl WsClient {
     /// Sends a JSON text frame.
     pub async fn send_json(&mut self, value: &Value) {

@@ -1,4 +1,5 @@
-//! The `Session` extractor: `Authorization: Bearer <token>` → the device and its user.
+//! The `Session` extractor: `Authorization: Bearer <token>` → the device and its user; without
+//! that header, the browser's session cookie (with its CSRF check, `routes::web_session`).
 
 use actix_web::dev::Payload;
 use actix_web::http::header::AUTHORIZATION;
@@ -25,7 +26,9 @@ impl FromRequest for Session {
 }
 
 fn bearer_token(req: &HttpRequest) -> Result<String, ApiError> {
-    bearer_header(req).unwrap_or_else(|| Err(missing()))
+    bearer_header(req)
+        .or_else(|| super::web_session::cookie_token(req))
+        .unwrap_or_else(|| Err(missing()))
 }
 
 fn missing() -> ApiError {

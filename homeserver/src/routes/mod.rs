@@ -7,6 +7,8 @@
 //!   by resource.
 //! - [`errors`]: JSON errors for bad bodies, queries and paths, 404 and 405.
 //! - [`openapi`]: the generated OpenAPI document and the offline docs page.
+//! - [`web_client`]: the web client's files (`/`, `/web/…`); [`web_session`]: the browser's
+//!   cookie session with its CSRF and Origin checks.
 
 pub mod accounts;
 pub mod auth;
@@ -24,6 +26,8 @@ pub mod search;
 pub mod server;
 pub mod settings;
 pub mod typing;
+pub mod web_client;
+pub mod web_session;
 pub mod ws;
 
 use actix_web::web;
@@ -166,5 +170,12 @@ pub fn configure(cfg: &mut web::ServiceConfig, json_limit: usize) {
         .service(resource(media_paths::MEDIA_ONE).get(media::download))
         .service(resource(media_paths::MEDIA_THUMBNAIL).get(media::thumbnail))
         .service(resource(media_paths::FEDERATION_MEDIA).get(media::federation_describe))
-        .service(resource(media_paths::FEDERATION_MEDIA_CONTENT).get(media::federation_content));
+        .service(resource(media_paths::FEDERATION_MEDIA_CONTENT).get(media::federation_content))
+        // The web client: its page, its files and the browser's cookie session.
+        .service(resource("/").get(web_client::index))
+        .service(resource("/web/{path:.+}").get(web_client::asset))
+        .service(resource(web_session::paths::LOGIN).post(web_session::login))
+        .service(resource(web_session::paths::REGISTER).post(web_session::register))
+        .service(resource(web_session::paths::LOGOUT).post(web_session::logout))
+        .service(resource(web_session::paths::SESSION).get(web_session::status));
 }

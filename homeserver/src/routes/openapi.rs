@@ -8,7 +8,7 @@ use utoipa_swagger_ui::SwaggerUi;
 
 use super::{
     accounts, channels, community, media, messages, profiles, read, search, server, settings,
-    typing, ws,
+    typing, web_client, web_session, ws,
 };
 
 /// Where the document is served.
@@ -37,6 +37,8 @@ pub const OPENAPI_PATH: &str = "/api/v1/openapi.json";
         community::accept_invite, community::revoke_invite, community::block, community::unblock,
         community::my_blocks, community::report, community::admin_reports,
         community::channel_reports, community::resolve_report,
+        web_client::index, web_client::asset, web_session::login, web_session::register,
+        web_session::logout, web_session::status,
     ),
     modifiers(&BearerAuth),
 )]

@@ -9,7 +9,9 @@
 //!   (BENCHMARKS.md, "Idle WebSockets").
 //!
 //! - **Authentication.** The upgrade request's `Authorization: Bearer` header (a bad one is a
-//!   plain `401` before any upgrade), or else the first client frame `{"type":"auth","token"}`
+//!   plain `401` before any upgrade), or else the browser's session cookie when the upgrade's
+//!   `Origin` is this host (`web_session::socket_cookie_token`; another origin is a `403`), or
+//!   else the first client frame `{"type":"auth","token"}`
 //!   within [`AUTH_DEADLINE`]. Anything else first, a bad token or no frame in time closes the
 //!   socket with [`UNAUTHORIZED`] (4401) and delivers nothing. Tokens follow the `Session`
 //!   extractor's rules ([`authenticate`]), and `send` and `ack` frames resolve the token again,
@@ -58,7 +60,7 @@ pub const UNAUTHORIZED: u16 = 4401;
 
 /// `GET /api/v1/ws`: upgrades to a WebSocket on the device's event stream.
 #[utoipa::path(get, path = "/api/v1/ws", tag = "messages", params(WsQuery,
-        ("Authorization" = Option<String>, Header, description = "`Bearer <token>`; without it the first frame must be `{\"type\":\"auth\",\"token\":\"…\"}` within 10 s")),
+        ("Authorization" = Option<String>, Header, description = "`Bearer <token>`; without it the browser's session cookie `hearth_session` (only with an `Origin` of this host, docs/web.md), else the first frame must be `{\"type\":\"auth\",\"token\":\"…\"}` within 10 s")),
     responses((status = 101, description = "A WebSocket of JSON text frames, each with a `type`. \
 Server frames: `{\"type\":\"ready\",\"cursor\":N}` once authenticated (events after N follow); \
 `{\"type\":\"event\",\"event\":{…}}` per event, with the sync shape, log events in seq order, ephemeral events (typing, presence, receipt) with seq 0; \
@@ -80,7 +82,9 @@ pub async fn socket(
     let state = state.into_inner();
     // The same validation as a poll's `after`, before upgrading.
     let after = SyncParams::new(query.after, None, None)?.after;
-    let token = bearer_header(&req).transpose()?;
+    let token = bearer_header(&req)
+        .or_else(|| super::web_session::socket_cookie_token(&req))
+        .transpose()?;
     let phase = match token {
         Some(token) => {
             let session = authenticate(&state, &token).await?;
