@@ -659,3 +659,52 @@ async fn media_in_an_s3_bucket() {
     );
     assert!(moto.keys().await.is_empty());
 }
+
+/// An avatar is profile data: a media id set as one's avatar is readable by every signed-in
+/// user (and peer), and retention keeps it while it is someone's avatar.
+#[actix_web::test]
+async fn an_avatar_is_readable_by_everyone_and_kept() {
+    let hs = Homeserver::start_with("hs1.test", &[("MEDIA_GRACE_HOURS", "0")]);
+    let alice = User::register(&hs.url, "alice").await;
+    let bob = User::register(&hs.url, "bob").await;
+    let id = id_of(
+        &upload_raw(&alice.api, "me.png", "image/png", png(64, 64))
+            .await
+            .expect(201),
+    );
+    let path = format!("/api/v1/media/{id}");
+    assert_eq!(fetch(&bob.api, &path, &[]).await.status, 404);
+    alice
+        .api
+        .raw(
+            "PATCH",
+            "/api/v1/users/me",
+            serde_json::to_vec(&json!({"avatar": id})).expect("json"),
+        )
+        .await
+        .expect(200);
+    assert_eq!(fetch(&bob.api, &path, &[]).await.status, 200);
+    assert_eq!(
+        fetch(&bob.api, &format!("{path}/thumbnail"), &[])
+            .await
+            .status,
+        200
+    );
+    let out = hs.run(&["media", "sweep"]);
+    assert!(out.status.success());
+    assert_eq!(fetch(&bob.api, &path, &[]).await.status, 200);
+
+    // Another avatar: the old one is an ordinary unreferenced upload again.
+    alice
+        .api
+        .raw(
+            "PATCH",
+            "/api/v1/users/me",
+            serde_json::to_vec(&json!({"avatar": "https://example.com/me.png"})).expect("json"),
+        )
+        .await
+        .expect(200);
+    assert_eq!(fetch(&bob.api, &path, &[]).await.status, 404);
+    hs.run(&["media", "sweep"]);
+    assert_eq!(fetch(&alice.api, &path, &[]).await.status, 404);
+}

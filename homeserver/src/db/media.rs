@@ -3,7 +3,7 @@
 use diesel::prelude::*;
 
 use super::events::OPEN;
-use super::schema::{events, media, media_refs, mirrors, remote_members, rooms, spans};
+use super::schema::{events, media, media_refs, mirrors, profiles, remote_members, rooms, spans};
 use super::Conn;
 
 /// A stored media.
@@ -107,6 +107,16 @@ pub fn shared_with(conn: &mut Conn, id: &str, user_id: &str) -> QueryResult<bool
         .map(|n| n > 0)
 }
 
+/// Whether the media `id` is a local user's avatar: profile data, which every signed-in user
+/// and every peer may read, and which retention keeps.
+pub fn is_avatar(conn: &mut Conn, id: &str) -> QueryResult<bool> {
+    profiles::table
+        .filter(profiles::avatar.eq(id))
+        .count()
+        .get_result::<i64>(conn)
+        .map(|n| n > 0)
+}
+
 /// Whether a message that went to the server `server` shared the media `id`: one in a
 /// channel hosted here where `server` has members, in a DM with one of its users, or in a
 /// channel hosted elsewhere (its host relays it to every member server, which this server
@@ -141,12 +151,17 @@ pub fn shared_with_server(conn: &mut Conn, id: &str, server: &str) -> QueryResul
     Ok(dm_keys.iter().any(|k| k.ends_with(&suffix)))
 }
 
-/// Media that no message refers to and that were created before `before_ms`.
+/// Media that no message refers to, that are nobody's avatar, and that were created before
+/// `before_ms`.
 pub fn unreferenced(conn: &mut Conn, before_ms: i64, limit: i64) -> QueryResult<Vec<MediaRow>> {
     let referenced = media_refs::table.select(media_refs::media_id);
+    let avatars = profiles::table
+        .filter(profiles::avatar.is_not_null())
+        .select(profiles::avatar.assume_not_null());
     media::table
         .filter(media::created_ms.lt(before_ms))
         .filter(media::id.ne_all(referenced))
+        .filter(media::id.ne_all(avatars))
         .order(media::created_ms.asc())
         .limit(limit)
         .select(MediaRow::as_select())

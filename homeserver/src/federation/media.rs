@@ -108,7 +108,9 @@ pub async fn for_peer(state: &AppState, peer: &str, id: &str) -> Result<MediaRow
             let Some(row) = db::media::get(conn, &id)? else {
                 return Ok::<_, ApiError>(None);
             };
-            Ok(db::media::shared_with_server(conn, &id, &peer)?.then_some(row))
+            let allowed = db::media::shared_with_server(conn, &id, &peer)?
+                || db::media::is_avatar(conn, &id)?;
+            Ok(allowed.then_some(row))
         })
         .await?
         .ok_or_else(not_found)

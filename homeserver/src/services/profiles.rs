@@ -126,6 +126,10 @@ pub fn check_avatar(avatar: &str) -> Result<(), ApiError> {
         }
         return Ok(());
     }
+    // A media id of `POST /api/v1/media` (`<uuid>@<server>`), or an id of the older form.
+    if avatar.parse::<federation_proto::media::MediaId>().is_ok() {
+        return Ok(());
+    }
     let media_id = !avatar.is_empty()
         && avatar.len() <= 128
         && avatar

@@ -198,8 +198,9 @@ pub enum Readable {
     Elsewhere(MediaId),
 }
 
-/// Finds a media the session's user may read: its uploader, or a member of a conversation
-/// where a message shared it. To anyone else it does not exist (`404 media_not_found`).
+/// Finds a media the session's user may read: its uploader, a member of a conversation where
+/// a message shared it, or anyone when it is a local user's avatar. To anyone else it does not
+/// exist (`404 media_not_found`).
 pub async fn lookup(state: &AppState, session: &Session, id: &str) -> Result<Readable, ApiError> {
     let parsed: MediaId = id.parse().map_err(|_| not_found())?;
     let id = parsed.to_string();
@@ -211,7 +212,9 @@ pub async fn lookup(state: &AppState, session: &Session, id: &str) -> Result<Rea
             let mine = row
                 .as_ref()
                 .is_some_and(|r| r.uploader_id.as_deref() == Some(user_id.as_str()));
-            let allowed = mine || db::media::shared_with(conn, &id, &user_id)?;
+            let allowed = mine
+                || db::media::shared_with(conn, &id, &user_id)?
+                || db::media::is_avatar(conn, &id)?;
             Ok::<_, ApiError>(allowed.then_some(row))
         })
         .await?
