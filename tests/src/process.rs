@@ -47,6 +47,8 @@ pub struct ServerProcess {
     data: tempfile::TempDir,
     env: Vec<(String, String)>,
     child: Option<Child>,
+    /// `ADDR:PORT` of the IRC gateway, when the server was started with `IRC_PORT`.
+    pub irc_addr: Option<String>,
     /// The throwaway Postgres cluster of a homeserver run with `HEARTH_TEST_BACKEND=postgres`
     /// (stopped after the process, as fields drop after `Drop::drop`).
     _pg: Option<PgCluster>,
@@ -107,6 +109,7 @@ impl ServerProcess {
             data,
             env,
             child: None,
+            irc_addr: None,
             _pg: pg,
         };
         server.spawn();
@@ -139,14 +142,21 @@ impl ServerProcess {
             .unwrap_or_else(|e| panic!("spawn {}: {e}", self.bin));
         let stdout = child.stdout.take().expect("stdout");
         let (tx, rx) = mpsc::channel();
+        let (irc_tx, irc_rx) = mpsc::channel();
         std::thread::spawn(move || {
             for line in BufReader::new(stdout).lines() {
                 let Ok(line) = line else { break };
                 if let Some(url) = line.strip_prefix("listening on ") {
                     let _ = tx.send(url.trim().trim_end_matches('/').to_string());
+                } else if let Some(addr) = line.strip_prefix("irc listening on ") {
+                    let _ = irc_tx.send(addr.trim().to_string());
                 }
             }
         });
+        let wants_irc = self
+            .env
+            .iter()
+            .any(|(k, v)| k == "IRC_PORT" && !v.is_empty());
         match rx.recv_timeout(READY_TIMEOUT) {
             Ok(url) => self.url = url,
             Err(_) => {
@@ -159,11 +169,21 @@ impl ServerProcess {
                 );
             }
         }
+        if wants_irc {
+            match irc_rx.recv_timeout(READY_TIMEOUT) {
+                Ok(addr) => self.irc_addr = Some(addr),
+                Err(_) => {
+                    let _ = child.kill();
+                    panic!("{} printed no `irc listening on` line", self.name);
+                }
+            }
+        }
         self.child = Some(child);
     }
 
     /// The binary with this server's settings (`PORT` aside, the ones it runs with).
     fn command(&self, port: &str) -> Command {
+        let port_arg = port;
         let mut cmd = Command::new(binary(self.bin));
         cmd.env_clear()
             .env("PATH", std::env::var("PATH").unwrap_or_default())
@@ -182,6 +202,12 @@ impl ServerProcess {
         }
         for (k, v) in &self.env {
             cmd.env(k, v);
+        }
+        // A restart keeps the IRC port too.
+        if let Some(port) = self.irc_addr.as_deref().and_then(|a| a.rsplit(':').next()) {
+            if port_arg != "0" {
+                cmd.env("IRC_PORT", port);
+            }
         }
         cmd
     }

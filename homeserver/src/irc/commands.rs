@@ -611,7 +611,7 @@ impl Client {
         }
     }
 
-    /// `CHATHISTORY LATEST|BEFORE|AFTER target ref limit` from the conversation's history
+    /// `CHATHISTORY LATEST|BEFORE target ref limit` from the conversation's history
     /// (`ref` `*`, `msgid=…` or `timestamp=…`), oldest first, in a `chathistory` batch.
     async fn chathistory(&mut self, msg: &Message) {
         let sub = msg.params[0].to_ascii_uppercase();
@@ -659,9 +659,9 @@ impl Client {
         } else if reference != "*" || sub != "LATEST" {
             return fail(self, "INVALID_MSGREFTYPE", "use *, msgid= or timestamp=");
         }
+        // LATEST stops at its reference, BEFORE starts there.
         let (before, after) = match sub.as_str() {
             "BEFORE" => (seq, None),
-            "AFTER" => (None, seq),
             _ => (None, seq),
         };
         let page = if ts.is_some() { CHATHISTORY_MAX } else { limit };
@@ -688,16 +688,10 @@ impl Client {
                 }
             });
         }
-        // Newest first from history; the newest `limit` of them, oldest first on the wire
-        // (AFTER: the oldest `limit` after the reference).
+        // Newest first from history: the newest `limit` of them, oldest first on the wire.
         events.retain(|e| e.deleted != Some(true));
-        if sub == "AFTER" {
-            events.reverse();
-            events.truncate(limit as usize);
-        } else {
-            events.truncate(limit as usize);
-            events.reverse();
-        }
+        events.truncate(limit as usize);
+        events.reverse();
         let id = self.batch_ref();
         let shown = if target.starts_with('#') {
             channel_of(&target, &self.state.server_name)

@@ -384,10 +384,8 @@ impl Client {
                     .get("nick")
                     .and_then(|v| v.as_str())
                     .unwrap_or("");
-                if self.is_me(victim) || victim.eq_ignore_ascii_case(&self.session.nick) {
-                    if replay || !self.joined.remove(&name) {
-                        return lines;
-                    }
+                if self.is_me(victim) && (replay || !self.joined.remove(&name)) {
+                    return lines;
                 }
                 let line = Line::new("KICK")
                     .from(src)

@@ -299,7 +299,7 @@ impl Line {
                 out.push(':');
                 push_clean(out, p, false);
             } else {
-                let p = if p.starts_with(':') { &p[1..] } else { p };
+                let p = p.strip_prefix(':').unwrap_or(p);
                 push_clean(out, p, true);
             }
         }
