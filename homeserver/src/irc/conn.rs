@@ -113,7 +113,7 @@ where
         match read {
             Ok(Read::Line(line)) => {
                 if let Some(msg) = Message::parse(&line) {
-                    reg.handle(&state, &server, peer, msg).await;
+                    Box::pin(reg.handle(&state, &server, peer, msg)).await;
                 }
             }
             Ok(Read::TooLong) => reg.reply(&server, 417, vec!["Input line was too long".into()]),
@@ -125,7 +125,7 @@ where
         if reg.close {
             return;
         }
-        if let Some(done) = reg.finish(&state, &server, peer).await {
+        if let Some(done) = Box::pin(reg.finish(&state, &server, peer)).await {
             break done;
         }
         if !reg.out.is_empty() && !write(&mut wr, &std::mem::take(&mut reg.out)).await {
@@ -151,11 +151,11 @@ where
     };
     drop(reg);
     tracing::info!(nick = %client.session.nick, device = %client.device, "IRC client logged in");
-    client.welcome().await;
+    Box::pin(client.welcome()).await;
     if !write(&mut wr, &std::mem::take(&mut client.out)).await {
         return;
     }
-    let from = match client.replay().await {
+    let from = match Box::pin(client.replay()).await {
         Ok(from) => from,
         Err(e) => {
             let _ = write(&mut wr, &format!("ERROR :{}\r\n", e.message)).await;
@@ -178,14 +178,15 @@ where
                     pinged = false;
                     if let Some(msg) = Message::parse(&line) {
                         throttle(&mut penalty).await;
-                        client.command(msg).await;
+                        // Boxed: an idle connection's task holds no room for a command's future.
+                        Box::pin(client.command(msg)).await;
                     }
                 }
                 Ok(Read::TooLong) => client.numeric(417, vec!["Input line was too long".into()]),
                 Ok(Read::Closed) | Err(_) => break,
             },
             batch = events.next_batch() => match batch {
-                Ok(batch) => client.deliver(batch).await,
+                Ok(batch) => Box::pin(client.deliver(batch)).await,
                 Err(e) => {
                     client.out.push_str(&format!("ERROR :Closing link ({})\r\n", e.message));
                     client.quit = true;

@@ -58,8 +58,10 @@ impl LineReader {
             if let Some(found) = self.take_line() {
                 return Ok(found);
             }
-            if self.buf.capacity() - self.buf.len() < 512 {
-                self.buf.reserve(512);
+            // An idle connection waits with a small buffer; a busy one reads in larger steps.
+            let step = if self.buf.is_empty() { 64 } else { 512 };
+            if self.buf.capacity() - self.buf.len() < step {
+                self.buf.reserve(step);
             }
             let n = reader.read_buf(&mut self.buf).await?;
             if n == 0 {
@@ -74,7 +76,7 @@ impl LineReader {
         match self.buf.iter().position(|&b| b == b'\n') {
             Some(end) => {
                 let mut line: Vec<u8> = self.buf.drain(..=end).collect();
-                if self.buf.is_empty() && self.buf.capacity() > 2048 {
+                if self.buf.is_empty() && self.buf.capacity() > 256 {
                     self.buf = Vec::new();
                 }
                 if std::mem::take(&mut self.skipping) {
