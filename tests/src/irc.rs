@@ -4,9 +4,13 @@
 
 use std::time::Duration;
 
-use tokio::io::{AsyncBufReadExt as _, AsyncWriteExt as _, BufReader};
-use tokio::net::tcp::{OwnedReadHalf, OwnedWriteHalf};
+use tokio::io::{AsyncBufReadExt as _, AsyncRead, AsyncWrite, AsyncWriteExt as _, BufReader};
+use tokio::io::{ReadHalf, WriteHalf};
 use tokio::net::TcpStream;
+
+/// A plain or TLS connection.
+trait Io: AsyncRead + AsyncWrite + Unpin {}
+impl<T: AsyncRead + AsyncWrite + Unpin> Io for T {}
 
 /// How long a test waits for an expected line.
 pub const WAIT: Duration = Duration::from_secs(15);
@@ -86,8 +90,8 @@ impl IrcLine {
 
 /// A connection to the gateway.
 pub struct IrcClient {
-    reader: BufReader<OwnedReadHalf>,
-    writer: OwnedWriteHalf,
+    reader: BufReader<ReadHalf<Box<dyn Io>>>,
+    writer: WriteHalf<Box<dyn Io>>,
     /// Answer `PING`s by themselves (on by default); off to test acknowledgements.
     pub answer_pings: bool,
     /// Every line read so far, for failure messages.
@@ -100,7 +104,27 @@ impl IrcClient {
         let stream = TcpStream::connect(addr)
             .await
             .expect("connect to the IRC port");
-        let (r, w) = stream.into_split();
+        IrcClient::over(Box::new(stream))
+    }
+
+    /// Connects over TLS to `addr` (`127.0.0.1:PORT`), trusting the CA of `ca_pem`.
+    pub async fn connect_tls(addr: &str, ca_pem: &[u8]) -> IrcClient {
+        use federation_proto::tls::{client_config, rustls};
+        let config = client_config(Some(ca_pem)).expect("a TLS client configuration");
+        let connector = tokio_rustls::TlsConnector::from(std::sync::Arc::new(config));
+        let stream = TcpStream::connect(addr)
+            .await
+            .expect("connect to the IRC TLS port");
+        let name = rustls::pki_types::ServerName::try_from("127.0.0.1").expect("a server name");
+        let tls = connector
+            .connect(name, stream)
+            .await
+            .expect("a TLS handshake with the IRC gateway");
+        IrcClient::over(Box::new(tls))
+    }
+
+    fn over(stream: Box<dyn Io>) -> IrcClient {
+        let (r, w) = tokio::io::split(stream);
         IrcClient {
             reader: BufReader::new(r),
             writer: w,

@@ -49,6 +49,8 @@ pub struct ServerProcess {
     child: Option<Child>,
     /// `ADDR:PORT` of the IRC gateway, when the server was started with `IRC_PORT`.
     pub irc_addr: Option<String>,
+    /// `ADDR:PORT` of the IRC gateway over TLS, when started with `IRC_TLS_PORT`.
+    pub ircs_addr: Option<String>,
     /// The throwaway Postgres cluster of a homeserver run with `HEARTH_TEST_BACKEND=postgres`
     /// (stopped after the process, as fields drop after `Drop::drop`).
     _pg: Option<PgCluster>,
@@ -110,6 +112,7 @@ impl ServerProcess {
             env,
             child: None,
             irc_addr: None,
+            ircs_addr: None,
             _pg: pg,
         };
         server.spawn();
@@ -143,6 +146,7 @@ impl ServerProcess {
         let stdout = child.stdout.take().expect("stdout");
         let (tx, rx) = mpsc::channel();
         let (irc_tx, irc_rx) = mpsc::channel();
+        let (ircs_tx, ircs_rx) = mpsc::channel();
         std::thread::spawn(move || {
             for line in BufReader::new(stdout).lines() {
                 let Ok(line) = line else { break };
@@ -150,13 +154,13 @@ impl ServerProcess {
                     let _ = tx.send(url.trim().trim_end_matches('/').to_string());
                 } else if let Some(addr) = line.strip_prefix("irc listening on ") {
                     let _ = irc_tx.send(addr.trim().to_string());
+                } else if let Some(addr) = line.strip_prefix("ircs listening on ") {
+                    let _ = ircs_tx.send(addr.trim().to_string());
                 }
             }
         });
-        let wants_irc = self
-            .env
-            .iter()
-            .any(|(k, v)| k == "IRC_PORT" && !v.is_empty());
+        let wants = |var: &str| self.env.iter().any(|(k, v)| k == var && !v.is_empty());
+        let (wants_irc, wants_ircs) = (wants("IRC_PORT"), wants("IRC_TLS_PORT"));
         match rx.recv_timeout(READY_TIMEOUT) {
             Ok(url) => self.url = url,
             Err(_) => {
@@ -175,6 +179,15 @@ impl ServerProcess {
                 Err(_) => {
                     let _ = child.kill();
                     panic!("{} printed no `irc listening on` line", self.name);
+                }
+            }
+        }
+        if wants_ircs {
+            match ircs_rx.recv_timeout(READY_TIMEOUT) {
+                Ok(addr) => self.ircs_addr = Some(addr),
+                Err(_) => {
+                    let _ = child.kill();
+                    panic!("{} printed no `ircs listening on` line", self.name);
                 }
             }
         }

@@ -780,3 +780,27 @@ async fn remote_channels_and_users_have_irc_names() {
         "{whois:?}"
     );
 }
+
+#[actix_web::test]
+async fn the_gateway_speaks_tls_with_the_servers_certificate() {
+    let cert = hearth_tests::tls::test_ca().issue();
+    let mut env = cert.env();
+    env.push(("IRC_TLS_PORT", "0"));
+    let hs = start_with("hs1.test", &env);
+    User::register(&hs.url, "alice").await;
+    let ca = std::fs::read(cert.ca()).expect("the CA file");
+    let addr = hs.ircs_addr.clone().expect("the IRC TLS address");
+    let mut c = IrcClient::connect_tls(&addr, &ca).await;
+    c.send(&format!("PASS :{PASSWORD}")).await;
+    c.send("NICK alice").await;
+    c.send("USER tls 0 * :Alice").await;
+    let welcome = c.expect_command("001").await;
+    assert_eq!(welcome.params[0], "alice");
+    // The plain port is there too; the other device's join reaches this one.
+    let mut plain = login(&hs, "alice", "plain").await;
+    plain.send("JOIN #secure").await;
+    c.expect("the join", |l| {
+        l.command == "JOIN" && l.params[0] == "#secure"
+    })
+    .await;
+}
