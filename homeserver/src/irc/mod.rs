@@ -8,8 +8,8 @@
 //! - `conn`: one connection: registration (`CAP`, `PASS`/`NICK`/`USER`, SASL PLAIN), the
 //!   login, the welcome, the replay of what the device has not acknowledged, then the loop
 //!   over client lines, the device's event stream and the keep-alive timer.
-//! - `commands`: what each command does, through [`crate::chat`] and the services (no rule
-//!   of its own).
+//! - `commands` and `queries`: what each command does, through [`crate::chat`] and the
+//!   services (no rule of its own).
 //! - `deliver`: events and ephemeral events as IRC lines.
 //! - [`names`]: Hearth names as IRC names, both ways.
 //! - [`numerics`]: the one mapping of error codes to numerics.
@@ -24,6 +24,7 @@ mod conn;
 mod deliver;
 pub mod names;
 pub mod numerics;
+mod queries;
 
 use std::collections::HashMap;
 use std::io::Write as _;
