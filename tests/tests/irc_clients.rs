@@ -1,8 +1,7 @@
 //! Real IRC clients against the gateway, headless: weechat-headless (driven through its FIFO)
 //! and irssi (in a private tmux server). Each logs in as a device, joins, chats with an HTTP
-//! user, disconnects, misses messages, reconnects and shows them; the weechat run also talks
-//! with a user of another server by the IRC form of their nick. Their own log files are what
-//! is checked. Without the clients the tests are skipped, except under `CI=true`, where that
+//! user, disconnects, misses messages, reconnects and shows them, and talks with a user of
+//! another server by the IRC form of their nick. Their own log files are what is checked. Without the clients the tests are skipped, except under `CI=true`, where that
 //! is a failure.
 
 use std::path::{Path, PathBuf};
@@ -61,9 +60,12 @@ async fn shows(path: &Path, text: &str) {
     while !read(path).contains(text) {
         assert!(
             std::time::Instant::now() < deadline,
-            "no {text:?} in {} within {WAIT:?}; it has:\n{}",
+            "no {text:?} in {} within {WAIT:?}; it has:\n{}\nbeside: {:?}",
             path.display(),
-            read(path)
+            read(path),
+            path.parent()
+                .and_then(|d| std::fs::read_dir(d).ok())
+                .map(|d| d.flatten().map(|e| e.file_name()).collect::<Vec<_>>())
         );
         actix_web::rt::time::sleep(Duration::from_millis(50)).await;
     }
@@ -260,8 +262,11 @@ async fn irssi_chats_reconnects_and_misses_nothing() {
     if !installed(&["irssi", "tmux"]) {
         return;
     }
-    let hs = Homeserver::start_with("hs1.test", &[("IRC_PORT", "0")]);
+    let irc_on = vec![("IRC_PORT", "0")];
+    let (_dir, servers) = federated_with(&[("hs1.test", irc_on), ("hs2.test", Vec::new())]).await;
+    let [hs, hs2] = <[_; 2]>::try_from(servers).ok().unwrap();
     let bob = User::register(&hs.url, "bob").await;
+    let carol = User::register(&hs2.url, "carol").await;
     bob.join("#room").await;
     register_irc_user(&hs, "alice").await;
     let irc = hs.irc_addr.clone().expect("IRC address");
@@ -298,4 +303,17 @@ async fn irssi_chats_reconnects_and_misses_nothing() {
         port_of(&irc)
     ));
     shows(&room, "bob> said while you were away").await;
+
+    // A user of another server by the IRC form of their nick, both ways.
+    irssi.type_line("/msg carol|hs2_test hi from irssi");
+    let mut carol_cursor = 0;
+    carol
+        .wait_for(&mut carol_cursor, "irssi's DM", |e| {
+            e["body"] == "hi from irssi"
+        })
+        .await;
+    carol.say("alice@hs1.test", "hi irssi").await;
+    // (irssi writes `|` in a log file's name as `_`.)
+    shows(&irssi.log("carol_hs2_test"), "carol|hs2_test> hi irssi").await;
+    drop(hs2);
 }
