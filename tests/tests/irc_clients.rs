@@ -1,8 +1,8 @@
 //! Real IRC clients against the gateway, headless: weechat-headless (driven through its FIFO)
 //! and irssi (in a private tmux server). Each logs in as a device, joins, chats with an HTTP
 //! user, disconnects, misses messages, reconnects and shows them, and talks with a user of
-//! another server by the IRC form of their nick. Their own log files are what is checked. Without the clients the tests are skipped, except under `CI=true`, where that
-//! is a failure.
+//! another server by the IRC form of their nick. Their own log files are what is checked.
+//! Without the clients the tests are skipped, except under `CI=true`, where that is a failure.
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
