@@ -196,34 +196,44 @@ async fn accept(
             continue;
         };
         let state = Arc::clone(&state);
-        let tls = tls.clone();
-        actix_web::rt::spawn(async move {
-            let _counted = counted;
-            serve_one(state, socket, peer, tls).await;
-        });
+        // Two tasks of their own sizes: a plain connection's task has no room for a TLS
+        // handshake and a TLS stream.
+        match tls.clone() {
+            None => {
+                actix_web::rt::spawn(async move {
+                    let _counted = counted;
+                    serve_plain(state, socket, peer).await;
+                });
+            }
+            Some(acceptor) => {
+                actix_web::rt::spawn(async move {
+                    let _counted = counted;
+                    serve_tls(state, socket, peer, acceptor).await;
+                });
+            }
+        }
     }
 }
 
-async fn serve_one(
+async fn serve_plain(state: Arc<AppState>, socket: tokio::net::TcpStream, peer: SocketAddr) {
+    use tracing::Instrument as _;
+    let span = tracing::info_span!("irc", peer = %peer);
+    conn::serve(state, socket, peer).instrument(span).await;
+}
+
+async fn serve_tls(
     state: Arc<AppState>,
     socket: tokio::net::TcpStream,
     peer: SocketAddr,
-    tls: Option<tokio_rustls::TlsAcceptor>,
+    acceptor: tokio_rustls::TlsAcceptor,
 ) {
     use tracing::Instrument as _;
-    let span = tracing::info_span!("irc", peer = %peer);
-    match tls {
-        None => conn::serve(state, socket, peer).instrument(span).await,
-        Some(acceptor) => {
-            let timeout = std::time::Duration::from_secs(state.config.irc.irc_registration_timeout);
-            match tokio::time::timeout(timeout, acceptor.accept(socket)).await {
-                Ok(Ok(stream)) => conn::serve(state, stream, peer).instrument(span).await,
-                Ok(Err(e)) => {
-                    tracing::debug!(parent: &span, error = %e, "IRC TLS handshake failed")
-                }
-                Err(_) => tracing::debug!(parent: &span, "IRC TLS handshake timed out"),
-            }
-        }
+    let span = tracing::info_span!("ircs", peer = %peer);
+    let timeout = std::time::Duration::from_secs(state.config.irc.irc_registration_timeout);
+    match tokio::time::timeout(timeout, acceptor.accept(socket)).await {
+        Ok(Ok(stream)) => conn::serve(state, stream, peer).instrument(span).await,
+        Ok(Err(e)) => tracing::debug!(parent: &span, error = %e, "IRC TLS handshake failed"),
+        Err(_) => tracing::debug!(parent: &span, "IRC TLS handshake timed out"),
     }
 }
 
