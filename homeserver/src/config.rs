@@ -205,6 +205,9 @@ pub struct Config {
     /// Uploads: size, types, malware scanning, retention.
     #[command(flatten)]
     pub media: crate::services::media::config::MediaConfig,
+    /// The IRC gateway: ports, limits, timers.
+    #[command(flatten)]
+    pub irc: crate::irc::config::IrcConfig,
 }
 
 impl fmt::Debug for Config {
@@ -251,6 +254,7 @@ impl fmt::Debug for Config {
             .field("cors_origins", &self.cors_origins)
             .field("metrics_token", &redacted(&self.metrics_token))
             .field("media", &self.media)
+            .field("irc", &self.irc)
             .finish()
     }
 }

@@ -13,6 +13,7 @@
 //! - [`limits`]: rate limits on sends, logins and federation peers.
 //! - [`workers`]: background tasks with an explicit lifecycle (idle-session reaper).
 //! - [`error`]: `ApiError`, the one mapping of failures to HTTP.
+//! - [`irc`]: the IRC gateway (`IRC_PORT`), a second listener over the same services.
 //!
 //! [`run`] serves on a listener the caller bound, so tests and embedders choose the port.
 
@@ -23,6 +24,7 @@ pub mod cursors;
 pub mod db;
 pub mod error;
 pub mod federation;
+pub mod irc;
 pub mod keystore;
 pub mod limits;
 pub mod metrics;
@@ -206,6 +208,8 @@ pub async fn run(state: AppState, listener: TcpListener) -> anyhow::Result<()> {
 /// publish ephemeral events themselves).
 pub async fn run_shared(state: Arc<AppState>, listener: TcpListener) -> anyhow::Result<()> {
     let addr = listener.local_addr()?;
+    // Bound before anything serves, so that a taken IRC port stops the start.
+    let irc_listeners = irc::bind(&state)?;
     let state = web::Data::from(state);
     let json_limit = body_limit(&state.config);
     let notifications_feed = state
@@ -285,8 +289,11 @@ pub async fn run_shared(state: Arc<AppState>, listener: TcpListener) -> anyhow::
         writeln!(out, "listening on {}://{addr}", state.tls.scheme())?;
         out.flush()?;
     }
+    // After the HTTP ready line, which stays the first line.
+    let gateway = irc_listeners.serve(state.clone().into_inner())?;
     tracing::info!(%addr, server_name = %state.server_name, "homeserver started");
     let result = server.await;
+    gateway.stop();
     reaper.abort();
     checkpointer.abort();
     cursor_flusher.abort();

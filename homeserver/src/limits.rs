@@ -216,9 +216,9 @@ impl Limits {
     }
 }
 
-/// Logins are counted per IPv4 address, and per /64 for IPv6 (one host usually has a whole
+/// Logins (and IRC connections) are counted per IPv4 address, and per /64 for IPv6 (one host usually has a whole
 /// /64 to pick addresses from).
-fn login_key(ip: IpAddr) -> IpAddr {
+pub fn login_key(ip: IpAddr) -> IpAddr {
     match ip {
         IpAddr::V4(_) => ip,
         IpAddr::V6(v6) => {

@@ -20,6 +20,7 @@
 //! - [`sse`]: reading the event stream's Server-Sent Events.
 //! - [`tls`]: test CAs and server certificates (rcgen) for the HTTPS tests; the CA the
 //!   harness's clients trust.
+//! - [`irc`]: a raw IRC line client for the IRC gateway (pings answered or not).
 //! - [`ws`]: a WebSocket client for `GET /api/v1/ws` (JSON frames, pings answered).
 //! - [`eventually`]: wait for a condition with a deadline instead of sleeping; [`unique`] names.
 //!
@@ -29,6 +30,7 @@
 pub mod api;
 pub mod cli;
 pub mod directory;
+pub mod irc;
 pub mod load;
 pub mod media;
 pub mod network;

@@ -47,6 +47,10 @@ pub struct ServerProcess {
     data: tempfile::TempDir,
     env: Vec<(String, String)>,
     child: Option<Child>,
+    /// `ADDR:PORT` of the IRC gateway, when the server was started with `IRC_PORT`.
+    pub irc_addr: Option<String>,
+    /// `ADDR:PORT` of the IRC gateway over TLS, when started with `IRC_TLS_PORT`.
+    pub ircs_addr: Option<String>,
     /// The throwaway Postgres cluster of a homeserver run with `HEARTH_TEST_BACKEND=postgres`
     /// (stopped after the process, as fields drop after `Drop::drop`).
     _pg: Option<PgCluster>,
@@ -136,6 +140,8 @@ impl ServerProcess {
             data,
             env,
             child: None,
+            irc_addr: None,
+            ircs_addr: None,
             _pg: pg,
         }
     }
@@ -166,14 +172,22 @@ impl ServerProcess {
             .unwrap_or_else(|e| panic!("spawn {}: {e}", self.bin));
         let stdout = child.stdout.take().expect("stdout");
         let (tx, rx) = mpsc::channel();
+        let (irc_tx, irc_rx) = mpsc::channel();
+        let (ircs_tx, ircs_rx) = mpsc::channel();
         std::thread::spawn(move || {
             for line in BufReader::new(stdout).lines() {
                 let Ok(line) = line else { break };
                 if let Some(url) = line.strip_prefix("listening on ") {
                     let _ = tx.send(url.trim().trim_end_matches('/').to_string());
+                } else if let Some(addr) = line.strip_prefix("irc listening on ") {
+                    let _ = irc_tx.send(addr.trim().to_string());
+                } else if let Some(addr) = line.strip_prefix("ircs listening on ") {
+                    let _ = ircs_tx.send(addr.trim().to_string());
                 }
             }
         });
+        let wants = |var: &str| self.env.iter().any(|(k, v)| k == var && !v.is_empty());
+        let (wants_irc, wants_ircs) = (wants("IRC_PORT"), wants("IRC_TLS_PORT"));
         match rx.recv_timeout(READY_TIMEOUT) {
             Ok(url) => self.url = url,
             Err(_) => {
@@ -186,11 +200,30 @@ impl ServerProcess {
                 );
             }
         }
+        if wants_irc {
+            match irc_rx.recv_timeout(READY_TIMEOUT) {
+                Ok(addr) => self.irc_addr = Some(addr),
+                Err(_) => {
+                    let _ = child.kill();
+                    panic!("{} printed no `irc listening on` line", self.name);
+                }
+            }
+        }
+        if wants_ircs {
+            match ircs_rx.recv_timeout(READY_TIMEOUT) {
+                Ok(addr) => self.ircs_addr = Some(addr),
+                Err(_) => {
+                    let _ = child.kill();
+                    panic!("{} printed no `ircs listening on` line", self.name);
+                }
+            }
+        }
         self.child = Some(child);
     }
 
     /// The binary with this server's settings (`PORT` aside, the ones it runs with).
     fn command(&self, port: &str) -> Command {
+        let port_arg = port;
         let mut cmd = Command::new(binary(self.bin));
         cmd.env_clear()
             .env("PATH", std::env::var("PATH").unwrap_or_default())
@@ -209,6 +242,12 @@ impl ServerProcess {
         }
         for (k, v) in &self.env {
             cmd.env(k, v);
+        }
+        // A restart keeps the IRC port too.
+        if let Some(port) = self.irc_addr.as_deref().and_then(|a| a.rsplit(':').next()) {
+            if port_arg != "0" {
+                cmd.env("IRC_PORT", port);
+            }
         }
         cmd
     }

@@ -99,6 +99,26 @@ pub fn exists(conn: &mut Conn, id: &str) -> QueryResult<bool> {
         .map(|cursor| cursor.is_some()))
 }
 
+/// The oldest device of the user with this name (the IRC gateway's devices are named).
+pub fn by_user_and_name(conn: &mut Conn, user_id: &str, name: &str) -> QueryResult<Option<String>> {
+    devices::table
+        .filter(devices::user_id.eq(user_id))
+        .filter(devices::name.eq(name))
+        .order((devices::created_ms.asc(), devices::id.asc()))
+        .select(devices::id)
+        .first(conn)
+        .optional()
+}
+
+/// The names of the user's devices, oldest first.
+pub fn names_of(conn: &mut Conn, user_id: &str) -> QueryResult<Vec<String>> {
+    devices::table
+        .filter(devices::user_id.eq(user_id))
+        .order((devices::created_ms.asc(), devices::id.asc()))
+        .select(devices::name)
+        .load(conn)
+}
+
 /// The most recent time any device of the user was seen.
 pub fn user_last_seen(conn: &mut Conn, user_id: &str) -> QueryResult<Option<i64>> {
     devices::table

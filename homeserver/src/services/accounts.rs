@@ -151,38 +151,90 @@ pub async fn login(
     password: String,
     device: Option<String>,
 ) -> Result<LoginResponse, ApiError> {
+    let device = device_name(device)?;
+    let user = check_password(state, nick, password).await?;
+    let now = now_ms();
+    let (token, device_id) = state
+        .db
+        .write(move |conn| {
+            refuse_disabled(conn, &user.id)?;
+            new_device(conn, &user.id, device, now)
+        })
+        .await?;
+    Ok(LoginResponse { token, device_id })
+}
+
+/// The user of `nick` if `password` is theirs, else `401 invalid_credentials`: one bounded
+/// hash either way (an unknown nick is checked against a stand-in hash, so nicks cannot be
+/// probed by timing).
+async fn check_password(
+    state: &AppState,
+    nick: &str,
+    password: String,
+) -> Result<UserRow, ApiError> {
     let invalid =
         || ApiError::unauthorized("invalid_credentials", "unknown nick or wrong password");
     let nick: Nick = nick.parse().map_err(|_| invalid())?;
-    let device = device_name(device)?;
     let lookup = nick.as_str().to_string();
     let user = state
         .db
         .run(move |conn| db::users::by_nick(conn, &lookup).map_err(ApiError::from))
         .await?;
-    // One hash either way: an unknown nick is checked against a stand-in hash, so nicks
-    // cannot be probed by timing.
     let stored = user.as_ref().map(|u| u.password_hash.clone());
     if !state.hashing.verify(password, stored).await? {
         return Err(invalid());
     }
-    let Some(user) = user else {
-        return Err(invalid());
-    };
+    user.ok_or_else(invalid)
+}
+
+fn refuse_disabled(conn: &mut Conn, user_id: &str) -> Result<(), ApiError> {
+    if db::admin::flags(conn, user_id)?.1 {
+        return Err(ApiError::forbidden(
+            "account_disabled",
+            "this account is disabled by the server's admins",
+        ));
+    }
+    Ok(())
+}
+
+/// The IRC gateway's login (`PASS`/`NICK`/`USER` or SASL PLAIN): checks the password like
+/// [`login`], then takes the user's device named `device`, created (without a token anyone
+/// knows) on its first login: the same device, with the same cursor, on every later one.
+pub async fn login_named_device(
+    state: &AppState,
+    nick: &str,
+    password: String,
+    device: &str,
+) -> Result<Session, ApiError> {
+    let device = device_name(Some(device.to_string()))?;
+    let user = check_password(state, nick, password).await?;
     let now = now_ms();
-    let (token, device_id) = state
+    let user_id = user.id.clone();
+    let device_id = state
         .db
         .write(move |conn| {
-            if db::admin::flags(conn, &user.id)?.1 {
-                return Err(ApiError::forbidden(
-                    "account_disabled",
-                    "this account is disabled by the server's admins",
-                ));
+            refuse_disabled(conn, &user_id)?;
+            if let Some(id) = db::devices::by_user_and_name(conn, &user_id, &device)? {
+                db::devices::touch(conn, &id, now)?;
+                return Ok(id);
             }
-            new_device(conn, &user.id, device, now)
+            new_device(conn, &user_id, device, now).map(|(_, id)| id)
         })
         .await?;
-    Ok(LoginResponse { token, device_id })
+    Ok(Session {
+        device_id,
+        user_id: user.id,
+        nick: user.nick,
+    })
+}
+
+/// The names of a user's devices, oldest first (the IRC gateway's WHOIS).
+pub async fn device_names(state: &AppState, user_id: &str) -> Result<Vec<String>, ApiError> {
+    let user_id = user_id.to_string();
+    state
+        .db
+        .run(move |conn| db::devices::names_of(conn, &user_id).map_err(ApiError::from))
+        .await
 }
 
 /// `POST /api/v1/logout`: ends this device's token.

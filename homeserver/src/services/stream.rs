@@ -89,6 +89,24 @@ pub async fn open_uncounted(
     })
 }
 
+/// A stream of the events after `from`, which it does not acknowledge (the IRC gateway, which
+/// replays a device's events itself and then streams what follows).
+pub fn open_at(state: Arc<AppState>, session: Session, from: i64) -> EventStream {
+    let subscription = state
+        .notifier
+        .subscribe(&session.user_id, &session.device_id);
+    EventStream {
+        state,
+        session,
+        from,
+        subscription,
+        read_db: false,
+        unread: true,
+        checked_session: Instant::now(),
+        _active: None,
+    }
+}
+
 impl EventStream {
     /// Waits for this device's next events: log events after the last batch, then the
     /// ephemeral events not handed out on this stream yet. Cancel-safe: dropping the future

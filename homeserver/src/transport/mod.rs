@@ -9,8 +9,10 @@
 //! - [`sse`]: Server-Sent Events, `id: <seq>` + `data: <event>` per log event, `data:` alone
 //!   for an ephemeral event, `:` comments as keep-alives.
 //!
-//! The WebSocket and the IRC gateway will add their own framing here, from the same batches.
+//! - [`ws`] and [`ws_wire`]: the WebSocket's JSON frames and RFC 6455 framing.
+//! - [`irc`]: the IRC gateway's bounded lines (tags, parameters, escaping).
 
+pub mod irc;
 pub mod long_poll;
 pub mod sse;
 pub mod ws;

@@ -4,8 +4,8 @@ use anyhow::Result;
 
 use super::report::Report;
 use super::{
-    fanout, federation, latency, mentions, polls, raw, rich, search, sends, smoke, startup, unread,
-    uploads, Common,
+    fanout, federation, irc, latency, mentions, polls, raw, rich, search, sends, smoke, startup,
+    unread, uploads, Common,
 };
 
 /// Load generator for Hearth homeservers and federation (see BENCHMARKS.md).
@@ -52,6 +52,9 @@ pub enum Scenario {
     /// Full-text search over a filled channel: rare and common words, p50/p99, beside a
     /// plain `LIKE` scan of the SQLite file.
     Search(search::Args),
+    /// Idle registered IRC clients on the IRC gateway and on an ngIRCd started beside it:
+    /// server memory per client of each, in the same run.
+    IrcIdle(irc::Args),
     /// Baseline: bare SQLite insert loop with the server's durability settings.
     RawSqlite(raw::SqliteArgs),
     /// Baseline: trivial actix-web handler.
@@ -76,6 +79,7 @@ pub async fn run(common: &Common, scenario: &Scenario) -> Result<Report> {
         Scenario::Uploads(a) => uploads::run(common, a).await,
         Scenario::Mentions(a) => mentions::run(common, a).await,
         Scenario::Search(a) => search::run(common, a).await,
+        Scenario::IrcIdle(a) => irc::run(common, a).await,
         Scenario::RawSqlite(a) => raw::sqlite(common, a),
         Scenario::RawHttp(a) => raw::http(common, a).await,
         Scenario::Smoke => anyhow::bail!("smoke runs through smoke::run"),

@@ -14,12 +14,13 @@
 //!   [`federation`] (dm and relay), [`startup`], [`raw`] (raw-sqlite, raw-http), [`rich`] (sends, reactions and
 //!   reads mixed), [`unread`] (conversation list after a burst), [`mentions`] (sends with and
 //!   without a mention into a big channel), [`search`] (full-text search beside a `LIKE` scan),
-//!   [`smoke`].
+//!   [`irc`] (`irc-idle`: idle IRC clients on the gateway and on ngIRCd), [`smoke`].
 
 pub mod cli;
 pub mod client;
 pub mod fanout;
 pub mod federation;
+pub mod irc;
 pub mod latency;
 pub mod mentions;
 pub mod polls;
