@@ -800,8 +800,7 @@ function ProfilePane() {
     if (!file) return;
     try {
       const info = await upload(file, () => {});
-      // `check_avatar` takes a media id without its `@server`; the server is the user's own.
-      setAvatar(info.id.split('@')[0]);
+      setAvatar(info.id);
     } catch (err) {
       flash(err.message);
     }
@@ -819,14 +818,15 @@ function ProfilePane() {
     <hr /><button onClick=${logout}>Log out</button>`;
 }
 
-// An avatar is a media id (served through this server) or an https URL of another host, which
-// the page does not load (nothing is fetched from another origin): the initial shows instead.
-// A profile keeps a media id without its server: the server is the user's (`handle`). The
-// server lets only a media's uploader and the members of a conversation it was sent in read it,
-// so other users' avatars show as their initial (asking would log a 404).
+// An avatar is a media id or an https URL of another host, which the page does not load
+// (nothing is fetched from another origin): the initial shows instead. A local user's avatar
+// is readable by every signed-in user; a media of another server is served here only once it
+// was shared in a conversation, so other servers' avatars show as the initial too. (Older
+// profiles keep a media id without its `@server`: the server is the user's.)
 function avatarSrc(avatar, handle) {
-  if (!avatar || /^https?:/i.test(avatar) || !sameTarget(handle, store.me.handle)) return null;
+  if (!avatar || /^https?:/i.test(avatar)) return null;
   const id = avatar.includes('@') ? avatar : `${avatar}@${handle.split('@')[1]}`;
+  if (id.split('@')[1] !== store.me.handle.split('@')[1]) return null;
   return `/api/v1/media/${encodeURIComponent(id)}/thumbnail`;
 }
 
