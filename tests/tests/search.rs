@@ -378,7 +378,8 @@ async fn words_fold_case_and_split_addresses_on_every_backend() {
     let hs = Homeserver::start("hs1.test");
     let alice = User::register(&hs.url, "alice").await;
     alice.join("#words").await;
-    let body = "Write to MUM@Example.org about the ÉCOLE trip, see https://photos.example.net/a_b v3.14";
+    let body =
+        "Write to MUM@Example.org about the ÉCOLE trip, see https://photos.example.net/a_b v3.14";
     alice.say("#words", body).await;
     alice.say("#words", "nothing to see here").await;
     for q in [

@@ -225,7 +225,10 @@ pub fn search(
             .bind::<BigInt, _>(limit)
             .load::<Hit>(c),
         DbConn::Postgres(c) => {
-            if !windows.iter().any(|(_, from, _)| *from <= position.snapshot) {
+            if !windows
+                .iter()
+                .any(|(_, from, _)| *from <= position.snapshot)
+            {
                 return Ok(Vec::new());
             }
             diesel::sql_query(postgres_sql(&windows, position.snapshot))
