@@ -19,8 +19,8 @@ pub type Round = u64;
 
 #[derive(Debug, Default)]
 struct Pending {
-    /// Newest acknowledgement per device, not yet written.
-    cursors: HashMap<String, i64>,
+    /// Newest acknowledgement per device not yet written, and the round that writes it.
+    cursors: HashMap<String, (i64, Round)>,
     /// The round that acknowledgements recorded now belong to.
     collecting: Round,
 }
@@ -56,17 +56,26 @@ impl Cursors {
     }
 
     /// Records that the device acknowledged everything up to `cursor` (never moves back), and
-    /// returns the round that will write it.
+    /// returns the round that will write it. An acknowledgement that does not move the pending
+    /// one answers with the pending one's round: that write covers it. (Answering with the
+    /// collecting round instead could wait forever: when the pending value's round is written,
+    /// an unmoved entry is forgotten, so the collecting round had nothing to write and was
+    /// never closed: a second stream of the same device, opened with the same cursor while the
+    /// first one's round was being written, hung.)
     pub fn acknowledge(&self, device_id: &str, cursor: i64) -> Round {
         let round = {
             let mut pending = self.lock();
+            let collecting = pending.collecting;
             match pending.cursors.get_mut(device_id) {
-                Some(stored) => *stored = (*stored).max(cursor),
+                Some((stored, round)) if *stored >= cursor => return *round,
+                Some(entry) => *entry = (cursor, collecting),
                 None => {
-                    pending.cursors.insert(device_id.to_string(), cursor);
+                    pending
+                        .cursors
+                        .insert(device_id.to_string(), (cursor, collecting));
                 }
             }
-            pending.collecting
+            collecting
         };
         self.wake.notify_one();
         round
@@ -81,7 +90,10 @@ impl Cursors {
 
     /// The device's acknowledgement not yet written, if any.
     pub fn pending(&self, device_id: &str) -> Option<i64> {
-        self.lock().cursors.get(device_id).copied()
+        self.lock()
+            .cursors
+            .get(device_id)
+            .map(|(cursor, _)| *cursor)
     }
 
     /// Waits until something is pending, then closes the collecting round and returns it with
@@ -97,7 +109,7 @@ impl Cursors {
                     let entries = pending
                         .cursors
                         .iter()
-                        .map(|(device, cursor)| (device.clone(), *cursor))
+                        .map(|(device, (cursor, _))| (device.clone(), *cursor))
                         .collect();
                     return (round, entries);
                 }
@@ -111,7 +123,7 @@ impl Cursors {
         self.lock()
             .cursors
             .iter()
-            .map(|(device, cursor)| (device.clone(), *cursor))
+            .map(|(device, (cursor, _))| (device.clone(), *cursor))
             .collect()
     }
 
@@ -121,7 +133,7 @@ impl Cursors {
         {
             let mut pending = self.lock();
             for (device, cursor) in entries {
-                if pending.cursors.get(device) == Some(cursor) {
+                if pending.cursors.get(device).map(|(c, _)| c) == Some(cursor) {
                     pending.cursors.remove(device);
                 }
             }
@@ -132,6 +144,15 @@ impl Cursors {
     /// Releases the polls waiting for `round` although it could not be written (the entries
     /// stay pending for the next round).
     pub fn failed(&self, round: Round) {
+        {
+            // What stays pending belongs to the round collecting now, so that a later
+            // acknowledgement of the same value waits for a write that happens.
+            let mut pending = self.lock();
+            let collecting = pending.collecting;
+            for (_, entry_round) in pending.cursors.values_mut() {
+                *entry_round = collecting;
+            }
+        }
         self.flushed.send_modify(|done| *done = (*done).max(round));
     }
 
@@ -174,5 +195,33 @@ mod tests {
         let (round, entries) = c.next_round().await;
         c.written(round, &entries);
         c.durable(second).await;
+    }
+
+    /// Two streams of one device open with the same cursor, the second while the first one's
+    /// round is being written: both are released by that write (this used to hang).
+    #[tokio::test]
+    async fn the_same_acknowledgement_again_waits_for_the_round_that_writes_it() {
+        let c = Cursors::default();
+        let first = c.acknowledge("d", 5);
+        let (round, entries) = c.next_round().await;
+        assert_eq!(round, first);
+        assert_eq!(c.acknowledge("d", 5), first);
+        assert_eq!(c.acknowledge("d", 4), first);
+        c.written(round, &entries);
+        assert_eq!(c.pending("d"), None);
+        tokio::time::timeout(std::time::Duration::from_secs(5), c.durable(first))
+            .await
+            .expect("released by the write of its round");
+        // A failed round: what stays pending moves to the round collecting now.
+        let third = c.acknowledge("d", 9);
+        let (round, _) = c.next_round().await;
+        assert_eq!(round, third);
+        c.failed(round);
+        let again = c.acknowledge("d", 9);
+        assert!(again > third, "waits for a write that will happen");
+        let (round, entries) = c.next_round().await;
+        assert_eq!(round, again);
+        c.written(round, &entries);
+        c.durable(again).await;
     }
 }
