@@ -150,11 +150,14 @@ fn sqlite_sql() -> String {
 /// (BENCHMARKS.md). Parameters: `$1` the tsquery, `$2`..`$7` the filters, `$8` `$9` the
 /// position, `$10` the limit.
 fn postgres_sql(windows: &[(i64, i64, i64)], snapshot: i64) -> String {
-    let p = |n: u32| match n {
-        3 | 7 | 8 => format!("${}::bigint", n - 1),
-        4 => "$3::text".to_string(),
-        5 | 6 => format!("${}::boolean", n - 1),
-        _ => unreachable!("filters use parameters 3 to 8"),
+    // The filters' parameters 3 to 8 are `$2` to `$7` here (no user id parameter).
+    let p = |n: u32| {
+        let ty = match n {
+            4 => "text",
+            5 | 6 => "boolean",
+            _ => "bigint",
+        };
+        format!("${}::{ty}", n - 1)
     };
     let filters = filters(p, "ILIKE");
     let branches: Vec<String> = windows
