@@ -8,23 +8,28 @@
 --     `3.14` as single tokens, so `mum` did not find `mum@example.org`.
 -- `hearth_search_text` lower-cases with ICU's root locale and replaces every run of
 -- characters that are not letters or digits (ICU's classes) by one space, so the parser only
--- ever sees plain words. Without ICU (a Postgres built without it) the database's locale
--- decides, as before. The index and `db::search` use this one function.
+-- ever sees plain words. Without ICU (a Postgres built without it, or a database whose encoding
+-- ICU cannot serve) the database's locale decides, as before. The index and `db::search` use this one function.
 DO $$
 BEGIN
-    IF EXISTS (SELECT 1 FROM pg_collation WHERE collname = 'und-x-icu') THEN
+    -- ICU's collations exist in every ICU build but cannot serve every database encoding
+    -- (not SQL_ASCII, the encoding a plain `initdb --locale=C` picks): creating the function
+    -- fails there, and the database's locale folds case instead. That fallback splits at ASCII
+    -- characters that are not letters or digits only: in the `C` locale `[:alnum:]` is ASCII,
+    -- so letters beyond it would vanish; this way they stay in their words (unfolded).
+    BEGIN
         EXECUTE $f$
             CREATE FUNCTION hearth_search_text(body text) RETURNS text
             LANGUAGE sql IMMUTABLE PARALLEL SAFE
             AS $b$ SELECT regexp_replace(lower(body COLLATE "und-x-icu"), '[^[:alnum:]]+', ' ', 'g') $b$
         $f$;
-    ELSE
+    EXCEPTION WHEN undefined_object OR feature_not_supported OR invalid_parameter_value THEN
         EXECUTE $f$
             CREATE FUNCTION hearth_search_text(body text) RETURNS text
             LANGUAGE sql IMMUTABLE PARALLEL SAFE
-            AS $b$ SELECT regexp_replace(lower(body), '[^[:alnum:]]+', ' ', 'g') $b$
+            AS $b$ SELECT regexp_replace(lower(body), '[\x01-\x2f\x3a-\x40\x5b-\x60\x7b-\x7f]+', ' ', 'g') $b$
         $f$;
-    END IF;
+    END;
 END
 $$;
 
