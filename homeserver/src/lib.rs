@@ -239,7 +239,17 @@ pub async fn run_shared(state: Arc<AppState>, listener: TcpListener) -> anyhow::
     ));
     // Postgres only: wake our long-polls when another process sharing the database commits.
     let notifier = Arc::clone(&state.notifier);
-    let _listener = state.db.listen(move |seq| notifier.notify_all(seq));
+    let _listener = state.db.listen(move |wake| match wake {
+        db::Wake::Users(seq, users) => notifier.publish(vec![notifier::Publication {
+            seq,
+            event: None,
+            recipients: users.into(),
+        }]),
+        db::Wake::Anyone(seq) => notifier.notify_all(seq),
+        db::Wake::Ephemeral(item) => {
+            notifier.publish_ephemeral(&item.recipients, item.json.into(), item.lifetime);
+        }
+    });
     let app_state = state.clone();
     let server = HttpServer::new(move || {
         let metrics = Arc::clone(&app_state.metrics);

@@ -4,7 +4,7 @@
 //! written once. The backend is chosen from the URL scheme here (never by letting diesel try
 //! each backend: `SqliteConnection` accepts any string as a path). The few statements that
 //! differ per backend (upserts, which diesel's multi-backend cannot express, the write
-//! transaction's `BEGIN`, the Postgres writer lock and `NOTIFY`) go through [`per_backend!`] or
+//! transaction's `BEGIN`, the Postgres writers' turn and `NOTIFY`) go through [`per_backend!`] or
 //! a `match` in this module.
 //!
 //! The statements on the hot paths (a send's reads and its event insert, a poll's read, token
@@ -79,11 +79,12 @@ impl fmt::Display for Backend {
     }
 }
 
-/// The key of the transaction-level advisory lock every Postgres write transaction takes, so
-/// that writers commit one at a time, in `seq` order (ASCII "hearthdb").
-pub const WRITER_LOCK_KEY: i64 = 0x6865_6172_7468_6462;
+/// The key of the session-level advisory lock that processes starting on one Postgres
+/// database take while they migrate it, so that two never run the same migration (ASCII
+/// "hearthdb"). Writers take turns on the `writer_turn` row instead ([`take_turn`]).
+pub const MIGRATION_LOCK_KEY: i64 = 0x6865_6172_7468_6462;
 
-/// How long a Postgres writer waits for the writer lock (SQLite's `busy_timeout` is 10 s too).
+/// How long a Postgres writer waits for its turn (SQLite's `busy_timeout` is 10 s too).
 pub const LOCK_TIMEOUT: &str = "10s";
 
 /// The channel Postgres write transactions `NOTIFY` after appending events.
@@ -157,7 +158,7 @@ impl ManageConnection for Manager {
                  PRAGMA temp_store = MEMORY; PRAGMA journal_size_limit = 67108864; \
                  PRAGMA secure_delete = FAST;",
             ),
-            // Like SQLite's busy_timeout: a writer waits at most 10 s for the writer lock.
+            // Like SQLite's busy_timeout: a writer waits at most 10 s for its turn.
             DbConn::Postgres(c) => c.batch_execute(&format!("SET lock_timeout = '{LOCK_TIMEOUT}'")),
         }
         .map_err(diesel::r2d2::Error::QueryError)?;
@@ -174,42 +175,127 @@ impl ManageConnection for Manager {
 }
 
 #[derive(diesel::QueryableByName)]
-struct MaxSeq {
+struct Turn {
     #[diesel(sql_type = diesel::sql_types::BigInt)]
-    seq: i64,
+    previous: i64,
 }
 
-fn pg_max_seq(conn: &mut PgConnection) -> QueryResult<i64> {
-    diesel::sql_query("SELECT COALESCE(MAX(seq), 0) AS seq FROM events")
-        .get_result::<MaxSeq>(conn)
-        .map(|r| r.seq)
+/// Takes the writers' turn on Postgres: updates the one row of `writer_turn` (migration
+/// `2026-12-20-000001_writer_turn`) to `instance`, and returns the instance that held the turn
+/// before. The row stays locked until the transaction ends, so writers of every process sharing
+/// the database run one at a time and commit in `seq` order (a sync can never hand out a cursor
+/// past an event that commits later with a smaller `seq`). Whoever had it last is known: a
+/// process that gets its own instance back knows nobody else wrote in between.
+pub fn take_turn(conn: &mut PgConnection, instance: u64) -> QueryResult<u64> {
+    diesel::sql_query(
+        "UPDATE writer_turn SET previous = instance, instance = $1 WHERE id = 1 \
+         RETURNING previous",
+    )
+    .bind::<diesel::sql_types::BigInt, _>(instance_key(instance))
+    .get_result::<Turn>(conn)
+    .map(|turn| turn.previous as u64)
 }
 
-/// Runs `f` in one write transaction.
+/// A process's instance as stored in a `BIGINT` (the same 64 bits).
+fn instance_key(instance: u64) -> i64 {
+    instance as i64
+}
+
+/// How a write transaction began.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Began {
+    /// SQLite: this process is the database's only writer.
+    Alone,
+    /// Postgres: this process also held the previous turn; nothing changed under it.
+    AfterOwnTurn,
+    /// Postgres: another process (or a tool) wrote since this process's last turn.
+    AfterOtherTurn,
+}
+
+/// What a write transaction appended, for the other processes' listeners.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Appended {
+    /// The highest `seq` appended.
+    pub last_seq: i64,
+    /// The users whose polls it concerns, or `None` for "anyone" (too many to name).
+    pub recipients: Option<Vec<String>>,
+}
+
+/// Most bytes of user ids a notification names; past it, it names none and wakes every poll.
+/// (Postgres refuses payloads of 8,000 bytes or more.)
+const NAMED_BYTES_MAX: usize = 7_000;
+
+impl Appended {
+    /// What the events of `recipients` (each event's list, in `seq` order) up to `last_seq`
+    /// concern: their users, each once, when they fit in a notification.
+    pub fn of<'a>(last_seq: i64, recipients: impl IntoIterator<Item = &'a [String]>) -> Appended {
+        let mut named: Vec<String> = Vec::new();
+        let mut bytes = 0;
+        let mut seen = std::collections::HashSet::new();
+        for list in recipients {
+            for user in list {
+                if seen.insert(user.as_str()) {
+                    bytes += user.len() + 1;
+                    if bytes > NAMED_BYTES_MAX {
+                        return Appended {
+                            last_seq,
+                            recipients: None,
+                        };
+                    }
+                    named.push(user.clone());
+                }
+            }
+        }
+        Appended {
+            last_seq,
+            recipients: Some(named),
+        }
+    }
+
+    /// The `NOTIFY` payload: `"<seq> <instance> <user,user,…>"`, or `"<seq> <instance> *"`.
+    fn payload(&self, instance: u64) -> String {
+        match &self.recipients {
+            Some(users) => format!("{} {instance} {}", self.last_seq, users.join(",")),
+            None => format!("{} {instance} *", self.last_seq),
+        }
+    }
+}
+
+/// A `NOTIFY` of [`EVENTS_CHANNEL`], parsed.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Notification {
+    /// The highest `seq` the transaction appended.
+    pub seq: i64,
+    /// The process that wrote it.
+    pub instance: u64,
+    /// The users it concerns; `None`: anyone.
+    pub recipients: Option<Vec<String>>,
+}
+
+/// Runs `f` in one write transaction. `f` learns how it began ([`Began`]: whether what the
+/// writer cached from earlier transactions still holds) and returns its value and what it
+/// appended, if anything.
 ///
 /// - SQLite: `BEGIN IMMEDIATE`, so writers queue on SQLite's single write lock.
-/// - Postgres: `BEGIN`, then `pg_advisory_xact_lock(WRITER_LOCK_KEY)`, so writers of every
-///   process sharing the database run one at a time and commit in `seq` order (a sync can
-///   never hand out a cursor past an event that commits later with a smaller `seq`). When the
-///   transaction appended events, it `NOTIFY`s [`EVENTS_CHANNEL`] with the new highest `seq` and
-///   `instance`; Postgres delivers the notification at commit, and only if it commits.
+/// - Postgres: `BEGIN`, then [`take_turn`]. When the transaction appended events, it
+///   `NOTIFY`s [`EVENTS_CHANNEL`] with the new highest `seq`, `instance` and the users the
+///   events concern ([`Appended`]); Postgres delivers the notification at commit, and only if
+///   it commits.
 pub fn write_transaction<T, E, F>(conn: &mut DbConn, instance: u64, f: F) -> Result<T, E>
 where
-    F: FnOnce(&mut DbConn) -> Result<T, E>,
+    F: FnOnce(&mut DbConn, Began) -> Result<(T, Option<Appended>), E>,
     E: From<diesel::result::Error>,
 {
-    let before = match conn {
+    let began = match conn {
         DbConn::Sqlite(c) => {
             AnsiTransactionManager::begin_transaction_sql(c, "BEGIN IMMEDIATE")?;
-            None
+            Began::Alone
         }
         DbConn::Postgres(c) => {
             AnsiTransactionManager::begin_transaction_sql(c, "BEGIN")?;
-            let locked = c
-                .batch_execute(&format!("SELECT pg_advisory_xact_lock({WRITER_LOCK_KEY})"))
-                .and_then(|()| pg_max_seq(c));
-            match locked {
-                Ok(seq) => Some(seq),
+            match take_turn(c, instance) {
+                Ok(previous) if previous == instance => Began::AfterOwnTurn,
+                Ok(_) => Began::AfterOtherTurn,
                 Err(e) => {
                     AnsiTransactionManager::rollback_transaction(c)?;
                     return Err(e.into());
@@ -217,15 +303,12 @@ where
             }
         }
     };
-    let result = f(conn).and_then(|value| {
-        if let (DbConn::Postgres(c), Some(before)) = (&mut *conn, before) {
-            let after = pg_max_seq(c)?;
-            if after > before {
-                diesel::sql_query("SELECT pg_notify($1, $2)")
-                    .bind::<diesel::sql_types::Text, _>(EVENTS_CHANNEL)
-                    .bind::<diesel::sql_types::Text, _>(format!("{after} {instance}"))
-                    .execute(c)?;
-            }
+    let result = f(conn, began).and_then(|(value, appended)| {
+        if let (DbConn::Postgres(c), Some(appended)) = (&mut *conn, appended) {
+            diesel::sql_query("SELECT pg_notify($1, $2)")
+                .bind::<diesel::sql_types::Text, _>(EVENTS_CHANNEL)
+                .bind::<diesel::sql_types::Text, _>(appended.payload(instance))
+                .execute(c)?;
         }
         Ok(value)
     });
@@ -241,10 +324,22 @@ where
     }
 }
 
-/// Parses a `NOTIFY` payload (`"<seq> <instance>"`).
-pub fn parse_notification(payload: &str) -> Option<(i64, u64)> {
-    let (seq, instance) = payload.split_once(' ')?;
-    Some((seq.parse().ok()?, instance.parse().ok()?))
+/// Parses a `NOTIFY` payload (`"<seq> <instance> <user,user,…|*>"`; an older process's
+/// `"<seq> <instance>"` concerns anyone).
+pub fn parse_notification(payload: &str) -> Option<Notification> {
+    let mut parts = payload.splitn(3, ' ');
+    let seq = parts.next()?.parse().ok()?;
+    let instance = parts.next()?.parse().ok()?;
+    let recipients = match parts.next() {
+        None | Some("*") => None,
+        Some("") => Some(Vec::new()),
+        Some(users) => Some(users.split(',').map(str::to_string).collect()),
+    };
+    Some(Notification {
+        seq,
+        instance,
+        recipients,
+    })
 }
 
 #[cfg(test)]
@@ -284,8 +379,36 @@ mod tests {
 
     #[test]
     fn notification_payloads() {
-        assert_eq!(parse_notification("12 7"), Some((12, 7)));
+        let anyone = |seq, instance| Notification {
+            seq,
+            instance,
+            recipients: None,
+        };
+        assert_eq!(parse_notification("12 7"), Some(anyone(12, 7)));
+        assert_eq!(parse_notification("12 7 *"), Some(anyone(12, 7)));
         assert_eq!(parse_notification("x 7"), None);
         assert_eq!(parse_notification("12"), None);
+        let ann = vec!["ann".to_string(), "bob".to_string()];
+        let bob = vec!["bob".to_string()];
+        let appended = Appended::of(40, [ann.as_slice(), bob.as_slice()]);
+        assert_eq!(
+            appended.recipients.as_deref(),
+            Some(&ann[..]),
+            "each user once"
+        );
+        let parsed = parse_notification(&appended.payload(u64::MAX));
+        assert_eq!(
+            parsed,
+            Some(Notification {
+                seq: 40,
+                instance: u64::MAX,
+                recipients: Some(ann.clone()),
+            })
+        );
+        // Too many to name: anyone.
+        let many: Vec<String> = (0..1_000).map(|i| format!("{i:036}")).collect();
+        let crowd = Appended::of(41, [many.as_slice()]);
+        assert_eq!(crowd.recipients, None);
+        assert!(crowd.payload(1).len() < 100);
     }
 }

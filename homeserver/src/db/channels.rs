@@ -8,11 +8,13 @@ use super::{per_backend, Conn};
 
 /// The channel with this (lower-case, no `#`) name.
 pub fn by_name(conn: &mut Conn, name: &str) -> QueryResult<Option<ChannelRow>> {
-    per_backend!(conn, |c| channels::table
-        .filter(channels::name.eq(name))
-        .select(ChannelRow::as_select())
-        .first(c)
-        .optional())
+    super::rule_cache::channel(name, || {
+        per_backend!(conn, |c| channels::table
+            .filter(channels::name.eq(name))
+            .select(ChannelRow::as_select())
+            .first(c)
+            .optional())
+    })
 }
 
 /// Creates a channel.
@@ -33,11 +35,13 @@ pub fn update(conn: &mut Conn, row: &ChannelRow) -> QueryResult<()> {
 
 /// A member's row, when the user is in the channel.
 pub fn member(conn: &mut Conn, room_id: i64, user_id: &str) -> QueryResult<Option<MemberRow>> {
-    per_backend!(conn, |c| members::table
-        .find((room_id, user_id))
-        .select(MemberRow::as_select())
-        .first(c)
-        .optional())
+    super::rule_cache::member(room_id, user_id, || {
+        per_backend!(conn, |c| members::table
+            .find((room_id, user_id))
+            .select(MemberRow::as_select())
+            .first(c)
+            .optional())
+    })
 }
 
 /// Adds a member.

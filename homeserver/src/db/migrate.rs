@@ -72,10 +72,7 @@ pub fn migrate_from_sqlite(
     src.transaction::<_, MigrateError, _>(|src| {
         dst.transaction::<_, MigrateError, _>(|dst| {
             // Keep servers on this database out while we fill it.
-            dst.batch_execute(&format!(
-                "SELECT pg_advisory_xact_lock({})",
-                super::backend::WRITER_LOCK_KEY
-            ))?;
+            super::backend::take_turn(dst, 0)?;
             for (table, rows) in [
                 ("users", count(dst, "users")?),
                 ("events", count(dst, "events")?),

@@ -6,8 +6,8 @@
 //!
 //! The backend is chosen by `DBURL`: `postgres://…`/`postgresql://…` is Postgres; empty (a
 //! `hearth.db` in the data directory), a path or `sqlite://path` is SQLite. Both behave the
-//! same: writers run one at a time (SQLite's `BEGIN IMMEDIATE`; on Postgres a transaction-level
-//! advisory lock), so events commit in `seq` order. On Postgres several processes may share the
+//! same: writers run one at a time (SQLite's `BEGIN IMMEDIATE`; on Postgres the lock of the one
+//! `writer_turn` row, [`backend::take_turn`]), so events commit in `seq` order. On Postgres several processes may share the
 //! database; [`Db::listen`] wakes this process's long-polls when another one appends events.
 //!
 //! # Layout
@@ -29,10 +29,13 @@ pub mod notifications;
 pub mod ops;
 pub mod outbox;
 pub mod peers;
+pub mod pg_listen;
+pub mod pg_relay;
 pub mod read_state;
 pub mod recipients;
 pub mod rich;
 pub mod room_counters;
+pub mod rule_cache;
 pub mod schema;
 pub mod search;
 pub mod settings;
@@ -46,9 +49,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use diesel::connection::SimpleConnection;
-use diesel::pg::PgConnection;
 use diesel::r2d2::{Pool, PooledConnection};
-use diesel::{Connection, RunQueryDsl};
 use diesel_migrations::{embed_migrations, EmbeddedMigrations, MigrationHarness};
 
 pub(crate) use backend::{cached_sql, per_backend};
@@ -60,8 +61,9 @@ pub type Conn = DbConn;
 const SQLITE_MIGRATIONS: EmbeddedMigrations = embed_migrations!("migrations/sqlite");
 const POSTGRES_MIGRATIONS: EmbeddedMigrations = embed_migrations!("migrations/postgres");
 
-/// How often the listener thread looks at its socket for notifications (no round trip).
-const LISTEN_POLL: Duration = Duration::from_millis(20);
+/// How long the listener thread waits on its socket before it looks at its stop flag (a
+/// notification ends the wait at once).
+const LISTEN_WAIT: Duration = Duration::from_millis(250);
 /// Wait before the listener reconnects after losing its connection.
 const LISTEN_RETRY: Duration = Duration::from_secs(1);
 
@@ -113,6 +115,8 @@ pub struct Db {
     instance: u64,
     /// The group-commit writer all write transactions go through.
     writer: Arc<writer::Writer>,
+    /// Postgres: sends ephemeral items to the other processes ([`pg_relay`]).
+    relay: Option<Arc<pg_relay::Relay>>,
 }
 
 impl Db {
@@ -129,12 +133,17 @@ impl Db {
             .build(manager)?;
         let instance = instance_id();
         let writer = Arc::new(writer::Writer::start(pool.clone(), instance)?);
+        let relay = match backend {
+            Backend::Postgres => pg_relay::Relay::start(pool.clone()).map(Arc::new),
+            Backend::Sqlite => None,
+        };
         let db = Db {
             pool,
             backend,
             url: url.into(),
             instance,
             writer,
+            relay,
         };
         let mut conn = db.pool.get()?;
         let migrations = match backend {
@@ -146,7 +155,7 @@ impl Db {
         if let DbConn::Postgres(c) = &mut *conn {
             c.batch_execute(&format!(
                 "SET lock_timeout = 0; SELECT pg_advisory_lock({});",
-                backend::WRITER_LOCK_KEY
+                backend::MIGRATION_LOCK_KEY
             ))?;
         }
         let migrated = conn
@@ -156,7 +165,7 @@ impl Db {
         if let DbConn::Postgres(c) = &mut *conn {
             c.batch_execute(&format!(
                 "SELECT pg_advisory_unlock({}); SET lock_timeout = '{}';",
-                backend::WRITER_LOCK_KEY,
+                backend::MIGRATION_LOCK_KEY,
                 backend::LOCK_TIMEOUT
             ))?;
         }
@@ -164,6 +173,11 @@ impl Db {
         drop(conn);
         tracing::info!(%backend, "database ready");
         Ok(db)
+    }
+
+    /// Whether other processes may share this database (Postgres).
+    pub fn is_shared(&self) -> bool {
+        self.backend == Backend::Postgres
     }
 
     /// Which backend this database uses.
@@ -195,7 +209,7 @@ impl Db {
     /// Runs `f` inside one write transaction: all of it commits, or none of it does. Writes
     /// are group-committed by one writer thread ([`writer`]): `f` runs in its own savepoint
     /// of a batch's transaction and the call returns once that batch has committed. Write transactions run one at a time across every process sharing the
-    /// database (SQLite `BEGIN IMMEDIATE`; Postgres `pg_advisory_xact_lock`), so events commit
+    /// database (SQLite `BEGIN IMMEDIATE`; Postgres the `writer_turn` row), so events commit
     /// in `seq` order. See [`backend::write_transaction`].
     pub async fn write<T, E, F>(&self, f: F) -> Result<T, E>
     where
@@ -233,13 +247,27 @@ impl Db {
         });
     }
 
+    /// On Postgres, sends an ephemeral item to the other processes sharing the database (see
+    /// [`pg_relay`]); `false` when it stays in this process (SQLite, too many recipients to
+    /// name, or the relay is behind). Never blocks.
+    pub fn relay_ephemeral(&self, recipients: &[String], json: &[u8], lifetime: Duration) -> bool {
+        let Some(relay) = &self.relay else {
+            return false;
+        };
+        match pg_relay::payload(self.instance, recipients, json, lifetime) {
+            Some(payload) => relay.send(payload),
+            None => false,
+        }
+    }
+
     /// On Postgres, starts a thread that `LISTEN`s for events appended by other processes
-    /// sharing the database and calls `wake` with their highest `seq` (also after reconnecting,
-    /// when notifications may have been missed). Returns `None` on SQLite, where one process
-    /// owns the database. The thread stops when the returned handle is dropped.
+    /// sharing the database ([`pg_listen`]: woken by the socket, not by polling) and calls
+    /// `wake` with their highest `seq` and whom they concern (also after reconnecting, when
+    /// notifications may have been missed: then anyone). Returns `None` on SQLite, where one
+    /// process owns the database. The thread stops when the returned handle is dropped.
     pub fn listen<F>(&self, wake: F) -> Option<Listener>
     where
-        F: Fn(i64) + Send + 'static,
+        F: Fn(Wake) + Send + 'static,
     {
         if self.backend != Backend::Postgres {
             return None;
@@ -272,6 +300,17 @@ fn instance_id() -> u64 {
     (u64::from(std::process::id()) << 32) ^ nanos
 }
 
+/// What another process asks of this process's polls and streams.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Wake {
+    /// Events up to this `seq` concern these users (ids): only their polls look.
+    Users(i64, Vec<String>),
+    /// Events up to this `seq` (0: unknown) may concern anyone: every poll looks.
+    Anyone(i64),
+    /// An ephemeral item it published, for its recipients here.
+    Ephemeral(pg_relay::Relayed),
+}
+
 /// Keeps the Postgres listener thread running; dropping it stops the thread.
 #[derive(Debug)]
 pub struct Listener {
@@ -284,18 +323,12 @@ impl Drop for Listener {
     }
 }
 
-fn listen_loop(url: &str, instance: u64, stop: &AtomicBool, wake: &dyn Fn(i64)) {
+fn listen_loop(url: &str, instance: u64, stop: &AtomicBool, wake: &dyn Fn(Wake)) {
     let mut first = true;
     while !stop.load(Ordering::Relaxed) {
-        let listening = PgConnection::establish(url)
-            .map_err(DbError::from)
-            .and_then(|mut conn| {
-                diesel::sql_query(format!("LISTEN {}", backend::EVENTS_CHANNEL))
-                    .execute(&mut conn)?;
-                Ok(conn)
-            });
-        let mut conn = match listening {
-            Ok(conn) => conn,
+        let channels = [backend::EVENTS_CHANNEL, pg_relay::EPHEMERAL_CHANNEL];
+        let mut listening = match pg_listen::Listening::connect(url, &channels) {
+            Ok(listening) => listening,
             Err(e) => {
                 tracing::warn!(error = %e, "Postgres listener cannot connect; retrying");
                 std::thread::sleep(LISTEN_RETRY);
@@ -304,29 +337,36 @@ fn listen_loop(url: &str, instance: u64, stop: &AtomicBool, wake: &dyn Fn(i64)) 
         };
         if !first {
             // Notifications sent while we were away are lost: let every poll look again.
-            wake(0);
+            wake(Wake::Anyone(0));
         }
         first = false;
         tracing::debug!("listening for events of other processes");
-        'poll: while !stop.load(Ordering::Relaxed) {
-            let mut newest = None;
-            for note in conn.notifications_iter() {
-                match note {
-                    Ok(note) => match backend::parse_notification(&note.payload) {
-                        Some((_, from)) if from == instance => {}
-                        Some((seq, _)) => newest = newest.max(Some(seq)),
-                        None => newest = newest.max(Some(0)),
-                    },
-                    Err(e) => {
-                        tracing::warn!(error = %e, "Postgres listener lost its connection");
-                        break 'poll;
+        while !stop.load(Ordering::Relaxed) {
+            let notes = match listening.wait(LISTEN_WAIT) {
+                Ok(notes) => notes,
+                Err(e) => {
+                    tracing::warn!(error = %e, "Postgres listener lost its connection");
+                    break;
+                }
+            };
+            for note in notes {
+                if note.channel == pg_relay::EPHEMERAL_CHANNEL {
+                    match pg_relay::parse(&note.payload) {
+                        Some(item) if item.instance == instance => {}
+                        Some(item) => wake(Wake::Ephemeral(item)),
+                        None => tracing::debug!("an ephemeral notification we cannot read"),
                     }
+                    continue;
+                }
+                match backend::parse_notification(&note.payload) {
+                    Some(note) if note.instance == instance => {}
+                    Some(note) => wake(match note.recipients {
+                        Some(users) => Wake::Users(note.seq, users),
+                        None => Wake::Anyone(note.seq),
+                    }),
+                    None => wake(Wake::Anyone(0)),
                 }
             }
-            if let Some(seq) = newest {
-                wake(seq);
-            }
-            std::thread::sleep(LISTEN_POLL);
         }
     }
 }

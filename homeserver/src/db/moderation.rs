@@ -19,11 +19,15 @@ pub struct BanRow {
 
 /// A room's bans, oldest first.
 pub fn bans_of(conn: &mut Conn, room_id: i64) -> QueryResult<Vec<BanRow>> {
-    bans::table
-        .filter(bans::room_id.eq(room_id))
-        .order(bans::set_ms.asc())
-        .select(BanRow::as_select())
-        .load(conn)
+    super::rule_cache::bans(room_id, || {
+        bans::table
+            .filter(bans::room_id.eq(room_id))
+            .order(bans::set_ms.asc())
+            .select(BanRow::as_select())
+            .load::<BanRow>(conn)
+            .map(Into::into)
+    })
+    .map(|bans| bans.to_vec())
 }
 
 /// Adds a ban (`false` when the mask was banned already).
@@ -88,11 +92,13 @@ pub fn unmute(conn: &mut Conn, room_id: i64, handle: &str) -> QueryResult<bool> 
 /// Whether `handle` (lowercase) is muted at `now_ms`. An expired mute is not (and is left for
 /// the next mute or unmute to replace).
 pub fn is_muted(conn: &mut Conn, room_id: i64, handle: &str, now_ms: i64) -> QueryResult<bool> {
-    let until: Option<Option<i64>> = mutes::table
-        .find((room_id, handle))
-        .select(mutes::until_ms)
-        .first(conn)
-        .optional()?;
+    let until: Option<Option<i64>> = super::rule_cache::mute(room_id, handle, || {
+        mutes::table
+            .find((room_id, handle))
+            .select(mutes::until_ms)
+            .first(conn)
+            .optional()
+    })?;
     Ok(match until {
         None => false,
         Some(None) => true,

@@ -1,12 +1,13 @@
 //! Each room's recipients (the users with an open delivery window), cached by the writer
-//! thread of a SQLite database.
+//! thread.
 //!
 //! Every appended event needs its room's recipients; reading them from `spans` costs a query
 //! and a string per member per event. Spans change only through
 //! [`super::events::open_span`] and [`super::events::close_span`], which run on the writer and
 //! drop their room's entry ([`changed`]); a write or batch that fails drops every entry
-//! ([`forget`]), so the cache never outlives a rollback. Elsewhere (Postgres, where other
-//! processes change spans too, or off the writer thread) nothing is cached.
+//! ([`forget`]), so the cache never outlives a rollback. On Postgres, where other processes
+//! change spans too, the writer drops every entry when another process wrote since its last
+//! turn ([`super::backend::Began`]). Off the writer thread nothing is cached.
 
 use std::cell::RefCell;
 use std::collections::HashMap;
@@ -16,11 +17,11 @@ use std::sync::Arc;
 const ROOMS_MAX: usize = 10_000;
 
 thread_local! {
-    /// `Some` on the writer thread of a SQLite database.
+    /// `Some` on the writer thread.
     static CACHE: RefCell<Option<HashMap<i64, Arc<[String]>>>> = const { RefCell::new(None) };
 }
 
-/// Turns the cache on for this thread (the writer thread, on SQLite).
+/// Turns the cache on for this thread (the writer thread).
 pub fn enable() {
     CACHE.with(|c| {
         c.borrow_mut().get_or_insert_with(HashMap::new);

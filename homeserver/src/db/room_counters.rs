@@ -3,14 +3,15 @@
 //!
 //! Appending an event moves its room's counters, and a full room drops its oldest events.
 //! Done per event, that is an `UPDATE` (and, in a full room, a `DELETE`) per event, and diesel
-//! compiles each of those again on every run. On SQLite, where the writer thread is the only
-//! writer, the counters live here during a batch: [`flush`] writes each changed room once,
+//! compiles each of those again on every run. The writer thread, which runs every write of
+//! this process, keeps the counters here during a batch: [`flush`] writes each changed room once,
 //! with its rotation, inside the batch's transaction before it commits.
 //!
 //! A write that fails is undone here too: every change is logged, and the writer rolls the
 //! log back to where the failed write began ([`mark`], [`roll_back_to`]). A batch that fails
-//! to commit forgets everything ([`forget`]). Elsewhere (Postgres, or off the writer thread)
-//! nothing is kept and [`defer`] says so, and the caller writes at once.
+//! to commit forgets everything ([`forget`]), and so does a batch on Postgres that begins after
+//! another process's turn ([`super::backend::Began`]): the counters may have moved under it. Off
+//! the writer thread nothing is kept and [`defer`] says so, and the caller writes at once.
 
 use std::cell::RefCell;
 use std::collections::{BTreeMap, HashMap};
@@ -51,11 +52,11 @@ struct State {
 const ROOMS_MAX: usize = 10_000;
 
 thread_local! {
-    /// `Some` on the writer thread of a SQLite database.
+    /// `Some` on the writer thread.
     static STATE: RefCell<Option<State>> = const { RefCell::new(None) };
 }
 
-/// Turns the cache on for this thread (the writer thread, on SQLite).
+/// Turns the cache on for this thread (the writer thread).
 pub fn enable() {
     STATE.with(|s| {
         s.borrow_mut().get_or_insert_with(State::default);

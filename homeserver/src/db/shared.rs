@@ -109,11 +109,15 @@ pub fn rename_remote_member(
 
 /// Servers that have members in a channel.
 pub fn member_servers(conn: &mut Conn, room_id: i64) -> QueryResult<Vec<String>> {
-    per_backend!(conn, |c| remote_members::table
-        .filter(remote_members::room_id.eq(room_id))
-        .select(remote_members::server)
-        .distinct()
-        .load(c))
+    super::rule_cache::servers(room_id, || {
+        per_backend!(conn, |c| remote_members::table
+            .filter(remote_members::room_id.eq(room_id))
+            .select(remote_members::server)
+            .distinct()
+            .load::<String>(c))
+        .map(Into::into)
+    })
+    .map(|servers| servers.to_vec())
 }
 
 /// The mirror of a channel (by its global `#name@host`).

@@ -1,5 +1,8 @@
 //! Accounts.
 
+use std::cell::RefCell;
+use std::collections::HashMap;
+
 use diesel::prelude::*;
 use diesel::sql_types::{BigInt, Text};
 
@@ -41,11 +44,39 @@ pub fn set_nick(conn: &mut Conn, id: &str, nick: &str) -> QueryResult<()> {
         .map(drop)
 }
 
-/// Records activity (sending, joining, …) for idle time.
-pub fn touch_active(conn: &mut Conn, id: &str, now_ms: i64) -> QueryResult<()> {
-    cached_sql!(conn, "UPDATE users SET last_active_ms = $1 WHERE id = $2",
-        BigInt => now_ms, Text => id)
-    .map(drop)
+/// Most users whose last stored activity a thread remembers; past it it starts over.
+const MARKED_MAX: usize = 100_000;
+
+thread_local! {
+    /// When this thread last stored each user's activity (the writer thread runs them all).
+    static MARKED: RefCell<HashMap<String, i64>> = RefCell::new(HashMap::new());
+}
+
+/// Records activity (sending, joining, …) for idle time, at most once per `resolution_ms` per
+/// user: within that time of the last time this thread stored it, nothing is read or written
+/// (an idle time is shown in seconds; a send must not cost a round trip for it). Never moves
+/// the time back. A write that rolls back after this leaves the stored time at most one
+/// `resolution_ms` behind.
+pub fn touch_active(conn: &mut Conn, id: &str, now_ms: i64, resolution_ms: i64) -> QueryResult<()> {
+    let recent = MARKED.with(|marked| {
+        marked
+            .borrow()
+            .get(id)
+            .is_some_and(|&at| (0..resolution_ms).contains(&(now_ms - at)))
+    });
+    if recent {
+        return Ok(());
+    }
+    cached_sql!(conn, "UPDATE users SET last_active_ms = $1 WHERE id = $2 AND last_active_ms < $3",
+        BigInt => now_ms, Text => id, BigInt => now_ms)?;
+    MARKED.with(|marked| {
+        let mut marked = marked.borrow_mut();
+        if marked.len() >= MARKED_MAX {
+            marked.clear();
+        }
+        marked.insert(id.to_string(), now_ms);
+    });
+    Ok(())
 }
 
 /// When the user last did something.

@@ -40,20 +40,26 @@
 //! processes, each process's consumers see that process's commits (the notifier learns of the
 //! others through `LISTEN`); a consumer that needs every event reads the log by `seq`.
 //!
-//! On SQLite, where this thread is the database's only writer, it also keeps two caches for
-//! the batches it runs: rooms' recipients ([`super::recipients`]) and rooms' counters
-//! ([`super::room_counters`]). A failed write or batch drops or undoes them.
+//! The writer also keeps caches for the batches it runs: rooms' recipients
+//! ([`super::recipients`]), rooms' counters ([`super::room_counters`]) and the rows a send
+//! checks ([`super::rule_cache`], kept only across writes that change none of them). A failed
+//! write or batch drops or undoes them. On SQLite this thread is the database's only writer. On
+//! Postgres, where other processes write too, each write transaction starts by taking the
+//! writers' turn ([`backend::take_turn`]), which says who wrote last: after another process's
+//! turn the caches are dropped ([`Began::AfterOtherTurn`]), after this process's own they hold.
 
 use std::cell::RefCell;
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::sync::{Arc, Mutex, MutexGuard};
 
-use diesel::r2d2::Pool;
+use diesel::connection::SimpleConnection;
+use diesel::r2d2::{Pool, PooledConnection, R2D2Connection};
 use diesel::Connection;
 use tokio::sync::{mpsc, oneshot};
 
+use super::backend::Began;
 use super::models::EventRow;
-use super::{backend, recipients, room_counters, DbConn, DbError};
+use super::{backend, recipients, room_counters, rule_cache, DbConn, DbError};
 
 /// An event committed by the writer, with the users whose open window covered it.
 #[derive(Debug)]
@@ -245,6 +251,20 @@ fn journal_len() -> usize {
     JOURNAL.with(|j| j.borrow().as_ref().map_or(0, Vec::len))
 }
 
+/// What the running batch appended: its highest `seq` (events are recorded in `seq` order) and
+/// whom they concern.
+fn journal_appended() -> Option<backend::Appended> {
+    JOURNAL.with(|j| {
+        let journal = j.borrow();
+        let entries = journal.as_ref()?;
+        let last = entries.last()?.row.seq;
+        Some(backend::Appended::of(
+            last,
+            entries.iter().map(|c| &c.recipients[..]),
+        ))
+    })
+}
+
 fn journal_truncate(len: usize) {
     JOURNAL.with(|j| {
         if let Some(entries) = j.borrow_mut().as_mut() {
@@ -337,7 +357,7 @@ impl Writer {
             let recorded = journal_len();
             let counters = room_counters::mark();
             let result = match isolation {
-                Isolation::Savepoint => conn.transaction(f),
+                Isolation::Savepoint => in_savepoint(conn, f),
                 Isolation::Alone => f(conn),
             };
             if result.is_err() {
@@ -345,6 +365,7 @@ impl Writer {
                 room_counters::roll_back_to(counters);
                 recipients::forget();
             }
+            rule_cache::write_finished();
             let succeeded = result.is_ok();
             let complete: Completion = Box::new(move |committed: Result<(), String>| {
                 let reply = match committed {
@@ -364,6 +385,30 @@ impl Writer {
     }
 }
 
+/// Runs one job of a batch in a savepoint of its own, so that its failure undoes only itself.
+///
+/// On Postgres the savepoint is never released: the savepoints of a batch end with its
+/// transaction, and a `RELEASE` would be one more round trip per write. The same name is used
+/// for every job; `ROLLBACK TO` goes back to the newest savepoint of that name, the job's own.
+/// (At most [`MAX_BATCH`] are open at once, within the subtransactions Postgres tracks cheaply.)
+fn in_savepoint<T, E, F>(conn: &mut DbConn, f: F) -> Result<T, E>
+where
+    F: FnOnce(&mut DbConn) -> Result<T, E>,
+    E: From<diesel::result::Error>,
+{
+    match conn {
+        DbConn::Postgres(_) => {
+            conn.batch_execute("SAVEPOINT hearth_job")?;
+            let result = f(conn);
+            if result.is_err() {
+                conn.batch_execute("ROLLBACK TO SAVEPOINT hearth_job")?;
+            }
+            result
+        }
+        DbConn::Sqlite(_) => conn.transaction(f),
+    }
+}
+
 fn run(
     pool: Pool<backend::Manager>,
     instance: u64,
@@ -371,6 +416,11 @@ fn run(
     consumers: &Mutex<Consumers>,
 ) {
     JOURNAL.with(|j| *j.borrow_mut() = Some(Vec::new()));
+    recipients::enable();
+    room_counters::enable();
+    // The writer keeps its connection from batch to batch: a checkout from the pool tests the
+    // connection first, a round trip per batch on Postgres.
+    let mut held: Option<PooledConnection<backend::Manager>> = None;
     while let Some(first) = queue.blocking_recv() {
         let mut batch = vec![first];
         while batch.len() < MAX_BATCH {
@@ -379,29 +429,26 @@ fn run(
                 Err(_) => break,
             }
         }
-        commit_batch(&pool, instance, batch, consumers);
+        if held.as_mut().is_some_and(|conn| conn.is_broken()) {
+            held = None;
+        }
+        if held.is_none() {
+            match pool.get() {
+                Ok(conn) => held = Some(conn),
+                Err(e) => {
+                    // The jobs are dropped unrun: their callers see the write as failed.
+                    tracing::error!(error = %e, writes = batch.len(), "no database connection for a batch of writes");
+                    continue;
+                }
+            }
+        }
+        if let Some(conn) = held.as_mut() {
+            commit_batch(conn, instance, batch, consumers);
+        }
     }
 }
 
-fn commit_batch(
-    pool: &Pool<backend::Manager>,
-    instance: u64,
-    batch: Vec<Job>,
-    consumers: &Mutex<Consumers>,
-) {
-    let mut conn = match pool.get() {
-        Ok(conn) => conn,
-        Err(e) => {
-            // The jobs are dropped unrun: their callers see the write as failed.
-            tracing::error!(error = %e, writes = batch.len(), "no database connection for a batch of writes");
-            return;
-        }
-    };
-    // Only this thread writes a SQLite database; on Postgres other processes change spans too.
-    if matches!(&*conn, DbConn::Sqlite(_)) {
-        recipients::enable();
-        room_counters::enable();
-    }
+fn commit_batch(conn: &mut DbConn, instance: u64, batch: Vec<Job>, consumers: &Mutex<Consumers>) {
     let mut completions: Vec<Completion> = Vec::with_capacity(batch.len());
     let committed = catch_unwind(AssertUnwindSafe(|| {
         let isolation = if batch.len() == 1 {
@@ -409,7 +456,14 @@ fn commit_batch(
         } else {
             Isolation::Savepoint
         };
-        backend::write_transaction(&mut conn, instance, |c| {
+        backend::write_transaction(conn, instance, |c, began| {
+            if began == Began::AfterOtherTurn {
+                // Another process wrote since this one's last turn: what the writer kept of
+                // rooms may have changed under it.
+                recipients::forget();
+                room_counters::forget();
+                rule_cache::forget();
+            }
             for job in batch {
                 let (succeeded, complete) = job(c, isolation);
                 completions.push(complete);
@@ -419,12 +473,19 @@ fn commit_batch(
                 }
             }
             // The rooms' counters and rotation, once per room for the whole batch.
-            room_counters::flush(c)
+            room_counters::flush(c)?;
+            // Only Postgres tells other processes what was appended.
+            let appended = match c {
+                DbConn::Postgres(_) => journal_appended(),
+                DbConn::Sqlite(_) => None,
+            };
+            Ok(((), appended))
         })
     }));
     if !matches!(committed, Ok(Ok(()))) {
         recipients::forget();
         room_counters::forget();
+        rule_cache::forget();
     }
     let outcome = match committed {
         Ok(Ok(())) => Ok(()),

@@ -470,15 +470,10 @@ pub async fn local_profile(state: &AppState, nick: &str) -> Result<UserProfile, 
 /// How stale a user's last-activity time may get: idle time is shown in seconds.
 const ACTIVE_RESOLUTION_MS: i64 = 1000;
 
-/// Records that the user did something (for idle time). Writes at most once a second per user:
-/// the read is a cached statement, while every `UPDATE` is compiled again.
+/// Records that the user did something (for idle time): at most once a second per user, and
+/// without a read in between (`db::users::touch_active`).
 pub fn mark_active(conn: &mut Conn, user_id: &str) -> Result<(), ApiError> {
-    let now = now_ms();
-    let last = db::users::last_active_ms(conn, user_id)?;
-    if last.is_some_and(|last| now - last < ACTIVE_RESOLUTION_MS) {
-        return Ok(());
-    }
-    db::users::touch_active(conn, user_id, now).map_err(ApiError::from)
+    db::users::touch_active(conn, user_id, now_ms(), ACTIVE_RESOLUTION_MS).map_err(ApiError::from)
 }
 
 #[cfg(test)]

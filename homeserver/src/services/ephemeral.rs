@@ -16,11 +16,18 @@
 //! is still the last log event's `seq`); on the event stream it is an SSE message without an
 //! `id:` line, so `Last-Event-ID` stays the log cursor. A client acknowledges log events only.
 //!
+//! # Several processes
+//!
+//! On Postgres several homeserver processes may share the database, and a user's devices may
+//! poll any of them: each item is also sent to the other processes (`NOTIFY`, see
+//! [`crate::db::pg_relay`]), whose listeners publish it to their own devices. An item for more
+//! users than a notification can name (about 160: a big channel's typing) stays in the
+//! process that published it.
+//!
 //! # Not yet
 //!
-//! Delivery is per process: on Postgres with several processes, a device polling another
-//! process does not get what this process publishes. Federation will carry ephemeral items
-//! between servers in the relay transaction; the receiving server publishes them here.
+//! Federation will carry ephemeral items between servers in the relay transaction; the
+//! receiving server publishes them here.
 
 use std::time::Duration;
 
@@ -36,6 +43,9 @@ pub const TYPING_LIFETIME: Duration = Duration::from_secs(5);
 /// Presence changes and receipts reach devices that poll within this. They are a view of state
 /// a client can also read (profiles, receipts), so a device that misses one loses nothing.
 pub const STATE_LIFETIME: Duration = Duration::from_secs(30);
+
+/// Longest lifetime an item relayed to other processes keeps (a bound on what they hold).
+const MAX_RELAYED_LIFETIME: Duration = Duration::from_secs(60);
 
 /// How long an ephemeral event of `kind` is delivered.
 pub fn lifetime(kind: EventKind) -> Duration {
@@ -88,10 +98,17 @@ pub fn publish(
     if event.seq != 0 {
         return Err(ApiError::internal("an ephemeral event has seq 0"));
     }
-    if !state.notifier.has_slot_for(recipients) {
+    // Other processes sharing a Postgres database deliver it to the devices polling them.
+    let elsewhere = state.db.is_shared();
+    if !elsewhere && !state.notifier.has_slot_for(recipients) {
         return Ok(0);
     }
     let json = serde_json::to_vec(event).map_err(ApiError::internal)?;
+    if elsewhere {
+        state
+            .db
+            .relay_ephemeral(recipients, &json, lifetime.min(MAX_RELAYED_LIFETIME));
+    }
     let reached = state
         .notifier
         .publish_ephemeral(recipients, json.into_boxed_slice(), lifetime);

@@ -241,6 +241,9 @@ pub async fn send(state: &AppState, session: &Session, out: Outgoing) -> Result<
     let (event, queued) = state
         .db
         .write(move |conn| {
+            // A send changes no channel, membership, ban, mute or remote membership: what it
+            // reads of them may serve the next send (`db::rule_cache`). Keep it that way.
+            db::rule_cache::keep_for_this_write();
             if let Some(txn_id) = &out.txn_id {
                 if let Some(stored) = db::devices::txn_response(conn, &session.device_id, txn_id)? {
                     let event: Event = serde_json::from_str(&stored).map_err(ApiError::internal)?;

@@ -1,0 +1,167 @@
+//! Several homeserver processes on one Postgres database (issue 23): what one process changes,
+//! the others act on at once, and what is never stored (typing) reaches devices polling any of
+//! them. (`postgres.rs` covers delivery and order across processes.)
+
+use std::time::Duration;
+
+use hearth_tests::api::{Api, User, PASSWORD};
+use hearth_tests::eventually;
+use hearth_tests::postgres::PgCluster;
+use hearth_tests::process::Homeserver;
+use serde_json::json;
+
+async fn one_poll_waiting(url: &str) {
+    let metrics = Api::new(url);
+    eventually(Duration::from_secs(10), "the poll to wait", || async {
+        let (_, text) = metrics.get_text("/metrics").await;
+        text.contains("hearth_active_long_polls 1").then_some(())
+    })
+    .await;
+}
+
+async fn register(url: &str, nick: &str) -> User {
+    let body = Api::new(url)
+        .post(
+            "/api/v1/register",
+            json!({"nick": nick, "password": PASSWORD}),
+        )
+        .await
+        .expect(201);
+    let token = body["token"].as_str().expect("token");
+    User {
+        nick: nick.to_string(),
+        device_id: body["device_id"].as_str().expect("device_id").to_string(),
+        api: Api::new(url).with_token(token),
+    }
+}
+
+async fn send(user: &User, to: &str, body: &str) -> hearth_tests::api::Reply {
+    user.api
+        .post("/api/v1/messages", json!({"to": to, "body": body}))
+        .await
+}
+
+async fn mode(user: &User, channel: &str, modes: &str, arg: Option<&str>) {
+    let body = match arg {
+        Some(arg) => json!({"modes": modes, "arg": arg}),
+        None => json!({"modes": modes}),
+    };
+    user.api
+        .post(&format!("/api/v1/channels/{channel}/mode"), body)
+        .await
+        .expect(200);
+}
+
+#[actix_web::test]
+async fn what_one_process_changes_the_other_acts_on_at_once() {
+    let Some(pg) = PgCluster::start_or_skip("what_one_process_changes_the_other_acts_on_at_once")
+    else {
+        return;
+    };
+    let url = pg.database();
+    let a = Homeserver::start_with("hs1.test", &[("DBURL", url.as_str())]);
+    let data = a.data_dir().to_string_lossy().into_owned();
+    let b = Homeserver::start_with(
+        "hs1.test",
+        &[("DBURL", url.as_str()), ("DATA_DIR", data.as_str())],
+    );
+    let op = register(&a.url, "oper").await;
+    let bob = register(&b.url, "bob").await;
+    op.join("#hall").await;
+    bob.join("#hall").await;
+
+    // bob's sends through B: B's writer now knows #hall's rules and bob's standing.
+    for i in 0..3 {
+        send(&bob, "#hall", &format!("before {i}"))
+            .await
+            .expect(201);
+    }
+    // The operator bans bob through A (which also puts him out): B refuses bob's next send at
+    // once, and lets him back only after the ban is lifted and he has joined again.
+    mode(&op, "hall", "+b", Some("bob")).await;
+    let refused = send(&bob, "#hall", "while banned").await;
+    assert_eq!(refused.status, 403, "{}", refused.body);
+    mode(&op, "hall", "-b", Some("bob@*")).await;
+    bob.join("#hall").await;
+    send(&bob, "#hall", "after the ban").await.expect(201);
+    // Moderated through A: B refuses bob (no voice), then lets him speak once voiced.
+    mode(&op, "hall", "+m", None).await;
+    send(&bob, "#hall", "moderated")
+        .await
+        .expect_error(403, "moderated");
+    mode(&op, "hall", "+v", Some("bob")).await;
+    send(&bob, "#hall", "voiced").await.expect(201);
+    // And sends through both processes share one numbering of the room.
+    send(&op, "#hall", "from a").await.expect(201);
+    send(&bob, "#hall", "from b").await.expect(201);
+    let history = op
+        .api
+        .get("/api/v1/history?target=%23hall&limit=50")
+        .await
+        .expect(200);
+    let bodies: Vec<&str> = history["events"]
+        .as_array()
+        .expect("events")
+        .iter()
+        .filter(|e| e["type"] == "message")
+        .filter_map(|e| e["body"].as_str())
+        .collect();
+    assert_eq!(
+        bodies,
+        [
+            "from b",
+            "from a",
+            "voiced",
+            "after the ban",
+            "before 2",
+            "before 1",
+            "before 0"
+        ],
+        "newest first, nothing refused stored"
+    );
+}
+
+#[actix_web::test]
+async fn typing_reaches_a_device_polling_another_process() {
+    let Some(pg) = PgCluster::start_or_skip("typing_reaches_a_device_polling_another_process")
+    else {
+        return;
+    };
+    let url = pg.database();
+    let a = Homeserver::start_with("hs1.test", &[("DBURL", url.as_str())]);
+    let data = a.data_dir().to_string_lossy().into_owned();
+    let b = Homeserver::start_with(
+        "hs1.test",
+        &[("DBURL", url.as_str()), ("DATA_DIR", data.as_str())],
+    );
+    let ann = register(&a.url, "ann").await;
+    let bob = register(&b.url, "bob").await;
+    ann.join("#den").await;
+    bob.join("#den").await;
+    let cursor = bob.sync(None, 0).await["next"].as_i64().expect("next");
+
+    // bob waits on B; ann types through A.
+    let waiting = bob.clone();
+    let poll = actix_web::rt::spawn(async move { waiting.sync(Some(cursor), 30).await });
+    one_poll_waiting(&b.url).await;
+    ann.api
+        .post("/api/v1/typing", json!({"target": "#den", "typing": true}))
+        .await
+        .expect(204);
+    let got = poll.await.expect("poll");
+    let events = got["events"].as_array().expect("events");
+    assert!(
+        events
+            .iter()
+            .any(|e| e["type"] == "typing" && e["from"] == "ann@hs1.test" && e["seq"] == 0),
+        "ann's typing reached bob through the other process: {got}"
+    );
+    // A message through A wakes the same poll on B as before.
+    let waiting = bob.clone();
+    let next = got["next"].as_i64().expect("next");
+    let poll = actix_web::rt::spawn(async move { waiting.sync(Some(next), 30).await });
+    one_poll_waiting(&b.url).await;
+    send(&ann, "#den", "hello from a").await.expect(201);
+    let got = poll.await.expect("poll");
+    assert_eq!(User::bodies(&got), ["hello from a"]);
+}
