@@ -60,7 +60,7 @@ async fn await_body(user: &LoadUser, cursor: &mut i64, body: &str, within: Durat
 /// Runs `dm`.
 pub async fn dm(common: &Common, args: &DmArgs) -> Result<Report> {
     let setup = Instant::now();
-    let pair = Pair::start().await?;
+    let pair = Pair::start(common).await?;
     let t = tag();
     let alice = LoadUser::register(&pair.hs1.http, &format!("a{t}")).await?;
     let bob = LoadUser::register(&pair.hs2.http, &format!("b{t}")).await?;
@@ -178,7 +178,7 @@ async fn send_many(user: &LoadUser, to: String, quota: u64, until: Instant) -> (
 /// Runs `relay`.
 pub async fn relay(common: &Common, args: &RelayArgs) -> Result<Report> {
     let setup = Instant::now();
-    let mut pair = Pair::start().await?;
+    let mut pair = Pair::start(common).await?;
     let t = tag();
     let pairs = args.pairs.max(1);
     let senders = register_many(&pair.hs1.http, &format!("rs{t}_"), pairs, 16).await?;
