@@ -282,7 +282,11 @@ pub async fn relay(common: &Common, args: &RelayArgs) -> Result<Report> {
     pair.hs2.note_cpu(&mut report, cpu.1, elapsed);
     rename_last(&mut report, "hs2_cpu_cores");
     note_both(&mut report, &pair);
-    if let Some(size) = pair.hs1.data_file_size("hearth.db-wal") {
+    if let Some(size) = pair
+        .hs1
+        .data_file_size("hearth.db-wal")
+        .filter(|_| pair.hs1.database.is_none())
+    {
         report.note("hs1_wal_bytes", size);
     }
     Ok(report)
