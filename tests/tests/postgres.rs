@@ -701,6 +701,13 @@ async fn a_kill_9_of_one_process_while_both_take_sends_loses_no_acknowledged_sen
     for (id, (_, body)) in &acked {
         assert!(ids.contains(id), "acknowledged {body} is in the log");
     }
+    eprintln!(
+        "acknowledged {} (through b {}), failed on b {}, stored without an answer {}",
+        acked.len(),
+        acked.values().filter(|(_, b)| b.starts_with("k1")).count(),
+        failed_on_b.len(),
+        seen_a.len() - acked.len()
+    );
 
     // The restarted process takes sends again, and the survivor delivers them.
     let mut cursor = reader_a.sync(None, 0).await["next"].as_i64().unwrap();
