@@ -106,15 +106,21 @@ impl Group {
         }
     }
 
-    /// Notes peak RSS (summed over the processes, and per process when several) and the
-    /// storage of the first.
+    /// Notes peak and final RSS (summed over the processes, and the peak per process when
+    /// several) and the storage.
     pub fn finish(&self, report: &mut Report) {
-        self.targets[0].finish(report);
         if self.len() == 1 {
-            return;
+            return self.targets[0].finish(report);
         }
         let peaks: Vec<Option<u64>> = self.targets.iter().map(Target::peak_rss_kib).collect();
         report.server_peak_rss_kib = peaks.iter().copied().sum::<Option<u64>>();
+        let end: Option<u64> = self.targets.iter().map(Target::rss_kib).sum();
+        if let Some(kib) = end {
+            report.note("server_rss_kib_end", kib);
+        }
+        if let Some(db) = &self.targets[0].database {
+            report.note("database", db.name.as_str());
+        }
         for (i, peak) in peaks.into_iter().enumerate() {
             if let Some(kib) = peak {
                 report.note(&format!("process{i}_peak_rss_kib"), kib);
