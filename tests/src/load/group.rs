@@ -9,10 +9,17 @@ use std::time::Duration;
 use anyhow::{Context, Result};
 
 use super::client::LoadUser;
+use super::procfs;
 use super::report::Report;
 use super::target::{self, Target};
 use super::Common;
 use crate::process::ServerProcess;
+
+/// CPU times at one moment ([`Group::cpu_ticks`]).
+pub struct CpuMark {
+    servers: Vec<Option<u64>>,
+    postgres: Option<u64>,
+}
 
 /// One or more homeservers serving as one.
 pub struct Group {
@@ -76,14 +83,36 @@ impl Group {
         }
     }
 
-    /// CPU time of each process so far, in clock ticks.
-    pub fn cpu_ticks(&self) -> Vec<Option<u64>> {
-        self.targets.iter().map(Target::cpu_ticks).collect()
+    /// CPU time of each process so far (and of the Postgres cluster, when it runs here), in
+    /// clock ticks.
+    pub fn cpu_ticks(&self) -> CpuMark {
+        CpuMark {
+            servers: self.targets.iter().map(Target::cpu_ticks).collect(),
+            postgres: self.postmaster().and_then(procfs::tree_cpu_ticks),
+        }
+    }
+
+    fn postmaster(&self) -> Option<u32> {
+        self.targets.first()?.database.as_ref()?.postmaster
     }
 
     /// Notes the average CPU use (in cores) between `before` and now: summed over the
-    /// processes as `server_cpu_cores`, and per process (`process<i>_cpu_cores`) when several.
-    pub fn note_cpu(&self, report: &mut Report, before: &[Option<u64>], secs: f64) {
+    /// processes as `server_cpu_cores`, per process (`process<i>_cpu_cores`) when several, and
+    /// the Postgres cluster's (`postgres_cpu_cores`: the postmaster and all its backends,
+    /// other databases' too) when it runs on this machine.
+    pub fn note_cpu(&self, report: &mut Report, before: &CpuMark, secs: f64) {
+        if let (Some(b), Some(a)) = (
+            before.postgres,
+            self.postmaster().and_then(procfs::tree_cpu_ticks),
+        ) {
+            if secs > 0.0 {
+                report.note(
+                    "postgres_cpu_cores",
+                    round2(a.saturating_sub(b) as f64 / 100.0 / secs),
+                );
+            }
+        }
+        let before = &before.servers;
         if self.len() == 1 {
             return self.targets[0].note_cpu(report, before.first().copied().flatten(), secs);
         }

@@ -24,6 +24,9 @@ pub struct Database {
     pub name: String,
     /// Its URL, the `DBURL` of the homeservers that use it.
     pub url: String,
+    /// The server's postmaster, when it runs on this machine and its `postmaster.pid` can be
+    /// read (to measure the cluster's CPU).
+    pub postmaster: Option<u32>,
 }
 
 impl Database {
@@ -43,10 +46,12 @@ impl Database {
             &format!("CREATE DATABASE \"{name}\" ENCODING 'UTF8' TEMPLATE template0"),
         )
         .with_context(|| format!("create the database {name} through --dburl"))?;
+        let postmaster = postmaster_pid(&url);
         Ok(Database {
             admin_url: admin_url.to_string(),
             name,
             url,
+            postmaster,
         })
     }
 }
@@ -77,6 +82,22 @@ pub fn psql(url: &str, sql: &str) -> Result<Output> {
         );
     }
     Ok(out)
+}
+
+/// The postmaster's pid of the server at `url`: `SHOW data_directory` (superuser or
+/// `pg_read_all_settings`), then the first line of its `postmaster.pid`, if readable here.
+pub fn postmaster_pid(url: &str) -> Option<u32> {
+    let mut cmd = tool("psql").ok()?;
+    cmd.args(["-X", "-A", "-t", "-d", url, "-c", "SHOW data_directory"]);
+    let out = run_bounded(cmd, PSQL_TIMEOUT).ok()?;
+    let dir = String::from_utf8_lossy(&out.stdout).trim().to_string();
+    if !out.status.success() || dir.is_empty() {
+        return None;
+    }
+    let pidfile = std::fs::read_to_string(Path::new(&dir).join("postmaster.pid")).ok()?;
+    let pid: u32 = pidfile.lines().next()?.trim().parse().ok()?;
+    // The file may be stale or belong to another machine's server: the process must exist.
+    Path::new(&format!("/proc/{pid}")).exists().then_some(pid)
 }
 
 /// A command for the Postgres client tool `name` (`psql`, `pgbench`): on `PATH`, or in the
