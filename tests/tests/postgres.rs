@@ -443,3 +443,325 @@ async fn a_replayed_request_is_refused_by_every_process() {
         .await
         .expect_error(401, "replayed_request");
 }
+
+/// Every event of a device's log from the start, paged (`after=0`, then each `next`), without
+/// ephemeral events.
+async fn whole_log(user: &User) -> Vec<Value> {
+    let mut cursor = 0;
+    let mut all = Vec::new();
+    for _ in 0..10_000 {
+        let got = user.sync(Some(cursor), 0).await;
+        let next = got["next"].as_i64().expect("next");
+        let events = got["events"].as_array().expect("events").clone();
+        if events.is_empty() {
+            return all;
+        }
+        all.extend(events.into_iter().filter(|e| e["seq"].as_i64() != Some(0)));
+        cursor = next;
+    }
+    panic!("the log did not end within 10,000 pages");
+}
+
+/// A channel's events through `GET /api/v1/history` (paged back with `before`), oldest first.
+async fn channel_history(user: &User, channel: &str) -> Vec<Value> {
+    let target = channel.replace('#', "%23");
+    let mut before: Option<i64> = None;
+    let mut all = Vec::new();
+    for _ in 0..1_000 {
+        let mut path = format!("/api/v1/history?target={target}&limit=200");
+        if let Some(b) = before {
+            path.push_str(&format!("&before={b}"));
+        }
+        let got = user.api.get(&path).await.expect(200);
+        let events = got["events"].as_array().expect("events").clone();
+        let Some(oldest) = events.last() else {
+            all.reverse();
+            return all;
+        };
+        before = Some(oldest["seq"].as_i64().expect("seq"));
+        all.extend(events);
+    }
+    panic!("the history did not end within 1,000 pages");
+}
+
+/// `(id, seq, body)` of the message events of `log` whose body starts with `prefix`, in log
+/// order; checks that `seq` strictly increases over the whole log.
+fn messages(log: &[Value], prefix: &str) -> Vec<(String, i64, String)> {
+    let all = log
+        .iter()
+        .map(|e| e["seq"].as_i64().expect("seq"))
+        .collect::<Vec<_>>();
+    assert!(
+        all.windows(2).all(|w| w[0] < w[1]),
+        "seq strictly increasing: {all:?}"
+    );
+    log.iter()
+        .filter(|e| e["type"] == "message")
+        .filter_map(|e| {
+            let body = e["body"].as_str()?;
+            body.starts_with(prefix).then(|| {
+                (
+                    e["id"].as_str().expect("id").to_string(),
+                    e["seq"].as_i64().expect("seq"),
+                    body.to_string(),
+                )
+            })
+        })
+        .collect()
+}
+
+/// Checks that each sender's messages (`<sender>m<k>`) appear in the order it sent them.
+fn in_send_order(seen: &[(String, i64, String)]) {
+    let mut last: std::collections::HashMap<&str, u32> = std::collections::HashMap::new();
+    for (_, _, body) in seen {
+        let (sender, k) = body.rsplit_once('m').expect("<sender>m<k>");
+        let k: u32 = k.parse().expect("k");
+        if let Some(prev) = last.insert(sender, k) {
+            assert!(prev < k, "{sender}: m{k} after m{prev}");
+        }
+    }
+}
+
+/// Two processes sharing one database, one running as `a` and one on `a`'s data directory (the
+/// same server name and signing key).
+fn two_processes(url: &str) -> (Homeserver, Homeserver) {
+    let a = Homeserver::start_with("hs1.test", &[("DBURL", url)]);
+    let data = a.data_dir().to_string_lossy().into_owned();
+    let b = Homeserver::start_with("hs1.test", &[("DBURL", url), ("DATA_DIR", data.as_str())]);
+    (a, b)
+}
+
+#[actix_web::test]
+async fn two_processes_taking_sends_at_once_make_one_gap_free_order() {
+    const SENDERS_PER_PROCESS: usize = 4;
+    const EACH: usize = 50;
+    let Some(pg) = PgCluster::start_or_skip("two_processes_taking_sends_at_once") else {
+        return;
+    };
+    let url = pg.database();
+    let (a, b) = two_processes(&url);
+    let urls = [a.url.clone(), b.url.clone()];
+    let mut senders = Vec::new();
+    for (p, base) in urls.iter().enumerate() {
+        for i in 0..SENDERS_PER_PROCESS {
+            let user = User::register(base, &format!("p{p}s{i}")).await;
+            user.join("#race").await;
+            senders.push(user);
+        }
+    }
+    // One reader with a device on each process, reading the whole log afterwards, and two
+    // more devices following live during the sends (a cursor that skipped an event committed
+    // later with a smaller seq would lose it for good).
+    let reader_a = User::register(&a.url, "reader").await;
+    reader_a.join("#race").await;
+    let reader_b = User::login(&b.url, "reader").await;
+    let total = senders.len() * EACH;
+    let followers: Vec<_> = urls
+        .iter()
+        .map(|base| {
+            let base = base.clone();
+            actix_web::rt::spawn(async move {
+                let device = User::login(&base, "reader").await;
+                let mut cursor = 0;
+                let mut log = Vec::new();
+                let deadline = Instant::now() + Duration::from_secs(120);
+                while messages(&log, "p").len() < total {
+                    assert!(Instant::now() < deadline, "follower on {base} got too few");
+                    let got = device.sync(Some(cursor), 5).await;
+                    cursor = got["next"].as_i64().unwrap();
+                    log.extend(log_only(got)["events"].as_array().unwrap().clone());
+                }
+                messages(&log, "p")
+            })
+        })
+        .collect();
+
+    let sending: Vec<_> = senders
+        .into_iter()
+        .map(|user| {
+            actix_web::rt::spawn(async move {
+                let mut acked = Vec::new();
+                for k in 0..EACH {
+                    let event = user.say("#race", &format!("{}m{k}", user.nick)).await;
+                    acked.push((
+                        event["id"].as_str().expect("id").to_string(),
+                        event["seq"].as_i64().expect("seq"),
+                    ));
+                }
+                acked
+            })
+        })
+        .collect();
+    let mut acked = std::collections::HashMap::new();
+    for s in sending {
+        for (id, seq) in s.await.unwrap() {
+            assert!(acked.insert(id, seq).is_none(), "one id per send");
+        }
+    }
+    assert_eq!(acked.len(), total);
+
+    let seen_a = messages(&whole_log(&reader_a).await, "p");
+    let seen_b = messages(&whole_log(&reader_b).await, "p");
+    assert_eq!(seen_a.len(), total, "every acknowledged send once");
+    assert_eq!(seen_a, seen_b, "the same order through either process");
+    for reader in [&reader_a, &reader_b] {
+        let history = messages(&channel_history(reader, "#race").await, "p");
+        assert_eq!(history, seen_a, "the channel's history has the same order");
+    }
+    for follower in followers {
+        assert_eq!(follower.await.unwrap(), seen_a, "live followers see it too");
+    }
+    for (id, seq, body) in &seen_a {
+        assert_eq!(acked.get(id), Some(seq), "{body}: stored as acknowledged");
+    }
+    in_send_order(&seen_a);
+    let from_b = seen_a
+        .iter()
+        .filter(|(_, _, b)| b.starts_with("p1"))
+        .count();
+    assert_eq!(from_b, total / 2, "half of them through b");
+}
+
+#[actix_web::test]
+async fn a_kill_9_of_one_process_while_both_take_sends_loses_no_acknowledged_send() {
+    use hearth_tests::load::client::Http;
+    const SENDERS_PER_PROCESS: usize = 4;
+    const EACH: usize = 60;
+    let Some(pg) = PgCluster::start_or_skip("a_kill_9_of_one_process_while_both_take_sends") else {
+        return;
+    };
+    let url = pg.database();
+    let (a, mut b) = two_processes(&url);
+    let urls = [a.url.clone(), b.url.clone()];
+    let mut senders = Vec::new();
+    for (p, base) in urls.iter().enumerate() {
+        for i in 0..SENDERS_PER_PROCESS {
+            let user = User::register(base, &format!("k{p}s{i}")).await;
+            user.join("#crash").await;
+            let token = user.api.token().expect("token").to_string();
+            senders.push((p, user.nick.clone(), token, Http::new(base)));
+        }
+    }
+    let reader_a = User::register(&a.url, "reader").await;
+    reader_a.join("#crash").await;
+
+    // Each sender sends EACH messages one after the other: a 201 is acknowledged, a
+    // connection error (the process is gone) is a failure, anything else is a bug. b's
+    // senders hold their last TAIL sends until b is killed, so that some always fail however
+    // fast b is.
+    const TAIL: usize = 10;
+    let acks = std::rc::Rc::new(std::cell::Cell::new(0usize));
+    let killed = std::rc::Rc::new(std::cell::Cell::new(false));
+    let sending: Vec<_> = senders
+        .into_iter()
+        .map(|(p, nick, token, http)| {
+            let (acks, killed) = (acks.clone(), killed.clone());
+            actix_web::rt::spawn(async move {
+                let (mut acked, mut failed) = (Vec::new(), Vec::new());
+                for k in 0..EACH {
+                    if p == 1 && k == EACH - TAIL {
+                        eventually(Duration::from_secs(120), "the kill", || {
+                            let done = killed.get();
+                            async move { done.then_some(()) }
+                        })
+                        .await;
+                    }
+                    let body = format!("{nick}m{k}");
+                    let msg = json!({"to": "#crash", "body": body});
+                    let post = awc::http::Method::POST;
+                    match http
+                        .call(post, "/api/v1/messages", Some(&token), Some(&msg))
+                        .await
+                    {
+                        Ok((201, event)) => {
+                            acks.set(acks.get() + 1);
+                            let id = event["id"].as_str().expect("id").to_string();
+                            acked.push((id, event["seq"].as_i64().expect("seq"), body));
+                        }
+                        Ok((status, answer)) => panic!("{body} via {p}: {status} {answer}"),
+                        Err(_) => failed.push(body),
+                    }
+                }
+                (p, acked, failed)
+            })
+        })
+        .collect();
+    // Kill b once a quarter of the sends are acknowledged, as it takes sends (unless it was
+    // fast enough to reach its held tail first).
+    let quarter = 2 * SENDERS_PER_PROCESS * EACH / 4;
+    eventually(Duration::from_secs(120), "a quarter of the sends", || {
+        let n = acks.get();
+        async move { (n >= quarter).then_some(()) }
+    })
+    .await;
+    b.kill();
+    killed.set(true);
+
+    let mut acked = std::collections::HashMap::new();
+    let (mut failed_on_a, mut failed_on_b) = (Vec::new(), Vec::new());
+    for s in sending {
+        let (p, ok, failed) = s.await.unwrap();
+        for (id, seq, body) in ok {
+            assert!(acked.insert(id, (seq, body)).is_none(), "one id per send");
+        }
+        if p == 0 {
+            failed_on_a.extend(failed);
+        } else {
+            failed_on_b.extend(failed);
+        }
+    }
+    assert_eq!(
+        failed_on_a,
+        Vec::<String>::new(),
+        "the surviving process takes every send"
+    );
+    assert!(
+        failed_on_b.len() >= SENDERS_PER_PROCESS * TAIL,
+        "sends to the killed process fail"
+    );
+
+    // Read through the survivor, and through b started again on the same database.
+    b.restart();
+    let reader_b = User::login(&b.url, "reader").await;
+    let seen_a = messages(&whole_log(&reader_a).await, "k");
+    let seen_b = messages(&whole_log(&reader_b).await, "k");
+    assert_eq!(
+        seen_a, seen_b,
+        "one order through the survivor and the restarted one"
+    );
+    for reader in [&reader_a, &reader_b] {
+        let history = messages(&channel_history(reader, "#crash").await, "k");
+        assert_eq!(history, seen_a, "the channel's history has the same order");
+    }
+    in_send_order(&seen_a);
+    let mut ids = std::collections::HashSet::new();
+    for (id, seq, body) in &seen_a {
+        assert!(ids.insert(id.clone()), "{body} stored once");
+        match acked.get(id) {
+            Some((acked_seq, acked_body)) => assert_eq!((acked_seq, acked_body), (seq, body)),
+            // A send whose answer the kill cut off may have been committed: whole, once.
+            None => assert!(failed_on_b.contains(body), "{body}: stored but never sent"),
+        }
+    }
+    for (id, (_, body)) in &acked {
+        assert!(ids.contains(id), "acknowledged {body} is in the log");
+    }
+    eprintln!(
+        "acknowledged {} (through b {}), failed on b {}, stored without an answer {}",
+        acked.len(),
+        acked.values().filter(|(_, b)| b.starts_with("k1")).count(),
+        failed_on_b.len(),
+        seen_a.len() - acked.len()
+    );
+
+    // The restarted process takes sends again, and the survivor delivers them.
+    let mut cursor = reader_a.sync(None, 0).await["next"].as_i64().unwrap();
+    let after = User::login(&b.url, "k1s0").await;
+    let sent = after.say("#crash", "after the restart").await;
+    let got = reader_a
+        .wait_for(&mut cursor, "the send after the restart", |e| {
+            e["body"] == "after the restart"
+        })
+        .await;
+    assert_eq!(got["id"], sent["id"]);
+}

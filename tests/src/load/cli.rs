@@ -4,8 +4,8 @@ use anyhow::Result;
 
 use super::report::Report;
 use super::{
-    fanout, federation, irc, latency, mentions, polls, raw, rich, search, sends, smoke, startup,
-    unread, uploads, Common,
+    fanout, federation, irc, latency, mentions, pgbench, polls, raw, rich, search, sends, smoke,
+    startup, unread, uploads, Common,
 };
 
 /// Load generator for Hearth homeservers and federation (see BENCHMARKS.md).
@@ -59,12 +59,49 @@ pub enum Scenario {
     RawSqlite(raw::SqliteArgs),
     /// Baseline: trivial actix-web handler.
     RawHttp(raw::HttpArgs),
+    /// Baseline: Debian's `pgbench` on a fresh database of `--dburl`, one single-row `INSERT`
+    /// per transaction (autocommit) into a chat-event-shaped table: commits/s and latency,
+    /// as pgbench reports them.
+    RawPostgres(pgbench::Args),
     /// Every cheap scenario for about two seconds with small sizes (CI).
     Smoke,
 }
 
-/// Runs one scenario.
+impl Scenario {
+    /// Whether the scenario runs on `--processes N` homeservers.
+    pub fn multi_process(&self) -> bool {
+        matches!(
+            self,
+            Scenario::Sends(_) | Scenario::Latency(_) | Scenario::Fanout(_)
+        )
+    }
+
+    /// The storage measured, as noted in every report.
+    fn backend(&self, common: &Common) -> &'static str {
+        match self {
+            Scenario::RawSqlite(_) => "sqlite",
+            Scenario::RawPostgres(_) => "postgres",
+            Scenario::RawHttp(_) => "none",
+            _ => common.backend(),
+        }
+    }
+}
+
+/// Runs one scenario; its report notes the backend and the number of processes.
 pub async fn run(common: &Common, scenario: &Scenario) -> Result<Report> {
+    common.check(scenario.multi_process())?;
+    let mut report = run_scenario(common, scenario).await?;
+    report.note("backend", scenario.backend(common));
+    let processes = if scenario.multi_process() {
+        common.processes.max(1)
+    } else {
+        1
+    };
+    report.note("processes", processes as u64);
+    Ok(report)
+}
+
+async fn run_scenario(common: &Common, scenario: &Scenario) -> Result<Report> {
     match scenario {
         Scenario::Sends(a) => sends::run(common, a).await,
         Scenario::Latency(a) => latency::run(common, a).await,
@@ -82,6 +119,7 @@ pub async fn run(common: &Common, scenario: &Scenario) -> Result<Report> {
         Scenario::IrcIdle(a) => irc::run(common, a).await,
         Scenario::RawSqlite(a) => raw::sqlite(common, a),
         Scenario::RawHttp(a) => raw::http(common, a).await,
+        Scenario::RawPostgres(a) => pgbench::run(common, a),
         Scenario::Smoke => anyhow::bail!("smoke runs through smoke::run"),
     }
 }

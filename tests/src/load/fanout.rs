@@ -1,13 +1,14 @@
 //! `fanout`: one message into a channel whose `members` all hold a long-poll; measures, per
-//! round, the time from the send until each member has the message.
+//! round, the time from the send until each member has the message. With `--processes N`,
+//! member `i` polls process `i mod N`; the sender sends through the first.
 
 use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result};
 
 use super::client::{cursors_at_end, join_all, register_many, Http, LoadUser};
+use super::group::Group;
 use super::report::{Percentiles, Report};
-use super::target::Target;
 use super::{secs, tag, Common};
 
 /// Parameters of `fanout`.
@@ -27,8 +28,8 @@ pub struct Args {
 /// One round: every member opens a poll, the sender sends, each member's arrival is timed.
 /// Returns the arrival delays and the failures; updates the cursors.
 async fn round(
-    target: &Target,
-    polls: &Http,
+    group: &Group,
+    polls: &[Http],
     users: &[LoadUser],
     sender: &LoadUser,
     channel: &str,
@@ -37,9 +38,11 @@ async fn round(
     let sent_at = std::rc::Rc::new(std::cell::Cell::new(None::<Instant>));
     let mut handles = Vec::with_capacity(users.len());
     let opener = std::rc::Rc::new(tokio::sync::Semaphore::new(256));
-    for (user, cursor) in users.iter().zip(cursors.iter()) {
+    let mut want = vec![0.0; group.len()];
+    for (i, (user, cursor)) in users.iter().zip(cursors.iter()).enumerate() {
+        want[i % group.len().max(1)] += 1.0;
         let (polls, token, cursor, sent_at, opener) = (
-            polls.clone(),
+            polls[i % polls.len().max(1)].clone(),
             user.token.clone(),
             *cursor,
             sent_at.clone(),
@@ -56,8 +59,8 @@ async fn round(
             anyhow::Ok((next, got.then_some(delay).flatten()))
         }));
     }
-    let parked = target
-        .wait_polls_at_least(users.len() as f64, Duration::from_secs(60))
+    let parked = group
+        .wait_metric_each("hearth_active_long_polls", &want, Duration::from_secs(60))
         .await;
     if parked < users.len() as f64 {
         eprintln!("fanout: only {parked} of {} polls parked", users.len());
@@ -92,10 +95,10 @@ async fn round(
 /// Runs the scenario.
 pub async fn run(common: &Common, args: &Args) -> Result<Report> {
     super::procfs::raise_nofile(2 * args.members as u64 + 1_000);
-    let target = Target::homeserver(common, "load.test", &[])?;
+    let group = Group::homeservers(common, "load.test", &[])?;
     let setup = Instant::now();
     let users = register_many(
-        &target.http,
+        &group.first().http,
         &format!("f{}_", tag()),
         args.members + 1,
         args.register_concurrency,
@@ -108,19 +111,23 @@ pub async fn run(common: &Common, args: &Args) -> Result<Report> {
     let mut cursors = cursors_at_end(members).await?;
     let setup_s = secs(setup.elapsed());
 
-    let polls = Http::new(target.http.base());
+    let polls: Vec<Http> = group
+        .targets
+        .iter()
+        .map(|t| Http::new(t.http.base()))
+        .collect();
     let mut report = Report::new("fanout", "deliveries");
     // Warm-up round, not measured.
-    round(&target, &polls, members, sender, &channel, &mut cursors).await?;
+    round(&group, &polls, members, sender, &channel, &mut cursors).await?;
     let until = Instant::now() + common.duration();
     let mut delays = Vec::new();
     let mut last_times = Vec::new();
     let mut rounds = 0u64;
-    let cpu_before = target.cpu_ticks();
+    let cpu_before = group.cpu_ticks();
     let began = Instant::now();
     while rounds < args.rounds.max(1) as u64 && (rounds == 0 || Instant::now() < until) {
         let (round_delays, failures) =
-            round(&target, &polls, members, sender, &channel, &mut cursors).await?;
+            round(&group, &polls, members, sender, &channel, &mut cursors).await?;
         if let Some(last) = round_delays.iter().max() {
             last_times.push(*last);
         }
@@ -140,7 +147,7 @@ pub async fn run(common: &Common, args: &Args) -> Result<Report> {
     report.note("register_s", register_s);
     report.note("setup_s", setup_s);
     let seconds = report.seconds;
-    target.note_cpu(&mut report, cpu_before, seconds);
-    target.finish(&mut report);
+    group.note_cpu(&mut report, &cpu_before, seconds);
+    group.finish(&mut report);
     Ok(report)
 }

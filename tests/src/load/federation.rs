@@ -60,7 +60,7 @@ async fn await_body(user: &LoadUser, cursor: &mut i64, body: &str, within: Durat
 /// Runs `dm`.
 pub async fn dm(common: &Common, args: &DmArgs) -> Result<Report> {
     let setup = Instant::now();
-    let pair = Pair::start().await?;
+    let pair = Pair::start(common).await?;
     let t = tag();
     let alice = LoadUser::register(&pair.hs1.http, &format!("a{t}")).await?;
     let bob = LoadUser::register(&pair.hs2.http, &format!("b{t}")).await?;
@@ -178,7 +178,7 @@ async fn send_many(user: &LoadUser, to: String, quota: u64, until: Instant) -> (
 /// Runs `relay`.
 pub async fn relay(common: &Common, args: &RelayArgs) -> Result<Report> {
     let setup = Instant::now();
-    let mut pair = Pair::start().await?;
+    let mut pair = Pair::start(common).await?;
     let t = tag();
     let pairs = args.pairs.max(1);
     let senders = register_many(&pair.hs1.http, &format!("rs{t}_"), pairs, 16).await?;
@@ -282,7 +282,11 @@ pub async fn relay(common: &Common, args: &RelayArgs) -> Result<Report> {
     pair.hs2.note_cpu(&mut report, cpu.1, elapsed);
     rename_last(&mut report, "hs2_cpu_cores");
     note_both(&mut report, &pair);
-    if let Some(size) = pair.hs1.data_file_size("hearth.db-wal") {
+    if let Some(size) = pair
+        .hs1
+        .data_file_size("hearth.db-wal")
+        .filter(|_| pair.hs1.database.is_none())
+    {
         report.note("hs1_wal_bytes", size);
     }
     Ok(report)

@@ -1,7 +1,8 @@
 //! `latency`: one client sends into a channel at a fixed rate while `receivers` members
 //! long-poll (or, with `--transport sse`, hold an event stream); each message carries its send
 //! time, and every receiver records send → delivery. A final `end` message releases the
-//! receivers.
+//! receivers. With `--processes N` the sender talks to the first process and the receivers
+//! to the others, round-robin, so the figure is the wake-up across processes.
 
 use std::cell::{Cell, RefCell};
 use std::rc::Rc;
@@ -11,8 +12,8 @@ use anyhow::{Context, Result};
 use tokio::sync::Semaphore;
 
 use super::client::{join_all, register_many, LoadUser};
+use super::group::Group;
 use super::report::{Percentiles, Report};
-use super::target::Target;
 use super::{secs, tag, Common, MAX_OPS};
 use crate::sse::{self, SseBuffer};
 
@@ -185,10 +186,10 @@ async fn receiver(user: LoadUser, anchor: Instant, gathered: Rc<RefCell<Gathered
 
 /// Runs the scenario.
 pub async fn run(common: &Common, args: &Args) -> Result<Report> {
-    let target = Target::homeserver(common, "load.test", &[])?;
+    let group = Group::homeservers(common, "load.test", &[])?;
     let setup = Instant::now();
     let users = register_many(
-        &target.http,
+        &group.first().http,
         &format!("l{}_", tag()),
         args.receivers + 1,
         16,
@@ -203,10 +204,16 @@ pub async fn run(common: &Common, args: &Args) -> Result<Report> {
     let (from, until) = common.window();
     let hard_stop = until + Duration::from_secs(30);
     let gathered = Rc::new(RefCell::new(Gathered::default()));
+    // Receiver `i` on process `1 + i mod (N - 1)`; all on the one process when N = 1.
+    let others = group.len().saturating_sub(1);
+    let process_of = |i: usize| if others == 0 { 0 } else { 1 + i % others };
+    let mut parked = vec![0.0; group.len()];
     let receivers: Vec<_> = users[1..]
         .iter()
-        .map(|u| {
-            let (u, g) = (u.clone(), gathered.clone());
+        .enumerate()
+        .map(|(i, u)| {
+            parked[process_of(i)] += 1.0;
+            let (u, g) = (group.user_on(u, process_of(i)), gathered.clone());
             match args.transport {
                 Transport::Poll => actix_web::rt::spawn(receiver(u, anchor, g, hard_stop)),
                 Transport::Sse => actix_web::rt::spawn(stream_receiver(u, anchor, g, hard_stop)),
@@ -214,15 +221,11 @@ pub async fn run(common: &Common, args: &Args) -> Result<Report> {
         })
         .collect();
     // Let every receiver park its first poll (or open its stream).
-    target
-        .wait_metric_at_least(
-            args.transport.gauge(),
-            args.receivers as f64,
-            Duration::from_secs(10),
-        )
+    group
+        .wait_metric_each(args.transport.gauge(), &parked, Duration::from_secs(10))
         .await;
 
-    let cpu_before = target.cpu_ticks();
+    let cpu_before = group.cpu_ticks();
     let began = Instant::now();
     let permits = std::sync::Arc::new(Semaphore::new(args.in_flight.max(1)));
     let sent = Rc::new(Cell::new(0u64));
@@ -296,8 +299,8 @@ pub async fn run(common: &Common, args: &Args) -> Result<Report> {
     report.note("receivers", args.receivers as u64);
     report.note("transport", args.transport.name());
     report.note("setup_s", setup_s);
-    target.note_cpu(&mut report, cpu_before, sending.as_secs_f64());
-    target.finish(&mut report);
+    group.note_cpu(&mut report, &cpu_before, sending.as_secs_f64());
+    group.finish(&mut report);
     Ok(report)
 }
 

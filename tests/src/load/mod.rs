@@ -14,15 +14,21 @@
 //!   [`federation`] (dm and relay), [`startup`], [`raw`] (raw-sqlite, raw-http), [`rich`] (sends, reactions and
 //!   reads mixed), [`unread`] (conversation list after a burst), [`mentions`] (sends with and
 //!   without a mention into a big channel), [`search`] (full-text search beside a `LIKE` scan),
-//!   [`irc`] (`irc-idle`: idle IRC clients on the gateway and on ngIRCd), [`smoke`].
+//!   [`irc`] (`irc-idle`: idle IRC clients on the gateway and on ngIRCd), [`pgbench`]
+//!   (`raw-postgres`), [`smoke`].
+//! - [`pg`]: fresh Postgres databases for `--dburl`; [`group`]: `--processes N` homeservers on
+//!   one database.
 
 pub mod cli;
 pub mod client;
 pub mod fanout;
 pub mod federation;
+pub mod group;
 pub mod irc;
 pub mod latency;
 pub mod mentions;
+pub mod pg;
+pub mod pgbench;
 pub mod polls;
 pub mod procfs;
 pub mod raw;
@@ -65,6 +71,19 @@ pub struct Common {
     /// (e.g. `--server-env RUST_LOG=warn`; the harness's default is `RUST_LOG=info`).
     #[arg(long = "server-env", global = true, value_parser = parse_env)]
     pub server_env: Vec<(String, String)>,
+    /// Run the homeservers this tool starts on Postgres: a URL (loopback only) of an existing
+    /// database, as a role allowed to `CREATE DATABASE`, e.g.
+    /// `postgres://postgres@127.0.0.1:5432/postgres`. Each homeserver (or each group of
+    /// `--processes`) gets a fresh database `hearth_load_<tag>_<n>` there, made with `psql`
+    /// and dropped at the end. Without it: SQLite in the data directory. `raw-postgres` needs it.
+    #[arg(long, global = true)]
+    pub dburl: Option<String>,
+    /// Homeservers on one database for `sends`, `latency` and `fanout` (needs `--dburl`): the
+    /// same server name and signing key, clients spread over them (`sends`: senders
+    /// round-robin; `latency`: the sender on the first, receivers on the others; `fanout`:
+    /// members round-robin). CPU and peak RSS are summed over the processes.
+    #[arg(long, global = true, default_value_t = 1)]
+    pub processes: usize,
 }
 
 fn parse_env(s: &str) -> Result<(String, String), String> {
@@ -75,6 +94,41 @@ fn parse_env(s: &str) -> Result<(String, String), String> {
 }
 
 impl Common {
+    /// Refuses option combinations that cannot work, before anything starts.
+    pub fn check(&self, multi_process: bool) -> anyhow::Result<()> {
+        if let Some(url) = &self.dburl {
+            pg::check_loopback(url)?;
+        }
+        if self.processes == 0 || self.processes > 64 {
+            anyhow::bail!("--processes must be between 1 and 64");
+        }
+        if self.processes > 1 {
+            if self.dburl.is_none() {
+                anyhow::bail!(
+                    "--processes {} needs --dburl: several processes share one Postgres \
+                     database (SQLite is one process's file)",
+                    self.processes
+                );
+            }
+            if self.url.is_some() {
+                anyhow::bail!("--processes starts homeservers, --url targets a running one");
+            }
+            if !multi_process {
+                anyhow::bail!("--processes > 1 applies to sends, latency and fanout only");
+            }
+        }
+        Ok(())
+    }
+
+    /// The storage of the homeservers this tool starts, as noted in reports.
+    pub fn backend(&self) -> &'static str {
+        match (&self.url, &self.dburl) {
+            (Some(_), _) => "as run (--url)",
+            (None, Some(_)) => "postgres",
+            (None, None) => "sqlite",
+        }
+    }
+
     /// The measured window, bounded to a day.
     pub fn duration(&self) -> Duration {
         Duration::from_secs_f64(self.duration.clamp(0.1, 86_400.0))

@@ -55,6 +55,35 @@ pub fn cpu_ticks(pid: u32) -> Option<u64> {
     Some(utime + stime)
 }
 
+/// CPU time of a process and of all its children, living and reaped, in clock ticks: for a
+/// Postgres postmaster, the whole cluster's (its backends are its children; a backend that
+/// exits is counted in the postmaster's `cutime`/`cstime` once reaped).
+pub fn tree_cpu_ticks(pid: u32) -> Option<u64> {
+    let fields = |p: u32| -> Option<Vec<u64>> {
+        let stat = std::fs::read_to_string(format!("/proc/{p}/stat")).ok()?;
+        let after = stat.rsplit_once(')')?.1.to_string();
+        // After `(comm)`: state, ppid, …, utime (11), stime (12), cutime (13), cstime (14).
+        let f: Vec<&str> = after.split_whitespace().collect();
+        let num = |i: usize| f.get(i).and_then(|v| v.parse::<u64>().ok());
+        Some(vec![num(1)?, num(11)?, num(12)?, num(13)?, num(14)?])
+    };
+    let own = fields(pid)?;
+    let mut total = own[1] + own[2] + own[3] + own[4];
+    for entry in std::fs::read_dir("/proc").ok()?.flatten() {
+        let Some(child) = entry
+            .file_name()
+            .to_str()
+            .and_then(|n| n.parse::<u32>().ok())
+        else {
+            continue;
+        };
+        if let Some(f) = fields(child).filter(|f| f[0] == u64::from(pid)) {
+            total += f[1] + f[2];
+        }
+    }
+    Some(total)
+}
+
 /// Number of open file descriptors of a process.
 pub fn open_fds(pid: u32) -> Option<usize> {
     Some(std::fs::read_dir(format!("/proc/{pid}/fd")).ok()?.count())

@@ -1,13 +1,14 @@
 //! `sends`: sustained acknowledged sends into one channel with `members` members, from
-//! `senders` concurrent clients, each waiting for its `201` before the next send.
+//! `senders` concurrent clients, each waiting for its `201` before the next send. With
+//! `--processes N`, sender `i` talks to process `i mod N`.
 
 use std::time::{Duration, Instant};
 
 use anyhow::Result;
 
 use super::client::{join_all, register_many, LoadUser};
+use super::group::Group;
 use super::report::{Percentiles, Report};
-use super::target::Target;
 use super::{secs, tag, Common, MAX_OPS};
 
 /// Parameters of `sends`.
@@ -53,23 +54,25 @@ async fn sender(user: &LoadUser, channel: &str, from: Instant, until: Instant) -
 
 /// Runs the scenario.
 pub async fn run(common: &Common, args: &Args) -> Result<Report> {
-    let target = Target::homeserver(common, "load.test", &[])?;
+    let group = Group::homeservers(common, "load.test", &[])?;
     let members = args.members.max(args.senders).max(1);
     let setup = Instant::now();
-    let users = register_many(&target.http, &format!("s{}_", tag()), members, 16).await?;
+    let users = register_many(&group.first().http, &format!("s{}_", tag()), members, 16).await?;
     let channel = format!("#load{}", tag());
     join_all(&users, &channel, 16).await?;
     let setup_s = secs(setup.elapsed());
 
     let (from, until) = common.window();
-    let (began, cpu_before) = (Instant::now(), target.cpu_ticks());
-    let tallies = futures_util::future::join_all(
-        users
-            .iter()
-            .take(args.senders.max(1))
-            .map(|u| sender(u, &channel, from, until)),
-    )
-    .await;
+    let senders: Vec<LoadUser> = users
+        .iter()
+        .take(args.senders.max(1))
+        .enumerate()
+        .map(|(i, u)| group.user_on(u, i))
+        .collect();
+    let (began, cpu_before) = (Instant::now(), group.cpu_ticks());
+    let tallies =
+        futures_util::future::join_all(senders.iter().map(|u| sender(u, &channel, from, until)))
+            .await;
     let window = until.saturating_duration_since(from);
 
     let mut report = Report::new("sends", "sends");
@@ -81,10 +84,10 @@ pub async fn run(common: &Common, args: &Args) -> Result<Report> {
     report.count = latencies.len() as u64;
     report.seconds = window.as_secs_f64();
     report.latency = Percentiles::of(latencies);
-    target.note_cpu(&mut report, cpu_before, began.elapsed().as_secs_f64());
+    group.note_cpu(&mut report, &cpu_before, began.elapsed().as_secs_f64());
     report.note("members", members as u64);
     report.note("senders", args.senders as u64);
     report.note("setup_s", setup_s);
-    target.finish(&mut report);
+    group.finish(&mut report);
     Ok(report)
 }

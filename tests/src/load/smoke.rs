@@ -109,6 +109,8 @@ pub async fn run(common: &Common) -> bool {
         url: None,
         pid: None,
         server_env: common.server_env.clone(),
+        dburl: common.dburl.clone(),
+        processes: 1,
     };
     let mut ok = true;
     for scenario in scenarios() {

@@ -2,11 +2,13 @@
 //! debug binaries next to `hearth-load`), or one already running at a loopback `--url`.
 
 use std::path::PathBuf;
+use std::rc::Rc;
 use std::time::Duration;
 
 use anyhow::{bail, Context, Result};
 
 use super::client::Http;
+use super::pg::Database;
 use super::procfs;
 use super::Common;
 use crate::network;
@@ -49,6 +51,9 @@ pub struct Target {
     pub pid: Option<u32>,
     /// The harness process, when this tool started it.
     pub process: Option<ServerProcess>,
+    /// Its Postgres database under `--dburl` (shared by the processes of a group); after
+    /// `process`, so that it is dropped once the process is gone.
+    pub database: Option<Rc<Database>>,
 }
 
 impl Target {
@@ -61,23 +66,20 @@ impl Target {
                 http: Http::new(url),
                 pid: common.pid,
                 process: None,
+                database: None,
             });
         }
-        // Explicit, though the harness defaults to it: measurements run without rate limits
-        // (`--server-env RATE_LIMIT_SEND=10/10s` measures a limit).
-        let mut all: Vec<(&str, &str)> = crate::process::RATE_LIMITS_OFF
-            .iter()
-            .map(|var| (*var, "off"))
-            .collect();
-        all.extend_from_slice(env);
-        all.extend(
-            common
-                .server_env
-                .iter()
-                .map(|(k, v)| (k.as_str(), v.as_str())),
-        );
+        let database = new_database(common)?;
+        let all = server_env(common, env, database.as_deref());
+        let all: Vec<(&str, &str)> = all.iter().map(|(k, v)| (*k, v.as_str())).collect();
         let process = start(|| ServerProcess::start_with(name, &all))?;
-        Ok(Target::spawned(process))
+        Ok(Target::spawned(process).on(database))
+    }
+
+    /// Records the database this target's process uses (kept until the target is dropped).
+    pub fn on(mut self, database: Option<Rc<Database>>) -> Target {
+        self.database = database;
+        self
     }
 
     /// Wraps a process started by the harness.
@@ -87,6 +89,7 @@ impl Target {
             http: Http::new(&process.url),
             pid,
             process: Some(process),
+            database: None,
         }
     }
 
@@ -117,7 +120,9 @@ impl Target {
         if let Some(kib) = self.rss_kib() {
             report.note("server_rss_kib_end", kib);
         }
-        if let Some(dir) = self.data_dir() {
+        if let Some(db) = &self.database {
+            report.note("database", db.name.as_str());
+        } else if let Some(dir) = self.data_dir() {
             for file in ["hearth.db", "hearth.db-wal"] {
                 if let Some(size) = self.data_file_size(file) {
                     report.note(&format!("{file}_bytes"), size);
@@ -182,6 +187,41 @@ impl Target {
     }
 }
 
+/// A fresh database on the `--dburl` server, if one is given.
+pub fn new_database(common: &Common) -> Result<Option<Rc<Database>>> {
+    match &common.dburl {
+        Some(url) if common.url.is_none() => {
+            Ok(Some(Rc::new(Database::create(url, &super::tag())?)))
+        }
+        _ => Ok(None),
+    }
+}
+
+/// The environment of a homeserver this tool starts: rate limits off (explicit, though the
+/// harness defaults to it: `--server-env RATE_LIMIT_SEND=10/10s` measures a limit), then the
+/// scenario's `env`, `DBURL` of `database`, and `--server-env` last (it wins).
+pub fn server_env<'a>(
+    common: &'a Common,
+    env: &[(&'a str, &'a str)],
+    database: Option<&Database>,
+) -> Vec<(&'a str, String)> {
+    let mut all: Vec<(&str, String)> = crate::process::RATE_LIMITS_OFF
+        .iter()
+        .map(|var| (*var, "off".to_string()))
+        .collect();
+    all.extend(env.iter().map(|(k, v)| (*k, v.to_string())));
+    if let Some(db) = database {
+        all.push(("DBURL", db.url.clone()));
+    }
+    all.extend(
+        common
+            .server_env
+            .iter()
+            .map(|(k, v)| (k.as_str(), v.clone())),
+    );
+    all
+}
+
 /// Runs a harness start function, turning its panic into an error.
 pub fn start(f: impl FnOnce() -> ServerProcess) -> Result<ServerProcess> {
     std::panic::catch_unwind(std::panic::AssertUnwindSafe(f))
@@ -200,18 +240,25 @@ pub struct Pair {
 }
 
 impl Pair {
-    /// Starts the directory and `hs1.load`, `hs2.load`, and waits until they see each other.
-    pub async fn start() -> Result<Pair> {
+    /// Starts the directory and `hs1.load`, `hs2.load` (each on a fresh database of
+    /// `--dburl`, if given), and waits until they see each other.
+    pub async fn start(common: &Common) -> Result<Pair> {
         let directory = start(network::start_directory)?;
         let key = network::directory_key(&directory).await;
-        let hs1 = start(|| network::start_homeserver("hs1.load", &directory, &key))?;
-        let hs2 = start(|| network::start_homeserver("hs2.load", &directory, &key))?;
+        let (db1, db2) = (new_database(common)?, new_database(common)?);
+        let homeserver = |name: &str, db: Option<&Rc<Database>>| {
+            let env: Vec<(&str, &str)> =
+                db.map(|d| ("DBURL", d.url.as_str())).into_iter().collect();
+            start(|| network::start_homeserver_with(name, &directory, &key, &env))
+        };
+        let hs1 = homeserver("hs1.load", db1.as_ref())?;
+        let hs2 = homeserver("hs2.load", db2.as_ref())?;
         network::wait_for_peers(&hs1, &["hs2.load"]).await;
         network::wait_for_peers(&hs2, &["hs1.load"]).await;
         Ok(Pair {
             _directory: directory,
-            hs1: Target::spawned(hs1),
-            hs2: Target::spawned(hs2),
+            hs1: Target::spawned(hs1).on(db1),
+            hs2: Target::spawned(hs2).on(db2),
         })
     }
 }
