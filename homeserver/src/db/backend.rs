@@ -178,22 +178,32 @@ impl ManageConnection for Manager {
 struct Turn {
     #[diesel(sql_type = diesel::sql_types::BigInt)]
     previous: i64,
+    #[diesel(sql_type = diesel::sql_types::BigInt)]
+    generation: i64,
 }
 
 /// Takes the writers' turn on Postgres: updates the one row of `writer_turn` (migration
 /// `2026-12-20-000001_writer_turn`) to `instance`, and returns the instance that held the turn
-/// before. The row stays locked until the transaction ends, so writers of every process sharing
+/// before and the generation of what sends check ([`next_generation`]). The row stays locked until the transaction ends, so writers of every process sharing
 /// the database run one at a time and commit in `seq` order (a sync can never hand out a cursor
 /// past an event that commits later with a smaller `seq`). Whoever had it last is known: a
 /// process that gets its own instance back knows nobody else wrote in between.
-pub fn take_turn(conn: &mut PgConnection, instance: u64) -> QueryResult<u64> {
+pub fn take_turn(conn: &mut PgConnection, instance: u64) -> QueryResult<(u64, i64)> {
     diesel::sql_query(
         "UPDATE writer_turn SET previous = instance, instance = $1 WHERE id = 1 \
-         RETURNING previous",
+         RETURNING previous, generation",
     )
     .bind::<diesel::sql_types::BigInt, _>(instance_key(instance))
     .get_result::<Turn>(conn)
-    .map(|turn| turn.previous as u64)
+    .map(|turn| (turn.previous as u64, turn.generation))
+}
+
+/// Moves the generation on, in a transaction that holds the turn and changed what sends check
+/// (anything but sends and cursor moves): other processes then drop what they cached of it.
+pub fn next_generation(conn: &mut PgConnection) -> QueryResult<()> {
+    diesel::sql_query("UPDATE writer_turn SET generation = generation + 1 WHERE id = 1")
+        .execute(conn)
+        .map(drop)
 }
 
 /// A process's instance as stored in a `BIGINT` (the same 64 bits).
@@ -208,8 +218,9 @@ pub enum Began {
     Alone,
     /// Postgres: this process also held the previous turn; nothing changed under it.
     AfterOwnTurn,
-    /// Postgres: another process (or a tool) wrote since this process's last turn.
-    AfterOtherTurn,
+    /// Postgres: another process (or a tool) wrote since this process's last turn; the
+    /// generation of what sends check is this (compare it with the one last seen).
+    AfterOtherTurn(i64),
 }
 
 /// What a write transaction appended, for the other processes' listeners.
@@ -294,8 +305,8 @@ where
         DbConn::Postgres(c) => {
             AnsiTransactionManager::begin_transaction_sql(c, "BEGIN")?;
             match take_turn(c, instance) {
-                Ok(previous) if previous == instance => Began::AfterOwnTurn,
-                Ok(_) => Began::AfterOtherTurn,
+                Ok((previous, _)) if previous == instance => Began::AfterOwnTurn,
+                Ok((_, generation)) => Began::AfterOtherTurn(generation),
                 Err(e) => {
                     AnsiTransactionManager::rollback_transaction(c)?;
                     return Err(e.into());

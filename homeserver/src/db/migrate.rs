@@ -73,6 +73,7 @@ pub fn migrate_from_sqlite(
         dst.transaction::<_, MigrateError, _>(|dst| {
             // Keep servers on this database out while we fill it.
             super::backend::take_turn(dst, 0)?;
+            super::backend::next_generation(dst)?;
             for (table, rows) in [
                 ("users", count(dst, "users")?),
                 ("events", count(dst, "events")?),

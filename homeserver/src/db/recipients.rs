@@ -50,6 +50,7 @@ pub fn cached<E>(
 
 /// A span of this room opened or closed: its cached recipients are stale.
 pub fn changed(room_id: i64) {
+    super::rule_cache::mark_changed();
     CACHE.with(|c| {
         if let Some(cache) = c.borrow_mut().as_mut() {
             cache.remove(&room_id);

@@ -10,8 +10,11 @@
 //! - A write that changes none of these rows says so when it starts ([`keep_for_this_write`]);
 //!   the send path does. Any other write of the writer clears the cache when it ends
 //!   ([`write_finished`]), whatever it did, so no mutator has to remember to invalidate.
-//! - A batch that fails to commit clears it, and so does a batch on Postgres that begins after
-//!   another process's turn ([`super::backend::Began`]), via [`forget`].
+//! - A batch that fails to commit clears it ([`forget`]). On Postgres, a batch that changed
+//!   anything but the log (any write but sends and cursor moves, or a send that opened
+//!   delivery windows: [`take_changed`]) moves the generation of the `writer_turn` row on, and
+//!   a process whose batch begins after another process's turn with a generation it has not
+//!   seen clears the cache ([`super::backend::Began`]).
 //! - Only the writer thread keeps entries, and only during a write that said it keeps them;
 //!   everywhere else the lookups read the database.
 //!
@@ -45,6 +48,8 @@ struct Rules {
 struct State {
     /// The running write keeps the rules as they are.
     active: bool,
+    /// A write of the running batch may have changed rules or delivery windows.
+    changed: bool,
     rules: Rules,
 }
 
@@ -65,9 +70,23 @@ pub fn write_finished() {
         let mut state = s.borrow_mut();
         if !state.active {
             state.rules = Rules::default();
+            state.changed = true;
         }
         state.active = false;
     });
+}
+
+/// A write changed what sends check without being a write that clears the cache (a send that
+/// opened a DM's delivery windows): other processes must hear of it ([`take_changed`]).
+pub fn mark_changed() {
+    STATE.with(|s| s.borrow_mut().changed = true);
+}
+
+/// Whether a write since the last call may have changed rules or delivery windows; on
+/// Postgres the writer then moves the generation on (`backend::next_generation`), so that
+/// other processes drop what they cached.
+pub fn take_changed() -> bool {
+    STATE.with(|s| std::mem::take(&mut s.borrow_mut().changed))
 }
 
 /// Forgets everything (a batch failed, or another process wrote).

@@ -45,8 +45,10 @@
 //! checks ([`super::rule_cache`], kept only across writes that change none of them). A failed
 //! write or batch drops or undoes them. On SQLite this thread is the database's only writer. On
 //! Postgres, where other processes write too, each write transaction starts by taking the
-//! writers' turn ([`backend::take_turn`]), which says who wrote last: after another process's
-//! turn the caches are dropped ([`Began::AfterOtherTurn`]), after this process's own they hold.
+//! writers' turn ([`backend::take_turn`]), which says who wrote last: after this process's own
+//! turn the caches hold; after another process's, the room counters are dropped, and the rest
+//! too unless the turn's generation says that only sends and cursor moves happened since
+//! ([`Began::AfterOtherTurn`], [`rule_cache::take_changed`]).
 
 use std::cell::RefCell;
 use std::panic::{catch_unwind, AssertUnwindSafe};
@@ -390,7 +392,8 @@ impl Writer {
 /// On Postgres the savepoint is never released: the savepoints of a batch end with its
 /// transaction, and a `RELEASE` would be one more round trip per write. The same name is used
 /// for every job; `ROLLBACK TO` goes back to the newest savepoint of that name, the job's own.
-/// (At most [`MAX_BATCH`] are open at once, within the subtransactions Postgres tracks cheaply.)
+/// (At most [`MAX_BATCH`] are open at once, within the
+/// subtransactions Postgres tracks cheaply.)
 fn in_savepoint<T, E, F>(conn: &mut DbConn, f: F) -> Result<T, E>
 where
     F: FnOnce(&mut DbConn) -> Result<T, E>,
@@ -421,6 +424,8 @@ fn run(
     // The writer keeps its connection from batch to batch: a checkout from the pool tests the
     // connection first, a round trip per batch on Postgres.
     let mut held: Option<PooledConnection<backend::Manager>> = None;
+    // Postgres: the generation of what sends check as of this process's last commit.
+    let mut generation: Option<i64> = None;
     while let Some(first) = queue.blocking_recv() {
         let mut batch = vec![first];
         while batch.len() < MAX_BATCH {
@@ -443,12 +448,18 @@ fn run(
             }
         }
         if let Some(conn) = held.as_mut() {
-            commit_batch(conn, instance, batch, consumers);
+            commit_batch(conn, instance, batch, consumers, &mut generation);
         }
     }
 }
 
-fn commit_batch(conn: &mut DbConn, instance: u64, batch: Vec<Job>, consumers: &Mutex<Consumers>) {
+fn commit_batch(
+    conn: &mut DbConn,
+    instance: u64,
+    batch: Vec<Job>,
+    consumers: &Mutex<Consumers>,
+    generation: &mut Option<i64>,
+) {
     let mut completions: Vec<Completion> = Vec::with_capacity(batch.len());
     let committed = catch_unwind(AssertUnwindSafe(|| {
         let isolation = if batch.len() == 1 {
@@ -457,13 +468,18 @@ fn commit_batch(conn: &mut DbConn, instance: u64, batch: Vec<Job>, consumers: &M
             Isolation::Savepoint
         };
         backend::write_transaction(conn, instance, |c, began| {
-            if began == Began::AfterOtherTurn {
-                // Another process wrote since this one's last turn: what the writer kept of
-                // rooms may have changed under it.
-                recipients::forget();
+            if let Began::AfterOtherTurn(now) = began {
+                // Another process wrote since this one's last turn: its sends moved the rooms'
+                // counters; unless the generation says nothing else changed, the rules and
+                // windows may have changed too.
                 room_counters::forget();
-                rule_cache::forget();
+                if *generation != Some(now) {
+                    recipients::forget();
+                    rule_cache::forget();
+                }
+                *generation = Some(now);
             }
+            rule_cache::take_changed();
             for job in batch {
                 let (succeeded, complete) = job(c, isolation);
                 completions.push(complete);
@@ -474,6 +490,12 @@ fn commit_batch(conn: &mut DbConn, instance: u64, batch: Vec<Job>, consumers: &M
             }
             // The rooms' counters and rotation, once per room for the whole batch.
             room_counters::flush(c)?;
+            if rule_cache::take_changed() {
+                if let DbConn::Postgres(pg) = c {
+                    backend::next_generation(pg)?;
+                    *generation = generation.map(|g| g + 1);
+                }
+            }
             // Only Postgres tells other processes what was appended.
             let appended = match c {
                 DbConn::Postgres(_) => journal_appended(),
@@ -486,6 +508,7 @@ fn commit_batch(conn: &mut DbConn, instance: u64, batch: Vec<Job>, consumers: &M
         recipients::forget();
         room_counters::forget();
         rule_cache::forget();
+        *generation = None;
     }
     let outcome = match committed {
         Ok(Ok(())) => Ok(()),

@@ -4,6 +4,7 @@
 CREATE TABLE writer_turn (
     id INTEGER PRIMARY KEY CHECK (id = 1),
     instance BIGINT NOT NULL,
-    previous BIGINT NOT NULL
+    previous BIGINT NOT NULL,
+    generation BIGINT NOT NULL
 );
-INSERT INTO writer_turn (id, instance, previous) VALUES (1, 0, 0);
+INSERT INTO writer_turn (id, instance, previous, generation) VALUES (1, 0, 0, 0);
