@@ -14,6 +14,7 @@ use std::time::Duration;
 use base64::Engine as _;
 use tokio::io::{AsyncRead, AsyncWrite, AsyncWriteExt as _};
 use tokio::time::Instant;
+use tracing::Instrument as _;
 
 use super::numerics::{self, About};
 use crate::error::ApiError;
@@ -97,30 +98,41 @@ struct Registration {
 /// An idle, logged-in connection is this future waiting in the loop at its end, so what the
 /// loop holds is what every idle client costs: registration, the welcome and the replay run
 /// in boxed futures of their own (freed when they are done), and so does every write, a
-/// command, a delivery and a flood-control wait. `tests::an_idle_connection_is_small`
-/// guards the size.
-pub(super) async fn serve<S>(
+/// command, a delivery and a flood-control wait. The test
+/// `irc::tests::an_idle_connection_is_small` guards the size.
+pub(super) fn serve<S>(
     state: Arc<AppState>,
     socket: S,
     peer: SocketAddr,
-    _counted: super::Counted,
-) where
+    counted: super::Counted,
+) -> impl std::future::Future<Output = ()>
+where
     S: AsyncRead + AsyncWrite + Unpin,
 {
-    let (mut rd, mut wr) = tokio::io::split(socket);
+    // Split here: the connection's future keeps the halves, not a moved-out socket too.
+    let (rd, wr) = tokio::io::split(socket);
+    run(state, rd, wr, peer, counted)
+}
+
+async fn run<R, W>(
+    state: Arc<AppState>,
+    mut rd: R,
+    mut wr: W,
+    peer: SocketAddr,
+    _counted: super::Counted,
+) where
+    R: AsyncRead + Unpin,
+    W: AsyncWrite + Unpin,
+{
     let mut reader = LineReader::new();
-    let server = irc_server_name(state.server_name.as_str());
-    let Some(mut client) = Box::pin(register(&state, server, peer, &mut reader, &mut rd, &mut wr)).await
-    else {
+    // Everything before the loop in one boxed future: what it holds is freed when it is done.
+    // It hands over the client and its stream in a box the loop keeps using: a value moved out
+    // of a returned `Option` would keep its room in this future as well.
+    let Some(mut live) = Box::pin(open(state, peer, &mut reader, &mut rd, &mut wr)).await else {
         return;
     };
-    tracing::info!(nick = %client.session.nick, device = %client.device, "IRC client logged in");
-    let Some(from) = Box::pin(start(&mut client, &mut wr)).await else {
-        return;
-    };
-    let mut events = stream::open_at(Arc::clone(&state), client.session.clone(), from);
-    let interval = Duration::from_secs(state.config.irc.irc_ping_interval);
-    drop(state);
+    let Live { client, events } = &mut *live;
+    let interval = Duration::from_secs(client.state.config.irc.irc_ping_interval);
     let mut ping_at = Instant::now() + interval;
     let mut pinged = false;
     let mut penalty = Instant::now();
@@ -135,14 +147,18 @@ pub(super) async fn serve<S>(
                             Box::pin(tokio::time::sleep_until(until)).await;
                         }
                         // Boxed: an idle connection's task holds no room for a command's future.
-                        Box::pin(client.command(msg)).await;
+                        let span = command_span(peer, &client);
+                        Box::pin(client.command(msg).instrument(span)).await;
                     }
                 }
                 Ok(Read::TooLong) => client.numeric(417, vec!["Input line was too long".into()]),
                 Ok(Read::Closed) | Err(_) => break,
             },
             batch = events.next_batch() => match batch {
-                Ok(batch) => Box::pin(client.deliver(batch)).await,
+                Ok(batch) => {
+                    let span = command_span(peer, &client);
+                    Box::pin(client.deliver(batch).instrument(span)).await;
+                }
                 Err(e) => {
                     client.out.push_str(&format!("ERROR :Closing link ({})\r\n", e.message));
                     client.quit = true;
@@ -167,7 +183,43 @@ pub(super) async fn serve<S>(
         }
     }
     let _ = Box::pin(wr.shutdown()).await;
-    tracing::info!(nick = %client.session.nick, device = %client.device, "IRC client left");
+    tracing::info!(peer = %peer, nick = %client.session.nick, device = %client.device, "IRC client left");
+}
+
+/// The span of one command or delivery of a logged-in connection.
+fn command_span(peer: SocketAddr, client: &Client) -> tracing::Span {
+    tracing::info_span!("irc", peer = %peer, nick = %client.session.nick)
+}
+
+/// Registration, the login, the welcome and the replay, in the connection's span: the client
+/// and its event stream, or `None` when the connection ended before.
+async fn open<R, W>(
+    state: Arc<AppState>,
+    peer: SocketAddr,
+    reader: &mut LineReader,
+    rd: &mut R,
+    wr: &mut W,
+) -> Option<Box<Live>>
+where
+    R: AsyncRead + Unpin,
+    W: AsyncWrite + Unpin,
+{
+    // The connection's span covers registration, the welcome and the replay; after them each
+    // command and each delivery runs in a span of its own (as each HTTP request does), so an
+    // idle connection holds no span (about 300 bytes in the subscriber's registry).
+    let span = tracing::info_span!("irc", peer = %peer);
+    let server = irc_server_name(state.server_name.as_str());
+    let registered = register(&state, server, peer, reader, rd, wr);
+    let mut client = registered.instrument(span.clone()).await?;
+    let from = start(&mut client, wr).instrument(span).await?;
+    let events = stream::open_at(state, client.session.clone(), from);
+    Some(Box::new(Live { client, events }))
+}
+
+/// A logged-in connection: the client and the device's event stream.
+struct Live {
+    client: Client,
+    events: stream::EventStream,
 }
 
 /// Registration and login: `None` when the connection ended before it logged in.
@@ -218,6 +270,7 @@ where
             return None;
         }
     };
+    tracing::info!(nick = %session.nick, device = %device, "IRC client logged in");
     Some(Client {
         state: Arc::clone(state),
         session,

@@ -199,27 +199,15 @@ async fn accept(
         // Two tasks of their own sizes: a plain connection's task has no room for a TLS
         // handshake and a TLS stream.
         match tls.clone() {
+            // The connection's future alone, in a span only while it registers (`conn`).
             None => {
-                actix_web::rt::spawn(serve_plain(state, socket, peer, counted));
+                actix_web::rt::spawn(conn::serve(state, socket, peer, counted));
             }
             Some(acceptor) => {
                 actix_web::rt::spawn(serve_tls(state, socket, peer, acceptor, counted));
             }
         }
     }
-}
-
-/// A plain connection's task: the connection's future in its span, nothing around it (an
-/// `async` wrapper would keep a second copy of the socket and the address).
-fn serve_plain(
-    state: Arc<AppState>,
-    socket: tokio::net::TcpStream,
-    peer: SocketAddr,
-    counted: Counted,
-) -> impl std::future::Future<Output = ()> {
-    use tracing::Instrument as _;
-    let span = tracing::info_span!("irc", peer = %peer);
-    conn::serve(state, socket, peer, counted).instrument(span)
 }
 
 async fn serve_tls(
@@ -229,20 +217,21 @@ async fn serve_tls(
     acceptor: tokio_rustls::TlsAcceptor,
     counted: Counted,
 ) {
-    use tracing::Instrument as _;
-    let span = tracing::info_span!("ircs", peer = %peer);
     let timeout = std::time::Duration::from_secs(state.config.irc.irc_registration_timeout);
     // Boxed: the handshake's room is freed once it is done.
     let handshake = Box::pin(tokio::time::timeout(timeout, acceptor.accept(socket)));
-    match handshake.await {
-        Ok(Ok(stream)) => {
-            conn::serve(state, stream, peer, counted)
-                .instrument(span)
-                .await;
+    let stream = match handshake.await {
+        Ok(Ok(stream)) => stream,
+        Ok(Err(e)) => {
+            tracing::debug!(peer = %peer, error = %e, "IRC TLS handshake failed");
+            return;
         }
-        Ok(Err(e)) => tracing::debug!(parent: &span, error = %e, "IRC TLS handshake failed"),
-        Err(_) => tracing::debug!(parent: &span, "IRC TLS handshake timed out"),
-    }
+        Err(_) => {
+            tracing::debug!(peer = %peer, "IRC TLS handshake timed out");
+            return;
+        }
+    };
+    conn::serve(state, stream, peer, counted).await;
 }
 
 async fn refuse(mut socket: tokio::net::TcpStream) {
@@ -269,8 +258,7 @@ mod tests {
     /// boxed.
     #[test]
     fn an_idle_connection_is_small() {
-        let task = future_size(super::serve_plain);
-        let serve = future_size(super::conn::serve::<tokio::net::TcpStream>);
+        let task = future_size(super::conn::serve::<tokio::net::TcpStream>);
         fn size1<A, F: Future>(_: impl FnOnce(A) -> F) -> usize {
             std::mem::size_of::<F>()
         }
@@ -281,15 +269,20 @@ mod tests {
             "next_batch {} changed {} line {} write {}",
             size1(crate::services::stream::EventStream::next_batch),
             size1(crate::notifier::Subscription::changed),
-            size2(crate::transport::irc::LineReader::next::<tokio::io::ReadHalf<tokio::net::TcpStream>>),
+            size2(
+                crate::transport::irc::LineReader::next::<tokio::io::ReadHalf<tokio::net::TcpStream>>
+            ),
             size2(super::conn::write::<tokio::io::WriteHalf<tokio::net::TcpStream>>),
         );
         eprintln!(
-            "task {task} serve {serve} client {} stream {} sleep {}",
+            "task {task} client {} stream {} sleep {}",
             std::mem::size_of::<super::conn::Client>(),
             std::mem::size_of::<crate::services::stream::EventStream>(),
             std::mem::size_of::<tokio::time::Sleep>(),
         );
-        assert!(task <= 1400, "an idle IRC connection's future is {task} bytes");
+        assert!(
+            task <= 1400,
+            "an idle IRC connection's future is {task} bytes"
+        );
     }
 }
