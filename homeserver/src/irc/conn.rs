@@ -147,7 +147,7 @@ async fn run<R, W>(
                             Box::pin(tokio::time::sleep_until(until)).await;
                         }
                         // Boxed: an idle connection's task holds no room for a command's future.
-                        let span = command_span(peer, &client);
+                        let span = command_span(peer, client);
                         Box::pin(client.command(msg).instrument(span)).await;
                     }
                 }
@@ -156,7 +156,7 @@ async fn run<R, W>(
             },
             batch = events.next_batch() => match batch {
                 Ok(batch) => {
-                    let span = command_span(peer, &client);
+                    let span = command_span(peer, client);
                     Box::pin(client.deliver(batch).instrument(span)).await;
                 }
                 Err(e) => {
