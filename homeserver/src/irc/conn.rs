@@ -325,7 +325,7 @@ const BURST: Duration = Duration::from_secs(10);
 
 /// Writes `text`; `false` when the client is gone or too slow. The write and its timer wait
 /// in a boxed future: a connection holds their room only while it writes.
-pub(super) async fn write<W: AsyncWrite + Unpin>(wr: &mut W, text: String) -> bool {
+async fn write<W: AsyncWrite + Unpin>(wr: &mut W, text: String) -> bool {
     if text.is_empty() {
         return true;
     }
