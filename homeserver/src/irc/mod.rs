@@ -262,7 +262,10 @@ mod tests {
         let task = future_size(super::conn::serve::<tokio::net::TcpStream>);
         let live = std::mem::size_of::<super::conn::Client>()
             + std::mem::size_of::<crate::services::stream::EventStream>();
-        assert!(task <= 1000, "an idle IRC connection's future is {task} bytes");
+        assert!(
+            task <= 1000,
+            "an idle IRC connection's future is {task} bytes"
+        );
         assert!(live <= 600, "a client and its stream are {live} bytes");
     }
 }
