@@ -27,6 +27,7 @@ pub mod federation;
 pub mod irc;
 pub mod keystore;
 pub mod limits;
+pub mod memory;
 pub mod metrics;
 pub mod notifier;
 pub mod ops;

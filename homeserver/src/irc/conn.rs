@@ -14,6 +14,7 @@ use std::time::Duration;
 use base64::Engine as _;
 use tokio::io::{AsyncRead, AsyncWrite, AsyncWriteExt as _};
 use tokio::time::Instant;
+use tracing::Instrument as _;
 
 use super::numerics::{self, About};
 use crate::error::ApiError;
@@ -93,80 +94,45 @@ struct Registration {
 }
 
 /// Serves one connection until it ends.
-pub(super) async fn serve<S>(state: Arc<AppState>, socket: S, peer: SocketAddr)
+///
+/// An idle, logged-in connection is this future waiting in the loop at its end, so what the
+/// loop holds is what every idle client costs: registration, the welcome and the replay run
+/// in boxed futures of their own (freed when they are done), and so does every write, a
+/// command, a delivery and a flood-control wait. The test
+/// `irc::tests::an_idle_connection_is_small` guards the size.
+pub(super) fn serve<S>(
+    state: Arc<AppState>,
+    socket: S,
+    peer: SocketAddr,
+    counted: super::Counted,
+) -> impl std::future::Future<Output = ()>
 where
     S: AsyncRead + AsyncWrite + Unpin,
 {
-    let (mut rd, mut wr) = tokio::io::split(socket);
+    // Split here: the connection's future keeps the halves, not a moved-out socket too.
+    let (rd, wr) = tokio::io::split(socket);
+    run(state, rd, wr, peer, counted)
+}
+
+async fn run<R, W>(
+    state: Arc<AppState>,
+    mut rd: R,
+    mut wr: W,
+    peer: SocketAddr,
+    _counted: super::Counted,
+) where
+    R: AsyncRead + Unpin,
+    W: AsyncWrite + Unpin,
+{
     let mut reader = LineReader::new();
-    let server = irc_server_name(state.server_name.as_str());
-    let deadline = Instant::now() + Duration::from_secs(state.config.irc.irc_registration_timeout);
-    let mut reg = Registration::default();
-    let (session, device) = loop {
-        let read = tokio::select! {
-            read = reader.next(&mut rd) => read,
-            _ = tokio::time::sleep_until(deadline) => {
-                let _ = write(&mut wr, "ERROR :Closing link (registration timed out)\r\n").await;
-                return;
-            }
-        };
-        match read {
-            Ok(Read::Line(line)) => {
-                if let Some(msg) = Message::parse(&line) {
-                    Box::pin(reg.handle(&state, &server, peer, msg)).await;
-                }
-            }
-            Ok(Read::TooLong) => reg.reply(&server, 417, vec!["Input line was too long".into()]),
-            Ok(Read::Closed) | Err(_) => return,
-        }
-        if !reg.out.is_empty() && !write(&mut wr, &std::mem::take(&mut reg.out)).await {
-            return;
-        }
-        if reg.close {
-            return;
-        }
-        if let Some(done) = Box::pin(reg.finish(&state, &server, peer)).await {
-            break done;
-        }
-        if !reg.out.is_empty() && !write(&mut wr, &std::mem::take(&mut reg.out)).await {
-            return;
-        }
-        if reg.close {
-            return;
-        }
-    };
-    let mut client = Client {
-        state: Arc::clone(&state),
-        session,
-        device,
-        caps: reg.caps,
-        server,
-        joined: HashSet::new(),
-        sent: VecDeque::new(),
-        out: std::mem::take(&mut reg.out),
-        position: 0,
-        quit: false,
-        batches: 0,
-        renames: VecDeque::new(),
-    };
-    drop(reg);
-    tracing::info!(nick = %client.session.nick, device = %client.device, "IRC client logged in");
-    Box::pin(client.welcome()).await;
-    if !write(&mut wr, &std::mem::take(&mut client.out)).await {
+    // Everything before the loop in one boxed future: what it holds is freed when it is done.
+    // It hands over the client and its stream in a box the loop keeps using: a value moved out
+    // of a returned `Option` would keep its room in this future as well.
+    let Some(mut live) = Box::pin(open(state, peer, &mut reader, &mut rd, &mut wr)).await else {
         return;
-    }
-    let from = match Box::pin(client.replay()).await {
-        Ok(from) => from,
-        Err(e) => {
-            let _ = write(&mut wr, &format!("ERROR :{}\r\n", e.message)).await;
-            return;
-        }
     };
-    if !write(&mut wr, &std::mem::take(&mut client.out)).await {
-        return;
-    }
-    let mut events = stream::open_at(Arc::clone(&state), client.session.clone(), from);
-    let interval = Duration::from_secs(state.config.irc.irc_ping_interval);
+    let Live { client, events } = &mut *live;
+    let interval = Duration::from_secs(client.state.config.irc.irc_ping_interval);
     let mut ping_at = Instant::now() + interval;
     let mut pinged = false;
     let mut penalty = Instant::now();
@@ -177,16 +143,22 @@ where
                     ping_at = Instant::now() + interval;
                     pinged = false;
                     if let Some(msg) = Message::parse(&line) {
-                        throttle(&mut penalty).await;
+                        if let Some(until) = throttle(&mut penalty) {
+                            Box::pin(tokio::time::sleep_until(until)).await;
+                        }
                         // Boxed: an idle connection's task holds no room for a command's future.
-                        Box::pin(client.command(msg)).await;
+                        let span = command_span(peer, client);
+                        Box::pin(client.command(msg).instrument(span)).await;
                     }
                 }
                 Ok(Read::TooLong) => client.numeric(417, vec!["Input line was too long".into()]),
                 Ok(Read::Closed) | Err(_) => break,
             },
             batch = events.next_batch() => match batch {
-                Ok(batch) => Box::pin(client.deliver(batch)).await,
+                Ok(batch) => {
+                    let span = command_span(peer, client);
+                    Box::pin(client.deliver(batch).instrument(span)).await;
+                }
                 Err(e) => {
                     client.out.push_str(&format!("ERROR :Closing link ({})\r\n", e.message));
                     client.quit = true;
@@ -203,30 +175,147 @@ where
                 }
             }
         }
-        if !client.out.is_empty() && !write(&mut wr, &std::mem::take(&mut client.out)).await {
+        if !client.out.is_empty() && !write(&mut wr, std::mem::take(&mut client.out)).await {
             break;
-        }
-        if client.out.capacity() > 4096 {
-            client.out = String::new();
         }
         if client.quit {
             break;
         }
     }
-    let _ = wr.shutdown().await;
-    tracing::info!(nick = %client.session.nick, device = %client.device, "IRC client left");
+    let _ = Box::pin(wr.shutdown()).await;
+    tracing::info!(peer = %peer, nick = %client.session.nick, device = %client.device, "IRC client left");
+}
+
+/// The span of one command or delivery of a logged-in connection.
+fn command_span(peer: SocketAddr, client: &Client) -> tracing::Span {
+    tracing::info_span!("irc", peer = %peer, nick = %client.session.nick)
+}
+
+/// Registration, the login, the welcome and the replay, in the connection's span: the client
+/// and its event stream, or `None` when the connection ended before.
+async fn open<R, W>(
+    state: Arc<AppState>,
+    peer: SocketAddr,
+    reader: &mut LineReader,
+    rd: &mut R,
+    wr: &mut W,
+) -> Option<Box<Live>>
+where
+    R: AsyncRead + Unpin,
+    W: AsyncWrite + Unpin,
+{
+    // The connection's span covers registration, the welcome and the replay; after them each
+    // command and each delivery runs in a span of its own (as each HTTP request does), so an
+    // idle connection holds no span (about 300 bytes in the subscriber's registry).
+    let span = tracing::info_span!("irc", peer = %peer);
+    let server = irc_server_name(state.server_name.as_str());
+    let registered = register(&state, server, peer, reader, rd, wr);
+    let mut client = registered.instrument(span.clone()).await?;
+    let from = start(&mut client, wr).instrument(span).await?;
+    let events = stream::open_at(state, client.session.clone(), from);
+    Some(Box::new(Live { client, events }))
+}
+
+/// A logged-in connection: the client and the device's event stream.
+struct Live {
+    client: Client,
+    events: stream::EventStream,
+}
+
+/// Registration and login: `None` when the connection ended before it logged in.
+async fn register<R, W>(
+    state: &Arc<AppState>,
+    server: String,
+    peer: SocketAddr,
+    reader: &mut LineReader,
+    rd: &mut R,
+    wr: &mut W,
+) -> Option<Client>
+where
+    R: AsyncRead + Unpin,
+    W: AsyncWrite + Unpin,
+{
+    let deadline = Instant::now() + Duration::from_secs(state.config.irc.irc_registration_timeout);
+    let mut reg = Registration::default();
+    let (session, device) = loop {
+        let read = tokio::select! {
+            read = reader.next(rd) => read,
+            _ = tokio::time::sleep_until(deadline) => {
+                let _ = write(wr, "ERROR :Closing link (registration timed out)\r\n".to_string()).await;
+                return None;
+            }
+        };
+        match read {
+            Ok(Read::Line(line)) => {
+                if let Some(msg) = Message::parse(&line) {
+                    Box::pin(reg.handle(state, &server, peer, msg)).await;
+                }
+            }
+            Ok(Read::TooLong) => reg.reply(&server, 417, vec!["Input line was too long".into()]),
+            Ok(Read::Closed) | Err(_) => return None,
+        }
+        if !reg.out.is_empty() && !write(wr, std::mem::take(&mut reg.out)).await {
+            return None;
+        }
+        if reg.close {
+            return None;
+        }
+        if let Some(done) = Box::pin(reg.finish(state, &server, peer)).await {
+            break done;
+        }
+        if !reg.out.is_empty() && !write(wr, std::mem::take(&mut reg.out)).await {
+            return None;
+        }
+        if reg.close {
+            return None;
+        }
+    };
+    tracing::info!(nick = %session.nick, device = %device, "IRC client logged in");
+    Some(Client {
+        state: Arc::clone(state),
+        session,
+        device,
+        caps: reg.caps,
+        server,
+        joined: HashSet::new(),
+        sent: VecDeque::new(),
+        out: std::mem::take(&mut reg.out),
+        position: 0,
+        quit: false,
+        batches: 0,
+        renames: VecDeque::new(),
+    })
+}
+
+/// The welcome and the replay of what the device has not acknowledged: the `seq` the live
+/// events follow, or `None` when the connection ended.
+async fn start<W: AsyncWrite + Unpin>(client: &mut Client, wr: &mut W) -> Option<i64> {
+    client.welcome().await;
+    if !write(wr, std::mem::take(&mut client.out)).await {
+        return None;
+    }
+    let from = match client.replay().await {
+        Ok(from) => from,
+        Err(e) => {
+            let _ = write(wr, format!("ERROR :{}\r\n", e.message)).await;
+            return None;
+        }
+    };
+    if !write(wr, std::mem::take(&mut client.out)).await {
+        return None;
+    }
+    Some(from)
 }
 
 /// Flood control for every command (messages also count against `RATE_LIMIT_SEND` in
 /// `chat::send`): each command costs [`COMMAND_COST`] of a virtual clock that may run at most
 /// [`BURST`] ahead of the real one; past that the connection waits (and reads nothing) until
 /// it is back within it, as ircd's penalty does. Nothing is dropped.
-async fn throttle(penalty: &mut Instant) {
+/// Returns when the connection must wait until, if it must.
+fn throttle(penalty: &mut Instant) -> Option<Instant> {
     let now = Instant::now();
     *penalty = (*penalty).max(now) + COMMAND_COST;
-    if *penalty > now + BURST {
-        tokio::time::sleep_until(*penalty - BURST).await;
-    }
+    (*penalty > now + BURST).then(|| *penalty - BURST)
 }
 
 /// What one command costs of the flood-control clock.
@@ -234,15 +323,17 @@ const COMMAND_COST: Duration = Duration::from_millis(200);
 /// How far ahead the flood-control clock may run before a connection waits.
 const BURST: Duration = Duration::from_secs(10);
 
-/// Writes `text`; `false` when the client is gone or too slow.
-async fn write<W: AsyncWrite + Unpin>(wr: &mut W, text: &str) -> bool {
+/// Writes `text`; `false` when the client is gone or too slow. The write and its timer wait
+/// in a boxed future: a connection holds their room only while it writes.
+async fn write<W: AsyncWrite + Unpin>(wr: &mut W, text: String) -> bool {
     if text.is_empty() {
         return true;
     }
-    matches!(
-        tokio::time::timeout(WRITE_TIMEOUT, wr.write_all(text.as_bytes())).await,
-        Ok(Ok(()))
-    )
+    let written = Box::pin(tokio::time::timeout(
+        WRITE_TIMEOUT,
+        wr.write_all(text.as_bytes()),
+    ));
+    matches!(written.await, Ok(Ok(())))
 }
 
 /// The server's name in IRC sources: its host, without a port.

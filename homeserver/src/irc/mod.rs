@@ -199,26 +199,15 @@ async fn accept(
         // Two tasks of their own sizes: a plain connection's task has no room for a TLS
         // handshake and a TLS stream.
         match tls.clone() {
+            // The connection's future alone, in a span only while it registers (`conn`).
             None => {
-                actix_web::rt::spawn(async move {
-                    let _counted = counted;
-                    serve_plain(state, socket, peer).await;
-                });
+                actix_web::rt::spawn(conn::serve(state, socket, peer, counted));
             }
             Some(acceptor) => {
-                actix_web::rt::spawn(async move {
-                    let _counted = counted;
-                    serve_tls(state, socket, peer, acceptor).await;
-                });
+                actix_web::rt::spawn(serve_tls(state, socket, peer, acceptor, counted));
             }
         }
     }
-}
-
-async fn serve_plain(state: Arc<AppState>, socket: tokio::net::TcpStream, peer: SocketAddr) {
-    use tracing::Instrument as _;
-    let span = tracing::info_span!("irc", peer = %peer);
-    conn::serve(state, socket, peer).instrument(span).await;
 }
 
 async fn serve_tls(
@@ -226,15 +215,23 @@ async fn serve_tls(
     socket: tokio::net::TcpStream,
     peer: SocketAddr,
     acceptor: tokio_rustls::TlsAcceptor,
+    counted: Counted,
 ) {
-    use tracing::Instrument as _;
-    let span = tracing::info_span!("ircs", peer = %peer);
     let timeout = std::time::Duration::from_secs(state.config.irc.irc_registration_timeout);
-    match tokio::time::timeout(timeout, acceptor.accept(socket)).await {
-        Ok(Ok(stream)) => conn::serve(state, stream, peer).instrument(span).await,
-        Ok(Err(e)) => tracing::debug!(parent: &span, error = %e, "IRC TLS handshake failed"),
-        Err(_) => tracing::debug!(parent: &span, "IRC TLS handshake timed out"),
-    }
+    // Boxed: the handshake's room is freed once it is done.
+    let handshake = Box::pin(tokio::time::timeout(timeout, acceptor.accept(socket)));
+    let stream = match handshake.await {
+        Ok(Ok(stream)) => stream,
+        Ok(Err(e)) => {
+            tracing::debug!(peer = %peer, error = %e, "IRC TLS handshake failed");
+            return;
+        }
+        Err(_) => {
+            tracing::debug!(peer = %peer, "IRC TLS handshake timed out");
+            return;
+        }
+    };
+    conn::serve(state, stream, peer, counted).await;
 }
 
 async fn refuse(mut socket: tokio::net::TcpStream) {
@@ -244,4 +241,31 @@ async fn refuse(mut socket: tokio::net::TcpStream) {
         socket.write_all(b"ERROR :Too many connections from your address\r\n"),
     )
     .await;
+}
+
+#[cfg(test)]
+mod tests {
+    use std::future::Future;
+
+    /// The size of the future `f` returns, without calling it.
+    fn future_size<A, B, C, D, F: Future>(_: impl FnOnce(A, B, C, D) -> F) -> usize {
+        std::mem::size_of::<F>()
+    }
+
+    /// What an idle, logged-in plain connection's task holds besides the task header and the
+    /// boxed client with its event stream: the connection's future, waiting in the loop over
+    /// lines, events and the keep-alive timer. 1,832 bytes in a debug build before
+    /// registration, the welcome, the replay and every write were boxed; 848 after
+    /// (BENCHMARKS.md, "Idle IRC clients against ngIRCd").
+    #[test]
+    fn an_idle_connection_is_small() {
+        let task = future_size(super::conn::serve::<tokio::net::TcpStream>);
+        let live = std::mem::size_of::<super::conn::Client>()
+            + std::mem::size_of::<crate::services::stream::EventStream>();
+        assert!(
+            task <= 1000,
+            "an idle IRC connection's future is {task} bytes"
+        );
+        assert!(live <= 600, "a client and its stream are {live} bytes");
+    }
 }

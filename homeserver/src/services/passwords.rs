@@ -13,7 +13,7 @@
 //! at start-up with the same parameters: one hash per login either way, so the answer's timing
 //! does not tell whether a nick exists.
 
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -35,6 +35,10 @@ pub struct Hashing {
     refused: AtomicUsize,
     /// The PHC string of a random password nobody knows, for unknown nicks.
     dummy: Arc<str>,
+    /// How many permits there are.
+    total: usize,
+    /// A heap trim is due once the hashes are over ([`crate::memory`]).
+    trim_pending: Arc<AtomicBool>,
 }
 
 /// Takes one off the waiting count when a waiter is done (served, refused or dropped).
@@ -68,6 +72,8 @@ impl Hashing {
             max_waiting: permits.saturating_mul(WAITERS_PER_PERMIT),
             refused: AtomicUsize::new(0),
             dummy: dummy.into(),
+            total: permits,
+            trim_pending: Arc::new(AtomicBool::new(false)),
         })
     }
 
@@ -101,12 +107,39 @@ impl Hashing {
                     .map_err(ApiError::internal)?
             }
         };
-        actix_web::web::block(move || {
+        let done = actix_web::web::block(move || {
             let _permit = permit;
             work()
         })
         .await
-        .map_err(ApiError::internal)
+        .map_err(ApiError::internal);
+        self.trim_when_idle();
+        done
+    }
+
+    /// After the last hash of a burst (logins, registrations): once no hash has run for
+    /// [`crate::memory::TRIM_AFTER`], gives the heap the burst freed back to the system.
+    fn trim_when_idle(&self) {
+        let idle = |permits: &Semaphore, total: usize| permits.available_permits() == total;
+        if !idle(&self.permits, self.total) || self.trim_pending.swap(true, Ordering::AcqRel) {
+            return;
+        }
+        let Ok(runtime) = tokio::runtime::Handle::try_current() else {
+            self.trim_pending.store(false, Ordering::Release);
+            return;
+        };
+        let permits = Arc::clone(&self.permits);
+        let total = self.total;
+        let pending = Arc::clone(&self.trim_pending);
+        runtime.spawn(async move {
+            tokio::time::sleep(crate::memory::TRIM_AFTER).await;
+            pending.store(false, Ordering::Release);
+            // Hashes running again: the end of that burst trims.
+            if idle(&permits, total) {
+                let trimmed = tokio::task::spawn_blocking(crate::memory::trim).await;
+                tracing::debug!(ok = trimmed.is_ok(), "heap trimmed after password hashes");
+            }
+        });
     }
 
     /// The PHC string of a new argon2id hash of `password`.

@@ -173,12 +173,14 @@ impl EventStream {
         ) {
             return Ok(events);
         }
-        let events = stored_events(
+        // Boxed, as the session check's read: a stream waiting in `next_batch` holds no room
+        // for a database read (an idle IRC connection is little more than that wait).
+        let events = Box::pin(stored_events(
             &self.state,
             &self.session.user_id,
             self.from,
             SYNC_MAX_LIMIT,
-        )
+        ))
         .await?;
         // A full batch may have left events behind that the memory cannot vouch for.
         if events.len() < SYNC_MAX_LIMIT as usize {
@@ -198,11 +200,12 @@ impl EventStream {
         }
         self.checked_session = Instant::now();
         let device_id = self.session.device_id.clone();
-        let exists = self
-            .state
-            .db
-            .run(move |conn| db::devices::exists(conn, &device_id).map_err(ApiError::from))
-            .await?;
+        let exists = Box::pin(
+            self.state
+                .db
+                .run(move |conn| db::devices::exists(conn, &device_id).map_err(ApiError::from)),
+        )
+        .await?;
         if !exists {
             return Err(ApiError::unauthorized(
                 "invalid_token",

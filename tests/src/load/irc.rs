@@ -1,6 +1,17 @@
 //! `irc-idle`: N idle, registered IRC clients against the homeserver's IRC gateway, and the
 //! same N against an ngIRCd (Debian's `ngircd`) started here with a generated configuration,
 //! in the same run: the server memory each client costs on both.
+//!
+//! Method (the same for both servers): the clients connect in `--rounds` + 1 equal batches.
+//! The first batch is a warm-up (thread pools, allocator arenas, caches: set up once, not per
+//! client); after it and after each later batch the tool waits [`SETTLE`] and reads the
+//! server's `VmRSS` and `RssAnon` (`/proc/PID/status`; anonymous memory leaves out the
+//! binary's and libraries' file pages). A round's figure is the growth over its batch divided
+//! by the clients that registered in it; the result is the median of the rounds. On Hearth
+//! every device exists before the measured connections (a first pass logs each one in once and
+//! quits, as a returning IRC client's device exists), so the figure is what a connected, idle
+//! client holds, not the database rows and cache pages of new devices; `--new-devices` skips
+//! that pass and measures first logins instead.
 
 use std::path::Path;
 use std::process::{Command, Stdio};
@@ -23,7 +34,7 @@ use crate::process::KillOnDrop;
 #[derive(clap::Args, Debug, Clone)]
 pub struct Args {
     /// Idle registered IRC clients on each server.
-    #[arg(long, default_value_t = 1000)]
+    #[arg(long, default_value_t = 3000)]
     pub clients: usize,
     /// Hearth users the clients log in as (each client is a device of its own), round-robin.
     #[arg(long, default_value_t = 50)]
@@ -34,18 +45,31 @@ pub struct Args {
     /// The ngircd binary.
     #[arg(long, default_value = "/usr/sbin/ngircd")]
     pub ngircd: String,
+    /// Measured rounds (each adds clients/(rounds+1) clients after a warm-up batch); the
+    /// figures are the rounds' medians.
+    #[arg(long, default_value_t = 4)]
+    pub rounds: usize,
+    /// Do not create the Hearth devices before the measured connections: every measured
+    /// login then creates its device (database rows, cache pages) and the figure counts it.
+    #[arg(long)]
+    pub new_devices: bool,
 }
+
+/// How long the tool waits after a batch before reading a server's memory (the homeserver
+/// trims its heap one second after a burst of logins: `homeserver::memory`).
+const SETTLE: Duration = Duration::from_secs(3);
 
 const PASSWORD: &str = "irc-idle-password";
 
-/// Connects, registers (with `pass` when given) and returns once `001` came; then answers
-/// `PING`s until aborted.
+/// Connects, registers (with `pass` when given) and reports once `001` came; then answers
+/// `PING`s until aborted, or with `quit` says `QUIT` and ends.
 async fn idle_client(
     addr: String,
     nick: String,
     pass: Option<String>,
     device: String,
     ready: tokio::sync::mpsc::Sender<bool>,
+    quit: bool,
 ) {
     let Ok(stream) = TcpStream::connect(&addr).await else {
         let _ = ready.send(false).await;
@@ -76,6 +100,11 @@ async fn idle_client(
             let _ = w.write_all(format!("PONG {token}\r\n").as_bytes()).await;
         } else if command == "001" && !registered {
             registered = true;
+            if quit {
+                let _ = w.write_all(b"QUIT\r\n").await;
+                let _ = ready.send(true).await;
+                return;
+            }
             let _ = ready.send(true).await;
         } else if matches!(command, "464" | "ERROR" | "433") && !registered {
             let _ = ready.send(false).await;
@@ -93,6 +122,7 @@ async fn open_clients(
     addr: &str,
     count: usize,
     concurrency: usize,
+    quit: bool,
     login: impl Fn(usize) -> (String, Option<String>, String),
 ) -> (Vec<JoinHandle<()>>, usize, Duration) {
     let started = Instant::now();
@@ -114,6 +144,7 @@ async fn open_clients(
             pass,
             device,
             tx.clone(),
+            quit,
         )));
         pending += 1;
     }
@@ -192,10 +223,101 @@ async fn register(http: &Http, prefix: &str, users: usize) -> Result<Vec<String>
     Ok(nicks)
 }
 
+/// Memory readings of a server after a batch: `(VmRSS, RssAnon)` in KiB.
+fn memory(pid: Option<u32>) -> Option<(u64, u64)> {
+    let pid = pid?;
+    Some((procfs::rss_kib(pid)?, procfs::status_kib(pid, "RssAnon")?))
+}
+
+/// One server's measured rounds.
+#[derive(Default)]
+struct Rounds {
+    /// Per round: bytes of `VmRSS` and of `RssAnon` per client.
+    per_client: Vec<(f64, f64)>,
+    registered: usize,
+    opening: Duration,
+    handles: Vec<JoinHandle<()>>,
+    /// Readings after the warm-up and after the last round.
+    first: Option<(u64, u64)>,
+    last: Option<(u64, u64)>,
+}
+
+impl Rounds {
+    /// Opens the warm-up batch and `rounds` measured batches of `batch` clients each.
+    async fn run(
+        addr: &str,
+        pid: Option<u32>,
+        batch: usize,
+        rounds: usize,
+        concurrency: usize,
+        login: impl Fn(usize) -> (String, Option<String>, String),
+    ) -> Rounds {
+        let mut out = Rounds::default();
+        let mut before: Option<(u64, u64)> = None;
+        for round in 0..=rounds {
+            let (handles, ok, took) = open_clients(addr, batch, concurrency, false, |i| {
+                login(round * batch + i)
+            })
+            .await;
+            out.handles.extend(handles);
+            out.registered += ok;
+            out.opening += took;
+            actix_web::rt::time::sleep(SETTLE).await;
+            let now = memory(pid);
+            if round == 0 {
+                out.first = now;
+            } else if let (Some(b), Some(a)) = (before, now) {
+                let per = |b: u64, a: u64| (a as f64 - b as f64) * 1024.0 / ok.max(1) as f64;
+                out.per_client.push((per(b.0, a.0), per(b.1, a.1)));
+            }
+            out.last = now;
+            before = now;
+        }
+        out
+    }
+
+    /// The medians of the rounds: `(VmRSS, RssAnon)` bytes per client.
+    fn medians(&self) -> Option<(f64, f64)> {
+        if self.per_client.is_empty() {
+            return None;
+        }
+        let median = |mut v: Vec<f64>| {
+            v.sort_by(f64::total_cmp);
+            let n = v.len();
+            if n % 2 == 1 {
+                v[n / 2]
+            } else {
+                (v[n / 2 - 1] + v[n / 2]) / 2.0
+            }
+        };
+        Some((
+            median(self.per_client.iter().map(|r| r.0).collect()).round(),
+            median(self.per_client.iter().map(|r| r.1).collect()).round(),
+        ))
+    }
+
+    /// The rounds' figures as `a / b / c`.
+    fn list(&self, pick: impl Fn(&(f64, f64)) -> f64) -> String {
+        self.per_client
+            .iter()
+            .map(|r| format!("{:.0}", pick(r)))
+            .collect::<Vec<_>>()
+            .join(" / ")
+    }
+
+    fn stop(&self) {
+        for h in &self.handles {
+            h.abort();
+        }
+    }
+}
+
 /// Runs `irc-idle`.
 pub async fn run(common: &Common, args: &Args) -> Result<Report> {
     let limit = procfs::raise_nofile(2 * args.clients as u64 + 2_000);
     let clients = args.clients.min(limit.saturating_sub(500) as usize / 2);
+    let rounds = args.rounds.max(1);
+    let batch = (clients / (rounds + 1)).max(1);
     anyhow::ensure!(
         Path::new(&args.ngircd).exists(),
         "{} not found (apt-get install ngircd)",
@@ -214,88 +336,95 @@ pub async fn run(common: &Common, args: &Args) -> Result<Report> {
     let setup = Instant::now();
     let prefix = format!("irc{}_", tag());
     let nicks = register(&target.http, &prefix, args.users).await?;
-    let setup_s = secs(setup.elapsed());
-    actix_web::rt::time::sleep(common.warmup()).await;
-
-    // Each server gets the clients in two equal halves, and the figure is the growth over the
-    // second half: what the first half set up once (thread pools, allocator arenas after the
-    // password hashes, caches) is not counted per client.
-    let half = (clients / 2).max(1);
     // Hearth: every client a device of its own (a cursor, a stream, a notifier slot).
     let hearth_login = |i: usize| {
         let nick = nicks[i % nicks.len()].clone();
         (nick, Some(PASSWORD.to_string()), format!("d{i}"))
     };
-    let (mut handles, first_ok, first_open) =
-        open_clients(&irc, half, args.concurrency, hearth_login).await;
-    actix_web::rt::time::sleep(Duration::from_secs(2)).await;
-    let before = target.rss_kib();
-    let (more, second_ok, second_open) =
-        open_clients(&irc, half, args.concurrency, |i| hearth_login(i + half)).await;
-    handles.extend(more);
+    let total = batch * (rounds + 1);
+    let mut created = 0;
+    if !args.new_devices {
+        // Each device logs in once and quits: the measured logins find their devices.
+        let (_, ok, _) = open_clients(&irc, total, args.concurrency, true, hearth_login).await;
+        created = ok;
+    }
+    let setup_s = secs(setup.elapsed());
+    actix_web::rt::time::sleep(common.warmup()).await;
+
+    let hearth = Rounds::run(
+        &irc,
+        target.pid,
+        batch,
+        rounds,
+        args.concurrency,
+        hearth_login,
+    )
+    .await;
     let hold = common.duration().min(Duration::from_secs(60));
     let cpu_before = target.cpu_ticks();
     actix_web::rt::time::sleep(hold).await;
-    let after = target.rss_kib();
+    let hearth_held = memory(target.pid);
     let mut report = Report::new("irc-idle", "clients");
     target.note_cpu(&mut report, cpu_before, hold.as_secs_f64());
     let fds = target.pid.and_then(procfs::open_fds);
-    for h in &handles {
-        h.abort();
-    }
-    let hearth_ok = first_ok + second_ok;
-    let hearth_open = first_open + second_open;
+    hearth.stop();
 
-    // ngIRCd, the same clients in the same halves.
+    // ngIRCd, the same clients in the same batches.
     let ngircd = start_ngircd(&args.ngircd)?;
     let ng_login = |i: usize| (format!("n{i}"), None, format!("u{i}"));
-    let (mut ng_handles, ng_first, ng_open_1) =
-        open_clients(&ngircd.addr, half, 64, ng_login).await;
-    actix_web::rt::time::sleep(Duration::from_secs(2)).await;
-    let ng_before = procfs::rss_kib(ngircd.pid);
-    let (more, ng_second, ng_open_2) =
-        open_clients(&ngircd.addr, half, 64, |i| ng_login(i + half)).await;
-    ng_handles.extend(more);
+    let ng = Rounds::run(&ngircd.addr, Some(ngircd.pid), batch, rounds, 64, ng_login).await;
     actix_web::rt::time::sleep(hold).await;
-    let ng_after = procfs::rss_kib(ngircd.pid);
-    for h in &ng_handles {
-        h.abort();
-    }
-    let ng_ok = ng_first + ng_second;
-    let ng_open = ng_open_1 + ng_open_2;
+    let ng_held = memory(Some(ngircd.pid));
+    ng.stop();
 
-    report.count = hearth_ok as u64;
+    report.count = hearth.registered as u64;
     report.seconds = hold.as_secs_f64();
-    report.errors = (2 * half - hearth_ok) as u64 + (2 * half - ng_ok) as u64;
-    let per_client = |b: Option<u64>, a: Option<u64>, n: usize| {
-        b.zip(a)
-            .map(|(b, a)| ((a as f64 - b as f64) * 1024.0 / n.max(1) as f64).round())
-    };
-    let hearth_per = per_client(before, after, second_ok);
-    let ng_per = per_client(ng_before, ng_after, ng_second);
-    if let (Some(b), Some(a)) = (before, after) {
-        report.note("hearth_rss_before_kib", b);
-        report.note("hearth_rss_after_kib", a);
+    report.errors = (2 * total - hearth.registered - ng.registered) as u64;
+    let hearth_median = hearth.medians();
+    let ng_median = ng.medians();
+    if let Some((rss, anon)) = hearth_median {
+        report.note("hearth_bytes_per_client", rss);
+        report.note("hearth_anon_bytes_per_client", anon);
+        report.note("hearth_rounds_bytes", hearth.list(|r| r.0));
+        report.note("hearth_rounds_anon_bytes", hearth.list(|r| r.1));
     }
-    if let Some(per) = hearth_per {
-        report.note("hearth_bytes_per_client", per);
+    if let Some((rss, anon)) = ng_median {
+        report.note("ngircd_bytes_per_client", rss);
+        report.note("ngircd_anon_bytes_per_client", anon);
+        report.note("ngircd_rounds_bytes", ng.list(|r| r.0));
+        report.note("ngircd_rounds_anon_bytes", ng.list(|r| r.1));
     }
-    if let (Some(b), Some(a)) = (ng_before, ng_after) {
-        report.note("ngircd_rss_before_kib", b);
-        report.note("ngircd_rss_after_kib", a);
-    }
-    if let Some(per) = ng_per {
-        report.note("ngircd_bytes_per_client", per);
-    }
-    if let (Some(h), Some(n)) = (hearth_per, ng_per) {
-        if n > 0.0 {
-            report.note("ratio_hearth_to_ngircd", (h / n * 100.0).round() / 100.0);
+    if let (Some(h), Some(n)) = (hearth_median, ng_median) {
+        let ratio = |h: f64, n: f64| (n > 0.0).then(|| (h / n * 100.0).round() / 100.0);
+        if let Some(r) = ratio(h.0, n.0) {
+            report.note("ratio_hearth_to_ngircd", r);
+        }
+        if let Some(r) = ratio(h.1, n.1) {
+            report.note("ratio_anon_hearth_to_ngircd", r);
         }
     }
-    report.note("hearth_clients_registered", hearth_ok as u64);
-    report.note("ngircd_clients_registered", ng_ok as u64);
-    report.note("hearth_open_s", secs(hearth_open));
-    report.note("ngircd_open_s", secs(ng_open));
+    // Whether the memory stayed put while the clients idled for `--duration`.
+    for (name, rounds, held) in [("hearth", &hearth, hearth_held), ("ngircd", &ng, ng_held)] {
+        if let (Some(first), Some(last), Some(held)) = (rounds.first, rounds.last, held) {
+            report.note(&format!("{name}_rss_after_warmup_kib"), first.0);
+            report.note(&format!("{name}_rss_after_rounds_kib"), last.0);
+            report.note(&format!("{name}_rss_after_idle_kib"), held.0);
+        }
+    }
+    report.note("clients_per_round", batch as u64);
+    report.note("rounds", rounds as u64);
+    report.note("hearth_clients_registered", hearth.registered as u64);
+    report.note("ngircd_clients_registered", ng.registered as u64);
+    report.note(
+        "hearth_devices",
+        if args.new_devices {
+            "created by the measured logins".to_string()
+        } else {
+            format!("{created} created before the rounds")
+        },
+    );
+    report.note("hearth_open_s", secs(hearth.opening));
+    report.note("ngircd_open_s", secs(ng.opening));
     report.note("users", nicks.len() as u64);
     report.note("setup_s", setup_s);
     if let Some(fds) = fds {
