@@ -142,6 +142,9 @@ pub fn run(config: &Config, action: AdminCommand) -> anyhow::Result<()> {
             }
         }
     }
+    // These changes bypassed the writers of running homeservers: make them drop what they
+    // cached (a removed user's memberships and windows) at their next turn.
+    db::backend::changed_outside_writers(conn)?;
     Ok(())
 }
 

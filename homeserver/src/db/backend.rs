@@ -206,6 +206,19 @@ pub fn next_generation(conn: &mut PgConnection) -> QueryResult<()> {
         .map(drop)
 }
 
+/// Tells the homeserver processes sharing a Postgres database that something they may have
+/// cached changed outside their writers (a command-line tool wrote): each drops its caches at
+/// its next turn. A no-op on SQLite, whose one writer is the running server.
+pub fn changed_outside_writers(conn: &mut DbConn) -> QueryResult<()> {
+    if let DbConn::Postgres(c) = conn {
+        c.transaction(|c| {
+            take_turn(c, 0)?;
+            next_generation(c)
+        })?;
+    }
+    Ok(())
+}
+
 /// A process's instance as stored in a `BIGINT` (the same 64 bits).
 fn instance_key(instance: u64) -> i64 {
     instance as i64
