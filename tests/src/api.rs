@@ -354,6 +354,22 @@ pub struct User {
 /// The password every test user gets.
 pub const PASSWORD: &str = "correct horse battery";
 
+/// Waits (10 s at most) until the server at `base` has exactly `count` long-polls waiting
+/// (`hearth_active_long_polls` in `/metrics`).
+pub async fn polls_waiting(base: &str, count: usize) {
+    let metrics = Api::new(base);
+    let line = format!("hearth_active_long_polls {count}");
+    crate::eventually(
+        Duration::from_secs(10),
+        "the long-polls to wait",
+        || async {
+            let (_, text) = metrics.get_text("/metrics").await;
+            text.lines().any(|l| l == line).then_some(())
+        },
+    )
+    .await;
+}
+
 impl User {
     /// Registers `nick` on the server at `base`.
     pub async fn register(base: &str, nick: &str) -> User {

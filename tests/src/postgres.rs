@@ -244,3 +244,21 @@ impl Drop for PgCluster {
         }
     }
 }
+
+/// Two homeserver processes of `hs1.test` on the database at `url`, as behind a load balancer:
+/// the second runs on the first's data directory (the same server name and signing key). Both
+/// get `env` too.
+pub fn two_processes(
+    url: &str,
+    env: &[(&str, &str)],
+) -> (crate::process::ServerProcess, crate::process::ServerProcess) {
+    use crate::process::ServerProcess;
+    let mut first = vec![("DBURL", url)];
+    first.extend_from_slice(env);
+    let a = ServerProcess::start_with("hs1.test", &first);
+    let data = a.data_dir().to_string_lossy().into_owned();
+    let mut second = first.clone();
+    second.push(("DATA_DIR", data.as_str()));
+    let b = ServerProcess::start_with("hs1.test", &second);
+    (a, b)
+}

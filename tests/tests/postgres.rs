@@ -5,21 +5,11 @@
 use std::process::Command;
 use std::time::{Duration, Instant};
 
-use hearth_tests::api::{Api, User, PASSWORD};
+use hearth_tests::api::{polls_waiting, Api, User, PASSWORD};
 use hearth_tests::eventually;
-use hearth_tests::postgres::PgCluster;
+use hearth_tests::postgres::{two_processes, PgCluster};
 use hearth_tests::process::{binary, Homeserver};
 use serde_json::{json, Value};
-
-/// Waits until the server at `url` has exactly one waiting long-poll.
-async fn one_poll_waiting(url: &str) {
-    let metrics = Api::new(url);
-    eventually(Duration::from_secs(10), "the poll to wait", || async {
-        let (_, text) = metrics.get_text("/metrics").await;
-        text.contains("hearth_active_long_polls 1").then_some(())
-    })
-    .await;
-}
 
 /// Registers (or logs in, with `login`) and keeps the token, so that the same device can
 /// talk to another process too.
@@ -91,7 +81,7 @@ async fn core_scenarios_on_postgres() {
         let started = Instant::now();
         (waiting.sync(Some(cursor), 60).await, started.elapsed())
     });
-    one_poll_waiting(&hs.url).await;
+    polls_waiting(&hs.url, 1).await;
     let sent = alice.say("#general", "hello bob").await;
     let (got, waited) = poll.await.unwrap();
     assert_eq!(User::bodies(&got), ["hello bob"]);
@@ -189,14 +179,8 @@ async fn two_processes_share_one_database() {
     let Some(pg) = PgCluster::start_or_skip("two_processes_share_one_database") else {
         return;
     };
-    let url = pg.database();
-    let a = Homeserver::start_with("hs1.test", &[("DBURL", url.as_str())]);
     // Same server name, database and signing key (the data directory holds the key).
-    let data = a.data_dir().to_string_lossy().into_owned();
-    let b = Homeserver::start_with(
-        "hs1.test",
-        &[("DBURL", url.as_str()), ("DATA_DIR", data.as_str())],
-    );
+    let (a, b) = two_processes(&pg.database(), &[]);
     let (alice, alice_token) = device(&b.url, "alice", false).await;
     let (bob, bob_token) = device(&a.url, "bob", false).await;
     alice.join("#lb").await;
@@ -209,7 +193,7 @@ async fn two_processes_share_one_database() {
         let started = Instant::now();
         (waiting.sync(Some(cursor), 60).await, started.elapsed())
     });
-    one_poll_waiting(&a.url).await;
+    polls_waiting(&a.url, 1).await;
     let sent = alice.say("#lb", "through b").await;
     let (got, waited) = poll.await.unwrap();
     assert_eq!(User::bodies(&got), ["through b"]);
@@ -395,20 +379,7 @@ async fn a_replayed_request_is_refused_by_every_process() {
     };
     let peer = Homeserver::start("hs2.test");
     let peers = format!("hs2.test={}", peer.url);
-    let url = pg.database();
-    let a = Homeserver::start_with(
-        "hs1.test",
-        &[("DBURL", url.as_str()), ("PEERS", peers.as_str())],
-    );
-    let data = a.data_dir().to_string_lossy().into_owned();
-    let b = Homeserver::start_with(
-        "hs1.test",
-        &[
-            ("DBURL", url.as_str()),
-            ("DATA_DIR", data.as_str()),
-            ("PEERS", peers.as_str()),
-        ],
-    );
+    let (a, b) = two_processes(&pg.database(), &[("PEERS", peers.as_str())]);
     // One signed request from hs2, sent to each process of hs1 in turn.
     let key = hearth_tests::network::key_of(&peer);
     let body =
@@ -522,15 +493,6 @@ fn in_send_order(seen: &[(String, i64, String)]) {
     }
 }
 
-/// Two processes sharing one database, one running as `a` and one on `a`'s data directory (the
-/// same server name and signing key).
-fn two_processes(url: &str) -> (Homeserver, Homeserver) {
-    let a = Homeserver::start_with("hs1.test", &[("DBURL", url)]);
-    let data = a.data_dir().to_string_lossy().into_owned();
-    let b = Homeserver::start_with("hs1.test", &[("DBURL", url), ("DATA_DIR", data.as_str())]);
-    (a, b)
-}
-
 #[actix_web::test]
 async fn two_processes_taking_sends_at_once_make_one_gap_free_order() {
     const SENDERS_PER_PROCESS: usize = 4;
@@ -539,7 +501,7 @@ async fn two_processes_taking_sends_at_once_make_one_gap_free_order() {
         return;
     };
     let url = pg.database();
-    let (a, b) = two_processes(&url);
+    let (a, b) = two_processes(&url, &[]);
     let urls = [a.url.clone(), b.url.clone()];
     let mut senders = Vec::new();
     for (p, base) in urls.iter().enumerate() {
@@ -631,7 +593,7 @@ async fn a_kill_9_of_one_process_while_both_take_sends_loses_no_acknowledged_sen
         return;
     };
     let url = pg.database();
-    let (a, mut b) = two_processes(&url);
+    let (a, mut b) = two_processes(&url, &[]);
     let urls = [a.url.clone(), b.url.clone()];
     let mut senders = Vec::new();
     for (p, base) in urls.iter().enumerate() {

@@ -2,38 +2,9 @@
 //! the others act on at once, and what is never stored (typing) reaches devices polling any of
 //! them. (`postgres.rs` covers delivery and order across processes.)
 
-use std::time::Duration;
-
-use hearth_tests::api::{Api, User, PASSWORD};
-use hearth_tests::eventually;
-use hearth_tests::postgres::PgCluster;
-use hearth_tests::process::Homeserver;
+use hearth_tests::api::{polls_waiting, User};
+use hearth_tests::postgres::{two_processes, PgCluster};
 use serde_json::json;
-
-async fn one_poll_waiting(url: &str) {
-    let metrics = Api::new(url);
-    eventually(Duration::from_secs(10), "the poll to wait", || async {
-        let (_, text) = metrics.get_text("/metrics").await;
-        text.contains("hearth_active_long_polls 1").then_some(())
-    })
-    .await;
-}
-
-async fn register(url: &str, nick: &str) -> User {
-    let body = Api::new(url)
-        .post(
-            "/api/v1/register",
-            json!({"nick": nick, "password": PASSWORD}),
-        )
-        .await
-        .expect(201);
-    let token = body["token"].as_str().expect("token");
-    User {
-        nick: nick.to_string(),
-        device_id: body["device_id"].as_str().expect("device_id").to_string(),
-        api: Api::new(url).with_token(token),
-    }
-}
 
 async fn send(user: &User, to: &str, body: &str) -> hearth_tests::api::Reply {
     user.api
@@ -58,15 +29,9 @@ async fn what_one_process_changes_the_other_acts_on_at_once() {
     else {
         return;
     };
-    let url = pg.database();
-    let a = Homeserver::start_with("hs1.test", &[("DBURL", url.as_str())]);
-    let data = a.data_dir().to_string_lossy().into_owned();
-    let b = Homeserver::start_with(
-        "hs1.test",
-        &[("DBURL", url.as_str()), ("DATA_DIR", data.as_str())],
-    );
-    let op = register(&a.url, "oper").await;
-    let bob = register(&b.url, "bob").await;
+    let (a, b) = two_processes(&pg.database(), &[]);
+    let op = User::register(&a.url, "oper").await;
+    let bob = User::register(&b.url, "bob").await;
     op.join("#hall").await;
     bob.join("#hall").await;
 
@@ -127,15 +92,9 @@ async fn typing_reaches_a_device_polling_another_process() {
     else {
         return;
     };
-    let url = pg.database();
-    let a = Homeserver::start_with("hs1.test", &[("DBURL", url.as_str())]);
-    let data = a.data_dir().to_string_lossy().into_owned();
-    let b = Homeserver::start_with(
-        "hs1.test",
-        &[("DBURL", url.as_str()), ("DATA_DIR", data.as_str())],
-    );
-    let ann = register(&a.url, "ann").await;
-    let bob = register(&b.url, "bob").await;
+    let (a, b) = two_processes(&pg.database(), &[]);
+    let ann = User::register(&a.url, "ann").await;
+    let bob = User::register(&b.url, "bob").await;
     ann.join("#den").await;
     bob.join("#den").await;
     let cursor = bob.sync(None, 0).await["next"].as_i64().expect("next");
@@ -143,7 +102,7 @@ async fn typing_reaches_a_device_polling_another_process() {
     // bob waits on B; ann types through A.
     let waiting = bob.clone();
     let poll = actix_web::rt::spawn(async move { waiting.sync(Some(cursor), 30).await });
-    one_poll_waiting(&b.url).await;
+    polls_waiting(&b.url, 1).await;
     ann.api
         .post("/api/v1/typing", json!({"target": "#den", "typing": true}))
         .await
@@ -160,7 +119,7 @@ async fn typing_reaches_a_device_polling_another_process() {
     let waiting = bob.clone();
     let next = got["next"].as_i64().expect("next");
     let poll = actix_web::rt::spawn(async move { waiting.sync(Some(next), 30).await });
-    one_poll_waiting(&b.url).await;
+    polls_waiting(&b.url, 1).await;
     send(&ann, "#den", "hello from a").await.expect(201);
     let got = poll.await.expect("poll");
     assert_eq!(User::bodies(&got), ["hello from a"]);

@@ -129,6 +129,9 @@ impl Relay {
 }
 
 fn run(pool: &Pool<backend::Manager>, items: &Receiver<String>) {
+    // Kept from one statement to the next (a checkout from the pool tests the connection
+    // first: a round trip); dropped after a failure.
+    let mut held = None;
     while let Ok(first) = items.recv() {
         let mut batch = vec![first];
         while batch.len() < PER_STATEMENT {
@@ -137,18 +140,23 @@ fn run(pool: &Pool<backend::Manager>, items: &Receiver<String>) {
                 Err(_) => break,
             }
         }
-        let sent = pool.get().map_err(|e| e.to_string()).and_then(|mut conn| {
-            let DbConn::Postgres(c) = &mut *conn else {
-                return Ok(());
-            };
-            diesel::sql_query("SELECT pg_notify($1, item) FROM unnest($2) AS item")
-                .bind::<diesel::sql_types::Text, _>(EPHEMERAL_CHANNEL)
-                .bind::<diesel::sql_types::Array<diesel::sql_types::Text>, _>(&batch)
-                .execute(c)
-                .map(drop)
-                .map_err(|e| e.to_string())
-        });
+        if held.is_none() {
+            held = pool.get().ok();
+        }
+        let sent = match held.as_deref_mut() {
+            Some(DbConn::Postgres(c)) => {
+                diesel::sql_query("SELECT pg_notify($1, item) FROM unnest($2) AS item")
+                    .bind::<diesel::sql_types::Text, _>(EPHEMERAL_CHANNEL)
+                    .bind::<diesel::sql_types::Array<diesel::sql_types::Text>, _>(&batch)
+                    .execute(c)
+                    .map(drop)
+                    .map_err(|e| e.to_string())
+            }
+            Some(DbConn::Sqlite(_)) => Ok(()),
+            None => Err("no database connection".to_string()),
+        };
         if let Err(e) = sent {
+            held = None;
             tracing::warn!(error = %e, items = batch.len(), "ephemeral items were not relayed to other processes");
         }
     }

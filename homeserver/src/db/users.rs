@@ -79,15 +79,6 @@ pub fn touch_active(conn: &mut Conn, id: &str, now_ms: i64, resolution_ms: i64) 
     Ok(())
 }
 
-/// When the user last did something.
-pub fn last_active_ms(conn: &mut Conn, id: &str) -> QueryResult<Option<i64>> {
-    per_backend!(conn, |c| users::table
-        .find(id)
-        .select(users::last_active_ms)
-        .first(c)
-        .optional())
-}
-
 /// Number of local accounts.
 pub fn count(conn: &mut Conn) -> QueryResult<i64> {
     users::table.count().get_result(conn)

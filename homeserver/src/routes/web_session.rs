@@ -48,6 +48,14 @@ pub mod paths {
     pub const SESSION: &str = "/api/v1/web/session";
 }
 
+/// What a browser's login or registration passes first: a page of this server (not another
+/// site's), and the login rate limit. Returns the name of the device it will create.
+fn admit_browser(state: &AppState, req: &HttpRequest) -> Result<Option<String>, ApiError> {
+    check_origin(req)?;
+    state.limits.check_login(state.limits.client_of(req))?;
+    Ok(Some(device_name(user_agent(req))))
+}
+
 /// `POST /api/v1/web/login` and `/register`: the nick and password; the device is named
 /// after the browser.
 #[derive(Debug, Deserialize, ToSchema)]
@@ -261,10 +269,8 @@ pub async fn login(
     req: HttpRequest,
     body: web::Json<WebLoginRequest>,
 ) -> Result<HttpResponse, ApiError> {
-    check_origin(&req)?;
-    state.limits.check_login(state.limits.client_of(&req))?;
+    let device = admit_browser(&state, &req)?;
     let body = body.into_inner();
-    let device = Some(device_name(user_agent(&req)));
     let logged = accounts::login(&state, &body.nick, body.password, device).await?;
     answer(&state, &req, HttpResponse::Ok(), logged.token).await
 }
@@ -281,10 +287,8 @@ pub async fn register(
     req: HttpRequest,
     body: web::Json<WebLoginRequest>,
 ) -> Result<HttpResponse, ApiError> {
-    check_origin(&req)?;
-    state.limits.check_login(state.limits.client_of(&req))?;
+    let device = admit_browser(&state, &req)?;
     let body = body.into_inner();
-    let device = Some(device_name(user_agent(&req)));
     let created = accounts::register(&state, &body.nick, body.password, device).await?;
     answer(&state, &req, HttpResponse::Created(), created.token).await
 }

@@ -73,25 +73,13 @@ pub async fn open_uncounted(
         // Stream only once the acknowledgement is written: a crash must not undo it.
         state.cursors.durable(round).await;
     }
-    // Subscribed before the first read, so no commit slips between a read and the wait.
-    let subscription = state
-        .notifier
-        .subscribe(&session.user_id, &session.device_id);
-    Ok(EventStream {
-        state,
-        session,
-        from,
-        subscription,
-        read_db: false,
-        unread: true,
-        checked_session: Instant::now(),
-        _active: None,
-    })
+    Ok(open_at(state, session, from))
 }
 
 /// A stream of the events after `from`, which it does not acknowledge (the IRC gateway, which
 /// replays a device's events itself and then streams what follows).
 pub fn open_at(state: Arc<AppState>, session: Session, from: i64) -> EventStream {
+    // Subscribed before the first read, so no commit slips between a read and the wait.
     let subscription = state
         .notifier
         .subscribe(&session.user_id, &session.device_id);
