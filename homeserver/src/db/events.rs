@@ -58,6 +58,13 @@ pub fn append(conn: &mut Conn, new: NewEvent, max_history: i64) -> QueryResult<E
         next.count -= room_counters::rotate(conn, new.room_id, next.count, max_history)?;
         room_counters::write(conn, new.room_id, next)?;
     }
+    // The writer of a Postgres database numbers events itself and may insert several at once
+    // ([`super::appends`]); elsewhere the database numbers it.
+    if let Some(seq) = super::appends::next_seq(conn)? {
+        let row = stored_row(seq, new, room_seq);
+        super::appends::place(conn, &row)?;
+        return Ok(row);
+    }
     // Every column bound (no `DEFAULT` for a `None`), so that the statement has one shape and
     // its prepared form is found by type, without rendering its SQL on each append. Only the
     // new `seq` comes back: the rest of the row is what was written.
@@ -80,7 +87,12 @@ pub fn append(conn: &mut Conn, new: NewEvent, max_history: i64) -> QueryResult<E
         ))
         .returning(events::seq)
         .get_result(c))?;
-    Ok(EventRow {
+    Ok(stored_row(seq, new, room_seq))
+}
+
+/// The row stored for `new` under `seq`.
+fn stored_row(seq: i64, new: NewEvent, room_seq: i64) -> EventRow {
+    EventRow {
         seq,
         id: new.id,
         room_id: new.room_id,
@@ -97,7 +109,7 @@ pub fn append(conn: &mut Conn, new: NewEvent, max_history: i64) -> QueryResult<E
         wire: new.wire,
         deleted: false,
         attachments: new.attachments,
-    })
+    }
 }
 
 /// Opens a delivery window for `user_id` in a room from `from_seq` on (no-op when one is open).

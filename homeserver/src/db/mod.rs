@@ -17,6 +17,7 @@
 //! - [`migrate`]: copying a SQLite database into Postgres (`homeserver db migrate-from-sqlite`).
 
 pub mod admin;
+pub mod appends;
 pub mod backend;
 pub mod channels;
 pub mod devices;
@@ -132,7 +133,7 @@ impl Db {
             .connection_timeout(Duration::from_secs(30))
             .build(manager)?;
         let instance = instance_id();
-        let writer = Arc::new(writer::Writer::start(pool.clone(), instance)?);
+        let writer = Arc::new(writer::Writer::start(pool.clone(), backend, instance)?);
         let relay = match backend {
             Backend::Postgres => pg_relay::Relay::start(pool.clone()).map(Arc::new),
             Backend::Sqlite => None,
@@ -218,6 +219,19 @@ impl Db {
         E: From<DbError> + From<diesel::result::Error> + Send + 'static,
     {
         self.writer.write(f).await
+    }
+
+    /// Like [`Db::write`], for a write that makes every check before its first change and
+    /// whose changes are mostly events (a send): on Postgres it shares one savepoint-free
+    /// `INSERT` with the batch's other sends ([`appends`]). Before changing anything but its
+    /// events ahead of a check that may still fail, `f` calls [`appends::changes`].
+    pub async fn write_appending<T, E, F>(&self, f: F) -> Result<T, E>
+    where
+        F: FnOnce(&mut Conn) -> Result<T, E> + Send + 'static,
+        T: Send + 'static,
+        E: From<DbError> + From<diesel::result::Error> + Send + 'static,
+    {
+        self.writer.write_appending(f).await
     }
 
     /// Adds an inline consumer of commits: `hook` gets each committed batch's events, in `seq`

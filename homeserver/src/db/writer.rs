@@ -61,7 +61,7 @@ use tokio::sync::{mpsc, oneshot};
 
 use super::backend::Began;
 use super::models::EventRow;
-use super::{backend, recipients, room_counters, rule_cache, DbConn, DbError};
+use super::{appends, backend, recipients, room_counters, rule_cache, DbConn, DbError};
 
 /// An event committed by the writer, with the users whose open window covered it.
 #[derive(Debug)]
@@ -280,9 +280,28 @@ pub const MAX_BATCH: usize = 64;
 /// Writes that may wait for the writer before callers wait to enqueue.
 const QUEUE: usize = 4096;
 
-/// What the writer does with a job: run it (in a savepoint when `isolate` is true) and return
-/// whether it succeeded and how to report the outcome once the batch's commit is known.
-type Job = Box<dyn FnOnce(&mut DbConn, Isolation) -> (bool, Completion) + Send>;
+/// What the writer does with a job: run it (kept apart from the batch's other jobs as
+/// `Isolation` says) and return how it went and how to report the outcome once the batch's
+/// commit is known.
+type Run = Box<dyn FnOnce(&mut DbConn, Isolation) -> (Ran, Completion) + Send>;
+
+/// A queued write.
+struct Job {
+    run: Run,
+    /// Submitted with [`Writer::write_appending`].
+    appending: bool,
+}
+
+/// How a job went.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Ran {
+    /// It succeeded; its changes stay in the batch.
+    Succeeded,
+    /// It failed and its changes were undone; the rest of the batch goes on.
+    Failed,
+    /// It failed and its changes could not be undone alone: the batch must roll back.
+    FailedBatch,
+}
 
 /// How a job is kept apart from the others of its batch.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -292,6 +311,9 @@ enum Isolation {
     /// Alone in the batch: a failure rolls the whole transaction back (no savepoint to
     /// compile and run).
     Alone,
+    /// Postgres, an appending write: no savepoint unless it asks for one
+    /// ([`appends::changes`]); its events are kept for the batch's insert.
+    Appending,
 }
 /// Reports a job's result, or the batch's commit failure.
 type Completion = Box<dyn FnOnce(Result<(), String>) + Send>;
@@ -304,13 +326,17 @@ pub struct Writer {
 
 impl Writer {
     /// Starts the writer thread for `pool`. It stops when the last handle is dropped.
-    pub fn start(pool: Pool<backend::Manager>, instance: u64) -> Result<Writer, DbError> {
+    pub fn start(
+        pool: Pool<backend::Manager>,
+        backend: backend::Backend,
+        instance: u64,
+    ) -> Result<Writer, DbError> {
         let (jobs, queue) = mpsc::channel::<Job>(QUEUE);
         let consumers = Arc::new(Mutex::new(Consumers::default()));
         let writer_consumers = Arc::clone(&consumers);
         std::thread::Builder::new()
             .name("hearth-writer".into())
-            .spawn(move || run(pool, instance, queue, &writer_consumers))
+            .spawn(move || run(pool, backend, instance, queue, &writer_consumers))
             .map_err(|e| DbError::Migration(format!("cannot start the writer thread: {e}")))?;
         Ok(Writer { jobs, consumers })
     }
@@ -352,23 +378,59 @@ impl Writer {
         T: Send + 'static,
         E: From<DbError> + From<diesel::result::Error> + Send + 'static,
     {
+        self.submit(f, false).await
+    }
+
+    /// Like [`Writer::write`], for a write that makes every check before its first change and
+    /// whose changes are mostly events: on Postgres it runs without a savepoint and its events
+    /// are inserted with the batch's ([`appends`]). `f` calls [`appends::changes`] before
+    /// changing anything but events ahead of a check that may still fail.
+    pub async fn write_appending<T, E, F>(&self, f: F) -> Result<T, E>
+    where
+        F: FnOnce(&mut DbConn) -> Result<T, E> + Send + 'static,
+        T: Send + 'static,
+        E: From<DbError> + From<diesel::result::Error> + Send + 'static,
+    {
+        self.submit(f, true).await
+    }
+
+    async fn submit<T, E, F>(&self, f: F, appending: bool) -> Result<T, E>
+    where
+        F: FnOnce(&mut DbConn) -> Result<T, E> + Send + 'static,
+        T: Send + 'static,
+        E: From<DbError> + From<diesel::result::Error> + Send + 'static,
+    {
         let (done, outcome) = oneshot::channel::<Result<T, E>>();
-        let job: Job = Box::new(move |conn: &mut DbConn, isolation: Isolation| {
+        let run: Run = Box::new(move |conn: &mut DbConn, isolation: Isolation| {
             // A savepoint inside the batch's transaction: a failing write undoes only itself,
             // and the events it recorded are forgotten with it.
             let recorded = journal_len();
             let counters = room_counters::mark();
-            let result = match isolation {
+            let kept = appends::mark();
+            let (result, mut ran) = match isolation {
                 Isolation::Savepoint => in_savepoint(conn, f),
-                Isolation::Alone => f(conn),
+                Isolation::Alone | Isolation::Appending => {
+                    let result = f(conn);
+                    let ran = if result.is_ok() {
+                        Ran::Succeeded
+                    } else if isolation == Isolation::Alone {
+                        Ran::FailedBatch
+                    } else {
+                        Ran::Failed
+                    };
+                    (result, ran)
+                }
             };
             if result.is_err() {
                 journal_truncate(recorded);
                 room_counters::roll_back_to(counters);
                 recipients::forget();
+                if isolation == Isolation::Appending && appends::job_failed(conn, kept).is_err() {
+                    ran = Ran::FailedBatch;
+                }
             }
+            appends::job_finished();
             rule_cache::write_finished();
-            let succeeded = result.is_ok();
             let complete: Completion = Box::new(move |committed: Result<(), String>| {
                 let reply = match committed {
                     Ok(()) => result,
@@ -377,10 +439,10 @@ impl Writer {
                 };
                 let _ = done.send(reply);
             });
-            (succeeded, complete)
+            (ran, complete)
         });
         self.jobs
-            .send(job)
+            .send(Job { run, appending })
             .await
             .map_err(|_| E::from(DbError::Canceled))?;
         outcome.await.map_err(|_| E::from(DbError::Canceled))?
@@ -394,26 +456,41 @@ impl Writer {
 /// for every job; `ROLLBACK TO` goes back to the newest savepoint of that name, the job's own.
 /// (At most [`MAX_BATCH`] are open at once, within the
 /// subtransactions Postgres tracks cheaply.)
-fn in_savepoint<T, E, F>(conn: &mut DbConn, f: F) -> Result<T, E>
+fn in_savepoint<T, E, F>(conn: &mut DbConn, f: F) -> (Result<T, E>, Ran)
 where
     F: FnOnce(&mut DbConn) -> Result<T, E>,
     E: From<diesel::result::Error>,
 {
     match conn {
         DbConn::Postgres(_) => {
-            conn.batch_execute("SAVEPOINT hearth_job")?;
-            let result = f(conn);
-            if result.is_err() {
-                conn.batch_execute("ROLLBACK TO SAVEPOINT hearth_job")?;
+            if let Err(e) = conn.batch_execute("SAVEPOINT hearth_job") {
+                return (Err(e.into()), Ran::FailedBatch);
             }
-            result
+            let result = f(conn);
+            if result.is_ok() {
+                return (result, Ran::Succeeded);
+            }
+            match conn.batch_execute("ROLLBACK TO SAVEPOINT hearth_job") {
+                Ok(()) => (result, Ran::Failed),
+                // The transaction cannot go on: nothing of the batch may commit.
+                Err(_) => (result, Ran::FailedBatch),
+            }
         }
-        DbConn::Sqlite(_) => conn.transaction(f),
+        DbConn::Sqlite(_) => {
+            let result = conn.transaction(f);
+            let ran = if result.is_ok() {
+                Ran::Succeeded
+            } else {
+                Ran::Failed
+            };
+            (result, ran)
+        }
     }
 }
 
 fn run(
     pool: Pool<backend::Manager>,
+    backend: backend::Backend,
     instance: u64,
     mut queue: mpsc::Receiver<Job>,
     consumers: &Mutex<Consumers>,
@@ -421,6 +498,9 @@ fn run(
     JOURNAL.with(|j| *j.borrow_mut() = Some(Vec::new()));
     recipients::enable();
     room_counters::enable();
+    if backend == backend::Backend::Postgres {
+        appends::enable();
+    }
     // The writer keeps its connection from batch to batch: a checkout from the pool tests the
     // connection first, a round trip per batch on Postgres.
     let mut held: Option<PooledConnection<backend::Manager>> = None;
@@ -462,12 +542,9 @@ fn commit_batch(
 ) {
     let mut completions: Vec<Completion> = Vec::with_capacity(batch.len());
     let committed = catch_unwind(AssertUnwindSafe(|| {
-        let isolation = if batch.len() == 1 {
-            Isolation::Alone
-        } else {
-            Isolation::Savepoint
-        };
+        let alone = batch.len() == 1;
         backend::write_transaction(conn, instance, |c, began| {
+            appends::batch_began(began == Began::AfterOwnTurn);
             if let Began::AfterOtherTurn(now) = began {
                 // Another process wrote since this one's last turn: its sends moved the rooms'
                 // counters; unless the generation says nothing else changed, the rules and
@@ -481,14 +558,23 @@ fn commit_batch(
             }
             rule_cache::take_changed();
             for job in batch {
-                let (succeeded, complete) = job(c, isolation);
+                let isolation = match c {
+                    _ if alone => Isolation::Alone,
+                    DbConn::Postgres(_) if job.appending => Isolation::Appending,
+                    _ => Isolation::Savepoint,
+                };
+                // A write that is not appending sees the events kept before it as stored.
+                appends::job_started(c, isolation == Isolation::Appending)?;
+                let (ran, complete) = (job.run)(c, isolation);
                 completions.push(complete);
-                if !succeeded && isolation == Isolation::Alone {
-                    // Its error is its answer; nothing else is in this transaction.
+                if ran == Ran::FailedBatch {
+                    // Its error is its answer; the others hear that the batch failed.
                     return Err(diesel::result::Error::RollbackTransaction);
                 }
             }
-            // The rooms' counters and rotation, once per room for the whole batch.
+            // The events kept for one insert, then the rooms' counters and rotation, once per
+            // room for the whole batch.
+            appends::insert_kept(c)?;
             room_counters::flush(c)?;
             if rule_cache::take_changed() {
                 if let DbConn::Postgres(pg) = c {
@@ -504,6 +590,7 @@ fn commit_batch(
             Ok(((), appended))
         })
     }));
+    appends::batch_ended(matches!(committed, Ok(Ok(()))));
     if !matches!(committed, Ok(Ok(()))) {
         recipients::forget();
         room_counters::forget();
@@ -512,9 +599,10 @@ fn commit_batch(
     }
     let outcome = match committed {
         Ok(Ok(())) => Ok(()),
-        // A lone write failed and was rolled back: its own error is its answer.
+        // A write failed and took the batch with it: its own error is its answer, the
+        // others hear this.
         Ok(Err(diesel::result::Error::RollbackTransaction)) => {
-            Err("the write failed and was rolled back".to_string())
+            Err("a write of the batch failed and the batch was rolled back".to_string())
         }
         Ok(Err(e)) => {
             tracing::error!(error = %e, writes = completions.len(), "a batch of writes failed to commit");

@@ -240,9 +240,11 @@ pub async fn send(state: &AppState, session: &Session, out: Outgoing) -> Result<
     let session = session.clone();
     let (event, queued) = state
         .db
-        .write(move |conn| {
+        .write_appending(move |conn| {
             // A send changes no channel, membership, ban, mute or remote membership: what it
             // reads of them may serve the next send (`db::rule_cache`). Keep it that way.
+            // It checks everything before its first change (an appending write,
+            // `db::appends`); the DM branches, which change before the last checks, say so.
             db::rule_cache::keep_for_this_write();
             if let Some(txn_id) = &out.txn_id {
                 if let Some(stored) = db::devices::txn_response(conn, &session.device_id, txn_id)? {
@@ -265,6 +267,8 @@ pub async fn send(state: &AppState, session: &Session, out: Outgoing) -> Result<
                 Destination::LocalUser(handle) => {
                     let peer = local_user_by_handle(conn, handle)?;
                     super::blocks::check_dm(conn, &peer.id, &sender)?;
+                    // Changes ahead of the reply and attachment checks below.
+                    db::appends::changes(conn)?;
                     let room_id = db::events::ensure_room(
                         conn,
                         &dm_room_key(&session.user_id, &peer.id),
@@ -276,6 +280,7 @@ pub async fn send(state: &AppState, session: &Session, out: Outgoing) -> Result<
                 }
                 Destination::RemoteUser(handle, peer_server) => {
                     require_peer(conn, peer_server)?;
+                    db::appends::changes(conn)?;
                     let room_id = db::events::ensure_room(
                         conn,
                         &dm_room_key_remote(&session.user_id, handle),
