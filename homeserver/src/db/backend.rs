@@ -87,7 +87,7 @@ pub const MIGRATION_LOCK_KEY: i64 = 0x6865_6172_7468_6462;
 /// How long a Postgres writer waits for its turn (SQLite's `busy_timeout` is 10 s too).
 pub const LOCK_TIMEOUT: &str = "10s";
 
-/// The channel Postgres write transactions `NOTIFY` after appending events.
+/// The channel the flusher `NOTIFY`s after write transactions that appended events are durable.
 pub const EVENTS_CHANNEL: &str = "hearth_events";
 
 /// The backend and connection string of a `DBURL`. `default_sqlite` is used when it is empty.
@@ -276,8 +276,20 @@ impl Appended {
         }
     }
 
+    /// What this and `other` appended together.
+    pub fn and(self, other: &Appended) -> Appended {
+        let last_seq = self.last_seq.max(other.last_seq);
+        match (self.recipients, &other.recipients) {
+            (Some(mine), Some(theirs)) => Appended::of(last_seq, [mine.as_slice(), theirs.as_slice()]),
+            _ => Appended {
+                last_seq,
+                recipients: None,
+            },
+        }
+    }
+
     /// The `NOTIFY` payload: `"<seq> <instance> <user,user,…>"`, or `"<seq> <instance> *"`.
-    fn payload(&self, instance: u64) -> String {
+    pub fn payload(&self, instance: u64) -> String {
         match &self.recipients {
             Some(users) => format!("{} {instance} {}", self.last_seq, users.join(",")),
             None => format!("{} {instance} *", self.last_seq),
@@ -297,17 +309,16 @@ pub struct Notification {
 }
 
 /// Runs `f` in one write transaction. `f` learns how it began ([`Began`]: whether what the
-/// writer cached from earlier transactions still holds) and returns its value and what it
-/// appended, if anything.
+/// writer cached from earlier transactions still holds).
 ///
 /// - SQLite: `BEGIN IMMEDIATE`, so writers queue on SQLite's single write lock.
-/// - Postgres: `BEGIN`, then [`take_turn`]. When the transaction appended events, it
-///   `NOTIFY`s [`EVENTS_CHANNEL`] with the new highest `seq`, `instance` and the users the
-///   events concern ([`Appended`]); Postgres delivers the notification at commit, and only if
-///   it commits.
+/// - Postgres: `BEGIN` with `synchronous_commit = off`, then [`take_turn`]. The commit returns
+///   before the WAL is flushed, so the turn passes on at once: the caller has the commit made
+///   durable (and announced to the other processes) by the flusher before it answers anyone
+///   ([`super::flusher`]).
 pub fn write_transaction<T, E, F>(conn: &mut DbConn, instance: u64, f: F) -> Result<T, E>
 where
-    F: FnOnce(&mut DbConn, Began) -> Result<(T, Option<Appended>), E>,
+    F: FnOnce(&mut DbConn, Began) -> Result<T, E>,
     E: From<diesel::result::Error>,
 {
     let began = match conn {
@@ -316,7 +327,10 @@ where
             Began::Alone
         }
         DbConn::Postgres(c) => {
-            AnsiTransactionManager::begin_transaction_sql(c, "BEGIN")?;
+            AnsiTransactionManager::begin_transaction_sql(
+                c,
+                "BEGIN; SET LOCAL synchronous_commit = off",
+            )?;
             match take_turn(c, instance) {
                 Ok((previous, _)) if previous == instance => Began::AfterOwnTurn,
                 Ok((_, generation)) => Began::AfterOtherTurn(generation),
@@ -327,16 +341,7 @@ where
             }
         }
     };
-    let result = f(conn, began).and_then(|(value, appended)| {
-        if let (DbConn::Postgres(c), Some(appended)) = (&mut *conn, appended) {
-            diesel::sql_query("SELECT pg_notify($1, $2)")
-                .bind::<diesel::sql_types::Text, _>(EVENTS_CHANNEL)
-                .bind::<diesel::sql_types::Text, _>(appended.payload(instance))
-                .execute(c)?;
-        }
-        Ok(value)
-    });
-    match result {
+    match f(conn, began) {
         Ok(value) => {
             <DbConn as Connection>::TransactionManager::commit_transaction(conn)?;
             Ok(value)

@@ -165,11 +165,13 @@ pub fn recipients(conn: &mut Conn, room_id: i64) -> QueryResult<Arc<[String]>> {
     })
 }
 
-/// The user's events after `after`, in `seq` order, at most `limit`.
+/// The user's events after `after` up to `durable` (what is known to be on disk,
+/// [`super::Db::durable`]), in `seq` order, at most `limit`.
 pub fn for_user_after(
     conn: &mut Conn,
     user_id: &str,
     after: i64,
+    durable: i64,
     limit: i64,
 ) -> QueryResult<Vec<EventRow>> {
     per_backend!(conn, |c| events::table
@@ -177,6 +179,7 @@ pub fn for_user_after(
         .filter(spans::user_id.eq(user_id))
         .filter(spans::to_seq.gt(after))
         .filter(events::seq.gt(after))
+        .filter(events::seq.le(durable))
         .filter(events::seq.ge(spans::from_seq))
         .filter(events::seq.le(spans::to_seq))
         .order(events::seq.asc())

@@ -22,6 +22,7 @@ pub mod backend;
 pub mod channels;
 pub mod devices;
 pub mod events;
+pub mod flusher;
 pub mod media;
 pub mod migrate;
 pub mod models;
@@ -118,6 +119,8 @@ pub struct Db {
     writer: Arc<writer::Writer>,
     /// Postgres: sends ephemeral items to the other processes ([`pg_relay`]).
     relay: Option<Arc<pg_relay::Relay>>,
+    /// The highest `seq` known to be on disk ([`flusher`]): what polls read up to.
+    durable: flusher::Durable,
 }
 
 impl Db {
@@ -133,7 +136,16 @@ impl Db {
             .connection_timeout(Duration::from_secs(30))
             .build(manager)?;
         let instance = instance_id();
-        let writer = Arc::new(writer::Writer::start(pool.clone(), backend, instance)?);
+        let durable = match backend {
+            Backend::Postgres => flusher::Durable::up_to(0),
+            Backend::Sqlite => flusher::Durable::everything(),
+        };
+        let writer = Arc::new(writer::Writer::start(
+            pool.clone(),
+            backend,
+            instance,
+            durable.clone(),
+        )?);
         let relay = match backend {
             Backend::Postgres => pg_relay::Relay::start(pool.clone()).map(Arc::new),
             Backend::Sqlite => None,
@@ -145,6 +157,7 @@ impl Db {
             instance,
             writer,
             relay,
+            durable,
         };
         let mut conn = db.pool.get()?;
         let migrations = match backend {
@@ -171,9 +184,18 @@ impl Db {
             ))?;
         }
         migrated?;
+        if let DbConn::Postgres(c) = &mut *conn {
+            db.durable.raise(flusher::horizon(c)?);
+        }
         drop(conn);
         tracing::info!(%backend, "database ready");
         Ok(db)
+    }
+
+    /// The highest `seq` known to be durable: a reader that hands out cursors reads up to it
+    /// ([`flusher`]; everything on SQLite).
+    pub fn durable(&self) -> i64 {
+        self.durable.get()
     }
 
     /// Whether other processes may share this database (Postgres).
@@ -290,9 +312,10 @@ impl Db {
         let url = Arc::clone(&self.url);
         let instance = self.instance;
         let flag = Arc::clone(&stop);
+        let durable = self.durable.clone();
         let spawned = std::thread::Builder::new()
             .name("hearth-pg-listen".into())
-            .spawn(move || listen_loop(&url, instance, &flag, &wake));
+            .spawn(move || listen_loop(&url, instance, &durable, &flag, &wake));
         if let Err(e) = spawned {
             tracing::error!(error = %e, "cannot start the Postgres listener thread");
         }
@@ -337,7 +360,13 @@ impl Drop for Listener {
     }
 }
 
-fn listen_loop(url: &str, instance: u64, stop: &AtomicBool, wake: &dyn Fn(Wake)) {
+fn listen_loop(
+    url: &str,
+    instance: u64,
+    durable: &flusher::Durable,
+    stop: &AtomicBool,
+    wake: &dyn Fn(Wake),
+) {
     let mut first = true;
     while !stop.load(Ordering::Relaxed) {
         let channels = [backend::EVENTS_CHANNEL, pg_relay::EPHEMERAL_CHANNEL];
@@ -350,7 +379,16 @@ fn listen_loop(url: &str, instance: u64, stop: &AtomicBool, wake: &dyn Fn(Wake))
             }
         };
         if !first {
-            // Notifications sent while we were away are lost: let every poll look again.
+            // Notifications sent while we were away are lost: what is durable now is read
+            // again, and every poll looks.
+            match backend::establish(Backend::Postgres, url) {
+                Ok(DbConn::Postgres(mut c)) => match flusher::horizon(&mut c) {
+                    Ok(seq) => durable.raise(seq),
+                    Err(e) => tracing::warn!(error = %e, "cannot read the durable horizon"),
+                },
+                Ok(DbConn::Sqlite(_)) => {}
+                Err(e) => tracing::warn!(error = %e, "cannot read the durable horizon"),
+            }
             wake(Wake::Anyone(0));
         }
         first = false;
@@ -374,10 +412,14 @@ fn listen_loop(url: &str, instance: u64, stop: &AtomicBool, wake: &dyn Fn(Wake))
                 }
                 match backend::parse_notification(&note.payload) {
                     Some(note) if note.instance == instance => {}
-                    Some(note) => wake(match note.recipients {
-                        Some(users) => Wake::Users(note.seq, users),
-                        None => Wake::Anyone(note.seq),
-                    }),
+                    Some(note) => {
+                        // Sent after its flush: everything up to it is on disk.
+                        durable.raise(note.seq);
+                        wake(match note.recipients {
+                            Some(users) => Wake::Users(note.seq, users),
+                            None => Wake::Anyone(note.seq),
+                        });
+                    }
                     None => wake(Wake::Anyone(0)),
                 }
             }

@@ -61,6 +61,7 @@ use tokio::sync::{mpsc, oneshot};
 
 use super::backend::Began;
 use super::models::EventRow;
+use super::flusher::{self, Durable, Flusher};
 use super::{appends, backend, recipients, room_counters, rule_cache, DbConn, DbError};
 
 /// An event committed by the writer, with the users whose open window covered it.
@@ -181,6 +182,18 @@ impl Queued {
     }
 }
 
+impl Queued {
+    /// Records that the committed events with `seq` in `[first, last]` were not handed over
+    /// (their commit could not be confirmed): the consumer reads what the log holds of them.
+    fn miss(&self, first: i64, last: i64) {
+        let mut missed = lock_missed(&self.missed);
+        match missed.as_mut() {
+            Some((_, through)) => *through = last,
+            None => *missed = Some((first - 1, last)),
+        }
+    }
+}
+
 /// Every consumer of commits, in registration order.
 #[derive(Default)]
 struct Consumers {
@@ -207,6 +220,18 @@ impl Consumers {
             }
             open
         });
+    }
+}
+
+impl Consumers {
+    /// The queued consumers learn that these events were not handed to them; inline ones
+    /// (the notifier) hear nothing: the next confirmed commit wakes the polls.
+    fn missed(&mut self, events: &[Committed]) {
+        if let (Some(first), Some(last)) = (events.first(), events.last()) {
+            for queued in &self.queued {
+                queued.miss(first.row.seq, last.row.seq);
+            }
+        }
     }
 }
 
@@ -251,20 +276,6 @@ where
 
 fn journal_len() -> usize {
     JOURNAL.with(|j| j.borrow().as_ref().map_or(0, Vec::len))
-}
-
-/// What the running batch appended: its highest `seq` (events are recorded in `seq` order) and
-/// whom they concern.
-fn journal_appended() -> Option<backend::Appended> {
-    JOURNAL.with(|j| {
-        let journal = j.borrow();
-        let entries = journal.as_ref()?;
-        let last = entries.last()?.row.seq;
-        Some(backend::Appended::of(
-            last,
-            entries.iter().map(|c| &c.recipients[..]),
-        ))
-    })
 }
 
 fn journal_truncate(len: usize) {
@@ -326,17 +337,28 @@ pub struct Writer {
 
 impl Writer {
     /// Starts the writer thread for `pool`. It stops when the last handle is dropped.
+    /// On Postgres its commits are confirmed durable by a [`Flusher`] thread, which raises
+    /// `durable`.
     pub fn start(
         pool: Pool<backend::Manager>,
         backend: backend::Backend,
         instance: u64,
+        durable: Durable,
     ) -> Result<Writer, DbError> {
         let (jobs, queue) = mpsc::channel::<Job>(QUEUE);
         let consumers = Arc::new(Mutex::new(Consumers::default()));
         let writer_consumers = Arc::clone(&consumers);
+        let flusher = match backend {
+            backend::Backend::Postgres => Some(
+                Flusher::start(pool.clone(), instance, durable).map_err(|e| {
+                    DbError::Migration(format!("cannot start the flusher thread: {e}"))
+                })?,
+            ),
+            backend::Backend::Sqlite => None,
+        };
         std::thread::Builder::new()
             .name("hearth-writer".into())
-            .spawn(move || run(pool, backend, instance, queue, &writer_consumers))
+            .spawn(move || run(pool, flusher, instance, queue, &writer_consumers))
             .map_err(|e| DbError::Migration(format!("cannot start the writer thread: {e}")))?;
         Ok(Writer { jobs, consumers })
     }
@@ -490,15 +512,15 @@ where
 
 fn run(
     pool: Pool<backend::Manager>,
-    backend: backend::Backend,
+    flusher: Option<Flusher>,
     instance: u64,
     mut queue: mpsc::Receiver<Job>,
-    consumers: &Mutex<Consumers>,
+    consumers: &Arc<Mutex<Consumers>>,
 ) {
     JOURNAL.with(|j| *j.borrow_mut() = Some(Vec::new()));
     recipients::enable();
     room_counters::enable();
-    if backend == backend::Backend::Postgres {
+    if flusher.is_some() {
         appends::enable();
     }
     // The writer keeps its connection from batch to batch: a checkout from the pool tests the
@@ -527,8 +549,58 @@ fn run(
                 }
             }
         }
-        if let Some(conn) = held.as_mut() {
-            commit_batch(conn, instance, batch, consumers, &mut generation);
+        let Some(conn) = held.as_mut() else {
+            continue;
+        };
+        let done = commit_batch(conn, instance, batch, &mut generation);
+        match (&flusher, &done.outcome) {
+            // Postgres: answered once the commit is on disk.
+            (Some(flusher), Ok(())) => {
+                let appended = done.appended();
+                let consumers = Arc::clone(consumers);
+                flusher.push(flusher::Committed {
+                    appended,
+                    settle: Box::new(move |durable| done.settle(durable, &consumers)),
+                });
+            }
+            _ => done.settle(Ok(()), consumers),
+        }
+    }
+}
+
+/// A batch that ran: how its commit went, its writers' answers and its events.
+struct Done {
+    outcome: Result<(), String>,
+    completions: Vec<Completion>,
+    events: Vec<Committed>,
+}
+
+impl Done {
+    /// What it appended, for the other processes.
+    fn appended(&self) -> Option<backend::Appended> {
+        let last = self.events.last()?.row.seq;
+        Some(backend::Appended::of(
+            last,
+            self.events.iter().map(|c| &c.recipients[..]),
+        ))
+    }
+
+    /// Hands the events to the consumers and answers the writers, once the commit is known
+    /// to be durable (`durable`: the flusher's word on Postgres, `Ok` on SQLite).
+    fn settle(self, durable: Result<(), String>, consumers: &Mutex<Consumers>) {
+        let outcome = self.outcome.and(durable);
+        let mut consumers = consumers
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        match &outcome {
+            // Published before the writers hear back: receivers are woken first.
+            Ok(()) if !self.events.is_empty() => consumers.deliver(self.events),
+            Ok(()) => {}
+            Err(_) => consumers.missed(&self.events),
+        }
+        drop(consumers);
+        for complete in self.completions {
+            complete(outcome.clone());
         }
     }
 }
@@ -537,9 +609,8 @@ fn commit_batch(
     conn: &mut DbConn,
     instance: u64,
     batch: Vec<Job>,
-    consumers: &Mutex<Consumers>,
     generation: &mut Option<i64>,
-) {
+) -> Done {
     let mut completions: Vec<Completion> = Vec::with_capacity(batch.len());
     let committed = catch_unwind(AssertUnwindSafe(|| {
         let alone = batch.len() == 1;
@@ -582,12 +653,7 @@ fn commit_batch(
                     *generation = generation.map(|g| g + 1);
                 }
             }
-            // Only Postgres tells other processes what was appended.
-            let appended = match c {
-                DbConn::Postgres(_) => journal_appended(),
-                DbConn::Sqlite(_) => None,
-            };
-            Ok(((), appended))
+            Ok(())
         })
     }));
     appends::batch_ended(matches!(committed, Ok(Ok(()))));
@@ -622,15 +688,12 @@ fn commit_batch(
             .map(std::mem::take)
             .unwrap_or_default()
     });
-    // Published before the writers hear back: receivers are woken first.
-    if outcome.is_ok() && !events.is_empty() {
-        consumers
-            .lock()
-            .unwrap_or_else(|poisoned| poisoned.into_inner())
-            .deliver(events);
-    }
-    for complete in completions {
-        complete(outcome.clone());
+    // A batch that did not commit published nothing.
+    let events = if outcome.is_ok() { events } else { Vec::new() };
+    Done {
+        outcome,
+        completions,
+        events,
     }
 }
 

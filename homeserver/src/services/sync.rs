@@ -320,10 +320,11 @@ pub(crate) async fn stored_events(
     limit: u32,
 ) -> Result<Vec<Arc<Delivered>>, ApiError> {
     let user_id = user_id.to_string();
+    let durable = state.db.durable();
     let rows = state
         .db
         .run(move |conn| {
-            db::events::for_user_after(conn, &user_id, from, i64::from(limit))
+            db::events::for_user_after(conn, &user_id, from, durable, i64::from(limit))
                 .map_err(ApiError::from)
         })
         .await?;
