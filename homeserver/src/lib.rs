@@ -48,7 +48,7 @@ use federation_proto::tls::{rustls, TlsSettings};
 use tracing::Instrument as _;
 
 use crate::config::Config;
-use crate::db::{Backend, Db};
+use crate::db::Db;
 use crate::keystore::KeyStore;
 use crate::notifier::{Delivered, Notifier, Publication};
 use crate::state::AppState;
@@ -126,19 +126,27 @@ pub fn build_state(config: Config) -> anyhow::Result<AppState> {
     })
 }
 
-/// The long-poll notifier, fed by the writer's commit journal. It keeps recent events in memory
-/// only on SQLite, where this process is the database's only writer.
+/// The long-poll notifier, fed by the writer's commit journal: it keeps recent events in memory
+/// (on Postgres across this process's own consecutive turns, see [`notifier`]).
 fn start_notifier(db: &Db) -> anyhow::Result<Arc<Notifier>> {
     let mut conn = db.conn().context("cannot open the database")?;
-    let stored = db::events::max_seq(&mut conn).context("cannot read the event log")?;
+    // What a poll reads is durable (Postgres: up to the flushers' horizon).
+    let stored = db::events::max_seq(&mut conn)
+        .context("cannot read the event log")?
+        .min(db.durable());
     drop(conn);
-    let notifier = Arc::new(Notifier::new(stored, db.backend() == Backend::Sqlite));
+    let notifier = Arc::new(Notifier::new(stored, true));
     let hook_notifier = Arc::clone(&notifier);
     // The first consumer of commits, inline on the writer thread: receivers are woken before
     // the sender hears back. Other consumers take queued feeds (`Db::commit_feed`).
     db.on_commit(
         "notifier",
-        Box::new(move |committed: &[db::writer::Committed]| {
+        Box::new(move |committed: &[db::writer::Committed], continuity| {
+            if let (db::writer::Continuity::AfterOthers, Some(first)) =
+                (continuity, committed.first())
+            {
+                hook_notifier.forget_before(first.row.seq - 1);
+            }
             let buffering = hook_notifier.is_buffering();
             let publications = committed
                 .iter()

@@ -16,8 +16,14 @@
 //! [`SLOT_CAPACITY`] events; dropping raises `base`, and polls behind it read the database. So
 //! memory holds what is delivered but not yet acknowledged, shared between recipients.
 //!
-//! Buffering is for a database this process alone writes (SQLite). On Postgres other processes
-//! commit too ([`Notifier::notify_all`]); there the notifier only wakes, and polls read.
+//! On Postgres other processes commit too. Their events reach this notifier only as wake-ups
+//! without the event (the listener's [`Notifier::publish`] with `event: None`, or
+//! [`Notifier::notify_all`]): a slot they concern stops covering everything up to them, and
+//! polls before that read the database. And a batch of this process that follows another
+//! process's turn ([`crate::db::writer::Continuity::AfterOthers`]) is published after
+//! [`Notifier::forget_before`]: the other process's events below it may concern any slot, and
+//! its wake-up may arrive later than this batch. So a slot answers from memory only across this
+//! process's own consecutive turns, which on one homeserver process is nearly always.
 //!
 //! # Ephemeral events
 //!
@@ -358,9 +364,23 @@ impl Notifier {
         let mut inner = self.lock();
         inner.published_through = inner.published_through.max(seq);
         for slot in inner.slots.values_mut() {
-            slot.base = i64::MAX;
+            // Up to `seq` (0: up to anything) memory covers nothing any more.
+            slot.base = if seq > 0 { slot.base.max(seq) } else { i64::MAX };
             slot.events.clear();
             slot.tx.send_modify(|log_wakes| *log_wakes += 1);
+        }
+    }
+
+    /// Events up to `seq` may have been appended by another process without reaching this
+    /// notifier: no slot covers anything up to it any more (polls before it read the
+    /// database). Wakes nobody: whoever they concern is woken by that process's notification.
+    pub fn forget_before(&self, seq: i64) {
+        let mut inner = self.lock();
+        for slot in inner.slots.values_mut() {
+            if slot.base < seq {
+                slot.base = seq;
+                slot.events.clear();
+            }
         }
     }
 
@@ -586,17 +606,40 @@ mod tests {
     }
 
     #[tokio::test]
-    async fn notify_all_wakes_everyone_and_drops_buffers() {
+    async fn notify_all_wakes_everyone_and_memory_covers_nothing_up_to_its_seq() {
         let n = Arc::new(Notifier::new(0, true));
         let mut alice = n.subscribe("alice", "a1");
         let mut bob = n.subscribe("bob", "b1");
+        n.publish(vec![publication(5, &["alice"])]);
         n.notify_all(9);
         for sub in [&mut alice, &mut bob] {
             tokio::time::timeout(Duration::from_millis(100), sub.changed())
                 .await
                 .unwrap();
         }
-        assert_eq!(seqs(n.collect(&alice, 9, true, 10)), None);
+        // Another process's events up to 9 may concern anyone: a poll before 9 reads.
+        assert_eq!(seqs(n.collect(&alice, 4, false, 10)), None);
+        assert_eq!(seqs(n.collect(&alice, 8, false, 10)), None);
+        assert_eq!(seqs(n.collect(&alice, 9, false, 10)), Some(vec![]));
+        // Later events of this process are served from memory again.
+        n.publish(vec![publication(11, &["alice"])]);
+        assert_eq!(seqs(n.collect(&alice, 9, false, 10)), Some(vec![11]));
+        // Unknown (a listener that reconnected): nothing is covered any more.
+        n.notify_all(0);
+        assert_eq!(seqs(n.collect(&alice, 11, false, 10)), None);
+    }
+
+    #[test]
+    fn a_batch_after_another_process_turn_is_never_joined_to_older_memory() {
+        let n = Arc::new(Notifier::new(0, true));
+        let alice = n.subscribe("alice", "a1");
+        n.publish(vec![publication(3, &["alice"])]);
+        // Another process appended 4..=6 (its wake-up still on its way), then this process 7.
+        n.forget_before(6);
+        n.publish(vec![publication(7, &["alice"])]);
+        // A poll at 3 would skip 4..=6 if memory answered: it reads the database.
+        assert_eq!(seqs(n.collect(&alice, 3, false, 10)), None);
+        assert_eq!(seqs(n.collect(&alice, 6, false, 10)), Some(vec![7]));
     }
 
     #[test]

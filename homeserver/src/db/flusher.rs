@@ -34,7 +34,8 @@
 //! horizon waits for the next flush that succeeds.
 
 use std::sync::atomic::{AtomicI64, Ordering};
-use std::sync::{mpsc, Arc};
+use std::collections::VecDeque;
+use std::sync::{Arc, Condvar, Mutex, MutexGuard};
 
 use diesel::connection::SimpleConnection;
 use diesel::pg::PgConnection;
@@ -78,74 +79,137 @@ pub struct Committed {
     pub settle: Box<dyn FnOnce(Result<(), String>) + Send>,
 }
 
-/// The handle to the flusher thread.
+/// How many flushes may be under way at once. A batch that commits while a flush is under
+/// way starts the next one at once instead of waiting for it (Postgres flushes both with one
+/// write when it can).
+pub const FLUSHERS: usize = 2;
+
+/// The handle to the flusher threads.
 pub struct Flusher {
-    queue: mpsc::Sender<Committed>,
+    shared: Arc<Shared>,
+}
+
+/// The committed batches not yet settled, shared by the flusher threads.
+struct Shared {
+    state: Mutex<Queue>,
+    more: Condvar,
+}
+
+#[derive(Default)]
+struct Queue {
+    /// Committed batches in commit order; the first is number `settled`.
+    waiting: VecDeque<Committed>,
+    /// How many batches were settled (the number of the first waiting one).
+    settled: u64,
+    /// How many batches a flush under way (or done) covers.
+    covered: u64,
+    /// The handle was dropped: settle what is left and stop.
+    closed: bool,
+}
+
+impl Queue {
+    fn committed(&self) -> u64 {
+        self.settled + self.waiting.len() as u64
+    }
 }
 
 impl Flusher {
-    /// Starts the thread.
+    /// Starts the threads.
     pub fn start(
         pool: Pool<Manager>,
         instance: u64,
         durable: Durable,
     ) -> std::io::Result<Flusher> {
-        let (queue, committed) = mpsc::channel();
-        std::thread::Builder::new()
-            .name("hearth-flusher".into())
-            .spawn(move || run(&pool, instance, &durable, &committed))?;
-        Ok(Flusher { queue })
+        let shared = Arc::new(Shared {
+            state: Mutex::new(Queue::default()),
+            more: Condvar::new(),
+        });
+        for n in 0..FLUSHERS {
+            let (pool, durable, shared) = (pool.clone(), durable.clone(), Arc::clone(&shared));
+            std::thread::Builder::new()
+                .name(format!("hearth-flusher-{n}"))
+                .spawn(move || run(&pool, instance, &durable, &shared))?;
+        }
+        Ok(Flusher { shared })
     }
 
-    /// Hands over a committed batch. Settled at once with an error if the thread is gone.
+    /// Hands over a committed batch.
     pub fn push(&self, committed: Committed) {
-        if let Err(mpsc::SendError(committed)) = self.queue.send(committed) {
-            (committed.settle)(Err("the commit could not be confirmed".into()));
+        lock(&self.shared.state).waiting.push_back(committed);
+        self.shared.more.notify_one();
+    }
+}
+
+impl Drop for Flusher {
+    fn drop(&mut self) {
+        lock(&self.shared.state).closed = true;
+        self.shared.more.notify_all();
+    }
+}
+
+fn lock(state: &Mutex<Queue>) -> MutexGuard<'_, Queue> {
+    state.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+}
+
+/// One flusher thread: takes every committed batch no flush covers yet, flushes once, then
+/// settles, in commit order, every batch up to those (a flush that ended first may have
+/// settled some already: its flush came later in the WAL and covered them too).
+fn run(pool: &Pool<Manager>, instance: u64, durable: &Durable, shared: &Shared) {
+    let mut held: Option<PooledConnection<Manager>> = None;
+    loop {
+        let (through, appended) = {
+            let mut queue = lock(&shared.state);
+            while queue.covered >= queue.committed() && !queue.closed {
+                queue = shared
+                    .more
+                    .wait(queue)
+                    .unwrap_or_else(|poisoned| poisoned.into_inner());
+            }
+            if queue.covered >= queue.committed() {
+                return;
+            }
+            let from = usize::try_from(queue.covered.saturating_sub(queue.settled)).unwrap_or(0);
+            let appended = merge(queue.waiting.iter().skip(from).filter_map(|b| b.appended.as_ref()));
+            queue.covered = queue.committed();
+            (queue.covered, appended)
+        };
+        let flushed = flush_on(pool, &mut held, instance, appended.as_ref());
+        if let Err(e) = &flushed {
+            held = None;
+            tracing::error!(error = %e, "commits could not be confirmed on disk");
+        }
+        let mut queue = lock(&shared.state);
+        // Settled under the lock, so that consumers get the batches in commit order; the
+        // horizon rises before a batch's polls are woken.
+        while queue.settled < through {
+            let Some(batch) = queue.waiting.pop_front() else {
+                break;
+            };
+            queue.settled += 1;
+            if let (Ok(()), Some(appended)) = (&flushed, &batch.appended) {
+                durable.raise(appended.last_seq);
+            }
+            (batch.settle)(flushed.clone().map_err(|e| format!("the commit could not be confirmed on disk: {e}")));
         }
     }
 }
 
-fn run(
+/// Flushes on the thread's connection (taken from the pool when it has none).
+fn flush_on(
     pool: &Pool<Manager>,
+    held: &mut Option<PooledConnection<Manager>>,
     instance: u64,
-    durable: &Durable,
-    committed: &mpsc::Receiver<Committed>,
-) {
-    let mut held: Option<PooledConnection<Manager>> = None;
-    while let Ok(first) = committed.recv() {
-        let mut batches = vec![first];
-        batches.extend(committed.try_iter());
-        let appended = merge(batches.iter().filter_map(|b| b.appended.as_ref()));
-        if held.as_mut().is_some_and(|c| diesel::r2d2::R2D2Connection::is_broken(&mut **c)) {
-            held = None;
-        }
-        if held.is_none() {
-            match pool.get() {
-                Ok(conn) => held = Some(conn),
-                Err(e) => tracing::error!(error = %e, "no database connection to confirm commits"),
-            }
-        }
-        let flushed = match held.as_deref_mut() {
-            Some(DbConn::Postgres(pg)) => {
-                flush(pg, instance, appended.as_ref()).map_err(|e| e.to_string())
-            }
-            Some(DbConn::Sqlite(_)) => Ok(()),
-            None => Err("no database connection".to_string()),
-        };
-        match &flushed {
-            Ok(()) => {
-                if let Some(appended) = &appended {
-                    durable.raise(appended.last_seq);
-                }
-            }
-            Err(e) => {
-                held = None;
-                tracing::error!(error = %e, batches = batches.len(), "a commit could not be confirmed on disk");
-            }
-        }
-        for batch in batches {
-            (batch.settle)(flushed.clone().map_err(|e| format!("the commit could not be confirmed on disk: {e}")));
-        }
+    appended: Option<&Appended>,
+) -> Result<(), String> {
+    if held.as_mut().is_some_and(|c| diesel::r2d2::R2D2Connection::is_broken(&mut **c)) {
+        *held = None;
+    }
+    if held.is_none() {
+        *held = Some(pool.get().map_err(|e| e.to_string())?);
+    }
+    match held.as_deref_mut() {
+        Some(DbConn::Postgres(pg)) => flush(pg, instance, appended).map_err(|e| e.to_string()),
+        _ => Ok(()),
     }
 }
 

@@ -73,9 +73,21 @@ pub struct Committed {
     pub recipients: Arc<[String]>,
 }
 
-/// An inline consumer: called on the writer thread after each batch that appended events,
-/// with its events in `seq` order, before the writers are answered.
-pub type CommitHook = Box<dyn Fn(&[Committed]) + Send>;
+/// An inline consumer: called after each batch that appended events (on the writer thread, or
+/// on Postgres the flusher's), with its events in `seq` order, before the writers are answered.
+pub type CommitHook = Box<dyn Fn(&[Committed], Continuity) + Send>;
+
+/// Whether a batch's events follow the events this process published before without anything
+/// between them in the log.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Continuity {
+    /// Nothing else was appended since this process's previous batch with events (always on
+    /// SQLite, whose only writer this is).
+    Contiguous,
+    /// Postgres: another process (or a tool) held the writers' turn since, and may have
+    /// appended events below this batch's that this process never published.
+    AfterOthers,
+}
 
 /// The events of one committed batch, in `seq` order, shared by the queued consumers.
 pub type Commits = Arc<[Committed]>;
@@ -203,9 +215,9 @@ struct Consumers {
 
 impl Consumers {
     /// Hands a committed batch's events to every consumer: inline ones first, then the queues.
-    fn deliver(&mut self, events: Vec<Committed>) {
+    fn deliver(&mut self, events: Vec<Committed>, continuity: Continuity) {
         for (name, hook) in &self.inline {
-            if catch_unwind(AssertUnwindSafe(|| hook(&events))).is_err() {
+            if catch_unwind(AssertUnwindSafe(|| hook(&events, continuity))).is_err() {
                 tracing::error!(consumer = name, "a commit consumer panicked");
             }
         }
@@ -528,6 +540,9 @@ fn run(
     let mut held: Option<PooledConnection<backend::Manager>> = None;
     // Postgres: the generation of what sends check as of this process's last commit.
     let mut generation: Option<i64> = None;
+    // Postgres: whether another process held the turn since this one last published events
+    // (at start, anything may have been appended that this process's notifier never saw).
+    let mut others_since_published = flusher.is_some();
     while let Some(first) = queue.blocking_recv() {
         let mut batch = vec![first];
         while batch.len() < MAX_BATCH {
@@ -552,7 +567,15 @@ fn run(
         let Some(conn) = held.as_mut() else {
             continue;
         };
-        let done = commit_batch(conn, instance, batch, &mut generation);
+        let mut done = commit_batch(conn, instance, batch, &mut generation);
+        // Others' events since this process last published: its next events do not follow.
+        others_since_published |= done.after_others;
+        if !done.events.is_empty() {
+            if others_since_published {
+                done.continuity = Continuity::AfterOthers;
+            }
+            others_since_published = false;
+        }
         match (&flusher, &done.outcome) {
             // Postgres: answered once the commit is on disk.
             (Some(flusher), Ok(())) => {
@@ -573,6 +596,10 @@ struct Done {
     outcome: Result<(), String>,
     completions: Vec<Completion>,
     events: Vec<Committed>,
+    /// Whether another process held the turn before it (Postgres).
+    after_others: bool,
+    /// Whether its events follow this process's previously published ones directly.
+    continuity: Continuity,
 }
 
 impl Done {
@@ -594,7 +621,7 @@ impl Done {
             .unwrap_or_else(|poisoned| poisoned.into_inner());
         match &outcome {
             // Published before the writers hear back: receivers are woken first.
-            Ok(()) if !self.events.is_empty() => consumers.deliver(self.events),
+            Ok(()) if !self.events.is_empty() => consumers.deliver(self.events, self.continuity),
             Ok(()) => {}
             Err(_) => consumers.missed(&self.events),
         }
@@ -612,9 +639,11 @@ fn commit_batch(
     generation: &mut Option<i64>,
 ) -> Done {
     let mut completions: Vec<Completion> = Vec::with_capacity(batch.len());
+    let mut after_others = false;
     let committed = catch_unwind(AssertUnwindSafe(|| {
         let alone = batch.len() == 1;
         backend::write_transaction(conn, instance, |c, began| {
+            after_others = matches!(began, Began::AfterOtherTurn(_));
             appends::batch_began(began == Began::AfterOwnTurn);
             if let Began::AfterOtherTurn(now) = began {
                 // Another process wrote since this one's last turn: its sends moved the rooms'
@@ -694,6 +723,8 @@ fn commit_batch(
         outcome,
         completions,
         events,
+        after_others,
+        continuity: Continuity::Contiguous,
     }
 }
 
@@ -917,7 +948,7 @@ mod tests {
         let seen = Arc::clone(&inline);
         db.on_commit(
             "inline",
-            Box::new(move |commits: &[super::Committed]| {
+            Box::new(move |commits: &[super::Committed], _| {
                 seen.lock()
                     .unwrap()
                     .extend(commits.iter().map(|c| (c.row.seq, c.row.body.clone())));
