@@ -365,7 +365,11 @@ impl Notifier {
         inner.published_through = inner.published_through.max(seq);
         for slot in inner.slots.values_mut() {
             // Up to `seq` (0: up to anything) memory covers nothing any more.
-            slot.base = if seq > 0 { slot.base.max(seq) } else { i64::MAX };
+            slot.base = if seq > 0 {
+                slot.base.max(seq)
+            } else {
+                i64::MAX
+            };
             slot.events.clear();
             slot.tx.send_modify(|log_wakes| *log_wakes += 1);
         }

@@ -280,7 +280,9 @@ impl Appended {
     pub fn and(self, other: &Appended) -> Appended {
         let last_seq = self.last_seq.max(other.last_seq);
         match (self.recipients, &other.recipients) {
-            (Some(mine), Some(theirs)) => Appended::of(last_seq, [mine.as_slice(), theirs.as_slice()]),
+            (Some(mine), Some(theirs)) => {
+                Appended::of(last_seq, [mine.as_slice(), theirs.as_slice()])
+            }
             _ => Appended {
                 last_seq,
                 recipients: None,

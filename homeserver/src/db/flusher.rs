@@ -33,8 +33,8 @@
 //! queued consumers read whatever is in the log ([`super::writer::Feed::Missed`]), and the
 //! horizon waits for the next flush that succeeds.
 
-use std::sync::atomic::{AtomicI64, Ordering};
 use std::collections::VecDeque;
+use std::sync::atomic::{AtomicI64, Ordering};
 use std::sync::{Arc, Condvar, Mutex, MutexGuard};
 
 use diesel::connection::SimpleConnection;
@@ -115,11 +115,7 @@ impl Queue {
 
 impl Flusher {
     /// Starts the threads.
-    pub fn start(
-        pool: Pool<Manager>,
-        instance: u64,
-        durable: Durable,
-    ) -> std::io::Result<Flusher> {
+    pub fn start(pool: Pool<Manager>, instance: u64, durable: Durable) -> std::io::Result<Flusher> {
         let shared = Arc::new(Shared {
             state: Mutex::new(Queue::default()),
             more: Condvar::new(),
@@ -148,7 +144,9 @@ impl Drop for Flusher {
 }
 
 fn lock(state: &Mutex<Queue>) -> MutexGuard<'_, Queue> {
-    state.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+    state
+        .lock()
+        .unwrap_or_else(|poisoned| poisoned.into_inner())
 }
 
 /// One flusher thread: takes every committed batch no flush covers yet, flushes once, then
@@ -169,7 +167,13 @@ fn run(pool: &Pool<Manager>, instance: u64, durable: &Durable, shared: &Shared) 
                 return;
             }
             let from = usize::try_from(queue.covered.saturating_sub(queue.settled)).unwrap_or(0);
-            let appended = merge(queue.waiting.iter().skip(from).filter_map(|b| b.appended.as_ref()));
+            let appended = merge(
+                queue
+                    .waiting
+                    .iter()
+                    .skip(from)
+                    .filter_map(|b| b.appended.as_ref()),
+            );
             queue.covered = queue.committed();
             (queue.covered, appended)
         };
@@ -189,7 +193,11 @@ fn run(pool: &Pool<Manager>, instance: u64, durable: &Durable, shared: &Shared) 
             if let (Ok(()), Some(appended)) = (&flushed, &batch.appended) {
                 durable.raise(appended.last_seq);
             }
-            (batch.settle)(flushed.clone().map_err(|e| format!("the commit could not be confirmed on disk: {e}")));
+            (batch.settle)(
+                flushed
+                    .clone()
+                    .map_err(|e| format!("the commit could not be confirmed on disk: {e}")),
+            );
         }
     }
 }
@@ -201,7 +209,10 @@ fn flush_on(
     instance: u64,
     appended: Option<&Appended>,
 ) -> Result<(), String> {
-    if held.as_mut().is_some_and(|c| diesel::r2d2::R2D2Connection::is_broken(&mut **c)) {
+    if held
+        .as_mut()
+        .is_some_and(|c| diesel::r2d2::R2D2Connection::is_broken(&mut **c))
+    {
         *held = None;
     }
     if held.is_none() {
@@ -228,7 +239,8 @@ fn merge<'a>(all: impl Iterator<Item = &'a Appended>) -> Option<Appended> {
 /// One round trip: a transaction that commits synchronously (so the WAL is flushed through
 /// every commit before it), then the notification in one that does not wait.
 fn flush(conn: &mut PgConnection, instance: u64, appended: Option<&Appended>) -> QueryResult<()> {
-    let mut sql = String::from("BEGIN; SET LOCAL synchronous_commit = on; SELECT txid_current(); COMMIT;");
+    let mut sql =
+        String::from("BEGIN; SET LOCAL synchronous_commit = on; SELECT txid_current(); COMMIT;");
     if let Some(appended) = appended {
         sql.push_str(&format!(
             " BEGIN; SET LOCAL synchronous_commit = off; SELECT pg_notify('{}', '{}'); COMMIT;",
@@ -250,8 +262,6 @@ struct Highest {
 pub fn horizon(conn: &mut PgConnection) -> QueryResult<i64> {
     let highest: Highest =
         diesel::sql_query("SELECT COALESCE(MAX(seq), 0) AS seq FROM events").get_result(conn)?;
-    conn.batch_execute(
-        "BEGIN; SET LOCAL synchronous_commit = on; SELECT txid_current(); COMMIT;",
-    )?;
+    conn.batch_execute("BEGIN; SET LOCAL synchronous_commit = on; SELECT txid_current(); COMMIT;")?;
     Ok(highest.seq)
 }

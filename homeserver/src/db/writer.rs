@@ -60,8 +60,8 @@ use diesel::Connection;
 use tokio::sync::{mpsc, oneshot};
 
 use super::backend::Began;
-use super::models::EventRow;
 use super::flusher::{self, Durable, Flusher};
+use super::models::EventRow;
 use super::{appends, backend, recipients, room_counters, rule_cache, DbConn, DbError};
 
 /// An event committed by the writer, with the users whose open window covered it.

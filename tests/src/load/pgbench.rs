@@ -1,9 +1,12 @@
 //! `raw-postgres`: the raw ceiling of the `--dburl` Postgres, beside `raw-sqlite`. Debian's
 //! `pgbench` runs on a fresh database a script of one single-row `INSERT` per transaction
-//! (autocommit) into a table shaped like a small chat event, from `--clients` connections,
-//! `-j 2`, `-M prepared`, for `--warmup` s (not measured) and then `--duration` s. Every figure
-//! comes from pgbench: commits/s and the average latency from its summary, the percentiles
-//! from its per-transaction log (`-l`).
+//! (autocommit), from `--clients` connections, `-j 2`, `-M prepared`, for `--warmup` s (not
+//! measured) and then `--duration` s. The table is a small chat event with one index
+//! (`--table plain`, the default: the ceiling of the server and its disk), or the homeserver's
+//! own `events` table as its migrations make it (`--table hearth`: seven indexes, the search
+//! column and its GIN index, the room's foreign key; what one stored message costs Postgres).
+//! Every figure comes from pgbench: commits/s and the average latency from its summary, the
+//! percentiles from its per-transaction log (`-l`).
 
 use std::path::Path;
 use std::time::Duration;
@@ -20,6 +23,50 @@ pub struct Args {
     /// Concurrent pgbench clients (connections), each one transaction at a time.
     #[arg(long, default_value_t = 16)]
     pub clients: usize,
+    /// The table the rows go into.
+    #[arg(long, value_enum, default_value_t = Table::Plain)]
+    pub table: Table,
+}
+
+/// Which table `raw-postgres` inserts into.
+#[derive(clap::ValueEnum, Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum Table {
+    /// A small chat event with one index.
+    #[default]
+    Plain,
+    /// The homeserver's `events` table (made by its migrations), one room.
+    Hearth,
+}
+
+/// One transaction into the homeserver's `events` table: a message as a send stores it (a
+/// fresh id, the search column computed by Postgres).
+const HEARTH_SCRIPT: &str = "INSERT INTO events (id, room_id, ts_ms, sender, recipient, kind, \
+body, meta) VALUES (gen_random_uuid()::text, 1, :client_id, 'load@load.test', '#load@load.test', \
+'message', 'a message body of about sixty bytes, like the load messages', '{}');
+";
+
+/// Makes the homeserver's schema in `url`: opening the database runs its migrations (an
+/// operator command that only reads), then one room to write into.
+fn hearth_schema(url: &str) -> Result<()> {
+    let data = tempfile::tempdir()?;
+    let mut cmd = std::process::Command::new(crate::process::binary("homeserver"));
+    cmd.args(["admin", "users", "list"])
+        .env("DBURL", url)
+        .env("DATA_DIR", data.path())
+        .env("RUST_LOG", "warn");
+    let out = pg::run_bounded(cmd, Duration::from_secs(120)).context("homeserver migrations")?;
+    if !out.status.success() {
+        bail!(
+            "the homeserver could not migrate the database: {}",
+            String::from_utf8_lossy(&out.stderr).trim()
+        );
+    }
+    pg::psql(
+        url,
+        "INSERT INTO rooms (id, room_key, kind, event_count) VALUES (1, 'load', 'channel', 0);",
+    )
+    .context("create the room")?;
+    Ok(())
 }
 
 /// The table: a small chat event.
@@ -98,10 +145,22 @@ fn read_logs(dir: &Path) -> Result<Vec<Duration>> {
 }
 
 /// Runs pgbench for `seconds` against `url`; with `log_dir`, per-transaction logs go there.
-fn pgbench(url: &str, clients: usize, seconds: u64, log_dir: Option<&Path>) -> Result<String> {
+fn pgbench(
+    url: &str,
+    table: Table,
+    clients: usize,
+    seconds: u64,
+    log_dir: Option<&Path>,
+) -> Result<String> {
     let script_dir = tempfile::tempdir()?;
     let script = script_dir.path().join("insert.sql");
-    std::fs::write(&script, SCRIPT)?;
+    std::fs::write(
+        &script,
+        match table {
+            Table::Plain => SCRIPT,
+            Table::Hearth => HEARTH_SCRIPT,
+        },
+    )?;
     let mut cmd = pg::tool("pgbench")?;
     cmd.args(["-n", "-M", "prepared", "-j", "2"])
         .arg(format!("--client={clients}"))
@@ -138,15 +197,20 @@ pub fn run(common: &Common, args: &Args) -> Result<Report> {
     // Fail before making a database when pgbench is missing.
     pg::tool("pgbench")?;
     let db = Database::create(admin, &super::tag())?;
-    pg::psql(&db.url, TABLE).context("create the events table")?;
+    match args.table {
+        Table::Plain => pg::psql(&db.url, TABLE)
+            .map(drop)
+            .context("create the events table")?,
+        Table::Hearth => hearth_schema(&db.url)?,
+    }
     let clients = args.clients.clamp(1, 1_000);
     let warmup = common.warmup().as_secs_f64().round() as u64;
     if warmup > 0 {
-        pgbench(&db.url, clients, warmup, None).context("warm-up run")?;
+        pgbench(&db.url, args.table, clients, warmup, None).context("warm-up run")?;
     }
     let seconds = (common.duration().as_secs_f64().round() as u64).max(1);
     let logs = tempfile::tempdir()?;
-    let out = pgbench(&db.url, clients, seconds, Some(logs.path()))?;
+    let out = pgbench(&db.url, args.table, clients, seconds, Some(logs.path()))?;
     let summary = parse_summary(&out);
     let Some(transactions) = summary.transactions else {
         bail!("no transaction count in pgbench's output:\n{out}");
@@ -164,6 +228,13 @@ pub fn run(common: &Common, args: &Args) -> Result<Report> {
         report.note("pgbench_latency_avg_ms", avg);
     }
     report.note("clients", clients as u64);
+    report.note(
+        "table",
+        match args.table {
+            Table::Plain => "plain: a small chat event, one index",
+            Table::Hearth => "hearth: the homeserver's events table",
+        },
+    );
     report.note("pgbench_threads", 2u64);
     report.note(
         "figures_from",
