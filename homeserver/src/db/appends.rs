@@ -67,11 +67,12 @@ pub fn enable() {
     ENABLED.with(|e| e.set(true));
 }
 
-/// A batch begins. `own_turn`: this process also held the writers' previous turn, so its
-/// leftover numbers are still above every committed `seq`.
-pub fn batch_began(own_turn: bool) {
-    if !own_turn {
-        SEQS.with(|s| s.set(None));
+/// A batch begins. `reserved`: another process held the writers' turn before, and taking the
+/// turn reserved a fresh block ending there ([`super::backend::take_turn`]); this process's
+/// leftover numbers are dropped (they are below what the other process may have committed).
+pub fn batch_began(reserved: Option<i64>) {
+    if let Some(last) = reserved {
+        SEQS.with(|s| s.set(Some((last - BLOCK + 1, last))));
     }
 }
 

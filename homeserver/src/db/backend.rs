@@ -175,27 +175,50 @@ impl ManageConnection for Manager {
 }
 
 #[derive(diesel::QueryableByName)]
-struct Turn {
+struct TurnRow {
     #[diesel(sql_type = diesel::sql_types::BigInt)]
     previous: i64,
     #[diesel(sql_type = diesel::sql_types::BigInt)]
     generation: i64,
+    #[diesel(sql_type = diesel::sql_types::Nullable<diesel::sql_types::BigInt>)]
+    reserved: Option<i64>,
+}
+
+/// What taking the turn says.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Turn {
+    /// The instance that held the turn before.
+    pub previous: u64,
+    /// The generation of what sends check ([`next_generation`]).
+    pub generation: i64,
+    /// When another instance held it: the last of [`super::appends::BLOCK`] `events.seq`
+    /// values reserved for this turn (the numbers left from this process's earlier turns are
+    /// below what the other one may have committed).
+    pub reserved: Option<i64>,
 }
 
 /// Takes the writers' turn on Postgres: updates the one row of `writer_turn` (migration
-/// `2026-12-20-000001_writer_turn`) to `instance`, and returns the instance that held the turn
-/// before and the generation of what sends check ([`next_generation`]). The row stays locked until the transaction ends, so writers of every process sharing
-/// the database run one at a time and commit in `seq` order (a sync can never hand out a cursor
+/// `2026-12-20-000001_writer_turn`) to `instance`, and returns what the turn says ([`Turn`]).
+/// The row stays locked until the transaction commits, so writers of every process sharing the
+/// database run one at a time and commit in `seq` order (a sync can never hand out a cursor
 /// past an event that commits later with a smaller `seq`). Whoever had it last is known: a
-/// process that gets its own instance back knows nobody else wrote in between.
-pub fn take_turn(conn: &mut PgConnection, instance: u64) -> QueryResult<(u64, i64)> {
+/// process that gets its own instance back knows nobody else wrote in between. When somebody
+/// else did, the same statement reserves a fresh block of event numbers.
+pub fn take_turn(conn: &mut PgConnection, instance: u64) -> QueryResult<Turn> {
     diesel::sql_query(
         "UPDATE writer_turn SET previous = instance, instance = $1 WHERE id = 1 \
-         RETURNING previous, generation",
+         RETURNING previous, generation, CASE WHEN previous <> $1 THEN \
+         setval(pg_get_serial_sequence('events', 'seq'), \
+         nextval(pg_get_serial_sequence('events', 'seq')) + $2 - 1) END AS reserved",
     )
     .bind::<diesel::sql_types::BigInt, _>(instance_key(instance))
-    .get_result::<Turn>(conn)
-    .map(|turn| (turn.previous as u64, turn.generation))
+    .bind::<diesel::sql_types::BigInt, _>(super::appends::BLOCK)
+    .get_result::<TurnRow>(conn)
+    .map(|turn| Turn {
+        previous: turn.previous as u64,
+        generation: turn.generation,
+        reserved: turn.reserved,
+    })
 }
 
 /// Moves the generation on, in a transaction that holds the turn and changed what sends check
@@ -334,8 +357,14 @@ where
                 "BEGIN; SET LOCAL synchronous_commit = off",
             )?;
             match take_turn(c, instance) {
-                Ok((previous, _)) if previous == instance => Began::AfterOwnTurn,
-                Ok((_, generation)) => Began::AfterOtherTurn(generation),
+                Ok(turn) => {
+                    super::appends::batch_began(turn.reserved);
+                    if turn.previous == instance {
+                        Began::AfterOwnTurn
+                    } else {
+                        Began::AfterOtherTurn(turn.generation)
+                    }
+                }
                 Err(e) => {
                     AnsiTransactionManager::rollback_transaction(c)?;
                     return Err(e.into());

@@ -644,7 +644,6 @@ fn commit_batch(
         let alone = batch.len() == 1;
         backend::write_transaction(conn, instance, |c, began| {
             after_others = matches!(began, Began::AfterOtherTurn(_));
-            appends::batch_began(began == Began::AfterOwnTurn);
             if let Began::AfterOtherTurn(now) = began {
                 // Another process wrote since this one's last turn: its sends moved the rooms'
                 // counters; unless the generation says nothing else changed, the rules and
