@@ -19,7 +19,7 @@ use std::collections::{BTreeMap, HashMap};
 use diesel::prelude::*;
 use diesel::sql_types::BigInt;
 
-use super::schema::{events, rooms};
+use super::schema::rooms;
 use super::{cached_sql, per_backend, Conn};
 
 /// A room's counters as the running transaction sees them.
@@ -188,19 +188,12 @@ pub fn rotate(conn: &mut Conn, room_id: i64, count: i64, max_history: i64) -> Qu
         return Ok(0);
     }
     let excess = count - max_history;
-    // The seq of the newest event to drop: everything up to it in this room goes.
-    let cutoff: Option<i64> = per_backend!(conn, |c| events::table
-        .filter(events::room_id.eq(room_id))
-        .order(events::seq.asc())
-        .offset(excess - 1)
-        .select(events::seq)
-        .first(c)
-        .optional())?;
-    let Some(cutoff) = cutoff else {
-        return Ok(0);
-    };
-    let removed = cached_sql!(conn, "DELETE FROM events WHERE room_id = $1 AND seq <= $2",
-        BigInt => room_id, BigInt => cutoff)?;
+    // Everything up to the newest event to drop goes, in one statement (nothing when the room
+    // holds fewer events than counted: the subquery is then NULL).
+    let removed = cached_sql!(conn,
+        "DELETE FROM events WHERE room_id = $1 AND seq <= \
+         (SELECT seq FROM events WHERE room_id = $2 ORDER BY seq LIMIT 1 OFFSET $3)",
+        BigInt => room_id, BigInt => room_id, BigInt => excess - 1)?;
     Ok(i64::try_from(removed).unwrap_or(i64::MAX))
 }
 
