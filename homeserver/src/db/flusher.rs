@@ -8,12 +8,13 @@
 //!
 //! So a write transaction commits with `synchronous_commit = off` (`SET LOCAL`, only the
 //! writer's transactions): the commit returns as soon as its record is in the WAL, and the turn
-//! passes on. Its writers are not answered yet: the batch goes to this thread, which makes the
-//! commit durable with a transaction of its own that commits synchronously (`SELECT
-//! txid_current()`: its commit record comes after the batch's, and Postgres flushes the WAL up
-//! to it, so up to the batch's too). One such flush confirms every batch committed before it,
-//! from this process or another: batches that committed while a flush was under way share the
-//! next one, and flushes of several processes overlap in Postgres's group commit.
+//! passes on. Its writers are not answered yet: the batch goes to the flusher threads
+//! ([`FLUSHERS`], sharing one queue in commit order), one of which makes the commit durable
+//! with a transaction of its own that commits synchronously (`SELECT txid_current()`: its
+//! commit record comes after the batch's, and Postgres flushes the WAL up to it, so up to the
+//! batch's too). One such flush confirms every batch committed before it, from this process or
+//! another: a batch that commits while one thread flushes is taken by the other at once, and
+//! Postgres lets overlapping flushes (of both threads, of several processes) share its writes.
 //!
 //! Only then, in commit order: the other processes hear of the events (`NOTIFY`, sent after
 //! the flush, so a listener never reads an event that could still be lost), this process's
@@ -22,8 +23,8 @@
 //!
 //! **The durable horizon.** Other sessions can read an asynchronously committed row before it
 //! is flushed. A reader that hands out cursors ([`super::events::for_user_after`]) therefore
-//! reads only up to the highest `seq` known to be on disk ([`Durable`]): raised by this
-//! thread after each flush and by the listener for other processes' notifications (sent after
+//! reads only up to the highest `seq` known to be on disk ([`Durable`]): raised by the
+//! flushers as they settle batches and by the listener for other processes' notifications (sent after
 //! theirs). Events commit in `seq` order, so everything up to it is flushed too. Were Postgres
 //! to crash before a flush, the events lost with the unflushed WAL were never handed to
 //! anyone, and no cursor points past a number that may be used again.
