@@ -204,6 +204,24 @@ impl PgCluster {
         self.port
     }
 
+    /// Runs `sql` with `psql` in the database of `dburl` (made by [`PgCluster::database`]) and
+    /// returns its output, unaligned and without headers.
+    pub fn query(&self, dburl: &str, sql: &str) -> String {
+        let name = dburl.rsplit('/').next().expect("a database name");
+        let port = self.port.to_string();
+        let sock = self.dir.path().to_string_lossy().into_owned();
+        let out = self
+            .run(
+                "psql",
+                &[
+                    "-h", &sock, "-p", &port, "-U", "postgres", "-At", "-c", sql, name,
+                ],
+            )
+            .expect("psql");
+        check("psql", &out).expect("psql");
+        String::from_utf8_lossy(&out.stdout).trim().to_string()
+    }
+
     /// Creates a fresh database and returns its `DBURL`.
     pub fn database(&self) -> String {
         let name = format!(

@@ -727,3 +727,108 @@ async fn a_kill_9_of_one_process_while_both_take_sends_loses_no_acknowledged_sen
         .await;
     assert_eq!(got["id"], sent["id"]);
 }
+
+/// On Postgres a send runs without a savepoint and its event joins the batch's one `INSERT`
+/// (`db::appends`): sends that fail their checks, interleaved in the same batches with sends
+/// that pass, must store nothing and fail nothing else; a DM that changes rows before its last
+/// check (the conversation's windows) must leave none of them behind when that check fails.
+#[actix_web::test]
+async fn sends_failing_their_checks_amid_others_store_nothing_and_fail_no_other_send() {
+    const EACH: usize = 30;
+    let Some(pg) = PgCluster::start_or_skip("sends_failing_their_checks_amid_others") else {
+        return;
+    };
+    let url = pg.database();
+    let hs = Homeserver::start_with(
+        "hs1.test",
+        &[("DBURL", url.as_str()), ("RATE_LIMIT_SEND", "off")],
+    );
+    let members: Vec<User> = [
+        User::register(&hs.url, "alice").await,
+        User::register(&hs.url, "bob").await,
+        User::register(&hs.url, "carol").await,
+    ]
+    .into();
+    for m in &members {
+        m.join("#quiet").await;
+    }
+    let outsider = User::register(&hs.url, "dave").await;
+    let erin = User::register(&hs.url, "erin").await;
+    let frank = User::register(&hs.url, "frank").await;
+
+    let mut tasks = Vec::new();
+    for (i, m) in members.iter().enumerate() {
+        let m = m.clone();
+        tasks.push(actix_web::rt::spawn(async move {
+            for k in 0..EACH {
+                let body = json!({"to": "#quiet", "body": format!("s{i}m{k}")});
+                m.api.post("/api/v1/messages", body).await.expect(201);
+            }
+        }));
+    }
+    // Not a member of a `+n` channel: refused by a check, in the same batches.
+    let o = outsider.clone();
+    tasks.push(actix_web::rt::spawn(async move {
+        for k in 0..EACH {
+            let body = json!({"to": "#quiet", "body": format!("outsider{k}")});
+            let reply = o.api.post("/api/v1/messages", body).await;
+            assert_eq!(reply.status, 403, "{:?}", reply.body);
+        }
+    }));
+    // A member answering a message that does not exist: refused after the channel checks.
+    let m = members[0].clone();
+    tasks.push(actix_web::rt::spawn(async move {
+        for k in 0..EACH {
+            let body = json!({"to": "#quiet", "body": format!("orphan{k}"),
+                "reply_to": format!("00000000-0000-7000-8000-{k:012}")});
+            let reply = m.api.post("/api/v1/messages", body).await;
+            reply.expect_error(400, "invalid_reply_to");
+        }
+    }));
+    // A first DM whose reply check fails after the conversation's windows were opened.
+    let e = erin.clone();
+    tasks.push(actix_web::rt::spawn(async move {
+        for k in 0..EACH {
+            let body = json!({"to": "frank", "body": format!("dm{k}"),
+                "reply_to": format!("00000000-0000-7000-9000-{k:012}")});
+            let reply = e.api.post("/api/v1/messages", body).await;
+            reply.expect_error(400, "invalid_reply_to");
+        }
+    }));
+    for task in tasks {
+        task.await.expect("sender");
+    }
+
+    let log = whole_log(&members[1]).await;
+    let stored = messages(&log, "s");
+    assert_eq!(
+        stored.len(),
+        3 * EACH,
+        "every passing send once: {stored:?}"
+    );
+    in_send_order(&stored);
+    assert!(
+        log.iter().all(|e| {
+            let body = e["body"].as_str().unwrap_or("");
+            !body.starts_with("outsider") && !body.starts_with("orphan")
+        }),
+        "a refused send was stored"
+    );
+    let history = channel_history(&members[2], "#quiet").await;
+    assert_eq!(messages(&history, "s"), stored, "history and sync agree");
+    // Nothing of the refused DMs: no event, no conversation, no delivery window.
+    assert!(whole_log(&frank).await.is_empty());
+    let conversations = frank.api.get("/api/v1/conversations").await.expect(200);
+    assert!(
+        !conversations.to_string().contains("erin"),
+        "a refused first DM left its conversation behind: {conversations}"
+    );
+    let dm_windows = pg.query(
+        &url,
+        "SELECT count(*) FROM spans JOIN rooms ON rooms.id = spans.room_id WHERE rooms.kind = 'dm'",
+    );
+    assert_eq!(
+        dm_windows, "0",
+        "a refused first DM left delivery windows behind"
+    );
+}
