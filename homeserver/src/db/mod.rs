@@ -257,8 +257,9 @@ impl Db {
     }
 
     /// Adds an inline consumer of commits: `hook` gets each committed batch's events, in `seq`
-    /// order, on the writer thread, before the writers are answered (see [`writer`]). For the
-    /// notifier; must be quick and never block.
+    /// order, on the writer thread (on Postgres a flusher's, once the commit is on disk),
+    /// before the writers are answered (see [`writer`]). For the notifier; must be quick and
+    /// never block.
     pub fn on_commit(&self, name: &'static str, hook: writer::CommitHook) {
         self.writer.on_commit(name, hook);
     }
