@@ -775,26 +775,20 @@ async fn sends_failing_their_checks_amid_others_store_nothing_and_fail_no_other_
             assert_eq!(reply.status, 403, "{:?}", reply.body);
         }
     }));
-    // A member answering a message that does not exist: refused after the channel checks.
-    let m = members[0].clone();
-    tasks.push(actix_web::rt::spawn(async move {
-        for k in 0..EACH {
-            let body = json!({"to": "#quiet", "body": format!("orphan{k}"),
-                "reply_to": format!("00000000-0000-7000-8000-{k:012}")});
-            let reply = m.api.post("/api/v1/messages", body).await;
-            reply.expect_error(400, "invalid_reply_to");
-        }
-    }));
-    // A first DM whose reply check fails after the conversation's windows were opened.
-    let e = erin.clone();
-    tasks.push(actix_web::rt::spawn(async move {
-        for k in 0..EACH {
-            let body = json!({"to": "frank", "body": format!("dm{k}"),
-                "reply_to": format!("00000000-0000-7000-9000-{k:012}")});
-            let reply = e.api.post("/api/v1/messages", body).await;
-            reply.expect_error(400, "invalid_reply_to");
-        }
-    }));
+    // Answers to messages that do not exist, refused by a check inside the write: a member's
+    // in the channel (after the channel checks), and a first DM (after the conversation's
+    // windows were opened).
+    for (user, to, prefix) in [(&members[0], "#quiet", "orphan"), (&erin, "frank", "dm")] {
+        let user = user.clone();
+        tasks.push(actix_web::rt::spawn(async move {
+            for k in 0..EACH {
+                let body = json!({"to": to, "body": format!("{prefix}{k}"),
+                    "reply_to": format!("00000000-0000-7000-8000-{k:012}")});
+                let reply = user.api.post("/api/v1/messages", body).await;
+                reply.expect_error(400, "invalid_reply_to");
+            }
+        }));
+    }
     for task in tasks {
         task.await.expect("sender");
     }

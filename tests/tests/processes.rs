@@ -64,15 +64,8 @@ async fn what_one_process_changes_the_other_acts_on_at_once() {
         .get("/api/v1/history?target=%23hall&limit=50")
         .await
         .expect(200);
-    let bodies: Vec<&str> = history["events"]
-        .as_array()
-        .expect("events")
-        .iter()
-        .filter(|e| e["type"] == "message")
-        .filter_map(|e| e["body"].as_str())
-        .collect();
     assert_eq!(
-        bodies,
+        User::bodies(&history),
         [
             "from b",
             "from a",

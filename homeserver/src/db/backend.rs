@@ -16,7 +16,7 @@ use std::fmt;
 
 use diesel::connection::{AnsiTransactionManager, SimpleConnection, TransactionManager};
 use diesel::pg::PgConnection;
-use diesel::r2d2::{ManageConnection, R2D2Connection};
+use diesel::r2d2::{self, ManageConnection, R2D2Connection};
 use diesel::sqlite::SqliteConnection;
 use diesel::{Connection, QueryResult, RunQueryDsl};
 
@@ -171,6 +171,39 @@ impl ManageConnection for Manager {
 
     fn has_broken(&self, conn: &mut DbConn) -> bool {
         conn.is_broken()
+    }
+}
+
+/// A pool connection that a long-lived thread (the writer, a flusher, the ephemeral relay) keeps
+/// from one statement to the next: a checkout from the pool tests the connection first, a round
+/// trip each time on Postgres. A connection that broke, or that [`KeptConnection::forget`]
+/// was called for after a failure, is replaced by a fresh one at the next [`KeptConnection::get`].
+pub struct KeptConnection {
+    pool: r2d2::Pool<Manager>,
+    held: Option<r2d2::PooledConnection<Manager>>,
+}
+
+impl KeptConnection {
+    /// Nothing checked out yet.
+    pub fn new(pool: r2d2::Pool<Manager>) -> KeptConnection {
+        KeptConnection { pool, held: None }
+    }
+
+    /// The kept connection, or a fresh one from the pool.
+    pub fn get(&mut self) -> Result<&mut DbConn, r2d2::PoolError> {
+        if self.held.as_mut().is_some_and(|c| c.is_broken()) {
+            self.held = None;
+        }
+        let held = match self.held.take() {
+            Some(held) => held,
+            None => self.pool.get()?,
+        };
+        Ok(&mut **self.held.insert(held))
+    }
+
+    /// Drops the connection (after a failure): the next [`KeptConnection::get`] takes another.
+    pub fn forget(&mut self) {
+        self.held = None;
     }
 }
 

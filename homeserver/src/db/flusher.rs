@@ -40,10 +40,10 @@ use std::sync::{Arc, Condvar, Mutex, MutexGuard};
 
 use diesel::connection::SimpleConnection;
 use diesel::pg::PgConnection;
-use diesel::r2d2::{Pool, PooledConnection};
-use diesel::{QueryResult, RunQueryDsl};
+use diesel::r2d2::Pool;
+use diesel::QueryResult;
 
-use super::backend::{self, Appended, Manager};
+use super::backend::{self, Appended, KeptConnection, Manager};
 use super::DbConn;
 
 /// The highest `seq` known to be durable: readers that hand out cursors read up to it.
@@ -73,7 +73,7 @@ impl Durable {
 }
 
 /// What the writer hands over after an asynchronous commit.
-pub struct Committed {
+pub struct Unconfirmed {
     /// What the batch appended, for the other processes.
     pub appended: Option<Appended>,
     /// Answers the batch's writers and feeds the consumers: `Ok` once the commit is durable.
@@ -99,7 +99,7 @@ struct Shared {
 #[derive(Default)]
 struct Queue {
     /// Committed batches in commit order; the first is number `settled`.
-    waiting: VecDeque<Committed>,
+    waiting: VecDeque<Unconfirmed>,
     /// How many batches were settled (the number of the first waiting one).
     settled: u64,
     /// How many batches a flush under way (or done) covers.
@@ -131,7 +131,7 @@ impl Flusher {
     }
 
     /// Hands over a committed batch.
-    pub fn push(&self, committed: Committed) {
+    pub fn push(&self, committed: Unconfirmed) {
         lock(&self.shared.state).waiting.push_back(committed);
         self.shared.more.notify_one();
     }
@@ -154,7 +154,7 @@ fn lock(state: &Mutex<Queue>) -> MutexGuard<'_, Queue> {
 /// settles, in commit order, every batch up to those (a flush that ended first may have
 /// settled some already: its flush came later in the WAL and covered them too).
 fn run(pool: &Pool<Manager>, instance: u64, durable: &Durable, shared: &Shared) {
-    let mut held: Option<PooledConnection<Manager>> = None;
+    let mut kept = KeptConnection::new(pool.clone());
     loop {
         let (through, appended) = {
             let mut queue = lock(&shared.state);
@@ -178,9 +178,15 @@ fn run(pool: &Pool<Manager>, instance: u64, durable: &Durable, shared: &Shared) 
             queue.covered = queue.committed();
             (queue.covered, appended)
         };
-        let flushed = flush_on(pool, &mut held, instance, appended.as_ref());
+        let flushed = match kept.get() {
+            Ok(DbConn::Postgres(pg)) => {
+                flush(pg, instance, appended.as_ref()).map_err(|e| e.to_string())
+            }
+            Ok(DbConn::Sqlite(_)) => Ok(()),
+            Err(e) => Err(e.to_string()),
+        };
         if let Err(e) = &flushed {
-            held = None;
+            kept.forget();
             tracing::error!(error = %e, "commits could not be confirmed on disk");
         }
         let mut queue = lock(&shared.state);
@@ -203,28 +209,6 @@ fn run(pool: &Pool<Manager>, instance: u64, durable: &Durable, shared: &Shared) 
     }
 }
 
-/// Flushes on the thread's connection (taken from the pool when it has none).
-fn flush_on(
-    pool: &Pool<Manager>,
-    held: &mut Option<PooledConnection<Manager>>,
-    instance: u64,
-    appended: Option<&Appended>,
-) -> Result<(), String> {
-    if held
-        .as_mut()
-        .is_some_and(|c| diesel::r2d2::R2D2Connection::is_broken(&mut **c))
-    {
-        *held = None;
-    }
-    if held.is_none() {
-        *held = Some(pool.get().map_err(|e| e.to_string())?);
-    }
-    match held.as_deref_mut() {
-        Some(DbConn::Postgres(pg)) => flush(pg, instance, appended).map_err(|e| e.to_string()),
-        _ => Ok(()),
-    }
-}
-
 /// What several batches appended: the highest `seq`, and every user (or anyone).
 fn merge<'a>(all: impl Iterator<Item = &'a Appended>) -> Option<Appended> {
     let mut merged: Option<Appended> = None;
@@ -237,11 +221,13 @@ fn merge<'a>(all: impl Iterator<Item = &'a Appended>) -> Option<Appended> {
     merged
 }
 
-/// One round trip: a transaction that commits synchronously (so the WAL is flushed through
-/// every commit before it), then the notification in one that does not wait.
+/// A transaction that commits synchronously whatever `postgresql.conf` says: the WAL is flushed
+/// through its commit record, so through every commit before it.
+const CONFIRM: &str = "BEGIN; SET LOCAL synchronous_commit = on; SELECT txid_current(); COMMIT;";
+
+/// One round trip: [`CONFIRM`], then the notification in a transaction that does not wait.
 fn flush(conn: &mut PgConnection, instance: u64, appended: Option<&Appended>) -> QueryResult<()> {
-    let mut sql =
-        String::from("BEGIN; SET LOCAL synchronous_commit = on; SELECT txid_current(); COMMIT;");
+    let mut sql = String::from(CONFIRM);
     if let Some(appended) = appended {
         sql.push_str(&format!(
             " BEGIN; SET LOCAL synchronous_commit = off; SELECT pg_notify('{}', '{}'); COMMIT;",
@@ -252,17 +238,10 @@ fn flush(conn: &mut PgConnection, instance: u64, appended: Option<&Appended>) ->
     conn.batch_execute(&sql)
 }
 
-#[derive(diesel::QueryableByName)]
-struct Highest {
-    #[diesel(sql_type = diesel::sql_types::BigInt)]
-    seq: i64,
-}
-
-/// The durable horizon now: the highest `seq` stored, made durable by a synchronous commit
-/// after it was read (for a process starting, or a listener that lost notifications).
-pub fn horizon(conn: &mut PgConnection) -> QueryResult<i64> {
-    let highest: Highest =
-        diesel::sql_query("SELECT COALESCE(MAX(seq), 0) AS seq FROM events").get_result(conn)?;
-    conn.batch_execute("BEGIN; SET LOCAL synchronous_commit = on; SELECT txid_current(); COMMIT;")?;
-    Ok(highest.seq)
+/// The durable horizon now: the highest `seq` stored, made durable by [`CONFIRM`] after it was
+/// read (for a process starting, or a listener that lost notifications).
+pub fn horizon(conn: &mut DbConn) -> QueryResult<i64> {
+    let highest = super::events::max_seq(conn)?;
+    conn.batch_execute(CONFIRM)?;
+    Ok(highest)
 }

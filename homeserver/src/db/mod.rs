@@ -184,8 +184,8 @@ impl Db {
             ))?;
         }
         migrated?;
-        if let DbConn::Postgres(c) = &mut *conn {
-            db.durable.raise(flusher::horizon(c)?);
+        if backend == Backend::Postgres {
+            db.durable.raise(flusher::horizon(&mut conn)?);
         }
         drop(conn);
         tracing::info!(%backend, "database ready");
@@ -382,12 +382,11 @@ fn listen_loop(
         if !first {
             // Notifications sent while we were away are lost: what is durable now is read
             // again, and every poll looks.
-            match backend::establish(Backend::Postgres, url) {
-                Ok(DbConn::Postgres(mut c)) => match flusher::horizon(&mut c) {
-                    Ok(seq) => durable.raise(seq),
-                    Err(e) => tracing::warn!(error = %e, "cannot read the durable horizon"),
-                },
-                Ok(DbConn::Sqlite(_)) => {}
+            let horizon = backend::establish(Backend::Postgres, url)
+                .map_err(|e| e.to_string())
+                .and_then(|mut c| flusher::horizon(&mut c).map_err(|e| e.to_string()));
+            match horizon {
+                Ok(seq) => durable.raise(seq),
                 Err(e) => tracing::warn!(error = %e, "cannot read the durable horizon"),
             }
             wake(Wake::Anyone(0));

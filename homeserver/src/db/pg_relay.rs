@@ -105,7 +105,7 @@ impl Relay {
         let (queue, items) = mpsc::sync_channel(QUEUE);
         let spawned = std::thread::Builder::new()
             .name("hearth-pg-relay".into())
-            .spawn(move || run(&pool, &items));
+            .spawn(move || run(pool, &items));
         match spawned {
             Ok(_) => Some(Relay { queue }),
             Err(e) => {
@@ -128,10 +128,8 @@ impl Relay {
     }
 }
 
-fn run(pool: &Pool<backend::Manager>, items: &Receiver<String>) {
-    // Kept from one statement to the next (a checkout from the pool tests the connection
-    // first: a round trip); dropped after a failure.
-    let mut held = None;
+fn run(pool: Pool<backend::Manager>, items: &Receiver<String>) {
+    let mut kept = backend::KeptConnection::new(pool);
     while let Ok(first) = items.recv() {
         let mut batch = vec![first];
         while batch.len() < PER_STATEMENT {
@@ -140,11 +138,8 @@ fn run(pool: &Pool<backend::Manager>, items: &Receiver<String>) {
                 Err(_) => break,
             }
         }
-        if held.is_none() {
-            held = pool.get().ok();
-        }
-        let sent = match held.as_deref_mut() {
-            Some(DbConn::Postgres(c)) => {
+        let sent = match kept.get() {
+            Ok(DbConn::Postgres(c)) => {
                 diesel::sql_query("SELECT pg_notify($1, item) FROM unnest($2) AS item")
                     .bind::<diesel::sql_types::Text, _>(EPHEMERAL_CHANNEL)
                     .bind::<diesel::sql_types::Array<diesel::sql_types::Text>, _>(&batch)
@@ -152,11 +147,11 @@ fn run(pool: &Pool<backend::Manager>, items: &Receiver<String>) {
                     .map(drop)
                     .map_err(|e| e.to_string())
             }
-            Some(DbConn::Sqlite(_)) => Ok(()),
-            None => Err("no database connection".to_string()),
+            Ok(DbConn::Sqlite(_)) => Ok(()),
+            Err(e) => Err(e.to_string()),
         };
         if let Err(e) = sent {
-            held = None;
+            kept.forget();
             tracing::warn!(error = %e, items = batch.len(), "ephemeral items were not relayed to other processes");
         }
     }

@@ -55,7 +55,7 @@ use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::sync::{Arc, Mutex, MutexGuard};
 
 use diesel::connection::SimpleConnection;
-use diesel::r2d2::{Pool, PooledConnection, R2D2Connection};
+use diesel::r2d2::Pool;
 use diesel::Connection;
 use tokio::sync::{mpsc, oneshot};
 
@@ -535,9 +535,7 @@ fn run(
     if flusher.is_some() {
         appends::enable();
     }
-    // The writer keeps its connection from batch to batch: a checkout from the pool tests the
-    // connection first, a round trip per batch on Postgres.
-    let mut held: Option<PooledConnection<backend::Manager>> = None;
+    let mut kept = backend::KeptConnection::new(pool);
     // Postgres: the generation of what sends check as of this process's last commit.
     let mut generation: Option<i64> = None;
     // Postgres: whether another process held the turn since this one last published events
@@ -551,21 +549,13 @@ fn run(
                 Err(_) => break,
             }
         }
-        if held.as_mut().is_some_and(|conn| conn.is_broken()) {
-            held = None;
-        }
-        if held.is_none() {
-            match pool.get() {
-                Ok(conn) => held = Some(conn),
-                Err(e) => {
-                    // The jobs are dropped unrun: their callers see the write as failed.
-                    tracing::error!(error = %e, writes = batch.len(), "no database connection for a batch of writes");
-                    continue;
-                }
+        let conn = match kept.get() {
+            Ok(conn) => conn,
+            Err(e) => {
+                // The jobs are dropped unrun: their callers see the write as failed.
+                tracing::error!(error = %e, writes = batch.len(), "no database connection for a batch of writes");
+                continue;
             }
-        }
-        let Some(conn) = held.as_mut() else {
-            continue;
         };
         let mut done = commit_batch(conn, instance, batch, &mut generation);
         // Others' events since this process last published: its next events do not follow.
@@ -581,7 +571,7 @@ fn run(
             (Some(flusher), Ok(())) => {
                 let appended = done.appended();
                 let consumers = Arc::clone(consumers);
-                flusher.push(flusher::Committed {
+                flusher.push(flusher::Unconfirmed {
                     appended,
                     settle: Box::new(move |durable| done.settle(durable, &consumers)),
                 });
