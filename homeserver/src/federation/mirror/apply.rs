@@ -11,7 +11,7 @@ use federation_proto::ids::ChannelName;
 use federation_proto::signing::{verify_envelope, verifying_key_from_b64, KeyId, KnownKey};
 use serde_json::Value;
 
-use super::super::hosting::{BACKFILL, PULL_MAX};
+use super::super::hosting::PULL_MAX;
 use super::super::peers::stored_keys;
 use super::{bad_gateway, channel_path, client, host_error, host_url};
 use crate::db::shared::MirrorRow;
@@ -27,6 +27,8 @@ enum Applied {
     Stored,
     /// Already had it.
     Duplicate,
+    /// Relayed before the join answer that makes the mirror whole: the join pulls it.
+    Awaited,
     /// Ahead of what we have: pull from `have` first.
     Gap { have: i64 },
 }
@@ -53,7 +55,7 @@ pub async fn apply(
 ) -> Result<(), ApiError> {
     verify(&known_keys(state).await?, envelope)?;
     match store(state, envelope, arrival).await? {
-        Applied::Stored | Applied::Duplicate => Ok(()),
+        Applied::Stored | Applied::Duplicate | Applied::Awaited => Ok(()),
         // A deletion needs nothing before it (the history goes), and the host has no log left
         // to pull from.
         Applied::Gap { .. } if is_deletion(&envelope.event, envelope.host()) => {
@@ -222,16 +224,17 @@ async fn store(
             if seq <= mirror.host_seq {
                 return Ok(Applied::Duplicate);
             }
+            if mirror.host_seq == 0 && arrival == Arrival::Relayed {
+                // A local user's join answer is on its way (only a join makes a mirror): it
+                // brings the backfill, with the pinned messages older than it, and the join
+                // pulls what the host relayed meanwhile once it is applied.
+                return Ok(Applied::Awaited);
+            }
             let allow_gap = matches!(arrival, Arrival::Joining | Arrival::Pulled);
             if seq > mirror.host_seq + 1 && !allow_gap {
-                // A new mirror (its join answer not applied yet) fetches a bounded backfill,
-                // not the channel's whole history.
-                let have = if mirror.host_seq == 0 {
-                    (seq - 1 - BACKFILL).max(0)
-                } else {
-                    mirror.host_seq
-                };
-                return Ok(Applied::Gap { have });
+                return Ok(Applied::Gap {
+                    have: mirror.host_seq,
+                });
             }
             let event = &envelope.event;
             let id = event.id.to_string();

@@ -273,6 +273,14 @@ pub async fn join(
         apply(state, envelope, Arrival::Joining).await?;
     }
     apply(state, &answer.envelope, Arrival::Joining).await?;
+    // What the host relayed before the answer was applied was left to this pull (it may be
+    // nothing); if it fails, the catch-up pulls it.
+    let host = host_of(channel);
+    if let Ok(joined) = i64::try_from(answer.envelope.seq) {
+        if let Err(e) = pull(state, &global, &host, joined).await {
+            tracing::info!(channel = %global, error = %e, "the pull after a join failed");
+        }
+    }
     answer
         .info
         .ok_or_else(|| bad_gateway(&global, "the host's answer has no channel info"))
