@@ -121,15 +121,19 @@ impl Weechat {
     /// Writes one command to weechat's FIFO (`*text` goes to `buffer`).
     async fn fifo(&self, line: &str) {
         let dir = self.dir.path().to_path_buf();
-        let fifo = eventually(WAIT, "weechat's FIFO", || {
-            let dir = dir.clone();
-            async move {
-                std::fs::read_dir(&dir).ok()?.flatten().find_map(|e| {
-                    let name = e.file_name().to_string_lossy().to_string();
-                    name.starts_with("weechat_fifo").then(|| e.path())
-                })
-            }
-        })
+        let fifo = eventually(
+            WAIT,
+            "weechat's FIFO (its fifo plugin: package weechat-plugins)",
+            || {
+                let dir = dir.clone();
+                async move {
+                    std::fs::read_dir(&dir).ok()?.flatten().find_map(|e| {
+                        let name = e.file_name().to_string_lossy().to_string();
+                        name.starts_with("weechat_fifo").then(|| e.path())
+                    })
+                }
+            },
+        )
         .await;
         std::fs::write(&fifo, format!("{line}\n")).expect("write to weechat's FIFO");
     }
