@@ -543,12 +543,7 @@ fn run(
     let mut others_since_published = flusher.is_some();
     while let Some(first) = queue.blocking_recv() {
         let mut batch = vec![first];
-        while batch.len() < MAX_BATCH {
-            match queue.try_recv() {
-                Ok(job) => batch.push(job),
-                Err(_) => break,
-            }
-        }
+        take_queued(&mut batch, &mut queue);
         let conn = match kept.get() {
             Ok(conn) => conn,
             Err(e) => {
@@ -557,7 +552,7 @@ fn run(
                 continue;
             }
         };
-        let mut done = commit_batch(conn, instance, batch, &mut generation);
+        let mut done = commit_batch(conn, instance, batch, &mut queue, &mut generation);
         // Others' events since this process last published: its next events do not follow.
         others_since_published |= done.after_others;
         if !done.events.is_empty() {
@@ -577,6 +572,16 @@ fn run(
                 });
             }
             _ => done.settle(Ok(()), consumers),
+        }
+    }
+}
+
+/// Adds the writes waiting in the queue to the batch, up to [`MAX_BATCH`].
+fn take_queued(batch: &mut Vec<Job>, queue: &mut mpsc::Receiver<Job>) {
+    while batch.len() < MAX_BATCH {
+        match queue.try_recv() {
+            Ok(job) => batch.push(job),
+            Err(_) => break,
         }
     }
 }
@@ -622,17 +627,23 @@ impl Done {
     }
 }
 
+/// Runs a batch in one transaction. The batch takes in the writes that queued while its
+/// transaction began too: on Postgres, beginning means waiting for the writers' turn while
+/// another process commits, and the writes that arrive meanwhile would otherwise wait for the
+/// next turn.
 fn commit_batch(
     conn: &mut DbConn,
     instance: u64,
-    batch: Vec<Job>,
+    mut batch: Vec<Job>,
+    queue: &mut mpsc::Receiver<Job>,
     generation: &mut Option<i64>,
 ) -> Done {
-    let mut completions: Vec<Completion> = Vec::with_capacity(batch.len());
+    let mut completions: Vec<Completion> = Vec::with_capacity(MAX_BATCH);
     let mut after_others = false;
     let committed = catch_unwind(AssertUnwindSafe(|| {
-        let alone = batch.len() == 1;
         backend::write_transaction(conn, instance, |c, began| {
+            take_queued(&mut batch, queue);
+            let alone = batch.len() == 1;
             after_others = matches!(began, Began::AfterOtherTurn(_));
             if let Began::AfterOtherTurn(now) = began {
                 // Another process wrote since this one's last turn: its sends moved the rooms'
