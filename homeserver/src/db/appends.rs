@@ -35,8 +35,8 @@ use diesel::pg::PgConnection;
 use diesel::sql_types::{Array, BigInt, Nullable, Text};
 use diesel::{QueryResult, RunQueryDsl};
 
-use super::backend::Prepared;
 use super::models::EventRow;
+use super::prepared::{prepared, Statement};
 use super::DbConn;
 
 /// `seq`s reserved at once. A batch of sends uses one reservation per this many events.
@@ -191,13 +191,11 @@ struct Reserved {
 
 /// Reserves [`BLOCK`] numbers of the `events.seq` sequence: `(first, last)`.
 fn reserve(conn: &mut PgConnection) -> QueryResult<(i64, i64)> {
-    let reserved: Reserved = Prepared(
-        diesel::sql_query(
-            "SELECT setval(pg_get_serial_sequence('events', 'seq'), \
-             nextval(pg_get_serial_sequence('events', 'seq')) + $1 - 1) AS last",
-        )
-        .bind::<BigInt, _>(BLOCK),
+    let reserved: Reserved = prepared(
+        "SELECT setval(pg_get_serial_sequence('events', 'seq'), \
+         nextval(pg_get_serial_sequence('events', 'seq')) + $1 - 1) AS last",
     )
+    .bind::<BigInt, _>(BLOCK)
     .get_result(conn)?;
     Ok((reserved.last - BLOCK + 1, reserved.last))
 }
@@ -207,7 +205,7 @@ fn insert(conn: &mut PgConnection, rows: &[EventRow]) -> QueryResult<()> {
     fn column<'a, T>(rows: &'a [EventRow], f: impl Fn(&'a EventRow) -> T) -> Vec<T> {
         rows.iter().map(f).collect()
     }
-    Prepared(diesel::sql_query(
+    prepared(
         "INSERT INTO events (seq, id, room_id, ts_ms, sender, sender_id, recipient, kind, body, \
          meta, reply_to, target, room_seq, wire, attachments) \
          SELECT * FROM unnest($1::bigint[], $2::text[], $3::bigint[], $4::bigint[], $5::text[], \
@@ -228,7 +226,7 @@ fn insert(conn: &mut PgConnection, rows: &[EventRow]) -> QueryResult<()> {
     .bind::<Array<Nullable<Text>>, _>(column(rows, |r| r.target.as_deref()))
     .bind::<Array<Nullable<BigInt>>, _>(column(rows, |r| r.room_seq))
     .bind::<Array<Nullable<Text>>, _>(column(rows, |r| r.wire.as_deref()))
-    .bind::<Array<Nullable<Text>>, _>(column(rows, |r| r.attachments.as_deref())))
+    .bind::<Array<Nullable<Text>>, _>(column(rows, |r| r.attachments.as_deref()))
     .execute(conn)
     .map(drop)
 }

@@ -20,6 +20,7 @@ use diesel::r2d2::{self, ManageConnection, R2D2Connection};
 use diesel::sqlite::SqliteConnection;
 use diesel::{Connection, QueryResult, RunQueryDsl};
 
+use super::prepared::{prepared, Statement};
 use super::DbError;
 
 /// One connection, to either backend.
@@ -45,55 +46,22 @@ macro_rules! per_backend {
 pub(crate) use per_backend;
 
 /// Runs a hand-written statement on the concrete connection of either backend, where its
-/// prepared form is cached by its text ([`Prepared`]). diesel's `UPDATE` and `DELETE` builders
-/// are compiled again on every run, which costs more than running them on the hot paths. The
-/// SQL must number its parameters `$1`, `$2`, … in the order they first appear, each once:
-/// Postgres reads them by number, SQLite (which takes `$name` parameters) by their order.
+/// prepared form is cached by its text ([`super::prepared`]). diesel's `UPDATE` and `DELETE`
+/// builders are compiled again on every run, which costs more than running them on the hot
+/// paths. The SQL numbers its parameters `$1`, `$2`, … in the order they appear, each once.
 macro_rules! cached_sql {
     ($conn:expr, $sql:literal $(, $ty:ty => $value:expr)* $(,)?) => {
         $crate::db::per_backend!($conn, |c| {
+            #[allow(unused_imports)]
+            use $crate::db::prepared::Statement as _;
             diesel::RunQueryDsl::execute(
-                $crate::db::backend::Prepared(diesel::sql_query($sql) $(.bind::<$ty, _>($value))*),
+                $crate::db::prepared::prepared($sql) $(.bind::<$ty, _>($value))*,
                 c,
             )
         })
     };
 }
 pub(crate) use cached_sql;
-
-/// A hand-written statement (`diesel::sql_query` and its binds) that the connection prepares
-/// once and afterwards finds by its text. diesel never caches a bare `sql_query` (it cannot
-/// tell whether its text varies), so each run is parsed and planned again: on Postgres that
-/// is most of the server's work for the writer's small statements. Only for SQL that is a
-/// literal (or one of a few fixed texts): every distinct text stays prepared on the
-/// connection.
-#[derive(Debug, Clone, Copy)]
-pub struct Prepared<Q>(pub Q);
-
-impl<Q> diesel::query_builder::QueryId for Prepared<Q> {
-    type QueryId = ();
-    const HAS_STATIC_QUERY_ID: bool = false;
-}
-
-impl<DB, Q> diesel::query_builder::QueryFragment<DB> for Prepared<Q>
-where
-    DB: diesel::backend::Backend,
-    Q: diesel::query_builder::QueryFragment<DB>,
-{
-    fn walk_ast<'b>(&'b self, pass: diesel::query_builder::AstPass<'_, 'b, DB>) -> QueryResult<()> {
-        self.0.walk_ast(pass)
-    }
-
-    fn is_safe_to_cache_prepared(&self, _backend: &DB) -> QueryResult<bool> {
-        Ok(true)
-    }
-}
-
-impl<Q: diesel::query_builder::Query> diesel::query_builder::Query for Prepared<Q> {
-    type SqlType = Q::SqlType;
-}
-
-impl<Q, C> RunQueryDsl<C> for Prepared<Q> {}
 
 /// Which backend a `DBURL` names.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -272,16 +240,15 @@ pub struct Turn {
 /// process that gets its own instance back knows nobody else wrote in between. When somebody
 /// else did, the same statement reserves a fresh block of event numbers.
 pub fn take_turn(conn: &mut PgConnection, instance: u64) -> QueryResult<Turn> {
-    Prepared(
-        diesel::sql_query(
-            "UPDATE writer_turn SET previous = instance, instance = $1 WHERE id = 1 \
-         RETURNING previous, generation, CASE WHEN previous <> $1 THEN \
+    prepared(
+        "UPDATE writer_turn SET previous = instance, instance = $1 WHERE id = 1 \
+         RETURNING previous, generation, CASE WHEN previous <> $2 THEN \
          setval(pg_get_serial_sequence('events', 'seq'), \
-         nextval(pg_get_serial_sequence('events', 'seq')) + $2 - 1) END AS reserved",
-        )
-        .bind::<diesel::sql_types::BigInt, _>(instance_key(instance))
-        .bind::<diesel::sql_types::BigInt, _>(super::appends::BLOCK),
+         nextval(pg_get_serial_sequence('events', 'seq')) + $3 - 1) END AS reserved",
     )
+    .bind::<diesel::sql_types::BigInt, _>(instance_key(instance))
+    .bind::<diesel::sql_types::BigInt, _>(instance_key(instance))
+    .bind::<diesel::sql_types::BigInt, _>(super::appends::BLOCK)
     .get_result::<TurnRow>(conn)
     .map(|turn| Turn {
         previous: turn.previous as u64,
@@ -293,11 +260,9 @@ pub fn take_turn(conn: &mut PgConnection, instance: u64) -> QueryResult<Turn> {
 /// Moves the generation on, in a transaction that holds the turn and changed what sends check
 /// (anything but sends and cursor moves): other processes then drop what they cached of it.
 pub fn next_generation(conn: &mut PgConnection) -> QueryResult<()> {
-    Prepared(diesel::sql_query(
-        "UPDATE writer_turn SET generation = generation + 1 WHERE id = 1",
-    ))
-    .execute(conn)
-    .map(drop)
+    prepared("UPDATE writer_turn SET generation = generation + 1 WHERE id = 1")
+        .execute(conn)
+        .map(drop)
 }
 
 /// Tells the homeserver processes sharing a Postgres database that something they may have

@@ -4,8 +4,8 @@ use diesel::prelude::*;
 
 use diesel::sql_types::{BigInt, Text};
 
-use super::backend::Prepared;
 use super::models::{DeviceRow, UserRow};
+use super::prepared::{prepared, Statement};
 use super::schema::{devices, txns, users};
 use super::{cached_sql, per_backend, Conn, DbConn};
 
@@ -66,21 +66,17 @@ pub fn advance_cursors(conn: &mut Conn, cursors: &[(String, i64)]) -> QueryResul
         .collect();
     let json = serde_json::Value::Object(by_device).to_string();
     match conn {
-        DbConn::Sqlite(c) => Prepared(
-            diesel::sql_query(
-                "UPDATE devices SET cursor = j.value FROM json_each(?) AS j \
-                 WHERE devices.id = j.key AND devices.cursor < j.value",
-            )
-            .bind::<Text, _>(&json),
+        DbConn::Sqlite(c) => prepared(
+            "UPDATE devices SET cursor = j.value FROM json_each($1) AS j \
+             WHERE devices.id = j.key AND devices.cursor < j.value",
         )
+        .bind::<Text, _>(&json)
         .execute(c),
-        DbConn::Postgres(c) => Prepared(
-            diesel::sql_query(
-                "UPDATE devices SET cursor = j.value::bigint FROM json_each_text($1::json) AS j \
-                 WHERE devices.id = j.key AND devices.cursor < j.value::bigint",
-            )
-            .bind::<Text, _>(&json),
+        DbConn::Postgres(c) => prepared(
+            "UPDATE devices SET cursor = j.value::bigint FROM json_each_text($1::json) AS j \
+             WHERE devices.id = j.key AND devices.cursor < j.value::bigint",
         )
+        .bind::<Text, _>(&json)
         .execute(c),
     }
     .map(drop)

@@ -16,6 +16,7 @@ use std::time::Duration;
 use diesel::r2d2::Pool;
 use diesel::RunQueryDsl;
 
+use super::prepared::{prepared, Statement};
 use super::{backend, DbConn};
 
 /// The channel ephemeral items travel on.
@@ -139,14 +140,14 @@ fn run(pool: Pool<backend::Manager>, items: &Receiver<String>) {
             }
         }
         let sent = match kept.get() {
-            Ok(DbConn::Postgres(c)) => super::backend::Prepared(
-                diesel::sql_query("SELECT pg_notify($1, item) FROM unnest($2) AS item")
+            Ok(DbConn::Postgres(c)) => {
+                prepared("SELECT pg_notify($1, item) FROM unnest($2) AS item")
                     .bind::<diesel::sql_types::Text, _>(EPHEMERAL_CHANNEL)
-                    .bind::<diesel::sql_types::Array<diesel::sql_types::Text>, _>(&batch),
-            )
-            .execute(c)
-            .map(drop)
-            .map_err(|e| e.to_string()),
+                    .bind::<diesel::sql_types::Array<diesel::sql_types::Text>, _>(&batch)
+                    .execute(c)
+                    .map(drop)
+                    .map_err(|e| e.to_string())
+            }
             Ok(DbConn::Sqlite(_)) => Ok(()),
             Err(e) => Err(e.to_string()),
         };
