@@ -10,8 +10,9 @@
 //! A write that fails is undone here too: every change is logged, and the writer rolls the
 //! log back to where the failed write began ([`mark`], [`roll_back_to`]). A batch that fails
 //! to commit forgets everything ([`forget`]), and so does a batch on Postgres that begins after
-//! another process's turn ([`super::backend::Began`]): the counters may have moved under it. Off
-//! the writer thread nothing is kept and [`defer`] says so, and the caller writes at once.
+//! another process's turn ([`super::backend::Began`]): the counters may have moved under it
+//! ([`others_wrote`]; only the rotation's floors, see [`rotate`], hold). Off the writer thread
+//! nothing is kept and [`defer`] says so, and the caller writes at once.
 
 use std::cell::RefCell;
 use std::collections::{BTreeMap, HashMap};
@@ -19,8 +20,9 @@ use std::collections::{BTreeMap, HashMap};
 use diesel::prelude::*;
 use diesel::sql_types::BigInt;
 
+use super::prepared::{prepared, Statement};
 use super::schema::rooms;
-use super::{cached_sql, per_backend, Conn};
+use super::{cached_sql, per_backend, Conn, DbConn};
 
 /// A room's counters as the running transaction sees them.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -46,6 +48,10 @@ struct State {
     pending: BTreeMap<i64, Pending>,
     /// Previous `pending` values, to undo a failed write.
     undo: Vec<(i64, Option<Pending>)>,
+    /// Postgres: per room, a `seq` below which none of its events is stored any more (the
+    /// rotation's last cut). Only ever too low, never too high: other processes only remove
+    /// events and append newer ones, so it holds across their turns.
+    floors: HashMap<i64, i64>,
 }
 
 /// Most rooms whose counters are kept; past it the cache starts over (after a flush).
@@ -136,6 +142,20 @@ pub fn roll_back_to(mark: usize) {
     });
 }
 
+/// Another process wrote since this one's last turn: the counters may have moved, the
+/// rotation's floors still hold.
+pub fn others_wrote() {
+    STATE.with(|s| {
+        if let Some(state) = s.borrow_mut().as_mut() {
+            let floors = std::mem::take(&mut state.floors);
+            *state = State {
+                floors,
+                ..State::default()
+            };
+        }
+    });
+}
+
 /// Forgets everything (the batch did not commit).
 pub fn forget() {
     STATE.with(|s| {
@@ -190,11 +210,69 @@ pub fn rotate(conn: &mut Conn, room_id: i64, count: i64, max_history: i64) -> Qu
     let excess = count - max_history;
     // Everything up to the newest event to drop goes, in one statement (nothing when the room
     // holds fewer events than counted: the subquery is then NULL).
-    let removed = cached_sql!(conn,
-        "DELETE FROM events WHERE room_id = $1 AND seq <= \
-         (SELECT seq FROM events WHERE room_id = $2 ORDER BY seq LIMIT 1 OFFSET $3)",
-        BigInt => room_id, BigInt => room_id, BigInt => excess - 1)?;
+    let removed = match conn {
+        DbConn::Sqlite(c) => prepared(
+            "DELETE FROM events WHERE room_id = $1 AND seq <= \
+             (SELECT seq FROM events WHERE room_id = $2 ORDER BY seq LIMIT 1 OFFSET $3)",
+        )
+        .bind::<BigInt, _>(room_id)
+        .bind::<BigInt, _>(room_id)
+        .bind::<BigInt, _>(excess - 1)
+        .execute(c)?,
+        // The deleted rows stay in the index until a vacuum: a scan from the room's first
+        // entry would step over every event rotated out since, each time. It starts at the
+        // last cut instead, and the new cut is remembered (kept only if the batch commits).
+        DbConn::Postgres(c) => {
+            let floor = floor_of(room_id);
+            let cut: Cut = prepared(
+                "WITH gone AS (DELETE FROM events WHERE room_id = $1 AND seq >= $2 AND seq <= \
+                 (SELECT seq FROM events WHERE room_id = $3 AND seq >= $4 \
+                 ORDER BY seq LIMIT 1 OFFSET $5) RETURNING seq) \
+                 SELECT count(*) AS removed, max(seq) AS last FROM gone",
+            )
+            .bind::<BigInt, _>(room_id)
+            .bind::<BigInt, _>(floor)
+            .bind::<BigInt, _>(room_id)
+            .bind::<BigInt, _>(floor)
+            .bind::<BigInt, _>(excess - 1)
+            .get_result(c)?;
+            if let Some(last) = cut.last {
+                set_floor(room_id, last + 1);
+            }
+            usize::try_from(cut.removed).unwrap_or(0)
+        }
+    };
     Ok(i64::try_from(removed).unwrap_or(i64::MAX))
+}
+
+/// What a rotation on Postgres removed.
+#[derive(diesel::QueryableByName)]
+struct Cut {
+    #[diesel(sql_type = BigInt)]
+    removed: i64,
+    #[diesel(sql_type = diesel::sql_types::Nullable<BigInt>)]
+    last: Option<i64>,
+}
+
+/// The room's rotation floor on this thread (0 when unknown).
+fn floor_of(room_id: i64) -> i64 {
+    STATE.with(|s| {
+        s.borrow()
+            .as_ref()
+            .and_then(|state| state.floors.get(&room_id).copied())
+            .unwrap_or(0)
+    })
+}
+
+fn set_floor(room_id: i64, floor: i64) {
+    STATE.with(|s| {
+        if let Some(state) = s.borrow_mut().as_mut() {
+            if state.floors.len() >= ROOMS_MAX {
+                state.floors.clear();
+            }
+            state.floors.insert(room_id, floor);
+        }
+    });
 }
 
 /// Writes a room's counters.

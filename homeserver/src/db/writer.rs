@@ -649,7 +649,7 @@ fn commit_batch(
                 // Another process wrote since this one's last turn: its sends moved the rooms'
                 // counters; unless the generation says nothing else changed, the rules and
                 // windows may have changed too.
-                room_counters::forget();
+                room_counters::others_wrote();
                 if *generation != Some(now) {
                     recipients::forget();
                     rule_cache::forget();
