@@ -35,7 +35,7 @@
 //! horizon waits for the next flush that succeeds.
 
 use std::collections::VecDeque;
-use std::sync::atomic::{AtomicI64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicI64, Ordering};
 use std::sync::{Arc, Condvar, Mutex, MutexGuard};
 
 use diesel::connection::SimpleConnection;
@@ -94,6 +94,9 @@ pub struct Flusher {
 struct Shared {
     state: Mutex<Queue>,
     more: Condvar,
+    /// A flush failed since the writer last asked: Postgres may have lost commits that the
+    /// writer's caches already count ([`Flusher::take_failure`]).
+    failed: AtomicBool,
 }
 
 #[derive(Default)]
@@ -120,6 +123,7 @@ impl Flusher {
         let shared = Arc::new(Shared {
             state: Mutex::new(Queue::default()),
             more: Condvar::new(),
+            failed: AtomicBool::new(false),
         });
         for n in 0..FLUSHERS {
             let (pool, durable, shared) = (pool.clone(), durable.clone(), Arc::clone(&shared));
@@ -128,6 +132,14 @@ impl Flusher {
                 .spawn(move || run(&pool, instance, &durable, &shared))?;
         }
         Ok(Flusher { shared })
+    }
+
+    /// Whether a flush failed since the last call. The commits it did not confirm may be lost
+    /// (Postgres restarted before they reached the disk), so the writer drops what it cached
+    /// from them (room counters and rotation floors, recipients, rules, its block of numbers)
+    /// before its next batch.
+    pub fn take_failure(&self) -> bool {
+        self.shared.failed.swap(false, Ordering::AcqRel)
     }
 
     /// Hands over a committed batch.
@@ -187,6 +199,7 @@ fn run(pool: &Pool<Manager>, instance: u64, durable: &Durable, shared: &Shared) 
         };
         if let Err(e) = &flushed {
             kept.forget();
+            shared.failed.store(true, Ordering::Release);
             tracing::error!(error = %e, "commits could not be confirmed on disk");
         }
         let mut queue = lock(&shared.state);

@@ -544,6 +544,9 @@ fn run(
     while let Some(first) = queue.blocking_recv() {
         let mut batch = vec![first];
         take_queued(&mut batch, &mut queue);
+        if flusher.as_ref().is_some_and(Flusher::take_failure) {
+            forget_caches(&mut generation);
+        }
         let conn = match kept.get() {
             Ok(conn) => conn,
             Err(e) => {
@@ -574,6 +577,16 @@ fn run(
             _ => done.settle(Ok(()), consumers),
         }
     }
+}
+
+/// Drops everything the writer keeps from one batch to the next: a batch did not commit, or
+/// a flush failed and Postgres may have lost commits the caches count.
+fn forget_caches(generation: &mut Option<i64>) {
+    recipients::forget();
+    room_counters::forget();
+    rule_cache::forget();
+    appends::batch_ended(false);
+    *generation = None;
 }
 
 /// Adds the writes waiting in the queue to the batch, up to [`MAX_BATCH`].
@@ -687,10 +700,7 @@ fn commit_batch(
     }));
     appends::batch_ended(matches!(committed, Ok(Ok(()))));
     if !matches!(committed, Ok(Ok(()))) {
-        recipients::forget();
-        room_counters::forget();
-        rule_cache::forget();
-        *generation = None;
+        forget_caches(generation);
     }
     let outcome = match committed {
         Ok(Ok(())) => Ok(()),
