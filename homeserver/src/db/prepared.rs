@@ -9,7 +9,7 @@
 //! text and its parameters' types.
 //!
 //! The text numbers its parameters `$1`, `$2`, … in the order they appear, each once, and
-//! [`Prepared::bind`] gives their values in that order. The text is sent with each backend's
+//! [`Statement::bind`] gives their values in that order. The text is sent with each backend's
 //! own placeholders (`$n` on Postgres, `?` on SQLite). Only for literal SQL: every distinct
 //! text stays prepared on the connection.
 

@@ -43,7 +43,7 @@
 //! The writer also keeps caches for the batches it runs: rooms' recipients
 //! ([`super::recipients`]), rooms' counters ([`super::room_counters`]) and the rows a send
 //! checks ([`super::rule_cache`], kept only across writes that change none of them). A failed
-//! write or batch drops or undoes them. On SQLite this thread is the database's only writer. On
+//! write, batch or flush drops or undoes them. On SQLite this thread is the database's only writer. On
 //! Postgres, where other processes write too, each write transaction starts by taking the
 //! writers' turn ([`backend::take_turn`]), which says who wrote last: after this process's own
 //! turn the caches hold; after another process's, the room counters are dropped, and the rest
