@@ -40,15 +40,15 @@
 //! processes, each process's consumers see that process's commits (the notifier learns of the
 //! others through `LISTEN`); a consumer that needs every event reads the log by `seq`.
 //!
-//! The writer also keeps caches for the batches it runs: rooms' recipients
-//! ([`super::recipients`]), rooms' counters ([`super::room_counters`]) and the rows a send
-//! checks ([`super::rule_cache`], kept only across writes that change none of them). A failed
-//! write, batch or flush drops or undoes them. On SQLite this thread is the database's only writer. On
-//! Postgres, where other processes write too, each write transaction starts by taking the
-//! writers' turn ([`backend::take_turn`]), which says who wrote last: after this process's own
-//! turn the caches hold; after another process's, the room counters are dropped, and the rest
-//! too unless the turn's generation says that only sends and cursor moves happened since
-//! ([`Began::AfterOtherTurn`], [`rule_cache::take_changed`]).
+//! The writer also keeps caches for the batches it runs: rooms' recipients ([`super::recipients`]),
+//! rooms' counters ([`super::room_counters`]) and the rows a send checks ([`super::rule_cache`],
+//! kept only across writes that change none of them). A failed write, batch or flush drops or
+//! undoes them. On SQLite this thread is the database's only writer. On Postgres, where other
+//! processes write too, each write transaction starts by taking the writers' turn
+//! ([`backend::take_turn`]), which says who wrote last: after this process's own turn the caches
+//! hold; after another process's, the room counters are dropped, and the rest too unless the turn's
+//! generation says that only sends and cursor moves happened since ([`Began::AfterOtherTurn`],
+//! [`rule_cache::take_changed`]).
 
 use std::cell::RefCell;
 use std::panic::{catch_unwind, AssertUnwindSafe};
