@@ -30,8 +30,10 @@ pub const RELAY_PATH: &str = "/api/v1/federation/relay";
 /// The worker looks at the queue at least this often.
 const IDLE_TICK: Duration = Duration::from_secs(5);
 /// How long a destination's lease lasts (renewed with every acknowledged transaction); a
-/// process that dies holding one blocks that destination for at most this long.
-const LEASE_MS: i64 = 120_000;
+/// process that dies holding one (killed while it sends) blocks that destination for at most
+/// this long. Three times a transaction's request timeout (10 s, `federation::client`), so a
+/// live sender always renews or releases it in time.
+const LEASE_MS: i64 = 30_000;
 
 /// Runs for the life of the server.
 pub async fn run(state: Arc<AppState>) {
