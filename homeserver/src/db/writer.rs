@@ -698,8 +698,9 @@ fn commit_batch(
             Ok(())
         })
     }));
-    appends::batch_ended(matches!(committed, Ok(Ok(()))));
-    if !matches!(committed, Ok(Ok(()))) {
+    if matches!(committed, Ok(Ok(()))) {
+        appends::batch_ended(true);
+    } else {
         forget_caches(generation);
     }
     let outcome = match committed {

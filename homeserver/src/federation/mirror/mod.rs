@@ -248,10 +248,11 @@ pub async fn join(
     )?;
     // The mirror exists from the moment a local user asks to join: envelopes the host relays
     // before its answer arrives are then kept, and nothing else ever creates one.
-    let (lookup, host) = (global.clone(), host_of(channel));
+    let host = host_of(channel);
+    let (lookup, mirror_host) = (global.clone(), host.clone());
     state
         .db
-        .write(move |conn| mirror_of(conn, &lookup, &host).map(drop))
+        .write(move |conn| mirror_of(conn, &lookup, &mirror_host).map(drop))
         .await?;
     let answer = match submit(state, channel, event, key).await {
         Ok(answer) => answer,
@@ -275,7 +276,6 @@ pub async fn join(
     apply(state, &answer.envelope, Arrival::Joining).await?;
     // What the host relayed before the answer was applied was left to this pull (it may be
     // nothing); if it fails, the catch-up pulls it.
-    let host = host_of(channel);
     if let Ok(joined) = i64::try_from(answer.envelope.seq) {
         if let Err(e) = pull(state, &global, &host, joined).await {
             tracing::info!(channel = %global, error = %e, "the pull after a join failed");
