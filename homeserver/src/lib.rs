@@ -8,6 +8,8 @@
 //! - [`transport`]: how sync answers and event streams are framed on the wire.
 //! - [`notifier`]: in-memory wake-ups of waiting long-polls and streams, fed by the writer's
 //!   commit journal (its first consumer) and by ephemeral events.
+//! - [`remote_appends`]: on Postgres, other processes' events read once and published to the
+//!   notifier.
 //! - [`cursors`]: sync acknowledgements, written in groups.
 //! - [`keystore`]: the server's ed25519 signing keys in the data directory.
 //! - [`limits`]: rate limits on sends, logins and federation peers.
@@ -31,6 +33,7 @@ pub mod memory;
 pub mod metrics;
 pub mod notifier;
 pub mod ops;
+pub mod remote_appends;
 pub mod routes;
 pub mod services;
 pub mod state;
@@ -168,7 +171,7 @@ fn start_notifier(db: &Db) -> anyhow::Result<Arc<Notifier>> {
 }
 
 /// The client's JSON of a committed event, shared by every device it is delivered to.
-fn serialize(row: &db::models::EventRow) -> Option<Arc<Delivered>> {
+pub(crate) fn serialize(row: &db::models::EventRow) -> Option<Arc<Delivered>> {
     let (seq, ts_ms) = (row.seq, row.ts_ms);
     // The view takes its row; the signed wire form (the largest field) is not part of it.
     let row = db::models::EventRow {
@@ -248,13 +251,10 @@ pub async fn run_shared(state: Arc<AppState>, listener: TcpListener) -> anyhow::
     ));
     // Postgres only: wake our long-polls when another process sharing the database commits.
     let notifier = Arc::clone(&state.notifier);
+    let mut remote = remote_appends::RemoteAppends::new(state.db.clone(), Arc::clone(&notifier));
     let _listener = state.db.listen(move |wake| match wake {
-        db::Wake::Users(seq, users) => notifier.publish(vec![notifier::Publication {
-            seq,
-            event: None,
-            recipients: users.into(),
-        }]),
-        db::Wake::Anyone(seq) => notifier.notify_all(seq),
+        db::Wake::Appended(seq) => remote.heard(seq),
+        db::Wake::Missed(seq) => remote.lost(seq),
         db::Wake::Ephemeral(item) => {
             notifier.publish_ephemeral(&item.recipients, item.json.into(), item.lifetime);
         }

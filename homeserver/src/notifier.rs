@@ -16,14 +16,17 @@
 //! [`SLOT_CAPACITY`] events; dropping raises `base`, and polls behind it read the database. So
 //! memory holds what is delivered but not yet acknowledged, shared between recipients.
 //!
-//! On Postgres other processes commit too. Their events reach this notifier only as wake-ups
-//! without the event (the listener's [`Notifier::publish`] with `event: None`, or
-//! [`Notifier::notify_all`]): a slot they concern stops covering everything up to them, and
-//! polls before that read the database. And a batch of this process that follows another
-//! process's turn ([`crate::db::writer::Continuity::AfterOthers`]) is published after
-//! [`Notifier::forget_before`]: the other process's events below it may concern any slot, and
-//! its wake-up may arrive later than this batch. So a slot answers from memory only across this
-//! process's own consecutive turns, which on one homeserver process is nearly always.
+//! On Postgres other processes commit too. Their events reach this notifier through the
+//! listener, which reads each range of them once and publishes them with their JSON like this
+//! process's own ([`crate::remote_appends`]): polls woken by another process's commit answer
+//! from memory too. Publications may then arrive out of `seq` order (this process's batch
+//! after its flush, the listener's range after the other's), and the same event twice (the
+//! listener's range holds this process's events too): [`Notifier::publish`] keeps a slot
+//! correct whatever the order. A batch of this process that follows another process's turn
+//! ([`crate::db::writer::Continuity::AfterOthers`]) is published after
+//! [`Notifier::forget_before`]: the other process's events below it may not have been read
+//! yet. When the listener cannot read (an error, a range too long, a lost connection)
+//! [`Notifier::notify_all`] makes every poll read the database.
 //!
 //! # Ephemeral events
 //!
@@ -101,6 +104,35 @@ struct Slot {
     ephemeral: VecDeque<Arc<Ephemeral>>,
     /// Per device of the user: the newest ephemeral item one of its polls or streams took.
     taken: HashMap<String, u64>,
+}
+
+impl Slot {
+    /// Takes a published event of its user (`event`: its JSON, when serialized).
+    fn take(&mut self, seq: i64, event: Option<&Arc<Delivered>>) {
+        if seq <= self.base {
+            return;
+        }
+        let newest = self.events.back().map_or(i64::MIN, |last| last.seq);
+        match event {
+            Some(event) if seq > newest => {
+                self.events.push_back(Arc::clone(event));
+                while self.events.len() > SLOT_CAPACITY {
+                    if let Some(dropped) = self.events.pop_front() {
+                        self.base = dropped.seq;
+                    }
+                }
+            }
+            Some(_) if self.events.binary_search_by_key(&seq, |e| e.seq).is_ok() => {}
+            // Without its JSON, or below an event held (a poll may have been answered past
+            // it): not covered up to it any more.
+            _ => {
+                self.base = seq;
+                while self.events.front().is_some_and(|e| e.seq <= seq) {
+                    self.events.pop_front();
+                }
+            }
+        }
+    }
 }
 
 #[derive(Debug)]
@@ -226,8 +258,15 @@ impl Notifier {
         Some(slot.events.iter().take(limit).cloned().collect())
     }
 
-    /// Publishes committed events, in `seq` order: buffers them for, and wakes, the waiting
-    /// polls of their recipients.
+    /// Publishes committed events, in `seq` order within the call: buffers them for, and
+    /// wakes, the waiting polls of their recipients.
+    ///
+    /// Calls may arrive out of `seq` order (this process's own batch, and what the listener
+    /// read of another process's, [`crate::remote_appends`]); a slot stays correct whatever
+    /// the order. An event the slot already holds is skipped; one past everything it holds is
+    /// kept; one without its JSON, or one below an event the slot holds (it may have been
+    /// handed out past it), is not kept and the slot stops covering anything up to it, so
+    /// polls before it read the database.
     pub fn publish(&self, publications: Vec<Publication>) {
         let mut inner = self.lock();
         let buffering = self.is_buffering();
@@ -242,24 +281,7 @@ impl Notifier {
                     continue;
                 };
                 if buffering {
-                    match &publication.event {
-                        Some(event) => {
-                            if slot.events.back().is_none_or(|last| last.seq < event.seq) {
-                                slot.events.push_back(Arc::clone(event));
-                            }
-                            while slot.events.len() > SLOT_CAPACITY {
-                                if let Some(dropped) = slot.events.pop_front() {
-                                    slot.base = dropped.seq;
-                                }
-                            }
-                        }
-                        // Not serialized: the slot no longer covers anything up to it, and
-                        // polls before it read the database.
-                        None => {
-                            slot.events.clear();
-                            slot.base = slot.base.max(publication.seq);
-                        }
-                    }
+                    slot.take(publication.seq, publication.event.as_ref());
                 }
                 woken.push(user_id.clone());
             }
@@ -373,6 +395,18 @@ impl Notifier {
             slot.events.clear();
             slot.tx.send_modify(|log_wakes| *log_wakes += 1);
         }
+    }
+
+    /// When no poll, stream or lingering slot is here: everything up to `seq` counts as
+    /// published (a slot made later covers only what comes after it) and `true`. Otherwise
+    /// nothing changes and `false`: the caller publishes those events.
+    pub fn publish_if_unwatched(&self, seq: i64) -> bool {
+        let mut inner = self.lock();
+        if !inner.slots.is_empty() {
+            return false;
+        }
+        inner.published_through = inner.published_through.max(seq);
+        true
     }
 
     /// Events up to `seq` may have been appended by another process without reaching this
@@ -581,6 +615,42 @@ mod tests {
         ]);
         assert_eq!(seqs(n.collect(&sub, 0, false, 10)), None);
         assert_eq!(seqs(n.collect(&sub, 2, false, 10)), Some(vec![3]));
+    }
+
+    #[test]
+    fn a_late_event_without_its_json_keeps_what_is_above_it() {
+        let n = Arc::new(Notifier::new(0, true));
+        let sub = n.subscribe("alice", "a1");
+        // This process's batch after another process's turn (4 and 5 are the other's).
+        n.forget_before(5);
+        n.publish(vec![publication(6, &["alice"]), publication(7, &["alice"])]);
+        // The other process's wake-up for 5 comes later, without the event.
+        n.publish(vec![Publication {
+            seq: 5,
+            event: None,
+            recipients: vec!["alice".to_string()].into(),
+        }]);
+        assert_eq!(seqs(n.collect(&sub, 3, false, 10)), None);
+        assert_eq!(seqs(n.collect(&sub, 5, false, 10)), Some(vec![6, 7]));
+    }
+
+    #[test]
+    fn events_published_twice_or_out_of_order_never_make_memory_skip_one() {
+        let n = Arc::new(Notifier::new(0, true));
+        let sub = n.subscribe("alice", "a1");
+        // What the listener read of the log (another process's 2 and 4, this process's 3).
+        n.publish(vec![
+            publication(2, &["alice"]),
+            publication(3, &["alice"]),
+            publication(4, &["alice"]),
+        ]);
+        // This process publishes its own 3 after its flush: already held, nothing changes.
+        n.publish(vec![publication(3, &["alice"])]);
+        assert_eq!(seqs(n.collect(&sub, 0, false, 10)), Some(vec![2, 3, 4]));
+        // An event below one held that the slot lacks: memory no longer answers before it.
+        n.publish(vec![publication(1, &["alice"])]);
+        assert_eq!(seqs(n.collect(&sub, 0, false, 10)), None);
+        assert_eq!(seqs(n.collect(&sub, 1, false, 10)), Some(vec![2, 3, 4]));
     }
 
     #[test]

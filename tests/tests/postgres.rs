@@ -826,3 +826,111 @@ async fn sends_failing_their_checks_amid_others_store_nothing_and_fail_no_other_
         "a refused first DM left delivery windows behind"
     );
 }
+
+/// A device long-polling a process that takes no sends is answered from what that process's
+/// listener read of the others' commits (`remote_appends`), not from its own reads: every
+/// device there (several users, a DM, and a user who joins midway) still gets exactly its
+/// events, once each and in log order, as its whole log read back afterwards has them.
+#[actix_web::test]
+async fn devices_polling_a_third_process_get_every_event_once_in_order() {
+    const SENDERS_PER_PROCESS: usize = 3;
+    const EACH: usize = 40;
+    let Some(pg) = PgCluster::start_or_skip("devices_polling_a_third_process") else {
+        return;
+    };
+    let url = pg.database();
+    let (a, b) = two_processes(&url, &[]);
+    let data = a.data_dir().to_string_lossy().into_owned();
+    let c = Homeserver::start_with("hs1.test", &[("DBURL", url.as_str()), ("DATA_DIR", &data)]);
+    let mut senders = Vec::new();
+    for (p, base) in [&a.url, &b.url].into_iter().enumerate() {
+        for i in 0..SENDERS_PER_PROCESS {
+            let user = User::register(base, &format!("p{p}s{i}")).await;
+            user.join("#trio").await;
+            senders.push(user);
+        }
+    }
+    // Followers: three users polling c, one of them with a second device polling a, and a
+    // user who joins once the sends have begun (its window opens mid-log).
+    let mut followers = Vec::new();
+    for nick in ["fan0", "fan1", "fan2"] {
+        User::register(&c.url, nick).await.join("#trio").await;
+    }
+    User::register(&c.url, "late").await;
+    for (nick, base) in [
+        ("fan0", &c.url),
+        ("fan1", &c.url),
+        ("fan2", &c.url),
+        ("fan0", &a.url),
+        ("late", &c.url),
+    ] {
+        let base = base.clone();
+        followers.push(actix_web::rt::spawn(async move {
+            let device = User::login(&base, nick).await;
+            let mut cursor = 0;
+            let mut log = Vec::new();
+            let deadline = Instant::now() + Duration::from_secs(120);
+            while !log.iter().any(|e: &Value| e["body"] == "the end") {
+                assert!(Instant::now() < deadline, "{nick} on {base}: no end");
+                let got = device.sync(Some(cursor), 5).await;
+                cursor = got["next"].as_i64().expect("next");
+                log.extend(log_only(got)["events"].as_array().expect("events").clone());
+            }
+            (device, log)
+        }));
+    }
+    let sending: Vec<_> = senders
+        .into_iter()
+        .map(|user| {
+            actix_web::rt::spawn(async move {
+                for k in 0..EACH {
+                    user.say("#trio", &format!("{}m{k}", user.nick)).await;
+                    if k % 8 == 0 {
+                        // A DM among the channel's messages: one recipient in the same ranges.
+                        user.say("fan1", &format!("dm {} {k}", user.nick)).await;
+                    }
+                }
+                user
+            })
+        })
+        .collect();
+    let late = User::login(&b.url, "late").await;
+    late.join("#trio").await;
+    let mut last = None;
+    for s in sending {
+        last = Some(s.await.unwrap());
+    }
+    last.expect("a sender").say("#trio", "the end").await;
+
+    for follower in followers {
+        let (device, live) = follower.await.unwrap();
+        let truth = whole_log(&device).await;
+        let wanted = messages(&truth, "p");
+        assert_eq!(
+            messages(&live, "p"),
+            wanted,
+            "{}: live as stored",
+            device.nick
+        );
+        assert_eq!(
+            messages(&live, "dm"),
+            messages(&truth, "dm"),
+            "{}: DMs",
+            device.nick
+        );
+        in_send_order(&wanted);
+    }
+    // Every message reached the channel's first members; the DMs only f1.
+    let f1 = User::login(&c.url, "fan1").await;
+    let f1_log = whole_log(&f1).await;
+    assert_eq!(messages(&f1_log, "p").len(), 2 * SENDERS_PER_PROCESS * EACH);
+    assert_eq!(
+        messages(&f1_log, "dm").len(),
+        2 * SENDERS_PER_PROCESS * EACH.div_ceil(8)
+    );
+    let f2 = User::login(&c.url, "fan2").await;
+    assert_eq!(
+        messages(&whole_log(&f2).await, "p").len(),
+        2 * SENDERS_PER_PROCESS * EACH
+    );
+}

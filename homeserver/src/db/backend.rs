@@ -295,66 +295,25 @@ pub enum Began {
     AfterOtherTurn(i64),
 }
 
-/// What a write transaction appended, for the other processes' listeners.
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// What a write transaction appended, for the other processes' listeners. They read the
+/// events themselves ([`crate::remote_appends`]), so the notification names no recipients.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Appended {
     /// The highest `seq` appended.
     pub last_seq: i64,
-    /// The users whose polls it concerns, or `None` for "anyone" (too many to name).
-    pub recipients: Option<Vec<String>>,
 }
 
-/// Most bytes of user ids a notification names; past it, it names none and wakes every poll.
-/// (Postgres refuses payloads of 8,000 bytes or more.)
-const NAMED_BYTES_MAX: usize = 7_000;
-
 impl Appended {
-    /// What the events of `recipients` (each event's list, in `seq` order) up to `last_seq`
-    /// concern: their users, each once, when they fit in a notification.
-    pub fn of<'a>(last_seq: i64, recipients: impl IntoIterator<Item = &'a [String]>) -> Appended {
-        let mut named: Vec<String> = Vec::new();
-        let mut bytes = 0;
-        let mut seen = std::collections::HashSet::new();
-        for list in recipients {
-            for user in list {
-                if seen.insert(user.as_str()) {
-                    bytes += user.len() + 1;
-                    if bytes > NAMED_BYTES_MAX {
-                        return Appended {
-                            last_seq,
-                            recipients: None,
-                        };
-                    }
-                    named.push(user.clone());
-                }
-            }
-        }
-        Appended {
-            last_seq,
-            recipients: Some(named),
-        }
-    }
-
     /// What this and `other` appended together.
     pub fn and(self, other: &Appended) -> Appended {
-        let last_seq = self.last_seq.max(other.last_seq);
-        match (self.recipients, &other.recipients) {
-            (Some(mine), Some(theirs)) => {
-                Appended::of(last_seq, [mine.as_slice(), theirs.as_slice()])
-            }
-            _ => Appended {
-                last_seq,
-                recipients: None,
-            },
+        Appended {
+            last_seq: self.last_seq.max(other.last_seq),
         }
     }
 
-    /// The `NOTIFY` payload: `"<seq> <instance> <user,user,…>"`, or `"<seq> <instance> *"`.
+    /// The `NOTIFY` payload: `"<seq> <instance>"`.
     pub fn payload(&self, instance: u64) -> String {
-        match &self.recipients {
-            Some(users) => format!("{} {instance} {}", self.last_seq, users.join(",")),
-            None => format!("{} {instance} *", self.last_seq),
-        }
+        format!("{} {instance}", self.last_seq)
     }
 }
 
@@ -365,8 +324,6 @@ pub struct Notification {
     pub seq: i64,
     /// The process that wrote it.
     pub instance: u64,
-    /// The users it concerns; `None`: anyone.
-    pub recipients: Option<Vec<String>>,
 }
 
 /// Runs `f` in one write transaction. `f` learns how it began ([`Began`]: whether what the
@@ -420,22 +377,13 @@ where
     }
 }
 
-/// Parses a `NOTIFY` payload (`"<seq> <instance> <user,user,…|*>"`; an older process's
-/// `"<seq> <instance>"` concerns anyone).
+/// Parses a `NOTIFY` payload (`"<seq> <instance>"`; what an older process added after it,
+/// the users it concerned, is ignored).
 pub fn parse_notification(payload: &str) -> Option<Notification> {
     let mut parts = payload.splitn(3, ' ');
     let seq = parts.next()?.parse().ok()?;
     let instance = parts.next()?.parse().ok()?;
-    let recipients = match parts.next() {
-        None | Some("*") => None,
-        Some("") => Some(Vec::new()),
-        Some(users) => Some(users.split(',').map(str::to_string).collect()),
-    };
-    Some(Notification {
-        seq,
-        instance,
-        recipients,
-    })
+    Some(Notification { seq, instance })
 }
 
 #[cfg(test)]
@@ -475,36 +423,16 @@ mod tests {
 
     #[test]
     fn notification_payloads() {
-        let anyone = |seq, instance| Notification {
-            seq,
-            instance,
-            recipients: None,
-        };
-        assert_eq!(parse_notification("12 7"), Some(anyone(12, 7)));
-        assert_eq!(parse_notification("12 7 *"), Some(anyone(12, 7)));
+        let note = |seq, instance| Some(Notification { seq, instance });
+        assert_eq!(parse_notification("12 7"), note(12, 7));
+        assert_eq!(parse_notification("12 7 *"), note(12, 7));
+        assert_eq!(parse_notification("12 7 ann,bob"), note(12, 7));
         assert_eq!(parse_notification("x 7"), None);
         assert_eq!(parse_notification("12"), None);
-        let ann = vec!["ann".to_string(), "bob".to_string()];
-        let bob = vec!["bob".to_string()];
-        let appended = Appended::of(40, [ann.as_slice(), bob.as_slice()]);
+        let appended = Appended { last_seq: 40 }.and(&Appended { last_seq: 31 });
         assert_eq!(
-            appended.recipients.as_deref(),
-            Some(&ann[..]),
-            "each user once"
+            parse_notification(&appended.payload(u64::MAX)),
+            note(40, u64::MAX)
         );
-        let parsed = parse_notification(&appended.payload(u64::MAX));
-        assert_eq!(
-            parsed,
-            Some(Notification {
-                seq: 40,
-                instance: u64::MAX,
-                recipients: Some(ann.clone()),
-            })
-        );
-        // Too many to name: anyone.
-        let many: Vec<String> = (0..1_000).map(|i| format!("{i:036}")).collect();
-        let crowd = Appended::of(41, [many.as_slice()]);
-        assert_eq!(crowd.recipients, None);
-        assert!(crowd.payload(1).len() < 100);
     }
 }

@@ -192,13 +192,80 @@ pub fn for_user_after(
 /// commit consumer that lagged catches up ([`super::writer::Feed::Missed`]). Events rotated
 /// away since are not there any more.
 pub fn range(conn: &mut Conn, after: i64, through: i64, limit: i64) -> QueryResult<Vec<EventRow>> {
-    events::table
+    per_backend!(conn, |c| events::table
         .filter(events::seq.gt(after))
         .filter(events::seq.le(through))
         .order(events::seq.asc())
         .limit(limit)
         .select(EventRow::as_select())
-        .load(conn)
+        .load(c))
+}
+
+/// The recipients of stored events (`rows`, in `seq` order): for each, the users with a window
+/// of its room that covers its `seq`, as a poll reading the database finds them
+/// ([`for_user_after`]). One read of `spans` for all of them; events of a room whose windows
+/// all cover them share one list.
+pub fn recipients_of(conn: &mut Conn, rows: &[EventRow]) -> QueryResult<Vec<Arc<[String]>>> {
+    let (Some(first), Some(last)) = (rows.first(), rows.last()) else {
+        return Ok(Vec::new());
+    };
+    let mut rooms: Vec<i64> = rows.iter().map(|r| r.room_id).collect();
+    rooms.sort_unstable();
+    rooms.dedup();
+    let windows: Vec<(i64, String, i64, i64)> = per_backend!(conn, |c| spans::table
+        .filter(spans::room_id.eq_any(&rooms))
+        .filter(spans::to_seq.ge(first.seq))
+        .filter(spans::from_seq.le(last.seq))
+        .select((
+            spans::room_id,
+            spans::user_id,
+            spans::from_seq,
+            spans::to_seq
+        ))
+        .load(c))?;
+    let mut by_room: std::collections::HashMap<i64, Vec<(String, i64, i64)>> =
+        std::collections::HashMap::new();
+    for (room_id, user_id, from_seq, to_seq) in windows {
+        by_room
+            .entry(room_id)
+            .or_default()
+            .push((user_id, from_seq, to_seq));
+    }
+    // Per room, its events' lowest and highest `seq`, and the list they share when every
+    // window covers all of them.
+    let mut bounds: std::collections::HashMap<i64, (i64, i64)> = std::collections::HashMap::new();
+    for row in rows {
+        let (lo, hi) = bounds.entry(row.room_id).or_insert((row.seq, row.seq));
+        *lo = (*lo).min(row.seq);
+        *hi = (*hi).max(row.seq);
+    }
+    let mut shared: std::collections::HashMap<i64, Option<Arc<[String]>>> =
+        std::collections::HashMap::new();
+    let no_windows = Vec::new();
+    Ok(rows
+        .iter()
+        .map(|row| {
+            let windows = by_room.get(&row.room_id).unwrap_or(&no_windows);
+            let whole = shared.entry(row.room_id).or_insert_with(|| {
+                let (lo, hi) = bounds
+                    .get(&row.room_id)
+                    .copied()
+                    .unwrap_or((row.seq, row.seq));
+                windows
+                    .iter()
+                    .all(|(_, from, to)| *from <= lo && *to >= hi)
+                    .then(|| windows.iter().map(|(user, _, _)| user.clone()).collect())
+            });
+            match whole {
+                Some(users) => Arc::clone(users),
+                None => windows
+                    .iter()
+                    .filter(|(_, from, to)| *from <= row.seq && row.seq <= *to)
+                    .map(|(user, _, _)| user.clone())
+                    .collect(),
+            }
+        })
+        .collect())
 }
 
 /// A room's stored events, newest first, within the optional `(after, before)` bounds.

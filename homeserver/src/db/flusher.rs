@@ -222,12 +222,12 @@ fn run(pool: &Pool<Manager>, instance: u64, durable: &Durable, shared: &Shared) 
     }
 }
 
-/// What several batches appended: the highest `seq`, and every user (or anyone).
+/// What several batches appended: the highest `seq`.
 fn merge<'a>(all: impl Iterator<Item = &'a Appended>) -> Option<Appended> {
     let mut merged: Option<Appended> = None;
     for one in all {
         merged = Some(match merged {
-            None => one.clone(),
+            None => *one,
             Some(so_far) => so_far.and(one),
         });
     }

@@ -300,12 +300,13 @@ impl Db {
 
     /// On Postgres, starts a thread that `LISTEN`s for events appended by other processes
     /// sharing the database ([`pg_listen`]: woken by the socket, not by polling) and calls
-    /// `wake` with their highest `seq` and whom they concern (also after reconnecting, when
-    /// notifications may have been missed: then anyone). Returns `None` on SQLite, where one
-    /// process owns the database. The thread stops when the returned handle is dropped.
-    pub fn listen<F>(&self, wake: F) -> Option<Listener>
+    /// `wake` on that thread with the highest `seq` they appended (notifications that arrive
+    /// together make one call), and after reconnecting, when notifications may have been
+    /// missed. Returns `None` on SQLite, where one process owns the database. The thread stops
+    /// when the returned handle is dropped.
+    pub fn listen<F>(&self, mut wake: F) -> Option<Listener>
     where
-        F: Fn(Wake) + Send + 'static,
+        F: FnMut(Wake) + Send + 'static,
     {
         if self.backend != Backend::Postgres {
             return None;
@@ -317,7 +318,7 @@ impl Db {
         let durable = self.durable.clone();
         let spawned = std::thread::Builder::new()
             .name("hearth-pg-listen".into())
-            .spawn(move || listen_loop(&url, instance, &durable, &flag, &wake));
+            .spawn(move || listen_loop(&url, instance, &durable, &flag, &mut wake));
         if let Err(e) = spawned {
             tracing::error!(error = %e, "cannot start the Postgres listener thread");
         }
@@ -342,10 +343,12 @@ fn instance_id() -> u64 {
 /// What another process asks of this process's polls and streams.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Wake {
-    /// Events up to this `seq` concern these users (ids): only their polls look.
-    Users(i64, Vec<String>),
-    /// Events up to this `seq` (0: unknown) may concern anyone: every poll looks.
-    Anyone(i64),
+    /// Other processes appended events up to this `seq`, durable now
+    /// ([`crate::remote_appends`] reads and publishes them).
+    Appended(i64),
+    /// Notifications may have been missed (the listener reconnected, or could not read one):
+    /// events up to this `seq` (0: unknown) may concern anyone, every poll looks.
+    Missed(i64),
     /// An ephemeral item it published, for its recipients here.
     Ephemeral(pg_relay::Relayed),
 }
@@ -367,7 +370,7 @@ fn listen_loop(
     instance: u64,
     durable: &flusher::Durable,
     stop: &AtomicBool,
-    wake: &dyn Fn(Wake),
+    wake: &mut dyn FnMut(Wake),
 ) {
     let mut first = true;
     while !stop.load(Ordering::Relaxed) {
@@ -390,7 +393,7 @@ fn listen_loop(
                 Ok(seq) => durable.raise(seq),
                 Err(e) => tracing::warn!(error = %e, "cannot read the durable horizon"),
             }
-            wake(Wake::Anyone(0));
+            wake(Wake::Missed(0));
         }
         first = false;
         tracing::debug!("listening for events of other processes");
@@ -402,6 +405,8 @@ fn listen_loop(
                     break;
                 }
             };
+            let mut appended: Option<i64> = None;
+            let mut unreadable = false;
             for note in notes {
                 if note.channel == pg_relay::EPHEMERAL_CHANNEL {
                     match pg_relay::parse(&note.payload) {
@@ -416,13 +421,16 @@ fn listen_loop(
                     Some(note) => {
                         // Sent after its flush: everything up to it is on disk.
                         durable.raise(note.seq);
-                        wake(match note.recipients {
-                            Some(users) => Wake::Users(note.seq, users),
-                            None => Wake::Anyone(note.seq),
-                        });
+                        appended = appended.max(Some(note.seq));
                     }
-                    None => wake(Wake::Anyone(0)),
+                    None => unreadable = true,
                 }
+            }
+            if let Some(seq) = appended {
+                wake(Wake::Appended(seq));
+            }
+            if unreadable {
+                wake(Wake::Missed(0));
             }
         }
     }

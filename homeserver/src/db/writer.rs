@@ -613,11 +613,9 @@ struct Done {
 impl Done {
     /// What it appended, for the other processes.
     fn appended(&self) -> Option<backend::Appended> {
-        let last = self.events.last()?.row.seq;
-        Some(backend::Appended::of(
-            last,
-            self.events.iter().map(|c| &c.recipients[..]),
-        ))
+        Some(backend::Appended {
+            last_seq: self.events.last()?.row.seq,
+        })
     }
 
     /// Hands the events to the consumers and answers the writers, once the commit is known
