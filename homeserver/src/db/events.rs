@@ -364,3 +364,108 @@ pub fn window_of(
         .first(c)
         .optional())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::db::models::UserRow;
+    use crate::db::{users, Db};
+
+    fn user(conn: &mut Conn, nick: &str) -> String {
+        let row = UserRow {
+            id: format!("id-{nick}"),
+            nick: nick.to_string(),
+            password_hash: "x".into(),
+            created_ms: 0,
+            last_active_ms: 0,
+        };
+        users::insert(conn, &row).unwrap();
+        row.id
+    }
+
+    fn say(conn: &mut Conn, room_id: i64, n: u32) -> EventRow {
+        let new = NewEvent {
+            id: format!("e{n}"),
+            room_id,
+            ts_ms: 0,
+            sender: "ann".into(),
+            sender_id: None,
+            recipient: String::new(),
+            kind: "message".into(),
+            body: format!("m{n}"),
+            meta: "{}".into(),
+            reply_to: None,
+            target: None,
+            room_seq: None,
+            wire: None,
+            attachments: None,
+        };
+        append(conn, new, i64::MAX).unwrap()
+    }
+
+    fn names(list: &[String]) -> Vec<&str> {
+        let mut names: Vec<&str> = list.iter().map(String::as_str).collect();
+        names.sort_unstable();
+        names
+    }
+
+    /// What a process reads back of another's events gets the recipients a poll's own read
+    /// would deliver them to: windows opening and closing inside the range, other rooms apart.
+    #[test]
+    fn recipients_of_stored_events_follow_their_windows() {
+        let dir = tempfile::tempdir().unwrap();
+        let db = Db::open("", dir.path()).unwrap();
+        let mut conn = db.conn().unwrap();
+        let (ann, bob, cid) = (
+            user(&mut conn, "ann"),
+            user(&mut conn, "bob"),
+            user(&mut conn, "cid"),
+        );
+        let room = ensure_room(&mut conn, "#r", "channel").unwrap();
+        let other = ensure_room(&mut conn, "#o", "channel").unwrap();
+        open_span(&mut conn, &ann, room, 0).unwrap();
+        open_span(&mut conn, &cid, other, 0).unwrap();
+        let first = say(&mut conn, room, 1);
+        open_span(&mut conn, &bob, room, first.seq + 1).unwrap();
+        let second = say(&mut conn, room, 2);
+        let elsewhere = say(&mut conn, other, 3);
+        close_span(&mut conn, &ann, room, second.seq).unwrap();
+        let third = say(&mut conn, room, 4);
+        let rows = range(&mut conn, 0, third.seq, 100).unwrap();
+        assert_eq!(
+            rows.iter().map(|r| r.seq).collect::<Vec<_>>(),
+            [first.seq, second.seq, elsewhere.seq, third.seq]
+        );
+        let got = recipients_of(&mut conn, &rows).unwrap();
+        let got: Vec<Vec<&str>> = got.iter().map(|list| names(list)).collect();
+        assert_eq!(
+            got,
+            [
+                vec![ann.as_str()],
+                vec![ann.as_str(), bob.as_str()],
+                vec![cid.as_str()],
+                vec![bob.as_str()],
+            ]
+        );
+        // The same as each user's own read.
+        for (id, seqs) in [
+            (&ann, vec![first.seq, second.seq]),
+            (&bob, vec![second.seq, third.seq]),
+            (&cid, vec![elsewhere.seq]),
+        ] {
+            let own: Vec<i64> = for_user_after(&mut conn, id, 0, i64::MAX, 100)
+                .unwrap()
+                .iter()
+                .map(|r| r.seq)
+                .collect();
+            assert_eq!(own, seqs);
+        }
+        // A room whose one window covers every event shares one list.
+        let tail = rows[3..].to_vec();
+        assert_eq!(
+            names(&recipients_of(&mut conn, &tail).unwrap()[0]),
+            [bob.as_str()]
+        );
+        assert!(recipients_of(&mut conn, &[]).unwrap().is_empty());
+    }
+}
