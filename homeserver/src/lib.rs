@@ -249,7 +249,8 @@ pub async fn run_shared(state: Arc<AppState>, listener: TcpListener) -> anyhow::
         state.clone().into_inner(),
         public_url(&state.config, &state.server_name, addr, state.tls.scheme()),
     ));
-    // Postgres only: wake our long-polls when another process sharing the database commits.
+    // Postgres only: another process's commits reach our long-polls, read once
+    // (`remote_appends`, on the listener's thread).
     let notifier = Arc::clone(&state.notifier);
     let mut remote = remote_appends::RemoteAppends::new(state.db.clone(), Arc::clone(&notifier));
     let _listener = state.db.listen(move |wake| match wake {
