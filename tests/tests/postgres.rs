@@ -582,6 +582,20 @@ async fn two_processes_taking_sends_at_once_make_one_gap_free_order() {
         .filter(|(_, _, b)| b.starts_with("p1"))
         .count();
     assert_eq!(from_b, total / 2, "half of them through b");
+    // The room's counters stayed exact across the turns (a writer taking the turn after the
+    // other process gets them again): positions one apart in `seq` order, and the stored count
+    // and last position.
+    let counters = pg.query(
+        &url,
+        "WITH r AS (SELECT room_id AS id FROM events WHERE body = 'p0s0m0'), \
+         e AS (SELECT room_seq, lag(room_seq) OVER (ORDER BY seq) AS prev FROM events \
+         WHERE room_id = (SELECT id FROM r)) \
+         SELECT (SELECT bool_and(room_seq = prev + 1) FROM e WHERE prev IS NOT NULL), \
+         (SELECT event_count = (SELECT count(*) FROM e) \
+         AND last_room_seq = (SELECT max(room_seq) FROM e) \
+         FROM rooms WHERE id = (SELECT id FROM r))",
+    );
+    assert_eq!(counters, "t|t", "room positions and counters");
 }
 
 #[actix_web::test]

@@ -1,0 +1,1 @@
+DROP FUNCTION hearth_room_counters(BIGINT[]);
