@@ -217,12 +217,10 @@ struct TurnRow {
     generation: i64,
     #[diesel(sql_type = diesel::sql_types::Nullable<diesel::sql_types::BigInt>)]
     reserved: Option<i64>,
-    #[diesel(sql_type = diesel::sql_types::Nullable<diesel::sql_types::Array<diesel::sql_types::BigInt>>)]
-    counters: Option<Vec<i64>>,
 }
 
 /// What taking the turn says.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Turn {
     /// The instance that held the turn before.
     pub previous: u64,
@@ -232,9 +230,6 @@ pub struct Turn {
     /// values reserved for this turn (the numbers left from this process's earlier turns are
     /// below what the other one may have committed).
     pub reserved: Option<i64>,
-    /// When another instance held it: the counters of the rooms asked for (those that exist),
-    /// as that instance committed them.
-    pub counters: Vec<(i64, super::room_counters::Counters)>,
 }
 
 /// Takes the writers' turn on Postgres: updates the one row of `writer_turn` (migration
@@ -243,41 +238,22 @@ pub struct Turn {
 /// database run one at a time and commit in `seq` order (a sync can never hand out a cursor
 /// past an event that commits later with a smaller `seq`). Whoever had it last is known: a
 /// process that gets its own instance back knows nobody else wrote in between. When somebody
-/// else did, the same statement reserves a fresh block of event numbers and reads the counters
-/// of `rooms` as the other left them (`hearth_room_counters`, migration
-/// `2026-12-21-000001_turn_counters`: a `VOLATILE` function, whose query sees what committed
-/// while this statement waited for the lock).
-pub fn take_turn(conn: &mut PgConnection, instance: u64, rooms: &[i64]) -> QueryResult<Turn> {
-    use diesel::sql_types::{Array, BigInt};
+/// else did, the same statement reserves a fresh block of event numbers.
+pub fn take_turn(conn: &mut PgConnection, instance: u64) -> QueryResult<Turn> {
     prepared(
         "UPDATE writer_turn SET previous = instance, instance = $1 WHERE id = 1 \
          RETURNING previous, generation, CASE WHEN previous <> $2 THEN \
          setval(pg_get_serial_sequence('events', 'seq'), \
-         nextval(pg_get_serial_sequence('events', 'seq')) + $3 - 1) END AS reserved, \
-         CASE WHEN previous <> $4 THEN hearth_room_counters($5) END AS counters",
+         nextval(pg_get_serial_sequence('events', 'seq')) + $3 - 1) END AS reserved",
     )
-    .bind::<BigInt, _>(instance_key(instance))
-    .bind::<BigInt, _>(instance_key(instance))
-    .bind::<BigInt, _>(super::appends::BLOCK)
-    .bind::<BigInt, _>(instance_key(instance))
-    .bind::<Array<BigInt>, _>(rooms)
+    .bind::<diesel::sql_types::BigInt, _>(instance_key(instance))
+    .bind::<diesel::sql_types::BigInt, _>(instance_key(instance))
+    .bind::<diesel::sql_types::BigInt, _>(super::appends::BLOCK)
     .get_result::<TurnRow>(conn)
     .map(|turn| Turn {
         previous: turn.previous as u64,
         generation: turn.generation,
         reserved: turn.reserved,
-        counters: turn
-            .counters
-            .unwrap_or_default()
-            .chunks_exact(3)
-            .map(|c| {
-                let counters = super::room_counters::Counters {
-                    count: c[1],
-                    last_room_seq: c[2],
-                };
-                (c[0], counters)
-            })
-            .collect(),
     })
 }
 
@@ -295,7 +271,7 @@ pub fn next_generation(conn: &mut PgConnection) -> QueryResult<()> {
 pub fn changed_outside_writers(conn: &mut DbConn) -> QueryResult<()> {
     if let DbConn::Postgres(c) = conn {
         c.transaction(|c| {
-            take_turn(c, 0, &[])?;
+            take_turn(c, 0)?;
             next_generation(c)
         })?;
     }
@@ -308,16 +284,15 @@ fn instance_key(instance: u64) -> i64 {
 }
 
 /// How a write transaction began.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Began {
     /// SQLite: this process is the database's only writer.
     Alone,
     /// Postgres: this process also held the previous turn; nothing changed under it.
     AfterOwnTurn,
     /// Postgres: another process (or a tool) wrote since this process's last turn; the
-    /// generation of what sends check is this (compare it with the one last seen), and these
-    /// are the counters of the rooms this writer had cached, as they are now.
-    AfterOtherTurn(i64, Vec<(i64, super::room_counters::Counters)>),
+    /// generation of what sends check is this (compare it with the one last seen).
+    AfterOtherTurn(i64),
 }
 
 /// What a write transaction appended, for the other processes' listeners. They read the
@@ -374,13 +349,13 @@ where
                 c,
                 "BEGIN; SET LOCAL synchronous_commit = off",
             )?;
-            match take_turn(c, instance, &super::room_counters::cached_rooms()) {
+            match take_turn(c, instance) {
                 Ok(turn) => {
                     super::appends::batch_began(turn.reserved);
                     if turn.previous == instance {
                         Began::AfterOwnTurn
                     } else {
-                        Began::AfterOtherTurn(turn.generation, turn.counters)
+                        Began::AfterOtherTurn(turn.generation)
                     }
                 }
                 Err(e) => {

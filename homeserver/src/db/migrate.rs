@@ -72,7 +72,7 @@ pub fn migrate_from_sqlite(
     src.transaction::<_, MigrateError, _>(|src| {
         dst.transaction::<_, MigrateError, _>(|dst| {
             // Keep servers on this database out while we fill it.
-            super::backend::take_turn(dst, 0, &[])?;
+            super::backend::take_turn(dst, 0)?;
             super::backend::next_generation(dst)?;
             for (table, rows) in [
                 ("users", count(dst, "users")?),

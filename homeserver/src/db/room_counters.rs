@@ -142,34 +142,18 @@ pub fn roll_back_to(mark: usize) {
     });
 }
 
-/// Another process wrote since this one's last turn: the counters may have moved, except
-/// those of `fresh` (read when the turn was taken, [`cached_rooms`]); the rotation's floors
-/// still hold.
-pub fn others_wrote(fresh: Vec<(i64, Counters)>) {
+/// Another process wrote since this one's last turn: the counters may have moved, the
+/// rotation's floors still hold.
+pub fn others_wrote() {
     STATE.with(|s| {
         if let Some(state) = s.borrow_mut().as_mut() {
             let floors = std::mem::take(&mut state.floors);
             *state = State {
                 floors,
-                known: fresh.into_iter().collect(),
                 ..State::default()
             };
         }
     });
-}
-
-/// Most rooms whose counters the turn reads again for this writer.
-const REFRESHED_MAX: usize = 16;
-
-/// Rooms whose counters this thread knows (at most [`REFRESHED_MAX`]): what the next turn after
-/// another process's reads again in its own statement ([`super::backend::take_turn`]), instead
-/// of one query per room inside the turn. Empty off the writer thread.
-pub fn cached_rooms() -> Vec<i64> {
-    STATE.with(|s| {
-        s.borrow().as_ref().map_or_else(Vec::new, |state| {
-            state.known.keys().take(REFRESHED_MAX).copied().collect()
-        })
-    })
 }
 
 /// Forgets everything (the batch did not commit).

@@ -655,12 +655,12 @@ fn commit_batch(
         backend::write_transaction(conn, instance, |c, began| {
             take_queued(&mut batch, queue);
             let alone = batch.len() == 1;
-            after_others = matches!(began, Began::AfterOtherTurn(..));
-            if let Began::AfterOtherTurn(now, counters) = began {
+            after_others = matches!(began, Began::AfterOtherTurn(_));
+            if let Began::AfterOtherTurn(now) = began {
                 // Another process wrote since this one's last turn: its sends moved the rooms'
-                // counters (the turn read them again); unless the generation says nothing else
-                // changed, the rules and windows may have changed too.
-                room_counters::others_wrote(counters);
+                // counters; unless the generation says nothing else changed, the rules and
+                // windows may have changed too.
+                room_counters::others_wrote();
                 if *generation != Some(now) {
                     recipients::forget();
                     rule_cache::forget();

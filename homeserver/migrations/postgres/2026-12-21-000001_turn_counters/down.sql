@@ -1,1 +1,0 @@
-DROP FUNCTION hearth_room_counters(BIGINT[]);

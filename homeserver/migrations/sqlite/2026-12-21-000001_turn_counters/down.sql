@@ -1,2 +1,0 @@
--- Postgres only.
-SELECT 1;
