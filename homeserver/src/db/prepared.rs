@@ -13,6 +13,8 @@
 //! own placeholders (`$n` on Postgres, `?` on SQLite). Only for literal SQL: every distinct
 //! text stays prepared on the connection.
 
+use std::cell::RefCell;
+use std::collections::HashMap;
 use std::marker::PhantomData;
 
 use diesel::backend::Backend;
@@ -74,11 +76,15 @@ impl<Q: Statement, ST, T> Statement for Bound<Q, ST, T> {
     const BOUND: usize = Q::BOUND + 1;
 }
 
-/// The text between the `index`th parameter and the next (the 0th: before the first).
-fn segment(sql: &str, index: usize) -> &str {
-    let mut start = 0;
-    let mut seen = 0;
+/// Where the text between each parameter and the next lies: `(start, end)` byte offsets, the
+/// first before `$1`, the last after the last parameter.
+type Segments = Vec<(usize, usize)>;
+
+/// The [`Segments`] of a text.
+fn split(sql: &str) -> Segments {
     let bytes = sql.as_bytes();
+    let mut segments = Vec::new();
+    let mut start = 0;
     let mut i = 0;
     while i < bytes.len() {
         if bytes[i] == b'$' && bytes.get(i + 1).is_some_and(u8::is_ascii_digit) {
@@ -86,21 +92,40 @@ fn segment(sql: &str, index: usize) -> &str {
             while bytes.get(end).is_some_and(u8::is_ascii_digit) {
                 end += 1;
             }
-            if seen == index {
-                return &sql[start..i];
-            }
-            seen += 1;
+            segments.push((start, i));
             start = end;
             i = end;
         } else {
             i += 1;
         }
     }
-    if seen == index {
-        &sql[start..]
-    } else {
-        ""
-    }
+    segments.push((start, bytes.len()));
+    segments
+}
+
+thread_local! {
+    /// [`split`] of each statement text this thread ran, by the text's address and length (the
+    /// texts are literals, so few and never freed). diesel walks a statement several times per
+    /// run; scanning its text from the start for each parameter each time was a tenth of the
+    /// Postgres writer thread's work (15 parameters of the events `INSERT`).
+    static SPLITS: RefCell<HashMap<(usize, usize), Segments>> = RefCell::new(HashMap::new());
+}
+
+/// The text between the `index`th parameter and the next (the 0th: before the first; empty
+/// past the last).
+fn segment(sql: &'static str, index: usize) -> &'static str {
+    let key = (sql.as_ptr() as usize, sql.len());
+    let bounds = SPLITS.with(|splits| {
+        splits
+            .borrow_mut()
+            .entry(key)
+            .or_insert_with(|| split(sql))
+            .get(index)
+            .copied()
+    });
+    bounds
+        .and_then(|(start, end)| sql.get(start..end))
+        .unwrap_or("")
 }
 
 impl<DB: Backend> QueryFragment<DB> for Prepared {
