@@ -125,12 +125,20 @@ impl Slot {
             Some(_) if self.events.binary_search_by_key(&seq, |e| e.seq).is_ok() => {}
             // Without its JSON, or below an event held (a poll may have been answered past
             // it): not covered up to it any more.
-            _ => {
-                self.base = seq;
-                while self.events.front().is_some_and(|e| e.seq <= seq) {
-                    self.events.pop_front();
-                }
-            }
+            _ => self.forget_through(seq),
+        }
+    }
+
+    /// Stops covering anything up to `seq`. What it holds above `seq` stays: everything it
+    /// held was all of its user's events in its range, so what is left still is for the rest
+    /// (clearing it too would leave the slot covering events it no longer holds).
+    fn forget_through(&mut self, seq: i64) {
+        if self.base >= seq {
+            return;
+        }
+        self.base = seq;
+        while self.events.front().is_some_and(|e| e.seq <= seq) {
+            self.events.pop_front();
         }
     }
 }
@@ -380,19 +388,15 @@ impl Notifier {
     }
 
     /// Wakes every waiting poll of this process: another process sharing the database
-    /// committed events up to `seq`, and we do not know whom they concern. Buffers no longer
-    /// cover the log, so every poll re-reads its own events from the database.
+    /// committed events up to `seq` (0: any), and we do not know whom they concern. Memory no
+    /// longer covers anything up to it, so every poll before it re-reads its own events from
+    /// the database.
     pub fn notify_all(&self, seq: i64) {
         let mut inner = self.lock();
         inner.published_through = inner.published_through.max(seq);
         for slot in inner.slots.values_mut() {
             // Up to `seq` (0: up to anything) memory covers nothing any more.
-            slot.base = if seq > 0 {
-                slot.base.max(seq)
-            } else {
-                i64::MAX
-            };
-            slot.events.clear();
+            slot.forget_through(if seq > 0 { seq } else { i64::MAX });
             slot.tx.send_modify(|log_wakes| *log_wakes += 1);
         }
     }
@@ -415,10 +419,7 @@ impl Notifier {
     pub fn forget_before(&self, seq: i64) {
         let mut inner = self.lock();
         for slot in inner.slots.values_mut() {
-            if slot.base < seq {
-                slot.base = seq;
-                slot.events.clear();
-            }
+            slot.forget_through(seq);
         }
     }
 
@@ -701,6 +702,31 @@ mod tests {
         // Unknown (a listener that reconnected): nothing is covered any more.
         n.notify_all(0);
         assert_eq!(seqs(n.collect(&alice, 11, false, 10)), None);
+    }
+
+    #[test]
+    fn forgetting_the_log_below_a_point_keeps_what_is_held_above_it() {
+        let n = Arc::new(Notifier::new(0, true));
+        let sub = n.subscribe("alice", "a1");
+        // The listener read another process's 5 and this process's own 6 and 7 ahead of this
+        // process's writer, which publishes its batch (after the other's turn) only now.
+        n.publish(vec![
+            publication(5, &["alice"]),
+            publication(6, &["alice"]),
+            publication(7, &["alice"]),
+        ]);
+        n.forget_before(5);
+        // The listener's next range comes in between the writer's two steps, and a poll
+        // answers then: it must not get 8 without 6 and 7.
+        n.publish(vec![publication(8, &["alice"])]);
+        assert_eq!(seqs(n.collect(&sub, 5, false, 10)), Some(vec![6, 7, 8]));
+        n.publish(vec![publication(6, &["alice"]), publication(7, &["alice"])]);
+        assert_eq!(seqs(n.collect(&sub, 3, false, 10)), None);
+        assert_eq!(seqs(n.collect(&sub, 5, false, 10)), Some(vec![6, 7, 8]));
+        // Every poll woken for what may be anyone's up to 7: what is held above it stays.
+        n.notify_all(7);
+        assert_eq!(seqs(n.collect(&sub, 6, false, 10)), None);
+        assert_eq!(seqs(n.collect(&sub, 7, false, 10)), Some(vec![8]));
     }
 
     #[test]
