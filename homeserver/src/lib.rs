@@ -255,7 +255,7 @@ pub async fn run_shared(state: Arc<AppState>, listener: TcpListener) -> anyhow::
     let mut remote = remote_appends::RemoteAppends::new(state.db.clone(), Arc::clone(&notifier));
     let _listener = state.db.listen(move |wake| match wake {
         db::Wake::Appended(seq) => remote.heard(seq),
-        db::Wake::Missed(seq) => remote.lost(seq),
+        db::Wake::Missed => remote.lost(),
         db::Wake::Ephemeral(item) => {
             notifier.publish_ephemeral(&item.recipients, item.json.into(), item.lifetime);
         }

@@ -415,7 +415,8 @@ impl Notifier {
 
     /// Events up to `seq` may have been appended by another process without reaching this
     /// notifier: no slot covers anything up to it any more (polls before it read the
-    /// database). Wakes nobody: whoever they concern is woken by that process's notification.
+    /// database). Wakes nobody: whoever they concern is woken when the listener reads them
+    /// ([`crate::remote_appends`]).
     pub fn forget_before(&self, seq: i64) {
         let mut inner = self.lock();
         for slot in inner.slots.values_mut() {

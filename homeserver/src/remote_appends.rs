@@ -75,11 +75,11 @@ impl RemoteAppends {
         self.heard = seq;
     }
 
-    /// Every poll may have missed anything (the listener reconnected): nothing read before
-    /// counts any more.
-    pub fn lost(&mut self, seq: i64) {
-        self.notifier.notify_all(seq);
-        self.heard = self.heard.max(seq);
+    /// Notifications may have been missed (the listener reconnected, or one was unreadable):
+    /// memory covers nothing any more and every poll reads. The next range read still starts
+    /// after the last one, so the events of the missed notifications are read with it.
+    pub fn lost(&mut self) {
+        self.notifier.notify_all(0);
     }
 
     /// The events in `(heard, seq]` as publications, serialized for the recipients that have a

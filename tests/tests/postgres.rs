@@ -493,6 +493,32 @@ fn in_send_order(seen: &[(String, i64, String)]) {
     }
 }
 
+/// A device of `nick` that follows `base` live from the start of its log (long-polls, each
+/// answer acknowledged by the next) until `done` holds for what it got; fails after 120 s.
+fn follow(
+    base: &str,
+    nick: &'static str,
+    done: impl Fn(&[Value]) -> bool + 'static,
+) -> actix_web::rt::task::JoinHandle<(User, Vec<Value>)> {
+    let base = base.to_string();
+    actix_web::rt::spawn(async move {
+        let device = User::login(&base, nick).await;
+        let mut cursor = 0;
+        let mut log = Vec::new();
+        let deadline = Instant::now() + Duration::from_secs(120);
+        while !done(&log) {
+            assert!(
+                Instant::now() < deadline,
+                "{nick} on {base}: not done in time"
+            );
+            let got = device.sync(Some(cursor), 5).await;
+            cursor = got["next"].as_i64().expect("next");
+            log.extend(log_only(got)["events"].as_array().expect("events").clone());
+        }
+        (device, log)
+    })
+}
+
 #[actix_web::test]
 async fn two_processes_taking_sends_at_once_make_one_gap_free_order() {
     const SENDERS_PER_PROCESS: usize = 4;
@@ -520,22 +546,7 @@ async fn two_processes_taking_sends_at_once_make_one_gap_free_order() {
     let total = senders.len() * EACH;
     let followers: Vec<_> = urls
         .iter()
-        .map(|base| {
-            let base = base.clone();
-            actix_web::rt::spawn(async move {
-                let device = User::login(&base, "reader").await;
-                let mut cursor = 0;
-                let mut log = Vec::new();
-                let deadline = Instant::now() + Duration::from_secs(120);
-                while messages(&log, "p").len() < total {
-                    assert!(Instant::now() < deadline, "follower on {base} got too few");
-                    let got = device.sync(Some(cursor), 5).await;
-                    cursor = got["next"].as_i64().unwrap();
-                    log.extend(log_only(got)["events"].as_array().unwrap().clone());
-                }
-                messages(&log, "p")
-            })
-        })
+        .map(|base| follow(base, "reader", move |log| messages(log, "p").len() >= total))
         .collect();
 
     let sending: Vec<_> = senders
@@ -571,7 +582,8 @@ async fn two_processes_taking_sends_at_once_make_one_gap_free_order() {
         assert_eq!(history, seen_a, "the channel's history has the same order");
     }
     for follower in followers {
-        assert_eq!(follower.await.unwrap(), seen_a, "live followers see it too");
+        let (_, live) = follower.await.unwrap();
+        assert_eq!(messages(&live, "p"), seen_a, "live followers see it too");
     }
     for (id, seq, body) in &seen_a {
         assert_eq!(acked.get(id), Some(seq), "{body}: stored as acknowledged");
@@ -878,19 +890,8 @@ async fn devices_polling_a_third_process_get_every_event_once_in_order() {
         ("fan0", &a.url),
         ("late", &c.url),
     ] {
-        let base = base.clone();
-        followers.push(actix_web::rt::spawn(async move {
-            let device = User::login(&base, nick).await;
-            let mut cursor = 0;
-            let mut log = Vec::new();
-            let deadline = Instant::now() + Duration::from_secs(120);
-            while !log.iter().any(|e: &Value| e["body"] == "the end") {
-                assert!(Instant::now() < deadline, "{nick} on {base}: no end");
-                let got = device.sync(Some(cursor), 5).await;
-                cursor = got["next"].as_i64().expect("next");
-                log.extend(log_only(got)["events"].as_array().expect("events").clone());
-            }
-            (device, log)
+        followers.push(follow(base, nick, |log| {
+            log.iter().any(|e| e["body"] == "the end")
         }));
     }
     let sending: Vec<_> = senders

@@ -186,22 +186,14 @@ mod tests {
         let db = Db::open("", dir.path()).unwrap();
         let cursors = db
             .write(|conn| {
-                user_rows::insert(
-                    conn,
-                    &UserRow {
-                        id: "u".into(),
-                        nick: "alice".into(),
-                        password_hash: "x".into(),
-                        created_ms: 0,
-                        last_active_ms: 0,
-                    },
-                )?;
+                let alice = UserRow::for_test("alice");
+                user_rows::insert(conn, &alice)?;
                 for (id, cursor) in [("a", 5), ("b", 5), ("c", 5)] {
                     insert(
                         conn,
                         &DeviceRow {
                             id: id.into(),
-                            user_id: "u".into(),
+                            user_id: alice.id.clone(),
                             token_hash: format!("hash-{id}"),
                             name: "d".into(),
                             created_ms: 0,

@@ -372,34 +372,13 @@ mod tests {
     use crate::db::{users, Db};
 
     fn user(conn: &mut Conn, nick: &str) -> String {
-        let row = UserRow {
-            id: format!("id-{nick}"),
-            nick: nick.to_string(),
-            password_hash: "x".into(),
-            created_ms: 0,
-            last_active_ms: 0,
-        };
+        let row = UserRow::for_test(nick);
         users::insert(conn, &row).unwrap();
         row.id
     }
 
     fn say(conn: &mut Conn, room_id: i64, n: u32) -> EventRow {
-        let new = NewEvent {
-            id: format!("e{n}"),
-            room_id,
-            ts_ms: 0,
-            sender: "ann".into(),
-            sender_id: None,
-            recipient: String::new(),
-            kind: "message".into(),
-            body: format!("m{n}"),
-            meta: "{}".into(),
-            reply_to: None,
-            target: None,
-            room_seq: None,
-            wire: None,
-            attachments: None,
-        };
+        let new = NewEvent::message_for_test(format!("e{n}"), room_id, format!("m{n}"));
         append(conn, new, i64::MAX).unwrap()
     }
 

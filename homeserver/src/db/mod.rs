@@ -347,8 +347,8 @@ pub enum Wake {
     /// ([`crate::remote_appends`] reads and publishes them).
     Appended(i64),
     /// Notifications may have been missed (the listener reconnected, or could not read one):
-    /// events up to this `seq` (0: unknown) may concern anyone, every poll looks.
-    Missed(i64),
+    /// events of unknown `seq`s may concern anyone, every poll looks.
+    Missed,
     /// An ephemeral item it published, for its recipients here.
     Ephemeral(pg_relay::Relayed),
 }
@@ -393,7 +393,7 @@ fn listen_loop(
                 Ok(seq) => durable.raise(seq),
                 Err(e) => tracing::warn!(error = %e, "cannot read the durable horizon"),
             }
-            wake(Wake::Missed(0));
+            wake(Wake::Missed);
         }
         first = false;
         tracing::debug!("listening for events of other processes");
@@ -430,7 +430,7 @@ fn listen_loop(
                 wake(Wake::Appended(seq));
             }
             if unreadable {
-                wake(Wake::Missed(0));
+                wake(Wake::Missed);
             }
         }
     }

@@ -148,3 +148,40 @@ pub struct NewEvent {
     /// Media ids, a JSON array (`None` without attachments).
     pub attachments: Option<String>,
 }
+
+#[cfg(test)]
+impl UserRow {
+    /// An account for unit tests: id `id-<nick>`, a placeholder hash.
+    pub fn for_test(nick: &str) -> UserRow {
+        UserRow {
+            id: format!("id-{nick}"),
+            nick: nick.to_string(),
+            password_hash: "x".into(),
+            created_ms: 0,
+            last_active_ms: 0,
+        }
+    }
+}
+
+#[cfg(test)]
+impl NewEvent {
+    /// A plain message `body` with id `id` for unit tests, at the room's next position.
+    pub fn message_for_test(id: String, room_id: i64, body: String) -> NewEvent {
+        NewEvent {
+            id,
+            room_id,
+            ts_ms: 0,
+            sender: "ann".into(),
+            sender_id: None,
+            recipient: String::new(),
+            kind: "message".into(),
+            body,
+            meta: "{}".into(),
+            reply_to: None,
+            target: None,
+            room_seq: None,
+            wire: None,
+            attachments: None,
+        }
+    }
+}

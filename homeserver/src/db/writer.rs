@@ -742,22 +742,12 @@ mod tests {
     use crate::db::models::UserRow;
     use crate::db::{users, Db, DbError};
 
-    fn user(nick: &str) -> UserRow {
-        UserRow {
-            id: uuid::Uuid::now_v7().to_string(),
-            nick: nick.to_string(),
-            password_hash: "x".into(),
-            created_ms: 0,
-            last_active_ms: 0,
-        }
-    }
-
     #[tokio::test]
     async fn cached_recipients_never_outlive_a_rolled_back_write() {
         use crate::db::events;
         let dir = tempfile::tempdir().unwrap();
         let db = Db::open("", dir.path()).unwrap();
-        let (ann, bob) = (user("ann"), user("bob"));
+        let (ann, bob) = (UserRow::for_test("ann"), UserRow::for_test("bob"));
         let (ann_id, bob_id) = (ann.id.clone(), bob.id.clone());
         let room = db
             .write(move |conn| {
@@ -799,22 +789,8 @@ mod tests {
             })
             .await
             .unwrap();
-        let event = move |i: usize| NewEvent {
-            id: format!("event-{i}"),
-            room_id: room,
-            ts_ms: 0,
-            sender: "a@hs".into(),
-            sender_id: None,
-            recipient: "#c@hs".into(),
-            kind: "message".into(),
-            body: format!("{i}"),
-            meta: "{}".into(),
-            reply_to: None,
-            target: None,
-            room_seq: None,
-            wire: None,
-            attachments: None,
-        };
+        let event =
+            move |i: usize| NewEvent::message_for_test(format!("event-{i}"), room, format!("{i}"));
         // Twelve concurrent appends (so they share batches); the fifth fails after appending.
         let writes: Vec<_> = (0..12)
             .map(|i| {
@@ -866,7 +842,7 @@ mod tests {
             .map(|i| {
                 let db = db.clone();
                 tokio::spawn(async move {
-                    let row = user(&format!("user_{}", i % 30));
+                    let row = UserRow::for_test(&format!("user_{}", i % 30));
                     db.write(move |conn| users::insert(conn, &row).map_err(DbError::from))
                         .await
                 })
