@@ -199,6 +199,20 @@ impl Db {
         self.durable.get()
     }
 
+    /// Where the log ends for a cursor: the highest `seq` committed and durable now. On
+    /// Postgres another process may have committed events this one has not heard of yet, so
+    /// this makes what it read durable ([`flusher::horizon`]) and raises [`Db::durable`] to it.
+    pub fn log_end(&self, conn: &mut Conn) -> Result<i64, DbError> {
+        match self.backend {
+            Backend::Postgres => {
+                let end = flusher::horizon(conn)?;
+                self.durable.raise(end);
+                Ok(end)
+            }
+            Backend::Sqlite => Ok(events::max_seq(conn)?),
+        }
+    }
+
     /// Whether other processes may share this database (Postgres).
     pub fn is_shared(&self) -> bool {
         self.backend == Backend::Postgres

@@ -206,13 +206,20 @@ pub async fn acknowledge(state: &AppState, device_id: &str, seq: i64) -> Result<
 
 /// `after`, or the end of the log when `after` is past it.
 async fn clamp_to_log(state: &AppState, after: i64) -> Result<i64, ApiError> {
-    if state.notifier.is_buffering() {
-        // This process writes every event, and publishes each right after its commit.
-        return Ok(after.min(state.notifier.published_through()));
+    // Published here, or (on Postgres) known to be durable: committed and durable.
+    if after <= state.notifier.published_through()
+        || (state.db.is_shared() && after <= state.db.durable())
+    {
+        return Ok(after);
     }
+    // Past what this process has published: past the log's end, or a cursor handed out before
+    // this process published its events (by another process sharing the database whose
+    // notification is on its way, or by a read here between a commit and its publication).
+    // The database says where the log ends.
+    let db = state.db.clone();
     state
         .db
-        .run(move |conn| Ok::<_, ApiError>(after.min(db::events::max_seq(conn)?)))
+        .run(move |conn| Ok::<_, ApiError>(after.min(db.log_end(conn)?)))
         .await
 }
 
