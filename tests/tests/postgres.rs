@@ -270,6 +270,25 @@ async fn two_processes_share_one_database() {
             assert_eq!(got["next"].as_i64(), Some(seq), "the cursor is kept");
         }
     }
+
+    // A notification level set through one process holds at once for messages sent through
+    // the other, whose writer had the room's watchers (nobody) cached.
+    bob.api
+        .put("/api/v1/channels/lb/notifications", json!({"level": "all"}))
+        .await
+        .expect(200);
+    alice.say("#lb", "for every watcher").await;
+    eventually(Duration::from_secs(30), "bob's notification", || async {
+        let list = bob.api.get("/api/v1/notifications").await.expect(200);
+        list["notifications"]
+            .as_array()
+            .is_some_and(|all| {
+                all.iter()
+                    .any(|n| n["type"] == "message" && n["event"]["body"] == "for every watcher")
+            })
+            .then_some(())
+    })
+    .await;
 }
 
 #[actix_web::test]

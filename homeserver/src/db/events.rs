@@ -156,7 +156,7 @@ pub fn has_open_span(conn: &mut Conn, user_id: &str, room_id: i64) -> QueryResul
 
 /// Users whose open window covers new events of the room (cached by the writer on SQLite).
 pub fn recipients(conn: &mut Conn, room_id: i64) -> QueryResult<Arc<[String]>> {
-    super::recipients::cached(room_id, || {
+    super::recipients::cached(super::recipients::List::Recipients, room_id, || {
         per_backend!(conn, |c| spans::table
             .filter(spans::room_id.eq(room_id))
             .filter(spans::to_seq.eq(OPEN))

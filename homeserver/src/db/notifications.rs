@@ -1,9 +1,14 @@
 //! Notifications (issue 18): one row per user and event, and users' per-channel levels.
 
+use std::sync::Arc;
+
 use diesel::prelude::*;
 
 use super::schema::{notification_levels, notifications};
 use super::Conn;
+
+/// The level at which a user hears of every message of a channel.
+pub const ALL: &str = "all";
 
 /// A stored notification.
 #[derive(Debug, Clone, Queryable, Selectable, Insertable)]
@@ -108,20 +113,16 @@ pub fn level(conn: &mut Conn, user_id: &str, room_id: i64) -> QueryResult<Option
         .optional()
 }
 
-/// Users of these rooms whose level is `level`: `(room_id, user_id)`.
-pub fn users_at_level(
-    conn: &mut Conn,
-    room_ids: &[i64],
-    level: &str,
-) -> QueryResult<Vec<(i64, String)>> {
-    if room_ids.is_empty() {
-        return Ok(Vec::new());
-    }
-    notification_levels::table
-        .filter(notification_levels::room_id.eq_any(room_ids))
-        .filter(notification_levels::level.eq(level))
-        .select((notification_levels::room_id, notification_levels::user_id))
-        .load(conn)
+/// Users whose level for the room is `all`: they hear of every message in it (cached by the
+/// writer, [`super::recipients`]).
+pub fn watchers(conn: &mut Conn, room_id: i64) -> QueryResult<Arc<[String]>> {
+    super::recipients::cached(super::recipients::List::Watchers, room_id, || {
+        notification_levels::table
+            .filter(notification_levels::room_id.eq(room_id))
+            .filter(notification_levels::level.eq(ALL))
+            .select(notification_levels::user_id)
+            .load(conn)
+    })
 }
 
 /// Sets the user's level for a room (`None`: back to the default).
@@ -131,6 +132,8 @@ pub fn set_level(
     room_id: i64,
     level: Option<&str>,
 ) -> QueryResult<()> {
+    // The room's watchers (cached by the writer) change.
+    super::recipients::changed(room_id);
     diesel::delete(notification_levels::table.find((user_id, room_id))).execute(conn)?;
     if let Some(level) = level {
         diesel::insert_into(notification_levels::table)

@@ -1,24 +1,39 @@
-//! Each room's recipients (the users with an open delivery window), cached by the writer
-//! thread.
+//! Each room's recipients (the users with an open delivery window) and watchers (the users
+//! whose notification level for it is `all`), cached by the writer thread.
 //!
-//! Every appended event needs its room's recipients; reading them from `spans` costs a query
-//! and a string per member per event. Spans change only through
-//! [`super::events::open_span`] and [`super::events::close_span`], which run on the writer and
-//! drop their room's entry ([`changed`]); a write or batch that fails drops every entry
-//! ([`forget`]), so the cache never outlives a rollback. On Postgres, where other processes
-//! change spans too, the writer drops every entry when another process wrote since its last
-//! turn ([`super::backend::Began`]). Off the writer thread nothing is cached.
+//! Every appended event needs its room's recipients, and every event of a channel its
+//! watchers (they go with it to the notifications consumer, [`super::writer::Committed`]);
+//! reading them costs a query per event (or per batch) and a string per user. Spans change
+//! only through [`super::events::open_span`] and [`super::events::close_span`], levels only
+//! through [`super::notifications::set_level`]; all run on the writer and drop their room's
+//! entries ([`changed`]); a write or batch that fails drops every entry ([`forget`]), so the
+//! cache never outlives a rollback. On Postgres, where other processes change spans and
+//! levels too, [`changed`] moves the generation on ([`super::rule_cache::mark_changed`]) and the
+//! writer drops every entry when another process wrote something other than sends since its
+//! last turn ([`super::backend::Began`]). Off the writer thread nothing is cached.
 
 use std::cell::RefCell;
 use std::collections::HashMap;
 use std::sync::Arc;
 
-/// Most rooms whose recipients are cached; past it the cache starts over.
-const ROOMS_MAX: usize = 10_000;
+/// Most lists cached; past it the cache starts over.
+const ROOMS_MAX: usize = 20_000;
+
+/// The cached lists, by list and room.
+type Lists = HashMap<(List, i64), Arc<[String]>>;
+
+/// Which of a room's lists.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum List {
+    /// Users with an open delivery window.
+    Recipients,
+    /// Users whose notification level for the room is `all`.
+    Watchers,
+}
 
 thread_local! {
     /// `Some` on the writer thread.
-    static CACHE: RefCell<Option<HashMap<i64, Arc<[String]>>>> = const { RefCell::new(None) };
+    static CACHE: RefCell<Option<Lists>> = const { RefCell::new(None) };
 }
 
 /// Turns the cache on for this thread (the writer thread).
@@ -28,12 +43,14 @@ pub fn enable() {
     });
 }
 
-/// The room's recipients from the cache, or from `load` (cached when enabled).
+/// The room's `list` from the cache, or from `load` (cached when enabled).
 pub fn cached<E>(
+    list: List,
     room_id: i64,
     load: impl FnOnce() -> Result<Vec<String>, E>,
 ) -> Result<Arc<[String]>, E> {
-    if let Some(hit) = CACHE.with(|c| c.borrow().as_ref().and_then(|m| m.get(&room_id).cloned())) {
+    let key = (list, room_id);
+    if let Some(hit) = CACHE.with(|c| c.borrow().as_ref().and_then(|m| m.get(&key).cloned())) {
         return Ok(hit);
     }
     let loaded: Arc<[String]> = load()?.into();
@@ -42,18 +59,20 @@ pub fn cached<E>(
             if cache.len() >= ROOMS_MAX {
                 cache.clear();
             }
-            cache.insert(room_id, Arc::clone(&loaded));
+            cache.insert(key, Arc::clone(&loaded));
         }
     });
     Ok(loaded)
 }
 
-/// A span of this room opened or closed: its cached recipients are stale.
+/// A span of this room opened or closed, or a level for it changed: its cached lists are
+/// stale.
 pub fn changed(room_id: i64) {
     super::rule_cache::mark_changed();
     CACHE.with(|c| {
         if let Some(cache) = c.borrow_mut().as_mut() {
-            cache.remove(&room_id);
+            cache.remove(&(List::Recipients, room_id));
+            cache.remove(&(List::Watchers, room_id));
         }
     });
 }

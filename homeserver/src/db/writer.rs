@@ -71,6 +71,9 @@ pub struct Committed {
     pub row: EventRow,
     /// Users to deliver it to.
     pub recipients: Arc<[String]>,
+    /// Users who asked to hear of every message of its room (notification level `all`; none
+    /// outside channels), as of its commit.
+    pub watchers: Arc<[String]>,
 }
 
 /// An inline consumer: called after each batch that appended events (on the writer thread, or
@@ -255,12 +258,13 @@ thread_local! {
 /// Records an event appended by the running write, to be published after its batch commits.
 /// Returns `false` when called outside the writer (the event would not be published; every
 /// event append must go through [`Writer::write`]).
-pub fn record_event(row: &EventRow, recipients: &Arc<[String]>) -> bool {
+pub fn record_event(row: &EventRow, recipients: &Arc<[String]>, watchers: &Arc<[String]>) -> bool {
     JOURNAL.with(|journal| match journal.borrow_mut().as_mut() {
         Some(entries) => {
             entries.push(Committed {
                 row: row.clone(),
                 recipients: Arc::clone(recipients),
+                watchers: Arc::clone(watchers),
             });
             true
         }

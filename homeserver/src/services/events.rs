@@ -7,6 +7,7 @@
 //! ([`crate::db::writer`], [`crate::notifier`]).
 
 use std::collections::HashMap;
+use std::sync::Arc;
 
 use federation_proto::event::{Edited, Event, EventKind, ReactionCount, Replies};
 use federation_proto::time::format_rfc3339_ms;
@@ -139,7 +140,14 @@ pub fn append_event(conn: &mut Conn, draft: Draft, max_history: i64) -> Result<E
     }
     apply_effect(conn, kind, &row)?;
     let recipients = db::events::recipients(conn, draft.room_id)?;
-    if !db::writer::record_event(&row, &recipients) {
+    // For the notifications of a channel's messages (`services::notifications`): read here, on
+    // the writer and cached, rather than once per batch by the consumer.
+    let watchers = if row.recipient.starts_with('#') {
+        db::notifications::watchers(conn, draft.room_id)?
+    } else {
+        Arc::from(Vec::new())
+    };
+    if !db::writer::record_event(&row, &recipients, &watchers) {
         return Err(ApiError::internal(
             "an event was appended outside the writer; it would not be delivered",
         ));

@@ -3,9 +3,10 @@
 //!
 //! They are made by a queued consumer of the writer's commits ([`run`], `Db::commit_feed`),
 //! never in the send path: a send costs nothing more, and a message that mentions no one costs
-//! nothing per member (the consumer reads the body, and only looks up the users it names). A
-//! batch of channel messages costs the consumer one read (who set `all` on those channels);
-//! only a batch that makes notifications costs a write.
+//! nothing per member (the consumer reads the body, and only looks up the users it names);
+//! only a batch that makes notifications costs a write. Who set `all` on a channel comes with
+//! each committed event (its watchers, read and cached by the writer, `db::recipients`), so a
+//! batch of messages that mention no one costs no read at all.
 //!
 //! Each is stored (the list survives reconnects; kept [`KEEP_DAYS`] days, pruned by
 //! [`prune`]) and announced by an ephemeral `notification` event to the user's devices that
@@ -17,7 +18,7 @@
 //! messages always notify. In a channel hosted elsewhere, a bare `@nick` names a user of this
 //! server in it (each member server notifies its own users); `@nick@server` names one user.
 
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -107,10 +108,14 @@ pub async fn run(state: Arc<AppState>, mut feed: CommitFeed) {
     while let Some(item) = feed.recv().await {
         let result = match item {
             Feed::Committed(commits) => {
-                let items: Vec<(EventRow, Arc<[String]>)> = commits
+                let items: Vec<Item> = commits
                     .iter()
                     .filter(|c| worth_a_look(&c.row))
-                    .map(|c| (c.row.clone(), Arc::clone(&c.recipients)))
+                    .map(|c| Item {
+                        row: c.row.clone(),
+                        recipients: Arc::clone(&c.recipients),
+                        watchers: Arc::clone(&c.watchers),
+                    })
                     .collect();
                 handle(&state, items).await
             }
@@ -120,6 +125,15 @@ pub async fn run(state: Arc<AppState>, mut feed: CommitFeed) {
             tracing::warn!(error = %e, "making notifications failed");
         }
     }
+}
+
+/// A committed event for the consumer, with who could hear of it.
+struct Item {
+    row: EventRow,
+    /// Users whose window covers it.
+    recipients: Arc<[String]>,
+    /// Users whose level for its channel is `all`.
+    watchers: Arc<[String]>,
 }
 
 /// Whether an event may notify anyone: a message, action or notice, or an invitation to a
@@ -139,23 +153,37 @@ async fn catch_up(state: &AppState, after: i64, through: i64) -> Result<(), ApiE
             .db
             .run(move |conn| {
                 let rows = db::events::range(conn, from, through, CATCH_UP)?;
+                let last = rows.last().map(|row| row.seq);
+                // Today's windows and levels: what the commit would have carried is gone.
+                let mut watchers: HashMap<i64, Arc<[String]>> = HashMap::new();
                 let mut items = Vec::new();
-                for row in rows {
-                    if worth_a_look(&row) {
-                        let recipients = db::events::recipients(conn, row.room_id)?;
-                        items.push((row, recipients));
+                for row in rows.into_iter().filter(worth_a_look) {
+                    let recipients = db::events::recipients(conn, row.room_id)?;
+                    let watchers = if row.recipient.starts_with('#') {
+                        match watchers.get(&row.room_id) {
+                            Some(list) => Arc::clone(list),
+                            None => {
+                                let list = store::watchers(conn, row.room_id)?;
+                                watchers.insert(row.room_id, Arc::clone(&list));
+                                list
+                            }
+                        }
                     } else {
-                        items.push((row, Arc::from(Vec::new())));
-                    }
+                        Arc::from(Vec::new())
+                    };
+                    items.push(Item {
+                        row,
+                        recipients,
+                        watchers,
+                    });
                 }
-                Ok::<_, ApiError>(items)
+                Ok::<_, ApiError>((last, items))
             })
             .await?;
-        let Some(last) = items.last().map(|(row, _)| row.seq) else {
+        let (Some(last), items) = items else {
             break;
         };
         from = last;
-        let items = items.into_iter().filter(|(r, _)| worth_a_look(r)).collect();
         handle(state, items).await?;
     }
     Ok(())
@@ -163,7 +191,7 @@ async fn catch_up(state: &AppState, after: i64, through: i64) -> Result<(), ApiE
 
 /// Makes, stores and announces the notifications of these events.
 #[tracing::instrument(name = "notifications", skip_all, fields(events = items.len()))]
-async fn handle(state: &AppState, items: Vec<(EventRow, Arc<[String]>)>) -> Result<(), ApiError> {
+async fn handle(state: &AppState, items: Vec<Item>) -> Result<(), ApiError> {
     if items.is_empty() {
         return Ok(());
     }
@@ -213,18 +241,15 @@ async fn handle(state: &AppState, items: Vec<(EventRow, Arc<[String]>)>) -> Resu
 fn make(
     conn: &mut Conn,
     server: &str,
-    items: &[(EventRow, Arc<[String]>)],
+    items: &[Item],
 ) -> Result<Vec<(NotificationRow, EventRow)>, ApiError> {
-    let channel_rooms: Vec<i64> = items
-        .iter()
-        .filter(|(row, _)| row.recipient.starts_with('#'))
-        .map(|(row, _)| row.room_id)
-        .collect::<HashSet<_>>()
-        .into_iter()
-        .collect();
-    let all_level = store::users_at_level(conn, &channel_rooms, "all")?;
     let mut out = Vec::new();
-    for (row, recipients) in items {
+    for Item {
+        row,
+        recipients,
+        watchers,
+    } in items
+    {
         let sender_id = sender_of(conn, server, row)?;
         let own = |user: &str| sender_id.as_deref() == Some(user);
         let member = |user: &str| recipients.iter().any(|r| r == user);
@@ -258,7 +283,7 @@ fn make(
                     }
                 }
             }
-            for (_, user) in all_level.iter().filter(|(room, _)| *room == row.room_id) {
+            for user in watchers.iter() {
                 if member(user) && !own(user) {
                     wanted.push((user.clone(), "message"));
                 }
