@@ -255,6 +255,11 @@ fn flush(conn: &mut PgConnection, instance: u64, appended: Option<&Appended>) ->
 /// read (for a process starting, or a listener that lost notifications).
 pub fn horizon(conn: &mut DbConn) -> QueryResult<i64> {
     let highest = super::events::max_seq(conn)?;
-    conn.batch_execute(CONFIRM)?;
+    confirm(conn)?;
     Ok(highest)
+}
+
+/// Waits until everything committed before it is on disk ([`CONFIRM`]).
+pub fn confirm(conn: &mut DbConn) -> QueryResult<()> {
+    conn.batch_execute(CONFIRM)
 }

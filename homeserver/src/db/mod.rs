@@ -200,13 +200,17 @@ impl Db {
     }
 
     /// Where the log ends for a cursor: the highest `seq` committed and durable now. On
-    /// Postgres another process may have committed events this one has not heard of yet, so
-    /// this makes what it read durable ([`flusher::horizon`]) and raises [`Db::durable`] to it.
+    /// Postgres another process may have committed events this one has not heard of yet: when
+    /// the highest is past what this process knows to be durable, this waits until it is on
+    /// disk ([`flusher::confirm`]) and raises [`Db::durable`] to it.
     pub fn log_end(&self, conn: &mut Conn) -> Result<i64, DbError> {
         match self.backend {
             Backend::Postgres => {
-                let end = flusher::horizon(conn)?;
-                self.durable.raise(end);
+                let end = events::max_seq(conn)?;
+                if end > self.durable.get() {
+                    flusher::confirm(conn)?;
+                    self.durable.raise(end);
+                }
                 Ok(end)
             }
             Backend::Sqlite => Ok(events::max_seq(conn)?),

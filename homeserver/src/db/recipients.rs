@@ -17,7 +17,7 @@ use std::collections::HashMap;
 use std::sync::Arc;
 
 /// Most lists cached; past it the cache starts over.
-const ROOMS_MAX: usize = 20_000;
+const LISTS_MAX: usize = 20_000;
 
 /// The cached lists, by list and room.
 type Lists = HashMap<(List, i64), Arc<[String]>>;
@@ -56,7 +56,7 @@ pub fn cached<E>(
     let loaded: Arc<[String]> = load()?.into();
     CACHE.with(|c| {
         if let Some(cache) = c.borrow_mut().as_mut() {
-            if cache.len() >= ROOMS_MAX {
+            if cache.len() >= LISTS_MAX {
                 cache.clear();
             }
             cache.insert(key, Arc::clone(&loaded));
