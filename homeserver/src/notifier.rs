@@ -547,6 +547,13 @@ mod tests {
         }
     }
 
+    /// Events `seqs`, each for alice alone.
+    fn for_alice(seqs: &[i64]) -> Vec<Publication> {
+        seqs.iter()
+            .map(|&seq| publication(seq, &["alice"]))
+            .collect()
+    }
+
     fn seqs(events: Option<Vec<Arc<Delivered>>>) -> Option<Vec<i64>> {
         events.map(|events| events.iter().map(|e| e.seq).collect())
     }
@@ -556,7 +563,7 @@ mod tests {
         let n = Arc::new(Notifier::new(0, true));
         let mut alice = n.subscribe("alice", "a1");
         let mut bob = n.subscribe("bob", "b1");
-        n.publish(vec![publication(5, &["alice"])]);
+        n.publish(for_alice(&[5]));
         tokio::time::timeout(Duration::from_millis(100), alice.changed())
             .await
             .unwrap();
@@ -571,7 +578,7 @@ mod tests {
     async fn a_publication_before_waiting_is_not_lost() {
         let n = Arc::new(Notifier::new(0, false));
         let mut sub = n.subscribe("alice", "a1");
-        n.publish(vec![publication(1, &["alice"])]); // between the DB read and the wait
+        n.publish(for_alice(&[1])); // between the DB read and the wait
         tokio::time::timeout(Duration::from_millis(100), sub.changed())
             .await
             .unwrap();
@@ -625,7 +632,7 @@ mod tests {
         let sub = n.subscribe("alice", "a1");
         // This process's batch after another process's turn (4 and 5 are the other's).
         n.forget_before(5);
-        n.publish(vec![publication(6, &["alice"]), publication(7, &["alice"])]);
+        n.publish(for_alice(&[6, 7]));
         // The other process's wake-up for 5 comes later, without the event.
         n.publish(vec![Publication {
             seq: 5,
@@ -641,16 +648,12 @@ mod tests {
         let n = Arc::new(Notifier::new(0, true));
         let sub = n.subscribe("alice", "a1");
         // What the listener read of the log (another process's 2 and 4, this process's 3).
-        n.publish(vec![
-            publication(2, &["alice"]),
-            publication(3, &["alice"]),
-            publication(4, &["alice"]),
-        ]);
+        n.publish(for_alice(&[2, 3, 4]));
         // This process publishes its own 3 after its flush: already held, nothing changes.
-        n.publish(vec![publication(3, &["alice"])]);
+        n.publish(for_alice(&[3]));
         assert_eq!(seqs(n.collect(&sub, 0, false, 10)), Some(vec![2, 3, 4]));
         // An event below one held that the slot lacks: memory no longer answers before it.
-        n.publish(vec![publication(1, &["alice"])]);
+        n.publish(for_alice(&[1]));
         assert_eq!(seqs(n.collect(&sub, 0, false, 10)), None);
         assert_eq!(seqs(n.collect(&sub, 1, false, 10)), Some(vec![2, 3, 4]));
     }
@@ -672,7 +675,7 @@ mod tests {
         let n = Arc::new(Notifier::new(0, true));
         drop(n.subscribe("alice", "a1"));
         assert!(!n.is_waiting("alice"));
-        n.publish(vec![publication(1, &["alice"])]);
+        n.publish(for_alice(&[1]));
         let again = n.subscribe("alice", "a1");
         assert_eq!(seqs(n.collect(&again, 0, false, 10)), Some(vec![1]));
         drop(again);
@@ -686,7 +689,7 @@ mod tests {
         let n = Arc::new(Notifier::new(0, true));
         let mut alice = n.subscribe("alice", "a1");
         let mut bob = n.subscribe("bob", "b1");
-        n.publish(vec![publication(5, &["alice"])]);
+        n.publish(for_alice(&[5]));
         n.notify_all(9);
         for sub in [&mut alice, &mut bob] {
             tokio::time::timeout(Duration::from_millis(100), sub.changed())
@@ -698,7 +701,7 @@ mod tests {
         assert_eq!(seqs(n.collect(&alice, 8, false, 10)), None);
         assert_eq!(seqs(n.collect(&alice, 9, false, 10)), Some(vec![]));
         // Later events of this process are served from memory again.
-        n.publish(vec![publication(11, &["alice"])]);
+        n.publish(for_alice(&[11]));
         assert_eq!(seqs(n.collect(&alice, 9, false, 10)), Some(vec![11]));
         // Unknown (a listener that reconnected): nothing is covered any more.
         n.notify_all(0);
@@ -711,17 +714,13 @@ mod tests {
         let sub = n.subscribe("alice", "a1");
         // The listener read another process's 5 and this process's own 6 and 7 ahead of this
         // process's writer, which publishes its batch (after the other's turn) only now.
-        n.publish(vec![
-            publication(5, &["alice"]),
-            publication(6, &["alice"]),
-            publication(7, &["alice"]),
-        ]);
+        n.publish(for_alice(&[5, 6, 7]));
         n.forget_before(5);
         // The listener's next range comes in between the writer's two steps, and a poll
         // answers then: it must not get 8 without 6 and 7.
-        n.publish(vec![publication(8, &["alice"])]);
+        n.publish(for_alice(&[8]));
         assert_eq!(seqs(n.collect(&sub, 5, false, 10)), Some(vec![6, 7, 8]));
-        n.publish(vec![publication(6, &["alice"]), publication(7, &["alice"])]);
+        n.publish(for_alice(&[6, 7]));
         assert_eq!(seqs(n.collect(&sub, 3, false, 10)), None);
         assert_eq!(seqs(n.collect(&sub, 5, false, 10)), Some(vec![6, 7, 8]));
         // Every poll woken for what may be anyone's up to 7: what is held above it stays.
@@ -734,10 +733,10 @@ mod tests {
     fn a_batch_after_another_process_turn_is_never_joined_to_older_memory() {
         let n = Arc::new(Notifier::new(0, true));
         let alice = n.subscribe("alice", "a1");
-        n.publish(vec![publication(3, &["alice"])]);
+        n.publish(for_alice(&[3]));
         // Another process appended 4..=6 (its wake-up still on its way), then this process 7.
         n.forget_before(6);
-        n.publish(vec![publication(7, &["alice"])]);
+        n.publish(for_alice(&[7]));
         // A poll at 3 would skip 4..=6 if memory answered: it reads the database.
         assert_eq!(seqs(n.collect(&alice, 3, false, 10)), None);
         assert_eq!(seqs(n.collect(&alice, 6, false, 10)), Some(vec![7]));
@@ -830,7 +829,7 @@ mod tests {
         typing(&n, &["alice"], "t");
         assert_eq!(sub.changed().await, Wake::Ephemeral);
         typing(&n, &["alice"], "t");
-        n.publish(vec![publication(1, &["alice"])]);
+        n.publish(for_alice(&[1]));
         assert_eq!(sub.changed().await, Wake::Log);
         n.notify_all(1);
         assert_eq!(sub.changed().await, Wake::Log, "even for a seq seen before");
@@ -840,9 +839,9 @@ mod tests {
     fn ephemeral_items_do_not_touch_the_log() {
         let n = Arc::new(Notifier::new(0, true));
         let mut sub = n.subscribe("alice", "a1");
-        n.publish(vec![publication(1, &["alice"])]);
+        n.publish(for_alice(&[1]));
         typing(&n, &["alice"], "t");
-        n.publish(vec![publication(2, &["alice"])]);
+        n.publish(for_alice(&[2]));
         assert_eq!(n.published_through(), 2);
         assert_eq!(seqs(n.collect(&sub, 0, false, 10)), Some(vec![1, 2]));
         assert_eq!(take(&n, &mut sub), ["t"]);

@@ -553,6 +553,20 @@ fn follow(
     })
 }
 
+/// `per_process` users registered through each server of `bases` (`p<server>s<i>`), each in
+/// `channel`.
+async fn channel_senders(bases: &[&str], per_process: usize, channel: &str) -> Vec<User> {
+    let mut senders = Vec::new();
+    for (p, base) in bases.iter().enumerate() {
+        for i in 0..per_process {
+            let user = User::register(base, &format!("p{p}s{i}")).await;
+            user.join(channel).await;
+            senders.push(user);
+        }
+    }
+    senders
+}
+
 #[actix_web::test]
 async fn two_processes_taking_sends_at_once_make_one_gap_free_order() {
     const SENDERS_PER_PROCESS: usize = 4;
@@ -563,14 +577,7 @@ async fn two_processes_taking_sends_at_once_make_one_gap_free_order() {
     let url = pg.database();
     let (a, b) = two_processes(&url, &[]);
     let urls = [a.url.clone(), b.url.clone()];
-    let mut senders = Vec::new();
-    for (p, base) in urls.iter().enumerate() {
-        for i in 0..SENDERS_PER_PROCESS {
-            let user = User::register(base, &format!("p{p}s{i}")).await;
-            user.join("#race").await;
-            senders.push(user);
-        }
-    }
+    let senders = channel_senders(&[&a.url, &b.url], SENDERS_PER_PROCESS, "#race").await;
     // One reader with a device on each process, reading the whole log afterwards, and two
     // more devices following live during the sends (a cursor that skipped an event committed
     // later with a smaller seq would lose it for good).
@@ -902,14 +909,7 @@ async fn devices_polling_a_third_process_get_every_event_once_in_order() {
     let (a, b) = two_processes(&url, &[]);
     let data = a.data_dir().to_string_lossy().into_owned();
     let c = Homeserver::start_with("hs1.test", &[("DBURL", url.as_str()), ("DATA_DIR", &data)]);
-    let mut senders = Vec::new();
-    for (p, base) in [&a.url, &b.url].into_iter().enumerate() {
-        for i in 0..SENDERS_PER_PROCESS {
-            let user = User::register(base, &format!("p{p}s{i}")).await;
-            user.join("#trio").await;
-            senders.push(user);
-        }
-    }
+    let senders = channel_senders(&[&a.url, &b.url], SENDERS_PER_PROCESS, "#trio").await;
     // Followers: three users polling c, one of them with a second device polling a, and a
     // user who joins once the sends have begun (its window opens mid-log).
     let mut followers = Vec::new();

@@ -4,6 +4,7 @@
 //! events of a room whose `seq` lies in one of their windows for that room. Joining opens a
 //! window at the join event, leaving closes it at the part/kick event.
 
+use std::collections::HashMap;
 use std::sync::Arc;
 
 use diesel::prelude::*;
@@ -223,8 +224,7 @@ pub fn recipients_of(conn: &mut Conn, rows: &[EventRow]) -> QueryResult<Vec<Arc<
             spans::to_seq
         ))
         .load(c))?;
-    let mut by_room: std::collections::HashMap<i64, Vec<(String, i64, i64)>> =
-        std::collections::HashMap::new();
+    let mut by_room: HashMap<i64, Vec<(String, i64, i64)>> = HashMap::new();
     for (room_id, user_id, from_seq, to_seq) in windows {
         by_room
             .entry(room_id)
@@ -233,14 +233,13 @@ pub fn recipients_of(conn: &mut Conn, rows: &[EventRow]) -> QueryResult<Vec<Arc<
     }
     // Per room, its events' lowest and highest `seq`, and the list they share when every
     // window covers all of them.
-    let mut bounds: std::collections::HashMap<i64, (i64, i64)> = std::collections::HashMap::new();
+    let mut bounds: HashMap<i64, (i64, i64)> = HashMap::new();
     for row in rows {
         let (lo, hi) = bounds.entry(row.room_id).or_insert((row.seq, row.seq));
         *lo = (*lo).min(row.seq);
         *hi = (*hi).max(row.seq);
     }
-    let mut shared: std::collections::HashMap<i64, Option<Arc<[String]>>> =
-        std::collections::HashMap::new();
+    let mut shared: HashMap<i64, Option<Arc<[String]>>> = HashMap::new();
     let no_windows = Vec::new();
     Ok(rows
         .iter()

@@ -252,14 +252,14 @@ fn flush(conn: &mut PgConnection, instance: u64, appended: Option<&Appended>) ->
 }
 
 /// The durable horizon now: the highest `seq` stored, made durable by [`CONFIRM`] after it was
-/// read (for a process starting, or a listener that lost notifications).
-pub fn horizon(conn: &mut DbConn) -> QueryResult<i64> {
+/// read when it is past what `durable` says, which is raised to it (for a process starting, a
+/// listener that lost notifications, or a cursor another process handed out,
+/// [`super::Db::log_end`]).
+pub fn horizon(conn: &mut DbConn, durable: &Durable) -> QueryResult<i64> {
     let highest = super::events::max_seq(conn)?;
-    confirm(conn)?;
+    if highest > durable.get() {
+        conn.batch_execute(CONFIRM)?;
+        durable.raise(highest);
+    }
     Ok(highest)
-}
-
-/// Waits until everything committed before it is on disk ([`CONFIRM`]).
-pub fn confirm(conn: &mut DbConn) -> QueryResult<()> {
-    conn.batch_execute(CONFIRM)
 }

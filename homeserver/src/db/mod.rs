@@ -186,7 +186,7 @@ impl Db {
         }
         migrated?;
         if backend == Backend::Postgres {
-            db.durable.raise(flusher::horizon(&mut conn)?);
+            flusher::horizon(&mut conn, &db.durable)?;
         }
         drop(conn);
         tracing::info!(%backend, "database ready");
@@ -202,17 +202,10 @@ impl Db {
     /// Where the log ends for a cursor: the highest `seq` committed and durable now. On
     /// Postgres another process may have committed events this one has not heard of yet: when
     /// the highest is past what this process knows to be durable, this waits until it is on
-    /// disk ([`flusher::confirm`]) and raises [`Db::durable`] to it.
+    /// disk and raises [`Db::durable`] to it ([`flusher::horizon`]).
     pub fn log_end(&self, conn: &mut Conn) -> Result<i64, DbError> {
         match self.backend {
-            Backend::Postgres => {
-                let end = events::max_seq(conn)?;
-                if end > self.durable.get() {
-                    flusher::confirm(conn)?;
-                    self.durable.raise(end);
-                }
-                Ok(end)
-            }
+            Backend::Postgres => Ok(flusher::horizon(conn, &self.durable)?),
             Backend::Sqlite => Ok(events::max_seq(conn)?),
         }
     }
@@ -406,10 +399,9 @@ fn listen_loop(
             // again, and every poll looks.
             let horizon = backend::establish(Backend::Postgres, url)
                 .map_err(|e| e.to_string())
-                .and_then(|mut c| flusher::horizon(&mut c).map_err(|e| e.to_string()));
-            match horizon {
-                Ok(seq) => durable.raise(seq),
-                Err(e) => tracing::warn!(error = %e, "cannot read the durable horizon"),
+                .and_then(|mut c| flusher::horizon(&mut c, durable).map_err(|e| e.to_string()));
+            if let Err(e) = horizon {
+                tracing::warn!(error = %e, "cannot read the durable horizon");
             }
             wake(Wake::Missed);
         }

@@ -4,6 +4,7 @@ use std::sync::Arc;
 
 use diesel::prelude::*;
 
+use super::models::EventRow;
 use super::schema::{notification_levels, notifications};
 use super::Conn;
 
@@ -113,9 +114,13 @@ pub fn level(conn: &mut Conn, user_id: &str, room_id: i64) -> QueryResult<Option
         .optional()
 }
 
-/// Users whose level for the room is `all`: they hear of every message in it (cached by the
-/// writer, [`super::recipients`]).
-pub fn watchers(conn: &mut Conn, room_id: i64) -> QueryResult<Arc<[String]>> {
+/// Users whose level for the channel of `row` is `all`: they hear of every message in it
+/// (cached by the writer, [`super::recipients`]). None outside channels.
+pub fn watchers(conn: &mut Conn, row: &EventRow) -> QueryResult<Arc<[String]>> {
+    if !row.recipient.starts_with('#') {
+        return Ok(Arc::from(Vec::new()));
+    }
+    let room_id = row.room_id;
     super::recipients::cached(super::recipients::List::Watchers, room_id, || {
         notification_levels::table
             .filter(notification_levels::room_id.eq(room_id))

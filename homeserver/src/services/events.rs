@@ -7,7 +7,6 @@
 //! ([`crate::db::writer`], [`crate::notifier`]).
 
 use std::collections::HashMap;
-use std::sync::Arc;
 
 use federation_proto::event::{Edited, Event, EventKind, ReactionCount, Replies};
 use federation_proto::time::format_rfc3339_ms;
@@ -142,11 +141,7 @@ pub fn append_event(conn: &mut Conn, draft: Draft, max_history: i64) -> Result<E
     let recipients = db::events::recipients(conn, draft.room_id)?;
     // For the notifications of a channel's messages (`services::notifications`): read here, on
     // the writer and cached, rather than once per batch by the consumer.
-    let watchers = if row.recipient.starts_with('#') {
-        db::notifications::watchers(conn, draft.room_id)?
-    } else {
-        Arc::from(Vec::new())
-    };
+    let watchers = db::notifications::watchers(conn, &row)?;
     if !db::writer::record_event(&row, &recipients, &watchers) {
         return Err(ApiError::internal(
             "an event was appended outside the writer; it would not be delivered",

@@ -18,7 +18,7 @@
 //! messages always notify. In a channel hosted elsewhere, a bare `@nick` names a user of this
 //! server in it (each member server notifies its own users); `@nick@server` names one user.
 
-use std::collections::{HashMap, HashSet};
+use std::collections::HashSet;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -155,26 +155,12 @@ async fn catch_up(state: &AppState, after: i64, through: i64) -> Result<(), ApiE
                 let rows = db::events::range(conn, from, through, CATCH_UP)?;
                 let last = rows.last().map(|row| row.seq);
                 // Today's windows and levels: what the commit would have carried is gone.
-                let mut watchers: HashMap<i64, Arc<[String]>> = HashMap::new();
                 let mut items = Vec::new();
                 for row in rows.into_iter().filter(worth_a_look) {
-                    let recipients = db::events::recipients(conn, row.room_id)?;
-                    let watchers = if row.recipient.starts_with('#') {
-                        match watchers.get(&row.room_id) {
-                            Some(list) => Arc::clone(list),
-                            None => {
-                                let list = store::watchers(conn, row.room_id)?;
-                                watchers.insert(row.room_id, Arc::clone(&list));
-                                list
-                            }
-                        }
-                    } else {
-                        Arc::from(Vec::new())
-                    };
                     items.push(Item {
+                        recipients: db::events::recipients(conn, row.room_id)?,
+                        watchers: store::watchers(conn, &row)?,
                         row,
-                        recipients,
-                        watchers,
                     });
                 }
                 Ok::<_, ApiError>((last, items))
