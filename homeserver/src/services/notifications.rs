@@ -6,7 +6,8 @@
 //! nothing per member (the consumer reads the body, and only looks up the users it names);
 //! only a batch that makes notifications costs a write. Who set `all` on a channel comes with
 //! each committed event (its watchers, read and cached by the writer, `db::recipients`), so a
-//! batch of messages that mention no one costs no read at all.
+//! batch of messages that mention no one, answer nothing and have no watchers costs no read
+//! at all, not even a connection ([`may_notify`]).
 //!
 //! Each is stored (the list survives reconnects; kept [`KEEP_DAYS`] days, pruned by
 //! [`prune`]) and announced by an ephemeral `notification` event to the user's devices that
@@ -175,9 +176,22 @@ async fn catch_up(state: &AppState, after: i64, through: i64) -> Result<(), ApiE
     Ok(())
 }
 
+/// Whether an event can make a notification at all, judged from what its commit carries: an
+/// invitation to a user or a direct message (for their recipients), or a channel message that
+/// mentions someone, answers a message or has watchers ([`make`]'s rules). Most channel
+/// messages do none of these, and a batch of only such messages costs no database read.
+fn may_notify(item: &Item) -> bool {
+    let row = &item.row;
+    !row.recipient.starts_with('#')
+        || row.reply_to.is_some()
+        || !item.watchers.is_empty()
+        || !mentions(&row.body).is_empty()
+}
+
 /// Makes, stores and announces the notifications of these events.
 #[tracing::instrument(name = "notifications", skip_all, fields(events = items.len()))]
 async fn handle(state: &AppState, items: Vec<Item>) -> Result<(), ApiError> {
+    let items: Vec<Item> = items.into_iter().filter(may_notify).collect();
     if items.is_empty() {
         return Ok(());
     }
@@ -494,6 +508,43 @@ mod tests {
         for (body, expected) in table {
             assert_eq!(named(body), expected, "{body:?}");
         }
+    }
+
+    #[test]
+    fn only_events_that_can_notify_need_a_look() {
+        let item = |recipient: &str, body: &str, reply_to: Option<&str>, watchers: &[&str]| Item {
+            row: EventRow {
+                seq: 1,
+                id: "e1".into(),
+                room_id: 1,
+                ts_ms: 0,
+                sender: "alice@hs1".into(),
+                sender_id: Some("alice".into()),
+                recipient: recipient.into(),
+                kind: "message".into(),
+                body: body.into(),
+                meta: "{}".into(),
+                reply_to: reply_to.map(str::to_string),
+                target: None,
+                room_seq: Some(1),
+                wire: None,
+                deleted: false,
+                attachments: None,
+            },
+            recipients: Arc::from(vec!["alice".to_string(), "bob".to_string()]),
+            watchers: watchers.iter().map(|w| w.to_string()).collect(),
+        };
+        assert!(!may_notify(&item("#general", "hello all", None, &[])));
+        assert!(!may_notify(&item(
+            "#general",
+            "mail bob@hs2.example",
+            None,
+            &[]
+        )));
+        assert!(may_notify(&item("#general", "hi @bob", None, &[])));
+        assert!(may_notify(&item("#general", "yes", Some("e0"), &[])));
+        assert!(may_notify(&item("#general", "hello", None, &["bob"])));
+        assert!(may_notify(&item("bob", "a direct message", None, &[])));
     }
 
     #[test]
