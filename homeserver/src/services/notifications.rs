@@ -238,6 +238,7 @@ async fn handle(state: &AppState, items: Vec<Item>) -> Result<(), ApiError> {
 }
 
 /// The notifications `items` make (each with its event), by the rules in the module doc.
+/// [`may_notify`] skips the events none of these rules can match: a new rule goes there too.
 fn make(
     conn: &mut Conn,
     server: &str,
