@@ -146,6 +146,14 @@ impl ServerProcess {
         }
     }
 
+    /// Runs `sql` with `psql` in the throwaway Postgres database of a homeserver started with
+    /// `HEARTH_TEST_BACKEND=postgres`: its output, unaligned and without headers. `None` when
+    /// it runs on SQLite (or on a database its test chose).
+    pub fn pg_query(&self, sql: &str) -> Option<String> {
+        let pg = self._pg.as_ref()?;
+        Some(pg.query(self.setting("DBURL")?, sql))
+    }
+
     /// The data directory.
     pub fn data_dir(&self) -> &Path {
         self.data.path()

@@ -397,6 +397,15 @@ async fn sqlite_to_postgres_migration_round_trip() {
         pins
     );
     alice.api.get("/api/v1/channels/second").await.expect(200);
+    // The copied messages are in the search index (the migration writes their words).
+    let found = alice.api.get("/api/v1/search?q=k3").await.expect(200);
+    let bodies: Vec<&str> = found["results"]
+        .as_array()
+        .expect("results")
+        .iter()
+        .filter_map(|r| r["event"]["body"].as_str())
+        .collect();
+    assert_eq!(bodies, ["k3"], "{found}");
     // New events continue after the old ones.
     let next = alice.say("#keep", "after the move").await;
     let old_max = seqs(&bob_pending).into_iter().max().unwrap();

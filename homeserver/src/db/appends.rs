@@ -5,7 +5,9 @@
 //! change is its event. So on Postgres the writer thread (and only it) numbers events itself
 //! and, for writes submitted with [`super::Db::write_appending`], keeps their rows until the
 //! batch ends: one multi-row `INSERT` (`unnest` of one array per column, one prepared statement
-//! whatever the count) instead of one per send, and no savepoint per send (see below).
+//! whatever the count) instead of one per send, and no savepoint per send (see below). Each
+//! row's search words are computed here ([`super::search::stored_words`]), not by Postgres
+//! inside the writers' turn.
 //!
 //! **Numbers.** The writer reserves a block of [`BLOCK`] values of the `events.seq` identity
 //! sequence in one statement, under the writers' turn, and hands them out in the order the
@@ -171,9 +173,14 @@ pub fn place(conn: &mut DbConn, row: &EventRow) -> QueryResult<()> {
     }
 }
 
+/// Takes the rows kept so far, for the caller to insert ([`super::batch_end`]).
+pub fn take_kept() -> Vec<EventRow> {
+    KEPT.with(|k| std::mem::take(&mut *k.borrow_mut()))
+}
+
 /// Inserts the rows kept so far.
 pub fn insert_kept(conn: &mut DbConn) -> QueryResult<()> {
-    let rows = KEPT.with(|k| std::mem::take(&mut *k.borrow_mut()));
+    let rows = take_kept();
     match (conn, rows.is_empty()) {
         (_, true) => Ok(()),
         (DbConn::Postgres(pg), false) => insert(pg, &rows),
@@ -207,10 +214,10 @@ fn insert(conn: &mut PgConnection, rows: &[EventRow]) -> QueryResult<()> {
     }
     prepared(
         "INSERT INTO events (seq, id, room_id, ts_ms, sender, sender_id, recipient, kind, body, \
-         meta, reply_to, target, room_seq, wire, attachments) \
+         meta, reply_to, target, room_seq, wire, attachments, search_words) \
          SELECT * FROM unnest($1::bigint[], $2::text[], $3::bigint[], $4::bigint[], $5::text[], \
          $6::text[], $7::text[], $8::text[], $9::text[], $10::text[], $11::text[], $12::text[], \
-         $13::bigint[], $14::text[], $15::text[])",
+         $13::bigint[], $14::text[], $15::text[], $16::text[]::tsvector[])",
     )
     .bind::<Array<BigInt>, _>(column(rows, |r| r.seq))
     .bind::<Array<Text>, _>(column(rows, |r| r.id.as_str()))
@@ -227,6 +234,9 @@ fn insert(conn: &mut PgConnection, rows: &[EventRow]) -> QueryResult<()> {
     .bind::<Array<Nullable<BigInt>>, _>(column(rows, |r| r.room_seq))
     .bind::<Array<Nullable<Text>>, _>(column(rows, |r| r.wire.as_deref()))
     .bind::<Array<Nullable<Text>>, _>(column(rows, |r| r.attachments.as_deref()))
+    .bind::<Array<Nullable<Text>>, _>(column(rows, |r| {
+        super::search::stored_words(&r.kind, &r.body)
+    }))
     .execute(conn)
     .map(drop)
 }

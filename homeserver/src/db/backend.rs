@@ -21,6 +21,7 @@ use diesel::sqlite::SqliteConnection;
 use diesel::{Connection, QueryResult, RunQueryDsl};
 
 use super::prepared::{prepared, Statement};
+use super::room_counters::Counters;
 use super::DbError;
 
 /// One connection, to either backend.
@@ -217,10 +218,16 @@ struct TurnRow {
     generation: i64,
     #[diesel(sql_type = diesel::sql_types::Nullable<diesel::sql_types::BigInt>)]
     reserved: Option<i64>,
+    #[diesel(sql_type = diesel::sql_types::Nullable<diesel::sql_types::Array<diesel::sql_types::BigInt>>)]
+    room_ids: Option<Vec<i64>>,
+    #[diesel(sql_type = diesel::sql_types::Nullable<diesel::sql_types::Array<diesel::sql_types::BigInt>>)]
+    event_counts: Option<Vec<i64>>,
+    #[diesel(sql_type = diesel::sql_types::Nullable<diesel::sql_types::Array<diesel::sql_types::BigInt>>)]
+    last_room_seqs: Option<Vec<i64>>,
 }
 
 /// What taking the turn says.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Turn {
     /// The instance that held the turn before.
     pub previous: u64,
@@ -230,6 +237,9 @@ pub struct Turn {
     /// values reserved for this turn (the numbers left from this process's earlier turns are
     /// below what the other one may have committed).
     pub reserved: Option<i64>,
+    /// When another instance held it: the counters of the rooms asked for that exist, read
+    /// after the turn was taken.
+    pub counters: Vec<(i64, Counters)>,
 }
 
 /// Takes the writers' turn on Postgres: updates the one row of `writer_turn` (migration
@@ -238,22 +248,42 @@ pub struct Turn {
 /// database run one at a time and commit in `seq` order (a sync can never hand out a cursor
 /// past an event that commits later with a smaller `seq`). Whoever had it last is known: a
 /// process that gets its own instance back knows nobody else wrote in between. When somebody
-/// else did, the same statement reserves a fresh block of event numbers.
-pub fn take_turn(conn: &mut PgConnection, instance: u64) -> QueryResult<Turn> {
-    prepared(
-        "UPDATE writer_turn SET previous = instance, instance = $1 WHERE id = 1 \
-         RETURNING previous, generation, CASE WHEN previous <> $2 THEN \
-         setval(pg_get_serial_sequence('events', 'seq'), \
-         nextval(pg_get_serial_sequence('events', 'seq')) + $3 - 1) END AS reserved",
+/// else did, the same round trip reserves a fresh block of event numbers and reads the counters
+/// of the rooms in `rooms` (the ones this process appended to lately), which that process may
+/// have moved: the function `hearth_take_turn` (migration `2026-12-22-000002_batch_round_trips`)
+/// reads them in a statement of its own, after the turn is taken, so they include its commit.
+pub fn take_turn(conn: &mut PgConnection, instance: u64, rooms: &[i64]) -> QueryResult<Turn> {
+    use diesel::sql_types::{Array, BigInt};
+    let row: TurnRow = prepared(
+        "SELECT previous, generation, reserved, room_ids, event_counts, last_room_seqs \
+         FROM hearth_take_turn($1, $2, $3)",
     )
-    .bind::<diesel::sql_types::BigInt, _>(instance_key(instance))
-    .bind::<diesel::sql_types::BigInt, _>(instance_key(instance))
-    .bind::<diesel::sql_types::BigInt, _>(super::appends::BLOCK)
-    .get_result::<TurnRow>(conn)
-    .map(|turn| Turn {
-        previous: turn.previous as u64,
-        generation: turn.generation,
-        reserved: turn.reserved,
+    .bind::<BigInt, _>(instance_key(instance))
+    .bind::<BigInt, _>(super::appends::BLOCK)
+    .bind::<Array<BigInt>, _>(rooms)
+    .get_result(conn)?;
+    let counters = match (row.room_ids, row.event_counts, row.last_room_seqs) {
+        (Some(ids), Some(counts), Some(lasts)) => ids
+            .into_iter()
+            .zip(counts)
+            .zip(lasts)
+            .map(|((id, count), last_room_seq)| {
+                (
+                    id,
+                    Counters {
+                        count,
+                        last_room_seq,
+                    },
+                )
+            })
+            .collect(),
+        _ => Vec::new(),
+    };
+    Ok(Turn {
+        previous: row.previous as u64,
+        generation: row.generation,
+        reserved: row.reserved,
+        counters,
     })
 }
 
@@ -271,7 +301,7 @@ pub fn next_generation(conn: &mut PgConnection) -> QueryResult<()> {
 pub fn changed_outside_writers(conn: &mut DbConn) -> QueryResult<()> {
     if let DbConn::Postgres(c) = conn {
         c.transaction(|c| {
-            take_turn(c, 0)?;
+            take_turn(c, 0, &[])?;
             next_generation(c)
         })?;
     }
@@ -349,12 +379,15 @@ where
                 c,
                 "BEGIN; SET LOCAL synchronous_commit = off",
             )?;
-            match take_turn(c, instance) {
+            match take_turn(c, instance, &super::room_counters::recent()) {
                 Ok(turn) => {
                     super::appends::batch_began(turn.reserved);
                     if turn.previous == instance {
                         Began::AfterOwnTurn
                     } else {
+                        // The counters may have moved under this process; these were read
+                        // after the turn was taken.
+                        super::room_counters::others_wrote(turn.counters);
                         Began::AfterOtherTurn(turn.generation)
                     }
                 }

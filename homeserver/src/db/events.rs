@@ -10,9 +10,9 @@ use std::sync::Arc;
 use diesel::prelude::*;
 
 use super::models::{EventRow, NewEvent};
-use super::room_counters;
 use super::schema::{events, rooms, spans};
-use super::{per_backend, Conn};
+use super::{per_backend, Conn, DbConn};
+use super::{room_counters, search};
 
 /// `to_seq` of an open window.
 pub const OPEN: i64 = i64::MAX;
@@ -88,6 +88,9 @@ pub fn append(conn: &mut Conn, new: NewEvent, max_history: i64) -> QueryResult<E
         ))
         .returning(events::seq)
         .get_result(c))?;
+    if matches!(conn, DbConn::Postgres(_)) && search::SEARCHED_KINDS.contains(&new.kind.as_str()) {
+        search::store_words_of(conn, &new.id, &new.kind, &new.body)?;
+    }
     Ok(stored_row(seq, new, room_seq))
 }
 

@@ -72,7 +72,7 @@ pub fn migrate_from_sqlite(
     src.transaction::<_, MigrateError, _>(|src| {
         dst.transaction::<_, MigrateError, _>(|dst| {
             // Keep servers on this database out while we fill it.
-            super::backend::take_turn(dst, 0)?;
+            super::backend::take_turn(dst, 0, &[])?;
             super::backend::next_generation(dst)?;
             for (table, rows) in [
                 ("users", count(dst, "users")?),
@@ -220,6 +220,8 @@ fn copy_all(
         reply_to: Option<String>, target: Option<String>, room_seq: Option<i64>,
         wire: Option<String>, deleted: bool, attachments: Option<String>,
     });
+    // Their search words, which the writer computes as it inserts.
+    super::search::fill_words(dst)?;
     copy_table!(
         src,
         dst,

@@ -19,6 +19,7 @@
 pub mod admin;
 pub mod appends;
 pub mod backend;
+pub mod batch_end;
 pub mod channels;
 pub mod devices;
 pub mod events;

@@ -151,8 +151,9 @@ fn ensure_stats(conn: &mut Conn, message_id: &str) -> QueryResult<()> {
 pub fn set_body(conn: &mut Conn, id: &str, body: &str, meta: &str) -> QueryResult<()> {
     diesel::update(events::table.filter(events::id.eq(id)))
         .set((events::body.eq(body), events::meta.eq(meta)))
-        .execute(conn)
-        .map(drop)
+        .execute(conn)?;
+    // Only messages are edited; their words follow the latest body.
+    super::search::store_words_of(conn, id, "message", body)
 }
 
 /// Erases a deleted message: its body, meta and signed wire form, and those of its edits, are
@@ -176,6 +177,7 @@ pub fn erase(conn: &mut Conn, id: &str) -> QueryResult<()> {
     )
     .set(erased())
     .execute(conn)?;
+    super::search::forget_words_of(conn, id)?;
     diesel::delete(reactions::table.filter(reactions::message_id.eq(id))).execute(conn)?;
     Ok(())
 }

@@ -52,10 +52,16 @@ struct State {
     /// rotation's last cut). Only ever too low, never too high: other processes only remove
     /// events and append newer ones, so it holds across their turns.
     floors: HashMap<i64, i64>,
+    /// The rooms whose counters the last batches wrote, newest first (at most [`RECENT_MAX`]):
+    /// taking the turn after another process's reads theirs in the same round trip.
+    recent: Vec<i64>,
 }
 
 /// Most rooms whose counters are kept; past it the cache starts over (after a flush).
 const ROOMS_MAX: usize = 10_000;
+
+/// Most rooms whose counters are read with the turn ([`recent`]).
+pub const RECENT_MAX: usize = 16;
 
 thread_local! {
     /// `Some` on the writer thread.
@@ -142,18 +148,32 @@ pub fn roll_back_to(mark: usize) {
     });
 }
 
-/// Another process wrote since this one's last turn: the counters may have moved, the
-/// rotation's floors still hold.
-pub fn others_wrote() {
+/// Another process wrote since this one's last turn: the counters may have moved (`fresh`: the
+/// ones read with the turn, after it was taken), the rotation's floors still hold.
+pub fn others_wrote(fresh: Vec<(i64, Counters)>) {
     STATE.with(|s| {
         if let Some(state) = s.borrow_mut().as_mut() {
             let floors = std::mem::take(&mut state.floors);
+            let recent = std::mem::take(&mut state.recent);
             *state = State {
+                known: fresh.into_iter().collect(),
                 floors,
+                recent,
                 ..State::default()
             };
         }
     });
+}
+
+/// The rooms whose counters the last batches wrote, newest first: the ones to read with the
+/// turn. Empty off the writer thread.
+pub fn recent() -> Vec<i64> {
+    STATE.with(|s| {
+        s.borrow()
+            .as_ref()
+            .map(|state| state.recent.clone())
+            .unwrap_or_default()
+    })
 }
 
 /// Forgets everything (the batch did not commit).
@@ -165,40 +185,82 @@ pub fn forget() {
     });
 }
 
-/// Writes the changed rooms' counters, dropping each room's oldest events beyond its limit.
-/// Runs inside the batch's transaction, after its writes.
-pub fn flush(conn: &mut Conn) -> QueryResult<()> {
-    let pending = STATE.with(|s| {
-        s.borrow_mut().as_mut().map(|state| {
-            state.undo.clear();
-            std::mem::take(&mut state.pending)
-        })
+/// A room whose counters the batch changed, to be written at its end.
+#[derive(Debug, Clone, Copy)]
+pub struct Ending {
+    /// The room.
+    pub room_id: i64,
+    /// Its counters before the rotation.
+    pub counters: Counters,
+    /// Its history limit.
+    pub max_history: i64,
+    /// Postgres: where its rotation starts looking (the last cut, 0 when unknown).
+    pub floor: i64,
+}
+
+/// The rooms whose counters the batch changed, in room order; they are written by the caller
+/// (then [`written`]). Empty off the writer thread.
+pub fn take_pending() -> Vec<Ending> {
+    STATE.with(|s| {
+        let mut state = s.borrow_mut();
+        let Some(state) = state.as_mut() else {
+            return Vec::new();
+        };
+        state.undo.clear();
+        let pending = std::mem::take(&mut state.pending);
+        pending
+            .into_iter()
+            .map(|(room_id, p)| Ending {
+                room_id,
+                counters: p.counters,
+                max_history: p.max_history,
+                floor: state.floors.get(&room_id).copied().unwrap_or(0),
+            })
+            .collect()
+    })
+}
+
+/// The rooms' counters as written at the end of the batch, after their rotation.
+pub fn written(rooms: &[(i64, Counters)]) {
+    STATE.with(|s| {
+        if let Some(state) = s.borrow_mut().as_mut() {
+            if state.known.len() + rooms.len() > ROOMS_MAX {
+                state.known.clear();
+            }
+            state.known.extend(rooms.iter().copied());
+            for &(room_id, _) in rooms.iter().rev() {
+                state.recent.retain(|&r| r != room_id);
+                state.recent.insert(0, room_id);
+            }
+            state.recent.truncate(RECENT_MAX);
+        }
     });
-    let Some(pending) = pending else {
-        return Ok(());
-    };
-    let mut written = Vec::with_capacity(pending.len());
-    for (
+}
+
+/// Writes the changed rooms' counters, dropping each room's oldest events beyond its limit, a
+/// statement or two per room. Runs inside the batch's transaction, after its writes. (The
+/// Postgres writer ends its batches with [`super::batch_end`] instead.)
+pub fn flush(conn: &mut Conn) -> QueryResult<()> {
+    let pending = take_pending();
+    let mut rooms = Vec::with_capacity(pending.len());
+    for Ending {
         room_id,
-        Pending {
-            mut counters,
-            max_history,
-        },
-    ) in pending
+        mut counters,
+        max_history,
+        ..
+    } in pending
     {
         counters.count -= rotate(conn, room_id, counters.count, max_history)?;
         write(conn, room_id, counters)?;
-        written.push((room_id, counters));
+        rooms.push((room_id, counters));
     }
-    STATE.with(|s| {
-        if let Some(state) = s.borrow_mut().as_mut() {
-            if state.known.len() + written.len() > ROOMS_MAX {
-                state.known.clear();
-            }
-            state.known.extend(written);
-        }
-    });
+    written(&rooms);
     Ok(())
+}
+
+/// The rotation at the end of a batch cut `room_id`'s events up to `last` (Postgres).
+pub fn cut(room_id: i64, last: i64) {
+    set_floor(room_id, last + 1);
 }
 
 /// Drops the room's oldest events beyond `max_history` when it holds `count`; returns how

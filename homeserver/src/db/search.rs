@@ -1,13 +1,18 @@
 //! The full-text index of messages: one interface, SQL per backend.
 //!
 //! SQLite: the FTS5 table `events_fts` (external content over `events`, keyed by `seq`, kept
-//! by triggers). Postgres: the stored generated column `events.search_words`
-//! (`to_tsvector('simple', hearth_search_text(body))`; `hearth_search_text` folds case with ICU
-//! and keeps only letters and digits, so words are the same as SQLite's and the highlights' in
-//! any database locale) with the GIN index `events_search_words` over messages that are not
-//! deleted. Built by the migrations `2026-12-16-000001_search` and
-//! `2026-12-16-000002_search_folding`; both change in the transaction of the rows they cover,
-//! so edits re-index the latest body and deletes, rotation and channel deletion remove entries.
+//! by triggers). Postgres: the column `events.search_words`, a `tsvector` of the body's
+//! [`words`] with their positions, written with the row ([`stored_words`]: by the writer's
+//! insert, an edit, an erasure), with the GIN index `events_search_words` over messages that
+//! are not deleted. The words are those the highlights find and SQLite's `unicode61` tokenizer
+//! makes (maximal runs of Unicode letters and digits, lower-cased), in any database locale;
+//! queries name the same words as `tsquery` lexemes ([`tsquery`]). Until the migration
+//! `2026-12-22-000001_search_words_by_the_writer` Postgres computed the column itself
+//! (`to_tsvector('simple', hearth_search_text(body))`, the same words folded by ICU) inside the
+//! writers' turn, a third of each insert's time there (issue 23); rows stored before it keep
+//! what Postgres computed. Either way the entries change in the transaction of the rows they
+//! cover, so edits re-index the latest body and deletes, rotation and channel deletion remove
+//! entries.
 //!
 //! Order: by relevance (SQLite's `bm25`, Postgres's `ts_rank`), then newest first (`seq`
 //! descending), among the [`CANDIDATES`] newest matches the user may read. A page continues
@@ -19,6 +24,7 @@ use diesel::sql_types::{BigInt, Bool, Double, Nullable, Text};
 
 use super::events::{readable_sql, window_sql, windows};
 use super::models::EventRow;
+use super::prepared::{prepared, Statement};
 use super::schema::events;
 use super::{Conn, DbConn};
 
@@ -70,6 +76,143 @@ pub struct Hit {
     pub score: f64,
 }
 
+/// The words of a text: maximal runs of alphanumeric characters, lower-cased, with their
+/// `[start, end)` in characters. What the index stores on both backends and what highlights
+/// match.
+pub fn words(text: &str) -> Vec<(String, usize, usize)> {
+    let mut out = Vec::new();
+    let mut current: Option<(String, usize)> = None;
+    let mut index = 0;
+    for ch in text.chars() {
+        if ch.is_alphanumeric() {
+            match &mut current {
+                Some((word, _)) => word.extend(ch.to_lowercase()),
+                None => current = Some((ch.to_lowercase().collect(), index)),
+            }
+        } else if let Some((word, start)) = current.take() {
+            out.push((word, start, index));
+        }
+        index += 1;
+    }
+    if let Some((word, start)) = current {
+        out.push((word, start, index));
+    }
+    out
+}
+
+/// The kinds of event search finds (and that have stored words on Postgres).
+pub const SEARCHED_KINDS: [&str; 3] = ["message", "action", "notice"];
+
+/// Longest lexeme Postgres stores, in bytes: longer words are left out, as `to_tsvector` does.
+const LEXEME_MAX_BYTES: usize = 2046;
+/// Highest word position Postgres stores; later words share it, as in `to_tsvector`.
+const POSITION_MAX: usize = 16_383;
+/// Most positions Postgres keeps per lexeme.
+const POSITIONS_PER_LEXEME: usize = 256;
+/// Longest `tsvector` text written (Postgres refuses one of a megabyte): words past it are
+/// left out. Far above any body a send accepts.
+const VECTOR_MAX_BYTES: usize = 900_000;
+
+/// Postgres: the `events.search_words` of an event of `kind` with `body`, as `tsvector` input
+/// text (`'word':1,4 'other':2`); `None` for kinds search never finds.
+pub fn stored_words(kind: &str, body: &str) -> Option<String> {
+    if !SEARCHED_KINDS.contains(&kind) {
+        return None;
+    }
+    let mut positions: std::collections::BTreeMap<String, Vec<usize>> = Default::default();
+    for (i, (word, _, _)) in words(body).into_iter().enumerate() {
+        if word.len() > LEXEME_MAX_BYTES {
+            continue;
+        }
+        let at = positions.entry(word).or_default();
+        if at.len() < POSITIONS_PER_LEXEME {
+            at.push((i + 1).min(POSITION_MAX));
+        }
+    }
+    let mut text = String::new();
+    for (word, at) in positions {
+        if text.len() + word.len() > VECTOR_MAX_BYTES {
+            break;
+        }
+        if !text.is_empty() {
+            text.push(' ');
+        }
+        text.push('\'');
+        text.push_str(&word.replace('\\', "\\\\").replace('\'', "''"));
+        text.push_str("':");
+        let at: Vec<String> = at.iter().map(usize::to_string).collect();
+        text.push_str(&at.join(","));
+    }
+    Some(text)
+}
+
+/// Postgres: writes the `search_words` of the event `id` for its new `body` (an edit). A
+/// no-op on SQLite, whose triggers keep the index.
+pub fn store_words_of(conn: &mut Conn, id: &str, kind: &str, body: &str) -> QueryResult<()> {
+    if let DbConn::Postgres(c) = conn {
+        prepared("UPDATE events SET search_words = $1::text::tsvector WHERE id = $2")
+            .bind::<Nullable<Text>, _>(stored_words(kind, body))
+            .bind::<Text, _>(id)
+            .execute(c)?;
+    }
+    Ok(())
+}
+
+/// Postgres: removes the words of the event `id` and its edits (the message was erased). A
+/// no-op on SQLite, whose triggers keep the index.
+pub fn forget_words_of(conn: &mut Conn, id: &str) -> QueryResult<()> {
+    if let DbConn::Postgres(c) = conn {
+        prepared(
+            "UPDATE events SET search_words = NULL \
+             WHERE (id = $1 OR (target = $2 AND kind = 'edit')) AND search_words IS NOT NULL",
+        )
+        .bind::<Text, _>(id)
+        .bind::<Text, _>(id)
+        .execute(c)?;
+    }
+    Ok(())
+}
+
+/// Postgres: writes the `search_words` of every searched event that has none (the events a
+/// migration copied), a thousand at a time. Returns how many were written.
+pub fn fill_words(conn: &mut diesel::pg::PgConnection) -> QueryResult<usize> {
+    #[derive(QueryableByName)]
+    struct Unindexed {
+        #[diesel(sql_type = BigInt)]
+        seq: i64,
+        #[diesel(sql_type = Text)]
+        kind: String,
+        #[diesel(sql_type = Text)]
+        body: String,
+    }
+    let mut after = i64::MIN;
+    let mut written = 0;
+    loop {
+        let rows: Vec<Unindexed> = prepared(
+            "SELECT seq, kind, body FROM events WHERE seq > $1 AND search_words IS NULL \
+             AND kind IN ('message', 'action', 'notice') AND NOT deleted ORDER BY seq LIMIT 1000",
+        )
+        .bind::<BigInt, _>(after)
+        .load(conn)?;
+        let Some(last) = rows.last() else {
+            return Ok(written);
+        };
+        after = last.seq;
+        let seqs: Vec<i64> = rows.iter().map(|r| r.seq).collect();
+        let vectors: Vec<Option<String>> = rows
+            .iter()
+            .map(|r| stored_words(&r.kind, &r.body))
+            .collect();
+        written += prepared(
+            "UPDATE events SET search_words = w.words::tsvector \
+             FROM unnest($1::bigint[], $2::text[]) AS w(seq, words) WHERE events.seq = w.seq",
+        )
+        .bind::<diesel::sql_types::Array<BigInt>, _>(seqs)
+        .bind::<diesel::sql_types::Array<Nullable<Text>>, _>(vectors)
+        .execute(conn)?;
+    }
+}
+
 /// The FTS5 query: every term as a quoted string of its tokens (so no user text can be FTS
 /// syntax), all required.
 pub fn fts5_query(terms: &[Term]) -> String {
@@ -80,10 +223,10 @@ pub fn fts5_query(terms: &[Term]) -> String {
         .join(" AND ")
 }
 
-/// The `to_tsquery` text: every term as its tokens, each a quoted lexeme (quotes and
-/// backslashes escaped, so no user text can be tsquery syntax), the tokens of a phrase joined
-/// by `<->` (followed by), all terms required. The tokens are already lower-cased words, as
-/// `hearth_search_text` leaves the body for the index.
+/// The `tsquery` text: every term as its tokens, each a quoted lexeme (quotes and backslashes
+/// escaped, so no user text can be tsquery syntax), the tokens of a phrase joined by `<->`
+/// (followed by), all terms required. The tokens are [`words`], as the index stores them: the
+/// text is cast to `tsquery` as it is, not parsed again by the database's text search parser.
 pub fn tsquery(terms: &[Term]) -> String {
     terms
         .iter()
@@ -167,7 +310,7 @@ fn postgres_sql(windows: &[(i64, i64, i64)], snapshot: i64) -> String {
             format!(
                 "(SELECT e.seq, e.search_words FROM events e \
                   WHERE {window} \
-                  AND e.search_words @@ to_tsquery('simple'::regconfig, $1) \
+                  AND e.search_words @@ $1::tsquery \
                   AND {MESSAGE_KINDS} AND NOT e.deleted {filters} \
                   ORDER BY e.room_id DESC, e.seq DESC LIMIT {CANDIDATES})",
                 window = window_sql(room, from, to, snapshot),
@@ -177,7 +320,7 @@ fn postgres_sql(windows: &[(i64, i64, i64)], snapshot: i64) -> String {
     format!(
         "SELECT seq, score FROM (\
            SELECT c.seq AS seq, \
-             (-ts_rank(c.search_words, to_tsquery('simple'::regconfig, $1)))::float8 AS score \
+             (-ts_rank(c.search_words, $1::tsquery))::float8 AS score \
            FROM (\
              SELECT seq, search_words FROM ({branches}) u ORDER BY seq DESC LIMIT {CANDIDATES}\
            ) c\
@@ -307,5 +450,61 @@ pub fn messages_near(
         query
             .order((events::room_id.asc(), events::seq.asc()))
             .load(conn)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn stored_words_are_the_bodys_words_with_their_positions() {
+        assert_eq!(
+            stored_words("message", "Hello, hello WORLD! mum@Example.org").as_deref(),
+            Some("'example':5 'hello':1,2 'mum':4 'org':6 'world':3")
+        );
+        assert_eq!(
+            stored_words("action", "Grüße aus KÖLN").as_deref(),
+            Some("'aus':2 'grüße':1 'köln':3")
+        );
+        assert_eq!(stored_words("notice", " — ").as_deref(), Some(""));
+        for kind in ["reaction", "edit", "join", "topic"] {
+            assert_eq!(stored_words(kind, "hello"), None, "{kind}");
+        }
+    }
+
+    #[test]
+    fn stored_words_keep_to_what_postgres_accepts() {
+        // A word Postgres cannot store is left out, as `to_tsvector` leaves it out.
+        let long = "x".repeat(LEXEME_MAX_BYTES + 1);
+        assert_eq!(
+            stored_words("message", &format!("a {long} b")).as_deref(),
+            Some("'a':1 'b':3")
+        );
+        // Positions stop at Postgres's highest, and a lexeme keeps at most its 256 first.
+        let many = "w ".repeat(20_000);
+        let text = stored_words("message", &many).unwrap_or_default();
+        let positions: Vec<&str> = text.trim_start_matches("'w':").split(',').collect();
+        assert_eq!(positions.len(), POSITIONS_PER_LEXEME);
+        assert_eq!(positions.last(), Some(&"256"));
+        let late = format!("{}z", "w ".repeat(POSITION_MAX + 10));
+        let text = stored_words("message", &late).unwrap_or_default();
+        assert!(text.starts_with("'w':1,2,"), "{}", &text[..20]);
+        assert!(
+            text.ends_with(&format!("'z':{POSITION_MAX}")),
+            "{}",
+            &text[text.len() - 20..]
+        );
+    }
+
+    #[test]
+    fn searched_kinds_are_the_ones_the_sql_filters() {
+        for kind in SEARCHED_KINDS {
+            assert!(MESSAGE_KINDS.contains(&format!("'{kind}'")), "{kind}");
+        }
+        assert_eq!(
+            MESSAGE_KINDS.matches('\'').count(),
+            2 * SEARCHED_KINDS.len()
+        );
     }
 }

@@ -62,7 +62,7 @@ use tokio::sync::{mpsc, oneshot};
 use super::backend::Began;
 use super::flusher::{self, Durable, Flusher};
 use super::models::EventRow;
-use super::{appends, backend, recipients, room_counters, rule_cache, DbConn, DbError};
+use super::{appends, backend, batch_end, recipients, room_counters, rule_cache, DbConn, DbError};
 
 /// An event committed by the writer, with the users whose open window covered it.
 #[derive(Debug)]
@@ -662,9 +662,9 @@ fn commit_batch(
             after_others = matches!(began, Began::AfterOtherTurn(_));
             if let Began::AfterOtherTurn(now) = began {
                 // Another process wrote since this one's last turn: its sends moved the rooms'
-                // counters; unless the generation says nothing else changed, the rules and
-                // windows may have changed too.
-                room_counters::others_wrote();
+                // counters (taking the turn read them again, `room_counters::others_wrote`);
+                // unless the generation says nothing else changed, the rules and windows may
+                // have changed too.
                 if *generation != Some(now) {
                     recipients::forget();
                     rule_cache::forget();
@@ -688,9 +688,8 @@ fn commit_batch(
                 }
             }
             // The events kept for one insert, then the rooms' counters and rotation, once per
-            // room for the whole batch.
-            appends::insert_kept(c)?;
-            room_counters::flush(c)?;
+            // room for the whole batch (one round trip on Postgres).
+            batch_end::end_batch(c)?;
             if rule_cache::take_changed() {
                 if let DbConn::Postgres(pg) = c {
                     backend::next_generation(pg)?;

@@ -25,7 +25,7 @@ use federation_proto::time::parse_rfc3339_ms;
 use super::accounts::Session;
 use super::channels::local_actor;
 use super::events::{message_views, reactor_keys};
-use crate::db::search::{Position, SearchQuery, Term};
+use crate::db::search::{words, Position, SearchQuery, Term};
 use crate::db::{self, Conn};
 use crate::error::ApiError;
 use crate::state::AppState;
@@ -36,29 +36,6 @@ pub const QUERY_MAX_CHARS: usize = 500;
 pub const QUERY_MAX_TERMS: usize = 16;
 /// Neighbours on each side of a result.
 const CONTEXT: i64 = 2;
-
-/// The words of a text: maximal runs of alphanumeric characters, lower-cased, with their
-/// `[start, end)` in characters.
-fn words(text: &str) -> Vec<(String, usize, usize)> {
-    let mut out = Vec::new();
-    let mut current: Option<(String, usize)> = None;
-    let mut index = 0;
-    for ch in text.chars() {
-        if ch.is_alphanumeric() {
-            match &mut current {
-                Some((word, _)) => word.extend(ch.to_lowercase()),
-                None => current = Some((ch.to_lowercase().collect(), index)),
-            }
-        } else if let Some((word, start)) = current.take() {
-            out.push((word, start, index));
-        }
-        index += 1;
-    }
-    if let Some((word, start)) = current {
-        out.push((word, start, index));
-    }
-    out
-}
 
 /// Splits a query into terms: text in double quotes is a phrase (an unclosed quote runs to
 /// the end), other text splits at whitespace. Terms without a word are dropped.

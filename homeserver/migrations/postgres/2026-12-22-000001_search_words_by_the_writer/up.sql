@@ -1,0 +1,11 @@
+-- Postgres performance (issue 23): `events.search_words` stops being a generated column.
+--
+-- Computing it (`to_tsvector('simple', hearth_search_text(body))`: ICU case folding, a
+-- regular expression, the text search parser) was a third of the time of each insert into
+-- `events`, and the writers' inserts run while they hold the writers' turn, when no other
+-- process can write. The writer now computes the same words in Rust (`db::search::words`,
+-- the rule the highlights and SQLite's index already follow) before it inserts, and writes
+-- them with the row; edits and erasures write them too (`db::search::store_words_of`,
+-- `forget_words_of`). Only searched kinds (messages, actions, notices) get words; other
+-- events store NULL. The rows stored so far keep the words Postgres computed.
+ALTER TABLE events ALTER COLUMN search_words DROP EXPRESSION;

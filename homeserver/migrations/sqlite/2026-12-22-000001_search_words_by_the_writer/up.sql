@@ -1,0 +1,3 @@
+-- Postgres performance (issue 23): on Postgres the writer now computes the search words of
+-- each event itself (see the Postgres migration of the same name). SQLite's FTS5 triggers keep
+-- its index as before: nothing to change here.

@@ -1,0 +1,3 @@
+-- Postgres performance (issue 23): the Postgres side of this migration adds the functions its
+-- writers take the turn and end a batch with, one round trip each. A SQLite database has one
+-- writer, which calls SQLite in-process: nothing to change here.
