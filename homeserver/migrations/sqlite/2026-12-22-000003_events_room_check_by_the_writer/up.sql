@@ -1,0 +1,3 @@
+-- Postgres performance (issue 23): the Postgres side of this migration drops the foreign key
+-- of `events.room_id`. SQLite checks it with one lookup in the same library call, so it stays
+-- here: nothing to change.
