@@ -17,7 +17,9 @@
 CREATE FUNCTION hearth_take_turn(me bigint, block bigint, wanted bigint[],
     OUT previous bigint, OUT generation bigint, OUT reserved bigint,
     OUT room_ids bigint[], OUT event_counts bigint[], OUT last_room_seqs bigint[])
-LANGUAGE plpgsql VOLATILE AS $$
+-- Without it Postgres plans the counters' read again on every call (its plan for an array of
+-- known length looks cheaper than the generic one): 40 µs inside the turn each time.
+LANGUAGE plpgsql VOLATILE SET plan_cache_mode = force_generic_plan AS $$
 BEGIN
     UPDATE writer_turn AS t SET previous = t.instance, instance = me WHERE t.id = 1
         RETURNING t.previous, t.generation INTO previous, generation;
