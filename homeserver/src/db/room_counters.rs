@@ -11,8 +11,11 @@
 //! log back to where the failed write began ([`mark`], [`roll_back_to`]). A batch that fails
 //! to commit forgets everything ([`forget`]), and so does a batch on Postgres that begins after
 //! another process's turn ([`super::backend::Began`]): the counters may have moved under it
-//! ([`others_wrote`]; only the rotation's floors, see [`rotate`], hold). Off the writer thread
-//! nothing is kept and [`defer`] says so, and the caller writes at once.
+//! ([`others_wrote`]; only the rotation's floors, see [`rotate`], hold), and it starts from the
+//! counters of the [`recent`] rooms, which taking the turn read again. Off the writer thread
+//! nothing is kept and [`defer`] says so, and the caller writes at once. On Postgres the writer
+//! writes the counters with the batch's events in one call ([`super::batch_end`], with
+//! [`take_pending`] and [`written`]); [`flush`] is SQLite's way.
 
 use std::cell::RefCell;
 use std::collections::{BTreeMap, HashMap};

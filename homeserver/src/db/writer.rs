@@ -46,9 +46,11 @@
 //! undoes them. On SQLite this thread is the database's only writer. On Postgres, where other
 //! processes write too, each write transaction starts by taking the writers' turn
 //! ([`backend::take_turn`]), which says who wrote last: after this process's own turn the caches
-//! hold; after another process's, the room counters are dropped, and the rest too unless the turn's
-//! generation says that only sends and cursor moves happened since ([`Began::AfterOtherTurn`],
-//! [`rule_cache::take_changed`]).
+//! hold; after another process's, the room counters are replaced by the ones taking the turn read
+//! again (those of the rooms written lately; the others are read when needed), and the rest is
+//! dropped too unless the turn's generation says that only sends and cursor moves happened since
+//! ([`Began::AfterOtherTurn`], [`rule_cache::take_changed`]). On Postgres a batch ends with one
+//! round trip for its events, counters and rotation ([`super::batch_end`]).
 
 use std::cell::RefCell;
 use std::panic::{catch_unwind, AssertUnwindSafe};
