@@ -350,6 +350,45 @@ async fn nick_changes_and_profiles() {
     assert_eq!(server["user_count"], 2);
 }
 
+/// Sends that arrive together share a batch: the newest `MAX_HISTORY` stay, also when one batch
+/// holds more sends than the limit and its rotation drops some of its own events (on Postgres
+/// inside `hearth_end_batch`, after its insert).
+#[actix_web::test]
+async fn history_rotates_when_a_batch_outgrows_max_history() {
+    let hs = Homeserver::start_with("hs1.test", &[("MAX_HISTORY", "3")]);
+    let alice = User::register(&hs.url, "alice").await;
+    alice.join("#burst").await;
+    for round in 0..3 {
+        let bodies: Vec<String> = (0..12).map(|i| format!("r{round}m{i}")).collect();
+        let sends = bodies.iter().map(|body| alice.say("#burst", body));
+        let sent = futures_util::future::join_all(sends).await;
+        let mut newest: Vec<(i64, String)> = sent
+            .iter()
+            .zip(&bodies)
+            .map(|(e, body)| (e["seq"].as_i64().unwrap(), body.clone()))
+            .collect();
+        newest.sort();
+        let expected: Vec<String> = newest
+            .iter()
+            .rev()
+            .take(3)
+            .map(|(_, b)| b.clone())
+            .collect();
+        let history = alice
+            .api
+            .get("/api/v1/history?target=%23burst&limit=200")
+            .await
+            .expect(200);
+        let bodies: Vec<String> = history["events"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|e| e["body"].as_str().unwrap().to_string())
+            .collect();
+        assert_eq!(bodies, expected, "round {round}: {history}");
+    }
+}
+
 #[actix_web::test]
 async fn history_rotates_after_max_history() {
     let hs = Homeserver::start_with("hs1.test", &[("MAX_HISTORY", "5")]);
