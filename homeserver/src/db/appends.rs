@@ -34,7 +34,7 @@ use std::cell::{Cell, RefCell};
 
 use diesel::connection::SimpleConnection;
 use diesel::pg::PgConnection;
-use diesel::sql_types::{Array, BigInt, Nullable, Text};
+use diesel::sql_types::BigInt;
 use diesel::{QueryResult, RunQueryDsl};
 
 use super::models::EventRow;
@@ -207,36 +207,58 @@ fn reserve(conn: &mut PgConnection) -> QueryResult<(i64, i64)> {
     Ok((reserved.last - BLOCK + 1, reserved.last))
 }
 
+/// The statement `$statement` with the columns of `$rows` bound after its other parameters,
+/// one array per column in the order of the `events` columns a batch inserts: `seq, id,
+/// room_id, ts_ms, sender, sender_id, recipient, kind, body, meta, reply_to, target, room_seq,
+/// wire, attachments` and the search words as `tsvector` text (computed here,
+/// [`super::search::stored_words`]). For the `INSERT` below and `hearth_end_batch`
+/// ([`super::batch_end`]).
+macro_rules! bind_event_columns {
+    ($statement:expr, $rows:expr) => {{
+        use diesel::sql_types::{Array, BigInt, Nullable, Text};
+        let rows: &[$crate::db::models::EventRow] = $rows;
+        fn column<'a, T>(
+            rows: &'a [$crate::db::models::EventRow],
+            f: impl Fn(&'a $crate::db::models::EventRow) -> T,
+        ) -> Vec<T> {
+            rows.iter().map(f).collect()
+        }
+        $statement
+            .bind::<Array<BigInt>, _>(column(rows, |r| r.seq))
+            .bind::<Array<Text>, _>(column(rows, |r| r.id.as_str()))
+            .bind::<Array<BigInt>, _>(column(rows, |r| r.room_id))
+            .bind::<Array<BigInt>, _>(column(rows, |r| r.ts_ms))
+            .bind::<Array<Text>, _>(column(rows, |r| r.sender.as_str()))
+            .bind::<Array<Nullable<Text>>, _>(column(rows, |r| r.sender_id.as_deref()))
+            .bind::<Array<Text>, _>(column(rows, |r| r.recipient.as_str()))
+            .bind::<Array<Text>, _>(column(rows, |r| r.kind.as_str()))
+            .bind::<Array<Text>, _>(column(rows, |r| r.body.as_str()))
+            .bind::<Array<Text>, _>(column(rows, |r| r.meta.as_str()))
+            .bind::<Array<Nullable<Text>>, _>(column(rows, |r| r.reply_to.as_deref()))
+            .bind::<Array<Nullable<Text>>, _>(column(rows, |r| r.target.as_deref()))
+            .bind::<Array<Nullable<BigInt>>, _>(column(rows, |r| r.room_seq))
+            .bind::<Array<Nullable<Text>>, _>(column(rows, |r| r.wire.as_deref()))
+            .bind::<Array<Nullable<Text>>, _>(column(rows, |r| r.attachments.as_deref()))
+            .bind::<Array<Nullable<Text>>, _>(column(rows, |r| {
+                $crate::db::search::stored_words(&r.kind, &r.body)
+            }))
+    }};
+}
+pub(crate) use bind_event_columns;
+
 /// Inserts numbered rows in one statement.
 fn insert(conn: &mut PgConnection, rows: &[EventRow]) -> QueryResult<()> {
-    fn column<'a, T>(rows: &'a [EventRow], f: impl Fn(&'a EventRow) -> T) -> Vec<T> {
-        rows.iter().map(f).collect()
-    }
-    prepared(
-        "INSERT INTO events (seq, id, room_id, ts_ms, sender, sender_id, recipient, kind, body, \
-         meta, reply_to, target, room_seq, wire, attachments, search_words) \
-         SELECT * FROM unnest($1::bigint[], $2::text[], $3::bigint[], $4::bigint[], $5::text[], \
-         $6::text[], $7::text[], $8::text[], $9::text[], $10::text[], $11::text[], $12::text[], \
-         $13::bigint[], $14::text[], $15::text[], $16::text[]::tsvector[])",
+    bind_event_columns!(
+        prepared(
+            "INSERT INTO events (seq, id, room_id, ts_ms, sender, sender_id, recipient, kind, \
+             body, meta, reply_to, target, room_seq, wire, attachments, search_words) \
+             SELECT * FROM unnest($1::bigint[], $2::text[], $3::bigint[], $4::bigint[], \
+             $5::text[], $6::text[], $7::text[], $8::text[], $9::text[], $10::text[], \
+             $11::text[], $12::text[], $13::bigint[], $14::text[], $15::text[], \
+             $16::text[]::tsvector[])",
+        ),
+        rows
     )
-    .bind::<Array<BigInt>, _>(column(rows, |r| r.seq))
-    .bind::<Array<Text>, _>(column(rows, |r| r.id.as_str()))
-    .bind::<Array<BigInt>, _>(column(rows, |r| r.room_id))
-    .bind::<Array<BigInt>, _>(column(rows, |r| r.ts_ms))
-    .bind::<Array<Text>, _>(column(rows, |r| r.sender.as_str()))
-    .bind::<Array<Nullable<Text>>, _>(column(rows, |r| r.sender_id.as_deref()))
-    .bind::<Array<Text>, _>(column(rows, |r| r.recipient.as_str()))
-    .bind::<Array<Text>, _>(column(rows, |r| r.kind.as_str()))
-    .bind::<Array<Text>, _>(column(rows, |r| r.body.as_str()))
-    .bind::<Array<Text>, _>(column(rows, |r| r.meta.as_str()))
-    .bind::<Array<Nullable<Text>>, _>(column(rows, |r| r.reply_to.as_deref()))
-    .bind::<Array<Nullable<Text>>, _>(column(rows, |r| r.target.as_deref()))
-    .bind::<Array<Nullable<BigInt>>, _>(column(rows, |r| r.room_seq))
-    .bind::<Array<Nullable<Text>>, _>(column(rows, |r| r.wire.as_deref()))
-    .bind::<Array<Nullable<Text>>, _>(column(rows, |r| r.attachments.as_deref()))
-    .bind::<Array<Nullable<Text>>, _>(column(rows, |r| {
-        super::search::stored_words(&r.kind, &r.body)
-    }))
     .execute(conn)
     .map(drop)
 }

@@ -7,16 +7,17 @@
 //! events' `INSERT`, then per room the rotation's `DELETE` and the counters' `UPDATE`. There
 //! they are one call of the function `hearth_end_batch` (migration
 //! `2026-12-22-000002_batch_round_trips`), which runs the same statements in the same order.
-//! The events' search words are computed here, in Rust ([`search::stored_words`]).
+//! The events' columns (with their search words, computed in Rust) are bound as for the plain
+//! insert (`appends::bind_event_columns!`).
 
 use diesel::pg::PgConnection;
-use diesel::sql_types::{Array, BigInt, Nullable, Text};
+use diesel::sql_types::{Array, BigInt, Nullable};
 use diesel::{QueryResult, RunQueryDsl};
 
 use super::models::EventRow;
 use super::prepared::{prepared, Statement};
 use super::room_counters::{self, Counters, Ending};
-use super::{appends, search, DbConn};
+use super::{appends, DbConn};
 
 /// Inserts the batch's kept events and writes its rooms' counters, with their rotation.
 pub fn end_batch(conn: &mut DbConn) -> QueryResult<()> {
@@ -63,29 +64,16 @@ struct Ended {
 }
 
 fn call(conn: &mut PgConnection, rows: &[EventRow], rooms: &[Ending]) -> QueryResult<Ended> {
-    fn column<'a, S, T>(items: &'a [S], f: impl Fn(&'a S) -> T) -> Vec<T> {
-        items.iter().map(f).collect()
+    fn column<T>(rooms: &[Ending], f: impl Fn(&Ending) -> T) -> Vec<T> {
+        rooms.iter().map(f).collect()
     }
-    prepared(
-        "SELECT removed, cut FROM hearth_end_batch($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, \
-         $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21)",
+    appends::bind_event_columns!(
+        prepared(
+            "SELECT removed, cut FROM hearth_end_batch($1, $2, $3, $4, $5, $6, $7, $8, $9, \
+             $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21)",
+        ),
+        rows
     )
-    .bind::<Array<BigInt>, _>(column(rows, |r| r.seq))
-    .bind::<Array<Text>, _>(column(rows, |r| r.id.as_str()))
-    .bind::<Array<BigInt>, _>(column(rows, |r| r.room_id))
-    .bind::<Array<BigInt>, _>(column(rows, |r| r.ts_ms))
-    .bind::<Array<Text>, _>(column(rows, |r| r.sender.as_str()))
-    .bind::<Array<Nullable<Text>>, _>(column(rows, |r| r.sender_id.as_deref()))
-    .bind::<Array<Text>, _>(column(rows, |r| r.recipient.as_str()))
-    .bind::<Array<Text>, _>(column(rows, |r| r.kind.as_str()))
-    .bind::<Array<Text>, _>(column(rows, |r| r.body.as_str()))
-    .bind::<Array<Text>, _>(column(rows, |r| r.meta.as_str()))
-    .bind::<Array<Nullable<Text>>, _>(column(rows, |r| r.reply_to.as_deref()))
-    .bind::<Array<Nullable<Text>>, _>(column(rows, |r| r.target.as_deref()))
-    .bind::<Array<Nullable<BigInt>>, _>(column(rows, |r| r.room_seq))
-    .bind::<Array<Nullable<Text>>, _>(column(rows, |r| r.wire.as_deref()))
-    .bind::<Array<Nullable<Text>>, _>(column(rows, |r| r.attachments.as_deref()))
-    .bind::<Array<Nullable<Text>>, _>(column(rows, |r| search::stored_words(&r.kind, &r.body)))
     .bind::<Array<BigInt>, _>(column(rooms, |r| r.room_id))
     .bind::<Array<BigInt>, _>(column(rooms, |r| r.counters.count))
     .bind::<Array<BigInt>, _>(column(rooms, |r| r.counters.last_room_seq))
