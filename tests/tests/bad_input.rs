@@ -109,6 +109,13 @@ async fn bad_input_is_refused_and_changes_nothing() {
     api.post("/api/v1/messages", json!({"to": "#safe", "body": ""}))
         .await
         .expect_error(400, "empty_body");
+    // Postgres text cannot hold NUL: refused on both backends, before anything is stored.
+    api.post(
+        "/api/v1/messages",
+        json!({"to": "#safe", "body": "before\u{0}after"}),
+    )
+    .await
+    .expect_error(400, "invalid_body");
     api.post(
         "/api/v1/messages",
         json!({"to": "#safe", "body": "x".repeat(1001)}),

@@ -388,6 +388,48 @@ async fn history_rotates_when_a_batch_outgrows_max_history() {
     }
 }
 
+/// Sends arriving together share a batch, whose events Postgres gets as SQL constants: every
+/// character a body can hold comes back as it was sent, and the words are found.
+#[actix_web::test]
+async fn bodies_with_any_characters_come_back_whole() {
+    let hs = Homeserver::start("hs1.test");
+    let alice = User::register(&hs.url, "alice").await;
+    alice.join("#quoting").await;
+    let bodies = [
+        "it's \"quoted\" and back\\slashed \\\"",
+        "$h$ closes $h1$ nothing $h2$ $$ $",
+        "{braces,commas} NULL {\"NULL\"} ''",
+        "'); DROP TABLE events; -- zebrafish",
+        "line one\nline two\ttab \r end",
+        "émoji 🔥 中文 ends with a backslash \\",
+        " leading and trailing spaces ",
+        "NULL",
+    ];
+    let sends = bodies.iter().map(|body| alice.say("#quoting", body));
+    futures_util::future::join_all(sends).await;
+    let history = alice
+        .api
+        .get("/api/v1/history?target=%23quoting&limit=200")
+        .await
+        .expect(200);
+    let mut got = User::bodies(&history);
+    let mut sent: Vec<String> = bodies.iter().map(|b| b.to_string()).collect();
+    got.sort();
+    sent.sort();
+    assert_eq!(got, sent, "{history}");
+    let found = alice
+        .api
+        .get("/api/v1/search?q=zebrafish")
+        .await
+        .expect(200);
+    assert_eq!(
+        found["results"][0]["event"]["body"].as_str(),
+        Some(bodies[3]),
+        "{found}"
+    );
+    assert_eq!(found["results"].as_array().map(Vec::len), Some(1), "{found}");
+}
+
 #[actix_web::test]
 async fn history_rotates_after_max_history() {
     let hs = Homeserver::start_with("hs1.test", &[("MAX_HISTORY", "5")]);

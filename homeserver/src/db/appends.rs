@@ -38,6 +38,7 @@ use diesel::sql_types::BigInt;
 use diesel::{QueryResult, RunQueryDsl};
 
 use super::models::EventRow;
+use super::pg_literal::{self, NulInText};
 use super::prepared::{prepared, Statement};
 use super::DbConn;
 
@@ -207,58 +208,51 @@ fn reserve(conn: &mut PgConnection) -> QueryResult<(i64, i64)> {
     Ok((reserved.last - BLOCK + 1, reserved.last))
 }
 
-/// The statement `$statement` with the columns of `$rows` bound after its other parameters,
-/// one array per column in the order of the `events` columns a batch inserts: `seq, id,
-/// room_id, ts_ms, sender, sender_id, recipient, kind, body, meta, reply_to, target, room_seq,
-/// wire, attachments` and the search words as `tsvector` text (computed here,
-/// [`super::search::stored_words`]). For the `INSERT` below and `hearth_end_batch`
-/// ([`super::batch_end`]).
-macro_rules! bind_event_columns {
-    ($statement:expr, $rows:expr) => {{
-        use diesel::sql_types::{Array, BigInt, Nullable, Text};
-        let rows: &[$crate::db::models::EventRow] = $rows;
-        fn column<'a, T>(
-            rows: &'a [$crate::db::models::EventRow],
-            f: impl Fn(&'a $crate::db::models::EventRow) -> T,
-        ) -> Vec<T> {
-            rows.iter().map(f).collect()
-        }
-        $statement
-            .bind::<Array<BigInt>, _>(column(rows, |r| r.seq))
-            .bind::<Array<Text>, _>(column(rows, |r| r.id.as_str()))
-            .bind::<Array<BigInt>, _>(column(rows, |r| r.room_id))
-            .bind::<Array<BigInt>, _>(column(rows, |r| r.ts_ms))
-            .bind::<Array<Text>, _>(column(rows, |r| r.sender.as_str()))
-            .bind::<Array<Nullable<Text>>, _>(column(rows, |r| r.sender_id.as_deref()))
-            .bind::<Array<Text>, _>(column(rows, |r| r.recipient.as_str()))
-            .bind::<Array<Text>, _>(column(rows, |r| r.kind.as_str()))
-            .bind::<Array<Text>, _>(column(rows, |r| r.body.as_str()))
-            .bind::<Array<Text>, _>(column(rows, |r| r.meta.as_str()))
-            .bind::<Array<Nullable<Text>>, _>(column(rows, |r| r.reply_to.as_deref()))
-            .bind::<Array<Nullable<Text>>, _>(column(rows, |r| r.target.as_deref()))
-            .bind::<Array<Nullable<BigInt>>, _>(column(rows, |r| r.room_seq))
-            .bind::<Array<Nullable<Text>>, _>(column(rows, |r| r.wire.as_deref()))
-            .bind::<Array<Nullable<Text>>, _>(column(rows, |r| r.attachments.as_deref()))
-            .bind::<Array<Nullable<Text>>, _>(column(rows, |r| {
-                $crate::db::search::stored_words(&r.kind, &r.body)
-            }))
-    }};
+/// Appends the columns of `rows` to `sql` as constants, one array per column in the order of
+/// the `events` columns a batch inserts: `seq, id, room_id, ts_ms, sender, sender_id,
+/// recipient, kind, body, meta, reply_to, target, room_seq, wire, attachments` and the search
+/// words as `tsvector` text in a `text[]` (computed here, [`super::search::stored_words`]). For
+/// the `INSERT` below and the call of `hearth_end_batch` ([`super::batch_end`]).
+pub fn event_columns(sql: &mut String, rows: &[EventRow]) -> Result<(), NulInText> {
+    let ints = |sql: &mut String, f: fn(&EventRow) -> Option<i64>| {
+        pg_literal::bigints(sql, rows.iter().map(f));
+        sql.push_str(", ");
+    };
+    let texts = |sql: &mut String, f: fn(&EventRow) -> Option<&str>| {
+        pg_literal::texts(sql, rows.iter().map(f))?;
+        sql.push_str(", ");
+        Ok::<_, NulInText>(())
+    };
+    ints(sql, |r| Some(r.seq));
+    texts(sql, |r| Some(&r.id))?;
+    ints(sql, |r| Some(r.room_id));
+    ints(sql, |r| Some(r.ts_ms));
+    texts(sql, |r| Some(&r.sender))?;
+    texts(sql, |r| r.sender_id.as_deref())?;
+    texts(sql, |r| Some(&r.recipient))?;
+    texts(sql, |r| Some(&r.kind))?;
+    texts(sql, |r| Some(&r.body))?;
+    texts(sql, |r| Some(&r.meta))?;
+    texts(sql, |r| r.reply_to.as_deref())?;
+    texts(sql, |r| r.target.as_deref())?;
+    ints(sql, |r| r.room_seq);
+    texts(sql, |r| r.wire.as_deref())?;
+    texts(sql, |r| r.attachments.as_deref())?;
+    let words: Vec<Option<String>> = rows
+        .iter()
+        .map(|r| super::search::stored_words(&r.kind, &r.body))
+        .collect();
+    pg_literal::texts(sql, words.iter().map(Option::as_deref))
 }
-pub(crate) use bind_event_columns;
 
 /// Inserts numbered rows in one statement.
 fn insert(conn: &mut PgConnection, rows: &[EventRow]) -> QueryResult<()> {
-    bind_event_columns!(
-        prepared(
-            "INSERT INTO events (seq, id, room_id, ts_ms, sender, sender_id, recipient, kind, \
-             body, meta, reply_to, target, room_seq, wire, attachments, search_words) \
-             SELECT * FROM unnest($1::bigint[], $2::text[], $3::bigint[], $4::bigint[], \
-             $5::text[], $6::text[], $7::text[], $8::text[], $9::text[], $10::text[], \
-             $11::text[], $12::text[], $13::bigint[], $14::text[], $15::text[], \
-             $16::text[]::tsvector[])",
-        ),
-        rows
-    )
-    .execute(conn)
-    .map(drop)
+    let mut sql = String::from(
+        "INSERT INTO events (seq, id, room_id, ts_ms, sender, sender_id, recipient, kind, body, \
+         meta, reply_to, target, room_seq, wire, attachments, search_words) SELECT * FROM unnest(",
+    );
+    event_columns(&mut sql, rows)
+        .map_err(|e| diesel::result::Error::QueryBuilderError(Box::new(e)))?;
+    sql.push_str("::tsvector[])");
+    conn.batch_execute(&sql)
 }

@@ -224,6 +224,8 @@ struct TurnRow {
     event_counts: Option<Vec<i64>>,
     #[diesel(sql_type = diesel::sql_types::Nullable<diesel::sql_types::Array<diesel::sql_types::BigInt>>)]
     last_room_seqs: Option<Vec<i64>>,
+    #[diesel(sql_type = diesel::sql_types::Nullable<diesel::sql_types::Text>)]
+    ended: Option<String>,
 }
 
 /// What taking the turn says.
@@ -240,6 +242,8 @@ pub struct Turn {
     /// When another instance held it: the counters of the rooms asked for that exist, read
     /// after the turn was taken.
     pub counters: Vec<(i64, Counters)>,
+    /// The answer of this session's last batch end ([`super::batch_end::ended`]).
+    pub ended: Option<String>,
 }
 
 /// Takes the writers' turn on Postgres: updates the one row of `writer_turn` (migration
@@ -255,7 +259,7 @@ pub struct Turn {
 pub fn take_turn(conn: &mut PgConnection, instance: u64, rooms: &[i64]) -> QueryResult<Turn> {
     use diesel::sql_types::{Array, BigInt};
     let row: TurnRow = prepared(
-        "SELECT previous, generation, reserved, room_ids, event_counts, last_room_seqs \
+        "SELECT previous, generation, reserved, room_ids, event_counts, last_room_seqs, ended \
          FROM hearth_take_turn($1, $2, $3)",
     )
     .bind::<BigInt, _>(instance_key(instance))
@@ -284,6 +288,7 @@ pub fn take_turn(conn: &mut PgConnection, instance: u64, rooms: &[i64]) -> Query
         generation: row.generation,
         reserved: row.reserved,
         counters,
+        ended: row.ended,
     })
 }
 
@@ -381,6 +386,8 @@ where
             )?;
             match take_turn(c, instance, &super::room_counters::recent()) {
                 Ok(turn) => {
+                    // The previous batch's counters, then what another process moved.
+                    super::batch_end::ended(turn.ended.as_deref());
                     super::appends::batch_began(turn.reserved);
                     if turn.previous == instance {
                         Began::AfterOwnTurn
@@ -400,10 +407,17 @@ where
     };
     match f(conn, began) {
         Ok(value) => {
-            <DbConn as Connection>::TransactionManager::commit_transaction(conn)?;
+            match conn {
+                // With the batch's end, when it wrote one.
+                DbConn::Postgres(c) => super::batch_end::commit(c)?,
+                DbConn::Sqlite(_) => {
+                    <DbConn as Connection>::TransactionManager::commit_transaction(conn)?
+                }
+            }
             Ok(value)
         }
         Err(e) => {
+            super::batch_end::discard();
             <DbConn as Connection>::TransactionManager::rollback_transaction(conn)?;
             Err(e)
         }

@@ -3,48 +3,66 @@
 //!
 //! On SQLite these are calls into the library ([`super::appends`] keeps nothing there;
 //! [`room_counters::flush`] writes each room). On Postgres the batch holds the writers' turn
-//! until it commits, and each statement was a round trip no other process could write in: the
-//! events' `INSERT`, then per room the rotation's `DELETE` and the counters' `UPDATE`. There
-//! they are one call of the function `hearth_end_batch` (migration
-//! `2026-12-22-000002_batch_round_trips`), which runs the same statements in the same order.
-//! The events' columns (with their search words, computed in Rust) are bound as for the plain
-//! insert (`appends::bind_event_columns!`).
+//! until it commits, and every round trip in between is time no other process can write. The
+//! events' `INSERT`, then per room the rotation's `DELETE` and the counters' `UPDATE`, are one
+//! call of the function `hearth_end_batch` (migration `2026-12-22-000002_batch_round_trips`),
+//! and that call goes in one message with the transaction's `COMMIT` ([`commit`]): the turn
+//! passes on as soon as Postgres has run them, without a round trip to this process in between.
+//!
+//! A message that holds two statements uses the simple protocol, which has no bound
+//! parameters, so the call's arguments are written as constants ([`super::pg_literal`]). And the
+//! writer cannot read the call's answer before the `COMMIT` (how many events each room's
+//! rotation removed, and where it cut): the call keeps it in the session setting
+//! `hearth.ended`, tagged with the batch's number, and the next turn returns it ([`ended`]),
+//! before the next batch counts anything.
 
+use std::cell::RefCell;
+
+use diesel::connection::{AnsiTransactionManager, SimpleConnection, TransactionManager};
 use diesel::pg::PgConnection;
-use diesel::sql_types::{Array, BigInt, Nullable};
-use diesel::{QueryResult, RunQueryDsl};
+use diesel::QueryResult;
 
 use super::models::EventRow;
-use super::prepared::{prepared, Statement};
+use super::pg_literal::{self, NulInText};
 use super::room_counters::{self, Counters, Ending};
 use super::{appends, DbConn};
 
-/// Inserts the batch's kept events and writes its rooms' counters, with their rotation.
+/// The writer thread's batch end on Postgres, from [`end_batch`] to the next turn.
+#[derive(Default)]
+struct State {
+    /// The call of `hearth_end_batch` for the running batch, to be sent with its `COMMIT`.
+    call: Option<String>,
+    /// The number of the last batch whose call was made.
+    batch: u64,
+    /// The rooms of the last committed call, in the order given, awaiting its answer.
+    awaiting: Vec<Ending>,
+}
+
+thread_local! {
+    static STATE: RefCell<State> = RefCell::new(State::default());
+}
+
+/// Ends the batch: inserts its kept events and writes its rooms' counters, with their
+/// rotation. On Postgres the call is only written here, and [`commit`] sends it with the
+/// transaction's `COMMIT`; its answer comes with the next turn ([`ended`]).
 pub fn end_batch(conn: &mut DbConn) -> QueryResult<()> {
     match conn {
-        DbConn::Postgres(pg) => {
+        DbConn::Postgres(_) => {
             let rows = appends::take_kept();
             let rooms = room_counters::take_pending();
             if rows.is_empty() && rooms.is_empty() {
                 return Ok(());
             }
-            let ended = call(pg, &rows, &rooms)?;
-            let mut written = Vec::with_capacity(rooms.len());
-            for (i, room) in rooms.iter().enumerate() {
-                let removed = ended.removed.get(i).copied().unwrap_or(0);
-                if let Some(Some(last)) = ended.cut.get(i) {
-                    room_counters::cut(room.room_id, *last);
-                }
-                written.push((
-                    room.room_id,
-                    Counters {
-                        count: room.counters.count - removed,
-                        last_room_seq: room.counters.last_room_seq,
-                    },
-                ));
-            }
-            room_counters::written(&written);
-            Ok(())
+            STATE.with(|s| {
+                let mut state = s.borrow_mut();
+                let batch = state.batch + 1;
+                let call = call(batch, &rows, &rooms)
+                    .map_err(|e| diesel::result::Error::QueryBuilderError(Box::new(e)))?;
+                state.batch = batch;
+                state.call = Some(call);
+                state.awaiting = rooms;
+                Ok(())
+            })
         }
         DbConn::Sqlite(_) => {
             appends::insert_kept(conn)?;
@@ -53,31 +71,156 @@ pub fn end_batch(conn: &mut DbConn) -> QueryResult<()> {
     }
 }
 
-/// What `hearth_end_batch` returns: per room, in the order given, how many events the rotation
-/// removed and the highest `seq` it removed.
-#[derive(diesel::QueryableByName)]
-struct Ended {
-    #[diesel(sql_type = Array<BigInt>)]
-    removed: Vec<i64>,
-    #[diesel(sql_type = Array<Nullable<BigInt>>)]
-    cut: Vec<Option<i64>>,
+/// Commits the running write transaction on Postgres, in one message with the batch's end
+/// when [`end_batch`] wrote one: the turn passes on without a round trip to this process in
+/// between. A failure rolls the transaction back.
+pub fn commit(conn: &mut PgConnection) -> QueryResult<()> {
+    let Some(call) = STATE.with(|s| s.borrow_mut().call.take()) else {
+        return AnsiTransactionManager::commit_transaction(conn);
+    };
+    // diesel follows libpq's transaction status after each message: once the `COMMIT` has
+    // run, it knows that no transaction is open.
+    match conn.batch_execute(&format!("{call} COMMIT")) {
+        Ok(()) => Ok(()),
+        Err(e) => {
+            forget();
+            // Postgres rolled back what it ran and waits for the `ROLLBACK` (unless the
+            // `COMMIT` itself failed, which closed the transaction).
+            let open = AnsiTransactionManager::transaction_manager_status_mut(conn)
+                .transaction_depth()
+                .ok()
+                .flatten()
+                .is_some();
+            if open {
+                AnsiTransactionManager::rollback_transaction(conn)?;
+            }
+            Err(e)
+        }
+    }
 }
 
-fn call(conn: &mut PgConnection, rows: &[EventRow], rooms: &[Ending]) -> QueryResult<Ended> {
-    fn column<T>(rooms: &[Ending], f: impl Fn(&Ending) -> T) -> Vec<T> {
-        rooms.iter().map(f).collect()
+/// The running transaction rolls back: the batch's end it wrote is dropped.
+pub fn discard() {
+    STATE.with(|s| s.borrow_mut().call = None);
+}
+
+/// Forgets the call awaiting its answer (the writer drops what it cached).
+pub fn forget() {
+    STATE.with(|s| {
+        let mut state = s.borrow_mut();
+        state.call = None;
+        state.awaiting.clear();
+    });
+}
+
+/// Applies the answer of the last batch's end, as the turn returned it (`"<batch> <removed>
+/// <cut>"`, the session setting `hearth.ended`): per room, how many events its rotation removed
+/// and the highest `seq` it removed. An answer that is missing or not that batch's (the
+/// connection was replaced) makes the writer forget the rooms' counters instead, which are
+/// then read again.
+pub fn ended(answer: Option<&str>) {
+    let awaiting = STATE.with(|s| {
+        let mut state = s.borrow_mut();
+        let batch = state.batch;
+        (batch, std::mem::take(&mut state.awaiting))
+    });
+    let (batch, rooms) = awaiting;
+    if rooms.is_empty() {
+        return;
     }
-    appends::bind_event_columns!(
-        prepared(
-            "SELECT removed, cut FROM hearth_end_batch($1, $2, $3, $4, $5, $6, $7, $8, $9, \
-             $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21)",
-        ),
-        rows
-    )
-    .bind::<Array<BigInt>, _>(column(rooms, |r| r.room_id))
-    .bind::<Array<BigInt>, _>(column(rooms, |r| r.counters.count))
-    .bind::<Array<BigInt>, _>(column(rooms, |r| r.counters.last_room_seq))
-    .bind::<Array<BigInt>, _>(column(rooms, |r| r.max_history))
-    .bind::<Array<BigInt>, _>(column(rooms, |r| r.floor))
-    .get_result(conn)
+    let Some((removed, cut)) = answer.and_then(|a| parse_answer(a, batch, rooms.len())) else {
+        tracing::warn!(batch, "the answer of a batch's end was lost; room counters are read again");
+        room_counters::forget();
+        return;
+    };
+    let mut written = Vec::with_capacity(rooms.len());
+    for ((room, removed), cut) in rooms.iter().zip(removed).zip(cut) {
+        if let Some(last) = cut {
+            room_counters::cut(room.room_id, last);
+        }
+        written.push((
+            room.room_id,
+            Counters {
+                count: room.counters.count - removed,
+                last_room_seq: room.counters.last_room_seq,
+            },
+        ));
+    }
+    room_counters::written(&written);
+}
+
+/// Per room: events removed, highest `seq` removed.
+type Answer = (Vec<i64>, Vec<Option<i64>>);
+
+/// Parses `"<batch> {r1,r2} {c1,NULL}"` when it is `batch`'s answer for `rooms` rooms.
+fn parse_answer(answer: &str, batch: u64, rooms: usize) -> Option<Answer> {
+    let mut parts = answer.split(' ');
+    if parts.next()?.parse::<u64>().ok()? != batch {
+        return None;
+    }
+    let removed = array(parts.next()?)?
+        .into_iter()
+        .collect::<Option<Vec<i64>>>()?;
+    let cut = array(parts.next()?)?;
+    (removed.len() == rooms && cut.len() == rooms && parts.next().is_none())
+        .then_some((removed, cut))
+}
+
+/// A `bigint[]` in Postgres's output form (`{1,NULL}`).
+fn array(text: &str) -> Option<Vec<Option<i64>>> {
+    let inner = text.strip_prefix('{')?.strip_suffix('}')?;
+    if inner.is_empty() {
+        return Some(Vec::new());
+    }
+    inner
+        .split(',')
+        .map(|item| match item {
+            "NULL" => Some(None),
+            n => n.parse().ok().map(Some),
+        })
+        .collect()
+}
+
+/// The statement that ends batch number `batch`: `hearth_end_batch` (migration
+/// `2026-12-22-000002_batch_round_trips`) with the events' columns and the rooms' counters as
+/// constants, its answer kept in `hearth.ended` for the next turn (migration
+/// `2026-12-23-000001_batch_end_with_its_commit`).
+fn call(batch: u64, rows: &[EventRow], rooms: &[Ending]) -> Result<String, NulInText> {
+    let body_bytes: usize = rows.iter().map(|r| r.body.len() + r.meta.len()).sum();
+    let mut sql = String::with_capacity(1024 + 2 * body_bytes);
+    sql.push_str("SELECT set_config('hearth.ended', '");
+    sql.push_str(&batch.to_string());
+    sql.push_str(" ' || e.removed::text || ' ' || e.cut::text, false) FROM hearth_end_batch(");
+    appends::event_columns(&mut sql, rows)?;
+    for column in [
+        |r: &Ending| r.room_id,
+        |r: &Ending| r.counters.count,
+        |r: &Ending| r.counters.last_room_seq,
+        |r: &Ending| r.max_history,
+        |r: &Ending| r.floor,
+    ] {
+        sql.push_str(", ");
+        pg_literal::bigints(&mut sql, rooms.iter().map(|r| Some(column(r))));
+    }
+    sql.push_str(") AS e;");
+    Ok(sql)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn answers_parse_only_for_their_batch() {
+        assert_eq!(
+            parse_answer("7 {0,3} {NULL,41}", 7, 2),
+            Some((vec![0, 3], vec![None, Some(41)]))
+        );
+        assert_eq!(parse_answer("6 {0,3} {NULL,41}", 7, 2), None);
+        assert_eq!(parse_answer("7 {0} {NULL}", 7, 2), None);
+        assert_eq!(parse_answer("7 {} {}", 7, 0), Some((vec![], vec![])));
+        assert_eq!(parse_answer("", 7, 1), None);
+        assert_eq!(parse_answer("7 {NULL} {1}", 7, 1), None);
+        assert_eq!(parse_answer("7 {1} {1} x", 7, 1), None);
+    }
 }

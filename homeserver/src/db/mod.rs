@@ -33,6 +33,7 @@ pub mod ops;
 pub mod outbox;
 pub mod peers;
 pub mod pg_listen;
+pub mod pg_literal;
 pub mod pg_relay;
 pub(crate) mod prepared;
 pub mod read_state;

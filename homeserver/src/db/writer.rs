@@ -590,6 +590,7 @@ fn run(
 fn forget_caches(generation: &mut Option<i64>) {
     recipients::forget();
     room_counters::forget();
+    batch_end::forget();
     rule_cache::forget();
     appends::batch_ended(false);
     *generation = None;

@@ -35,12 +35,20 @@ pub fn dm_room_key_remote(local_user_id: &str, remote_handle: &str) -> String {
     format!("dm:{local_user_id}:{remote_handle}")
 }
 
-/// Checks a body against the size limits (`MAX_MESSAGE_SIZE` bytes, 10,000 characters).
+/// Checks a body: not empty, no NUL character, within the size limits (`MAX_MESSAGE_SIZE`
+/// bytes, 10,000 characters).
 pub fn check_body(state: &AppState, body: &str) -> Result<(), ApiError> {
     if body.is_empty() {
         return Err(ApiError::bad_request(
             "empty_body",
             "a message needs a body",
+        ));
+    }
+    // Postgres text cannot hold NUL; no chat client sends one.
+    if body.contains('\0') {
+        return Err(ApiError::bad_request(
+            "invalid_body",
+            "a body may not contain the NUL character",
         ));
     }
     let max_bytes = usize::try_from(state.config.max_message_size).unwrap_or(usize::MAX);

@@ -1,0 +1,2 @@
+-- Postgres performance (issue 23): the Postgres side of this migration lets a writer's batch
+-- end and commit in one message. SQLite has no round trips: nothing to change.
