@@ -427,7 +427,11 @@ async fn bodies_with_any_characters_come_back_whole() {
         Some(bodies[3]),
         "{found}"
     );
-    assert_eq!(found["results"].as_array().map(Vec::len), Some(1), "{found}");
+    assert_eq!(
+        found["results"].as_array().map(Vec::len),
+        Some(1),
+        "{found}"
+    );
 }
 
 #[actix_web::test]

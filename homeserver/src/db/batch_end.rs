@@ -129,7 +129,10 @@ pub fn ended(answer: Option<&str>) {
         return;
     }
     let Some((removed, cut)) = answer.and_then(|a| parse_answer(a, batch, rooms.len())) else {
-        tracing::warn!(batch, "the answer of a batch's end was lost; room counters are read again");
+        tracing::warn!(
+            batch,
+            "the answer of a batch's end was lost; room counters are read again"
+        );
         room_counters::forget();
         return;
     };

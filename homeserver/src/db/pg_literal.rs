@@ -110,7 +110,10 @@ mod tests {
     #[test]
     fn texts_are_quoted_and_escaped() {
         assert_eq!(text(&[Some("a"), None]), r#"$h${"a",NULL}$h$::text[]"#);
-        assert_eq!(text(&[Some(r#"say "hi" \o/"#)]), r#"$h${"say \"hi\" \\o/"}$h$::text[]"#);
+        assert_eq!(
+            text(&[Some(r#"say "hi" \o/"#)]),
+            r#"$h${"say \"hi\" \\o/"}$h$::text[]"#
+        );
         assert_eq!(text(&[Some("NULL")]), r#"$h${"NULL"}$h$::text[]"#);
         assert_eq!(text(&[]), "$h${}$h$::text[]");
     }
