@@ -992,3 +992,85 @@ async fn devices_polling_a_third_process_get_every_event_once_in_order() {
         2 * SENDERS_PER_PROCESS * EACH
     );
 }
+
+/// Postgres drops every connection of the homeserver (a database restart, a failover) while a
+/// full channel rotates: the sends that fail say so, the writer starts again on fresh
+/// connections, and the room's counters still match its events (a batch's end answers the
+/// writer only at its next turn, on the connection that is gone).
+#[actix_web::test]
+async fn the_writer_recovers_when_postgres_drops_its_connections() {
+    const MAX_HISTORY: usize = 5;
+    let Some(pg) = PgCluster::start_or_skip("the_writer_recovers_when_postgres_drops") else {
+        return;
+    };
+    let url = pg.database();
+    let hs = Homeserver::start_with(
+        "hs1.test",
+        &[
+            ("DBURL", url.as_str()),
+            ("RATE_LIMIT_SEND", "off"),
+            ("MAX_HISTORY", "5"),
+        ],
+    );
+    let alice = User::register(&hs.url, "alice").await;
+    alice.join("#rot").await;
+    // Sends until each is acknowledged: a send in a batch that lost its connection fails
+    // with a 5xx and changes nothing.
+    async fn send_all(user: &User, bodies: &[String]) -> Vec<(i64, String)> {
+        let sends = bodies.iter().map(|body| async move {
+            for _ in 0..50 {
+                let reply = user
+                    .api
+                    .post("/api/v1/messages", json!({"to": "#rot", "body": body}))
+                    .await;
+                match reply.status {
+                    201 => return (reply.body["seq"].as_i64().expect("seq"), body.clone()),
+                    500..=599 => actix_web::rt::time::sleep(Duration::from_millis(20)).await,
+                    other => panic!("send answered {other}: {:?}", reply.body),
+                }
+            }
+            panic!("a send never succeeded");
+        });
+        futures_util::future::join_all(sends).await
+    }
+    let counters_match = || {
+        let rows = pg.query(
+            &url,
+            "SELECT r.event_count = (SELECT count(*) FROM events AS e WHERE e.room_id = r.id) \
+             FROM rooms AS r WHERE r.kind = 'channel'",
+        );
+        assert_eq!(rows.trim(), "t", "rooms' counters against their events");
+    };
+    let mut sent = Vec::new();
+    for round in 0..3 {
+        let bodies: Vec<String> = (0..12).map(|i| format!("r{round}m{i}")).collect();
+        sent.extend(send_all(&alice, &bodies).await);
+        counters_match();
+        let dropped = pg.query(
+            &url,
+            "SELECT count(pg_terminate_backend(pid)) > 0 FROM pg_stat_activity \
+             WHERE datname = current_database() AND pid <> pg_backend_pid()",
+        );
+        assert_eq!(
+            dropped.trim(),
+            "t",
+            "the homeserver had connections to drop"
+        );
+    }
+    let bodies: Vec<String> = (0..12).map(|i| format!("after{i}")).collect();
+    sent.extend(send_all(&alice, &bodies).await);
+    counters_match();
+    sent.sort();
+    let newest: Vec<String> = sent
+        .iter()
+        .rev()
+        .take(MAX_HISTORY)
+        .map(|(_, b)| b.clone())
+        .collect();
+    let history = alice
+        .api
+        .get("/api/v1/history?target=%23rot&limit=200")
+        .await
+        .expect(200);
+    assert_eq!(User::bodies(&history), newest, "{history}");
+}

@@ -417,7 +417,7 @@ where
             Ok(value)
         }
         Err(e) => {
-            super::batch_end::discard();
+            super::batch_end::forget();
             <DbConn as Connection>::TransactionManager::rollback_transaction(conn)?;
             Err(e)
         }

@@ -99,12 +99,8 @@ pub fn commit(conn: &mut PgConnection) -> QueryResult<()> {
     }
 }
 
-/// The running transaction rolls back: the batch's end it wrote is dropped.
-pub fn discard() {
-    STATE.with(|s| s.borrow_mut().call = None);
-}
-
-/// Forgets the call awaiting its answer (the writer drops what it cached).
+/// Forgets the batch's end: the running transaction rolls back, or the writer drops what it
+/// cached. (The answer of the previous batch was applied when the transaction took the turn.)
 pub fn forget() {
     STATE.with(|s| {
         let mut state = s.borrow_mut();
