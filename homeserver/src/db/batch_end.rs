@@ -75,12 +75,13 @@ pub fn end_batch(conn: &mut DbConn) -> QueryResult<()> {
 /// when [`end_batch`] wrote one: the turn passes on without a round trip to this process in
 /// between. A failure rolls the transaction back.
 pub fn commit(conn: &mut PgConnection) -> QueryResult<()> {
-    let Some(call) = STATE.with(|s| s.borrow_mut().call.take()) else {
+    let Some(mut call) = STATE.with(|s| s.borrow_mut().call.take()) else {
         return AnsiTransactionManager::commit_transaction(conn);
     };
+    call.push_str(" COMMIT");
     // diesel follows libpq's transaction status after each message: once the `COMMIT` has
     // run, it knows that no transaction is open.
-    match conn.batch_execute(&format!("{call} COMMIT")) {
+    match conn.batch_execute(&call) {
         Ok(()) => Ok(()),
         Err(e) => {
             forget();
@@ -115,12 +116,10 @@ pub fn forget() {
 /// connection was replaced) makes the writer forget the rooms' counters instead, which are
 /// then read again.
 pub fn ended(answer: Option<&str>) {
-    let awaiting = STATE.with(|s| {
+    let (batch, rooms) = STATE.with(|s| {
         let mut state = s.borrow_mut();
-        let batch = state.batch;
-        (batch, std::mem::take(&mut state.awaiting))
+        (state.batch, std::mem::take(&mut state.awaiting))
     });
-    let (batch, rooms) = awaiting;
     if rooms.is_empty() {
         return;
     }
