@@ -1074,3 +1074,40 @@ async fn the_writer_recovers_when_postgres_drops_its_connections() {
         .expect(200);
     assert_eq!(User::bodies(&history), newest, "{history}");
 }
+
+/// A send is answered only once Postgres has flushed its commit: after each acknowledged send,
+/// the WAL is flushed past where it ended when the send was made. The cluster commits
+/// asynchronously by default (as the test cluster is set up), and its WAL writer is slowed to
+/// its longest delay, so only the homeserver's own confirmation can move the flush that far
+/// (a transaction that only takes an id, `txid_current()`, commits without flushing: this test
+/// caught that).
+#[actix_web::test]
+async fn an_acknowledged_send_is_flushed_before_its_answer() {
+    let Some(pg) = PgCluster::start_or_skip("an_acknowledged_send_is_flushed") else {
+        return;
+    };
+    let url = pg.database();
+    pg.query(&url, "ALTER SYSTEM SET wal_writer_delay = '10s'");
+    pg.query(&url, "SELECT pg_reload_conf()");
+    let hs = Homeserver::start_with(
+        "hs1.test",
+        &[("DBURL", url.as_str()), ("RATE_LIMIT_SEND", "off")],
+    );
+    let alice = User::register(&hs.url, "alice").await;
+    alice.join("#flush").await;
+    for i in 0..20 {
+        let before = pg.query(&url, "SELECT pg_current_wal_insert_lsn()");
+        alice.say("#flush", &format!("m{i}")).await;
+        let flushed = pg.query(
+            &url,
+            &format!(
+                "SELECT pg_current_wal_flush_lsn() > '{before}'::pg_lsn, \
+                 pg_current_wal_flush_lsn()"
+            ),
+        );
+        assert!(
+            flushed.starts_with("t|"),
+            "send {i}: the WAL was at {before} when it was made, flushed only to {flushed}"
+        );
+    }
+}

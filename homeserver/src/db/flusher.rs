@@ -10,9 +10,8 @@
 //! writer's transactions): the commit returns as soon as its record is in the WAL, and the turn
 //! passes on. Its writers are not answered yet: the batch goes to the flusher threads
 //! ([`FLUSHERS`], sharing one queue in commit order), one of which makes the commit durable
-//! with a transaction of its own that commits synchronously (`SELECT txid_current()`: its
-//! commit record comes after the batch's, and Postgres flushes the WAL up to it, so up to the
-//! batch's too). One such flush confirms every batch committed before it, from this process or
+//! with a transaction of its own that commits synchronously ([`CONFIRM`]: its commit record
+//! comes after the batch's, and Postgres flushes the WAL up to it, so up to the batch's too). One such flush confirms every batch committed before it, from this process or
 //! another: a batch that commits while one thread flushes is taken by the other at once, and
 //! Postgres lets overlapping flushes (of both threads, of several processes) share its writes.
 //!
@@ -236,7 +235,16 @@ fn merge<'a>(all: impl Iterator<Item = &'a Appended>) -> Option<Appended> {
 
 /// A transaction that commits synchronously whatever `postgresql.conf` says: the WAL is flushed
 /// through its commit record, so through every commit before it.
-const CONFIRM: &str = "BEGIN; SET LOCAL synchronous_commit = on; SELECT txid_current(); COMMIT;";
+///
+/// Postgres flushes at a commit only when the transaction has an id *and* wrote WAL
+/// (`RecordTransactionCommit`): a transaction that merely takes an id (`txid_current()`)
+/// commits without waiting, whatever `synchronous_commit` says. A transactional logical
+/// message takes an id and writes one small WAL record, with no table and no lock, so two
+/// flushes (of two threads, of two processes) never wait for each other, only share the
+/// disk's write. Any role may emit one; logical decoding sees it under the prefix
+/// `hearth.flush` and ignores it unless it asks for messages.
+pub const CONFIRM: &str = "BEGIN; SET LOCAL synchronous_commit = on; \
+                           SELECT pg_logical_emit_message(true, 'hearth.flush', ''); COMMIT;";
 
 /// One round trip: [`CONFIRM`], then the notification in a transaction that does not wait.
 fn flush(conn: &mut PgConnection, instance: u64, appended: Option<&Appended>) -> QueryResult<()> {
