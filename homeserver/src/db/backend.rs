@@ -194,13 +194,7 @@ impl KeptConnection {
 
     /// The kept connection, or a fresh one from the pool.
     pub fn get(&mut self) -> Result<&mut DbConn, r2d2::PoolError> {
-        // An open transaction makes diesel call a connection broken, except the writer's
-        // next transaction, begun with its last commit.
-        if self
-            .held
-            .as_mut()
-            .is_some_and(|c| c.is_broken() && !super::batch_end::begun_on(c))
-        {
+        if self.held.as_mut().is_some_and(|c| c.is_broken()) {
             self.held = None;
         }
         let held = match self.held.take() {
@@ -371,8 +365,7 @@ pub struct Notification {
 /// writer cached from earlier transactions still holds).
 ///
 /// - SQLite: `BEGIN IMMEDIATE`, so writers queue on SQLite's single write lock.
-/// - Postgres: `BEGIN` with `synchronous_commit = off` (unless the last commit already began
-///   the transaction, [`super::batch_end::take_begun`]), then [`take_turn`]. The commit returns
+/// - Postgres: `BEGIN` with `synchronous_commit = off`, then [`take_turn`]. The commit returns
 ///   before the WAL is flushed, so the turn passes on at once: the caller has the commit made
 ///   durable (and announced to the other processes) by the flusher before it answers anyone
 ///   ([`super::flusher`]).
@@ -387,9 +380,10 @@ where
             Began::Alone
         }
         DbConn::Postgres(c) => {
-            if !super::batch_end::take_begun(c) {
-                AnsiTransactionManager::begin_transaction_sql(c, super::batch_end::BEGIN)?;
-            }
+            AnsiTransactionManager::begin_transaction_sql(
+                c,
+                "BEGIN; SET LOCAL synchronous_commit = off",
+            )?;
             match take_turn(c, instance, &super::room_counters::recent()) {
                 Ok(turn) => {
                     // The previous batch's counters, then what another process moved.

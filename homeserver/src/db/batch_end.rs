@@ -15,14 +15,8 @@
 //! rotation removed, and where it cut): the call keeps it in the session setting
 //! `hearth.ended`, tagged with the batch's number, and the next turn returns it ([`ended`]),
 //! before the next batch counts anything.
-//!
-//! When writes are already queued for the next batch, the same message also begins the next
-//! batch's transaction ([`begin_next_with_commit`]): the writer then goes straight to the turn
-//! instead of spending a round trip on `BEGIN` ([`take_begun`]). Only then: a transaction
-//! begun with nothing to run would sit idle in the session (and an operator's
-//! `idle_in_transaction_session_timeout` would end the connection under it).
 
-use std::cell::{Cell, RefCell};
+use std::cell::RefCell;
 
 use diesel::connection::{AnsiTransactionManager, SimpleConnection, TransactionManager};
 use diesel::pg::PgConnection;
@@ -46,43 +40,6 @@ struct State {
 
 thread_local! {
     static STATE: RefCell<State> = RefCell::new(State::default());
-    /// The running batch's commit is to begin the next transaction ([`begin_next_with_commit`]).
-    static BEGIN_NEXT: Cell<bool> = const { Cell::new(false) };
-    /// The last commit began the next transaction, which is open on the connection.
-    static BEGUN: Cell<bool> = const { Cell::new(false) };
-}
-
-/// How the writer's transactions begin on Postgres: they commit without waiting for the disk
-/// (the flushers confirm them, [`super::flusher`]).
-pub const BEGIN: &str = "BEGIN; SET LOCAL synchronous_commit = off";
-
-/// Writes are queued for the next batch: the running batch's [`commit`] begins its transaction
-/// in the same message.
-pub fn begin_next_with_commit() {
-    BEGIN_NEXT.with(|b| b.set(true));
-}
-
-/// Whether the last commit on `conn` began the transaction that is now open there (then the
-/// caller must not begin another). Taken once: the transaction is the caller's from now on.
-pub fn take_begun(conn: &mut PgConnection) -> bool {
-    BEGUN.with(|b| b.replace(false)) && in_transaction(conn)
-}
-
-/// Whether a kept connection that diesel sees inside a transaction holds the one begun with
-/// the last commit (which is not a sign of a broken connection, [`super::backend::KeptConnection`]).
-pub fn begun_on(conn: &mut super::DbConn) -> bool {
-    match conn {
-        super::DbConn::Postgres(pg) => BEGUN.with(Cell::get) && in_transaction(pg),
-        super::DbConn::Sqlite(_) => false,
-    }
-}
-
-fn in_transaction(conn: &mut PgConnection) -> bool {
-    AnsiTransactionManager::transaction_manager_status_mut(conn)
-        .transaction_depth()
-        .ok()
-        .flatten()
-        .is_some()
 }
 
 /// Ends the batch: inserts its kept events and writes its rooms' counters, with their
@@ -116,29 +73,16 @@ pub fn end_batch(conn: &mut DbConn) -> QueryResult<()> {
 
 /// Commits the running write transaction on Postgres, in one message with the batch's end
 /// when [`end_batch`] wrote one: the turn passes on without a round trip to this process in
-/// between. With [`begin_next_with_commit`], the message then begins the next transaction.
-/// A failure rolls the transaction back.
+/// between. A failure rolls the transaction back.
 pub fn commit(conn: &mut PgConnection) -> QueryResult<()> {
-    let begin_next = BEGIN_NEXT.with(|b| b.replace(false));
-    let call = STATE.with(|s| s.borrow_mut().call.take());
-    let mut sql = match call {
-        Some(call) => call,
-        None if begin_next => String::new(),
-        None => return AnsiTransactionManager::commit_transaction(conn),
+    let Some(mut call) = STATE.with(|s| s.borrow_mut().call.take()) else {
+        return AnsiTransactionManager::commit_transaction(conn);
     };
-    sql.push_str(" COMMIT;");
-    if begin_next {
-        sql.push(' ');
-        sql.push_str(BEGIN);
-    }
+    call.push_str(" COMMIT");
     // diesel follows libpq's transaction status after each message: once the `COMMIT` has
-    // run, it knows that no transaction is open, or (with the next `BEGIN`) it keeps counting
-    // one open transaction, the next batch's.
-    match conn.batch_execute(&sql) {
-        Ok(()) => {
-            BEGUN.with(|b| b.set(begin_next));
-            Ok(())
-        }
+    // run, it knows that no transaction is open.
+    match conn.batch_execute(&call) {
+        Ok(()) => Ok(()),
         Err(e) => {
             forget();
             // Postgres rolled back what it ran and waits for the `ROLLBACK` (unless the
@@ -159,7 +103,6 @@ pub fn commit(conn: &mut PgConnection) -> QueryResult<()> {
 /// Forgets the batch's end: the running transaction rolls back, or the writer drops what it
 /// cached. (The answer of the previous batch was applied when the transaction took the turn.)
 pub fn forget() {
-    BEGIN_NEXT.with(|b| b.set(false));
     STATE.with(|s| {
         let mut state = s.borrow_mut();
         state.call = None;

@@ -547,18 +547,8 @@ fn run(
     // Postgres: whether another process held the turn since this one last published events
     // (at start, anything may have been appended that this process's notifier never saw).
     let mut others_since_published = flusher.is_some();
-    // Postgres: writes taken while the last batch committed (its commit began their
-    // transaction, `batch_end::begin_next_with_commit`).
-    let mut next: Vec<Job> = Vec::new();
-    loop {
-        let mut batch = if next.is_empty() {
-            match queue.blocking_recv() {
-                Some(first) => vec![first],
-                None => break,
-            }
-        } else {
-            std::mem::take(&mut next)
-        };
+    while let Some(first) = queue.blocking_recv() {
+        let mut batch = vec![first];
         take_queued(&mut batch, &mut queue);
         if flusher.as_ref().is_some_and(Flusher::take_failure) {
             forget_caches(&mut generation);
@@ -571,13 +561,7 @@ fn run(
                 continue;
             }
         };
-        let mut done = commit_batch(
-            conn,
-            instance,
-            batch,
-            (&mut queue, &mut next),
-            &mut generation,
-        );
+        let mut done = commit_batch(conn, instance, batch, &mut queue, &mut generation);
         // Others' events since this process last published: its next events do not follow.
         others_since_published |= done.after_others;
         if !done.events.is_empty() {
@@ -665,14 +649,11 @@ impl Done {
 /// transaction began too: on Postgres, beginning means waiting for the writers' turn while
 /// another process commits, and the writes that arrive meanwhile would otherwise wait for the
 /// next turn.
-///
-/// On Postgres, the writes queued by the time the batch commits are taken into `next`, and the
-/// commit begins their transaction in the same message (one round trip fewer per batch).
 fn commit_batch(
     conn: &mut DbConn,
     instance: u64,
     mut batch: Vec<Job>,
-    (queue, next): (&mut mpsc::Receiver<Job>, &mut Vec<Job>),
+    queue: &mut mpsc::Receiver<Job>,
     generation: &mut Option<i64>,
 ) -> Done {
     let mut completions: Vec<Completion> = Vec::with_capacity(MAX_BATCH);
@@ -716,12 +697,6 @@ fn commit_batch(
                 if let DbConn::Postgres(pg) = c {
                     backend::next_generation(pg)?;
                     *generation = generation.map(|g| g + 1);
-                }
-            }
-            if let DbConn::Postgres(_) = c {
-                take_queued(next, queue);
-                if !next.is_empty() {
-                    batch_end::begin_next_with_commit();
                 }
             }
             Ok(())
