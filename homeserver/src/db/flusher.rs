@@ -10,14 +10,13 @@
 //! writer's transactions): the commit returns as soon as its record is in the WAL, and the turn
 //! passes on. Its writers are not answered yet: the batch goes to the flusher threads
 //! ([`FLUSHERS`], sharing one queue in commit order), one of which makes the commit durable
-//! with a transaction of its own that commits synchronously ([`confirm`]: its commit record
+//! with a transaction of its own that commits synchronously ([`CONFIRM`]: its commit record
 //! comes after the batch's, and Postgres flushes the WAL up to it, so up to the batch's too). One such flush confirms every batch committed before it, from this process or
 //! another: a batch that commits while one thread flushes is taken by the other at once, and
 //! Postgres lets overlapping flushes (of both threads, of several processes) share its writes.
 //!
-//! Only then, in commit order: the other processes hear of the events (`NOTIFY`, sent by the
-//! flush's own transaction, which listeners see only once it has committed, after the flush:
-//! a listener never reads an event that could still be lost), this process's
+//! Only then, in commit order: the other processes hear of the events (`NOTIFY`, sent after
+//! the flush, so a listener never reads an event that could still be lost), this process's
 //! consumers get them, and the writers get their answers. An acknowledged write is as durable
 //! as with a synchronous commit.
 //!
@@ -235,8 +234,7 @@ fn merge<'a>(all: impl Iterator<Item = &'a Appended>) -> Option<Appended> {
 }
 
 /// A transaction that commits synchronously whatever `postgresql.conf` says: the WAL is flushed
-/// through its commit record, so through every commit before it. With `notify`, it also sends
-/// that notification of [`backend::EVENTS_CHANNEL`].
+/// through its commit record, so through every commit before it.
 ///
 /// Postgres flushes at a commit only when the transaction has an id *and* wrote WAL
 /// (`RecordTransactionCommit`): a transaction that merely takes an id (`txid_current()`)
@@ -245,60 +243,31 @@ fn merge<'a>(all: impl Iterator<Item = &'a Appended>) -> Option<Appended> {
 /// flushes (of two threads, of two processes) never wait for each other, only share the
 /// disk's write. Any role may emit one; logical decoding sees it under the prefix
 /// `hearth.flush` and ignores it unless it asks for messages.
-///
-/// The notification may ride in the same transaction: a listener takes a notification only
-/// once its transaction shows as committed, which for a synchronous commit is after the flush,
-/// so nobody hears of events that could still be lost.
-fn confirm(notify: Option<&str>) -> String {
-    let mut sql = String::from(
-        "BEGIN; SET LOCAL synchronous_commit = on; \
-         SELECT pg_logical_emit_message(true, 'hearth.flush', '');",
-    );
-    if let Some(payload) = notify {
+pub const CONFIRM: &str = "BEGIN; SET LOCAL synchronous_commit = on; \
+                           SELECT pg_logical_emit_message(true, 'hearth.flush', ''); COMMIT;";
+
+/// One round trip: [`CONFIRM`], then the notification in a transaction that does not wait.
+fn flush(conn: &mut PgConnection, instance: u64, appended: Option<&Appended>) -> QueryResult<()> {
+    let mut sql = String::from(CONFIRM);
+    if let Some(appended) = appended {
         sql.push_str(&format!(
-            " SELECT pg_notify('{}', '{}');",
+            " BEGIN; SET LOCAL synchronous_commit = off; SELECT pg_notify('{}', '{}'); COMMIT;",
             backend::EVENTS_CHANNEL,
-            payload.replace('\'', "''"),
+            appended.payload(instance).replace('\'', "''"),
         ));
     }
-    sql.push_str(" COMMIT;");
-    sql
+    conn.batch_execute(&sql)
 }
 
-/// One round trip: the flush ([`confirm`]), with the notification when the batches appended
-/// events.
-fn flush(conn: &mut PgConnection, instance: u64, appended: Option<&Appended>) -> QueryResult<()> {
-    let payload = appended.map(|a| a.payload(instance));
-    conn.batch_execute(&confirm(payload.as_deref()))
-}
-
-/// The durable horizon now: the highest `seq` stored, made durable by [`confirm`] after it was
+/// The durable horizon now: the highest `seq` stored, made durable by [`CONFIRM`] after it was
 /// read when it is past what `durable` says, which is raised to it (for a process starting, a
 /// listener that lost notifications, or a cursor another process handed out,
 /// [`super::Db::log_end`]).
 pub fn horizon(conn: &mut DbConn, durable: &Durable) -> QueryResult<i64> {
     let highest = super::events::max_seq(conn)?;
     if highest > durable.get() {
-        conn.batch_execute(&confirm(None))?;
+        conn.batch_execute(CONFIRM)?;
         durable.raise(highest);
     }
     Ok(highest)
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn a_flush_writes_wal_commits_synchronously_and_may_notify() {
-        let plain = confirm(None);
-        assert!(plain.starts_with("BEGIN; SET LOCAL synchronous_commit = on;"));
-        // Not `txid_current()`: a transaction that writes no WAL commits without a flush.
-        assert!(plain.contains("pg_logical_emit_message(true,"));
-        assert!(plain.ends_with(" COMMIT;"));
-        assert!(!plain.contains("pg_notify"));
-        let notifying = confirm(Some("12 7 it's"));
-        assert!(notifying.contains("SELECT pg_notify('hearth_events', '12 7 it''s'); COMMIT;"));
-        assert_eq!(notifying.matches("BEGIN").count(), 1);
-    }
 }
