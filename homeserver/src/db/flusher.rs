@@ -277,3 +277,17 @@ pub fn horizon(conn: &mut DbConn, durable: &Durable) -> QueryResult<i64> {
     }
     Ok(highest)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_confirmation_writes_wal_and_commits_synchronously() {
+        assert!(CONFIRM.starts_with("BEGIN; SET LOCAL synchronous_commit = on;"));
+        // Not `txid_current()`: a transaction that writes no WAL commits without a flush.
+        assert!(CONFIRM.contains("SELECT pg_logical_emit_message(true, "));
+        assert!(!CONFIRM.contains("txid_current"));
+        assert!(CONFIRM.ends_with(" COMMIT;"));
+    }
+}
