@@ -243,7 +243,7 @@ fn merge<'a>(all: impl Iterator<Item = &'a Appended>) -> Option<Appended> {
 /// flushes (of two threads, of two processes) never wait for each other, only share the
 /// disk's write. Any role may emit one; logical decoding sees it under the prefix
 /// `hearth.flush` and ignores it unless it asks for messages.
-pub const CONFIRM: &str = "BEGIN; SET LOCAL synchronous_commit = on; \
+const CONFIRM: &str = "BEGIN; SET LOCAL synchronous_commit = on; \
                            SELECT pg_logical_emit_message(true, 'hearth.flush', ''); COMMIT;";
 
 /// One round trip: [`CONFIRM`], then the notification in a transaction that does not wait.
