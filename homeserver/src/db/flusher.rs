@@ -11,8 +11,9 @@
 //! passes on. Its writers are not answered yet: the batch goes to the flusher threads
 //! ([`FLUSHERS`], sharing one queue in commit order), one of which makes the commit durable
 //! with a transaction of its own that commits synchronously ([`CONFIRM`]: its commit record
-//! comes after the batch's, and Postgres flushes the WAL up to it, so up to the batch's too). One such flush confirms every batch committed before it, from this process or
-//! another: a batch that commits while one thread flushes is taken by the other at once, and
+//! comes after the batch's, and Postgres flushes the WAL up to it, so up to the batch's too).
+//! One such flush confirms every batch committed before it, from this process or another: a
+//! batch that commits while one thread flushes is taken by the other at once, and
 //! Postgres lets overlapping flushes (of both threads, of several processes) share its writes.
 //!
 //! Only then, in commit order: the other processes hear of the events (`NOTIFY`, sent after
