@@ -207,19 +207,76 @@ impl PgCluster {
     /// Runs `sql` with `psql` in the database of `dburl` (made by [`PgCluster::database`]) and
     /// returns its output, unaligned and without headers.
     pub fn query(&self, dburl: &str, sql: &str) -> String {
+        self.try_query(dburl, sql).expect("psql")
+    }
+
+    /// [`PgCluster::query`], or what `psql` said when it failed (an error raised, no server).
+    pub fn try_query(&self, dburl: &str, sql: &str) -> Result<String, String> {
         let name = dburl.rsplit('/').next().expect("a database name");
         let port = self.port.to_string();
         let sock = self.dir.path().to_string_lossy().into_owned();
-        let out = self
-            .run(
-                "psql",
-                &[
-                    "-h", &sock, "-p", &port, "-U", "postgres", "-At", "-c", sql, name,
-                ],
-            )
-            .expect("psql");
-        check("psql", &out).expect("psql");
-        String::from_utf8_lossy(&out.stdout).trim().to_string()
+        let out = self.run(
+            "psql",
+            &[
+                "-h",
+                &sock,
+                "-p",
+                &port,
+                "-U",
+                "postgres",
+                "-At",
+                "-v",
+                "ON_ERROR_STOP=1",
+                "-c",
+                sql,
+                name,
+            ],
+        )?;
+        check("psql", &out)?;
+        Ok(String::from_utf8_lossy(&out.stdout).trim().to_string())
+    }
+
+    /// Crashes Postgres as a fault would: one of the database's client backends is killed with
+    /// SIGKILL, so the postmaster ends every other process, runs crash recovery and takes
+    /// connections again (this returns once it does). Every connection is gone, the commits
+    /// not yet flushed are lost, unlogged tables are emptied.
+    pub fn crash(&self, dburl: &str) {
+        let pid = self.query(
+            dburl,
+            "SELECT pid FROM pg_stat_activity WHERE backend_type = 'client backend' \
+             AND datname = current_database() AND pid <> pg_backend_pid() LIMIT 1",
+        );
+        assert!(!pid.is_empty(), "a connection to crash Postgres with");
+        const READY: &str = "database system is ready to accept connections";
+        let log = self.dir.path().join("server.log");
+        let readies = || {
+            std::fs::read_to_string(&log)
+                .unwrap_or_default()
+                .matches(READY)
+                .count()
+        };
+        let before = readies();
+        let killed = Command::new("kill")
+            .args(["-KILL", &pid])
+            .status()
+            .expect("kill");
+        assert!(killed.success(), "kill -KILL {pid}");
+        // Recovery takes well under a second here; the deadline only bounds the wait.
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+        loop {
+            std::thread::sleep(std::time::Duration::from_millis(100));
+            if readies() > before
+                && self
+                    .try_query(dburl, "SELECT 1")
+                    .is_ok_and(|one| one == "1")
+            {
+                return;
+            }
+            assert!(
+                std::time::Instant::now() < deadline,
+                "Postgres did not take connections again within 60 s of the crash"
+            );
+        }
     }
 
     /// Creates a fresh database and returns its `DBURL`.

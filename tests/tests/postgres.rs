@@ -1014,8 +1014,10 @@ async fn the_writer_recovers_when_postgres_drops_its_connections() {
     );
     let alice = User::register(&hs.url, "alice").await;
     alice.join("#rot").await;
-    // Sends until each is acknowledged: a send in a batch that lost its connection fails
-    // with a 5xx and changes nothing.
+    // Sends until each is acknowledged, with no `txn_id`: a send whose batch lost its
+    // connection fails with a 5xx and changes nothing, and a batch that committed is confirmed
+    // on disk even when the connection its confirmation was to use is gone (the flusher takes
+    // a fresh one), so no send is stored twice.
     async fn send_all(user: &User, bodies: &[String]) -> Vec<(i64, String)> {
         let sends = bodies.iter().map(|body| async move {
             for _ in 0..50 {
@@ -1041,10 +1043,21 @@ async fn the_writer_recovers_when_postgres_drops_its_connections() {
         );
         assert_eq!(rows.trim(), "t", "rooms' counters against their events");
     };
+    // How many events the channel ever had: each round's twelve sends append twelve, however
+    // many of them were retried (the history keeps only the newest five).
+    let appended = || -> i64 {
+        let rows = pg.query(
+            &url,
+            "SELECT last_room_seq FROM rooms WHERE kind = 'channel'",
+        );
+        rows.trim().parse().expect("the channel's last_room_seq")
+    };
     let mut sent = Vec::new();
     for round in 0..3 {
         let bodies: Vec<String> = (0..12).map(|i| format!("r{round}m{i}")).collect();
+        let before = appended();
         sent.extend(send_all(&alice, &bodies).await);
+        assert_eq!(appended() - before, 12, "each send appended once");
         counters_match();
         let dropped = pg.query(
             &url,
@@ -1058,7 +1071,9 @@ async fn the_writer_recovers_when_postgres_drops_its_connections() {
         );
     }
     let bodies: Vec<String> = (0..12).map(|i| format!("after{i}")).collect();
+    let before = appended();
     sent.extend(send_all(&alice, &bodies).await);
+    assert_eq!(appended() - before, 12, "each send appended once");
     counters_match();
     sent.sort();
     let newest: Vec<String> = sent
@@ -1110,4 +1125,75 @@ async fn an_acknowledged_send_is_flushed_before_its_answer() {
             "send {i}: the WAL was at {before} when it was made, flushed only to {flushed}"
         );
     }
+}
+
+/// Postgres crashes (a backend killed: crash recovery, every connection gone). A confirmation
+/// no longer vouches for commits of an era opened before the crash (recovery emptied the
+/// unlogged `writer_eras`, and `hearth_confirm` refuses the era), and the homeserver goes on in
+/// a new one: every acknowledged send is kept, and sends retried with their `txn_id` are each
+/// stored once.
+#[actix_web::test]
+async fn after_a_crash_of_postgres_old_eras_are_refused_and_sends_go_on() {
+    let Some(pg) = PgCluster::start_or_skip("after_a_crash_of_postgres") else {
+        return;
+    };
+    let url = pg.database();
+    let hs = Homeserver::start_with(
+        "hs1.test",
+        &[("DBURL", url.as_str()), ("RATE_LIMIT_SEND", "off")],
+    );
+    let alice = User::register(&hs.url, "alice").await;
+    alice.join("#crash").await;
+    alice.say("#crash", "before").await;
+    let newest = pg.query(
+        &url,
+        "SELECT instance || ' ' || era FROM writer_eras ORDER BY era DESC LIMIT 1",
+    );
+    let (instance, era) = newest.split_once(' ').expect("the writer's era");
+    let confirm = format!("SELECT hearth_confirm({instance}, '{{{era}}}'::bigint[])");
+    pg.try_query(&url, &confirm)
+        .expect("the era is confirmed before the crash");
+
+    pg.crash(&url);
+    let refused = pg
+        .try_query(&url, &confirm)
+        .expect_err("an era from before the crash is refused");
+    assert!(refused.contains("crashed or failed over"), "{refused}");
+
+    // The first sends may fail (the writer's connection is gone): each is retried with its
+    // `txn_id` until it is acknowledged.
+    for i in 0..5 {
+        let body = format!("after{i}");
+        let request = json!({"to": "#crash", "body": body, "txn_id": format!("t-{body}")});
+        let mut acknowledged = false;
+        for _ in 0..100 {
+            let reply = alice.api.post("/api/v1/messages", request.clone()).await;
+            match reply.status {
+                201 => {
+                    acknowledged = true;
+                    break;
+                }
+                500..=599 => actix_web::rt::time::sleep(Duration::from_millis(100)).await,
+                other => panic!("send answered {other}: {:?}", reply.body),
+            }
+        }
+        assert!(acknowledged, "{body} was never acknowledged");
+    }
+    let bodies: Vec<String> = channel_history(&alice, "#crash")
+        .await
+        .iter()
+        .filter(|e| e["type"] == "message")
+        .filter_map(|e| e["body"].as_str().map(str::to_string))
+        .collect();
+    assert_eq!(
+        bodies,
+        ["before", "after0", "after1", "after2", "after3", "after4"]
+    );
+    let eras = pg.query(
+        &url,
+        &format!(
+            "SELECT count(*) > 0 FROM writer_eras WHERE instance = {instance} AND era > {era}"
+        ),
+    );
+    assert_eq!(eras, "t", "the writer opened a new era after the crash");
 }

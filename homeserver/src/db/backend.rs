@@ -194,14 +194,19 @@ impl KeptConnection {
 
     /// The kept connection, or a fresh one from the pool.
     pub fn get(&mut self) -> Result<&mut DbConn, r2d2::PoolError> {
+        self.get_saying_if_new().map(|(conn, _)| conn)
+    }
+
+    /// [`KeptConnection::get`], and whether the connection was just taken from the pool.
+    pub fn get_saying_if_new(&mut self) -> Result<(&mut DbConn, bool), r2d2::PoolError> {
         if self.held.as_mut().is_some_and(|c| c.is_broken()) {
             self.held = None;
         }
-        let held = match self.held.take() {
-            Some(held) => held,
-            None => self.pool.get()?,
+        let (held, new) = match self.held.take() {
+            Some(held) => (held, false),
+            None => (self.pool.get()?, true),
         };
-        Ok(&mut **self.held.insert(held))
+        Ok((&mut **self.held.insert(held), new))
     }
 
     /// Drops the connection (after a failure): the next [`KeptConnection::get`] takes another.
@@ -314,7 +319,7 @@ pub fn changed_outside_writers(conn: &mut DbConn) -> QueryResult<()> {
 }
 
 /// A process's instance as stored in a `BIGINT` (the same 64 bits).
-fn instance_key(instance: u64) -> i64 {
+pub fn instance_key(instance: u64) -> i64 {
     instance as i64
 }
 

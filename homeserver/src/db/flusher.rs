@@ -29,10 +29,22 @@
 //! to crash before a flush, the events lost with the unflushed WAL were never handed to
 //! anyone, and no cursor points past a number that may be used again.
 //!
-//! If a flush fails (the connection or the server broke) nothing says whether those commits
-//! survived: their writers hear an error (a send retried with its `txn_id` is answered once),
-//! queued consumers read whatever is in the log ([`super::writer::Feed::Missed`]), and the
-//! horizon waits for the next flush that succeeds.
+//! **Eras: a confirmation proves nothing across a crash.** Postgres loses the asynchronous
+//! commits not yet flushed when it crashes (or fails over), and a confirmation on a connection
+//! opened after that would still succeed. So every batch belongs to an era of its writer
+//! ([`Eras`]): a row of the unlogged table `writer_eras`, committed before the era's first
+//! batch. Crash recovery empties an unlogged table (a promoted standby has it empty; a clean
+//! shutdown keeps it, and flushes every commit), and the confirmation checks in its own
+//! transaction that the eras of the batches it covers still have their rows
+//! (`hearth_confirm`, migration `2026-12-24-000001_writer_eras`): then no crash came between
+//! their commits and its own, whatever connection each was on. The writer opens a new era on
+//! each connection it takes and after a failed flush, when a crash may have taken the row.
+//!
+//! A flush whose connection broke is tried once more on a fresh one (Postgres dropped the
+//! connections, a pooler restarted: the commits are there, and the eras say so). If that fails
+//! too, nothing says whether those commits survived: their writers hear an error (a send
+//! retried with its `txn_id` is answered once), queued consumers read whatever is in the log
+//! ([`super::writer::Feed::Missed`]), and the horizon waits for the next flush that succeeds.
 
 use std::collections::VecDeque;
 use std::sync::atomic::{AtomicBool, AtomicI64, Ordering};
@@ -74,6 +86,8 @@ impl Durable {
 
 /// What the writer hands over after an asynchronous commit.
 pub struct Unconfirmed {
+    /// The writer's era the batch committed in ([`Eras`]).
+    pub era: i64,
     /// What the batch appended, for the other processes.
     pub appended: Option<Appended>,
     /// Answers the batch's writers and feeds the consumers: `Ok` once the commit is durable.
@@ -168,7 +182,7 @@ fn lock(state: &Mutex<Queue>) -> MutexGuard<'_, Queue> {
 fn run(pool: &Pool<Manager>, instance: u64, durable: &Durable, shared: &Shared) {
     let mut kept = KeptConnection::new(pool.clone());
     loop {
-        let (through, appended) = {
+        let (through, eras, appended) = {
             let mut queue = lock(&shared.state);
             while queue.covered >= queue.committed() && !queue.closed {
                 queue = shared
@@ -180,25 +194,32 @@ fn run(pool: &Pool<Manager>, instance: u64, durable: &Durable, shared: &Shared) 
                 return;
             }
             let from = usize::try_from(queue.covered.saturating_sub(queue.settled)).unwrap_or(0);
-            let appended = merge(
-                queue
-                    .waiting
-                    .iter()
-                    .skip(from)
-                    .filter_map(|b| b.appended.as_ref()),
-            );
+            let covering = || queue.waiting.iter().skip(from);
+            let appended = merge(covering().filter_map(|b| b.appended.as_ref()));
+            let mut eras: Vec<i64> = covering().map(|b| b.era).collect();
+            eras.dedup();
             queue.covered = queue.committed();
-            (queue.covered, appended)
+            (queue.covered, eras, appended)
         };
-        let flushed = match kept.get() {
-            Ok(DbConn::Postgres(pg)) => {
-                flush(pg, instance, appended.as_ref()).map_err(|e| e.to_string())
+        let mut flushed = Err(String::new());
+        // The kept connection, then (if that one broke) a fresh one.
+        for _attempt in 0..2 {
+            flushed = match kept.get() {
+                Ok(DbConn::Postgres(pg)) => {
+                    flush(pg, instance, &eras, appended.as_ref()).map_err(|e| e.to_string())
+                }
+                Ok(DbConn::Sqlite(_)) => Ok(()),
+                Err(e) => Err(e.to_string()),
+            };
+            match &flushed {
+                Ok(()) => break,
+                Err(e) => {
+                    tracing::warn!(error = %e, "a flush failed");
+                    kept.forget();
+                }
             }
-            Ok(DbConn::Sqlite(_)) => Ok(()),
-            Err(e) => Err(e.to_string()),
-        };
+        }
         if let Err(e) = &flushed {
-            kept.forget();
             shared.failed.store(true, Ordering::Release);
             tracing::error!(error = %e, "commits could not be confirmed on disk");
         }
@@ -247,15 +268,22 @@ fn merge<'a>(all: impl Iterator<Item = &'a Appended>) -> Option<Appended> {
 const CONFIRM: &str = "BEGIN; SET LOCAL synchronous_commit = on; \
                            SELECT pg_logical_emit_message(true, 'hearth.flush', ''); COMMIT;";
 
-/// One round trip: [`CONFIRM`], then the notification in a transaction that does not wait.
+/// One round trip: the confirming transaction (as [`CONFIRM`], with the check that no crash
+/// came since the commits of `eras`, [`Eras`]), then the notification in a transaction that
+/// does not wait.
 ///
-/// Not in the confirming transaction itself: a transaction that notifies holds Postgres's
+/// The notification is not in the confirming transaction itself: a transaction that notifies holds Postgres's
 /// notification-queue lock (one for the whole cluster) from before its commit until the commit
 /// is done, so a synchronous one would hold it through its flush, and the flushes of the other
 /// thread and of the other processes, which notify too, would wait for each other instead of
 /// sharing the disk's write. (Tried on 2026-12-02: no difference beyond the noise on two cores.)
-fn flush(conn: &mut PgConnection, instance: u64, appended: Option<&Appended>) -> QueryResult<()> {
-    let mut sql = String::from(CONFIRM);
+fn flush(
+    conn: &mut PgConnection,
+    instance: u64,
+    eras: &[i64],
+    appended: Option<&Appended>,
+) -> QueryResult<()> {
+    let mut sql = confirm_eras(instance, eras);
     if let Some(appended) = appended {
         sql.push_str(&format!(
             " BEGIN; SET LOCAL synchronous_commit = off; SELECT pg_notify('{}', '{}'); COMMIT;",
@@ -264,6 +292,56 @@ fn flush(conn: &mut PgConnection, instance: u64, appended: Option<&Appended>) ->
         ));
     }
     conn.batch_execute(&sql)
+}
+
+/// The confirming transaction of a flush: [`CONFIRM`]'s, and in it the check that the rows of
+/// `eras` are still there (`hearth_confirm` raises an error if not, and emits the message).
+fn confirm_eras(instance: u64, eras: &[i64]) -> String {
+    let eras: Vec<String> = eras.iter().map(i64::to_string).collect();
+    format!(
+        "BEGIN; SET LOCAL synchronous_commit = on; \
+         SELECT hearth_confirm({}, '{{{}}}'::bigint[]); COMMIT;",
+        backend::instance_key(instance),
+        eras.join(",")
+    )
+}
+
+/// The eras of a writer: which one its batches commit in, and when it must open another.
+///
+/// A batch commits in the era opened on its connection before it ([`Eras::open`]), and the
+/// flush that confirms it checks that the era's row survived. A new era is opened on every
+/// connection the writer takes (a crash may have come since the last) and after a failed flush
+/// (one may have come now); the two before it are kept, for batches still being confirmed.
+#[derive(Debug, Default)]
+pub struct Eras {
+    /// The open era, if any.
+    open: Option<i64>,
+    /// The last era opened.
+    last: i64,
+}
+
+impl Eras {
+    /// The era to open again before the next batch.
+    pub fn close(&mut self) {
+        self.open = None;
+    }
+
+    /// The open era, opening one on `conn` first if there is none: its row is committed (and
+    /// the rows of this writer's eras before the last are removed) before the call returns.
+    pub fn current(&mut self, conn: &mut PgConnection, instance: u64) -> QueryResult<i64> {
+        if let Some(era) = self.open {
+            return Ok(era);
+        }
+        let era = self.last + 1;
+        let me = backend::instance_key(instance);
+        conn.batch_execute(&format!(
+            "INSERT INTO writer_eras (instance, era) VALUES ({me}, {era}); \
+             DELETE FROM writer_eras WHERE instance = {me} AND era < {era} - 1;"
+        ))?;
+        self.last = era;
+        self.open = Some(era);
+        Ok(era)
+    }
 }
 
 /// The durable horizon now: the highest `seq` stored, made durable by [`CONFIRM`] after it was
@@ -290,5 +368,15 @@ mod tests {
         assert!(CONFIRM.contains("SELECT pg_logical_emit_message(true, "));
         assert!(!CONFIRM.contains("txid_current"));
         assert!(CONFIRM.ends_with(" COMMIT;"));
+    }
+
+    #[test]
+    fn a_flush_confirms_its_eras_in_a_synchronous_transaction() {
+        let sql = confirm_eras(u64::MAX, &[3, 4]);
+        assert_eq!(
+            sql,
+            "BEGIN; SET LOCAL synchronous_commit = on; \
+             SELECT hearth_confirm(-1, '{3,4}'::bigint[]); COMMIT;"
+        );
     }
 }

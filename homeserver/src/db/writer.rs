@@ -547,17 +547,36 @@ fn run(
     // Postgres: whether another process held the turn since this one last published events
     // (at start, anything may have been appended that this process's notifier never saw).
     let mut others_since_published = flusher.is_some();
+    // Postgres: the era the batches commit in, for the flusher's check that no crash lost them.
+    let mut eras = flusher::Eras::default();
     while let Some(first) = queue.blocking_recv() {
         let mut batch = vec![first];
         take_queued(&mut batch, &mut queue);
         if flusher.as_ref().is_some_and(Flusher::take_failure) {
             forget_caches(&mut generation);
+            eras.close();
         }
-        let conn = match kept.get() {
-            Ok(conn) => conn,
+        let (conn, new) = match kept.get_saying_if_new() {
+            Ok(got) => got,
             Err(e) => {
                 // The jobs are dropped unrun: their callers see the write as failed.
                 tracing::error!(error = %e, writes = batch.len(), "no database connection for a batch of writes");
+                continue;
+            }
+        };
+        if new {
+            eras.close();
+        }
+        let era = match conn {
+            DbConn::Postgres(pg) if flusher.is_some() => eras.current(pg, instance),
+            _ => Ok(0),
+        };
+        let era = match era {
+            Ok(era) => era,
+            Err(e) => {
+                // As above: the jobs are dropped unrun.
+                tracing::error!(error = %e, writes = batch.len(), "cannot open a writer's era for a batch of writes");
+                kept.forget();
                 continue;
             }
         };
@@ -576,6 +595,7 @@ fn run(
                 let appended = done.appended();
                 let consumers = Arc::clone(consumers);
                 flusher.push(flusher::Unconfirmed {
+                    era,
                     appended,
                     settle: Box::new(move |durable| done.settle(durable, &consumers)),
                 });

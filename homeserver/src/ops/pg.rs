@@ -80,6 +80,8 @@ fn run(mut cmd: Command, name: &str) -> anyhow::Result<()> {
 pub fn dump(dburl: &str, file: &Path) -> anyhow::Result<()> {
     let (mut cmd, url) = tool("pg_dump", dburl);
     cmd.arg("--format=custom")
+        // `writer_eras` only means something to the cluster that wrote it (`db::flusher`).
+        .arg("--no-unlogged-table-data")
         .arg("--no-owner")
         .arg("--no-privileges")
         .arg("--file")

@@ -1,0 +1,2 @@
+DROP FUNCTION hearth_confirm(bigint, bigint[]);
+DROP TABLE writer_eras;

@@ -1,0 +1,3 @@
+-- Postgres durability (issue 23): the Postgres side of this migration lets the flusher tell a
+-- commit it confirms from one a crash may have lost. SQLite commits durably before it answers:
+-- nothing to change.
