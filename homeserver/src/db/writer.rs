@@ -580,6 +580,7 @@ fn run(
                 continue;
             }
         };
+        let began = std::time::Instant::now();
         let mut done = commit_batch(conn, instance, batch, &mut queue, &mut generation);
         // Others' events since this process last published: its next events do not follow.
         others_since_published |= done.after_others;
@@ -596,6 +597,7 @@ fn run(
                 let consumers = Arc::clone(consumers);
                 flusher.push(flusher::Unconfirmed {
                     era,
+                    began,
                     appended,
                     settle: Box::new(move |durable| done.settle(durable, &consumers)),
                 });
