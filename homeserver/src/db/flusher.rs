@@ -289,11 +289,11 @@ const CONFIRM: &str = "BEGIN; SET LOCAL synchronous_commit = on; \
 /// crash came since the commits of those eras, [`Eras`]), then the notification in a
 /// transaction that does not wait.
 ///
-/// The notification is not in the confirming transaction itself: a transaction that notifies holds Postgres's
-/// notification-queue lock (one for the whole cluster) from before its commit until the commit
-/// is done, so a synchronous one would hold it through its flush, and the flushes of the other
-/// thread and of the other processes, which notify too, would wait for each other instead of
-/// sharing the disk's write. (Tried on 2026-12-02: no difference beyond the noise on two cores.)
+/// The notification is not in the confirming transaction itself: a transaction that notifies
+/// holds Postgres's notification-queue lock (one for the whole cluster) from before its commit
+/// until the commit is done, so a synchronous one would hold it through its flush, and the
+/// flushes of the other thread and of the other processes, which notify too, would wait for
+/// each other instead of sharing the disk's write. (Tried on 2026-12-02: no difference beyond the noise on two cores.)
 fn flush(
     conn: &mut PgConnection,
     instance: u64,
@@ -328,7 +328,7 @@ fn confirm_eras(instance: u64, eras: &[i64]) -> String {
 
 /// The eras of a writer: which one its batches commit in, and when it must open another.
 ///
-/// A batch commits in the era opened on its connection before it ([`Eras::open`]), and the
+/// A batch commits in the era opened on its connection before it ([`Eras::current`]), and the
 /// flush that confirms it checks that the era's row survived. A new era is opened on every
 /// connection the writer takes (a crash may have come since the last) and after a failed flush
 /// (one may have come now); the two before it are kept, for batches still being confirmed.
