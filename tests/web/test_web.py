@@ -259,6 +259,32 @@ def main():
         assert alice.locator("li.msg a[href^=javascript]").count() == 0, "only http(s) and mailto links"
         step("messages arrive live; markdown renders, markup stays text, links open safely")
 
+        # A send whose answer is lost: the server stores it, the browser hears a 503. The
+        # client sends it again with the same txn_id, and it is stored once.
+        sent = []
+
+        def lose_first_answer(route):
+            sent.append(json.loads(route.request.post_data or "{}").get("txn_id"))
+            if len(sent) == 1:
+                stored = route.fetch()
+                assert stored.status == 201, f"the first send reached the server: {stored.status}"
+                route.fulfill(status=503, content_type="application/json",
+                              body=json.dumps({"error": {"code": "unavailable", "message": "answer lost"}}))
+            else:
+                route.continue_()
+
+        watch.paused = True  # the 503 is this step's own
+        alice.route("**/api/v1/messages", lose_first_answer)
+        say(alice, "sent once though its answer was lost")
+        expect(alice.locator("#compose-main")).to_have_value("")
+        alice.unroute("**/api/v1/messages", lose_first_answer)
+        watch.paused = False
+        assert len(sent) == 2 and sent[0] and sent[0] == sent[1], f"retried with the same txn_id: {sent}"
+        expect(message(bob, "sent once though its answer was lost")).to_be_visible()
+        for page in (alice, bob):
+            expect(page.locator("li.msg .body", has_text="sent once though its answer was lost")).to_have_count(1)
+        step("a send whose answer was lost is sent again with its txn_id and stored once")
+
         # Typing indicator.
         bob.locator("#compose-main").type("typing away")
         expect(alice.locator(".typing")).to_contain_text("is typing", timeout=TIMEOUT_MS)

@@ -262,11 +262,26 @@ async function jumpTo(ev) {
   }, 60);
 }
 
+// A send whose answer was lost (no connection, or a 5xx: the server may have stored it all the
+// same) is sent again with the same txn_id, which the server answers once; a few times, waiting
+// longer each time, before the error is shown (the text then stays in the box).
+const SEND_RETRIES = [250, 1000, 3000];
+
 async function send(target, body, { replyTo, files } = {}) {
   const attachments = (files || []).map((f) => f.id);
   const req = { to: target, body, txn_id: uid(), attachments };
   if (replyTo) req.reply_to = replyTo;
-  const ev = await post('/api/v1/messages', req);
+  let ev;
+  for (let attempt = 0; ; attempt++) {
+    try {
+      ev = await post('/api/v1/messages', req);
+      break;
+    } catch (err) {
+      const lost = err instanceof ApiError && (err.status === 0 || err.status >= 500);
+      if (!lost || attempt >= SEND_RETRIES.length) throw err;
+      await new Promise((resolve) => setTimeout(resolve, SEND_RETRIES[attempt]));
+    }
+  }
   askNotifyOnce();
   live && live.typing(target, false);
   return ev;
