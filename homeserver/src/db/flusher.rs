@@ -293,7 +293,8 @@ const CONFIRM: &str = "BEGIN; SET LOCAL synchronous_commit = on; \
 /// holds Postgres's notification-queue lock (one for the whole cluster) from before its commit
 /// until the commit is done, so a synchronous one would hold it through its flush, and the
 /// flushes of the other thread and of the other processes, which notify too, would wait for
-/// each other instead of sharing the disk's write. (Tried on 2026-12-02: no difference beyond the noise on two cores.)
+/// each other instead of sharing the disk's write. (Tried on 2026-12-02: no difference beyond
+/// the noise on two cores.)
 fn flush(
     conn: &mut PgConnection,
     instance: u64,
