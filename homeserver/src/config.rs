@@ -98,6 +98,10 @@ pub struct Config {
     /// Address to bind.
     #[arg(long, env = "BIND", default_value = "0.0.0.0")]
     pub bind: String,
+    /// Threads serving HTTP requests; default: one per core. When several homeserver processes
+    /// share one machine (Postgres), give each its share of the cores.
+    #[arg(long, env = "HTTP_WORKERS", value_parser = clap::value_parser!(u16).range(1..=1024))]
+    pub http_workers: Option<u16>,
     /// Database URL; empty means a SQLite file `hearth.db` in the data directory.
     #[arg(long, env = "DBURL", default_value = "")]
     pub dburl: String,
@@ -216,6 +220,7 @@ impl fmt::Debug for Config {
         f.debug_struct("Config")
             .field("port", &self.port)
             .field("bind", &self.bind)
+            .field("http_workers", &self.http_workers)
             .field(
                 "dburl",
                 &if self.dburl.contains('@') {
@@ -547,6 +552,16 @@ mod tests {
         assert!(cli.config.rate_limit_send_overrides.0.is_empty());
         assert!(cli.config.cors_origins.0.is_empty());
         assert!(cli.config.metrics_token.is_none());
+    }
+
+    #[test]
+    fn http_workers_default_to_one_per_core_and_refuse_zero() {
+        let parse = |args: &[&str]| Cli::try_parse_from([&["homeserver"], args].concat());
+        assert_eq!(parse(&[]).expect("parses").config.http_workers, None);
+        let one = parse(&["--http-workers", "1"]).expect("parses");
+        assert_eq!(one.config.http_workers, Some(1));
+        assert!(parse(&["--http-workers", "0"]).is_err());
+        assert!(parse(&["--http-workers", "many"]).is_err());
     }
 
     #[test]

@@ -298,6 +298,10 @@ pub async fn run_shared(state: Arc<AppState>, listener: TcpListener) -> anyhow::
     .tcp_nodelay(true)
     // A waiting long-poll peeks at its socket to notice a client that hung up.
     .on_connect(routes::hangup::remember_socket);
+    let server = match state.config.http_workers {
+        Some(workers) => server.workers(usize::from(workers)),
+        None => server,
+    };
     let server = match &state.tls.server {
         Some(tls) => server.listen_rustls_0_23(listener, rustls::ServerConfig::clone(tls))?,
         None => server.listen(listener)?,

@@ -106,6 +106,11 @@ impl ServerProcess {
         self.spawn();
     }
 
+    /// The operating system's id of the running process.
+    pub fn pid(&self) -> Option<u32> {
+        self.child.as_ref().map(Child::id)
+    }
+
     /// The value of a setting this process runs with (`DBURL` under
     /// `HEARTH_TEST_BACKEND=postgres`), if the test or the harness set it.
     pub fn setting(&self, key: &str) -> Option<&str> {

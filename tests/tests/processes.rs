@@ -1,9 +1,14 @@
 //! Several homeserver processes on one Postgres database (issue 23): what one process changes,
 //! the others act on at once, and what is never stored (typing) reaches devices polling any of
-//! them. (`postgres.rs` covers delivery and order across processes.)
+//! them; processes sharing one machine serve with the HTTP workers they are given
+//! (`HTTP_WORKERS`). (`postgres.rs` covers delivery and order across processes.)
+
+use std::time::Duration;
 
 use hearth_tests::api::{polls_waiting, User};
+use hearth_tests::eventually;
 use hearth_tests::postgres::{two_processes, PgCluster};
+use hearth_tests::process::ServerProcess;
 use serde_json::json;
 
 async fn send(user: &User, to: &str, body: &str) -> hearth_tests::api::Reply {
@@ -116,4 +121,69 @@ async fn typing_reaches_a_device_polling_another_process() {
     send(&ann, "#den", "hello from a").await.expect(201);
     let got = poll.await.expect("poll");
     assert_eq!(User::bodies(&got), ["hello from a"]);
+}
+
+/// The threads of process `pid` named like actix's HTTP workers (`actix-rt|system:0|arbiter:N`,
+/// cut by Linux to 15 bytes).
+fn http_worker_threads(pid: u32) -> usize {
+    let tasks = std::fs::read_dir(format!("/proc/{pid}/task")).expect("the process's threads");
+    tasks
+        .filter_map(Result::ok)
+        .filter_map(|task| std::fs::read_to_string(task.path().join("comm")).ok())
+        .filter(|name| name.trim_end() == "actix-rt|system")
+        .count()
+}
+
+/// Waits until process `pid` has `want` HTTP workers (a thread takes its name once it runs,
+/// just after the process says it listens); fails if it keeps another number.
+async fn expect_http_workers(pid: u32, want: usize) {
+    eventually(Duration::from_secs(10), "the HTTP workers", || async move {
+        (http_worker_threads(pid) == want).then_some(())
+    })
+    .await;
+}
+
+#[actix_web::test]
+async fn processes_sharing_a_machine_serve_with_the_workers_they_are_given() {
+    let Some(pg) = PgCluster::start_or_skip(
+        "processes_sharing_a_machine_serve_with_the_workers_they_are_given",
+    ) else {
+        return;
+    };
+    let (a, b) = two_processes(&pg.database(), &[("HTTP_WORKERS", "1")]);
+
+    // One worker each still serves many clients at once: sends through both processes, from
+    // requests in flight together, all stored once.
+    let ann = User::register(&a.url, "ann").await;
+    let bob = User::register(&b.url, "bob").await;
+    ann.join("#hall").await;
+    bob.join("#hall").await;
+    let name = |i: usize| format!("{} {i}", if i % 2 == 0 { "ann" } else { "bob" });
+    let sends = (0..8).map(|i| {
+        let user = if i % 2 == 0 { &ann } else { &bob };
+        let body = name(i);
+        async move { send(user, "#hall", &body).await }
+    });
+    for reply in futures_util::future::join_all(sends).await {
+        reply.expect(201);
+    }
+    let history = ann
+        .api
+        .get("/api/v1/history?target=%23hall&limit=50")
+        .await
+        .expect(200);
+    let mut bodies = User::bodies(&history);
+    bodies.sort();
+    let mut sent: Vec<String> = (0..8).map(name).collect();
+    sent.sort();
+    assert_eq!(bodies, sent, "each send stored once");
+    expect_http_workers(a.pid().expect("A runs"), 1).await;
+    expect_http_workers(b.pid().expect("B runs"), 1).await;
+
+    // Without the setting a process has one worker per core, actix's default.
+    drop(b);
+    let c = ServerProcess::start_with("hs1.test", &[("DBURL", pg.database().as_str())]);
+    User::register(&c.url, "cid").await;
+    let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+    expect_http_workers(c.pid().expect("C runs"), cores).await;
 }

@@ -28,8 +28,17 @@ pub struct Group {
 }
 
 impl Group {
-    /// Starts `--processes` homeservers named `name` with `env` (or addresses `--url`).
+    /// Starts `--processes` homeservers named `name` with `env` (or addresses `--url`). Several
+    /// processes share this machine's cores: each gets `HTTP_WORKERS` = its share
+    /// ([`http_workers_each`]), as an operator would set it; `--server-env` still wins.
     pub fn homeservers(common: &Common, name: &str, env: &[(&str, &str)]) -> Result<Group> {
+        let share = http_workers_each(common.processes, available_cores());
+        let share = share.map(|n| n.to_string());
+        let mut env = env.to_vec();
+        if let Some(share) = &share {
+            env.push(("HTTP_WORKERS", share.as_str()));
+        }
+        let env = env.as_slice();
         let first = Target::homeserver(common, name, env)?;
         let mut targets = Vec::with_capacity(common.processes.max(1));
         let (key_dir, database) = match &first.process {
@@ -170,6 +179,31 @@ impl Group {
     }
 }
 
+/// The cores this machine offers.
+fn available_cores() -> usize {
+    std::thread::available_parallelism().map_or(1, |n| n.get())
+}
+
+/// The HTTP workers of each of `processes` homeservers sharing `cores`: its share, at least
+/// one; `None` for one process, which keeps the server's default (one per core).
+pub fn http_workers_each(processes: usize, cores: usize) -> Option<usize> {
+    (processes > 1).then(|| (cores / processes).max(1))
+}
+
 fn round2(x: f64) -> f64 {
     (x * 100.0).round() / 100.0
+}
+
+#[cfg(test)]
+mod tests {
+    use super::http_workers_each;
+
+    #[test]
+    fn processes_share_the_cores_and_each_keeps_one_worker() {
+        assert_eq!(http_workers_each(1, 8), None);
+        assert_eq!(http_workers_each(2, 2), Some(1));
+        assert_eq!(http_workers_each(2, 8), Some(4));
+        assert_eq!(http_workers_each(3, 8), Some(2));
+        assert_eq!(http_workers_each(4, 2), Some(1));
+    }
 }

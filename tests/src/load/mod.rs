@@ -81,7 +81,9 @@ pub struct Common {
     /// Homeservers on one database for `sends`, `latency` and `fanout` (needs `--dburl`): the
     /// same server name and signing key, clients spread over them (`sends`: senders
     /// round-robin; `latency`: the sender on the first, receivers on the others; `fanout`:
-    /// members round-robin). CPU and peak RSS are summed over the processes.
+    /// members round-robin). CPU and peak RSS are summed over the processes. Several
+    /// processes share the machine's cores: each gets `HTTP_WORKERS` = cores / N (at least 1)
+    /// unless `--server-env HTTP_WORKERS=…` says otherwise.
     #[arg(long, global = true, default_value_t = 1)]
     pub processes: usize,
 }
