@@ -158,9 +158,9 @@ async fn processes_sharing_a_machine_serve_with_the_workers_they_are_given() {
     let bob = User::register(&b.url, "bob").await;
     ann.join("#hall").await;
     bob.join("#hall").await;
-    let name = |i: usize| format!("{} {i}", if i % 2 == 0 { "ann" } else { "bob" });
-    let sends = (0..8).map(|i| {
-        let user = if i % 2 == 0 { &ann } else { &bob };
+    let name = |i: usize| format!("{} {i}", if i.is_multiple_of(2) { "ann" } else { "bob" });
+    let sends = (0..8).map(|i: usize| {
+        let user = if i.is_multiple_of(2) { &ann } else { &bob };
         let body = name(i);
         async move { send(user, "#hall", &body).await }
     });
