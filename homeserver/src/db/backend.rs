@@ -261,11 +261,17 @@ pub struct Turn {
 /// of the rooms in `rooms` (the ones this process appended to lately), which that process may
 /// have moved: the function `hearth_take_turn` (migration `2026-12-22-000002_batch_round_trips`)
 /// reads them in a statement of its own, after the turn is taken, so they include its commit.
+/// The function is called in a select list (`OFFSET 0` keeps it to one call): in `FROM` its
+/// row would be copied into a tuplestore (migration
+/// `2026-12-25-000001_batch_end_without_tuplestores`).
 pub fn take_turn(conn: &mut PgConnection, instance: u64, rooms: &[i64]) -> QueryResult<Turn> {
     use diesel::sql_types::{Array, BigInt};
     let row: TurnRow = prepared(
-        "SELECT previous, generation, reserved, room_ids, event_counts, last_room_seqs, ended \
-         FROM hearth_take_turn($1, $2, $3)",
+        "SELECT (s.t).previous AS previous, (s.t).generation AS generation, \
+         (s.t).reserved AS reserved, (s.t).room_ids AS room_ids, \
+         (s.t).event_counts AS event_counts, (s.t).last_room_seqs AS last_room_seqs, \
+         (s.t).ended AS ended \
+         FROM (SELECT hearth_take_turn($1, $2, $3) AS t OFFSET 0) AS s",
     )
     .bind::<BigInt, _>(instance_key(instance))
     .bind::<BigInt, _>(super::appends::BLOCK)

@@ -182,13 +182,16 @@ fn array(text: &str) -> Option<Vec<Option<i64>>> {
 /// The statement that ends batch number `batch`: `hearth_end_batch` (migration
 /// `2026-12-22-000002_batch_round_trips`) with the events' columns and the rooms' counters as
 /// constants, its answer kept in `hearth.ended` for the next turn (migration
-/// `2026-12-23-000001_batch_end_with_its_commit`).
+/// `2026-12-23-000001_batch_end_with_its_commit`). The function is called in a select list, not
+/// in `FROM`, where its one row would be copied into a tuplestore (migration
+/// `2026-12-25-000001_batch_end_without_tuplestores`); `OFFSET 0` keeps the subquery whole, so
+/// the call runs once.
 fn call(batch: u64, rows: &[EventRow], rooms: &[Ending]) -> Result<String, NulInText> {
     let body_bytes: usize = rows.iter().map(|r| r.body.len() + r.meta.len()).sum();
     let mut sql = String::with_capacity(1024 + 2 * body_bytes);
     sql.push_str("SELECT set_config('hearth.ended', '");
     sql.push_str(&batch.to_string());
-    sql.push_str(" ' || e.removed::text || ' ' || e.cut::text, false) FROM hearth_end_batch(");
+    sql.push_str(" ' || (s.e).removed::text || ' ' || (s.e).cut::text, false) FROM (SELECT hearth_end_batch(");
     appends::event_columns(&mut sql, rows)?;
     for column in [
         |r: &Ending| r.room_id,
@@ -200,7 +203,7 @@ fn call(batch: u64, rows: &[EventRow], rooms: &[Ending]) -> Result<String, NulIn
         sql.push_str(", ");
         pg_literal::bigints(&mut sql, rooms.iter().map(|r| Some(column(r))));
     }
-    sql.push_str(") AS e;");
+    sql.push_str(") AS e OFFSET 0) AS s;");
     Ok(sql)
 }
 

@@ -1,0 +1,2 @@
+-- Postgres performance (issue 23): the Postgres side of this migration changes how the function
+-- that ends a writer's batch reads its arrays. SQLite has no such function: nothing to change.
