@@ -208,18 +208,38 @@ fn reserve(conn: &mut PgConnection) -> QueryResult<(i64, i64)> {
     Ok((reserved.last - BLOCK + 1, reserved.last))
 }
 
+/// How [`event_columns`] writes each column's array.
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub enum Columns {
+    /// As it is: the arguments of `hearth_end_batch` ([`super::batch_end`]).
+    Arrays,
+    /// As `unnest(array)`, the search words cast to `tsvector`: the select list of an
+    /// `INSERT` ([`insert`]). In a select list the calls run in lockstep; in `FROM` Postgres
+    /// would first copy each array's rows into a tuplestore (migration
+    /// `2026-12-25-000001_batch_end_without_tuplestores`).
+    Unnested,
+}
+
 /// Appends the columns of `rows` to `sql` as constants, one array per column in the order of
 /// the `events` columns a batch inserts: `seq, id, room_id, ts_ms, sender, sender_id,
 /// recipient, kind, body, meta, reply_to, target, room_seq, wire, attachments` and the search
 /// words as `tsvector` text in a `text[]` (computed here, [`super::search::stored_words`]). For
 /// the `INSERT` below and the call of `hearth_end_batch` ([`super::batch_end`]).
-pub fn event_columns(sql: &mut String, rows: &[EventRow]) -> Result<(), NulInText> {
+pub fn event_columns(sql: &mut String, rows: &[EventRow], form: Columns) -> Result<(), NulInText> {
+    let (open, close) = match form {
+        Columns::Arrays => ("", ""),
+        Columns::Unnested => ("unnest(", ")"),
+    };
     let ints = |sql: &mut String, f: fn(&EventRow) -> Option<i64>| {
+        sql.push_str(open);
         pg_literal::bigints(sql, rows.iter().map(f));
+        sql.push_str(close);
         sql.push_str(", ");
     };
     let texts = |sql: &mut String, f: fn(&EventRow) -> Option<&str>| {
+        sql.push_str(open);
         pg_literal::texts(sql, rows.iter().map(f))?;
+        sql.push_str(close);
         sql.push_str(", ");
         Ok::<_, NulInText>(())
     };
@@ -242,17 +262,83 @@ pub fn event_columns(sql: &mut String, rows: &[EventRow]) -> Result<(), NulInTex
         .iter()
         .map(|r| super::search::stored_words(&r.kind, &r.body))
         .collect();
-    pg_literal::texts(sql, words.iter().map(Option::as_deref))
+    sql.push_str(open);
+    pg_literal::texts(sql, words.iter().map(Option::as_deref))?;
+    sql.push_str(close);
+    if form == Columns::Unnested {
+        sql.push_str("::tsvector");
+    }
+    Ok(())
 }
 
 /// Inserts numbered rows in one statement.
 fn insert(conn: &mut PgConnection, rows: &[EventRow]) -> QueryResult<()> {
     let mut sql = String::from(
         "INSERT INTO events (seq, id, room_id, ts_ms, sender, sender_id, recipient, kind, body, \
-         meta, reply_to, target, room_seq, wire, attachments, search_words) SELECT * FROM unnest(",
+         meta, reply_to, target, room_seq, wire, attachments, search_words) SELECT ",
     );
-    event_columns(&mut sql, rows)
+    event_columns(&mut sql, rows, Columns::Unnested)
         .map_err(|e| diesel::result::Error::QueryBuilderError(Box::new(e)))?;
-    sql.push_str("::tsvector[])");
     conn.batch_execute(&sql)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn row(seq: i64, body: &str) -> EventRow {
+        EventRow {
+            seq,
+            id: format!("id{seq}"),
+            room_id: 1,
+            ts_ms: 1_000 + seq,
+            sender: "ann@here.test".into(),
+            sender_id: None,
+            recipient: "#general@here.test".into(),
+            kind: "message".into(),
+            body: body.into(),
+            meta: "{}".into(),
+            reply_to: None,
+            target: None,
+            room_seq: Some(seq),
+            wire: None,
+            deleted: false,
+            attachments: None,
+        }
+    }
+
+    #[test]
+    fn columns_are_sixteen_arrays_or_sixteen_unnests() {
+        let rows = [row(7, "hello there"), row(8, "again")];
+        let mut arrays = String::new();
+        event_columns(&mut arrays, &rows, Columns::Arrays).expect("no NUL");
+        assert!(!arrays.contains("unnest("));
+        assert_eq!(arrays.matches("::bigint[]").count(), 4);
+        assert_eq!(arrays.matches("::text[]").count(), 12);
+        assert!(arrays.starts_with("'{7,8}'::bigint[], "));
+        assert!(arrays.ends_with("::text[]"));
+
+        let mut unnested = String::new();
+        event_columns(&mut unnested, &rows, Columns::Unnested).expect("no NUL");
+        assert_eq!(unnested.matches("unnest(").count(), 16);
+        assert!(unnested.starts_with("unnest('{7,8}'::bigint[]), unnest("));
+        assert!(unnested.ends_with("::text[])::tsvector"));
+        // The same constants inside.
+        assert_eq!(
+            unnested
+                .replace("unnest(", "")
+                .replace("[])", "[]")
+                .replace("::tsvector", ""),
+            arrays
+        );
+    }
+
+    #[test]
+    fn a_nul_in_a_column_is_refused() {
+        let mut sql = String::new();
+        assert_eq!(
+            event_columns(&mut sql, &[row(1, "a\0b")], Columns::Unnested),
+            Err(NulInText)
+        );
+    }
 }

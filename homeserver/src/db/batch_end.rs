@@ -192,7 +192,7 @@ fn call(batch: u64, rows: &[EventRow], rooms: &[Ending]) -> Result<String, NulIn
     sql.push_str("SELECT set_config('hearth.ended', '");
     sql.push_str(&batch.to_string());
     sql.push_str(" ' || (s.e).removed::text || ' ' || (s.e).cut::text, false) FROM (SELECT hearth_end_batch(");
-    appends::event_columns(&mut sql, rows)?;
+    appends::event_columns(&mut sql, rows, appends::Columns::Arrays)?;
     for column in [
         |r: &Ending| r.room_id,
         |r: &Ending| r.counters.count,
