@@ -40,6 +40,16 @@ fn at(url: &str, user: &User, token: &str) -> User {
     }
 }
 
+/// `user` long-polls after `cursor` (for up to 60 s) in a task of its own: what it got, and
+/// how long it waited.
+fn long_poll(user: &User, cursor: i64) -> actix_web::rt::task::JoinHandle<(Value, Duration)> {
+    let waiting = user.clone();
+    actix_web::rt::spawn(async move {
+        let started = Instant::now();
+        (waiting.sync(Some(cursor), 60).await, started.elapsed())
+    })
+}
+
 /// A sync answer without its ephemeral events (`seq` 0: e.g. the `notification` of a DM),
 /// which are delivered once and not kept.
 fn log_only(mut sync: Value) -> Value {
@@ -76,11 +86,7 @@ async fn core_scenarios_on_postgres() {
     let cursor = bob.sync(None, 0).await["next"].as_i64().unwrap();
 
     // Chat, and a long-poll woken by the send.
-    let waiting = bob.clone();
-    let poll = actix_web::rt::spawn(async move {
-        let started = Instant::now();
-        (waiting.sync(Some(cursor), 60).await, started.elapsed())
-    });
+    let poll = long_poll(&bob, cursor);
     polls_waiting(&hs.url, 1).await;
     let sent = alice.say("#general", "hello bob").await;
     let (got, waited) = poll.await.unwrap();
@@ -188,11 +194,7 @@ async fn two_processes_share_one_database() {
     let cursor = bob.sync(None, 0).await["next"].as_i64().unwrap();
 
     // bob long-polls on A; alice sends through B.
-    let waiting = bob.clone();
-    let poll = actix_web::rt::spawn(async move {
-        let started = Instant::now();
-        (waiting.sync(Some(cursor), 60).await, started.elapsed())
-    });
+    let poll = long_poll(&bob, cursor);
     polls_waiting(&a.url, 1).await;
     let sent = alice.say("#lb", "through b").await;
     let (got, waited) = poll.await.unwrap();
@@ -289,6 +291,65 @@ async fn two_processes_share_one_database() {
             .then_some(())
     })
     .await;
+}
+
+/// A process alone on its database sends no `NOTIFY` after its flushes (nobody would hear it),
+/// and a process that starts beside it later is woken by its sends at once, and reads what it
+/// sent alone.
+#[actix_web::test]
+async fn a_process_alone_notifies_nobody_and_one_that_joins_it_is_woken() {
+    let Some(pg) = PgCluster::start_or_skip("a_process_alone_notifies_nobody") else {
+        return;
+    };
+    let url = pg.database();
+    let a = Homeserver::start_with("hs1.test", &[("DBURL", url.as_str())]);
+    eventually(
+        Duration::from_secs(30),
+        "a's check for other sessions",
+        || async {
+            a.log()
+                .contains("no other session on the database: flushes notify nobody")
+                .then_some(())
+        },
+    )
+    .await;
+    let (alice, _) = device(&a.url, "alice", false).await;
+    alice.join("#solo").await;
+    for i in 0..5 {
+        alice.say("#solo", &format!("alone {i}")).await;
+    }
+    assert!(
+        !a.log().contains("flushes notify again"),
+        "nobody else was there: {}",
+        a.log()
+    );
+
+    // B starts on the same database and data directory; it announces itself, and A notifies
+    // again.
+    let data = a.data_dir().to_string_lossy().into_owned();
+    let b = Homeserver::start_with(
+        "hs1.test",
+        &[("DBURL", url.as_str()), ("DATA_DIR", data.as_str())],
+    );
+    let (bob, _) = device(&b.url, "bob", false).await;
+    bob.join("#solo").await;
+    let history = channel_history(&bob, "#solo@hs1.test").await;
+    let alone = messages(&history, "alone");
+    assert_eq!(alone.len(), 5, "{history:?}");
+    let cursor = bob.sync(None, 0).await["next"].as_i64().expect("next");
+    let poll = long_poll(&bob, cursor);
+    polls_waiting(&b.url, 1).await;
+    let sent = alice.say("#solo", "heard on b").await;
+    let (got, waited) = poll.await.expect("poll");
+    assert_eq!(User::bodies(&got), ["heard on b"]);
+    assert_eq!(got["events"][0]["id"], sent["id"]);
+    assert!(
+        waited < Duration::from_secs(30),
+        "woken by a's notification, not the 60 s timeout ({waited:?})"
+    );
+    assert!(a
+        .log()
+        .contains("another session on the database: flushes notify again"));
 }
 
 #[actix_web::test]

@@ -59,6 +59,7 @@ use diesel::pg::PgConnection;
 use diesel::r2d2::Pool;
 use diesel::QueryResult;
 
+use super::audience::Audience;
 use super::backend::{self, Appended, KeptConnection, Manager};
 use super::DbConn;
 
@@ -139,7 +140,12 @@ impl Queue {
 
 impl Flusher {
     /// Starts the threads.
-    pub fn start(pool: Pool<Manager>, instance: u64, durable: Durable) -> std::io::Result<Flusher> {
+    pub fn start(
+        pool: Pool<Manager>,
+        instance: u64,
+        durable: Durable,
+        audience: Arc<Audience>,
+    ) -> std::io::Result<Flusher> {
         let shared = Arc::new(Shared {
             state: Mutex::new(Queue::default()),
             more: Condvar::new(),
@@ -147,9 +153,10 @@ impl Flusher {
         });
         for n in 0..FLUSHERS {
             let (pool, durable, shared) = (pool.clone(), durable.clone(), Arc::clone(&shared));
+            let audience = Arc::clone(&audience);
             std::thread::Builder::new()
                 .name(format!("hearth-flusher-{n}"))
-                .spawn(move || run(&pool, instance, &durable, &shared))?;
+                .spawn(move || run(&pool, instance, &durable, &audience, &shared))?;
         }
         Ok(Flusher { shared })
     }
@@ -185,7 +192,13 @@ fn lock(state: &Mutex<Queue>) -> MutexGuard<'_, Queue> {
 /// One flusher thread: takes every committed batch no flush covers yet, flushes once, then
 /// settles, in commit order, every batch up to those (a flush that ended first may have
 /// settled some already: its flush came later in the WAL and covered them too).
-fn run(pool: &Pool<Manager>, instance: u64, durable: &Durable, shared: &Shared) {
+fn run(
+    pool: &Pool<Manager>,
+    instance: u64,
+    durable: &Durable,
+    audience: &Audience,
+    shared: &Shared,
+) {
     let mut kept = KeptConnection::new(pool.clone());
     // When the kept connection was taken (it was established before).
     let mut connected = Instant::now();
@@ -223,7 +236,8 @@ fn run(pool: &Pool<Manager>, instance: u64, durable: &Durable, shared: &Shared) 
                         Some(began) if connected < began => None,
                         _ => Some(eras.as_slice()),
                     };
-                    flush(pg, instance, check, appended.as_ref()).map_err(|e| e.to_string())
+                    flush(pg, instance, check, appended.as_ref(), audience)
+                        .map_err(|e| e.to_string())
                 }
                 Ok((DbConn::Sqlite(_), _)) => Ok(()),
                 Err(e) => Err(e.to_string()),
@@ -295,24 +309,45 @@ const CONFIRM: &str = "BEGIN; SET LOCAL synchronous_commit = on; \
 /// flushes of the other thread and of the other processes, which notify too, would wait for
 /// each other instead of sharing the disk's write. (Tried on 2026-12-02: no difference beyond
 /// the noise on two cores.)
+///
+/// The notification is left out while nobody else may hear it ([`Audience`]); when someone
+/// appeared during the flush, it is sent after all, in a message of its own.
 fn flush(
     conn: &mut PgConnection,
     instance: u64,
     check: Option<&[i64]>,
     appended: Option<&Appended>,
+    audience: &Audience,
 ) -> QueryResult<()> {
     let mut sql = match check {
         Some(eras) => confirm_eras(instance, eras),
         None => CONFIRM.to_string(),
     };
-    if let Some(appended) = appended {
-        sql.push_str(&format!(
-            " BEGIN; SET LOCAL synchronous_commit = off; SELECT pg_notify('{}', '{}'); COMMIT;",
-            backend::EVENTS_CHANNEL,
-            appended.payload(instance).replace('\'', "''"),
-        ));
+    let notified = audience.heard();
+    if let Some(appended) = appended.filter(|_| notified) {
+        sql.push_str(&notify(appended.payload(instance)));
     }
-    conn.batch_execute(&sql)
+    conn.batch_execute(&sql)?;
+    if let Some(appended) = appended.filter(|_| !notified) {
+        if audience.confirmed_quietly(appended.last_seq) {
+            // The commits are on disk whatever this says: a failure only delays the other
+            // process's wake-up to the next notification.
+            if let Err(e) = conn.batch_execute(&notify(appended.payload(instance))) {
+                tracing::warn!(error = %e, "could not notify a process that just appeared");
+            }
+        }
+    }
+    Ok(())
+}
+
+/// The transaction that tells the other processes the log is on disk up to `payload`'s `seq`
+/// (`"<seq> <instance>"`), without waiting for its own flush.
+pub fn notify(payload: String) -> String {
+    format!(
+        " BEGIN; SET LOCAL synchronous_commit = off; SELECT pg_notify('{}', '{}'); COMMIT;",
+        backend::EVENTS_CHANNEL,
+        payload.replace('\'', "''"),
+    )
 }
 
 /// The confirming transaction of a flush: [`CONFIRM`]'s, and in it the check that the rows of

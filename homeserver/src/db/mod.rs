@@ -18,6 +18,7 @@
 
 pub mod admin;
 pub mod appends;
+pub mod audience;
 pub mod backend;
 pub mod batch_end;
 pub mod channels;
@@ -124,6 +125,8 @@ pub struct Db {
     relay: Option<Arc<pg_relay::Relay>>,
     /// The highest `seq` known to be on disk ([`flusher`]): what polls read up to.
     durable: flusher::Durable,
+    /// Postgres: whether another session may hear this process's notifications.
+    audience: Arc<audience::Audience>,
 }
 
 impl Db {
@@ -132,13 +135,20 @@ impl Db {
     pub fn open(dburl: &str, data_dir: &Path) -> Result<Db, DbError> {
         let default = data_dir.join("hearth.db").to_string_lossy().into_owned();
         let (backend, url) = backend::parse_url(dburl, &default)?;
+        let instance = instance_id();
+        // On Postgres this process's sessions carry its own name, so that it can tell whether
+        // anyone else may hear its notifications ([`audience`]).
+        let (url, tag) = match backend {
+            Backend::Postgres => audience::tagged(&url, instance),
+            Backend::Sqlite => (url, None),
+        };
+        let audience = Arc::new(audience::Audience::new(tag));
         let manager = backend::Manager::new(backend, url.clone());
         let pool = Pool::builder()
             .max_size(16)
             .min_idle(Some(2))
             .connection_timeout(Duration::from_secs(30))
             .build(manager)?;
-        let instance = instance_id();
         let durable = match backend {
             Backend::Postgres => flusher::Durable::up_to(0),
             Backend::Sqlite => flusher::Durable::everything(),
@@ -148,6 +158,7 @@ impl Db {
             backend,
             instance,
             durable.clone(),
+            Arc::clone(&audience),
         )?);
         let relay = match backend {
             Backend::Postgres => pg_relay::Relay::start(pool.clone()).map(Arc::new),
@@ -161,6 +172,7 @@ impl Db {
             writer,
             relay,
             durable,
+            audience,
         };
         let mut conn = db.pool.get()?;
         let migrations = match backend {
@@ -329,9 +341,10 @@ impl Db {
         let instance = self.instance;
         let flag = Arc::clone(&stop);
         let durable = self.durable.clone();
+        let audience = Arc::clone(&self.audience);
         let spawned = std::thread::Builder::new()
             .name("hearth-pg-listen".into())
-            .spawn(move || listen_loop(&url, instance, &durable, &flag, &mut wake));
+            .spawn(move || listen_loop(&url, instance, &durable, &audience, &flag, &mut wake));
         if let Err(e) = spawned {
             tracing::error!(error = %e, "cannot start the Postgres listener thread");
         }
@@ -382,12 +395,17 @@ fn listen_loop(
     url: &str,
     instance: u64,
     durable: &flusher::Durable,
+    audience: &audience::Audience,
     stop: &AtomicBool,
     wake: &mut dyn FnMut(Wake),
 ) {
     let mut first = true;
     while !stop.load(Ordering::Relaxed) {
-        let channels = [backend::EVENTS_CHANNEL, pg_relay::EPHEMERAL_CHANNEL];
+        let channels = [
+            backend::EVENTS_CHANNEL,
+            pg_relay::EPHEMERAL_CHANNEL,
+            audience::PROCESSES_CHANNEL,
+        ];
         let mut listening = match pg_listen::Listening::connect(url, &channels) {
             Ok(listening) => listening,
             Err(e) => {
@@ -408,8 +426,20 @@ fn listen_loop(
             wake(Wake::Missed);
         }
         first = false;
+        // This process is here: one that flushes without notifying notifies again.
+        if let Err(e) = listening.exec(&format!(
+            "NOTIFY {}, '{instance}'",
+            audience::PROCESSES_CHANNEL
+        )) {
+            tracing::warn!(error = %e, "cannot announce this process to the others");
+        }
         tracing::debug!("listening for events of other processes");
+        let mut checked: Option<std::time::Instant> = None;
         while !stop.load(Ordering::Relaxed) {
+            if checked.is_none_or(|at| at.elapsed() >= audience::CHECK_EVERY) {
+                check_audience(&listening, audience, instance);
+                checked = Some(std::time::Instant::now());
+            }
             let notes = match listening.wait(LISTEN_WAIT) {
                 Ok(notes) => notes,
                 Err(e) => {
@@ -420,6 +450,12 @@ fn listen_loop(
             let mut appended: Option<i64> = None;
             let mut unreadable = false;
             for note in notes {
+                if note.channel == audience::PROCESSES_CHANNEL {
+                    if note.payload != instance.to_string() {
+                        others_appeared(&listening, audience, instance);
+                    }
+                    continue;
+                }
                 if note.channel == pg_relay::EPHEMERAL_CHANNEL {
                     match pg_relay::parse(&note.payload) {
                         Some(item) if item.instance == instance => {}
@@ -445,6 +481,39 @@ fn listen_loop(
                 wake(Wake::Missed);
             }
         }
+    }
+}
+
+/// Looks whether any session but this process's is connected to the database: while none is,
+/// flushes notify nobody ([`audience`]).
+fn check_audience(listening: &pg_listen::Listening, audience: &audience::Audience, instance: u64) {
+    let Some(sql) = audience.others_sql() else {
+        return;
+    };
+    match listening.number(&sql) {
+        Ok(0) => {
+            if audience.alone() {
+                tracing::info!("no other session on the database: flushes notify nobody");
+            }
+        }
+        Ok(_) => others_appeared(listening, audience, instance),
+        // A lost connection shows in the next wait; until a check succeeds, flushes keep
+        // doing what they did.
+        Err(e) => tracing::warn!(error = %e, "cannot look for other sessions on the database"),
+    }
+}
+
+/// Another session may hear notifications from now on: flushes notify again, and the highest
+/// `seq` confirmed without a notification is announced now.
+fn others_appeared(listening: &pg_listen::Listening, audience: &audience::Audience, instance: u64) {
+    let was_quiet = !audience.heard();
+    if let Some(seq) = audience.others_appeared() {
+        if let Err(e) = listening.exec(&flusher::notify(format!("{seq} {instance}"))) {
+            tracing::warn!(error = %e, "cannot announce the log's end to a process that appeared");
+        }
+    }
+    if was_quiet {
+        tracing::info!("another session on the database: flushes notify again");
     }
 }
 

@@ -16,7 +16,8 @@ use std::time::Duration;
 
 use pq_sys::{
     ConnStatusType, ExecStatusType, PGconn, PQclear, PQconnectdb, PQconsumeInput, PQerrorMessage,
-    PQexec, PQfinish, PQfreemem, PQnotifies, PQresultStatus, PQsocket, PQstatus,
+    PQexec, PQfinish, PQfreemem, PQgetisnull, PQgetvalue, PQnfields, PQnotifies, PQntuples,
+    PQresultStatus, PQsocket, PQstatus,
 };
 
 /// A notification: its channel and payload.
@@ -72,7 +73,8 @@ impl Listening {
         Ok(listening)
     }
 
-    fn exec(&self, sql: &str) -> Result<(), String> {
+    /// Runs `sql` (statements that return no rows; with several, the last one's status counts).
+    pub fn exec(&self, sql: &str) -> Result<(), String> {
         let sql = CString::new(sql).map_err(|_| "a NUL byte in SQL".to_string())?;
         // SAFETY: `conn` is live and `sql` a valid C string; the result is cleared below.
         let result = unsafe { PQexec(self.conn, sql.as_ptr()) };
@@ -88,6 +90,37 @@ impl Listening {
         } else {
             Err(self.error())
         }
+    }
+
+    /// Runs `sql`, a query of one number (`SELECT count(*) …`), and returns it.
+    pub fn number(&self, sql: &str) -> Result<i64, String> {
+        let sql = CString::new(sql).map_err(|_| "a NUL byte in SQL".to_string())?;
+        // SAFETY: `conn` is live and `sql` a valid C string; the result is cleared below.
+        let result = unsafe { PQexec(self.conn, sql.as_ptr()) };
+        if result.is_null() {
+            return Err(self.error());
+        }
+        // SAFETY: `result` is non-null and owned here; row 0, column 0 is read only when the
+        // result has them, and its text (NUL-terminated, owned by `result`) is copied before
+        // the result is cleared exactly once.
+        let value = unsafe {
+            let value = if PQresultStatus(result) != ExecStatusType::PGRES_TUPLES_OK {
+                Err(self.error())
+            } else if PQntuples(result) < 1
+                || PQnfields(result) < 1
+                || PQgetisnull(result, 0, 0) != 0
+            {
+                Err("the query returned no number".to_string())
+            } else {
+                let text = CStr::from_ptr(PQgetvalue(result, 0, 0)).to_string_lossy();
+                text.trim()
+                    .parse::<i64>()
+                    .map_err(|_| format!("not a number: {text}"))
+            };
+            PQclear(result);
+            value
+        };
+        value
     }
 
     /// libpq's last error message for this connection.

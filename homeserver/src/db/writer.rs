@@ -362,13 +362,14 @@ impl Writer {
         backend: backend::Backend,
         instance: u64,
         durable: Durable,
+        audience: Arc<super::audience::Audience>,
     ) -> Result<Writer, DbError> {
         let (jobs, queue) = mpsc::channel::<Job>(QUEUE);
         let consumers = Arc::new(Mutex::new(Consumers::default()));
         let writer_consumers = Arc::clone(&consumers);
         let flusher = match backend {
             backend::Backend::Postgres => Some(
-                Flusher::start(pool.clone(), instance, durable).map_err(|e| {
+                Flusher::start(pool.clone(), instance, durable, audience).map_err(|e| {
                     DbError::Migration(format!("cannot start the flusher thread: {e}"))
                 })?,
             ),
