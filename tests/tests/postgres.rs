@@ -302,15 +302,46 @@ async fn a_process_alone_notifies_nobody_and_one_that_joins_it_is_woken() {
         return;
     };
     let url = pg.database();
-    let a = Homeserver::start_with("hs1.test", &[("DBURL", url.as_str())]);
+    alone_then_joined(&url, &url).await;
+}
+
+/// The same when the two processes connect as different roles, neither of them a superuser:
+/// the first then sees the second's sessions without their `backend_type`, and must still
+/// count them (it once took them for nobody, went quiet again a second after the second's
+/// announcement, and left its long-polls to their timeout).
+#[actix_web::test]
+async fn a_process_alone_hears_one_that_joins_it_with_another_role() {
+    let Some(pg) = PgCluster::start_or_skip("a_process_alone_hears_another_role") else {
+        return;
+    };
+    let url = pg.database();
+    let name = url.rsplit('/').next().expect("a database name");
+    // `b` may use what `a` owns (it is a member of `a`), but `a` is not a member of `b`, so
+    // `a` cannot read the details of `b`'s sessions.
+    for sql in [
+        "CREATE ROLE hearth_a LOGIN".to_string(),
+        "CREATE ROLE hearth_b LOGIN IN ROLE hearth_a".to_string(),
+        format!("ALTER DATABASE {name} OWNER TO hearth_a"),
+    ] {
+        pg.query(&url, &sql);
+    }
+    let as_role =
+        |role: &str| url.replacen("postgres://postgres@", &format!("postgres://{role}@"), 1);
+    let (a_url, b_url) = (as_role("hearth_a"), as_role("hearth_b"));
+    assert_ne!(a_url, url);
+    alone_then_joined(&a_url, &b_url).await;
+}
+
+/// Process A on `a_url` until it finds itself alone, sends; then process B on `b_url` (the same
+/// database) reads what A sent alone, and a long-poll on B is woken by A's next send.
+async fn alone_then_joined(a_url: &str, b_url: &str) {
+    const QUIET: &str = "no other session on the database: flushes notify nobody";
+    const HEARD: &str = "another session on the database: flushes notify again";
+    let a = Homeserver::start_with("hs1.test", &[("DBURL", a_url)]);
     eventually(
         Duration::from_secs(30),
         "a's check for other sessions",
-        || async {
-            a.log()
-                .contains("no other session on the database: flushes notify nobody")
-                .then_some(())
-        },
+        || async { a.log().contains(QUIET).then_some(()) },
     )
     .await;
     let (alice, _) = device(&a.url, "alice", false).await;
@@ -319,7 +350,7 @@ async fn a_process_alone_notifies_nobody_and_one_that_joins_it_is_woken() {
         alice.say("#solo", &format!("alone {i}")).await;
     }
     assert!(
-        !a.log().contains("flushes notify again"),
+        !a.log().contains(HEARD),
         "nobody else was there: {}",
         a.log()
     );
@@ -327,16 +358,18 @@ async fn a_process_alone_notifies_nobody_and_one_that_joins_it_is_woken() {
     // B starts on the same database and data directory; it announces itself, and A notifies
     // again.
     let data = a.data_dir().to_string_lossy().into_owned();
-    let b = Homeserver::start_with(
-        "hs1.test",
-        &[("DBURL", url.as_str()), ("DATA_DIR", data.as_str())],
-    );
+    let b = Homeserver::start_with("hs1.test", &[("DBURL", b_url), ("DATA_DIR", data.as_str())]);
     let (bob, _) = device(&b.url, "bob", false).await;
     bob.join("#solo").await;
     let history = channel_history(&bob, "#solo@hs1.test").await;
     let alone = messages(&history, "alone");
     assert_eq!(alone.len(), 5, "{history:?}");
     let cursor = bob.sync(None, 0).await["next"].as_i64().expect("next");
+    // Let A's once-a-second check run while B is there: it must count B's sessions, whatever
+    // it can read of them, and not go quiet again.
+    actix_web::rt::time::sleep(Duration::from_millis(2500)).await;
+    assert!(a.log().contains(HEARD), "{}", a.log());
+    assert_eq!(a.log().matches(QUIET).count(), 1, "{}", a.log());
     let poll = long_poll(&bob, cursor);
     polls_waiting(&b.url, 1).await;
     let sent = alice.say("#solo", "heard on b").await;
@@ -347,9 +380,6 @@ async fn a_process_alone_notifies_nobody_and_one_that_joins_it_is_woken() {
         waited < Duration::from_secs(30),
         "woken by a's notification, not the 60 s timeout ({waited:?})"
     );
-    assert!(a
-        .log()
-        .contains("another session on the database: flushes notify again"));
 }
 
 #[actix_web::test]

@@ -435,9 +435,10 @@ fn listen_loop(
         }
         tracing::debug!("listening for events of other processes");
         let mut checked: Option<std::time::Instant> = None;
+        let mut check_failing = false;
         while !stop.load(Ordering::Relaxed) {
             if checked.is_none_or(|at| at.elapsed() >= audience::CHECK_EVERY) {
-                check_audience(&listening, audience, instance);
+                check_audience(&listening, audience, instance, &mut check_failing);
                 checked = Some(std::time::Instant::now());
             }
             let notes = match listening.wait(LISTEN_WAIT) {
@@ -485,22 +486,33 @@ fn listen_loop(
 }
 
 /// Looks whether any session but this process's is connected to the database: while none is,
-/// flushes notify nobody ([`audience`]).
-fn check_audience(listening: &pg_listen::Listening, audience: &audience::Audience, instance: u64) {
+/// flushes notify nobody ([`audience`]). A check that fails counts as someone there (flushes
+/// notify until one succeeds); `failing` keeps its warning to one per run of failures.
+fn check_audience(
+    listening: &pg_listen::Listening,
+    audience: &audience::Audience,
+    instance: u64,
+    failing: &mut bool,
+) {
     let Some(sql) = audience.others_sql() else {
         return;
     };
-    match listening.number(&sql) {
+    let count = listening.number(&sql);
+    match count {
         Ok(0) => {
             if audience.alone() {
                 tracing::info!("no other session on the database: flushes notify nobody");
             }
         }
         Ok(_) => others_appeared(listening, audience, instance),
-        // A lost connection shows in the next wait; until a check succeeds, flushes keep
-        // doing what they did.
-        Err(e) => tracing::warn!(error = %e, "cannot look for other sessions on the database"),
+        Err(ref e) => {
+            if !*failing {
+                tracing::warn!(error = %e, "cannot look for other sessions on the database: flushes notify");
+            }
+            others_appeared(listening, audience, instance);
+        }
     }
+    *failing = count.is_err();
 }
 
 /// Another session may hear notifications from now on: flushes notify again, and the highest
