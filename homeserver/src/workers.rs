@@ -38,7 +38,7 @@ const PRUNE_EVERY: Duration = Duration::from_secs(600);
 
 /// Keeps the idempotency and replay records bounded: device `txn_id` answers and received
 /// transactions older than [`IDEMPOTENCY_WINDOW_MS`], and request signatures that could no
-/// longer pass the clock-skew check. Runs at start and every [`PRUNE_EVERY`].
+/// longer pass the clock-skew check. Runs at start and every `PRUNE_EVERY`.
 pub async fn prune_records(state: Arc<AppState>) {
     let mut ticks = tokio::time::interval(PRUNE_EVERY);
     loop {

@@ -25,6 +25,7 @@ pub struct Cli {
     )]
     pub profile: String,
     /// Homeserver base URL (e.g. http://127.0.0.1:8080, https://hs1.example); overrides the profile's (register and login save it).
+    #[allow(rustdoc::bare_urls)] // clap's help text: plain URLs read best in --help
     #[arg(long, short = 's', global = true, env = "HEARTH_SERVER")]
     pub server: Option<String>,
     /// Print JSON for scripts (one object, or one per line for `tail`).
@@ -231,6 +232,7 @@ pub enum Command {
     },
     /// Search the messages you may read: words and "phrases", all required; most relevant
     /// first, then newest. Matches are shown in [brackets].
+    #[allow(rustdoc::broken_intra_doc_links)] // clap's help text, not a link
     Search(SearchArgs),
     /// Edit one of your messages (within the server's edit window).
     Edit {

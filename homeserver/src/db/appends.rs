@@ -214,7 +214,7 @@ pub enum Columns {
     /// As it is: the arguments of `hearth_end_batch` ([`super::batch_end`]).
     Arrays,
     /// As `unnest(array)`, the search words cast to `tsvector`: the select list of an
-    /// `INSERT` ([`insert`]). In a select list the calls run in lockstep; in `FROM` Postgres
+    /// `INSERT` (`insert`). In a select list the calls run in lockstep; in `FROM` Postgres
     /// would first copy each array's rows into a tuplestore (migration
     /// `2026-12-25-000001_batch_end_without_tuplestores`).
     Unnested,

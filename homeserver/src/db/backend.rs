@@ -4,11 +4,11 @@
 //! written once. The backend is chosen from the URL scheme here (never by letting diesel try
 //! each backend: `SqliteConnection` accepts any string as a path). The few statements that
 //! differ per backend (upserts, which diesel's multi-backend cannot express, the write
-//! transaction's `BEGIN`, the Postgres writers' turn and `NOTIFY`) go through [`per_backend!`] or
+//! transaction's `BEGIN`, the Postgres writers' turn and `NOTIFY`) go through `per_backend!` or
 //! a `match` in this module.
 //!
 //! The statements on the hot paths (a send's reads and its event insert, a poll's read, token
-//! lookups) also go through [`per_backend!`]: on the concrete connection diesel finds their
+//! lookups) also go through `per_backend!`: on the concrete connection diesel finds their
 //! prepared statement by the query's type, whereas the multi-backend renders each query's SQL
 //! two or three times per run to find it (a fifth of the writer thread's time under load).
 

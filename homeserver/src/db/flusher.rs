@@ -10,7 +10,7 @@
 //! writer's transactions): the commit returns as soon as its record is in the WAL, and the turn
 //! passes on. Its writers are not answered yet: the batch goes to the flusher threads
 //! ([`FLUSHERS`], sharing one queue in commit order), one of which makes the commit durable
-//! with a transaction of its own that commits synchronously ([`CONFIRM`]: its commit record
+//! with a transaction of its own that commits synchronously (`CONFIRM`: its commit record
 //! comes after the batch's, and Postgres flushes the WAL up to it, so up to the batch's too).
 //! One such flush confirms every batch committed before it, from this process or another: a
 //! batch that commits while one thread flushes is taken by the other at once, and
@@ -41,7 +41,7 @@
 //! each connection it takes and after a failed flush, when a crash may have taken the row.
 //! The check is needed only on a connection taken after the batches began: a crash ends every
 //! connection, so one that was there before they began and still commits saw no crash since
-//! (the plain [`CONFIRM`], which costs Postgres less; the check cost 5–10 % of sends/s).
+//! (the plain `CONFIRM`, which costs Postgres less; the check cost 5–10 % of sends/s).
 //!
 //! A flush whose connection broke is tried once more on a fresh one (Postgres dropped the
 //! connections, a pooler restarted: the commits are there, and the eras say so). If that fails
@@ -299,7 +299,7 @@ fn merge<'a>(all: impl Iterator<Item = &'a Appended>) -> Option<Appended> {
 const CONFIRM: &str = "BEGIN; SET LOCAL synchronous_commit = on; \
                            SELECT pg_logical_emit_message(true, 'hearth.flush', ''); COMMIT;";
 
-/// One round trip: the confirming transaction ([`CONFIRM`], or with `check` the check that no
+/// One round trip: the confirming transaction (`CONFIRM`, or with `check` the check that no
 /// crash came since the commits of those eras, [`Eras`]), then the notification in a
 /// transaction that does not wait.
 ///
@@ -350,7 +350,7 @@ pub fn notify(payload: String) -> String {
     )
 }
 
-/// The confirming transaction of a flush: [`CONFIRM`]'s, and in it the check that the rows of
+/// The confirming transaction of a flush: `CONFIRM`'s, and in it the check that the rows of
 /// `eras` are still there (`hearth_confirm` raises an error if not, and emits the message).
 fn confirm_eras(instance: u64, eras: &[i64]) -> String {
     let eras: Vec<String> = eras.iter().map(i64::to_string).collect();
@@ -400,7 +400,7 @@ impl Eras {
     }
 }
 
-/// The durable horizon now: the highest `seq` stored, made durable by [`CONFIRM`] after it was
+/// The durable horizon now: the highest `seq` stored, made durable by `CONFIRM` after it was
 /// read when it is past what `durable` says, which is raised to it (for a process starting, a
 /// listener that lost notifications, or a cursor another process handed out,
 /// [`super::Db::log_end`]).

@@ -7,7 +7,7 @@
 //! never block (`services::ephemeral::publish` runs on the executor), so items go through a
 //! bounded queue to a thread of their own, which sends everything queued with one statement.
 //! What does not fit is dropped, as ephemeral items may be: a full queue, a payload over
-//! Postgres's limit (an item for more users than [`NAMED_BYTES_MAX`] can name), or a lost
+//! Postgres's limit (an item for more users than `NAMED_BYTES_MAX` can name), or a lost
 //! connection. The publishing process still delivers it to its own devices.
 
 use std::sync::mpsc::{self, Receiver, SyncSender, TrySendError};

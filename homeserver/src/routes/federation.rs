@@ -238,7 +238,7 @@ const SUMMARY_MAX_CHARS: usize = 300;
 /// operator needs to act (the peer's URL, its HTTP status and answer, a connection or
 /// certificate failure), never this server's internals. A failure of our own (the database, a
 /// signing error) becomes a pointer to the log, where its cause is; anything else keeps its
-/// first line, without control characters, cut to [`SUMMARY_MAX_CHARS`].
+/// first line, without control characters, cut to `SUMMARY_MAX_CHARS`.
 pub fn operator_summary(raw: &str) -> String {
     let internal = [
         "internal server error",

@@ -7,7 +7,7 @@
 //! handler waits (actix/actix-web#1313), so a waiting poll checks its socket every
 //! [`HANG_UP_CHECK`](super::hangup::HANG_UP_CHECK) ([`super::hangup::ClientWatch`]) and ends
 //! when the client is gone, instead of holding everything to its timeout. An event stream
-//! ([`stream`]) is watched the same way. The bytes of each answer and each stream message come
+//! ([`stream`](fn@stream)) is watched the same way. The bytes of each answer and each stream message come
 //! from [`crate::transport`].
 
 use std::future::Future;

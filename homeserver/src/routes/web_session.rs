@@ -8,10 +8,10 @@
 //!   by the page, which echoes it as `X-CSRF-Token` on every request that changes something.
 //!
 //! The `Session` extractor (`routes::auth`) takes a bearer `Authorization` header first, exactly
-//! as before, and only without one the cookie, through [`cookie_token`]: a request other than
+//! as before, and only without one the cookie, through `cookie_token`: a request other than
 //! `GET`/`HEAD`/`OPTIONS` must carry the matching `X-CSRF-Token`, and one whose `Origin` names
 //! another host is refused. The WebSocket upgrade (a `GET` that browsers send with cookies
-//! from any page) takes the cookie only when its `Origin` is this host ([`socket_cookie_token`]).
+//! from any page) takes the cookie only when its `Origin` is this host (`socket_cookie_token`).
 
 use actix_web::http::{header, Method};
 use actix_web::{web, HttpRequest, HttpResponse};

@@ -7,7 +7,7 @@
 //! only a batch that makes notifications costs a write. Who set `all` on a channel comes with
 //! each committed event (its watchers, read and cached by the writer, `db::recipients`), so a
 //! batch of messages that mention no one, answer nothing and have no watchers costs no read
-//! at all, not even a connection ([`may_notify`]).
+//! at all, not even a connection (`may_notify`).
 //!
 //! Each is stored (the list survives reconnects; kept [`KEEP_DAYS`] days, pruned by
 //! [`prune`]) and announced by an ephemeral `notification` event to the user's devices that
@@ -238,7 +238,7 @@ async fn handle(state: &AppState, items: Vec<Item>) -> Result<(), ApiError> {
 }
 
 /// The notifications `items` make (each with its event), by the rules in the module doc.
-/// [`may_notify`] skips the events none of these rules can match: a new rule goes there too.
+/// `may_notify` skips the events none of these rules can match: a new rule goes there too.
 fn make(
     conn: &mut Conn,
     server: &str,

@@ -4,7 +4,7 @@
 //!
 //! Method (the same for both servers): the clients connect in `--rounds` + 1 equal batches.
 //! The first batch is a warm-up (thread pools, allocator arenas, caches: set up once, not per
-//! client); after it and after each later batch the tool waits [`SETTLE`] and reads the
+//! client); after it and after each later batch the tool waits `SETTLE` and reads the
 //! server's `VmRSS` and `RssAnon` (`/proc/PID/status`; anonymous memory leaves out the
 //! binary's and libraries' file pages). A round's figure is the growth over its batch divided
 //! by the clients that registered in it; the result is the median of the rounds. On Hearth

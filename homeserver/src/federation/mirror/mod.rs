@@ -5,7 +5,7 @@
 //! pulling `events?after=N` from the host before applying: push is an optimisation, pull is
 //! the guarantee.
 //!
-//! This file holds what local users do through the host; [`apply`] holds how the host's
+//! This file holds what local users do through the host; `apply` holds how the host's
 //! envelopes are verified and stored, pulled and caught up.
 
 mod apply;

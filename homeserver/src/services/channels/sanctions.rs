@@ -1,5 +1,5 @@
 //! Bans and mutes on channels hosted here (issue 18). Bans are `+b`/`-b` modes
-//! (`act::set_modes` stores them; [`remove_banned`] removes the members a new ban matches);
+//! (`act::set_modes` stores them; `remove_banned` removes the members a new ban matches);
 //! mutes are `POST /api/v1/channels/{name}/mute` and `/unmute`. Both are facts the channel
 //! rules read (`members::sanctions`, `policy::send`, `policy::join`), for users of this server
 //! and of member servers alike. A member server's operator mutes through the host: its

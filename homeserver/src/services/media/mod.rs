@@ -11,7 +11,7 @@
 //!   thumbnail cache when blobs are in a bucket).
 //! - [`bucket`]: the blobs in an S3-compatible bucket (`MEDIA_S3_URL`).
 //! - [`clamd`]: the `INSTREAM` client.
-//! - [`thumbnail`]: decoding under a pixel budget, orientation, shrinking, caching.
+//! - [`thumbnail`](mod@thumbnail): decoding under a pixel budget, orientation, shrinking, caching.
 //! - [`admin`]: `homeserver media list|delete|sweep`.
 //!
 //! Retention: a media that no message refers to (never attached, or every message that
