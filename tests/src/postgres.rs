@@ -3,6 +3,10 @@
 //! per [`PgCluster::database`], and `pg_ctl -m immediate stop` on drop. Never touches a system
 //! cluster.
 //!
+//! Homeservers connect as [`ROLE`], a role that owns its database and is not a superuser, as
+//! docs/postgres.md tells operators to set one up: nothing they do may need more. The tests'
+//! own queries ([`PgCluster::query`]) run as the superuser `postgres`.
+//!
 //! Without Postgres binaries, [`PgCluster::start_or_skip`] prints "postgres not available:
 //! skipping" and returns `None`; with `CI=true` it panics instead, so CI never skips.
 
@@ -19,6 +23,10 @@ const SEARCH: &[&str] = &[
 ];
 
 static DATABASES: AtomicUsize = AtomicUsize::new(0);
+
+/// The role homeservers connect as: it owns the databases [`PgCluster::database`] makes, and is
+/// not a superuser.
+pub const ROLE: &str = "hearth";
 
 /// A running throwaway cluster; stopped when dropped.
 pub struct PgCluster {
@@ -168,6 +176,10 @@ impl PgCluster {
                 ],
             )?;
             if out.status.success() {
+                cluster.try_query(
+                    "postgres",
+                    &format!("CREATE ROLE {ROLE} LOGIN NOSUPERUSER NOCREATEDB NOCREATEROLE"),
+                )?;
                 return Ok(cluster);
             }
             last = format!(
@@ -291,11 +303,13 @@ impl PgCluster {
         let out = self
             .run(
                 "createdb",
-                &["-h", &sock, "-p", &port, "-U", "postgres", &name],
+                &[
+                    "-h", &sock, "-p", &port, "-U", "postgres", "--owner", ROLE, &name,
+                ],
             )
             .expect("createdb");
         check("createdb", &out).expect("createdb");
-        format!("postgres://postgres@127.0.0.1:{}/{name}", self.port)
+        format!("postgres://{ROLE}@127.0.0.1:{}/{name}", self.port)
     }
 }
 

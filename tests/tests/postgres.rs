@@ -7,7 +7,7 @@ use std::time::{Duration, Instant};
 
 use hearth_tests::api::{polls_waiting, Api, User, PASSWORD};
 use hearth_tests::eventually;
-use hearth_tests::postgres::{two_processes, PgCluster};
+use hearth_tests::postgres::{two_processes, PgCluster, ROLE};
 use hearth_tests::process::{binary, Homeserver};
 use serde_json::{json, Value};
 
@@ -325,8 +325,13 @@ async fn a_process_alone_hears_one_that_joins_it_with_another_role() {
     ] {
         pg.query(&url, &sql);
     }
-    let as_role =
-        |role: &str| url.replacen("postgres://postgres@", &format!("postgres://{role}@"), 1);
+    let as_role = |role: &str| {
+        url.replacen(
+            &format!("postgres://{ROLE}@"),
+            &format!("postgres://{role}@"),
+            1,
+        )
+    };
     let (a_url, b_url) = (as_role("hearth_a"), as_role("hearth_b"));
     assert_ne!(a_url, url);
     alone_then_joined(&a_url, &b_url).await;
