@@ -15,9 +15,9 @@ use std::ffi::{CStr, CString};
 use std::time::Duration;
 
 use pq_sys::{
-    ConnStatusType, ExecStatusType, PGconn, PQclear, PQconnectdb, PQconsumeInput, PQerrorMessage,
-    PQexec, PQfinish, PQfreemem, PQgetisnull, PQgetvalue, PQnfields, PQnotifies, PQntuples,
-    PQresultStatus, PQsocket, PQstatus,
+    ConnStatusType, ExecStatusType, PGconn, PGresult, PQclear, PQconnectdb, PQconsumeInput,
+    PQerrorMessage, PQexec, PQfinish, PQfreemem, PQgetisnull, PQgetvalue, PQnfields, PQnotifies,
+    PQntuples, PQresultStatus, PQsocket, PQstatus,
 };
 
 /// A notification: its channel and payload.
@@ -75,52 +75,55 @@ impl Listening {
 
     /// Runs `sql` (statements that return no rows; with several, the last one's status counts).
     pub fn exec(&self, sql: &str) -> Result<(), String> {
-        let sql = CString::new(sql).map_err(|_| "a NUL byte in SQL".to_string())?;
-        // SAFETY: `conn` is live and `sql` a valid C string; the result is cleared below.
-        let result = unsafe { PQexec(self.conn, sql.as_ptr()) };
-        if result.is_null() {
-            return Err(self.error());
-        }
-        // SAFETY: `result` is non-null and owned here.
-        let ok = unsafe { PQresultStatus(result) } == ExecStatusType::PGRES_COMMAND_OK;
-        // SAFETY: cleared exactly once.
-        unsafe { PQclear(result) };
-        if ok {
-            Ok(())
-        } else {
-            Err(self.error())
-        }
+        self.run(sql, |result| {
+            // SAFETY: `result` is a live result (see `run`).
+            if unsafe { PQresultStatus(result) } == ExecStatusType::PGRES_COMMAND_OK {
+                Ok(())
+            } else {
+                Err(self.error())
+            }
+        })
     }
 
     /// Runs `sql`, a query of one number (`SELECT count(*) …`), and returns it.
     pub fn number(&self, sql: &str) -> Result<i64, String> {
-        let sql = CString::new(sql).map_err(|_| "a NUL byte in SQL".to_string())?;
-        // SAFETY: `conn` is live and `sql` a valid C string; the result is cleared below.
-        let result = unsafe { PQexec(self.conn, sql.as_ptr()) };
-        if result.is_null() {
-            return Err(self.error());
-        }
-        // SAFETY: `result` is non-null and owned here; row 0, column 0 is read only when the
-        // result has them, and its text (NUL-terminated, owned by `result`) is copied before
-        // the result is cleared exactly once.
-        let value = unsafe {
-            let value = if PQresultStatus(result) != ExecStatusType::PGRES_TUPLES_OK {
-                Err(self.error())
-            } else if PQntuples(result) < 1
-                || PQnfields(result) < 1
-                || PQgetisnull(result, 0, 0) != 0
-            {
-                Err("the query returned no number".to_string())
-            } else {
+        self.run(sql, |result| {
+            // SAFETY: `result` is a live result (see `run`); row 0, column 0 is read only when
+            // the result has them, and its text (NUL-terminated, owned by `result`) is copied
+            // before `run` clears it.
+            unsafe {
+                if PQresultStatus(result) != ExecStatusType::PGRES_TUPLES_OK {
+                    return Err(self.error());
+                }
+                if PQntuples(result) < 1 || PQnfields(result) < 1 || PQgetisnull(result, 0, 0) != 0
+                {
+                    return Err("the query returned no number".to_string());
+                }
                 let text = CStr::from_ptr(PQgetvalue(result, 0, 0)).to_string_lossy();
                 text.trim()
                     .parse::<i64>()
                     .map_err(|_| format!("not a number: {text}"))
-            };
-            PQclear(result);
-            value
-        };
-        value
+            }
+        })
+    }
+
+    /// Runs `sql` with `PQexec` and hands its result to `read`, which must not keep it: the
+    /// result is cleared (exactly once) when `read` returns.
+    fn run<T>(
+        &self,
+        sql: &str,
+        read: impl FnOnce(*mut PGresult) -> Result<T, String>,
+    ) -> Result<T, String> {
+        let sql = CString::new(sql).map_err(|_| "a NUL byte in SQL".to_string())?;
+        // SAFETY: `conn` is live and `sql` a valid C string.
+        let result = unsafe { PQexec(self.conn, sql.as_ptr()) };
+        if result.is_null() {
+            return Err(self.error());
+        }
+        let read = read(result);
+        // SAFETY: `result` is non-null, owned here, and no longer used.
+        unsafe { PQclear(result) };
+        read
     }
 
     /// libpq's last error message for this connection.
