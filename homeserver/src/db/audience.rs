@@ -66,14 +66,15 @@ impl Audience {
         self.others.load(Ordering::SeqCst)
     }
 
-    /// Another session may listen from now on. Returns, the first time after a quiet spell,
-    /// the highest `seq` confirmed without a notification, for the caller to announce now.
-    pub fn others_appeared(&self) -> Option<i64> {
+    /// Another session may listen from now on. Returns `None` when flushes were notifying
+    /// already; after a quiet spell, `Some` of the highest `seq` confirmed without a
+    /// notification (if any), for the caller to announce now.
+    pub fn others_appeared(&self) -> Option<Option<i64>> {
         if self.others.swap(true, Ordering::SeqCst) {
             return None;
         }
         let seq = self.quiet_through.load(Ordering::SeqCst);
-        (seq > 0).then_some(seq)
+        Some((seq > 0).then_some(seq))
     }
 
     /// A check found no other session: flushes stop notifying (unless this process's
@@ -156,7 +157,7 @@ mod tests {
         assert!(!audience.confirmed_quietly(10));
         assert!(!audience.confirmed_quietly(7));
         // Someone appears: what went unannounced is announced once.
-        assert_eq!(audience.others_appeared(), Some(10));
+        assert_eq!(audience.others_appeared(), Some(Some(10)));
         assert_eq!(audience.others_appeared(), None);
         assert!(audience.heard());
         // A flush built quietly that ends now notifies itself.
@@ -164,6 +165,14 @@ mod tests {
         let sql = audience.others_sql().expect("tagged");
         assert!(sql.contains("IS DISTINCT FROM 't'"), "{sql}");
         assert!(sql.contains("backend_type IS NULL"), "{sql}");
+    }
+
+    #[test]
+    fn a_quiet_spell_that_flushed_nothing_announces_nothing() {
+        let audience = Audience::new(Some("t".into()));
+        assert!(audience.alone());
+        assert_eq!(audience.others_appeared(), Some(None));
+        assert_eq!(audience.others_appeared(), None);
     }
 
     #[test]

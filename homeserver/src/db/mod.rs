@@ -518,14 +518,14 @@ fn check_audience(
 /// Another session may hear notifications from now on: flushes notify again, and the highest
 /// `seq` confirmed without a notification is announced now.
 fn others_appeared(listening: &pg_listen::Listening, audience: &audience::Audience, instance: u64) {
-    let was_quiet = !audience.heard();
-    if let Some(seq) = audience.others_appeared() {
+    let Some(unannounced) = audience.others_appeared() else {
+        return;
+    };
+    tracing::info!("another session on the database: flushes notify again");
+    if let Some(seq) = unannounced {
         if let Err(e) = listening.exec(&flusher::notify(format!("{seq} {instance}"))) {
             tracing::warn!(error = %e, "cannot announce the log's end to a process that appeared");
         }
-    }
-    if was_quiet {
-        tracing::info!("another session on the database: flushes notify again");
     }
 }
 
